@@ -1,0 +1,38 @@
+import { Migrator } from '@mikro-orm/migrations';
+import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { migrations } from './src/db/migrations';
+import { entities } from './src/domain/entities';
+
+export interface OrmSettings {
+  clientUrl: string;
+  poolSize: number;
+  debug?: boolean;
+}
+
+/** The one MikroORM configuration: the API, the workers, the tests and the migration script share it. */
+export function ormConfig({ clientUrl, poolSize, debug = false }: OrmSettings): Options {
+  return defineConfig({
+    clientUrl,
+    entities,
+    extensions: [Migrator],
+    // Migrations are listed explicitly so they load the same way under tsx, vitest and a bundle.
+    migrations: {
+      migrationsList: migrations,
+      path: './src/db/migrations',
+      snapshot: false,
+      emit: 'ts',
+      silent: true,
+    },
+    pool: { min: 0, max: poolSize, idleTimeoutMillis: 30_000 },
+    driverOptions: { connectionTimeoutMillis: 5000 },
+    // Entities are read-your-writes within one fork; nothing implicit is loaded behind a query.
+    forceUtcTimezone: true,
+    debug,
+    allowGlobalContext: false,
+  });
+}
+
+export default ormConfig({
+  clientUrl: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/shop',
+  poolSize: 5,
+});

@@ -1,0 +1,57 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppContext } from './context';
+import { DomainError } from './errors/domain-error';
+import type { AppEnv } from './http/app-env';
+import { handleError, handleNotFound } from './http/error-handler';
+import { authenticate } from './http/middleware/auth';
+import { requestContext } from './http/middleware/request-context';
+import { adminUserRoutes, authRoutes } from './http/routes/auth.routes';
+import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface AppOptions {
+  /** Extra readiness checks (e.g. "workers") beside PostgreSQL and Redis. */
+  readiness?: Record<string, ReadinessCheck>;
+}
+
+/** The HTTP application: middleware, then one router per resource. No business rule lives here. */
+export function createApp(ctx: AppContext, options: AppOptions = {}) {
+  const app = new OpenAPIHono<AppEnv>();
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+
+  app.use('*', requestContext(ctx.log));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new DomainError('PAYLOAD_TOO_LARGE');
+      },
+    }),
+  );
+  app.use('/api/*', authenticate(ctx.tokens));
+
+  app.route(
+    '/health',
+    healthRoutes({
+      database: async () => {
+        await ctx.orm.em.getConnection().execute('select 1');
+      },
+      redis: async () => {
+        await ctx.redis.ping();
+      },
+      ...options.readiness,
+    }),
+  );
+
+  app.route('/api/v1/auth', authRoutes(ctx));
+  app.route('/api/v1/admin/users', adminUserRoutes(ctx));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
+const DEV_ADMIN_EMAIL = 'admin@shop.local';
+const DEV_ADMIN_PASSWORD = 'admin-password';
+
+const int = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+const workersSchema = z
+  .string()
+  .default('all')
+  .transform((v) => v.trim())
+  .pipe(
+    z.string().regex(/^(all|none|[a-z-]+(,[a-z-]+)*)$/, 'all, none, or a comma-separated list of queues'),
+  );
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: int(0, 3000).pipe(z.number().max(65535)),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATABASE_POOL_SIZE: int(1, 20),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key and BullMQ queue: lets several shops (or test files) share one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]{1,40}$/)
+    .default('shop'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
+  JWT_TTL_S: int(60, 3600),
+  ADMIN_EMAIL: z.email().default(DEV_ADMIN_EMAIL),
+  ADMIN_PASSWORD: z.string().min(8).default(DEV_ADMIN_PASSWORD),
+  /** Argon2id memory cost in KiB (OWASP: 19 MiB). Tests lower it to keep thousands of users cheap. */
+  PASSWORD_HASH_MEMORY_KIB: int(1024, 19456),
+  ORDER_PAYMENT_TIMEOUT_MS: int(1, 900_000),
+  ORDER_AUTO_CONFIRM_MS: int(1, 604_800_000),
+  ORDER_SWEEP_INTERVAL_MS: int(100, 30_000),
+  REPLY_TIMEOUT_MS: int(0, 5000),
+  PAYMENT_GATEWAY_LATENCY_MS: int(0, 200),
+  PAYMENT_GATEWAY_TIMEOUT_MS: int(1, 3000),
+  PAYMENT_MAX_ATTEMPTS: int(1, 3),
+  PAYMENT_RETRY_BASE_MS: int(1, 500),
+  OUTBOX_MAX_ATTEMPTS: int(1, 8),
+  OUTBOX_POLL_INTERVAL_MS: int(10, 1000),
+  LOW_STOCK_THRESHOLD: int(0, 5),
+  PRODUCT_CACHE_TTL_S: int(1, 60),
+  POPULAR_CACHE_TTL_S: int(1, 30),
+  LOGIN_MAX_FAILURES: int(1, 10),
+  LOGIN_WINDOW_S: int(1, 900),
+  COUPON_ISSUE_RATE_PER_MIN: int(1, 30),
+  WORKERS: workersSchema,
+  WORKER_CONCURRENCY: int(1, 32),
+  SHOP_TIMEZONE: z
+    .string()
+    .default('Asia/Seoul')
+    .refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'unknown time zone'),
+  SEED_DEMO: flag(true),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; a bad value throws a ConfigError naming every offending variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const problems = productionProblems(parsed.data, present);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return toConfig(parsed.data);
+}
+
+function productionProblems(
+  env: z.infer<typeof envSchema>,
+  raw: Record<string, string | undefined>,
+): string[] {
+  if (env.NODE_ENV !== 'production') return [];
+  const problems: string[] = [];
+  for (const name of ['JWT_SECRET', 'ADMIN_EMAIL', 'ADMIN_PASSWORD', 'DATABASE_URL'] as const) {
+    if (!raw[name]) problems.push(`${name}: required in production`);
+  }
+  if (env.JWT_SECRET === DEV_JWT_SECRET)
+    problems.push('JWT_SECRET: the development default is refused in production');
+  if (env.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD) {
+    problems.push('ADMIN_PASSWORD: the development default is refused in production');
+  }
+  return problems;
+}
+
+function toConfig(env: z.infer<typeof envSchema>) {
+  return {
+    env: env.NODE_ENV,
+    isProduction: env.NODE_ENV === 'production',
+    port: env.PORT,
+    databaseUrl: env.DATABASE_URL,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
+    redisUrl: env.REDIS_URL,
+    redisPrefix: env.REDIS_PREFIX,
+    jwtSecret: env.JWT_SECRET,
+    jwtTtlS: env.JWT_TTL_S,
+    adminEmail: env.ADMIN_EMAIL.toLowerCase(),
+    adminPassword: env.ADMIN_PASSWORD,
+    passwordHashMemoryKib: env.PASSWORD_HASH_MEMORY_KIB,
+    orderPaymentTimeoutMs: env.ORDER_PAYMENT_TIMEOUT_MS,
+    orderAutoConfirmMs: env.ORDER_AUTO_CONFIRM_MS,
+    orderSweepIntervalMs: env.ORDER_SWEEP_INTERVAL_MS,
+    replyTimeoutMs: env.REPLY_TIMEOUT_MS,
+    gatewayLatencyMs: env.PAYMENT_GATEWAY_LATENCY_MS,
+    gatewayTimeoutMs: env.PAYMENT_GATEWAY_TIMEOUT_MS,
+    paymentMaxAttempts: env.PAYMENT_MAX_ATTEMPTS,
+    paymentRetryBaseMs: env.PAYMENT_RETRY_BASE_MS,
+    outboxMaxAttempts: env.OUTBOX_MAX_ATTEMPTS,
+    outboxPollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS,
+    lowStockThreshold: env.LOW_STOCK_THRESHOLD,
+    productCacheTtlS: env.PRODUCT_CACHE_TTL_S,
+    popularCacheTtlS: env.POPULAR_CACHE_TTL_S,
+    loginMaxFailures: env.LOGIN_MAX_FAILURES,
+    loginWindowS: env.LOGIN_WINDOW_S,
+    couponIssueRatePerMin: env.COUPON_ISSUE_RATE_PER_MIN,
+    workers: env.WORKERS,
+    workerConcurrency: env.WORKER_CONCURRENCY,
+    timezone: env.SHOP_TIMEZONE,
+    seedDemo: env.SEED_DEMO,
+    logLevel: env.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,20 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+
+/**
+ * Raw SQL with real bind parameters (arrays arrive as PostgreSQL arrays), running inside the
+ * EntityManager's transaction when it has one. Used where the unit of work would cost more than
+ * it gives: conditional atomic updates, bulk inserts, hot reads.
+ */
+export { sql };
+
+export async function query<Row>(em: EntityManager, statement: ReturnType<typeof sql<Row>>): Promise<Row[]> {
+  const result = await statement.execute(em.getKysely());
+  return result.rows;
+}
+
+/** Runs a statement and returns how many rows it changed. */
+export async function run(em: EntityManager, statement: ReturnType<typeof sql>): Promise<number> {
+  const result = await statement.execute(em.getKysely());
+  return Number(result.numAffectedRows ?? 0);
+}

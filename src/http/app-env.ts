@@ -1,0 +1,18 @@
+import type { Role } from '../domain/user.entity';
+import type { Language } from '../errors/error-codes';
+import type { Logger } from '../logger';
+
+export interface AuthUser {
+  id: string;
+  role: Role;
+}
+
+/** What middleware puts on every request's context. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    lang: Language;
+    user: AuthUser | undefined;
+  };
+}

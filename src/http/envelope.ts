@@ -1,0 +1,40 @@
+import { z } from '@hono/zod-openapi';
+
+export interface PageRequest {
+  page: number;
+  size: number;
+}
+
+export interface PageMeta {
+  page: number;
+  size: number;
+  totalElements: number;
+  totalPages: number;
+}
+
+export function pageMeta({ page, size }: PageRequest, totalElements: number): PageMeta {
+  return { page, size, totalElements, totalPages: Math.ceil(totalElements / size) };
+}
+
+/** `{ data }` — the success envelope of API.md. */
+export const dataEnvelope = <T extends z.ZodType>(schema: T) => z.object({ data: schema });
+
+/** `{ data: [...], meta: { page, size, totalElements, totalPages } }` — a page of a list. */
+export const pageEnvelope = <T extends z.ZodType>(schema: T) =>
+  z.object({
+    data: z.array(schema),
+    meta: z.object({
+      page: z.number().int(),
+      size: z.number().int(),
+      totalElements: z.number().int(),
+      totalPages: z.number().int(),
+    }),
+  });
+
+export const errorEnvelope = z
+  .object({
+    error: z.string().openapi({ example: 'VALIDATION_ERROR' }),
+    message: z.string(),
+    details: z.array(z.record(z.string(), z.unknown())).optional(),
+  })
+  .openapi('Error');

@@ -1,0 +1,48 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { DomainError, isDomainError } from '../errors/domain-error';
+import { ERROR_CODES, type Language } from '../errors/error-codes';
+import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
+import type { AppEnv } from './app-env';
+
+/** The error envelope of API.md, translated when the client asked for Korean. */
+export function errorBody(error: DomainError, lang: Language) {
+  const message = lang === 'ko' && error.hasDefaultMessage ? ERROR_CODES[error.code].ko : error.message;
+  return { error: error.code, message, ...(error.details ? { details: error.details } : {}) };
+}
+
+/** Maps anything thrown by a handler to the envelope; never leaks a stack trace. */
+export function toDomainError(err: unknown): DomainError {
+  if (isDomainError(err)) return err;
+  if (err instanceof HTTPException) {
+    if (err.status === 413) return new DomainError('PAYLOAD_TOO_LARGE');
+    if (err.status === 415)
+      return new DomainError('VALIDATION_ERROR', 'The request body must be application/json');
+    if (err.status === 401) return new DomainError('UNAUTHORIZED');
+    if (err.status === 404) return new DomainError('NOT_FOUND');
+    if (err.status === 400) return new DomainError('VALIDATION_ERROR', err.message || undefined);
+  }
+  if (isInfrastructureUnavailable(err)) return new DomainError('SERVICE_UNAVAILABLE');
+  return new DomainError('INTERNAL');
+}
+
+export function handleError(err: unknown, c: Context<AppEnv>): Response {
+  const error = toDomainError(err);
+  const log = c.get('log');
+  if (error.code === 'INTERNAL') log?.error({ err }, 'unhandled error');
+  else if (error.code === 'SERVICE_UNAVAILABLE') log?.warn({ err: String(err) }, 'dependency unavailable');
+  const headers: Record<string, string> = {};
+  if (error.code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
+  if (error.code === 'SERVICE_UNAVAILABLE') headers['Retry-After'] = '5';
+  return c.json(errorBody(error, c.get('lang') ?? 'en'), error.status as 400, headers);
+}
+
+export function handleNotFound(c: Context<AppEnv>): Response {
+  return c.json(
+    errorBody(
+      new DomainError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`),
+      c.get('lang') ?? 'en',
+    ),
+    404,
+  );
+}

@@ -1,0 +1,47 @@
+import type { MiddlewareHandler } from 'hono';
+import type { Role } from '../../domain/user.entity';
+import { DomainError } from '../../errors/domain-error';
+import type { TokenService } from '../../services/auth/tokens';
+import type { AppEnv, AuthUser } from '../app-env';
+
+/**
+ * Reads `Authorization: Bearer …` (or `?access_token=` for EventSource, which cannot send headers).
+ * A missing token leaves the request anonymous; a bad one is refused outright.
+ */
+export function authenticate(tokens: TokenService): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    const token = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : c.req.query('access_token');
+    if (header !== undefined && !token)
+      throw new DomainError('UNAUTHORIZED', 'Malformed Authorization header');
+    if (token) {
+      const user = await tokens.verify(token);
+      if (!user) throw new DomainError('UNAUTHORIZED', 'Invalid or expired token');
+      c.set('user', user);
+    }
+    await next();
+  };
+}
+
+export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.get('user')) throw new DomainError('UNAUTHORIZED');
+  await next();
+};
+
+export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const user = c.get('user');
+    if (!user) throw new DomainError('UNAUTHORIZED');
+    if (!roles.includes(user.role)) {
+      throw new DomainError('FORBIDDEN', `This needs the role ${roles.join(' or ')}`);
+    }
+    await next();
+  };
+}
+
+/** The authenticated user of a route guarded by requireUser/requireRole. */
+export function currentUser(c: { get(key: 'user'): AuthUser | undefined }): AuthUser {
+  const user = c.get('user');
+  if (!user) throw new DomainError('UNAUTHORIZED');
+  return user;
+}

@@ -1,0 +1,39 @@
+import { z } from '@hono/zod-openapi';
+
+export const MAX_PAGE_SIZE = 100;
+
+/** Query-string integers: digits only, so "1e3", " 5" or "0x10" are refused rather than coerced. */
+export const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d{1,10}$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+export const pagingQuery = {
+  page: queryInt(0, 1_000_000).optional().default(0).openapi({ type: 'integer', example: 0 }),
+  size: queryInt(1, MAX_PAGE_SIZE)
+    .optional()
+    .default(20)
+    .openapi({ type: 'integer', example: 20, description: 'max 100' }),
+};
+
+/** `sort=field,asc|desc` restricted to the given fields. */
+export const sortQuery = <const F extends string>(fields: readonly F[], extra: readonly string[] = []) =>
+  z
+    .string()
+    .refine(
+      (v) => extra.includes(v) || new RegExp(`^(${fields.join('|')}),(asc|desc)$`).test(v),
+      `must be one of ${[...fields.map((f) => `${f},asc|desc`), ...extra].join(', ')}`,
+    )
+    .optional();
+
+export const idParam = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+export const productIdParam = z.object({
+  productId: z.uuid().openapi({ param: { name: 'productId', in: 'path' } }),
+});
+
+/** Money in won: a non-negative safe integer, bounded so totals never leave the safe range. */
+export const money = (max = 1_000_000_000) => z.number().int().min(0).max(max);
+
+export const isoDate = z.string().openapi({ format: 'date-time' });

@@ -1,0 +1,83 @@
+import { type ServerType, serve } from '@hono/node-server';
+import { createApp } from './app';
+import { type Config, ConfigError, loadConfig } from './config';
+import { type AppContext, createContext } from './context';
+import { resolveDatabase } from './db/database-url';
+import { migrate } from './db/orm';
+import { seedDemoCatalogIfEmpty } from './db/seed/demo-catalog';
+import { createLogger, type Logger } from './logger';
+import { ensureAdmin } from './services/auth/auth.service';
+
+export interface RunningShop {
+  ctx: AppContext;
+  server: ServerType;
+  port: number;
+  stop: () => Promise<void>;
+}
+
+/** Prepares the database (migrations, admin, demo data) and serves the API. */
+export async function startShop(config: Config, log: Logger = createLogger(config)): Promise<RunningShop> {
+  const database = await resolveDatabase(config.databaseUrl, log);
+  const ctx = await createContext(config, database.url, log);
+  const applied = await migrate(ctx.orm);
+  if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
+  await ensureAdmin(ctx);
+  if (config.seedDemo) await seedDemoCatalogIfEmpty(ctx);
+
+  const app = createApp(ctx);
+  const { server, port } = await listen(app.fetch, config.port);
+  log.info({ port, env: config.env }, 'shop is listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('shutting down: no new requests, finishing in-flight work');
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ctx.close();
+      await database.stop();
+      log.info('stopped');
+    })());
+  return { ctx, server, port, stop };
+}
+
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number) {
+  return new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
+    const server = serve({ fetch, port, hostname: '0.0.0.0' }, (info) =>
+      resolve({ server, port: info.port }),
+    );
+    server.once('error', reject);
+  });
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const log = createLogger(config);
+  const shop = await startShop(config, log);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      shop.stop().then(
+        () => process.exit(0),
+        (error) => {
+          log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
