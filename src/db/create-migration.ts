@@ -12,19 +12,20 @@ const here = dirname(fileURLToPath(import.meta.url));
 const folder = join(here, 'migrations');
 const base = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/shop';
 const scratch = new URL(base);
-scratch.pathname = '/shop_migration_scratch';
+const scratchName = `shop_migration_scratch_${process.pid}`;
+scratch.pathname = `/${scratchName}`;
 
 const orm = await MikroORM.init({
   ...ormConfig({ clientUrl: scratch.toString(), poolSize: 2 }),
   debug: !!process.env.DEBUG_SQL,
 });
-await orm.schema.dropDatabase('shop_migration_scratch').catch(() => undefined);
 await orm.schema.ensureDatabase({ create: false });
 // Extensions are created by the migrations; the diff needs them present to read expression indexes.
 await orm.em.getConnection().execute('create extension if not exists pg_trgm');
 await orm.migrator.up();
 const result = await orm.migrator.create(folder, false, false, process.argv[2]);
 console.log(result.fileName ? `wrote ${result.fileName}` : 'no schema changes');
+await orm.schema.dropDatabase(scratchName).catch(() => undefined);
 await orm.close();
 
 const files = readdirSync(folder)

@@ -18,15 +18,15 @@ export default async function setup(project: TestProject) {
   const template = `shop_tpl_${migrationsHash()}`;
   await withAdminClient(async (client) => {
     const { rows } = await client.query<{ datname: string }>(
-      `select datname from pg_database where datname like 'shop\\_t\\_%' or (datname like 'shop\\_tpl\\_%' and datname <> $1)`,
-      [template],
+      `select datname from pg_database where datname like 'shop\\_t\\_%'`,
     );
+    // Databases left by runs that crashed; those of a run going on now are younger than this.
     const now = Math.floor(Date.now() / 1000);
     for (const { datname } of rows) {
       const created = Number(datname.slice(TEST_DB_PREFIX.length).split('_')[0]);
-      const stale = datname.startsWith('shop_tpl_') || !(now - created < STALE_AFTER_S);
-      if (stale)
+      if (!(now - created < STALE_AFTER_S)) {
         await client.query(`drop database if exists "${datname}" with (force)`).catch(() => undefined);
+      }
     }
     const exists = await client.query('select 1 from pg_database where datname = $1', [template]);
     if (exists.rowCount === 0) await buildTemplate(client, template);
