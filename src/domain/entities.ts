@@ -1,8 +1,30 @@
 import { BalanceTransaction } from './balance-transaction.entity';
 import { CartItem } from './cart-item.entity';
+import { Command } from './command.entity';
 import { Inventory } from './inventory.entity';
+import { Order } from './order.entity';
+import { OrderItem } from './order-item.entity';
+import { OrderTransition } from './order-transition.entity';
+import { OutboxEvent } from './outbox-event.entity';
+import { Payment } from './payment.entity';
+import { ProcessedMessage } from './processed-message.entity';
 import { Product } from './product.entity';
+import { Refund } from './refund.entity';
 import { User } from './user.entity';
 
 /** Every entity the ORM knows; add new ones here. */
-export const entities = [User, BalanceTransaction, Product, Inventory, CartItem];
+export const entities = [
+  User,
+  BalanceTransaction,
+  Product,
+  Inventory,
+  CartItem,
+  Order,
+  OrderItem,
+  OrderTransition,
+  OutboxEvent,
+  Command,
+  ProcessedMessage,
+  Payment,
+  Refund,
+];

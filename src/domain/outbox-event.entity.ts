@@ -1,0 +1,43 @@
+import { defineEntity, p } from '@mikro-orm/postgresql';
+
+export const OUTBOX_STATUSES = ['PENDING', 'PROCESSING', 'SENT', 'FAILED', 'ALERTED'] as const;
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
+
+/**
+ * What leaves the database, written in the transaction of the change it reports. The relay delivers
+ * it at least once: a domain event to the `events` queue; an actor message to that actor's queue
+ * (`queue`, optionally delayed until `deliverAt`, with a deterministic `jobId`); or the removal of a delayed job.
+ */
+export const OutboxEventSchema = defineEntity({
+  name: 'OutboxEvent',
+  tableName: 'outbox_events',
+  properties: {
+    id: p.uuid().primary(),
+    aggregateType: p.string().length(40),
+    aggregateId: p.string().length(80),
+    type: p.string().length(60),
+    payload: p.json<Record<string, unknown>>(),
+    /** Destination queue; `events` for domain events. */
+    queue: p.string().length(40),
+    jobId: p.string().length(120).nullable(),
+    /** A delayed job (a timeout) runs at this time, however late the relay delivers it. */
+    deliverAt: p.datetime().nullable(),
+    /** true: remove the delayed job `jobId` from `queue` instead of adding one. */
+    cancel: p.boolean().default(false),
+    status: p.enum(OUTBOX_STATUSES).default('PENDING'),
+    attempts: p.integer().default(0),
+    nextAttemptAt: p.datetime(),
+    lastError: p.text().nullable(),
+    claimedAt: p.datetime().nullable(),
+    createdAt: p.datetime(),
+    sentAt: p.datetime().nullable(),
+  },
+  indexes: [
+    { name: 'outbox_events_pending_index', properties: ['nextAttemptAt'], where: "status = 'PENDING'" },
+    { name: 'outbox_events_processing_index', properties: ['claimedAt'], where: "status = 'PROCESSING'" },
+    { name: 'outbox_events_aggregate_index', properties: ['aggregateId', 'createdAt'] },
+    { name: 'outbox_events_status_created_index', properties: ['status', 'createdAt'] },
+  ],
+});
+export class OutboxEvent extends OutboxEventSchema.class {}
+OutboxEventSchema.setClass(OutboxEvent);

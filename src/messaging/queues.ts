@@ -1,0 +1,36 @@
+import { type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from './redis';
+
+/** One queue per actor kind (their mailboxes), plus outbox deliveries and webhooks (SPEC §4). */
+export const QUEUE_NAMES = ['order', 'payment', 'inventory', 'coupon', 'events', 'webhooks'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export type Queues = Record<QueueName, Queue>;
+
+/** Completed jobs are kept an hour (and at most 5,000) so redeliveries still dedupe by id; failures a week. */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 50 },
+  removeOnComplete: { age: 3600, count: 5000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export function bullPrefix(redisPrefix: string): string {
+  return `${redisPrefix}:bull`;
+}
+
+/** Producers share one fail-fast connection: a request never hangs on a dead Redis. */
+export function createQueues(connection: Redis, redisPrefix: string): Queues {
+  const prefix = bullPrefix(redisPrefix);
+  return Object.fromEntries(
+    QUEUE_NAMES.map((name) => {
+      const queue = new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      queue.on('error', () => undefined);
+      return [name, queue];
+    }),
+  ) as Queues;
+}
+
+export async function closeQueues(queues: Queues): Promise<void> {
+  await Promise.all(Object.values(queues).map((q) => q.close()));
+}

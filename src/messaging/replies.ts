@@ -1,0 +1,77 @@
+import type { Logger } from '../logger';
+import type { Redis } from './redis';
+
+/** What a worker tells the waiting HTTP request once a command is carried out (or refused). */
+export interface CommandReply {
+  commandId: string;
+  status: 'DONE' | 'FAILED';
+  httpStatus: number;
+  body: unknown;
+  requestHash: string | null;
+}
+
+export const repliesChannel = (redisPrefix: string) => `${redisPrefix}:replies`;
+
+/**
+ * Best-effort delivery of command outcomes over Redis pub/sub: one subscription per API process,
+ * waiters keyed by command id. A lost reply only means the client gets 202 and polls the receipt.
+ */
+export class ReplyListener {
+  private readonly waiters = new Map<string, Set<(reply: CommandReply) => void>>();
+  private ready: Promise<unknown>;
+
+  constructor(
+    private readonly subscriber: Redis,
+    redisPrefix: string,
+    log: Logger,
+  ) {
+    const channel = repliesChannel(redisPrefix);
+    this.ready = subscriber
+      .subscribe(channel)
+      .catch((err) => log.warn({ err: String(err) }, 'reply channel'));
+    subscriber.on('message', (ch, message) => {
+      if (ch !== channel) return;
+      try {
+        const reply = JSON.parse(message) as CommandReply;
+        const waiting = this.waiters.get(reply.commandId);
+        if (waiting) for (const resolve of waiting) resolve(reply);
+      } catch (err) {
+        log.warn({ err: String(err) }, 'unreadable reply');
+      }
+    });
+  }
+
+  /** Registers interest before the command is sent; resolves with the reply or undefined on timeout. */
+  expect(
+    commandId: string,
+    timeoutMs: number,
+  ): { reply: Promise<CommandReply | undefined>; cancel: () => void } {
+    let done!: (reply: CommandReply | undefined) => void;
+    const reply = new Promise<CommandReply | undefined>((resolve) => {
+      done = resolve;
+    });
+    const set = this.waiters.get(commandId) ?? new Set();
+    this.waiters.set(commandId, set);
+    const finish = (value: CommandReply | undefined) => {
+      clearTimeout(timer);
+      set.delete(finish);
+      if (set.size === 0) this.waiters.delete(commandId);
+      done(value);
+    };
+    set.add(finish);
+    const timer = setTimeout(() => finish(undefined), timeoutMs);
+    return { reply, cancel: () => finish(undefined) };
+  }
+
+  async whenSubscribed(): Promise<void> {
+    await this.ready;
+  }
+
+  close(): void {
+    this.subscriber.disconnect();
+  }
+}
+
+export async function publishReply(redis: Redis, redisPrefix: string, reply: CommandReply): Promise<void> {
+  await redis.publish(repliesChannel(redisPrefix), JSON.stringify(reply));
+}
