@@ -7,6 +7,8 @@ import { handleError, handleNotFound } from './http/error-handler';
 import { authenticate } from './http/middleware/auth';
 import { requestContext } from './http/middleware/request-context';
 import { adminUserRoutes, authRoutes } from './http/routes/auth.routes';
+import { balanceRoutes } from './http/routes/balances.routes';
+import { cartRoutes } from './http/routes/cart.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -49,6 +51,8 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
 
   app.route('/api/v1/auth', authRoutes(ctx));
   app.route('/api/v1/admin/users', adminUserRoutes(ctx));
+  app.route('/api/v1/balances', balanceRoutes(ctx));
+  app.route('/api/v1/cart', cartRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   return app;
