@@ -1,0 +1,144 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { allowedActions, restoreOrderSnapshot } from '../../../machines/order-snapshot';
+import { query, sql } from '../../db/sql';
+
+export interface OrderItemView {
+  id: string;
+  productId: string;
+  name: string;
+  unitPrice: number;
+  quantity: number;
+  lineTotal: number;
+}
+
+export interface OrderView {
+  id: string;
+  orderNo: string;
+  userId: string;
+  status: string;
+  state: string;
+  items: OrderItemView[];
+  subtotal: number;
+  discount: number;
+  total: number;
+  refundedAmount: number;
+  coupon: { userCouponId: string; code: string | null; discount: number } | null;
+  payment: { id: string; status: string; method: string } | null;
+  allowedActions: string[];
+  expiresAt: string;
+  createdAt: string;
+  updatedAt: string;
+  paidAt: string | null;
+  confirmedAt: string | null;
+  cancelledAt: string | null;
+  cancelReason: string | null;
+}
+
+interface OrderRow {
+  id: string;
+  order_no: string;
+  user_id: string;
+  status: string;
+  state: string;
+  snapshot: Record<string, unknown>;
+  machine_version: number;
+  subtotal: number;
+  discount: number;
+  total: number;
+  refunded_amount: number;
+  user_coupon_id: string | null;
+  coupon_code: string | null;
+  cancel_reason: string | null;
+  expires_at: Date;
+  paid_at: Date | null;
+  confirmed_at: Date | null;
+  cancelled_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  payment_id: string | null;
+  payment_status: string | null;
+  payment_method: string | null;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+function render(row: OrderRow, items: OrderItemView[], now: number): OrderView {
+  const snapshot = restoreOrderSnapshot({ snapshot: row.snapshot, machineVersion: row.machine_version });
+  return {
+    id: row.id,
+    orderNo: row.order_no,
+    userId: row.user_id,
+    status: row.status,
+    state: row.state,
+    items,
+    subtotal: row.subtotal,
+    discount: row.discount,
+    total: row.total,
+    refundedAmount: row.refunded_amount,
+    coupon: row.user_coupon_id
+      ? { userCouponId: row.user_coupon_id, code: row.coupon_code, discount: row.discount }
+      : null,
+    payment: row.payment_id
+      ? { id: row.payment_id, status: row.payment_status!, method: row.payment_method! }
+      : null,
+    allowedActions: allowedActions(snapshot, now),
+    expiresAt: row.expires_at.toISOString(),
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    paidAt: iso(row.paid_at),
+    confirmedAt: iso(row.confirmed_at),
+    cancelledAt: iso(row.cancelled_at),
+    cancelReason: row.cancel_reason,
+  };
+}
+
+/** Orders with their items and current payment, in the order of `ids`: two statements for any number. */
+export async function loadOrderViews(
+  em: EntityManager,
+  ids: string[],
+  now = Date.now(),
+): Promise<OrderView[]> {
+  if (ids.length === 0) return [];
+  const rows = await query<OrderRow>(
+    em,
+    sql`select o.id, o.order_no, o.user_id, o.status, o.state, o.snapshot, o.machine_version, o.subtotal, o.discount,
+               o.total, o.refunded_amount, o.user_coupon_id, o.coupon_code, o.cancel_reason, o.expires_at, o.paid_at,
+               o.confirmed_at, o.cancelled_at, o.created_at, o.updated_at,
+               p.id as payment_id, p.status as payment_status, p.method as payment_method
+        from orders o left join payments p on p.id = o.payment_id
+        where o.id = any(${ids}::uuid[])`,
+  );
+  const items = await query<{
+    id: string;
+    order_id: string;
+    product_id: string;
+    name: string;
+    unit_price: number;
+    quantity: number;
+    line_total: number;
+  }>(
+    em,
+    sql`select id, order_id, product_id, name, unit_price, quantity, line_total from order_items
+        where order_id = any(${ids}::uuid[]) order by order_id, name, id`,
+  );
+  const itemsByOrder = new Map<string, OrderItemView[]>();
+  for (const i of items) {
+    const list = itemsByOrder.get(i.order_id) ?? [];
+    list.push({
+      id: i.id,
+      productId: i.product_id,
+      name: i.name,
+      unitPrice: i.unit_price,
+      quantity: i.quantity,
+      lineTotal: i.line_total,
+    });
+    itemsByOrder.set(i.order_id, list);
+  }
+  const byId = new Map(rows.map((r) => [r.id, render(r, itemsByOrder.get(r.id) ?? [], now)]));
+  return ids.map((id) => byId.get(id)).filter((v): v is OrderView => v !== undefined);
+}
+
+export async function loadOrderView(em: EntityManager, id: string): Promise<OrderView | undefined> {
+  const [view] = await loadOrderViews(em, [id]);
+  return view;
+}
