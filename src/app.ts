@@ -8,6 +8,8 @@ import { authenticate } from './http/middleware/auth';
 import { requestContext } from './http/middleware/request-context';
 import { adminUserRoutes, authRoutes } from './http/routes/auth.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
+import { inventoryRoutes } from './http/routes/inventory.routes';
+import { productRoutes } from './http/routes/products.routes';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -49,6 +51,8 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
 
   app.route('/api/v1/auth', authRoutes(ctx));
   app.route('/api/v1/admin/users', adminUserRoutes(ctx));
+  app.route('/api/v1/products', productRoutes(ctx));
+  app.route('/api/v1/inventory', inventoryRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   return app;
