@@ -10,6 +10,8 @@ import { adminUserRoutes, authRoutes } from './http/routes/auth.routes';
 import { balanceRoutes } from './http/routes/balances.routes';
 import { cartRoutes } from './http/routes/cart.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
+import { inventoryRoutes } from './http/routes/inventory.routes';
+import { productRoutes } from './http/routes/products.routes';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -53,6 +55,8 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/admin/users', adminUserRoutes(ctx));
   app.route('/api/v1/balances', balanceRoutes(ctx));
   app.route('/api/v1/cart', cartRoutes(ctx));
+  app.route('/api/v1/products', productRoutes(ctx));
+  app.route('/api/v1/inventory', inventoryRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   return app;

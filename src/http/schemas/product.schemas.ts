@@ -1,0 +1,80 @@
+import { z } from '@hono/zod-openapi';
+import { PRODUCT_STATUSES } from '../../domain/product.entity';
+import type { ProductSort } from '../../services/catalog/product-search';
+import { STOCK_STATUSES } from '../../services/catalog/product-view';
+import { money, pagingQuery, queryInt, sortQuery } from './common';
+
+export const MAX_PRICE = 1_000_000_000;
+export const MAX_INITIAL_STOCK = 1_000_000;
+
+export const ProductSchema = z
+  .object({
+    id: z.uuid(),
+    sellerId: z.uuid(),
+    name: z.string(),
+    description: z.string(),
+    price: z.number().int(),
+    category: z.string(),
+    brand: z.string(),
+    status: z.enum(PRODUCT_STATUSES),
+    stock: z.number().int(),
+    reserved: z.number().int(),
+    available: z.number().int(),
+    stockStatus: z.enum(STOCK_STATUSES),
+    rating: z.object({ average: z.number(), count: z.number().int() }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Product');
+
+const name = z.string().trim().min(1).max(200);
+const description = z.string().max(5000);
+const category = z.string().trim().min(1).max(50);
+const brand = z.string().trim().max(100);
+
+export const NewProductBody = z
+  .object({
+    name,
+    description: description.optional(),
+    price: money(MAX_PRICE),
+    category,
+    brand: brand.optional(),
+    initialStock: z.number().int().min(0).max(MAX_INITIAL_STOCK),
+  })
+  .openapi('NewProduct');
+
+export const ProductChangesBody = z
+  .object({
+    name: name.optional(),
+    description: description.optional(),
+    price: money(MAX_PRICE).optional(),
+    category: category.optional(),
+    brand: brand.optional(),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), {
+    message: 'give at least one of name, description, price, category, brand',
+  })
+  .openapi('ProductChanges');
+
+export const ProductStatusBody = z
+  .object({ status: z.enum(PRODUCT_STATUSES) })
+  .openapi('ProductStatusChange');
+
+export const ProductListQuery = z
+  .object({
+    category: category.optional(),
+    brand: z.string().trim().min(1).max(100).optional(),
+    minPrice: queryInt(0, MAX_PRICE).optional().openapi({ type: 'integer' }),
+    maxPrice: queryInt(0, MAX_PRICE).optional().openapi({ type: 'integer' }),
+    keyword: z.string().trim().max(100).optional(),
+    status: z.enum(PRODUCT_STATUSES).optional(),
+    sort: sortQuery(['price', 'createdAt'], ['popular'])
+      .openapi({ description: 'price,asc | price,desc | createdAt,desc (default) | createdAt,asc | popular' })
+      // sortQuery admits exactly the PRODUCT_SORTS.
+      .transform((v) => v as ProductSort | undefined),
+    ...pagingQuery,
+  })
+  .refine((q) => q.minPrice === undefined || q.maxPrice === undefined || q.minPrice <= q.maxPrice, {
+    path: ['minPrice'],
+    message: 'must not be greater than maxPrice',
+  });

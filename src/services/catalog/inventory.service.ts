@@ -1,0 +1,80 @@
+import type { AppContext } from '../../context';
+import { query, sql } from '../../db/sql';
+import { DomainError } from '../../errors/domain-error';
+import { type Actor, assertMayManage } from './ownership';
+import { invalidateProducts } from './product-cache';
+
+/** Stock may not grow past this, so `stock + quantity` can never overflow the integer column. */
+export const MAX_STOCK = 1_000_000_000;
+
+export interface InventoryView {
+  productId: string;
+  stock: number;
+  reserved: number;
+  available: number;
+}
+
+interface InventoryRow {
+  productId: string;
+  stock: number;
+  reserved: number;
+}
+
+const toInventoryView = ({ productId, stock, reserved }: InventoryRow): InventoryView => ({
+  productId,
+  stock,
+  reserved,
+  available: stock - reserved,
+});
+
+export async function getInventory(ctx: AppContext, productId: string): Promise<InventoryView> {
+  const [row] = await query<InventoryRow>(
+    ctx.orm.em.fork(),
+    sql`select product_id as "productId", stock, reserved from inventory where product_id = ${productId}`,
+  );
+  if (!row) throw new DomainError('PRODUCT_NOT_FOUND');
+  return toInventoryView(row);
+}
+
+/**
+ * Adds `quantity` units to a product's stock in one atomic statement that also checks ownership,
+ * then invalidates the cached product. Self-contained on purpose: the inventory actor's mailbox
+ * can call it as it is.
+ */
+export async function restockProduct(
+  ctx: AppContext,
+  actor: Actor,
+  productId: string,
+  quantity: number,
+): Promise<InventoryView> {
+  const em = ctx.orm.em.fork();
+  const isAdmin = actor.role === 'ADMIN';
+  const ownerId = actor.role === 'SELLER' ? actor.id : null;
+  const [row] = await query<InventoryRow>(
+    em,
+    sql`update inventory i
+        set stock = i.stock + ${quantity}, version = i.version + 1, updated_at = now()
+        from products p
+        where i.product_id = ${productId} and p.id = i.product_id
+          and (${isAdmin}::boolean or p.seller_id = ${ownerId}::uuid)
+          and i.stock <= ${MAX_STOCK - quantity}
+        returning i.product_id as "productId", i.stock, i.reserved`,
+  );
+  if (!row) throw await whyRestockFailed(ctx, actor, productId);
+  await invalidateProducts(ctx, [productId]);
+  return toInventoryView(row);
+}
+
+/** The update changed nothing: say whether the product is unknown, not the actor's, or too full. */
+async function whyRestockFailed(ctx: AppContext, actor: Actor, productId: string) {
+  const [found] = await query<{ sellerId: string }>(
+    ctx.orm.em.fork(),
+    sql`select p.seller_id as "sellerId" from products p join inventory i on i.product_id = p.id
+        where p.id = ${productId}`,
+  );
+  if (!found) return new DomainError('PRODUCT_NOT_FOUND');
+  assertMayManage(actor, found.sellerId);
+  return new DomainError('VALIDATION_ERROR', `Stock may not exceed ${MAX_STOCK}`, [
+    { field: 'body.quantity', message: `stock + quantity must be at most ${MAX_STOCK}` },
+  ]);
+}

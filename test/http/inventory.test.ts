@@ -1,0 +1,174 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, sql } from '../../src/db/sql';
+import { MAX_STOCK, restockProduct } from '../../src/services/catalog/inventory.service';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+
+let shop: TestShop;
+let seller: TestUser;
+let otherSeller: TestUser;
+let admin: TestUser;
+let buyer: TestUser;
+
+beforeAll(async () => {
+  shop = await createTestShop();
+  [seller, otherSeller, admin, buyer] = await Promise.all([
+    shop.createUser('SELLER'),
+    shop.createUser('SELLER'),
+    shop.createUser('ADMIN'),
+    shop.createUser('BUYER'),
+  ]);
+});
+afterAll(() => shop?.close());
+
+async function createProduct(initialStock = 10) {
+  const res = await shop.request('POST', '/api/v1/products', {
+    token: seller.token,
+    body: { name: 'Stocked Item', price: 1000, category: 'misc', initialStock },
+  });
+  expect(res.status).toBe(201);
+  return res.body.data as { id: string };
+}
+
+const inventory = (productId: string) => shop.request('GET', `/api/v1/inventory/${productId}`);
+/** Restocks as the owning seller unless another token (or null: anonymous) is given. */
+const restock = (productId: string, quantity: unknown, token: string | null = seller.token) =>
+  shop.request('POST', `/api/v1/inventory/${productId}/restock`, {
+    token: token ?? undefined,
+    body: { quantity },
+  });
+
+/** Every statement this process sends to the test database while `fn` runs (observed at the pg driver). */
+async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const original = pg.Client.prototype.query;
+  const database = shop.databaseName;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    if (this.database === database) {
+      const text = args[0];
+      seen.push(typeof text === 'string' ? text : String((text as { text?: string })?.text));
+    }
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  try {
+    await fn();
+  } finally {
+    pg.Client.prototype.query = original;
+  }
+  return seen;
+}
+
+describe('reading inventory', () => {
+  it('shows stock, reserved and available (stock − reserved) to anyone', async () => {
+    const product = await createProduct(12);
+    await query(
+      shop.ctx.orm.em.fork(),
+      sql`update inventory set reserved = 5 where product_id = ${product.id}`,
+    );
+    const res = await inventory(product.id);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ data: { productId: product.id, stock: 12, reserved: 5, available: 7 } });
+  });
+
+  it('answers 404 PRODUCT_NOT_FOUND for an unknown product and 400 for a malformed id', async () => {
+    const unknown = await inventory(crypto.randomUUID());
+    expect([unknown.status, unknown.body.error]).toEqual([404, 'PRODUCT_NOT_FOUND']);
+    const malformed = await inventory('12345');
+    expect([malformed.status, malformed.body.error]).toEqual([400, 'VALIDATION_ERROR']);
+    expect(malformed.body.details).toContainEqual(expect.objectContaining({ field: 'param.productId' }));
+  });
+});
+
+describe('restocking', () => {
+  it('lets the owning seller add stock, and the product view follows', async () => {
+    const product = await createProduct(0);
+    expect((await shop.request('GET', `/api/v1/products/${product.id}`)).body.data.stockStatus).toBe(
+      'OUT_OF_STOCK',
+    );
+    const res = await restock(product.id, 3);
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ productId: product.id, stock: 3, reserved: 0, available: 3 });
+    expect((await shop.request('GET', `/api/v1/products/${product.id}`)).body.data).toMatchObject({
+      stock: 3,
+      stockStatus: 'LOW_STOCK',
+    });
+    expect((await inventory(product.id)).body.data.stock).toBe(3);
+  });
+
+  it('lets an admin restock any product', async () => {
+    const product = await createProduct(10);
+    const res = await restock(product.id, 1_000_000, admin.token);
+    expect(res.status).toBe(200);
+    expect(res.body.data.stock).toBe(1_000_010);
+  });
+
+  it('refuses another seller (403), a buyer (403) and an anonymous caller (401), leaving stock alone', async () => {
+    const product = await createProduct(10);
+    for (const [token, status, error] of [
+      [otherSeller.token, 403, 'FORBIDDEN'],
+      [buyer.token, 403, 'FORBIDDEN'],
+      [null, 401, 'UNAUTHORIZED'],
+    ] as const) {
+      const res = await restock(product.id, 5, token);
+      expect([res.status, res.body.error]).toEqual([status, error]);
+    }
+    expect((await inventory(product.id)).body.data.stock).toBe(10);
+  });
+
+  it('answers 404 PRODUCT_NOT_FOUND for an unknown product', async () => {
+    const res = await restock(crypto.randomUUID(), 5, admin.token);
+    expect([res.status, res.body.error]).toEqual([404, 'PRODUCT_NOT_FOUND']);
+  });
+
+  it('refuses quantities that are not integers from 1 to 1,000,000 with 400', async () => {
+    const product = await createProduct(10);
+    for (const quantity of [0, -1, 1.5, '2', null, 1_000_001, Number.MAX_SAFE_INTEGER, true]) {
+      const res = await restock(product.id, quantity);
+      expect([quantity, res.status, res.body.error]).toEqual([quantity, 400, 'VALIDATION_ERROR']);
+      expect(res.body.details).toContainEqual(expect.objectContaining({ field: 'body.quantity' }));
+    }
+    expect((await inventory(product.id)).body.data.stock).toBe(10);
+  });
+
+  it(`refuses to grow stock past ${MAX_STOCK} with 400 rather than overflowing`, async () => {
+    const product = await createProduct(10);
+    await query(
+      shop.ctx.orm.em.fork(),
+      sql`update inventory set stock = ${MAX_STOCK - 1} where product_id = ${product.id}`,
+    );
+    const over = await restock(product.id, 2);
+    expect([over.status, over.body.error]).toEqual([400, 'VALIDATION_ERROR']);
+    expect((await inventory(product.id)).body.data.stock).toBe(MAX_STOCK - 1);
+    expect((await restock(product.id, 1)).body.data.stock).toBe(MAX_STOCK);
+  });
+
+  it('adds every unit of concurrent restocks exactly once', async () => {
+    const product = await createProduct(0);
+    const results = await Promise.all(Array.from({ length: 25 }, () => restock(product.id, 2)));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(results.map((r) => r.body.data.stock)).size).toBe(25);
+    expect((await inventory(product.id)).body.data.stock).toBe(50);
+  });
+
+  it('is one atomic UPDATE statement, ownership check included', async () => {
+    const product = await createProduct(10);
+    const statements = await statementsDuring(async () =>
+      expect((await restock(product.id, 1)).status).toBe(200),
+    );
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/^update inventory/);
+  });
+
+  it('is callable as a service function with an actor, as the inventory actor will', async () => {
+    const product = await createProduct(4);
+    const view = await restockProduct(shop.ctx, { id: seller.id, role: 'SELLER' }, product.id, 6);
+    expect(view).toEqual({ productId: product.id, stock: 10, reserved: 0, available: 10 });
+    await expect(
+      restockProduct(shop.ctx, { id: seller.id, role: 'BUYER' }, product.id, 1),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(
+      restockProduct(shop.ctx, { id: otherSeller.id, role: 'SELLER' }, product.id, 1),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect((await inventory(product.id)).body.data.stock).toBe(10);
+  });
+});
