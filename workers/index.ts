@@ -1,0 +1,40 @@
+import type { AppContext } from '../src/context';
+import { type RunningWorker, startWorker, type WorkerDefinition } from './runtime';
+
+/**
+ * Every worker a process can run, by name. `WORKERS=all` starts them all; `WORKERS=order,outbox`
+ * a selection; `WORKERS=none` none (an API-only process). Any number of processes may run any of
+ * them at once: nothing depends on there being one.
+ */
+export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {};
+
+export interface RunningWorkers {
+  names: string[];
+  close: () => Promise<void>;
+}
+
+export function selectWorkers(selection: string): string[] {
+  if (selection === 'none') return [];
+  const names =
+    selection === 'all' ? Object.keys(WORKER_DEFINITIONS) : selection.split(',').map((s) => s.trim());
+  const unknown = names.filter((n) => !(n in WORKER_DEFINITIONS));
+  if (unknown.length > 0) {
+    throw new Error(
+      `WORKERS names unknown workers: ${unknown.join(', ')} (known: ${Object.keys(WORKER_DEFINITIONS).join(', ')})`,
+    );
+  }
+  return names;
+}
+
+export async function startWorkers(ctx: AppContext, selection: string): Promise<RunningWorkers> {
+  const running: RunningWorker[] = [];
+  for (const name of selectWorkers(selection))
+    running.push(await startWorker(ctx, name, WORKER_DEFINITIONS[name]!));
+  return {
+    names: running.map((w) => w.name),
+    // Graceful: every worker finishes what it holds before the connections go.
+    close: async () => {
+      await Promise.all(running.map((w) => w.close()));
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import { type Job, type Processor, Worker } from 'bullmq';
+import type { AppContext } from '../src/context';
+import type { Logger } from '../src/logger';
+import { bullPrefix, type QueueName } from '../src/messaging/queues';
+import { createRedis } from '../src/messaging/redis';
+
+/** A mailbox consumer: one processor that routes on `job.name`. */
+export interface QueueWorkerDefinition {
+  kind: 'queue';
+  queue: QueueName;
+  /** Jobs in flight at once in this process (I/O bound: tens are fine). */
+  concurrency?: (ctx: AppContext) => number;
+  process: (ctx: AppContext, job: Job, log: Logger) => Promise<unknown>;
+  /** Runs once when the worker starts (e.g. registering a job scheduler). */
+  onStart?: (ctx: AppContext) => Promise<void>;
+  /** How long a job may run before BullMQ considers it stalled and redelivers it. */
+  lockDurationMs?: number;
+}
+
+/** Something that is not a queue consumer but runs beside the workers (e.g. the outbox relay). */
+export interface BackgroundDefinition {
+  kind: 'background';
+  start: (ctx: AppContext, log: Logger) => Promise<{ close: () => Promise<void> }>;
+}
+
+export type WorkerDefinition = QueueWorkerDefinition | BackgroundDefinition;
+
+export interface RunningWorker {
+  name: string;
+  close: () => Promise<void>;
+}
+
+/** Job completions are reported here (metrics hook); set by whoever wants them. */
+export type JobObserver = (
+  queue: string,
+  name: string,
+  seconds: number,
+  outcome: 'completed' | 'failed',
+) => void;
+let observeJob: JobObserver = () => {};
+export function setJobObserver(observer: JobObserver): void {
+  observeJob = observer;
+}
+
+export async function startWorker(
+  ctx: AppContext,
+  name: string,
+  def: WorkerDefinition,
+): Promise<RunningWorker> {
+  const log = ctx.log.child({ worker: name });
+  if (def.kind === 'background') {
+    const running = await def.start(ctx, log);
+    return { name, close: running.close };
+  }
+  const processor: Processor = async (job) => {
+    const started = performance.now();
+    const jobLog = log.child({
+      jobId: job.id,
+      job: job.name,
+      ...(job.data?.orderId ? { orderId: job.data.orderId } : {}),
+    });
+    try {
+      const result = await def.process(ctx, job, jobLog);
+      observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'completed');
+      return result;
+    } catch (error) {
+      observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'failed');
+      jobLog.warn({ err: error, attemptsMade: job.attemptsMade }, 'job failed');
+      throw error;
+    }
+  };
+  const connection = createRedis(ctx.config.redisUrl, 'blocking', `${ctx.config.redisPrefix}:worker:${name}`);
+  const worker = new Worker(def.queue, processor, {
+    connection,
+    prefix: bullPrefix(ctx.config.redisPrefix),
+    concurrency: def.concurrency?.(ctx) ?? ctx.config.workerConcurrency,
+    lockDuration: def.lockDurationMs ?? 30_000,
+    autorun: true,
+  });
+  worker.on('error', (err) => log.warn({ err: String(err) }, 'worker connection error'));
+  await def.onStart?.(ctx);
+  log.info({ queue: def.queue }, 'worker started');
+  return {
+    name,
+    close: async () => {
+      // Waits for jobs in flight to finish; nothing new is taken.
+      await worker.close();
+      connection.disconnect();
+    },
+  };
+}
