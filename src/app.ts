@@ -9,8 +9,10 @@ import { requestContext } from './http/middleware/request-context';
 import { adminUserRoutes, authRoutes } from './http/routes/auth.routes';
 import { balanceRoutes } from './http/routes/balances.routes';
 import { cartRoutes } from './http/routes/cart.routes';
+import { commandRoutes } from './http/routes/commands.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
 import { inventoryRoutes } from './http/routes/inventory.routes';
+import { orderRoutes } from './http/routes/orders.routes';
 import { productRoutes } from './http/routes/products.routes';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -57,6 +59,8 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/cart', cartRoutes(ctx));
   app.route('/api/v1/products', productRoutes(ctx));
   app.route('/api/v1/inventory', inventoryRoutes(ctx));
+  app.route('/api/v1/orders', orderRoutes(ctx));
+  app.route('/api/v1/commands', commandRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   return app;

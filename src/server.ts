@@ -1,4 +1,5 @@
 import { type ServerType, serve } from '@hono/node-server';
+import { startWorkers } from '../workers';
 import { createApp } from './app';
 import { type Config, ConfigError, loadConfig } from './config';
 import { type AppContext, createContext } from './context';
@@ -24,20 +25,28 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
   await ensureAdmin(ctx);
   if (config.seedDemo) await seedDemoCatalogIfEmpty(ctx);
 
-  const app = createApp(ctx);
+  const workers = await startWorkers(ctx, config.workers);
+  const app = createApp(ctx, { readiness: { workers: () => assertWorkersReachable(ctx) } });
   const { server, port } = await listen(app.fetch, config.port);
-  log.info({ port, env: config.env }, 'shop is listening');
+  log.info({ port, env: config.env, workers: workers.names }, 'shop is listening');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       log.info('shutting down: no new requests, finishing in-flight work');
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await workers.close();
       await ctx.close();
       await database.stop();
       log.info('stopped');
     })());
   return { ctx, server, port, stop };
+}
+
+/** Ready only if some process (this one or another) consumes the order mailbox. */
+export async function assertWorkersReachable(ctx: AppContext): Promise<void> {
+  const count = await ctx.queues.order.getWorkersCount();
+  if (count === 0) throw new Error('no worker consumes the order queue');
 }
 
 function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number) {

@@ -1,4 +1,6 @@
 import type { AppContext } from '../src/context';
+import { orderWorker } from './order.worker';
+import { outboxRelay } from './outbox-relay.worker';
 import { type RunningWorker, startWorker, type WorkerDefinition } from './runtime';
 
 /**
@@ -6,7 +8,10 @@ import { type RunningWorker, startWorker, type WorkerDefinition } from './runtim
  * a selection; `WORKERS=none` none (an API-only process). Any number of processes may run any of
  * them at once: nothing depends on there being one.
  */
-export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {};
+export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
+  order: orderWorker,
+  outbox: outboxRelay,
+};
 
 export interface RunningWorkers {
   names: string[];

@@ -18,3 +18,14 @@ export async function run(em: EntityManager, statement: ReturnType<typeof sql>):
   const result = await statement.execute(em.getKysely());
   return Number(result.numAffectedRows ?? 0);
 }
+
+/**
+ * Timestamps read through `sql` arrive as strings (MikroORM turns pg's date parsing off for its own
+ * hydration); this gives a Date either way.
+ */
+export function asDate(value: Date | string): Date;
+export function asDate(value: Date | string | null): Date | null;
+export function asDate(value: Date | string | null): Date | null {
+  if (value === null) return null;
+  return value instanceof Date ? value : new Date(value);
+}

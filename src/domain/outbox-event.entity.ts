@@ -33,7 +33,12 @@ export const OutboxEventSchema = defineEntity({
     sentAt: p.datetime().nullable(),
   },
   indexes: [
-    { name: 'outbox_events_pending_index', properties: ['nextAttemptAt'], where: "status = 'PENDING'" },
+    // Rows a relay may claim: new ones, and failed ones whose backoff has passed.
+    {
+      name: 'outbox_events_due_index',
+      properties: ['nextAttemptAt'],
+      where: "status in ('PENDING', 'FAILED')",
+    },
     { name: 'outbox_events_processing_index', properties: ['claimedAt'], where: "status = 'PROCESSING'" },
     { name: 'outbox_events_aggregate_index', properties: ['aggregateId', 'createdAt'] },
     { name: 'outbox_events_status_created_index', properties: ['status', 'createdAt'] },

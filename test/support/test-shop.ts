@@ -5,6 +5,8 @@ import { type AppContext, createContext } from '../../src/context';
 import type { Role } from '../../src/domain/user.entity';
 import { User } from '../../src/domain/user.entity';
 import { createLogger } from '../../src/logger';
+import { waitUntilReady } from '../../src/messaging/redis';
+import { type RunningWorkers, startWorkers } from '../../workers';
 import { createTestDatabase, databaseUrl, dropTestDatabase } from './databases';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -31,6 +33,7 @@ export interface RequestOptions {
 
 export interface TestShop {
   ctx: AppContext;
+  workers: RunningWorkers;
   app: App;
   config: Config;
   databaseName: string;
@@ -54,6 +57,11 @@ export function testEnv(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PASSWORD_HASH_MEMORY_KIB: '1024',
     SEED_DEMO: 'false',
+    // Test files that exercise mailboxes ask for workers; the rest stay lean.
+    WORKERS: 'none',
+    ORDER_SWEEP_INTERVAL_MS: '1000',
+    OUTBOX_POLL_INTERVAL_MS: '200',
+    PAYMENT_GATEWAY_LATENCY_MS: '0',
     ...overrides,
   };
 }
@@ -67,6 +75,9 @@ export async function createTestShop(overrides: Record<string, string> = {}): Pr
   const config = loadConfig(testEnv(databaseName, overrides));
   const log = createLogger(config);
   const ctx = await createContext(config, config.databaseUrl!, log);
+  await waitUntilReady(ctx.redis);
+  await ctx.replies.whenSubscribed();
+  const workers = await startWorkers(ctx, config.workers);
   const app = createApp(ctx);
 
   const request = async <T = any>(method: string, path: string, options: RequestOptions = {}) => {
@@ -108,12 +119,13 @@ export async function createTestShop(overrides: Record<string, string> = {}): Pr
   };
 
   const close = async () => {
+    await workers.close();
     await deleteKeys(ctx, `${config.redisPrefix}:*`);
     await ctx.close();
     await dropTestDatabase(databaseName);
   };
 
-  return { ctx, app, config, databaseName, request, createUser, close };
+  return { ctx, workers, app, config, databaseName, request, createUser, close };
 }
 
 async function deleteKeys(ctx: AppContext, pattern: string) {

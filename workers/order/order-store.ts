@@ -7,7 +7,7 @@ import {
   stateOf,
   statusOf,
 } from '../../machines/order-snapshot';
-import { query, run, sql } from '../../src/db/sql';
+import { asDate, query, run, sql } from '../../src/db/sql';
 import { VersionConflictError } from '../../src/errors/version-conflict.error';
 import { uuidv7 } from '../../src/ids';
 
@@ -85,7 +85,7 @@ export async function loadOrder(em: EntityManager, orderId: string): Promise<Ord
     total: row.total,
     userCouponId: row.user_coupon_id,
     couponCode: row.coupon_code,
-    createdAt: row.created_at,
+    createdAt: asDate(row.created_at),
     version: row.version,
     snapshot: restoreOrderSnapshot({ snapshot: row.snapshot, machineVersion: row.machine_version }),
   };

@@ -8,7 +8,7 @@ export class Migration20261121052509_orders extends Migration {
       `create table "outbox_events" ("id" uuid not null, "aggregate_type" varchar(40) not null, "aggregate_id" varchar(80) not null, "type" varchar(60) not null, "payload" jsonb not null, "queue" varchar(40) not null, "job_id" varchar(120) null, "deliver_at" timestamptz null, "cancel" boolean not null default false, "status" text not null default 'PENDING', "attempts" int not null default 0, "next_attempt_at" timestamptz not null, "last_error" text null, "claimed_at" timestamptz null, "created_at" timestamptz not null, "sent_at" timestamptz null, primary key ("id"));`,
     );
     this.addSql(
-      `create index "outbox_events_pending_index" on "outbox_events" ("next_attempt_at") where status = 'PENDING';`,
+      `create index "outbox_events_due_index" on "outbox_events" ("next_attempt_at") where status in ('PENDING', 'FAILED');`,
     );
     this.addSql(
       `create index "outbox_events_processing_index" on "outbox_events" ("claimed_at") where status = 'PROCESSING';`,

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { OrderStatus } from '../../../machines/order.machine';
 import { allowedActions, restoreOrderSnapshot } from '../../../machines/order-snapshot';
-import { query, sql } from '../../db/sql';
+import { asDate, query, sql } from '../../db/sql';
 
 export interface OrderItemView {
   id: string;
@@ -15,7 +16,7 @@ export interface OrderView {
   id: string;
   orderNo: string;
   userId: string;
-  status: string;
+  status: OrderStatus;
   state: string;
   items: OrderItemView[];
   subtotal: number;
@@ -24,7 +25,7 @@ export interface OrderView {
   refundedAmount: number;
   coupon: { userCouponId: string; code: string | null; discount: number } | null;
   payment: { id: string; status: string; method: string } | null;
-  allowedActions: string[];
+  allowedActions: ReturnType<typeof allowedActions>;
   expiresAt: string;
   createdAt: string;
   updatedAt: string;
@@ -38,7 +39,7 @@ interface OrderRow {
   id: string;
   order_no: string;
   user_id: string;
-  status: string;
+  status: OrderStatus;
   state: string;
   snapshot: Record<string, unknown>;
   machine_version: number;
@@ -60,7 +61,7 @@ interface OrderRow {
   payment_method: string | null;
 }
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const iso = (d: Date | string | null) => (d ? asDate(d).toISOString() : null);
 
 function render(row: OrderRow, items: OrderItemView[], now: number): OrderView {
   const snapshot = restoreOrderSnapshot({ snapshot: row.snapshot, machineVersion: row.machine_version });
@@ -82,9 +83,9 @@ function render(row: OrderRow, items: OrderItemView[], now: number): OrderView {
       ? { id: row.payment_id, status: row.payment_status!, method: row.payment_method! }
       : null,
     allowedActions: allowedActions(snapshot, now),
-    expiresAt: row.expires_at.toISOString(),
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    expiresAt: asDate(row.expires_at).toISOString(),
+    createdAt: asDate(row.created_at).toISOString(),
+    updatedAt: asDate(row.updated_at).toISOString(),
     paidAt: iso(row.paid_at),
     confirmedAt: iso(row.confirmed_at),
     cancelledAt: iso(row.cancelled_at),

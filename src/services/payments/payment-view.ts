@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { query, sql } from '../../db/sql';
+import { asDate, query, sql } from '../../db/sql';
 
 export interface PaymentView {
   id: string;
@@ -28,7 +28,7 @@ export interface RefundView {
   completedAt: string | null;
 }
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const iso = (d: Date | string | null) => (d ? asDate(d).toISOString() : null);
 
 export async function loadPaymentViews(
   em: EntityManager,
@@ -62,7 +62,7 @@ export async function loadPaymentViews(
     failureReason: r.failure_reason,
     refundedAmount: r.refunded_amount,
     attempts: r.attempts,
-    createdAt: r.created_at.toISOString(),
+    createdAt: asDate(r.created_at).toISOString(),
     completedAt: iso(r.completed_at),
   }));
 }
@@ -99,7 +99,7 @@ export async function loadRefundView(em: EntityManager, id: string): Promise<Ref
     reason: r.reason,
     restock: r.restock,
     status: r.status,
-    createdAt: r.created_at.toISOString(),
+    createdAt: asDate(r.created_at).toISOString(),
     completedAt: iso(r.completed_at),
   };
 }

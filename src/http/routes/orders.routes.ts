@@ -1,0 +1,160 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { AppContext } from '../../context';
+import { dispatchOrderCommand } from '../../services/commands/dispatch';
+import { getOrder, listOrders, orderHistory } from '../../services/orders/order-queries';
+import { commandResponse } from '../command-response';
+import { dataEnvelope, pageEnvelope } from '../envelope';
+import { currentUser, requireUser } from '../middleware/auth';
+import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
+import { idParam, pagingQuery } from '../schemas/common';
+import {
+  CancelOrderBody,
+  CommandReceiptSchema,
+  IdempotencyKeyHeader,
+  OrderListQuery,
+  OrderSchema,
+  PlaceOrderBody,
+  TransitionSchema,
+} from '../schemas/order.schemas';
+
+const tags = ['Orders'];
+const guarded = { security: bearerSecurity, middleware: requireUser, tags };
+const accepted = jsonContent(dataEnvelope(CommandReceiptSchema), 'Still being processed: poll the Location');
+
+const place = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Place an order from explicit items or from the cart',
+  ...guarded,
+  request: { headers: IdempotencyKeyHeader, ...jsonBody(PlaceOrderBody) },
+  responses: {
+    201: jsonContent(dataEnvelope(OrderSchema), 'The order, PENDING, with its stock reserved'),
+    202: accepted,
+    ...errorResponses(
+      'UNAUTHORIZED',
+      'OUT_OF_STOCK',
+      'PRODUCT_NOT_AVAILABLE',
+      'PRODUCT_NOT_FOUND',
+      'CART_EMPTY',
+      'COUPON_NOT_APPLICABLE',
+      'COUPON_ALREADY_USED',
+      'IDEMPOTENCY_KEY_MISMATCH',
+    ),
+  },
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: "The caller's orders, newest first",
+  ...guarded,
+  request: { query: OrderListQuery.extend(pagingQuery) },
+  responses: {
+    200: jsonContent(pageEnvelope(OrderSchema), 'A page of orders'),
+    ...errorResponses('UNAUTHORIZED'),
+  },
+});
+
+const detail = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'One order (owner or admin)',
+  ...guarded,
+  request: { params: idParam },
+  responses: {
+    200: jsonContent(dataEnvelope(OrderSchema), 'The order'),
+    ...errorResponses('UNAUTHORIZED', 'ORDER_NOT_FOUND'),
+  },
+});
+
+const history = createRoute({
+  method: 'get',
+  path: '/{id}/history',
+  summary: 'Every transition the order took',
+  ...guarded,
+  request: { params: idParam },
+  responses: {
+    200: jsonContent(dataEnvelope(z.array(TransitionSchema)), 'One row per transition, oldest first'),
+    ...errorResponses('UNAUTHORIZED', 'ORDER_NOT_FOUND'),
+  },
+});
+
+const cancel = createRoute({
+  method: 'post',
+  path: '/{id}/cancel',
+  summary: 'Cancel an order (a paid one is refunded in full first)',
+  ...guarded,
+  request: {
+    params: idParam,
+    body: { content: { 'application/json': { schema: CancelOrderBody } }, required: false },
+  },
+  responses: {
+    200: jsonContent(dataEnvelope(OrderSchema), 'The order, CANCELLED'),
+    202: jsonContent(dataEnvelope(OrderSchema), 'A paid order: its refund runs, then it is CANCELLED'),
+    ...errorResponses(
+      'UNAUTHORIZED',
+      'ORDER_NOT_FOUND',
+      'ORDER_ALREADY_CANCELLED',
+      'INVALID_ORDER_TRANSITION',
+    ),
+  },
+});
+
+const confirm = createRoute({
+  method: 'post',
+  path: '/{id}/confirm',
+  summary: 'Confirm receipt of a paid order',
+  ...guarded,
+  request: { params: idParam },
+  responses: {
+    200: jsonContent(dataEnvelope(OrderSchema), 'The order, CONFIRMED'),
+    202: accepted,
+    ...errorResponses('UNAUTHORIZED', 'ORDER_NOT_FOUND', 'INVALID_ORDER_TRANSITION'),
+  },
+});
+
+/** Mounted at /orders. Commands go to the order actor's mailbox; queries read the database. */
+export function orderRoutes(ctx: AppContext) {
+  return createRouter()
+    .openapi(place, async (c) => {
+      const user = currentUser(c);
+      const body = c.req.valid('json');
+      const outcome = await dispatchOrderCommand(
+        ctx,
+        'PLACE',
+        { userId: user.id, role: user.role, ...body },
+        { idempotencyKey: c.req.valid('header')['idempotency-key'] },
+      );
+      return commandResponse(c, outcome);
+    })
+    .openapi(list, async (c) => {
+      const { status, page, size } = c.req.valid('query');
+      return c.json(await listOrders(ctx, currentUser(c), { status, page, size }), 200);
+    })
+    .openapi(detail, async (c) =>
+      c.json({ data: await getOrder(ctx, currentUser(c), c.req.valid('param').id) }, 200),
+    )
+    .openapi(history, async (c) =>
+      c.json({ data: await orderHistory(ctx, currentUser(c), c.req.valid('param').id) }, 200),
+    )
+    .openapi(cancel, async (c) => {
+      const user = currentUser(c);
+      const body = (c.req.valid('json') ?? {}) as { reason?: string };
+      const outcome = await dispatchOrderCommand(ctx, 'CANCEL', {
+        userId: user.id,
+        role: user.role,
+        orderId: c.req.valid('param').id,
+        reason: body.reason,
+      });
+      return commandResponse(c, outcome);
+    })
+    .openapi(confirm, async (c) => {
+      const user = currentUser(c);
+      const outcome = await dispatchOrderCommand(ctx, 'CONFIRM', {
+        userId: user.id,
+        role: user.role,
+        orderId: c.req.valid('param').id,
+      });
+      return commandResponse(c, outcome);
+    });
+}

@@ -1,0 +1,100 @@
+import { z } from '@hono/zod-openapi';
+import { ORDER_STATUSES } from '../../../machines/order.machine';
+import { MAX_CART_QUANTITY } from '../../domain/cart-item.entity';
+
+export const MAX_ORDER_LINES = 100;
+
+const OrderLine = z.object({
+  productId: z.uuid(),
+  quantity: z.number().int().min(1).max(MAX_CART_QUANTITY),
+});
+
+export const PlaceOrderBody = z
+  .object({
+    items: z.array(OrderLine).min(1).max(MAX_ORDER_LINES).optional(),
+    fromCart: z.boolean().optional(),
+    productIds: z.array(z.uuid()).min(1).max(MAX_ORDER_LINES).optional(),
+    userCouponId: z.uuid().nullable().optional(),
+  })
+  .refine((b) => (b.items !== undefined) !== (b.fromCart === true), {
+    message: 'give either items or fromCart: true',
+    path: ['items'],
+  })
+  .refine((b) => b.productIds === undefined || b.fromCart === true, {
+    message: 'productIds selects cart lines and needs fromCart: true',
+    path: ['productIds'],
+  })
+  .openapi('PlaceOrder');
+
+export const CancelOrderBody = z
+  .object({ reason: z.string().trim().max(500).optional() })
+  .openapi('CancelOrder');
+
+export const IdempotencyKeyHeader = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional()
+    .openapi({ param: { name: 'Idempotency-Key', in: 'header' } }),
+});
+
+export const OrderListQuery = z.object({ status: z.enum(ORDER_STATUSES).optional() });
+
+export const OrderItemSchema = z.object({
+  id: z.uuid(),
+  productId: z.uuid(),
+  name: z.string(),
+  unitPrice: z.number().int(),
+  quantity: z.number().int(),
+  lineTotal: z.number().int(),
+});
+
+export const OrderSchema = z
+  .object({
+    id: z.uuid(),
+    orderNo: z.string().openapi({ example: '2026112100000042' }),
+    userId: z.uuid(),
+    status: z.enum(ORDER_STATUSES),
+    state: z.string().openapi({ example: 'PENDING.awaitingPayment' }),
+    items: z.array(OrderItemSchema),
+    subtotal: z.number().int(),
+    discount: z.number().int(),
+    total: z.number().int(),
+    refundedAmount: z.number().int(),
+    coupon: z
+      .object({ userCouponId: z.uuid(), code: z.string().nullable(), discount: z.number().int() })
+      .nullable(),
+    payment: z.object({ id: z.uuid(), status: z.string(), method: z.string() }).nullable(),
+    allowedActions: z.array(z.enum(['PAY', 'CANCEL', 'CONFIRM', 'REFUND'])),
+    expiresAt: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    paidAt: z.string().nullable(),
+    confirmedAt: z.string().nullable(),
+    cancelledAt: z.string().nullable(),
+    cancelReason: z.string().nullable(),
+  })
+  .openapi('Order');
+
+export const TransitionSchema = z
+  .object({
+    fromStatus: z.string().nullable(),
+    toStatus: z.string(),
+    from: z.string().nullable(),
+    to: z.string(),
+    event: z.string(),
+    at: z.string(),
+  })
+  .openapi('OrderTransition');
+
+export const CommandReceiptSchema = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    status: z.enum(['QUEUED', 'DONE', 'FAILED']),
+    resource: z.string().optional(),
+    error: z.object({ error: z.string(), message: z.string() }).optional(),
+  })
+  .openapi('CommandReceipt');

@@ -1,0 +1,42 @@
+/** `npm run worker`: a process that only runs workers (WORKERS selects which; default all). */
+import { ConfigError, loadConfig } from '../src/config';
+import { createContext } from '../src/context';
+import { resolveDatabase } from '../src/db/database-url';
+import { migrate } from '../src/db/orm';
+import { createLogger } from '../src/logger';
+import { startWorkers } from '.';
+
+async function main() {
+  const config = (() => {
+    try {
+      return loadConfig();
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        console.error(error.message);
+        process.exit(78);
+      }
+      throw error;
+    }
+  })();
+  const log = createLogger(config, { role: 'worker' });
+  const database = await resolveDatabase(config.databaseUrl, log);
+  const ctx = await createContext(config, database.url, log);
+  await migrate(ctx.orm);
+  const workers = await startWorkers(ctx, config.workers === 'none' ? 'all' : config.workers);
+  log.info({ workers: workers.names }, 'workers running');
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, async () => {
+      log.info({ signal }, 'draining: finishing jobs in flight, taking no new ones');
+      await workers.close();
+      await ctx.close();
+      await database.stop();
+      log.info('drained');
+      process.exit(0);
+    });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query, run, sql } from '../../src/db/sql';
+
+/** yyyyMMdd of `at` in the business time zone (API.md: order numbers and statistics days). */
+export function businessDay(at: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  })
+    .formatToParts(at)
+    .reduce<Record<string, string>>((acc, p) => ({ ...acc, [p.type]: p.value }), {});
+  return `${parts.year}${parts.month}${parts.day}`;
+}
+
+const sequenceName = (day: string) => `order_no_seq_${day}`;
+const ensuredDays = new Set<string>();
+
+/**
+ * One PostgreSQL sequence per business day: numbering never serializes placements on a counter row,
+ * and nextval needs no lock. The sequence is created (outside any transaction) the first time a
+ * process needs that day's.
+ */
+export async function ensureOrderSequence(em: EntityManager, day: string): Promise<void> {
+  if (ensuredDays.has(day)) return;
+  try {
+    await run(
+      em,
+      sql`create sequence if not exists ${sql.raw(sequenceName(day))} minvalue 1 maxvalue 99999999`,
+    );
+  } catch (error) {
+    // Two processes creating the same day's sequence at once: one of them loses the catalog race.
+    if ((error as { code?: string }).code !== '23505') throw error;
+  }
+  ensuredDays.add(day);
+}
+
+/** `20261121` + the day's next 8-digit number: `2026112100000042`. */
+export async function nextOrderNo(em: EntityManager, day: string): Promise<string> {
+  const [row] = await query<{ n: string }>(em, sql`select nextval(${sequenceName(day)}::regclass) as n`);
+  return `${day}${String(row!.n).padStart(8, '0')}`;
+}
+
+/** Sequences of days before `oldestToKeep` (yyyyMMdd) are no longer used; the sweeper drops them. */
+export async function dropOldOrderSequences(em: EntityManager, oldestToKeep: string): Promise<number> {
+  const rows = await query<{ relname: string }>(
+    em,
+    sql`select relname from pg_class where relkind = 'S' and relname like 'order\\_no\\_seq\\_%'`,
+  );
+  const old = rows.map((r) => r.relname).filter((name) => name.slice(-8) < oldestToKeep);
+  for (const name of old) await run(em, sql`drop sequence if exists ${sql.raw(name)}`);
+  return old.length;
+}

@@ -1,0 +1,128 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { initialTransition } from 'xstate';
+import { orderMachine } from '../../machines/order.machine';
+import type { Config } from '../../src/config';
+import { query, sql } from '../../src/db/sql';
+import { DomainError } from '../../src/errors/domain-error';
+import { uuidv7 } from '../../src/ids';
+import type { PlaceOrderCommand } from '../../src/messaging/messages';
+import { readCartLines, removeCartLines } from '../../src/services/cart/cart-lines';
+import { type StockLine, sumByProduct } from '../effects/stock-plan';
+import { commitStep, type StepResult } from './commit-step';
+import { nextOrderNo } from './order-number';
+import type { NewOrderItem } from './order-store';
+
+/** Totals stay well inside PostgreSQL's int range. */
+export const MAX_ORDER_TOTAL = 2_000_000_000;
+
+interface ProductRow {
+  id: string;
+  name: string;
+  price: number;
+  category: string;
+  status: string;
+}
+
+/**
+ * PLACE: snapshot the lines at today's prices, run the machine's initial transition and commit the
+ * new order with its reservation. Any shortage, unknown or unavailable product refuses the whole
+ * order and nothing is written.
+ */
+export async function placeOrder(
+  em: EntityManager,
+  config: Pick<Config, 'orderPaymentTimeoutMs' | 'orderAutoConfirmMs'>,
+  command: PlaceOrderCommand,
+  now: Date,
+  day: string,
+): Promise<StepResult> {
+  const lines = sumByProduct(await orderedLines(em, command));
+  const products = await loadProducts(em, lines);
+  const items: NewOrderItem[] = lines.map((line) => {
+    const product = products.get(line.productId)!;
+    return {
+      productId: product.id,
+      name: product.name,
+      category: product.category,
+      unitPrice: product.price,
+      quantity: line.quantity,
+    };
+  });
+  const subtotal = items.reduce((sum, i) => sum + i.unitPrice * i.quantity, 0);
+  if (subtotal > MAX_ORDER_TOTAL) {
+    throw new DomainError('VALIDATION_ERROR', `An order may total at most ${MAX_ORDER_TOTAL} won`);
+  }
+  if (command.userCouponId) throw new DomainError('COUPON_NOT_APPLICABLE', 'Coupons cannot be applied yet');
+  const discount = 0;
+
+  const orderId = uuidv7();
+  const total = subtotal - discount;
+  const [snapshot, actions] = initialTransition(orderMachine, {
+    orderId,
+    userId: command.userId,
+    total,
+    userCouponId: null,
+    placedAt: now.getTime(),
+    paymentTimeoutMs: config.orderPaymentTimeoutMs,
+    autoConfirmMs: config.orderAutoConfirmMs,
+  });
+  if (command.fromCart)
+    await removeCartLines(
+      em,
+      command.userId,
+      lines.map((l) => l.productId),
+    );
+  return commitStep(em, {
+    now,
+    order: {
+      id: orderId,
+      orderNo: await nextOrderNo(em, day),
+      userId: command.userId,
+      subtotal,
+      discount,
+      total,
+      userCouponId: null,
+      couponCode: null,
+      createdAt: now,
+      items,
+    },
+    before: null,
+    next: snapshot,
+    event: { type: 'xstate.init' },
+    actions,
+    messageId: command.commandId,
+    command,
+    placement: { lines },
+  });
+}
+
+async function orderedLines(em: EntityManager, command: PlaceOrderCommand): Promise<StockLine[]> {
+  if (!command.fromCart) return command.items ?? [];
+  const lines = await readCartLines(em, command.userId, command.productIds);
+  if (lines.length === 0) throw new DomainError('CART_EMPTY');
+  return lines;
+}
+
+async function loadProducts(em: EntityManager, lines: StockLine[]): Promise<Map<string, ProductRow>> {
+  const rows = await query<ProductRow>(
+    em,
+    sql`select id, name, price, category, status from products where id = any(${lines.map((l) => l.productId)}::uuid[])`,
+  );
+  const products = new Map(rows.map((r) => [r.id, r]));
+  const missing = lines.filter((l) => !products.has(l.productId));
+  if (missing.length > 0) {
+    throw new DomainError(
+      'PRODUCT_NOT_FOUND',
+      undefined,
+      missing.map((l) => ({ field: 'productId', message: 'no such product', productId: l.productId })),
+    );
+  }
+  const unavailable = rows.filter((p) => p.status !== 'ON_SALE');
+  if (unavailable.length > 0) {
+    throw new DomainError(
+      'PRODUCT_NOT_AVAILABLE',
+      undefined,
+      unavailable.map((p) => ({ field: 'productId', message: `product is ${p.status}`, productId: p.id })),
+    );
+  }
+  return products;
+}
