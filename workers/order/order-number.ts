@@ -1,17 +1,22 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, run, sql } from '../../src/db/sql';
 
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** yyyyMMdd of `at` in the business time zone (API.md: order numbers and statistics days). */
 export function businessDay(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  })
-    .formatToParts(at)
-    .reduce<Record<string, string>>((acc, p) => ({ ...acc, [p.type]: p.value }), {});
-  return `${parts.year}${parts.month}${parts.day}`;
+  let format = dayFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    });
+    dayFormats.set(timeZone, format);
+  }
+  // en-CA formats as 2026-11-21.
+  return format.format(at).replaceAll('-', '');
 }
 
 const sequenceName = (day: string) => `order_no_seq_${day}`;
