@@ -54,6 +54,8 @@ const envSchema = z.object({
   COUPON_ISSUE_RATE_PER_MIN: int(1, 30),
   WORKERS: workersSchema,
   WORKER_CONCURRENCY: int(1, 32),
+  /** A job whose worker stops renewing its lock this long is redelivered (a crashed worker). */
+  WORKER_LOCK_MS: int(1000, 30_000),
   SHOP_TIMEZONE: z
     .string()
     .default('Asia/Seoul')
@@ -132,6 +134,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     couponIssueRatePerMin: env.COUPON_ISSUE_RATE_PER_MIN,
     workers: env.WORKERS,
     workerConcurrency: env.WORKER_CONCURRENCY,
+    workerLockMs: env.WORKER_LOCK_MS,
     timezone: env.SHOP_TIMEZONE,
     seedDemo: env.SEED_DEMO,
     logLevel: env.LOG_LEVEL,

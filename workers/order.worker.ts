@@ -33,6 +33,7 @@ export const orderWorker: QueueWorkerDefinition = {
   queue: 'order',
   concurrency: (ctx) => ctx.config.workerConcurrency,
   onStart: scheduleOrderSweep,
+  refreshEveryMs: (ctx) => Math.max(5000, ctx.config.orderSweepIntervalMs * 5),
   process: async (ctx, job, log) => {
     if (COMMANDS.has(job.name as OrderCommandName)) return runCommand(ctx, job, log);
     if (job.name === ORDER_NOTICE) return runNotice(ctx, job, log);

@@ -11,10 +11,12 @@ export interface QueueWorkerDefinition {
   /** Jobs in flight at once in this process (I/O bound: tens are fine). */
   concurrency?: (ctx: AppContext) => number;
   process: (ctx: AppContext, job: Job, log: Logger) => Promise<unknown>;
-  /** Runs once when the worker starts (e.g. registering a job scheduler). */
+  /**
+   * Runs when the worker starts and again every `refreshEveryMs` (job schedulers live in Redis; a
+   * flushed Redis loses them, so they are registered again).
+   */
   onStart?: (ctx: AppContext) => Promise<void>;
-  /** How long a job may run before BullMQ considers it stalled and redelivers it. */
-  lockDurationMs?: number;
+  refreshEveryMs?: (ctx: AppContext) => number;
 }
 
 /** Something that is not a queue consumer but runs beside the workers (e.g. the outbox relay). */
@@ -74,15 +76,28 @@ export async function startWorker(
     connection,
     prefix: bullPrefix(ctx.config.redisPrefix),
     concurrency: def.concurrency?.(ctx) ?? ctx.config.workerConcurrency,
-    lockDuration: def.lockDurationMs ?? 30_000,
+    lockDuration: ctx.config.workerLockMs,
+    stalledInterval: ctx.config.workerLockMs,
     autorun: true,
   });
   worker.on('error', (err) => log.warn({ err: String(err) }, 'worker connection error'));
-  await def.onStart?.(ctx);
+  const { onStart, refreshEveryMs } = def;
+  let refresh: NodeJS.Timeout | undefined;
+  if (onStart) {
+    await onStart(ctx);
+    if (refreshEveryMs) {
+      refresh = setInterval(
+        () => onStart(ctx).catch((err) => log.warn({ err: String(err) }, 'refresh failed')),
+        refreshEveryMs(ctx),
+      );
+      refresh.unref();
+    }
+  }
   log.info({ queue: def.queue }, 'worker started');
   return {
     name,
     close: async () => {
+      clearInterval(refresh);
       // Waits for jobs in flight to finish; nothing new is taken.
       await worker.close();
       connection.disconnect();

@@ -1,7 +1,7 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
 import { MAX_STOCK, restockProduct } from '../../src/services/catalog/inventory.service';
+import { statementsDuring as countStatements } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 let shop: TestShop;
@@ -38,25 +38,7 @@ const restock = (productId: string, quantity: unknown, token: string | null = se
     body: { quantity },
   });
 
-/** Every statement this process sends to the test database while `fn` runs (observed at the pg driver). */
-async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const original = pg.Client.prototype.query;
-  const database = shop.databaseName;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    if (this.database === database) {
-      const text = args[0];
-      seen.push(typeof text === 'string' ? text : String((text as { text?: string })?.text));
-    }
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    await fn();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return seen;
-}
+const statementsDuring = (fn: () => Promise<unknown>) => countStatements(shop.databaseName, fn);
 
 describe('reading inventory', () => {
   it('shows stock, reserved and available (stock − reserved) to anyone', async () => {

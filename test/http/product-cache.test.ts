@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { query, sql } from '../../src/db/sql';
 import { createRedis } from '../../src/messaging/redis';
@@ -9,6 +8,7 @@ import {
   storeCachedProduct,
 } from '../../src/services/catalog/product-cache';
 import { loadProductViews } from '../../src/services/catalog/product-view';
+import { statementsDuring as countStatements } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 let shop: TestShop;
@@ -35,25 +35,7 @@ const read = async (id: string) => {
   return res.body.data;
 };
 
-/** Every statement this process sends to the test database while `fn` runs (observed at the pg driver). */
-async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const original = pg.Client.prototype.query;
-  const database = shop.databaseName;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    if (this.database === database) {
-      const text = args[0];
-      seen.push(typeof text === 'string' ? text : String((text as { text?: string })?.text));
-    }
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    await fn();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return seen;
-}
+const statementsDuring = (fn: () => Promise<unknown>) => countStatements(shop.databaseName, fn);
 
 describe('a cached product read does not touch PostgreSQL', () => {
   it('reads the database on a miss and only Redis on the following hit', async () => {

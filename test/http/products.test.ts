@@ -1,8 +1,8 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrm } from '../../src/db/orm';
 import { query, sql } from '../../src/db/sql';
 import { invalidateProducts } from '../../src/services/catalog/product-cache';
+import { statementsDuring as countStatements } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 let shop: TestShop;
@@ -42,25 +42,7 @@ const getProduct = (id: string) => shop.request('GET', `/api/v1/products/${id}`)
 const list = (queryString: string) => shop.request('GET', `/api/v1/products?${queryString}`);
 const names = (res: { body: { data: { name: string }[] } }) => res.body.data.map((p) => p.name);
 
-/** Every statement this process sends to the test database while `fn` runs (observed at the pg driver). */
-async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const original = pg.Client.prototype.query;
-  const database = shop.databaseName;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    if (this.database === database) {
-      const text = args[0];
-      seen.push(typeof text === 'string' ? text : String((text as { text?: string })?.text));
-    }
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    await fn();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return seen;
-}
+const statementsDuring = (fn: () => Promise<unknown>) => countStatements(shop.databaseName, fn);
 
 describe('creating a product', () => {
   it('lets a seller create a product with its inventory, in the documented shape', async () => {

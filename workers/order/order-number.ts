@@ -20,7 +20,9 @@ export function businessDay(at: Date, timeZone: string): string {
 }
 
 const sequenceName = (day: string) => `order_no_seq_${day}`;
+/** Days whose sequence is known to exist, per database (a process may outlive a database restore). */
 const ensuredDays = new Set<string>();
+const memoKey = (em: EntityManager, day: string) => `${em.config.get('clientUrl')}|${day}`;
 
 /**
  * One PostgreSQL sequence per business day: numbering never serializes placements on a counter row,
@@ -28,7 +30,7 @@ const ensuredDays = new Set<string>();
  * process needs that day's.
  */
 export async function ensureOrderSequence(em: EntityManager, day: string): Promise<void> {
-  if (ensuredDays.has(day)) return;
+  if (ensuredDays.has(memoKey(em, day))) return;
   try {
     await run(
       em,
@@ -38,13 +40,19 @@ export async function ensureOrderSequence(em: EntityManager, day: string): Promi
     // Two processes creating the same day's sequence at once: one of them loses the catalog race.
     if ((error as { code?: string }).code !== '23505') throw error;
   }
-  ensuredDays.add(day);
+  ensuredDays.add(memoKey(em, day));
 }
 
 /** `20261121` + the day's next 8-digit number: `2026112100000042`. */
 export async function nextOrderNo(em: EntityManager, day: string): Promise<string> {
-  const [row] = await query<{ n: string }>(em, sql`select nextval(${sequenceName(day)}::regclass) as n`);
-  return `${day}${String(row!.n).padStart(8, '0')}`;
+  try {
+    const [row] = await query<{ n: string }>(em, sql`select nextval(${sequenceName(day)}::regclass) as n`);
+    return `${day}${String(row!.n).padStart(8, '0')}`;
+  } catch (error) {
+    // The sequence is gone (dropped, or another database): forget it so the retry creates it.
+    if ((error as { code?: string }).code === '42P01') ensuredDays.delete(memoKey(em, day));
+    throw error;
+  }
 }
 
 /** Sequences of days before `oldestToKeep` (yyyyMMdd) are no longer used; the sweeper drops them. */

@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, sql } from '../../src/db/sql';
+import { createProduct, inventoryOf } from '../support/catalog';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+
+let shop: TestShop;
+let seller: TestUser;
+
+beforeAll(async () => {
+  shop = await createTestShop({ WORKERS: 'all' });
+  seller = await shop.createUser('SELLER');
+});
+afterAll(() => shop?.close());
+
+const place = (user: TestUser, items: { productId: string; quantity: number }[]) =>
+  shop.request('POST', '/api/v1/orders', { token: user.token, body: { items } });
+
+describe('inventory under concurrent placement', () => {
+  it('100 buyers racing for 20 units: exactly 20 orders, reserved = 20, the rest 409', async () => {
+    const productId = await createProduct(shop, seller, { stock: 20 });
+    const buyers = await Promise.all(Array.from({ length: 100 }, () => shop.createUser('BUYER')));
+    const answers = await Promise.all(buyers.map((b) => place(b, [{ productId, quantity: 1 }])));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(20);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(80);
+    expect(answers.filter((a) => a.status === 409).every((a) => a.body.error === 'OUT_OF_STOCK')).toBe(true);
+    expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 20, reserved: 20, available: 0 });
+    const [orders] = await query<{ n: number }>(
+      shop.ctx.orm.em.fork(),
+      sql`select count(distinct order_id)::int as n from order_items where product_id = ${productId}`,
+    );
+    expect(orders!.n).toBe(20);
+  });
+
+  it('multi-line orders naming the same products in opposite order neither deadlock nor oversell', async () => {
+    const a = await createProduct(shop, seller, { stock: 30 });
+    const b = await createProduct(shop, seller, { stock: 30 });
+    const buyers = await Promise.all(Array.from({ length: 40 }, () => shop.createUser('BUYER')));
+    const answers = await Promise.all(
+      buyers.map((buyer, i) =>
+        place(
+          buyer,
+          i % 2 === 0
+            ? [
+                { productId: a, quantity: 1 },
+                { productId: b, quantity: 1 },
+              ]
+            : [
+                { productId: b, quantity: 1 },
+                { productId: a, quantity: 1 },
+              ],
+        ),
+      ),
+    );
+    expect(answers.map((r) => r.status).sort()).toEqual([...Array(30).fill(201), ...Array(10).fill(409)]);
+    expect(await inventoryOf(shop, a)).toMatchObject({ reserved: 30 });
+    expect(await inventoryOf(shop, b)).toMatchObject({ reserved: 30 });
+  });
+
+  it('after everything settles, reserved = Σ quantities of PENDING orders for every product', async () => {
+    const drift = await query<{ product_id: string }>(
+      shop.ctx.orm.em.fork(),
+      sql`select i.product_id from inventory i
+          left join (select oi.product_id, sum(oi.quantity)::int as q from order_items oi
+                     join orders o on o.id = oi.order_id and o.status = 'PENDING' group by oi.product_id) p
+            on p.product_id = i.product_id
+          where i.reserved <> coalesce(p.q, 0)`,
+    );
+    expect(drift).toEqual([]);
+  });
+});
+
+describe('cancellations racing each other', () => {
+  it('ten concurrent cancels of one order: one 200, the rest 400, stock released once', async () => {
+    const productId = await createProduct(shop, seller, { stock: 5 });
+    const buyer = await shop.createUser('BUYER');
+    const id = (await place(buyer, [{ productId, quantity: 5 }])).body.data.id;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        shop.request('POST', `/api/v1/orders/${id}/cancel`, { token: buyer.token }),
+      ),
+    );
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(
+      answers.filter((r) => r.status === 400 && r.body.error === 'ORDER_ALREADY_CANCELLED'),
+    ).toHaveLength(9);
+    expect(await inventoryOf(shop, productId)).toMatchObject({ reserved: 0, stock: 5 });
+    const history = await shop.request('GET', `/api/v1/orders/${id}/history`, { token: buyer.token });
+    expect(history.body.data).toHaveLength(2);
+  });
+});

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidv7 } from '../../src/ids';
+import type { PlaceOrderCommand } from '../../src/messaging/messages';
+import { businessDay, ensureOrderSequence } from '../../workers/order/order-number';
+import { commandOrder } from '../../workers/order/order-step';
+import { placeOrder } from '../../workers/order/place-order';
+import { createProduct } from '../support/catalog';
+import { statementsDuring } from '../support/query-counter';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+
+// SPEC §9: each command's number of SQL statements is asserted, so an N+1 regression fails CI.
+let shop: TestShop;
+let seller: TestUser;
+let buyer: TestUser;
+beforeAll(async () => {
+  shop = await createTestShop();
+  seller = await shop.createUser('SELLER');
+  buyer = await shop.createUser('BUYER');
+});
+afterAll(() => shop?.close());
+
+const command = (overrides: Partial<PlaceOrderCommand>): PlaceOrderCommand => ({
+  commandId: uuidv7(),
+  userId: buyer.id,
+  role: 'BUYER',
+  idempotencyKey: null,
+  requestHash: null,
+  ...overrides,
+});
+
+/** Runs PLACE exactly as the order worker does, and returns the statements of its transaction. */
+async function placementStatements(cmd: PlaceOrderCommand) {
+  const now = new Date();
+  const day = businessDay(now, shop.config.timezone);
+  await ensureOrderSequence(shop.ctx.orm.em.fork(), day);
+  let orderId = '';
+  const statements = await statementsDuring(shop.databaseName, () =>
+    shop.ctx.orm.em.fork().transactional(async (tx) => {
+      orderId = (await placeOrder(tx, shop.config, cmd, now, day)).answer.id;
+    }),
+  );
+  return { orderId, kinds: statements.map(kindOf) };
+}
+
+/** "insert orders", "select inventory", "nextval"…: the verb and the table a statement touches. */
+const kindOf = (statement: string) => {
+  const s = statement.replace(/\s+/g, ' ').trim().toLowerCase();
+  if (s === 'begin' || s === 'commit' || s === 'rollback') return s;
+  if (s.startsWith('select nextval')) return 'nextval';
+  const write = /^(insert into|update|delete from) "?([a-z_]+)"?/.exec(s);
+  if (write) return `${write[1]!.split(' ')[0]} ${write[2]}`;
+  const read = /^select .*? from "?([a-z_]+)"?/.exec(s);
+  return read ? `select ${read[1]}` : s.slice(0, 30);
+};
+
+describe('statements per order command', () => {
+  it('PLACE with one line: 10 statements, the stock row updated last', async () => {
+    const productId = await createProduct(shop, seller);
+    const { kinds } = await placementStatements(command({ items: [{ productId, quantity: 1 }] }));
+    expect(kinds).toEqual([
+      'begin',
+      'select products',
+      'nextval',
+      'insert orders',
+      'insert order_items',
+      'insert order_transitions',
+      'insert outbox_events',
+      'insert commands',
+      'update inventory',
+      'commit',
+    ]);
+  });
+
+  it('PLACE with five lines: the same count plus one row-lock statement (no N+1)', async () => {
+    const ids = await Promise.all(Array.from({ length: 5 }, () => createProduct(shop, seller)));
+    const { kinds } = await placementStatements(
+      command({ items: ids.map((productId) => ({ productId, quantity: 1 })) }),
+    );
+    expect(kinds).toHaveLength(11);
+    expect(kinds.slice(-3)).toEqual(['select inventory', 'update inventory', 'commit']);
+  });
+
+  it('PLACE from the cart: reads and removes the cart lines in two more statements', async () => {
+    const productId = await createProduct(shop, seller);
+    await shop.request('POST', '/api/v1/cart/items', {
+      token: buyer.token,
+      body: { productId, quantity: 2 },
+    });
+    const { kinds } = await placementStatements(command({ fromCart: true }));
+    expect(kinds).toHaveLength(12);
+    expect(kinds).toContain('delete cart_items');
+  });
+
+  it('CANCEL of a PENDING order: load, save, history, outbox, receipt, then the stock', async () => {
+    const productId = await createProduct(shop, seller);
+    const { orderId } = await placementStatements(command({ items: [{ productId, quantity: 1 }] }));
+    const cancel = { ...command({}), orderId };
+    const statements = await statementsDuring(shop.databaseName, () =>
+      shop.ctx.orm.em.fork().transactional((tx) => commandOrder(tx, 'CANCEL', cancel, new Date())),
+    );
+    expect(statements.map(kindOf)).toEqual([
+      'begin',
+      'select orders',
+      'update orders',
+      'insert order_transitions',
+      'insert outbox_events',
+      'insert commands',
+      'select order_items',
+      'update inventory',
+      'commit',
+    ]);
+  });
+});

@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { Config } from '../../src/config';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+export interface WorkerProcess {
+  process: ChildProcess;
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>;
+  kill: (signal?: NodeJS.Signals) => Promise<number | null>;
+  output: () => string;
+}
+
+/**
+ * `npm run worker` as a real separate process sharing the test file's database and Redis prefix:
+ * for tests where several processes consume the same mailboxes, or one is killed mid-job.
+ */
+export async function spawnWorkerProcess(
+  config: Config,
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<WorkerProcess> {
+  // One process (node with the tsx loader), so a SIGKILL really kills the worker and nothing survives.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      DATABASE_URL: config.databaseUrl!,
+      DATABASE_POOL_SIZE: '10',
+      REDIS_URL: config.redisUrl,
+      REDIS_PREFIX: config.redisPrefix,
+      LOG_LEVEL: 'info',
+      SEED_DEMO: 'false',
+      PASSWORD_HASH_MEMORY_KIB: '1024',
+      WORKERS: 'all',
+      WORKER_LOCK_MS: String(config.workerLockMs),
+      ORDER_PAYMENT_TIMEOUT_MS: String(config.orderPaymentTimeoutMs),
+      ORDER_SWEEP_INTERVAL_MS: String(config.orderSweepIntervalMs),
+      OUTBOX_POLL_INTERVAL_MS: String(config.outboxPollIntervalMs),
+      PAYMENT_GATEWAY_LATENCY_MS: String(config.gatewayLatencyMs),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const started = Date.now();
+  while (!output.includes('workers running')) {
+    if (child.exitCode !== null) throw new Error(`worker process exited early:\n${output}`);
+    if (Date.now() - started > timeoutMs) {
+      child.kill('SIGKILL');
+      throw new Error(`worker process did not start in ${timeoutMs} ms:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    process: child,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      child.kill(signal);
+      return exited;
+    },
+    output: () => output,
+  };
+}
+
+/** Polls until `check` returns a truthy value or the deadline passes. */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+      last = value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`condition not met in ${timeoutMs} ms (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
