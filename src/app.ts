@@ -11,7 +11,7 @@ import { balanceRoutes } from './http/routes/balances.routes';
 import { cartRoutes } from './http/routes/cart.routes';
 import { commandRoutes } from './http/routes/commands.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
-import { inventoryRoutes } from './http/routes/inventory.routes';
+import { adminInventoryRoutes, inventoryRoutes } from './http/routes/inventory.routes';
 import { orderRoutes } from './http/routes/orders.routes';
 import { productRoutes } from './http/routes/products.routes';
 
@@ -59,6 +59,7 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/cart', cartRoutes(ctx));
   app.route('/api/v1/products', productRoutes(ctx));
   app.route('/api/v1/inventory', inventoryRoutes(ctx));
+  app.route('/api/v1/admin/inventory', adminInventoryRoutes(ctx));
   app.route('/api/v1/orders', orderRoutes(ctx));
   app.route('/api/v1/commands', commandRoutes(ctx));
 

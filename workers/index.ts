@@ -1,4 +1,5 @@
 import type { AppContext } from '../src/context';
+import { inventoryWorker } from './inventory.worker';
 import { orderWorker } from './order.worker';
 import { outboxRelay } from './outbox-relay.worker';
 import { type RunningWorker, startWorker, type WorkerDefinition } from './runtime';
@@ -10,6 +11,7 @@ import { type RunningWorker, startWorker, type WorkerDefinition } from './runtim
  */
 export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
   order: orderWorker,
+  inventory: inventoryWorker,
   outbox: outboxRelay,
 };
 

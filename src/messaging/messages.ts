@@ -55,6 +55,29 @@ export interface OrderCommands {
 export type OrderCommandName = keyof OrderCommands;
 export type AnyOrderCommand = OrderCommands[OrderCommandName];
 
+export interface RestockCommand extends CommandEnvelope {
+  productId: string;
+  quantity: number;
+}
+
+/** An operator's correction of counted stock (damage, loss, a recount), positive or negative. */
+export interface AdjustStockCommand extends CommandEnvelope {
+  productId: string;
+  delta: number;
+  reason: string;
+}
+
+export interface InventoryCommands {
+  RESTOCK: RestockCommand;
+  ADJUST: AdjustStockCommand;
+}
+
+/** Every actor that takes client commands, and its commands by job name. */
+export interface CommandMailboxes {
+  order: OrderCommands;
+  inventory: InventoryCommands;
+}
+
 /** Facts other actors report to an order (through the outbox), and timeouts coming due. */
 export type OrderNotice =
   | {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
 import { createProduct, inventoryOf } from '../support/catalog';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
-import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+import { createTestShop, type TestShop } from '../support/test-shop';
 import { eventually, spawnWorkerProcess } from '../support/worker-process';
 
 const rows = <T>(shop: TestShop, statement: ReturnType<typeof sql>) =>

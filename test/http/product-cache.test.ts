@@ -15,7 +15,7 @@ let shop: TestShop;
 let seller: TestUser;
 
 beforeAll(async () => {
-  shop = await createTestShop({ PRODUCT_CACHE_TTL_S: '60' });
+  shop = await createTestShop({ PRODUCT_CACHE_TTL_S: '60', WORKERS: 'inventory' });
   seller = await shop.createUser('SELLER');
 });
 afterAll(() => shop?.close());

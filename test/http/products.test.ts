@@ -12,7 +12,7 @@ let admin: TestUser;
 let buyer: TestUser;
 
 beforeAll(async () => {
-  shop = await createTestShop({ LOW_STOCK_THRESHOLD: '5' });
+  shop = await createTestShop({ LOW_STOCK_THRESHOLD: '5', WORKERS: 'inventory' });
   [seller, otherSeller, admin, buyer] = await Promise.all([
     shop.createUser('SELLER'),
     shop.createUser('SELLER'),

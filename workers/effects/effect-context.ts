@@ -4,6 +4,8 @@ import type { Outbox } from '../../src/db/outbox';
 import type { AnyOrderCommand } from '../../src/messaging/messages';
 import type { StockLine, StockPlan } from './stock-plan';
 
+export type { Answer };
+
 export interface OrderFacts {
   id: string;
   orderNo: string;
@@ -14,12 +16,7 @@ export interface OrderFacts {
   userCouponId: string | null;
 }
 
-/** What the command is answered with: the order itself unless an effect created something else. */
-export interface Answer {
-  resource: 'order' | 'payment' | 'refund';
-  id: string;
-  httpStatus: number;
-}
+import type { Answer } from '../run-actor';
 
 /** Everything an effect may read or add to, inside the transaction of one machine step. */
 export interface EffectContext {

@@ -9,6 +9,7 @@ import { orderEffects } from '../effects';
 import type { Answer, OrderFacts } from '../effects/effect-context';
 import { type StockLine, StockPlan } from '../effects/stock-plan';
 import { interpretActions, type Timer } from '../machine-step';
+import type { StepResult } from '../run-actor';
 import { insertOrder, insertTransition, type NewOrder, type OrderRecord, saveOrder } from './order-store';
 
 /** The machine's delays, the deterministic job ids of their timeouts, and their names in the history. */
@@ -40,11 +41,7 @@ export interface Step {
   placement?: { lines: StockLine[] };
 }
 
-export interface StepResult {
-  answer: Answer;
-  touchedProducts: string[];
-  outboxRows: number;
-}
+export type { StepResult };
 
 const DEFAULT_STATUS: Record<string, number> = { PLACE: 201 };
 

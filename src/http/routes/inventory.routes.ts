@@ -1,11 +1,20 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
+import { findInventoryDrift } from '../../../workers/inventory.worker';
 import type { AppContext } from '../../context';
-import { getInventory, restockProduct } from '../../services/catalog/inventory.service';
+import { getInventory } from '../../services/catalog/inventory.service';
+import { dispatchCommand } from '../../services/commands/dispatch';
+import { commandResponse } from '../command-response';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireRole } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
 import { productIdParam } from '../schemas/common';
-import { InventorySchema, RestockBody } from '../schemas/inventory.schemas';
+import {
+  AdjustStockBody,
+  InventoryDriftSchema,
+  InventorySchema,
+  RestockBody,
+} from '../schemas/inventory.schemas';
+import { CommandReceiptSchema } from '../schemas/order.schemas';
 
 const getOne = createRoute({
   method: 'get',
@@ -29,19 +38,73 @@ const restock = createRoute({
   request: { params: productIdParam, ...jsonBody(RestockBody) },
   responses: {
     200: jsonContent(dataEnvelope(InventorySchema), 'The inventory after the restock'),
+    202: jsonContent(dataEnvelope(CommandReceiptSchema), 'Still being processed: poll the Location'),
     ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'PRODUCT_NOT_FOUND', 'SERVICE_UNAVAILABLE'),
   },
 });
 
-/** Mounted at /inventory. */
+const adjust = createRoute({
+  method: 'post',
+  path: '/{productId}/adjust',
+  tags: ['Inventory'],
+  summary: 'Correct counted stock up or down (damage, loss, a recount); never below reserved units',
+  security: bearerSecurity,
+  middleware: [requireRole('ADMIN')] as const,
+  request: { params: productIdParam, ...jsonBody(AdjustStockBody) },
+  responses: {
+    200: jsonContent(dataEnvelope(InventorySchema), 'The inventory after the correction'),
+    202: jsonContent(dataEnvelope(CommandReceiptSchema), 'Still being processed: poll the Location'),
+    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'PRODUCT_NOT_FOUND'),
+  },
+});
+
+const drift = createRoute({
+  method: 'get',
+  path: '/drift',
+  tags: ['Admin'],
+  summary: 'Products whose reserved units differ from what their PENDING orders hold (should be none)',
+  security: bearerSecurity,
+  middleware: [requireRole('ADMIN')] as const,
+  responses: {
+    200: jsonContent(
+      dataEnvelope(z.array(InventoryDriftSchema)),
+      'Drifting products; empty when all is well',
+    ),
+    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN'),
+  },
+});
+
+/** Mounted at /admin/inventory: the reconciliation check on demand. */
+export function adminInventoryRoutes(ctx: AppContext) {
+  return createRouter().openapi(drift, async (c) =>
+    c.json({ data: await findInventoryDrift(ctx.orm.em.fork()) }, 200),
+  );
+}
+
+/** Mounted at /inventory. Stock changes go through the inventory actor's mailbox. */
 export function inventoryRoutes(ctx: AppContext) {
   return createRouter()
     .openapi(getOne, async (c) =>
       c.json({ data: await getInventory(ctx, c.req.valid('param').productId) }, 200),
     )
     .openapi(restock, async (c) => {
-      const { productId } = c.req.valid('param');
-      const inventory = await restockProduct(ctx, currentUser(c), productId, c.req.valid('json').quantity);
-      return c.json({ data: inventory }, 200);
+      const user = currentUser(c);
+      const outcome = await dispatchCommand(ctx, 'inventory', 'RESTOCK', {
+        userId: user.id,
+        role: user.role,
+        productId: c.req.valid('param').productId,
+        quantity: c.req.valid('json').quantity,
+      });
+      return commandResponse(c, outcome);
+    })
+    .openapi(adjust, async (c) => {
+      const user = currentUser(c);
+      const outcome = await dispatchCommand(ctx, 'inventory', 'ADJUST', {
+        userId: user.id,
+        role: user.role,
+        productId: c.req.valid('param').productId,
+        ...c.req.valid('json'),
+      });
+      return commandResponse(c, outcome);
     });
 }

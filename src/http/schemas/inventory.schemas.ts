@@ -14,3 +14,19 @@ export const InventorySchema = z
 export const RestockBody = z
   .object({ quantity: z.number().int().min(1).max(MAX_RESTOCK_QUANTITY) })
   .openapi('Restock');
+
+export const AdjustStockBody = z
+  .object({
+    delta: z
+      .number()
+      .int()
+      .min(-MAX_RESTOCK_QUANTITY)
+      .max(MAX_RESTOCK_QUANTITY)
+      .refine((d) => d !== 0, 'must not be 0'),
+    reason: z.string().trim().min(1).max(500),
+  })
+  .openapi('StockAdjustment');
+
+export const InventoryDriftSchema = z
+  .object({ productId: z.uuid(), reserved: z.number().int(), heldByPendingOrders: z.number().int() })
+  .openapi('InventoryDrift');

@@ -2,8 +2,9 @@ import type { AppContext } from '../../context';
 import { DomainError, type ErrorDetail } from '../../errors/domain-error';
 import type { ErrorCode } from '../../errors/error-codes';
 import { uuidv7 } from '../../ids';
-import type { OrderCommandName, OrderCommands } from '../../messaging/messages';
+import type { CommandMailboxes } from '../../messaging/messages';
 import type { CommandReply } from '../../messaging/replies';
+import { getInventory } from '../catalog/inventory.service';
 import { loadOrderView } from '../orders/order-view';
 import { loadPaymentView, loadRefundView } from '../payments/payment-view';
 import { commandIdFor, findReceipt, type Receipt, requestHashOf } from './receipts';
@@ -15,24 +16,28 @@ export interface CommandOutcome {
   location?: string;
 }
 
-type CommandData<N extends OrderCommandName> = Omit<
-  OrderCommands[N],
+type CommandData<Q extends keyof CommandMailboxes, N extends keyof CommandMailboxes[Q]> = Omit<
+  CommandMailboxes[Q][N],
   'commandId' | 'requestHash' | 'idempotencyKey'
 >;
 
 /**
- * Sends a command to the order actor's mailbox and waits up to REPLY_TIMEOUT_MS for its outcome.
- * With an Idempotency-Key the command id is derived from it, so a retried request neither enqueues
- * twice nor runs twice, and replays the first answer (or 422 if the body differs).
+ * Sends a command to an actor's mailbox and waits up to REPLY_TIMEOUT_MS for its outcome. With an
+ * Idempotency-Key the command id is derived from it, so a retried request neither enqueues twice nor
+ * runs twice, and replays the first answer (or 422 if the body differs).
  */
-export async function dispatchOrderCommand<N extends OrderCommandName>(
+export async function dispatchCommand<
+  Q extends keyof CommandMailboxes,
+  N extends keyof CommandMailboxes[Q] & string,
+>(
   ctx: AppContext,
+  queue: Q,
   name: N,
-  data: CommandData<N>,
+  data: CommandData<Q, N>,
   options: { idempotencyKey?: string | undefined; replayStatus?: number } = {},
 ): Promise<CommandOutcome> {
   const key = options.idempotencyKey ?? null;
-  const { userId, role: _role, ...request } = data as CommandData<N> & { userId: string; role: string };
+  const { userId, role: _role, ...request } = data as unknown as { userId: string; role: string };
   const commandId = key ? commandIdFor(userId, name, key) : uuidv7();
   const requestHash = key ? requestHashOf({ name, ...request }) : null;
   const em = ctx.orm.em.fork();
@@ -44,7 +49,7 @@ export async function dispatchOrderCommand<N extends OrderCommandName>(
 
   const waiter = ctx.replies.expect(commandId, ctx.config.replyTimeoutMs);
   try {
-    await ctx.queues.order.add(name, { ...data, commandId, requestHash, idempotencyKey: key } as never, {
+    await ctx.queues[queue].add(name, { ...data, commandId, requestHash, idempotencyKey: key } as never, {
       jobId: commandId,
     });
   } catch (error) {
@@ -83,14 +88,24 @@ async function replay(
   return { httpStatus: replayStatus ?? receipt.httpStatus, body: { data: view } };
 }
 
-/** Loads what a receipt's `resource` path names (an order, a payment or a refund). */
+/** Order commands: the common case, typed by command name. */
+export const dispatchOrderCommand = <N extends keyof CommandMailboxes['order'] & string>(
+  ctx: AppContext,
+  name: N,
+  data: CommandData<'order', N>,
+  options?: { idempotencyKey?: string | undefined; replayStatus?: number },
+) => dispatchCommand(ctx, 'order', name, data, options);
+
+/** Loads what a receipt's `resource` path names (an order, a payment, a refund, an inventory). */
 export async function loadResource(ctx: AppContext, resource: string | null): Promise<unknown> {
-  const match = resource && /^\/api\/v1\/(orders|payments|refunds)\/([0-9a-f-]{36})$/.exec(resource);
+  const match =
+    resource && /^\/api\/v1\/(orders|payments|refunds|inventory)\/([0-9a-f-]{36})$/.exec(resource);
   if (!match) return null;
   const em = ctx.orm.em.fork();
   const [, kind, id] = match as unknown as [string, string, string];
   if (kind === 'orders') return loadOrderView(em, id);
   if (kind === 'payments') return loadPaymentView(em, id);
+  if (kind === 'inventory') return getInventory(ctx, id);
   return loadRefundView(em, id);
 }
 

@@ -107,5 +107,14 @@ export async function insertFailedReceipt(
   );
 }
 
-export const resourcePath = (resource: 'order' | 'payment' | 'refund', id: string) =>
-  `/api/v1/${resource === 'order' ? 'orders' : resource === 'payment' ? 'payments' : 'refunds'}/${id}`;
+export type ResourceKind = 'order' | 'payment' | 'refund' | 'inventory';
+
+const RESOURCE_PATHS: Record<ResourceKind, string> = {
+  order: 'orders',
+  payment: 'payments',
+  refund: 'refunds',
+  inventory: 'inventory',
+};
+
+export const resourcePath = (resource: ResourceKind, id: string) =>
+  `/api/v1/${RESOURCE_PATHS[resource]}/${id}`;
