@@ -14,6 +14,7 @@ import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
 import { adminInventoryRoutes, inventoryRoutes } from './http/routes/inventory.routes';
 import { orderRoutes } from './http/routes/orders.routes';
 import { productRoutes } from './http/routes/products.routes';
+import { reviewRoutes } from './http/routes/reviews.routes';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -58,6 +59,7 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/balances', balanceRoutes(ctx));
   app.route('/api/v1/cart', cartRoutes(ctx));
   app.route('/api/v1/products', productRoutes(ctx));
+  app.route('/api/v1/products', reviewRoutes(ctx));
   app.route('/api/v1/inventory', inventoryRoutes(ctx));
   app.route('/api/v1/admin/inventory', adminInventoryRoutes(ctx));
   app.route('/api/v1/orders', orderRoutes(ctx));

@@ -10,6 +10,7 @@ import { Payment } from './payment.entity';
 import { ProcessedMessage } from './processed-message.entity';
 import { Product } from './product.entity';
 import { Refund } from './refund.entity';
+import { Review } from './review.entity';
 import { User } from './user.entity';
 
 /** Every entity the ORM knows; add new ones here. */
@@ -27,4 +28,5 @@ export const entities = [
   ProcessedMessage,
   Payment,
   Refund,
+  Review,
 ];

@@ -1,0 +1,49 @@
+import { uuidv7 } from '../../src/ids';
+import { commandOrder, notifyOrder } from '../../workers/order/order-step';
+import type { TestShop, TestUser } from './test-shop';
+
+/** Places an order through the API (201 expected) and returns it. */
+export async function placeOrder(
+  shop: TestShop,
+  buyer: TestUser,
+  items: { productId: string; quantity: number }[],
+) {
+  const res = await shop.request('POST', '/api/v1/orders', { token: buyer.token, body: { items } });
+  if (res.status !== 201) throw new Error(`order not placed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.data as { id: string; total: number; orderNo: string };
+}
+
+/**
+ * Drives an order to PAID through the order actor's own steps (PAY, then the payment actor's
+ * PAYMENT_SUCCEEDED notice), without the payment actor: for tests about what happens after payment.
+ */
+export async function markPaid(shop: TestShop, buyer: TestUser, orderId: string, amount: number) {
+  const em = () => shop.ctx.orm.em.fork();
+  const pay = await em().transactional((tx) =>
+    commandOrder(
+      tx,
+      'PAY',
+      {
+        commandId: uuidv7(),
+        userId: buyer.id,
+        role: 'BUYER',
+        idempotencyKey: null,
+        requestHash: null,
+        orderId,
+        method: 'CARD',
+      },
+      new Date(),
+    ),
+  );
+  const paymentId = pay.answer.id;
+  await em().transactional((tx) =>
+    notifyOrder(
+      tx,
+      orderId,
+      { type: 'PAYMENT_SUCCEEDED', paymentId, amount } as never,
+      `test-paid-${paymentId}`,
+      new Date(),
+    ),
+  );
+  return paymentId;
+}
