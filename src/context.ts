@@ -1,5 +1,6 @@
 import type { Config } from './config';
 import { createOrm, type Orm } from './db/orm';
+import { DependencyMonitor } from './health/dependency-monitor';
 import type { Logger } from './logger';
 import { closeQueues, createQueues, type Queues } from './messaging/queues';
 import { createRedis, type Redis } from './messaging/redis';
@@ -23,6 +24,8 @@ export interface AppContext {
   queues: Queues;
   /** Waits for workers' replies to commands sent from this process. */
   replies: ReplyListener;
+  /** Whether PostgreSQL and Redis answered lately: commands are refused up front while one is down. */
+  dependencies: DependencyMonitor;
   tokens: TokenService;
   passwords: PasswordHasher;
   close: () => Promise<void>;
@@ -38,7 +41,12 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
     prefix,
     log,
   );
-  return {
+  // Probes go through ctx, so they follow whatever ORM and Redis the context holds.
+  const dependencies = new DependencyMonitor(
+    { database: () => ctx.orm.em.getConnection().execute('select 1'), redis: () => ctx.redis.ping() },
+    log,
+  );
+  const ctx: AppContext = {
     config,
     log,
     orm,
@@ -46,13 +54,17 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
     key: (...parts) => [prefix, ...parts].join(':'),
     queues,
     replies,
+    dependencies,
     tokens: jwtTokens(config.jwtSecret, config.jwtTtlS),
     passwords: argon2Hasher(config.passwordHashMemoryKib),
     close: async () => {
+      dependencies.stop();
       replies.close();
       await closeQueues(queues).catch(() => undefined);
       redis.disconnect();
       await orm.close();
     },
   };
+  dependencies.start();
+  return ctx;
 }

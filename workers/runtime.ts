@@ -1,7 +1,7 @@
 import { type Job, type Processor, Worker } from 'bullmq';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
-import { bullPrefix, type QueueName } from '../src/messaging/queues';
+import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
 
 /** A mailbox consumer: one processor that routes on `job.name`. */
@@ -78,6 +78,7 @@ export async function startWorker(
     concurrency: def.concurrency?.(ctx) ?? ctx.config.workerConcurrency,
     lockDuration: ctx.config.workerLockMs,
     stalledInterval: ctx.config.workerLockMs,
+    settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
     autorun: true,
   });
   worker.on('error', (err) => log.warn({ err: String(err) }, 'worker connection error'));

@@ -7,10 +7,14 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export type Queues = Record<QueueName, Queue>;
 
-/** Completed jobs are kept an hour (and at most 5,000) so redeliveries still dedupe by id; failures a week. */
+/**
+ * Retries back off 50 ms, 100 ms, … up to 5 s, twenty times (about a minute): long enough to ride out
+ * a database failover; a refusal by the machine is an answer and is never retried. Completed jobs are
+ * kept an hour (at most 5,000) so a redelivery still dedupes by id; failures a week.
+ */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
-  attempts: 8,
-  backoff: { type: 'exponential', delay: 50 },
+  attempts: 20,
+  backoff: { type: 'capped' },
   removeOnComplete: { age: 3600, count: 5000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
@@ -33,4 +37,9 @@ export function createQueues(connection: Redis, redisPrefix: string): Queues {
 
 export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
+}
+
+/** The 'capped' backoff of DEFAULT_JOB_OPTIONS: exponential from 50 ms, never more than 5 s. */
+export function cappedBackoff(attemptsMade: number): number {
+  return Math.min(50 * 2 ** Math.max(0, attemptsMade - 1), 5000);
 }

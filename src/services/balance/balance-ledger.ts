@@ -56,8 +56,13 @@ export async function applyBalanceChange(
   if (!user) throw new DomainError('USER_NOT_FOUND');
   const current = Number(user.balance);
 
+  // The ledger is checked *after* the version is read: a concurrent change committed in between is
+  // either found here, or makes the compare-and-set below miss. (Checked first, a change committed
+  // between the two reads would be missed by both.) When it is found, the balance read above may
+  // predate it, so the answer reads the balance again.
   if (referenceId !== null && (await isAlreadyApplied(em, kind, referenceId))) {
-    return { userId, balance: current, applied: false, transactionId: null };
+    const [fresh] = await query<{ balance: string }>(em, sql`select balance from users where id = ${userId}`);
+    return { userId, balance: Number(fresh!.balance), applied: false, transactionId: null };
   }
 
   const next = current + amount;

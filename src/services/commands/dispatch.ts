@@ -41,6 +41,7 @@ export async function dispatchCommand<
   const commandId = key ? commandIdFor(userId, name, key) : uuidv7();
   const requestHash = key ? requestHashOf({ name, ...request }) : null;
   const em = ctx.orm.em.fork();
+  if (!ctx.dependencies.isUp('database')) throw new DomainError('SERVICE_UNAVAILABLE');
 
   if (key) {
     const receipt = await findReceipt(em, commandId);
@@ -61,8 +62,9 @@ export async function dispatchCommand<
     if (reply.requestHash !== requestHash) throw new DomainError('IDEMPOTENCY_KEY_MISMATCH');
     return fromReply(reply);
   }
-  // The reply may have been lost (pub/sub is best effort): the receipt is the durable answer.
-  const receipt = await findReceipt(em, commandId);
+  // The reply may have been lost (pub/sub is best effort): the receipt is the durable answer. If it
+  // cannot be read now, the command is still queued: 202 is the truth, not an error.
+  const receipt = await findReceipt(em, commandId).catch(() => undefined);
   if (receipt) return replay(ctx, receipt, requestHash, options.replayStatus);
   return {
     httpStatus: 202,

@@ -1,0 +1,62 @@
+import type { Logger } from '../logger';
+
+export type Dependency = 'database' | 'redis';
+
+/**
+ * Pings PostgreSQL and Redis every second, so a command can be refused with 503 *before* it is
+ * enqueued when the database cannot carry it out (rather than queued and half-answered).
+ */
+export class DependencyMonitor {
+  private readonly up: Record<Dependency, boolean> = { database: true, redis: true };
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly probes: Record<Dependency, () => Promise<unknown>>,
+    private readonly log: Logger,
+    private readonly everyMs = 1000,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.check(), this.everyMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  isUp(dependency: Dependency): boolean {
+    return this.up[dependency];
+  }
+
+  async check(): Promise<void> {
+    await Promise.all(
+      (Object.keys(this.probes) as Dependency[]).map(async (dependency) => {
+        const wasUp = this.up[dependency];
+        try {
+          await withTimeout(this.probes[dependency](), 900);
+          this.up[dependency] = true;
+        } catch {
+          this.up[dependency] = false;
+        }
+        if (wasUp !== this.up[dependency]) {
+          this.log[this.up[dependency] ? 'info' : 'warn'](
+            { dependency, up: this.up[dependency] },
+            'dependency changed',
+          );
+        }
+      }),
+    );
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrm } from '../../src/db/orm';
+import { query, sql } from '../../src/db/sql';
+import { createProduct } from '../support/catalog';
+import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+import { eventually } from '../support/worker-process';
+
+let redis: PrivateRedis;
+let shop: TestShop;
+let seller: TestUser;
+let buyer: TestUser;
+let productId: string;
+
+beforeAll(async () => {
+  redis = await startPrivateRedis();
+  shop = await createTestShop({ REDIS_URL: redis.url, WORKERS: 'all' });
+  seller = await shop.createUser('SELLER');
+  buyer = await shop.createUser('BUYER');
+  productId = await createProduct(shop, seller, { stock: 100 });
+});
+afterAll(async () => {
+  await shop?.close();
+  await redis?.stop();
+});
+
+const place = () =>
+  shop.request('POST', '/api/v1/orders', {
+    token: buyer.token,
+    body: { items: [{ productId, quantity: 1 }] },
+  });
+const orderCount = async () =>
+  (await query<{ n: number }>(shop.ctx.orm.em.fork(), sql`select count(*)::int as n from orders`))[0]!.n;
+
+describe('when Redis is down', () => {
+  it('refuses commands at once with 503, writes nothing, and recovers when Redis returns', async () => {
+    expect((await place()).status).toBe(201);
+    const before = await orderCount();
+    await redis.stop();
+    try {
+      const started = Date.now();
+      const refused = await place();
+      expect([refused.status, refused.body.error]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(await orderCount()).toBe(before);
+
+      const ready = await shop.request('GET', '/health/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.body.details[0].checks.redis).toBe('DOWN');
+      expect((await shop.request('GET', '/health/live')).status).toBe(200);
+      // Reads that do not need Redis keep working (the product cache falls back to PostgreSQL).
+      expect((await shop.request('GET', `/api/v1/products/${productId}`)).status).toBe(200);
+    } finally {
+      await redis.start();
+    }
+    const recovered = await eventually(
+      async () => {
+        const res = await place();
+        return res.status === 201 ? res : undefined;
+      },
+      20_000,
+      250,
+    );
+    expect(recovered.body.data.status).toBe('PENDING');
+  }, 40_000);
+});
+
+describe('when PostgreSQL is down', () => {
+  it('refuses commands with 503 before enqueueing anything, and reports not ready', async () => {
+    const original = shop.ctx.orm;
+    const unreachable = await createOrm('postgresql://postgres@127.0.0.1:1/nowhere', 1);
+    const placements = async () =>
+      (await shop.ctx.queues.order.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter(
+        (job) => job.name === 'PLACE',
+      ).length;
+    const placedBefore = await placements();
+    shop.ctx.orm = unreachable;
+    try {
+      await eventually(async () => !shop.ctx.dependencies.isUp('database'), 5000);
+      const refused = await place();
+      expect([refused.status, refused.body.error]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+      expect(await placements()).toBe(placedBefore);
+      const ready = await shop.request('GET', '/health/ready');
+      expect([ready.status, ready.body.details[0].checks.database]).toEqual([503, 'DOWN']);
+      const read = await shop.request('GET', '/api/v1/orders', { token: buyer.token });
+      expect([read.status, read.body.error]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+      expect(JSON.stringify(read.body)).not.toMatch(/at .*\.ts|ECONNREFUSED/);
+    } finally {
+      shop.ctx.orm = original;
+      await unreachable.close();
+    }
+    await eventually(async () => shop.ctx.dependencies.isUp('database'), 5000);
+    expect((await place()).status).toBe(201);
+  }, 30_000);
+});
