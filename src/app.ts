@@ -5,16 +5,23 @@ import { DomainError } from './errors/domain-error';
 import type { AppEnv } from './http/app-env';
 import { handleError, handleNotFound } from './http/error-handler';
 import { authenticate } from './http/middleware/auth';
+import { httpMetrics } from './http/middleware/metrics';
 import { requestContext } from './http/middleware/request-context';
 import { adminUserRoutes, authRoutes } from './http/routes/auth.routes';
 import { balanceRoutes } from './http/routes/balances.routes';
 import { cartRoutes } from './http/routes/cart.routes';
 import { commandRoutes } from './http/routes/commands.routes';
+import { docsRoutes } from './http/routes/docs.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
 import { adminInventoryRoutes, inventoryRoutes } from './http/routes/inventory.routes';
+import { machineRoutes } from './http/routes/machines.routes';
+import { metricsRoutes } from './http/routes/metrics.routes';
 import { orderRoutes } from './http/routes/orders.routes';
 import { productRoutes } from './http/routes/products.routes';
 import { reviewRoutes } from './http/routes/reviews.routes';
+import { BULL_BOARD_PATH, bullBoardRoutes } from './http/ui/bull-board';
+import { machinePageRoutes } from './http/ui/machine-page';
+import { createMetrics } from './observability/metrics';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -28,7 +35,9 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   const app = new OpenAPIHono<AppEnv>();
   app.onError(handleError);
   app.notFound(handleNotFound);
+  const metrics = createMetrics(ctx);
 
+  app.use('*', httpMetrics(metrics));
   app.use('*', requestContext(ctx.log));
   app.use(
     '*',
@@ -64,6 +73,13 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/admin/inventory', adminInventoryRoutes(ctx));
   app.route('/api/v1/orders', orderRoutes(ctx));
   app.route('/api/v1/commands', commandRoutes(ctx));
+  app.route('/api/v1/machines', machineRoutes());
+
+  // Operator and developer surfaces (docs/operations.md).
+  app.route('/', metricsRoutes(metrics, ctx.config.metricsToken));
+  app.route('/', docsRoutes(app));
+  app.route(BULL_BOARD_PATH, bullBoardRoutes(ctx));
+  app.route('/machines', machinePageRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   return app;

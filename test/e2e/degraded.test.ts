@@ -62,7 +62,7 @@ describe('when Redis is down', () => {
       20_000,
       250,
     );
-    expect(recovered.body.data.status).toBe('PENDING');
+    expect(recovered!.body.data.status).toBe('PENDING');
   }, 40_000);
 });
 

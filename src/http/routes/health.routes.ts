@@ -1,16 +1,41 @@
-import { Hono } from 'hono';
-import type { AppEnv } from '../app-env';
+import { createRoute, z } from '@hono/zod-openapi';
+import { dataEnvelope, errorEnvelope } from '../envelope';
+import { createRouter, jsonContent } from '../openapi';
 
 export type ReadinessCheck = () => Promise<void>;
+
+const CheckState = z.enum(['UP', 'DOWN']);
+const Health = z
+  .object({ status: CheckState, checks: z.record(z.string(), CheckState).optional() })
+  .openapi('Health');
+
+const live = createRoute({
+  method: 'get',
+  path: '/live',
+  tags: ['Operations'],
+  summary: 'Liveness: the process answers',
+  responses: { 200: jsonContent(dataEnvelope(Health), 'The process is up') },
+});
+
+const ready = createRoute({
+  method: 'get',
+  path: '/ready',
+  tags: ['Operations'],
+  summary: 'Readiness: PostgreSQL, Redis and the workers answer within a second',
+  responses: {
+    200: jsonContent(dataEnvelope(Health), 'Every dependency is up'),
+    503: jsonContent(errorEnvelope, 'SERVICE_UNAVAILABLE, with the state of every check in details'),
+  },
+});
 
 /**
  * `/health/live`: the process answers. `/health/ready`: every dependency answers within a second;
  * 503 with the failing ones otherwise, so a load balancer stops sending traffic.
  */
 export function healthRoutes(checks: Record<string, ReadinessCheck>) {
-  return new Hono<AppEnv>()
-    .get('/live', (c) => c.json({ data: { status: 'UP' } }))
-    .get('/ready', async (c) => {
+  return createRouter()
+    .openapi(live, (c) => c.json({ data: { status: 'UP' as const } }, 200))
+    .openapi(ready, async (c) => {
       const results = await Promise.all(
         Object.entries(checks).map(async ([name, check]) => {
           try {
@@ -22,9 +47,12 @@ export function healthRoutes(checks: Record<string, ReadinessCheck>) {
           }
         }),
       );
-      const ready = results.every(([, state]) => state === 'UP');
-      const body = { status: ready ? 'UP' : 'DOWN', checks: Object.fromEntries(results) };
-      return ready
+      const isReady = results.every(([, state]) => state === 'UP');
+      const body = {
+        status: isReady ? ('UP' as const) : ('DOWN' as const),
+        checks: Object.fromEntries(results),
+      };
+      return isReady
         ? c.json({ data: body }, 200)
         : c.json({ error: 'SERVICE_UNAVAILABLE', message: 'Not ready', details: [body] }, 503);
     });

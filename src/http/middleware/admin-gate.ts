@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import type { AppContext } from '../../context';
+import { DomainError, isDomainError } from '../../errors/domain-error';
+import { login } from '../../services/auth/auth.service';
+import type { AppEnv } from '../app-env';
+import { errorBody, handleError } from '../error-handler';
+
+export const ADMIN_REALM = 'shop admin';
+/** A verified Basic login is trusted this long: a page loads dozens of assets, argon2 costs ~50 ms each. */
+const BASIC_CACHE_MS = 60_000;
+const BASIC_CACHE_MAX = 256;
+
+/**
+ * Guards the operator pages (Bull Board, the machine visualizer): an ADMIN bearer token, or HTTP Basic
+ * with an ADMIN's email and password — checked through the login service, so its per-account lockout
+ * applies. Anything else is 401 with a Basic challenge, which makes browsers ask for credentials.
+ */
+export function adminGate(ctx: AppContext): MiddlewareHandler<AppEnv> {
+  const verified = new Map<string, { userId: string; until: number }>();
+
+  const basicAdmin = async (credentials: string): Promise<string | undefined> => {
+    const key = createHash('sha256').update(credentials).digest('hex');
+    const cached = verified.get(key);
+    if (cached && cached.until > Date.now()) return cached.userId;
+    verified.delete(key);
+    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 1) return undefined;
+    const { user } = await login(ctx, decoded.slice(0, colon), decoded.slice(colon + 1)).catch((error) => {
+      if (isDomainError(error) && error.code === 'UNAUTHORIZED') return { user: undefined };
+      throw error;
+    });
+    if (user?.role !== 'ADMIN') return undefined;
+    if (verified.size >= BASIC_CACHE_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(key, { userId: user.id, until: Date.now() + BASIC_CACHE_MS });
+    return user.id;
+  };
+
+  /** The admin's id, undefined for no or wrong credentials; throws FORBIDDEN for a non-admin token. */
+  const identify = async (header: string): Promise<string | undefined> => {
+    const [scheme, value] = header.split(/\s+/, 2) as [string, string | undefined];
+    if (!value) return undefined;
+    if (/^bearer$/i.test(scheme)) {
+      const user = await ctx.tokens.verify(value);
+      if (user && user.role !== 'ADMIN') throw new DomainError('FORBIDDEN', 'This needs the role ADMIN');
+      return user?.id;
+    }
+    return /^basic$/i.test(scheme) ? basicAdmin(value) : undefined;
+  };
+
+  return async (c, next) => {
+    let adminId: string | undefined;
+    try {
+      adminId = await identify(c.req.header('authorization') ?? '');
+    } catch (error) {
+      return handleError(error, c);
+    }
+    if (adminId) {
+      c.set('user', { id: adminId, role: 'ADMIN' });
+      return next();
+    }
+    const error = new DomainError('UNAUTHORIZED', 'Sign in with an ADMIN account');
+    return c.json(errorBody(error, c.get('lang') ?? 'en'), 401, {
+      'WWW-Authenticate': `Basic realm="${ADMIN_REALM}", charset="UTF-8"`,
+    });
+  };
+}

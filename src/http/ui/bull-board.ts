@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { HonoAdapter } from '@bull-board/hono';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
+import type { AppContext } from '../../context';
+import { QUEUE_NAMES } from '../../messaging/queues';
+import type { AppEnv } from '../app-env';
+import { adminGate } from '../middleware/admin-gate';
+import { PACKAGE_ASSETS } from './package-assets';
+
+export const BULL_BOARD_PATH = '/admin/queues';
+
+/**
+ * Bull Board over every queue, for ADMINs only (see adminGate). Mounted at BULL_BOARD_PATH.
+ * Its views and static files come from the @bull-board/ui package by absolute path: the adapter's
+ * own root (relative to the working directory) is replaced.
+ */
+export function bullBoardRoutes(ctx: AppContext) {
+  const staticRoot = join(PACKAGE_ASSETS.bullBoardUi, 'dist', 'static');
+  const absoluteStatic = ((options: Parameters<typeof serveStatic>[0]) =>
+    serveStatic({ ...options, root: staticRoot })) as typeof serveStatic;
+  const adapter = new HonoAdapter(absoluteStatic).setBasePath(BULL_BOARD_PATH);
+  createBullBoard({
+    queues: QUEUE_NAMES.map((name) => new BullMQAdapter(ctx.queues[name])),
+    serverAdapter: adapter,
+    options: { uiBasePath: PACKAGE_ASSETS.bullBoardUi, uiConfig: { boardTitle: 'Shop queues' } },
+  });
+  return new Hono<AppEnv>().use('*', adminGate(ctx)).route('/', adapter.registerPlugin());
+}

@@ -1,0 +1,184 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { ORDER_STATUSES } from '../../machines/order.machine';
+import { setJobObserver } from '../../workers/runtime';
+import type { AppContext } from '../context';
+import { query, sql } from '../db/sql';
+import { QUEUE_NAMES } from '../messaging/queues';
+
+/** The queue states a scrape reports (BullMQ's getJobCounts names). */
+export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** A scrape never waits on a slow dependency longer than this; the source reports down instead. */
+const SOURCE_TIMEOUT_MS = 2000;
+
+export interface Metrics {
+  registry: Registry;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+  observeJob: (queue: string, name: string, seconds: number, outcome: 'completed' | 'failed') => void;
+  observeGatewayLatency: (seconds: number, outcome: string) => void;
+  /** Stops feeding this registry from the process-wide hooks (jobs, gateway). */
+  dispose: () => void;
+}
+
+// Every live registry in this process: job and gateway observations reach each (usually one).
+const live = new Set<Metrics>();
+
+/**
+ * Records one call to the payment gateway (the payments worker calls it around each capture/refund).
+ * `outcome` is a small fixed set such as approved, declined, timeout, error.
+ */
+export function observeGatewayLatency(seconds: number, outcome: string): void {
+  for (const metrics of live) metrics.observeGatewayLatency(seconds, outcome);
+}
+
+/**
+ * The shop's Prometheus metrics, in a registry of their own (one per app, so parallel test files and
+ * several apps in one process never collide). Gauges that mirror PostgreSQL and Redis are read at
+ * scrape time with indexed queries; counters and histograms are fed as things happen.
+ */
+export function createMetrics(ctx: AppContext): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'shop_' });
+
+  const httpDuration = new Histogram({
+    name: 'shop_http_request_duration_seconds',
+    help: 'HTTP request latency by route template (e.g. /api/v1/orders/:id), method and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const jobDuration = new Histogram({
+    name: 'shop_job_duration_seconds',
+    help: 'Time a worker spent on one job, by queue and outcome (completed or failed)',
+    labelNames: ['queue', 'outcome'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const jobsProcessed = new Counter({
+    name: 'shop_jobs_processed_total',
+    help: 'Jobs processed by this process, by queue, job name and outcome',
+    labelNames: ['queue', 'name', 'outcome'] as const,
+    registers: [registry],
+  });
+  const gatewayDuration = new Histogram({
+    name: 'shop_gateway_request_duration_seconds',
+    help: 'Payment gateway call latency by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const sourceUp = new Gauge({
+    name: 'shop_scrape_source_up',
+    help: '1 when the last scrape could read the source (postgres, redis), 0 when it failed or timed out',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+
+  const readSource = async (source: 'postgres' | 'redis', read: () => Promise<void>) => {
+    try {
+      await withTimeout(read(), SOURCE_TIMEOUT_MS);
+      sourceUp.set({ source }, 1);
+    } catch (error) {
+      sourceUp.set({ source }, 0);
+      ctx.log.warn({ source, err: String(error) }, 'metrics source unavailable');
+    }
+  };
+
+  new Gauge({
+    name: 'shop_queue_jobs',
+    help: 'Jobs in each queue by state (waiting, active, delayed, failed), read from Redis at scrape time',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      await readSource('redis', async () => {
+        const counts = await Promise.all(
+          QUEUE_NAMES.map((name) => ctx.queues[name].getJobCounts(...QUEUE_JOB_STATES)),
+        );
+        QUEUE_NAMES.forEach((queue, i) => {
+          for (const state of QUEUE_JOB_STATES) this.set({ queue, state }, counts[i]?.[state] ?? 0);
+        });
+      });
+    },
+  });
+
+  // One scrape reads PostgreSQL once for the three gauges below (they collect concurrently and share
+  // the read): statuses through orders_status_index, outbox figures through outbox_events_status_created_index.
+  const readDatabase = sharedWhileRunning(() =>
+    readSource('postgres', async () => {
+      const em = ctx.orm.em.fork();
+      const [statuses, [outbox]] = await Promise.all([
+        query<{ status: string; count: number }>(
+          em,
+          sql`select status, count(*)::int as count from orders group by status`,
+        ),
+        query<{ lag: number | null; alerted: number }>(
+          em,
+          sql`select extract(epoch from now() - (select min(created_at) from outbox_events
+                                                 where status = 'PENDING'))::float8 as lag,
+                     (select count(*) from outbox_events where status = 'ALERTED')::int as alerted`,
+        ),
+      ]);
+      const counts = new Map(statuses.map((r) => [r.status, r.count]));
+      for (const status of ORDER_STATUSES) ordersByStatus.set({ status }, counts.get(status) ?? 0);
+      outboxLag.set(Math.max(0, outbox?.lag ?? 0));
+      outboxAlerted.set(outbox?.alerted ?? 0);
+    }),
+  );
+  const ordersByStatus = new Gauge({
+    name: 'shop_orders',
+    help: 'Orders by status (PENDING, PAID, CONFIRMED, CANCELLED), read from PostgreSQL at scrape time',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    collect: readDatabase,
+  });
+  const outboxLag = new Gauge({
+    name: 'shop_outbox_lag_seconds',
+    help: 'Age of the oldest PENDING outbox event (0 when none): how far event delivery is behind',
+    registers: [registry],
+    collect: readDatabase,
+  });
+  const outboxAlerted = new Gauge({
+    name: 'shop_outbox_alerted_events',
+    help: 'Outbox events that exhausted their delivery attempts (ALERTED) and need an operator',
+    registers: [registry],
+    collect: readDatabase,
+  });
+
+  const metrics: Metrics = {
+    registry,
+    httpDuration,
+    observeJob: (queue, name, seconds, outcome) => {
+      jobDuration.observe({ queue, outcome }, seconds);
+      jobsProcessed.inc({ queue, name, outcome });
+    },
+    observeGatewayLatency: (seconds, outcome) => gatewayDuration.observe({ outcome }, seconds),
+    dispose: () => {
+      live.delete(metrics);
+    },
+  };
+  live.add(metrics);
+  setJobObserver((queue, name, seconds, outcome) => {
+    for (const m of live) m.observeJob(queue, name, seconds, outcome);
+  });
+  return metrics;
+}
+
+/** Calls made while a run is in flight share it, so one scrape does the work once. */
+function sharedWhileRunning(run: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => {
+    running ??= run().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,139 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { type ServerType, serve } from '@hono/node-server';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFixtureProduct, payFixtureOrder, placeFixtureOrder } from '../support/order-fixtures';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+
+/** Debian's chromium package (`apt-get install chromium`); no browser is downloaded. */
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOTS = join(import.meta.dirname, '../../docs/screenshots');
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium)
+  console.warn(`Skipping the browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+
+let shop: TestShop;
+let server: ServerType;
+let origin: string;
+let browser: Browser;
+let admin: TestUser;
+let orderId: string;
+
+beforeAll(async () => {
+  if (!hasChromium) return;
+  shop = await createTestShop();
+  admin = await shop.createUser('ADMIN');
+  const buyer = await shop.createUser('BUYER');
+  const product = await createFixtureProduct(shop, await shop.createUser('SELLER'));
+  orderId = await placeFixtureOrder(shop, buyer, product, 2);
+  await payFixtureOrder(shop, buyer, orderId);
+  await placeFixtureOrder(shop, buyer, product);
+  // Something for the board to show: a payment-window timeout waiting in the order mailbox.
+  await shop.ctx.queues.order.add('NOTICE', { orderId }, { delay: 900_000, jobId: `expire-${orderId}` });
+
+  server = serve({ fetch: shop.app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  await shop?.close();
+});
+
+async function openPage(path: string, credentials?: { username: string; password: string }) {
+  const context = await browser.newContext({
+    viewport: { width: 1440, height: 900 },
+    ...(credentials ? { httpCredentials: credentials } : {}),
+  });
+  // Offline: whatever a page asks of any other host is refused, and recorded.
+  const external: string[] = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
+    external.push(url);
+    return route.abort();
+  });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  const response = await page.goto(`${origin}${path}`, { waitUntil: 'domcontentloaded' });
+  return { context, page, errors, external, status: response?.status() };
+}
+
+describe.skipIf(!hasChromium)('operator pages render in a real browser', () => {
+  it('/docs renders the API reference from /openapi.json, offline', async () => {
+    const { context, page, status, errors, external } = await openPage('/docs');
+    expect(status).toBe(200);
+    await page.getByRole('heading', { name: 'Shop backend API' }).first().waitFor({ timeout: 20_000 });
+    for (const tag of ['Auth', 'Catalog', 'Machines', 'Operations']) {
+      await page.getByText(tag, { exact: true }).first().waitFor({ timeout: 5000 });
+    }
+    await page.screenshot({ path: join(SCREENSHOTS, 'docs.png') });
+    expect(errors).toEqual([]);
+    expect(external).toEqual([]);
+    await context.close();
+  });
+
+  it('/admin/queues shows Bull Board with every queue after Basic auth', async () => {
+    const { context, page, status, errors, external } = await openPage('/admin/queues', {
+      username: admin.email,
+      password: 'password123',
+    });
+    expect(status).toBe(200);
+    for (const queue of ['order', 'payment', 'inventory', 'coupon', 'events', 'webhooks']) {
+      await page.getByRole('link', { name: queue, exact: true }).first().waitFor({ timeout: 20_000 });
+    }
+    await page.screenshot({ path: join(SCREENSHOTS, 'bull-board.png') });
+    expect(errors).toEqual([]);
+    // The board's stylesheet asks Google Fonts for IBM Plex; refused, it falls back to system fonts.
+    expect(external.filter((url) => !url.startsWith('https://fonts.googleapis.com/'))).toEqual([]);
+    await context.close();
+  });
+
+  it("/machines/order?orderId= draws the machine and highlights the order's current state", async () => {
+    const { context, page, status, errors, external } = await openPage(`/machines/order?orderId=${orderId}`, {
+      username: admin.email,
+      password: 'password123',
+    });
+    expect(status).toBe(200);
+    await page.locator('body[data-rendered]').waitFor({ timeout: 20_000 });
+    expect(await page.locator('body').getAttribute('data-rendered')).toBe('true');
+    // mermaid applied the generated `class PAID__active current` to the drawn node.
+    const current = page.locator('#diagram svg g.current');
+    await expect(current.count()).resolves.toBe(1);
+    await expect(current.getAttribute('data-current-state')).resolves.toBe('true');
+    await expect(current.textContent()).resolves.toContain('active');
+    await expect(page.locator('#diagram svg g.visited').count()).resolves.toBe(2);
+    await expect(page.locator('#path').textContent()).resolves.toBe(
+      'PENDING.awaitingPayment → PENDING.paying → PAID.active',
+    );
+    // The order and its diagram; the tables below them are left out of the picture.
+    const diagram = (await page.locator('#diagram').boundingBox())!;
+    await page.screenshot({
+      path: join(SCREENSHOTS, 'order-machine.png'),
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1440, height: Math.ceil(diagram.y + diagram.height + 24) },
+    });
+    expect(errors).toEqual([]);
+    expect(external).toEqual([]);
+    await context.close();
+  });
+});
