@@ -9,6 +9,7 @@ import { requestContext } from './http/middleware/request-context';
 import { adminUserRoutes, authRoutes } from './http/routes/auth.routes';
 import { balanceRoutes } from './http/routes/balances.routes';
 import { cartRoutes } from './http/routes/cart.routes';
+import { adminCouponRoutes, couponRoutes } from './http/routes/coupons.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
 import { inventoryRoutes } from './http/routes/inventory.routes';
 import { productRoutes } from './http/routes/products.routes';
@@ -57,6 +58,8 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/cart', cartRoutes(ctx));
   app.route('/api/v1/products', productRoutes(ctx));
   app.route('/api/v1/inventory', inventoryRoutes(ctx));
+  app.route('/api/v1/coupons', couponRoutes(ctx));
+  app.route('/api/v1/admin/coupons', adminCouponRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   return app;

@@ -60,6 +60,8 @@ const envSchema = z.object({
     .refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'unknown time zone'),
   SEED_DEMO: flag(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How often the coupon sweeper expires coupons whose delayed expiry job Redis may have lost. */
+  COUPON_SWEEP_INTERVAL_MS: int(100, 60_000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -135,5 +137,6 @@ function toConfig(env: z.infer<typeof envSchema>) {
     timezone: env.SHOP_TIMEZONE,
     seedDemo: env.SEED_DEMO,
     logLevel: env.LOG_LEVEL,
+    couponSweepIntervalMs: env.COUPON_SWEEP_INTERVAL_MS,
   };
 }

@@ -1,4 +1,5 @@
 import type { AppContext } from '../src/context';
+import { couponWorker } from './coupon.worker';
 import { type RunningWorker, startWorker, type WorkerDefinition } from './runtime';
 
 /**
@@ -6,7 +7,9 @@ import { type RunningWorker, startWorker, type WorkerDefinition } from './runtim
  * a selection; `WORKERS=none` none (an API-only process). Any number of processes may run any of
  * them at once: nothing depends on there being one.
  */
-export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {};
+export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
+  coupon: couponWorker,
+};
 
 export interface RunningWorkers {
   names: string[];
