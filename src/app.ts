@@ -11,6 +11,7 @@ import { adminUserRoutes, authRoutes } from './http/routes/auth.routes';
 import { balanceRoutes } from './http/routes/balances.routes';
 import { cartRoutes } from './http/routes/cart.routes';
 import { commandRoutes } from './http/routes/commands.routes';
+import { adminCouponRoutes, couponRoutes } from './http/routes/coupons.routes';
 import { docsRoutes } from './http/routes/docs.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
 import { adminInventoryRoutes, inventoryRoutes } from './http/routes/inventory.routes';
@@ -80,6 +81,8 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/', docsRoutes(app));
   app.route(BULL_BOARD_PATH, bullBoardRoutes(ctx));
   app.route('/machines', machinePageRoutes(ctx));
+  app.route('/api/v1/coupons', couponRoutes(ctx));
+  app.route('/api/v1/admin/coupons', adminCouponRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   return app;

@@ -8,6 +8,7 @@ import { migrate } from './db/orm';
 import { seedDemoCatalogIfEmpty } from './db/seed/demo-catalog';
 import { createLogger, type Logger } from './logger';
 import { ensureAdmin } from './services/auth/auth.service';
+import { rebuildAllCouponGates } from './services/coupons/coupon-gate-rebuild';
 
 export interface RunningShop {
   ctx: AppContext;
@@ -23,6 +24,7 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
   const applied = await migrate(ctx.orm);
   if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
   await ensureAdmin(ctx);
+  await rebuildAllCouponGates(ctx).catch((err) => log.warn({ err: String(err) }, 'coupon gates not rebuilt'));
   if (config.seedDemo) await seedDemoCatalogIfEmpty(ctx);
 
   const workers = await startWorkers(ctx, config.workers);

@@ -1,4 +1,5 @@
 import type { AppContext } from '../src/context';
+import { couponWorker } from './coupon.worker';
 import { inventoryWorker } from './inventory.worker';
 import { orderWorker } from './order.worker';
 import { outboxRelay } from './outbox-relay.worker';
@@ -13,6 +14,7 @@ export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
   order: orderWorker,
   inventory: inventoryWorker,
   outbox: outboxRelay,
+  coupon: couponWorker,
 };
 
 export interface RunningWorkers {

@@ -1,6 +1,7 @@
 import { BalanceTransaction } from './balance-transaction.entity';
 import { CartItem } from './cart-item.entity';
 import { Command } from './command.entity';
+import { Coupon } from './coupon.entity';
 import { Inventory } from './inventory.entity';
 import { Order } from './order.entity';
 import { OrderItem } from './order-item.entity';
@@ -12,6 +13,7 @@ import { Product } from './product.entity';
 import { Refund } from './refund.entity';
 import { Review } from './review.entity';
 import { User } from './user.entity';
+import { UserCoupon } from './user-coupon.entity';
 
 /** Every entity the ORM knows; add new ones here. */
 export const entities = [
@@ -29,4 +31,6 @@ export const entities = [
   Payment,
   Refund,
   Review,
+  Coupon,
+  UserCoupon,
 ];

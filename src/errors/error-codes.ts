@@ -60,6 +60,11 @@ export const ERROR_CODES = {
   COUPON_ALREADY_ISSUED: { status: 409, en: 'You already have this coupon', ko: '이미 발급받은 쿠폰입니다' },
   COUPON_ALREADY_USED: { status: 400, en: 'The coupon was already used', ko: '이미 사용된 쿠폰입니다' },
   COUPON_NOT_APPLICABLE: { status: 400, en: 'The coupon cannot be applied', ko: '적용할 수 없는 쿠폰입니다' },
+  INVALID_COUPON_TRANSITION: {
+    status: 409,
+    en: 'The coupon cannot change to that status now',
+    ko: '현재 쿠폰 상태에서는 변경할 수 없습니다',
+  },
   DUPLICATE_EMAIL: { status: 409, en: 'The email is already registered', ko: '이미 가입된 이메일입니다' },
   RATE_LIMITED: { status: 429, en: 'Too many requests', ko: '요청이 너무 많습니다' },
   INTERNAL: { status: 500, en: 'Unexpected error', ko: '알 수 없는 오류가 발생했습니다' },

@@ -1,0 +1,53 @@
+import { UnrecoverableError } from 'bullmq';
+import { isUuid } from '../src/ids';
+import { activateCoupon, expireCoupon, sweepCoupons } from '../src/services/coupons/coupon-expiry';
+import type { QueueWorkerDefinition } from './runtime';
+
+/** The job scheduler that runs the coupon sweeper (one per shop, however many processes upsert it). */
+export const COUPON_SWEEP_SCHEDULER_ID = 'coupon-sweep';
+
+function couponIdOf(data: unknown): string {
+  const couponId = (data as { couponId?: unknown } | undefined)?.couponId;
+  if (typeof couponId !== 'string' || !isUuid(couponId)) {
+    throw new UnrecoverableError(`coupon job without a valid couponId: ${JSON.stringify(data)}`);
+  }
+  return couponId;
+}
+
+/**
+ * The coupon mailbox: EXPIRE at validUntil and ACTIVATE at validFrom (delayed jobs the outbox relay
+ * schedules as `coupon-expire-{id}` / `coupon-activate-{id}`), and the periodic SWEEP that does both
+ * for coupons whose delayed job Redis lost. Every job is idempotent, so redeliveries are harmless.
+ */
+export const couponWorker: QueueWorkerDefinition = {
+  kind: 'queue',
+  queue: 'coupon',
+  concurrency: () => 4,
+  process: async (ctx, job, log) => {
+    switch (job.name) {
+      case 'EXPIRE': {
+        const result = await expireCoupon(ctx, couponIdOf(job.data));
+        if (result.expired) log.info({ couponId: job.data.couponId, ...result }, 'coupon expired');
+        return result;
+      }
+      case 'ACTIVATE':
+        return { activated: await activateCoupon(ctx, couponIdOf(job.data)) };
+      case 'SWEEP': {
+        const result = await sweepCoupons(ctx);
+        if (result.activated + result.expired > 0) log.info(result, 'coupon sweep');
+        return result;
+      }
+      default:
+        throw new UnrecoverableError(`the coupon mailbox has no job '${job.name}'`);
+    }
+  },
+  onStart: async (ctx) => {
+    await ctx.queues.coupon.upsertJobScheduler(
+      COUPON_SWEEP_SCHEDULER_ID,
+      { every: ctx.config.couponSweepIntervalMs },
+      { name: 'SWEEP', data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+    );
+  },
+  // The scheduler lives in Redis: registered again periodically, so a flushed Redis regains it.
+  refreshEveryMs: (ctx) => Math.max(5000, ctx.config.couponSweepIntervalMs * 5),
+};
