@@ -82,6 +82,27 @@ const refundFailed = [
   { actions: 'failRefund' },
 ] as const;
 
+/**
+ * PAID.cancelling → CANCELLED when the refunds add up: a cancelled paid order always returns its
+ * units, whichever of its refunds (and whatever restock flag) happens to land last.
+ */
+const refundCompletedWhileCancelling = [
+  { guard: 'isOtherPayment', actions: 'recordRefund' },
+  {
+    guard: 'completesFullRefund',
+    target: '#order.CANCELLED',
+    actions: [
+      'settleRefund',
+      'recordRefund',
+      { type: 'markCancelled', params: { reason: 'USER_CANCELLED' } },
+      'restoreCoupon',
+      { type: 'emit', params: { event: 'ORDER_CANCELLED' } },
+      'restockItems',
+    ],
+  },
+  { actions: ['settleRefund', 'recordRefund'] },
+] as const;
+
 const confirm = ['markConfirmed', { type: 'emit', params: { event: 'ORDER_CONFIRMED' } }] as const;
 
 export const orderMachine = setup({
@@ -107,6 +128,10 @@ export const orderMachine = setup({
       event.type === 'REFUND_COMPLETED' && context.refundedAmount + event.amount >= context.total,
     wantsRestock: ({ event }) => event.type === 'REFUND_COMPLETED' && event.restock,
     isOtherPayment: not('isCurrentPayment'),
+    /** A capture the order never accounted for: another payment, or its own that was never settled as paid. */
+    isUnsettledCapture: ({ context, event }) =>
+      event.type === 'PAYMENT_SUCCEEDED' &&
+      (event.paymentId !== context.paymentId || context.paidAt === null),
   },
   actions: {
     // Effects: carried out by the worker in the committing transaction (workers/effects/).
@@ -250,7 +275,7 @@ export const orderMachine = setup({
         // A buyer or admin cancelled a paid order: its money goes back before it is CANCELLED.
         cancelling: {
           on: {
-            REFUND_COMPLETED: refundCompletedWhilePaid('USER_CANCELLED'),
+            REFUND_COMPLETED: refundCompletedWhileCancelling,
             REFUND_FAILED: [
               { guard: 'isCurrentPayment', target: 'active', actions: ['dropPendingRefund', 'failRefund'] },
               { actions: 'failRefund' },
@@ -278,7 +303,7 @@ export const orderMachine = setup({
     // A cancelled order keeps no money: a capture that still lands is refunded at once.
     CANCELLED: {
       on: {
-        PAYMENT_SUCCEEDED: { actions: 'refundLateCapture' },
+        PAYMENT_SUCCEEDED: { guard: 'isUnsettledCapture', actions: 'refundLateCapture' },
         REFUND_COMPLETED: [
           { guard: 'isCurrentPayment', actions: ['settleRefund', 'recordRefund'] },
           { actions: 'recordRefund' },

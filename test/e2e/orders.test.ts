@@ -373,3 +373,25 @@ describe('every transition has exactly one audit row', () => {
     expect(mismatched).toEqual([]);
   });
 });
+
+describe('the live machine of an order', () => {
+  it('shows state value, context, allowed events and history to the owner; 404 to others', async () => {
+    const productId = await createProduct(shop, seller);
+    const id = (await place(buyer, { items: [{ productId, quantity: 1 }] })).body.data.id;
+    const res = await shop.request('GET', `/api/v1/orders/${id}/machine`, { token: buyer.token });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({
+      orderId: id,
+      status: 'PENDING',
+      state: 'PENDING.awaitingPayment',
+      value: { PENDING: 'awaitingPayment' },
+      allowedEvents: ['PAY', 'CANCEL'],
+      history: [expect.objectContaining({ event: 'PLACE', to: 'PENDING.awaitingPayment' })],
+    });
+    expect(res.body.data.context).toMatchObject({ orderId: id, total: 10_000, paymentId: null });
+    const stranger = await shop.createUser('BUYER');
+    expect(
+      (await shop.request('GET', `/api/v1/orders/${id}/machine`, { token: stranger.token })).status,
+    ).toBe(404);
+  });
+});

@@ -7,6 +7,7 @@ import { DomainError } from '../../src/errors/domain-error';
 import { uuidv7 } from '../../src/ids';
 import type { PlaceOrderCommand } from '../../src/messaging/messages';
 import { readCartLines, removeCartLines } from '../../src/services/cart/cart-lines';
+import { quoteCoupon } from '../../src/services/coupons/coupon-quote';
 import { type StockLine, sumByProduct } from '../effects/stock-plan';
 import { commitStep, type StepResult } from './commit-step';
 import { nextOrderNo } from './order-number';
@@ -51,8 +52,12 @@ export async function placeOrder(
   if (subtotal > MAX_ORDER_TOTAL) {
     throw new DomainError('VALIDATION_ERROR', `An order may total at most ${MAX_ORDER_TOTAL} won`);
   }
-  if (command.userCouponId) throw new DomainError('COUPON_NOT_APPLICABLE', 'Coupons cannot be applied yet');
-  const discount = 0;
+  const userCouponId = command.userCouponId ?? null;
+  // Validated and priced here; held atomically by the machine's holdCoupon effect in this transaction.
+  const coupon = userCouponId
+    ? await quoteCoupon(em, { userId: command.userId, userCouponId, subtotal, at: now })
+    : undefined;
+  const discount = coupon?.discount ?? 0;
 
   const orderId = uuidv7();
   const total = subtotal - discount;
@@ -60,7 +65,7 @@ export async function placeOrder(
     orderId,
     userId: command.userId,
     total,
-    userCouponId: null,
+    userCouponId,
     placedAt: now.getTime(),
     paymentTimeoutMs: config.orderPaymentTimeoutMs,
     autoConfirmMs: config.orderAutoConfirmMs,
@@ -80,8 +85,8 @@ export async function placeOrder(
       subtotal,
       discount,
       total,
-      userCouponId: null,
-      couponCode: null,
+      userCouponId,
+      couponCode: coupon?.code ?? null,
       createdAt: now,
       items,
     },

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
 import { dispatchOrderCommand } from '../../services/commands/dispatch';
-import { getOrder, listOrders, orderHistory } from '../../services/orders/order-queries';
+import { getOrder, listOrders, orderHistory, orderMachineState } from '../../services/orders/order-queries';
 import { commandResponse } from '../command-response';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
@@ -79,6 +79,32 @@ const history = createRoute({
   },
 });
 
+const OrderMachineSchema = z
+  .object({
+    orderId: z.uuid(),
+    status: z.string(),
+    state: z.string(),
+    value: z.unknown(),
+    context: z.record(z.string(), z.unknown()),
+    allowedEvents: z.array(z.string()),
+    handledEvents: z.array(z.string()),
+    machineVersion: z.number().int(),
+    history: z.array(TransitionSchema),
+  })
+  .openapi('OrderMachine');
+
+const machine = createRoute({
+  method: 'get',
+  path: '/{id}/machine',
+  summary: 'The live order machine: state value, context, allowed events and history',
+  ...guarded,
+  request: { params: idParam },
+  responses: {
+    200: jsonContent(dataEnvelope(OrderMachineSchema), 'The machine as it stands for this order'),
+    ...errorResponses('UNAUTHORIZED', 'ORDER_NOT_FOUND'),
+  },
+});
+
 const cancel = createRoute({
   method: 'post',
   path: '/{id}/cancel',
@@ -137,6 +163,14 @@ export function orderRoutes(ctx: AppContext) {
     .openapi(history, async (c) =>
       c.json({ data: await orderHistory(ctx, currentUser(c), c.req.valid('param').id) }, 200),
     )
+    .openapi(machine, async (c) => {
+      const { userId: _owner, ...inspected } = await orderMachineState(
+        ctx,
+        currentUser(c),
+        c.req.valid('param').id,
+      );
+      return c.json({ data: inspected }, 200);
+    })
     .openapi(cancel, async (c) => {
       const user = currentUser(c);
       const body = (c.req.valid('json') ?? {}) as { reason?: string };

@@ -37,7 +37,7 @@ export const IdempotencyKeyHeader = z.object({
     .max(255)
     .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
     .optional()
-    .openapi({ param: { name: 'Idempotency-Key', in: 'header' } }),
+    .openapi({ description: 'Idempotency-Key: the same key returns the first answer again' }),
 });
 
 export const OrderListQuery = z.object({ status: z.enum(ORDER_STATUSES).optional() });

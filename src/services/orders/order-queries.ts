@@ -1,8 +1,9 @@
 import type { AppContext } from '../../context';
-import { asDate, query, sql } from '../../db/sql';
+import { query, sql } from '../../db/sql';
 import { DomainError } from '../../errors/domain-error';
 import type { AuthUser } from '../../http/app-env';
 import { type PageRequest, pageMeta } from '../../http/envelope';
+import { inspectOrder, loadOrderHistory, type TransitionRecord } from '../machines/order-inspection';
 import { loadOrderView, loadOrderViews, type OrderView } from './order-view';
 
 /** The owner and admins see an order; anyone else is told it does not exist. */
@@ -36,42 +37,22 @@ export async function listOrders(
   return { data: views, meta: pageMeta(filter, count!.n) };
 }
 
-export interface TransitionView {
-  fromStatus: string | null;
-  toStatus: string;
-  from: string | null;
-  to: string;
-  event: string;
-  at: string;
-}
-
 export async function orderHistory(
   ctx: AppContext,
   user: AuthUser,
   orderId: string,
-): Promise<TransitionView[]> {
+): Promise<TransitionRecord[]> {
   const em = ctx.orm.em.fork();
   const [owner] = await query<{ user_id: string }>(em, sql`select user_id from orders where id = ${orderId}`);
   if (!owner || (owner.user_id !== user.id && user.role !== 'ADMIN'))
     throw new DomainError('ORDER_NOT_FOUND');
-  const rows = await query<{
-    from_status: string | null;
-    to_status: string;
-    from_state: string | null;
-    to_state: string;
-    event: string;
-    at: Date;
-  }>(
-    em,
-    sql`select from_status, to_status, from_state, to_state, event, at from order_transitions
-        where order_id = ${orderId} order by at, id`,
-  );
-  return rows.map((r) => ({
-    fromStatus: r.from_status,
-    toStatus: r.to_status,
-    from: r.from_state,
-    to: r.to_state,
-    event: r.event,
-    at: asDate(r.at).toISOString(),
-  }));
+  return loadOrderHistory(em, orderId);
+}
+
+/** The live machine behind an order (API.md `GET /orders/{id}/machine`): owner or admin. */
+export async function orderMachineState(ctx: AppContext, user: AuthUser, orderId: string) {
+  const inspected = await inspectOrder(ctx.orm.em.fork(), orderId);
+  if (!inspected || (inspected.userId !== user.id && user.role !== 'ADMIN'))
+    throw new DomainError('ORDER_NOT_FOUND');
+  return inspected;
 }
