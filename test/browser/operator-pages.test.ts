@@ -9,7 +9,12 @@ import { createTestShop, type TestShop, type TestUser } from '../support/test-sh
 
 /** Debian's chromium package (`apt-get install chromium`); no browser is downloaded. */
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = join(import.meta.dirname, '../../docs/screenshots');
+// Every run saves its screenshots under test/artifacts (ignored by git); UPDATE_SCREENSHOTS=1 refreshes
+// the ones the README shows, in docs/screenshots.
+const SCREENSHOTS = join(
+  import.meta.dirname,
+  process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots' : '../artifacts/screenshots',
+);
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium)
   console.warn(`Skipping the browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`);
