@@ -64,6 +64,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (for a publicly reachable port). */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** `npm run worker` serves /metrics on this port (0: not at all); API processes serve it on PORT. */
+  WORKER_METRICS_PORT: int(0, 9464).pipe(z.number().max(65535)),
   /** How often the coupon sweeper expires coupons whose delayed expiry job Redis may have lost. */
   COUPON_SWEEP_INTERVAL_MS: int(100, 60_000),
 });
@@ -143,6 +145,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     seedDemo: env.SEED_DEMO,
     logLevel: env.LOG_LEVEL,
     metricsToken: env.METRICS_TOKEN,
+    workerMetricsPort: env.WORKER_METRICS_PORT,
     couponSweepIntervalMs: env.COUPON_SWEEP_INTERVAL_MS,
   };
 }

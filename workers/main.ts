@@ -1,9 +1,12 @@
 /** `npm run worker`: a process that only runs workers (WORKERS selects which; default all). */
+
+import { serve } from '@hono/node-server';
 import { ConfigError, loadConfig } from '../src/config';
 import { createContext } from '../src/context';
 import { resolveDatabase } from '../src/db/database-url';
 import { migrate } from '../src/db/orm';
 import { createLogger } from '../src/logger';
+import { metricsApp } from '../src/observability/metrics-app';
 import { startWorkers } from '.';
 
 async function main() {
@@ -23,10 +26,16 @@ async function main() {
   const ctx = await createContext(config, database.url, log);
   await migrate(ctx.orm);
   const workers = await startWorkers(ctx, config.workers === 'none' ? 'all' : config.workers);
-  log.info({ workers: workers.names }, 'workers running');
+  // Job durations and gateway latencies exist only in this process: it is scraped on a port of its own.
+  const metrics = config.workerMetricsPort
+    ? serve({ fetch: metricsApp(ctx).fetch, port: config.workerMetricsPort, hostname: '0.0.0.0' })
+    : undefined;
+  metrics?.on('error', (err) => log.warn({ err: String(err) }, 'worker metrics port unavailable'));
+  log.info({ workers: workers.names, metricsPort: config.workerMetricsPort || null }, 'workers running');
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, async () => {
       log.info({ signal }, 'draining: finishing jobs in flight, taking no new ones');
+      metrics?.close();
       await workers.close();
       await ctx.close();
       await database.stop();

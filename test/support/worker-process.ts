@@ -35,6 +35,7 @@ export async function spawnWorkerProcess(
       SEED_DEMO: 'false',
       PASSWORD_HASH_MEMORY_KIB: '1024',
       WORKERS: 'all',
+      WORKER_METRICS_PORT: '0',
       WORKER_LOCK_MS: String(config.workerLockMs),
       ORDER_PAYMENT_TIMEOUT_MS: String(config.orderPaymentTimeoutMs),
       ORDER_SWEEP_INTERVAL_MS: String(config.orderSweepIntervalMs),
