@@ -36,7 +36,11 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
   const stop = () =>
     (stopping ??= (async () => {
       log.info('shutting down: no new requests, finishing in-flight work');
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // In-flight requests finish; long-lived ones (event streams) are cut after a grace period.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const grace = setTimeout(() => (server as { closeAllConnections?: () => void }).closeAllConnections?.(), 10_000);
+      await closed;
+      clearTimeout(grace);
       await workers.close();
       await ctx.close();
       await database.stop();
