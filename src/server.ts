@@ -38,7 +38,10 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
       log.info('shutting down: no new requests, finishing in-flight work');
       // In-flight requests finish; long-lived ones (event streams) are cut after a grace period.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const grace = setTimeout(() => (server as { closeAllConnections?: () => void }).closeAllConnections?.(), 10_000);
+      const grace = setTimeout(
+        () => (server as { closeAllConnections?: () => void }).closeAllConnections?.(),
+        10_000,
+      );
       await closed;
       clearTimeout(grace);
       await workers.close();

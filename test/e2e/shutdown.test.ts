@@ -37,7 +37,7 @@ describe('graceful shutdown (SIGTERM)', () => {
     const exitCode = await worker.kill('SIGTERM');
     expect(exitCode).toBe(0);
     expect(worker.output()).toContain('drained');
-    for (const id of held) expect(await shop.ctx.queues.order.getJobState(id)).toBe('completed');
+    for (const id of held!) expect(await shop.ctx.queues.order.getJobState(id)).toBe('completed');
     expect(await shop.ctx.queues.order.getActiveCount()).toBe(0);
 
     // What it did not take waits for the next worker, and nothing was lost.
