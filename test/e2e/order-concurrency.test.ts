@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
+import { findInventoryDrift } from '../../workers/inventory.worker';
 import { createProduct, inventoryOf } from '../support/catalog';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
@@ -58,14 +59,7 @@ describe('inventory under concurrent placement', () => {
   });
 
   it('after everything settles, reserved = Σ quantities of PENDING orders for every product', async () => {
-    const drift = await query<{ product_id: string }>(
-      shop.ctx.orm.em.fork(),
-      sql`select i.product_id from inventory i
-          left join (select oi.product_id, sum(oi.quantity)::int as q from order_items oi
-                     join orders o on o.id = oi.order_id and o.status = 'PENDING' group by oi.product_id) p
-            on p.product_id = i.product_id
-          where i.reserved <> coalesce(p.q, 0)`,
-    );
+    const drift = await findInventoryDrift(shop.ctx.orm.em.fork());
     expect(drift).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
+import { findInventoryDrift } from '../../workers/inventory.worker';
 import { createProduct, inventoryOf } from '../support/catalog';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
 import { createTestShop, type TestShop } from '../support/test-shop';
@@ -17,14 +18,7 @@ async function assertNoHalfWrittenOrders(shop: TestShop) {
            or not exists (select 1 from outbox_events e where e.aggregate_id = o.id::text and e.type = 'ORDER_CREATED')`,
   );
   expect(broken).toEqual([]);
-  const drift = await rows<{ product_id: string }>(
-    shop,
-    sql`select i.product_id from inventory i
-        left join (select oi.product_id, sum(oi.quantity)::int as q from order_items oi
-                   join orders o on o.id = oi.order_id and o.status = 'PENDING' group by oi.product_id) p
-          on p.product_id = i.product_id
-        where i.reserved <> coalesce(p.q, 0)`,
-  );
+  const drift = await findInventoryDrift(shop.ctx.orm.em.fork());
   expect(drift).toEqual([]);
 }
 
