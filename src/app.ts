@@ -6,13 +6,19 @@ import type { AppEnv } from './http/app-env';
 import { handleError, handleNotFound } from './http/error-handler';
 import { authenticate } from './http/middleware/auth';
 import { requestContext } from './http/middleware/request-context';
+import { adminOutboxRoutes } from './http/routes/admin-outbox.routes';
+import { adminStatsRoutes } from './http/routes/admin-stats.routes';
+import { adminWebhookRoutes } from './http/routes/admin-webhooks.routes';
 import { adminUserRoutes, authRoutes } from './http/routes/auth.routes';
 import { balanceRoutes } from './http/routes/balances.routes';
 import { cartRoutes } from './http/routes/cart.routes';
 import { commandRoutes } from './http/routes/commands.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
 import { adminInventoryRoutes, inventoryRoutes } from './http/routes/inventory.routes';
+import { notificationRoutes } from './http/routes/notifications.routes';
+import { orderEventsRoutes } from './http/routes/order-events.routes';
 import { orderRoutes } from './http/routes/orders.routes';
+import { popularProductRoutes } from './http/routes/popular-products.routes';
 import { productRoutes } from './http/routes/products.routes';
 import { reviewRoutes } from './http/routes/reviews.routes';
 
@@ -58,11 +64,17 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/admin/users', adminUserRoutes(ctx));
   app.route('/api/v1/balances', balanceRoutes(ctx));
   app.route('/api/v1/cart', cartRoutes(ctx));
+  app.route('/api/v1/products', popularProductRoutes(ctx));
   app.route('/api/v1/products', productRoutes(ctx));
   app.route('/api/v1/products', reviewRoutes(ctx));
   app.route('/api/v1/inventory', inventoryRoutes(ctx));
   app.route('/api/v1/admin/inventory', adminInventoryRoutes(ctx));
   app.route('/api/v1/orders', orderRoutes(ctx));
+  app.route('/api/v1/orders', orderEventsRoutes(ctx));
+  app.route('/api/v1/notifications', notificationRoutes(ctx));
+  app.route('/api/v1/admin/outbox', adminOutboxRoutes(ctx));
+  app.route('/api/v1/admin/webhooks', adminWebhookRoutes(ctx));
+  app.route('/api/v1/admin/stats', adminStatsRoutes(ctx));
   app.route('/api/v1/commands', commandRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });

@@ -62,6 +62,14 @@ const envSchema = z.object({
     .refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'unknown time zone'),
   SEED_DEMO: flag(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Attempts per webhook delivery (the first included), spaced by exponential backoff from the base. */
+  WEBHOOK_MAX_ATTEMPTS: int(1, 8),
+  WEBHOOK_RETRY_BASE_MS: int(1, 1000),
+  WEBHOOK_TIMEOUT_MS: int(1, 5000),
+  /** An endpoint is disabled after this many deliveries in a row exhausted their attempts (0: never). */
+  WEBHOOK_DISABLE_AFTER: int(0, 20),
+  /** Live order-status streams (SSE) send a heartbeat comment this often. */
+  SSE_HEARTBEAT_MS: int(100, 15_000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -138,5 +146,10 @@ function toConfig(env: z.infer<typeof envSchema>) {
     timezone: env.SHOP_TIMEZONE,
     seedDemo: env.SEED_DEMO,
     logLevel: env.LOG_LEVEL,
+    webhookMaxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+    webhookRetryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+    webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    webhookDisableAfter: env.WEBHOOK_DISABLE_AFTER,
+    sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
   };
 }

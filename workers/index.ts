@@ -1,8 +1,10 @@
 import type { AppContext } from '../src/context';
+import { eventsWorker } from './events.worker';
 import { inventoryWorker } from './inventory.worker';
 import { orderWorker } from './order.worker';
 import { outboxRelay } from './outbox-relay.worker';
 import { type RunningWorker, startWorker, type WorkerDefinition } from './runtime';
+import { webhooksWorker } from './webhooks.worker';
 
 /**
  * Every worker a process can run, by name. `WORKERS=all` starts them all; `WORKERS=order,outbox`
@@ -13,6 +15,8 @@ export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
   order: orderWorker,
   inventory: inventoryWorker,
   outbox: outboxRelay,
+  events: eventsWorker,
+  webhooks: webhooksWorker,
 };
 
 export interface RunningWorkers {

@@ -2,6 +2,7 @@ import { BalanceTransaction } from './balance-transaction.entity';
 import { CartItem } from './cart-item.entity';
 import { Command } from './command.entity';
 import { Inventory } from './inventory.entity';
+import { Notification } from './notification.entity';
 import { Order } from './order.entity';
 import { OrderItem } from './order-item.entity';
 import { OrderTransition } from './order-transition.entity';
@@ -11,7 +12,10 @@ import { ProcessedMessage } from './processed-message.entity';
 import { Product } from './product.entity';
 import { Refund } from './refund.entity';
 import { Review } from './review.entity';
+import { SalesLine } from './sales-line.entity';
 import { User } from './user.entity';
+import { Webhook } from './webhook.entity';
+import { WebhookDelivery } from './webhook-delivery.entity';
 
 /** Every entity the ORM knows; add new ones here. */
 export const entities = [
@@ -29,4 +33,8 @@ export const entities = [
   Payment,
   Refund,
   Review,
+  Notification,
+  SalesLine,
+  Webhook,
+  WebhookDelivery,
 ];
