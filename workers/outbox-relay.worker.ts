@@ -8,6 +8,7 @@ import { outboxWakeChannel } from '../src/messaging/outbox-signal';
 import type { QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
 import type { BackgroundDefinition } from './runtime';
+import { WakeSignal } from './wake-signal';
 
 const BATCH = 500;
 /** A PROCESSING row older than this belongs to a relay that died mid-batch: it is offered again. */
@@ -45,9 +46,7 @@ export interface OutboxRecord {
 export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  /** A wake-up that arrived while a batch was running: the next sleep is skipped. */
-  private woken = false;
+  private readonly wake = new WakeSignal();
   private readonly subscriber;
 
   constructor(
@@ -56,7 +55,7 @@ export class OutboxRelay {
   ) {
     this.subscriber = createRedis(ctx.config.redisUrl, 'blocking', `${ctx.config.redisPrefix}:outbox-relay`);
     this.subscriber.subscribe(outboxWakeChannel(ctx.config.redisPrefix)).catch(() => undefined);
-    this.subscriber.on('message', () => this.signal());
+    this.subscriber.on('message', () => this.wake.signal());
   }
 
   start(): void {
@@ -66,7 +65,7 @@ export class OutboxRelay {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.signal();
+    this.wake.signal();
     await this.loop;
     this.subscriber.disconnect();
   }
@@ -77,7 +76,7 @@ export class OutboxRelay {
       let delivered = 0;
       let pause = this.ctx.config.outboxPollIntervalMs;
       // Rows committed before this point are found by the claim below; later ones wake the next round.
-      this.woken = false;
+      this.wake.clear();
       try {
         if (Date.now() - lastHousekeeping > 5000) {
           await this.housekeeping();
@@ -87,33 +86,10 @@ export class OutboxRelay {
       } catch (error) {
         this.log.warn({ err: String(error) }, 'outbox relay cannot reach a dependency; waiting');
         pause = 1000;
-        this.woken = false;
+        this.wake.clear();
       }
-      if (delivered < BATCH && this.running) await this.sleep(pause);
+      if (delivered < BATCH && this.running) await this.wake.sleep(pause);
     }
-  }
-
-  private signal(): void {
-    this.woken = true;
-    this.wake?.();
-  }
-
-  /** Waits `ms`, or less if woken; a wake-up that came during the batch ends it at once. */
-  private sleep(ms: number): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        this.woken = false;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
   }
 
   /** Claims, publishes and settles one batch; returns how many rows it handled. */

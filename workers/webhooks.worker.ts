@@ -60,6 +60,7 @@ async function deliver(ctx: AppContext, job: Job<WebhookDeliveryJob>, log: Logge
     return 'delivered';
   }
   const failure = result.error ?? `HTTP ${result.statusCode}`;
+  result.error = failure;
   if (!lastAttempt) {
     await record(ctx, job, attempt, 'RETRYING', result);
     throw new Error(`webhook delivery failed (${failure}); attempt ${attempt} will be retried`);

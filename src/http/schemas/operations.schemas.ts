@@ -52,8 +52,8 @@ export const NewWebhookBody = z
       .url({ protocol: /^https?$/ })
       .max(MAX_URL_LENGTH)
       .refine((v) => {
-        const url = new URL(v);
-        return url.username === '' && url.password === '';
+        const url = URL.parse(v);
+        return !url || (url.username === '' && url.password === '');
       }, 'must not contain credentials')
       .openapi({ example: 'https://example.com/hooks/shop' }),
     events: z

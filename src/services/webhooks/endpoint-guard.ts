@@ -32,8 +32,8 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
-  // IPv4-mapped and IPv4-compatible forms would smuggle any IPv4 address past the IPv4 list.
-  ['::ffff:0:0', 96],
+  // IPv4-compatible (deprecated) addresses. IPv4-mapped ones (::ffff:a.b.c.d) need no entry:
+  // BlockList checks them against the IPv4 subnets above.
   ['::', 96],
   ['64:ff9b:1::', 48],
   ['100::', 64],
