@@ -60,12 +60,11 @@ async function deliver(ctx: AppContext, job: Job<WebhookDeliveryJob>, log: Logge
     return 'delivered';
   }
   const failure = result.error ?? `HTTP ${result.statusCode}`;
-  result.error = failure;
   if (!lastAttempt) {
-    await record(ctx, job, attempt, 'RETRYING', result);
+    await record(ctx, job, attempt, 'RETRYING', { ...result, error: failure });
     throw new Error(`webhook delivery failed (${failure}); attempt ${attempt} will be retried`);
   }
-  const disabled = await record(ctx, job, attempt, 'ALERTED', result);
+  const disabled = await record(ctx, job, attempt, 'ALERTED', { ...result, error: failure });
   log.error(
     { webhookId, eventId: event.id, attempts: attempt, failure, url: endpoint.url },
     'webhook delivery ALERTED: every attempt failed',
@@ -105,14 +104,15 @@ async function record(
       return false;
     }
     if (outcome !== 'ALERTED') return false;
+    const disabling = sql`o.active and ${disableAfter}::int > 0 and o.consecutive_failures + 1 >= ${disableAfter}::int`;
     const [row] = await query<{ disabled: boolean }>(
       tx,
-      sql`update webhooks set consecutive_failures = consecutive_failures + 1,
-                 active = active and not (${disableAfter} > 0 and consecutive_failures + 1 >= ${disableAfter}),
-                 disabled_at = case when active and ${disableAfter} > 0 and consecutive_failures + 1 >= ${disableAfter}
-                                    then now() else disabled_at end
-          where id = ${webhookId}
-          returning (disabled_at is not null and active = false and disabled_at = now()) as disabled`,
+      sql`update webhooks w set consecutive_failures = o.consecutive_failures + 1,
+                 active = o.active and not (${disabling}),
+                 disabled_at = case when ${disabling} then now() else w.disabled_at end
+          from (select active, consecutive_failures from webhooks where id = ${webhookId} for update) o
+          where w.id = ${webhookId}
+          returning (o.active and not w.active) as disabled`,
     );
     return row?.disabled ?? false;
   });

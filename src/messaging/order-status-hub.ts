@@ -1,9 +1,9 @@
 import type { AppContext } from '../context';
-import { type OrderStatusUpdate, orderStatusChannel } from './order-status';
+import { orderStatusChannel } from './order-status';
 import { createRedis, type Redis } from './redis';
 
-/** Called with an update, or with null after a reconnection (updates may have been missed: reload). */
-export type OrderStatusListener = (update: OrderStatusUpdate | null) => void;
+/** Called when the order may have changed (a ping, or a reconnection after which pings may be missing). */
+export type OrderStatusListener = () => void;
 
 const IDLE_DISCONNECT_MS = 30_000;
 
@@ -80,19 +80,11 @@ export class OrderStatusHub {
     let connectedBefore = false;
     subscriber.on('ready', () => {
       // ioredis resubscribes by itself; what was published meanwhile is lost, so streams reload.
-      if (connectedBefore) for (const set of this.listeners.values()) for (const l of set) l(null);
+      if (connectedBefore) for (const set of this.listeners.values()) for (const listener of set) listener();
       connectedBefore = true;
     });
-    subscriber.on('message', (channel: string, message: string) => {
-      const set = this.listeners.get(channel);
-      if (!set) return;
-      let update: OrderStatusUpdate;
-      try {
-        update = JSON.parse(message) as OrderStatusUpdate;
-      } catch {
-        return;
-      }
-      for (const listener of set) listener(update);
+    subscriber.on('message', (channel: string) => {
+      for (const listener of this.listeners.get(channel) ?? []) listener();
     });
     this.subscriber = subscriber;
     return subscriber;

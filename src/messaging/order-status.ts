@@ -44,7 +44,15 @@ export async function loadOrderStatus(
   };
 }
 
-/** Tells every process's subscribers (SSE streams) the order's current status. */
-export async function publishOrderStatus(ctx: AppContext, update: OrderStatusUpdate): Promise<void> {
-  await ctx.redis.publish(orderStatusChannel(ctx, update.orderId), JSON.stringify(update));
+/**
+ * Tells every process's subscribers (SSE streams) that the order changed. The message is only a
+ * ping: watchers read the current status themselves, so publishing costs no query when nobody
+ * watches, and a watcher always shows the latest state whatever order pings arrive in.
+ */
+export async function announceOrderChange(
+  ctx: AppContext,
+  orderId: string,
+  eventType: string,
+): Promise<void> {
+  await ctx.redis.publish(orderStatusChannel(ctx, orderId), eventType);
 }

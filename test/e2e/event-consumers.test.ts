@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
 import type { DomainEventMessage } from '../../src/messaging/domain-events';
+import { outboxLagSeconds } from '../../src/messaging/event-metrics';
 import { dispatchEvent } from '../../workers/events.worker';
 import { createProduct } from '../support/catalog';
 import {
@@ -199,6 +200,33 @@ describe('every transition reaches each consumer, exactly once', () => {
       },
       { consumer: 'webhooks', n: publicEvents.length },
     ]);
+  });
+
+  it('measures the outbox lag of every consumer (commit → applied), in the database and in the histogram', async () => {
+    const res = await shop.request('GET', '/api/v1/admin/outbox/lag?sinceSeconds=600', {
+      token: admin.token,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((r: { consumer: string }) => r.consumer)).toEqual([
+      'notifications',
+      'sales-stats',
+      'webhooks',
+    ]);
+    for (const lag of res.body.data) {
+      expect(lag.events).toBeGreaterThan(0);
+      expect(lag.p50Ms).toBeLessThanOrEqual(lag.p99Ms);
+      expect(lag.p99Ms).toBeLessThanOrEqual(lag.maxMs);
+      expect(lag.maxMs).toBeLessThan(10_000);
+    }
+    const histogram = await outboxLagSeconds.get();
+    const counts = Object.fromEntries(
+      histogram.values
+        .filter((v) => v.metricName === 'shop_outbox_lag_seconds_count')
+        .map((v) => [v.labels.consumer, v.value]),
+    );
+    for (const consumer of ['notifications', 'sales-stats', 'webhooks', 'order-status']) {
+      expect(counts[consumer]).toBeGreaterThan(0);
+    }
   });
 
   it('changes nothing when every event is delivered again under another job id', async () => {

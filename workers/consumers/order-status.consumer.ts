@@ -1,22 +1,19 @@
 import { dataString } from '../../src/messaging/domain-events';
-import { loadOrderStatus, publishOrderStatus } from '../../src/messaging/order-status';
+import { announceOrderChange } from '../../src/messaging/order-status';
 import type { EventConsumer } from './consumer';
 
 const ORDER_EVENTS = new Set(['ORDER_CREATED', 'ORDER_PAID', 'ORDER_CONFIRMED', 'ORDER_CANCELLED']);
 
 /**
- * Live order status: publishes the order's *current* status (read now, with its version) on the
- * order's pub/sub channel. Publishing is idempotent by nature — a repeat or a late event republishes
- * a version the stream already has and drops — so it keeps no processed-message record.
+ * Live order status: pings the order's pub/sub channel; the streams watching it (in any process) read
+ * the order's current status and send it if its version is newer than what they sent. A repeated or
+ * late event therefore changes nothing a client sees, so no processed-message record is kept.
  */
 export const orderStatusConsumer: EventConsumer = {
   name: 'order-status',
   handles: (event) => ORDER_EVENTS.has(event.type) && !!dataString(event, 'orderId'),
   apply: async (ctx, event) => {
-    const status = await loadOrderStatus(ctx.orm.em.fork(), dataString(event, 'orderId')!);
-    if (!status) return 'skipped';
-    const { userId: _owner, ...update } = status;
-    await publishOrderStatus(ctx, update);
+    await announceOrderChange(ctx, dataString(event, 'orderId')!, event.type);
     return 'applied';
   },
 };
