@@ -13,9 +13,9 @@ export async function assertMayWatchOrder(ctx: AppContext, user: AuthUser, order
 }
 
 /**
- * Feeds one client: subscribe first, then read the current status, so no change falls between the
- * two. Each ping reads the status again; it is written only if its version is newer than the last
- * one sent (repeats and late pings drop). Writes are chained so they never interleave.
+ * Feeds one client: the current status, then every change. Each ping (and the subscription itself)
+ * reads the status again; it is written only if its version is newer than the last one sent
+ * (repeats and late pings drop). Writes are chained so they never interleave.
  */
 export async function feedOrderStatus(
   ctx: AppContext,
@@ -45,15 +45,21 @@ export async function feedOrderStatus(
     const unregister = hub.onClose(resolve);
     stream.onAbort(unregister);
   });
-  const unsubscribe = await hub.subscribe(orderId, () => void reload());
+  // The current status at once, even if the subscription waits for Redis.
+  await reload();
   const heartbeat = setInterval(() => {
     writing = writing.then(() => stream.write(': heartbeat\n\n')).catch(() => undefined);
   }, ctx.config.sseHeartbeatMs);
   try {
-    await reload();
-    await ended;
+    const unsubscribe = await hub.subscribe(orderId, () => void reload());
+    try {
+      // A change committed between the first read and the subscription is read here.
+      await reload();
+      await ended;
+    } finally {
+      unsubscribe();
+    }
   } finally {
     clearInterval(heartbeat);
-    unsubscribe();
   }
 }
