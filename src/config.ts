@@ -68,6 +68,14 @@ const envSchema = z.object({
   WORKER_METRICS_PORT: int(0, 9464).pipe(z.number().max(65535)),
   /** How often the coupon sweeper expires coupons whose delayed expiry job Redis may have lost. */
   COUPON_SWEEP_INTERVAL_MS: int(100, 60_000),
+  /** Attempts per webhook delivery (the first included), spaced by exponential backoff from the base. */
+  WEBHOOK_MAX_ATTEMPTS: int(1, 8),
+  WEBHOOK_RETRY_BASE_MS: int(1, 1000),
+  WEBHOOK_TIMEOUT_MS: int(1, 5000),
+  /** An endpoint is disabled after this many deliveries in a row exhausted their attempts (0: never). */
+  WEBHOOK_DISABLE_AFTER: int(0, 20),
+  /** Live order-status streams (SSE) send a heartbeat comment this often. */
+  SSE_HEARTBEAT_MS: int(100, 15_000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -147,5 +155,10 @@ function toConfig(env: z.infer<typeof envSchema>) {
     metricsToken: env.METRICS_TOKEN,
     workerMetricsPort: env.WORKER_METRICS_PORT,
     couponSweepIntervalMs: env.COUPON_SWEEP_INTERVAL_MS,
+    webhookMaxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+    webhookRetryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+    webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    webhookDisableAfter: env.WEBHOOK_DISABLE_AFTER,
+    sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
   };
 }

@@ -7,6 +7,7 @@ import { resolveDatabase } from './db/database-url';
 import { migrate } from './db/orm';
 import { seedDemoCatalogIfEmpty } from './db/seed/demo-catalog';
 import { createLogger, type Logger } from './logger';
+import { closeOrderStatusStreams } from './messaging/order-status-hub';
 import { ensureAdmin } from './services/auth/auth.service';
 import { rebuildAllCouponGates } from './services/coupons/coupon-gate-rebuild';
 
@@ -36,7 +37,8 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
   const stop = () =>
     (stopping ??= (async () => {
       log.info('shutting down: no new requests, finishing in-flight work');
-      // In-flight requests finish; long-lived ones (event streams) are cut after a grace period.
+      // In-flight requests finish; live order-status streams end now, anything else after a grace period.
+      closeOrderStatusStreams();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const grace = setTimeout(
         () => (server as { closeAllConnections?: () => void }).closeAllConnections?.(),

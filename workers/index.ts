@@ -1,9 +1,11 @@
 import type { AppContext } from '../src/context';
 import { couponWorker } from './coupon.worker';
+import { eventsWorker } from './events.worker';
 import { inventoryWorker } from './inventory.worker';
 import { orderWorker } from './order.worker';
 import { outboxRelay } from './outbox-relay.worker';
 import { type RunningWorker, startWorker, type WorkerDefinition } from './runtime';
+import { webhooksWorker } from './webhooks.worker';
 
 /**
  * Every worker a process can run, by name. `WORKERS=all` starts them all; `WORKERS=order,outbox`
@@ -15,6 +17,8 @@ export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
   inventory: inventoryWorker,
   outbox: outboxRelay,
   coupon: couponWorker,
+  events: eventsWorker,
+  webhooks: webhooksWorker,
 };
 
 export interface RunningWorkers {

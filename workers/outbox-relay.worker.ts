@@ -3,15 +3,24 @@ import type { AppContext } from '../src/context';
 import { asDate, query, run, sql } from '../src/db/sql';
 import { isInfrastructureUnavailable } from '../src/errors/infrastructure-error';
 import type { Logger } from '../src/logger';
+import { outboxAlertedTotal } from '../src/messaging/event-metrics';
 import { outboxWakeChannel } from '../src/messaging/outbox-signal';
 import type { QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
 import type { BackgroundDefinition } from './runtime';
+import { WakeSignal } from './wake-signal';
 
 const BATCH = 500;
 /** A PROCESSING row older than this belongs to a relay that died mid-batch: it is offered again. */
 export const RECLAIM_AFTER_S = 30;
 const SENT_RETENTION_DAYS = 7;
+
+/**
+ * Once SENT, an event lives on only as its `events` job, so that job must outlast any outage of a
+ * consumer's dependencies: retried for about a day (200 ms doubling, 20 attempts) rather than the
+ * default seconds, and then kept in the failed set for a week (Bull Board can retry it).
+ */
+export const EVENT_JOB_OPTIONS = { attempts: 20, backoff: { type: 'exponential', delay: 200 } } as const;
 
 export interface OutboxRecord {
   id: string;
@@ -37,7 +46,7 @@ export interface OutboxRecord {
 export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly wake = new WakeSignal();
   private readonly subscriber;
 
   constructor(
@@ -46,7 +55,7 @@ export class OutboxRelay {
   ) {
     this.subscriber = createRedis(ctx.config.redisUrl, 'blocking', `${ctx.config.redisPrefix}:outbox-relay`);
     this.subscriber.subscribe(outboxWakeChannel(ctx.config.redisPrefix)).catch(() => undefined);
-    this.subscriber.on('message', () => this.wake?.());
+    this.subscriber.on('message', () => this.wake.signal());
   }
 
   start(): void {
@@ -56,7 +65,7 @@ export class OutboxRelay {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.wake.signal();
     await this.loop;
     this.subscriber.disconnect();
   }
@@ -66,6 +75,8 @@ export class OutboxRelay {
     while (this.running) {
       let delivered = 0;
       let pause = this.ctx.config.outboxPollIntervalMs;
+      // Rows committed before this point are found by the claim below; later ones wake the next round.
+      this.wake.clear();
       try {
         if (Date.now() - lastHousekeeping > 5000) {
           await this.housekeeping();
@@ -75,20 +86,10 @@ export class OutboxRelay {
       } catch (error) {
         this.log.warn({ err: String(error) }, 'outbox relay cannot reach a dependency; waiting');
         pause = 1000;
+        this.wake.clear();
       }
-      if (delivered < BATCH && this.running) await this.sleep(pause);
+      if (delivered < BATCH && this.running) await this.wake.sleep(pause);
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 
   /** Claims, publishes and settles one batch; returns how many rows it handled. */
@@ -164,25 +165,56 @@ export class OutboxRelay {
           where id = ${row.id}`,
     );
     const details = { outboxId: row.id, type: row.type, queue: row.queue, attempts, err: String(error) };
-    if (alerted)
+    if (alerted) {
+      outboxAlertedTotal.inc({ queue: row.queue });
       this.log.error(details, 'outbox event ALERTED: delivery keeps failing, an operator must look');
-    else this.log.warn(details, 'outbox event delivery failed; will retry');
+    } else this.log.warn(details, 'outbox event delivery failed; will retry');
   }
 
-  /** Reclaims rows of relays that died mid-batch and trims old SENT rows. */
+  /**
+   * Reclaims rows of relays that died mid-batch and trims old SENT rows. A reclaim counts as an
+   * attempt: a row that kills every relay that takes it must end ALERTED, not loop forever.
+   */
   private async housekeeping(): Promise<void> {
     const em = this.ctx.orm.em.fork();
-    const reclaimed = await run(
+    const max = this.ctx.config.outboxMaxAttempts;
+    const reclaimed = await query<{
+      id: string;
+      type: string;
+      queue: string;
+      status: string;
+      attempts: number;
+    }>(
       em,
-      sql`update outbox_events set status = 'PENDING', claimed_at = null
-          where status = 'PROCESSING' and claimed_at < now() - ${`${RECLAIM_AFTER_S} seconds`}::interval`,
+      sql`update outbox_events
+          set status = case when attempts + 1 >= ${max} then 'ALERTED' else 'PENDING' end,
+              attempts = attempts + 1, claimed_at = null, next_attempt_at = now(),
+              last_error = 'abandoned while PROCESSING by a relay that stopped (reclaimed)'
+          where status = 'PROCESSING' and claimed_at < now() - ${`${RECLAIM_AFTER_S} seconds`}::interval
+          returning id, type, queue, status, attempts`,
     );
-    if (reclaimed > 0) this.log.warn({ reclaimed }, 'reclaimed outbox rows abandoned by a dead relay');
+    if (reclaimed.length > 0) {
+      this.log.warn({ reclaimed: reclaimed.length }, 'reclaimed outbox rows abandoned by a dead relay');
+    }
+    for (const row of reclaimed.filter((r) => r.status === 'ALERTED')) {
+      outboxAlertedTotal.inc({ queue: row.queue });
+      this.log.error(
+        { outboxId: row.id, type: row.type, queue: row.queue, attempts: row.attempts },
+        'outbox event ALERTED: relays kept dying while delivering it, an operator must look',
+      );
+    }
     await run(
       em,
       sql`delete from outbox_events where id in (
             select id from outbox_events where status = 'SENT'
               and sent_at < now() - ${`${SENT_RETENTION_DAYS} days`}::interval limit 1000)`,
+    );
+    // Processed-message ids only need to outlive the redeliveries they guard against (hours at most).
+    await run(
+      em,
+      sql`delete from processed_messages where (consumer, message_id) in (
+            select consumer, message_id from processed_messages
+            where processed_at < now() - ${`${SENT_RETENTION_DAYS} days`}::interval limit 5000)`,
     );
   }
 }
@@ -201,7 +233,10 @@ async function publish(ctx: AppContext, rows: OutboxRecord[]): Promise<void> {
       if (adds.length === 0) return;
       await queue.addBulk(
         adds.map((row) => {
-          const opts: JobsOptions = { jobId: row.job_id ?? row.id };
+          const opts: JobsOptions = {
+            jobId: row.job_id ?? row.id,
+            ...(name === 'events' ? EVENT_JOB_OPTIONS : {}),
+          };
           if (row.deliver_at) opts.delay = Math.max(0, asDate(row.deliver_at).getTime() - now);
           return { name: row.type, data: jobData(row), opts };
         }),

@@ -3,6 +3,7 @@ import { CartItem } from './cart-item.entity';
 import { Command } from './command.entity';
 import { Coupon } from './coupon.entity';
 import { Inventory } from './inventory.entity';
+import { Notification } from './notification.entity';
 import { Order } from './order.entity';
 import { OrderItem } from './order-item.entity';
 import { OrderTransition } from './order-transition.entity';
@@ -12,8 +13,11 @@ import { ProcessedMessage } from './processed-message.entity';
 import { Product } from './product.entity';
 import { Refund } from './refund.entity';
 import { Review } from './review.entity';
+import { SalesLine } from './sales-line.entity';
 import { User } from './user.entity';
 import { UserCoupon } from './user-coupon.entity';
+import { Webhook } from './webhook.entity';
+import { WebhookDelivery } from './webhook-delivery.entity';
 
 /** Every entity the ORM knows; add new ones here. */
 export const entities = [
@@ -33,4 +37,8 @@ export const entities = [
   Review,
   Coupon,
   UserCoupon,
+  Notification,
+  SalesLine,
+  Webhook,
+  WebhookDelivery,
 ];

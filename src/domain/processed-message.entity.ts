@@ -9,6 +9,7 @@ export const ProcessedMessageSchema = defineEntity({
     messageId: p.string().length(120).primary(),
     processedAt: p.datetime(),
   },
+  indexes: [{ name: 'processed_messages_processed_at_index', properties: ['processedAt'] }],
 });
 export class ProcessedMessage extends ProcessedMessageSchema.class {}
 ProcessedMessageSchema.setClass(ProcessedMessage);

@@ -1,0 +1,27 @@
+import { defineEntity, p } from '@mikro-orm/postgresql';
+import { User } from './user.entity';
+
+/**
+ * An external endpoint that receives signed domain events (`events` lists types, or '*'). Deleting
+ * one only stamps `deletedAt`, so its delivery history stays readable and retries in flight stop.
+ */
+export const WebhookSchema = defineEntity({
+  name: 'Webhook',
+  tableName: 'webhooks',
+  properties: {
+    id: p.uuid().primary(),
+    url: p.string().length(2048),
+    events: p.array(),
+    secret: p.string().length(256).hidden(),
+    active: p.boolean().default(true),
+    /** Deliveries that exhausted their retries since the last success; reset by a success. */
+    consecutiveFailures: p.integer().default(0),
+    disabledAt: p.datetime().nullable(),
+    createdBy: () => p.manyToOne(User).mapToPk().fieldName('created_by'),
+    createdAt: p.datetime(),
+    deletedAt: p.datetime().nullable(),
+  },
+  indexes: [{ name: 'webhooks_active_index', properties: ['active'], where: 'deleted_at is null' }],
+});
+export class Webhook extends WebhookSchema.class {}
+WebhookSchema.setClass(Webhook);

@@ -1,0 +1,48 @@
+import type { DomainEventType } from '../db/outbox';
+
+/**
+ * A domain event as the relay puts it on the `events` queue (job name = type, job id = `id`, the
+ * outbox row's id). `data` carries ids and a few facts; consumers read the rest themselves.
+ */
+export interface DomainEventMessage {
+  id: string;
+  type: DomainEventType;
+  aggregateType: string;
+  aggregateId: string;
+  occurredAt: string;
+  data: Record<string, unknown>;
+}
+
+/** The event types of SPEC §7: what webhooks may subscribe to (INVENTORY_ADJUSTED stays internal). */
+export const PUBLIC_EVENT_TYPES = [
+  'ORDER_CREATED',
+  'ORDER_PAID',
+  'ORDER_CONFIRMED',
+  'ORDER_CANCELLED',
+  'PAYMENT_SUCCEEDED',
+  'PAYMENT_FAILED',
+  'REFUND_COMPLETED',
+  'INVENTORY_RESERVED',
+  'INVENTORY_COMMITTED',
+  'INVENTORY_RELEASED',
+  'INVENTORY_RESTOCKED',
+  'COUPON_ISSUED',
+  'COUPON_USED',
+  'COUPON_RESTORED',
+  'COUPON_EXPIRED',
+] as const satisfies readonly DomainEventType[];
+export type PublicEventType = (typeof PUBLIC_EVENT_TYPES)[number];
+
+export const isPublicEventType = (type: string): type is PublicEventType =>
+  (PUBLIC_EVENT_TYPES as readonly string[]).includes(type);
+
+/** A string field of the event's data, if it is one. */
+export function dataString(event: DomainEventMessage, field: string): string | undefined {
+  const value = event.data[field];
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+export function dataNumber(event: DomainEventMessage, field: string): number | undefined {
+  const value = event.data[field];
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}

@@ -1,0 +1,58 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AppContext } from '../context';
+import { asDate, query, sql } from '../db/sql';
+
+/** What the live order-status stream shows: the order's status and full state, newest version wins. */
+export interface OrderStatusUpdate {
+  orderId: string;
+  status: string;
+  state: string;
+  cancelReason: string | null;
+  /** The order row's version: a client (and the stream) drops anything not newer than what it has. */
+  version: number;
+  updatedAt: string;
+}
+
+export const orderStatusChannel = (ctx: Pick<AppContext, 'key'>, orderId: string) =>
+  ctx.key('order-status', orderId);
+
+/** The order's current status and its owner, straight from PostgreSQL. */
+export async function loadOrderStatus(
+  em: EntityManager,
+  orderId: string,
+): Promise<(OrderStatusUpdate & { userId: string }) | undefined> {
+  const [row] = await query<{
+    user_id: string;
+    status: string;
+    state: string;
+    cancel_reason: string | null;
+    version: number;
+    updated_at: string | Date;
+  }>(
+    em,
+    sql`select user_id, status, state, cancel_reason, version, updated_at from orders where id = ${orderId}`,
+  );
+  if (!row) return undefined;
+  return {
+    orderId,
+    userId: row.user_id,
+    status: row.status,
+    state: row.state,
+    cancelReason: row.cancel_reason,
+    version: row.version,
+    updatedAt: asDate(row.updated_at).toISOString(),
+  };
+}
+
+/**
+ * Tells every process's subscribers (SSE streams) that the order changed. The message is only a
+ * ping: watchers read the current status themselves, so publishing costs no query when nobody
+ * watches, and a watcher always shows the latest state whatever order pings arrive in.
+ */
+export async function announceOrderChange(
+  ctx: AppContext,
+  orderId: string,
+  eventType: string,
+): Promise<void> {
+  await ctx.redis.publish(orderStatusChannel(ctx, orderId), eventType);
+}

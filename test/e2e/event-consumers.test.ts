@@ -1,0 +1,258 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../../src/db/sql';
+import type { DomainEventMessage } from '../../src/messaging/domain-events';
+import { outboxLagSeconds } from '../../src/messaging/event-metrics';
+import { dispatchEvent } from '../../workers/events.worker';
+import { createProduct } from '../support/catalog';
+import {
+  completeRefunds,
+  eventsSettled,
+  failPayment,
+  rows,
+  startReceiver,
+  type WebhookReceiver,
+} from '../support/events';
+import { markPaid, placeOrder } from '../support/orders';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+import { eventually } from '../support/worker-process';
+
+let shop: TestShop;
+let seller: TestUser;
+let buyer: TestUser;
+let admin: TestUser;
+let receiver: WebhookReceiver;
+
+beforeAll(async () => {
+  // A short payment window, so one order really expires (delayed job or sweeper) during the test.
+  shop = await createTestShop({
+    WORKERS: 'all',
+    WEBHOOK_RETRY_BASE_MS: '20',
+    ORDER_PAYMENT_TIMEOUT_MS: '1500',
+  });
+  [seller, buyer, admin] = await Promise.all([
+    shop.createUser('SELLER'),
+    shop.createUser('BUYER'),
+    shop.createUser('ADMIN'),
+  ]);
+  receiver = await startReceiver();
+  const hook = await shop.request('POST', '/api/v1/admin/webhooks', {
+    token: admin.token,
+    body: { url: receiver.url, events: ['*'], secret: 'a-secret-of-24-characters' },
+  });
+  expect(hook.status).toBe(201);
+});
+afterAll(async () => {
+  await shop?.close();
+  await receiver?.close();
+});
+
+/** Every transition of the order machine that emits events, on four orders. */
+async function driveEveryTransition() {
+  const productId = await createProduct(shop, seller, { price: 5_000, stock: 50, category: 'shoes' });
+  const line = [{ productId, quantity: 2 }];
+  const expired = await placeOrder(shop, buyer, line);
+  const confirmed = await placeOrder(shop, buyer, line);
+  await markPaid(shop, buyer, confirmed.id, confirmed.total);
+  expect(
+    (await shop.request('POST', `/api/v1/orders/${confirmed.id}/confirm`, { token: buyer.token })).status,
+  ).toBe(200);
+
+  const refunded = await placeOrder(shop, buyer, line);
+  await markPaid(shop, buyer, refunded.id, refunded.total);
+  expect(
+    (await shop.request('POST', `/api/v1/orders/${refunded.id}/cancel`, { token: buyer.token })).status,
+  ).toBe(202);
+  expect(await completeRefunds(shop, refunded.id)).toBe(1);
+
+  const cancelled = await placeOrder(shop, buyer, line);
+  expect(
+    (await shop.request('POST', `/api/v1/orders/${cancelled.id}/cancel`, { token: buyer.token })).status,
+  ).toBe(200);
+  const declined = await placeOrder(shop, buyer, line);
+  await failPayment(shop, buyer, declined.id);
+  const restock = await shop.request('POST', `/api/v1/inventory/${productId}/restock`, {
+    token: seller.token,
+    body: { quantity: 5 },
+  });
+  expect(restock.status).toBe(200);
+  await eventually(async () => {
+    const res = await shop.request('GET', `/api/v1/orders/${expired.id}`, { token: buyer.token });
+    return res.body.data.status === 'CANCELLED';
+  });
+  return { productId, confirmed, refunded, cancelled, expired, declined };
+}
+
+const notificationsOf = (userId: string) =>
+  rows<{ type: string; order_id: string; event_id: string }>(
+    shop,
+    sql`select type, order_id, event_id from notifications where user_id = ${userId} order by created_at, type`,
+  );
+
+async function snapshot() {
+  const [notifications, sales, processed, deliveries] = await Promise.all([
+    rows<{ type: string; event_id: string }>(shop, sql`select type, event_id from notifications order by id`),
+    rows(shop, sql`select order_id, product_id, units, revenue from sales_lines order by order_id`),
+    rows(
+      shop,
+      sql`select consumer, message_id from processed_messages where consumer in
+                   ('notifications', 'sales-stats', 'webhooks') order by consumer, message_id`,
+    ),
+    rows<{ event_id: string }>(shop, sql`select event_id from webhook_deliveries order by event_id`),
+  ]);
+  return { notifications, sales, processed, deliveries };
+}
+
+describe('every transition reaches each consumer, exactly once', () => {
+  let orders: Awaited<ReturnType<typeof driveEveryTransition>>;
+  let events: DomainEventMessage[];
+
+  beforeAll(async () => {
+    orders = await driveEveryTransition();
+    await eventsSettled(shop);
+    const outbox = await rows<{
+      id: string;
+      type: string;
+      aggregate_type: string;
+      aggregate_id: string;
+      payload: Record<string, unknown>;
+      created_at: string;
+    }>(
+      shop,
+      sql`select id, type, aggregate_type, aggregate_id, payload, created_at from outbox_events
+          where queue = 'events' order by created_at, id`,
+    );
+    events = outbox.map((r) => ({
+      id: r.id,
+      type: r.type as DomainEventMessage['type'],
+      aggregateType: r.aggregate_type,
+      aggregateId: r.aggregate_id,
+      occurredAt: new Date(r.created_at).toISOString(),
+      data: r.payload,
+    }));
+  }, 60_000);
+
+  it('notifies the buyer once per notifying event, with the API.md types', async () => {
+    const byOrder = new Map<string, string[]>();
+    for (const n of await notificationsOf(buyer.id))
+      byOrder.set(n.order_id, [...(byOrder.get(n.order_id) ?? []), n.type]);
+    expect(byOrder.get(orders.confirmed.id)?.sort()).toEqual(['ORDER_CREATED', 'PAYMENT_SUCCEEDED']);
+    expect(byOrder.get(orders.refunded.id)?.sort()).toEqual([
+      'ORDER_CANCELLED',
+      'ORDER_CREATED',
+      'PAYMENT_SUCCEEDED',
+      'REFUND_COMPLETED',
+    ]);
+    expect(byOrder.get(orders.cancelled.id)?.sort()).toEqual(['ORDER_CANCELLED', 'ORDER_CREATED']);
+    expect(byOrder.get(orders.expired.id)?.sort()).toEqual(['ORDER_CREATED', 'ORDER_EXPIRED']);
+    // The PAYMENT_FAILED notification already tells the order was cancelled.
+    expect(byOrder.get(orders.declined.id)?.sort()).toEqual(['ORDER_CREATED', 'PAYMENT_FAILED']);
+  });
+
+  it('counts only the orders that stayed paid in the sales statistics', async () => {
+    const sales = await rows<{ order_id: string; units: number; revenue: number }>(
+      shop,
+      sql`select order_id, units, revenue::int as revenue from sales_lines where product_id = ${orders.productId}`,
+    );
+    expect(sales).toEqual([{ order_id: orders.confirmed.id, units: 2, revenue: 10_000 }]);
+  });
+
+  it('delivers every public event to a "*" webhook once, and records each consumer once per event', async () => {
+    const publicEvents = events.filter((e) => e.type !== 'INVENTORY_ADJUSTED');
+    expect(new Set(publicEvents.map((e) => e.type))).toEqual(
+      new Set([
+        'ORDER_CREATED',
+        'INVENTORY_RESERVED',
+        'PAYMENT_SUCCEEDED',
+        'ORDER_PAID',
+        'INVENTORY_COMMITTED',
+        'ORDER_CONFIRMED',
+        'ORDER_CANCELLED',
+        'INVENTORY_RELEASED',
+        'REFUND_COMPLETED',
+        'INVENTORY_RESTOCKED',
+        'PAYMENT_FAILED',
+      ]),
+    );
+    await eventually(async () => receiver.received.length >= publicEvents.length);
+    const delivered = receiver.received.map((r) => JSON.parse(r.rawBody).id).sort();
+    expect(delivered).toEqual(publicEvents.map((e) => e.id).sort());
+    const processed = await rows<{ consumer: string; n: number }>(
+      shop,
+      sql`select consumer, count(*)::int as n from processed_messages
+          where consumer in ('notifications', 'sales-stats', 'webhooks') group by consumer order by consumer`,
+    );
+    expect(processed).toEqual([
+      {
+        consumer: 'notifications',
+        n: events.filter((e) =>
+          [
+            'ORDER_CREATED',
+            'PAYMENT_SUCCEEDED',
+            'PAYMENT_FAILED',
+            'ORDER_CANCELLED',
+            'REFUND_COMPLETED',
+          ].includes(e.type),
+        ).length,
+      },
+      {
+        consumer: 'sales-stats',
+        n: events.filter((e) => ['ORDER_PAID', 'ORDER_CANCELLED'].includes(e.type)).length,
+      },
+      { consumer: 'webhooks', n: publicEvents.length },
+    ]);
+  });
+
+  it('measures the outbox lag of every consumer (commit → applied), in the database and in the histogram', async () => {
+    const res = await shop.request('GET', '/api/v1/admin/outbox/lag?sinceSeconds=600', {
+      token: admin.token,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((r: { consumer: string }) => r.consumer)).toEqual([
+      'notifications',
+      'sales-stats',
+      'webhooks',
+    ]);
+    for (const lag of res.body.data) {
+      expect(lag.events).toBeGreaterThan(0);
+      expect(lag.p50Ms).toBeLessThanOrEqual(lag.p99Ms);
+      expect(lag.p99Ms).toBeLessThanOrEqual(lag.maxMs);
+      expect(lag.maxMs).toBeLessThan(10_000);
+    }
+    const histogram = await outboxLagSeconds.get();
+    const counts = Object.fromEntries(
+      histogram.values
+        .filter((v) => v.metricName === 'shop_outbox_lag_seconds_count')
+        .map((v) => [v.labels.consumer, v.value]),
+    );
+    for (const consumer of ['notifications', 'sales-stats', 'webhooks', 'order-status']) {
+      expect(counts[consumer]).toBeGreaterThan(0);
+    }
+  });
+
+  it('changes nothing when every event is delivered again under another job id', async () => {
+    const before = await snapshot();
+    const received = receiver.received.length;
+    const jobs = await shop.ctx.queues.events.addBulk(
+      events.map((e) => ({ name: e.type, data: e, opts: { jobId: `${e.id}-again` } })),
+    );
+    await eventually(async () => {
+      const states = await Promise.all(jobs.map((j) => j.getState()));
+      return states.every((s) => s === 'completed');
+    });
+    await eventsSettled(shop);
+    expect(await snapshot()).toEqual(before);
+    expect(receiver.received.length).toBe(received);
+  });
+
+  it('changes nothing when the consumers are handed the same events concurrently', async () => {
+    const before = await snapshot();
+    await Promise.all(
+      events.flatMap((e) => [
+        dispatchEvent(shop.ctx, e, shop.ctx.log),
+        dispatchEvent(shop.ctx, e, shop.ctx.log),
+      ]),
+    );
+    await eventsSettled(shop);
+    expect(await snapshot()).toEqual(before);
+  });
+});

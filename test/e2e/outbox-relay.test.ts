@@ -1,0 +1,218 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../../src/db/sql';
+import { uuidv7 } from '../../src/ids';
+import { commandOrder } from '../../workers/order/order-step';
+import { createProduct } from '../support/catalog';
+import { eventsSettled, rows } from '../support/events';
+import { placeOrder } from '../support/orders';
+import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+import { eventually, spawnWorkerProcess } from '../support/worker-process';
+
+/** A buyer's cancellation committed straight through the order's step: no Redis involved. */
+async function cancelDirectly(shop: TestShop, buyer: TestUser, orderId: string) {
+  await shop.ctx.orm.em.fork().transactional((em) =>
+    commandOrder(
+      em,
+      'CANCEL',
+      {
+        commandId: uuidv7(),
+        userId: buyer.id,
+        role: 'BUYER',
+        idempotencyKey: null,
+        requestHash: null,
+        orderId,
+      },
+      new Date(),
+    ),
+  );
+}
+
+const outboxOf = (shop: TestShop, orderIds: string[]) =>
+  rows<{ id: string; type: string; status: string; attempts: number }>(
+    shop,
+    sql`select id, type, status, attempts from outbox_events
+        where queue = 'events' and aggregate_id = any(${orderIds}::text[]) order by created_at, id`,
+  );
+
+const notified = async (shop: TestShop, orderIds: string[], type: string) => {
+  const [row] = await rows<{ n: number }>(
+    shop,
+    sql`select count(*)::int as n from notifications where order_id = any(${orderIds}::uuid[]) and type = ${type}`,
+  );
+  return row!.n;
+};
+
+describe('prompt delivery', () => {
+  let shop: TestShop;
+  beforeAll(async () => {
+    // Polling alone would take ten seconds: only the wake-ups after commit can make this fast.
+    shop = await createTestShop({ WORKERS: 'all', OUTBOX_POLL_INTERVAL_MS: '10000' });
+  });
+  afterAll(() => shop?.close());
+
+  it('sends each event within a second of its commit, also when commits land while a batch is being published', async () => {
+    const seller = await shop.createUser('SELLER');
+    const buyers = await Promise.all(Array.from({ length: 10 }, () => shop.createUser('BUYER')));
+    const productId = await createProduct(shop, seller, { stock: 1000 });
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(buyers.map((b) => placeOrder(shop, b, [{ productId, quantity: 1 }])));
+    }
+    await eventsSettled(shop, 15_000);
+    const [slowest] = await rows<{ ms: number }>(
+      shop,
+      sql`select max(extract(epoch from sent_at - created_at) * 1000)::float8 as ms from outbox_events
+          where queue = 'events'`,
+    );
+    expect(slowest!.ms).toBeLessThan(1000);
+  }, 30_000);
+});
+
+describe('Redis stopped while events pile up', () => {
+  let redis: PrivateRedis;
+  let shop: TestShop;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    // Two attempts would ALERT a row almost at once if an outage were counted against it.
+    shop = await createTestShop({ REDIS_URL: redis.url, WORKERS: 'all', OUTBOX_MAX_ATTEMPTS: '2' });
+  });
+  afterAll(async () => {
+    await shop?.close();
+    await redis?.stop();
+  });
+
+  it('keeps every event PENDING without counting attempts, and delivers them all once Redis is back', async () => {
+    const seller = await shop.createUser('SELLER');
+    const buyer = await shop.createUser('BUYER');
+    const productId = await createProduct(shop, seller, { stock: 100 });
+    const orders = await Promise.all(
+      Array.from({ length: 6 }, () => placeOrder(shop, buyer, [{ productId, quantity: 1 }])),
+    );
+    const ids = orders.map((o) => o.id);
+    await eventsSettled(shop);
+
+    await redis.stop();
+    for (const id of ids) await cancelDirectly(shop, buyer, id);
+    // Several relay rounds fail to publish while Redis is away.
+    await new Promise((r) => setTimeout(r, 3000));
+    const during = (await outboxOf(shop, ids)).filter(
+      (e) => e.type === 'ORDER_CANCELLED' || e.type === 'INVENTORY_RELEASED',
+    );
+    expect(during).toHaveLength(12);
+    expect(during.every((e) => e.status === 'PENDING' && e.attempts === 0)).toBe(true);
+
+    await redis.start();
+    await eventsSettled(shop, 30_000);
+    const after = await outboxOf(shop, ids);
+    expect(after.every((e) => e.status === 'SENT')).toBe(true);
+    await eventually(async () => (await notified(shop, ids, 'ORDER_CANCELLED')) === 6);
+    expect(await notified(shop, ids, 'ORDER_CREATED')).toBe(6);
+  }, 60_000);
+});
+
+describe('a relay that died mid-batch', () => {
+  let shop: TestShop;
+  beforeAll(async () => {
+    // No relay in this process: rows stay where a dead relay left them until the spawned one runs.
+    shop = await createTestShop({ WORKERS: 'order,inventory,events,webhooks', OUTBOX_MAX_ATTEMPTS: '3' });
+  });
+  afterAll(() => shop?.close());
+
+  it('has its PROCESSING rows reclaimed and delivered by another relay; a live claim is left alone', async () => {
+    const seller = await shop.createUser('SELLER');
+    const buyer = await shop.createUser('BUYER');
+    const productId = await createProduct(shop, seller, { stock: 100 });
+    const orders = await Promise.all(
+      Array.from({ length: 3 }, () => placeOrder(shop, buyer, [{ productId, quantity: 1 }])),
+    );
+    const [abandoned, poisoned, live] = orders.map((o) => o.id) as [string, string, string];
+    // As a relay killed after claiming would leave them: PROCESSING, claimed long ago.
+    await rows(
+      shop,
+      sql`update outbox_events set status = 'PROCESSING', claimed_at = now() - interval '10 minutes'
+          where aggregate_id in (${abandoned}, ${poisoned})`,
+    );
+    // This one's relays kept dying: one more reclaim reaches OUTBOX_MAX_ATTEMPTS.
+    await rows(shop, sql`update outbox_events set attempts = 2 where aggregate_id = ${poisoned}`);
+    // A relay that is alive and publishing right now.
+    await rows(
+      shop,
+      sql`update outbox_events set status = 'PROCESSING', claimed_at = now() where aggregate_id = ${live}`,
+    );
+
+    const relay = await spawnWorkerProcess(shop.config, { WORKERS: 'outbox', OUTBOX_MAX_ATTEMPTS: '3' });
+    try {
+      await eventually(async () => {
+        const events = await outboxOf(shop, [abandoned]);
+        return events.length > 0 && events.every((e) => e.status === 'SENT');
+      });
+      expect((await outboxOf(shop, [abandoned])).every((e) => e.attempts === 1)).toBe(true);
+      await eventually(async () => (await notified(shop, [abandoned], 'ORDER_CREATED')) === 1);
+      const poisonedRows = await outboxOf(shop, [poisoned]);
+      expect(poisonedRows.every((e) => e.status === 'ALERTED' && e.attempts === 3)).toBe(true);
+      expect(relay.output()).toMatch(/outbox event ALERTED: relays kept dying/);
+      expect((await outboxOf(shop, [live])).every((e) => e.status === 'PROCESSING')).toBe(true);
+    } finally {
+      await relay.kill('SIGTERM');
+    }
+  }, 60_000);
+});
+
+describe('a row that cannot be published', () => {
+  let shop: TestShop;
+  let admin: TestUser;
+  beforeAll(async () => {
+    shop = await createTestShop({ WORKERS: 'all', OUTBOX_MAX_ATTEMPTS: '2' });
+    admin = await shop.createUser('ADMIN');
+  });
+  afterAll(() => shop?.close());
+
+  it('backs off, is ALERTED after OUTBOX_MAX_ATTEMPTS, and is delivered after an operator retries it', async () => {
+    const buyer = await shop.createUser('BUYER');
+    const id = uuidv7();
+    // A row naming a queue that does not exist: every publish fails, not for lack of Redis.
+    await rows(
+      shop,
+      sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, status, attempts,
+                                     next_attempt_at, created_at)
+          values (${id}, 'coupon', ${buyer.id}, 'COUPON_ISSUED',
+                  ${JSON.stringify({ userId: buyer.id, code: 'WELCOME' })}::jsonb, 'no-such-queue', 'PENDING', 0, now(), now())`,
+    );
+    const stateOf = async () =>
+      (
+        await rows<{
+          status: string;
+          attempts: number;
+          last_error: string;
+          next_attempt_at: string;
+          sent_at: string | null;
+        }>(
+          shop,
+          sql`select status, attempts, last_error, next_attempt_at, sent_at from outbox_events where id = ${id}`,
+        )
+      )[0]!;
+    await eventually(async () => (await stateOf()).status === 'FAILED');
+    const failed = await stateOf();
+    expect(failed.attempts).toBe(1);
+    expect(Date.parse(failed.next_attempt_at)).toBeGreaterThan(Date.now());
+    await eventually(async () => (await stateOf()).status === 'ALERTED', 10_000);
+    expect(await stateOf()).toMatchObject({
+      attempts: 2,
+      last_error: expect.stringContaining('no-such-queue'),
+    });
+
+    // The operator fixes the cause, then retries it from the admin API.
+    await rows(shop, sql`update outbox_events set queue = 'events' where id = ${id}`);
+    const retry = await shop.request('POST', `/api/v1/admin/outbox/${id}/retry`, { token: admin.token });
+    expect(retry.status).toBe(200);
+    expect(retry.body.data).toMatchObject({ id, status: 'PENDING', attempts: 0 });
+    await eventually(async () => (await stateOf()).status === 'SENT');
+    await eventually(async () => {
+      const [n] = await rows<{ type: string }>(
+        shop,
+        sql`select type from notifications where user_id = ${buyer.id} and event_id = ${id}`,
+      );
+      return n?.type === 'COUPON_ISSUED';
+    });
+  }, 30_000);
+});

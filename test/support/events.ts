@@ -1,0 +1,115 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { query, sql } from '../../src/db/sql';
+import { uuidv7 } from '../../src/ids';
+import { commandOrder, notifyOrder } from '../../workers/order/order-step';
+import type { TestShop, TestUser } from './test-shop';
+import { eventually } from './worker-process';
+
+export const rows = <T>(shop: TestShop, statement: ReturnType<typeof sql>) =>
+  query<T>(shop.ctx.orm.em.fork(), statement as never);
+
+const tx = <T>(shop: TestShop, work: (em: any) => Promise<T>) => shop.ctx.orm.em.fork().transactional(work);
+
+/** A fact from another actor (payment, timeout), applied through the order's own step. */
+export async function notify(
+  shop: TestShop,
+  orderId: string,
+  event: Record<string, unknown>,
+  at = new Date(),
+) {
+  return tx(shop, (em) => notifyOrder(em, orderId, event as never, `test-${uuidv7()}`, at));
+}
+
+/** PAY, then the payment actor's PAYMENT_FAILED: the order is cancelled with PAYMENT_FAILED. */
+export async function failPayment(shop: TestShop, buyer: TestUser, orderId: string) {
+  const pay = await tx(shop, (em) =>
+    commandOrder(
+      em,
+      'PAY',
+      {
+        commandId: uuidv7(),
+        userId: buyer.id,
+        role: 'BUYER',
+        idempotencyKey: null,
+        requestHash: null,
+        orderId,
+        method: 'CARD',
+      },
+      new Date(),
+    ),
+  );
+  await notify(shop, orderId, { type: 'PAYMENT_FAILED', paymentId: pay.answer.id, reason: 'CARD_DECLINED' });
+}
+
+/** Stands in for the payment actor: completes the order's requested refunds. */
+export async function completeRefunds(shop: TestShop, orderId: string) {
+  const refunds = await rows<{ id: string; payment_id: string; amount: number; restock: boolean }>(
+    shop,
+    sql`select id, payment_id, amount, restock from refunds where order_id = ${orderId} and status = 'REQUESTED'`,
+  );
+  for (const r of refunds) {
+    await notify(shop, orderId, {
+      type: 'REFUND_COMPLETED',
+      refundId: r.id,
+      paymentId: r.payment_id,
+      amount: r.amount,
+      restock: r.restock,
+    });
+  }
+  return refunds.length;
+}
+
+/** Until the relay has sent every domain event and no event or webhook job is waiting or running. */
+export async function eventsSettled(shop: TestShop, timeoutMs = 20_000) {
+  await eventually(async () => {
+    const [pending] = await rows<{ n: number }>(
+      shop,
+      sql`select count(*)::int as n from outbox_events where queue = 'events' and status <> 'SENT'`,
+    );
+    if (pending!.n > 0) return false;
+    for (const queue of [shop.ctx.queues.events, shop.ctx.queues.webhooks]) {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      if (Object.values(counts).some((n) => n > 0)) return false;
+    }
+    return true;
+  }, timeoutMs);
+}
+
+export interface ReceivedDelivery {
+  headers: IncomingHttpHeaders;
+  rawBody: string;
+  status: number;
+}
+
+export interface WebhookReceiver {
+  url: string;
+  received: ReceivedDelivery[];
+  close: () => Promise<void>;
+}
+
+/**
+ * A real HTTP endpoint: `answer` decides each response's status from the request (default 200).
+ */
+export async function startReceiver(
+  answer: (delivery: Omit<ReceivedDelivery, 'status'>, index: number) => number = () => 200,
+): Promise<WebhookReceiver> {
+  const received: ReceivedDelivery[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const delivery = { headers: req.headers, rawBody: Buffer.concat(chunks).toString('utf8') };
+      const status = answer(delivery, received.length);
+      received.push({ ...delivery, status });
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'no');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    received,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

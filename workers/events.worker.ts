@@ -1,0 +1,67 @@
+import type { Job } from 'bullmq';
+import type { AppContext } from '../src/context';
+import type { Logger } from '../src/logger';
+import type { DomainEventMessage } from '../src/messaging/domain-events';
+import { observeOutboxLag } from '../src/messaging/event-metrics';
+import type { EventConsumer } from './consumers/consumer';
+import { notificationsConsumer } from './consumers/notifications.consumer';
+import { orderStatusConsumer } from './consumers/order-status.consumer';
+import { salesStatsConsumer } from './consumers/sales-stats.consumer';
+import { webhooksConsumer } from './consumers/webhooks.consumer';
+import type { QueueWorkerDefinition } from './runtime';
+
+/** Every consumer of domain events; each is idempotent by event id on its own. */
+export const EVENT_CONSUMERS: EventConsumer[] = [
+  orderStatusConsumer,
+  notificationsConsumer,
+  salesStatsConsumer,
+  webhooksConsumer,
+];
+
+/**
+ * Offers one event to every consumer that handles it, side by side. If any fails, the job fails and
+ * BullMQ retries it; the consumers that had applied it find their processed-message record and skip,
+ * so only the failed one does its work again.
+ */
+export async function dispatchEvent(
+  ctx: AppContext,
+  event: DomainEventMessage,
+  log: Logger,
+  consumers: EventConsumer[] = EVENT_CONSUMERS,
+): Promise<Record<string, string>> {
+  const interested = consumers.filter((c) => c.handles(event));
+  const results = await Promise.allSettled(
+    interested.map(async (consumer) => {
+      const outcome = await consumer.apply(ctx, event, log);
+      if (outcome === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
+      return outcome;
+    }),
+  );
+  const failed = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [[interested[i]!.name, r.reason]] : [],
+  );
+  if (failed.length > 0) {
+    for (const [name, reason] of failed) log.warn({ consumer: name, err: String(reason) }, 'consumer failed');
+    throw new AggregateError(
+      failed.map(([, reason]) => reason),
+      `event ${event.id} (${event.type}) failed in ${failed.map(([name]) => name).join(', ')}`,
+    );
+  }
+  return Object.fromEntries(
+    results.map((r, i) => [interested[i]!.name, (r as PromiseFulfilledResult<string>).value]),
+  );
+}
+
+/** The `events` queue: domain events delivered by the outbox relay (job id = event id). */
+export const eventsWorker: QueueWorkerDefinition = {
+  kind: 'queue',
+  queue: 'events',
+  process: async (ctx, job: Job, log) => {
+    const event = job.data as DomainEventMessage;
+    if (!event?.id || !event.type || !event.data) {
+      log.error({ data: job.data }, 'malformed event job; dropped');
+      return 'malformed';
+    }
+    return dispatchEvent(ctx, event, log.child({ eventId: event.id, event: event.type }));
+  },
+};
