@@ -10,10 +10,13 @@ import { adminUserRoutes, authRoutes } from './http/routes/auth.routes';
 import { balanceRoutes } from './http/routes/balances.routes';
 import { cartRoutes } from './http/routes/cart.routes';
 import { commandRoutes } from './http/routes/commands.routes';
+import { adminGatewayRoutes } from './http/routes/gateway.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
 import { adminInventoryRoutes, inventoryRoutes } from './http/routes/inventory.routes';
 import { orderRoutes } from './http/routes/orders.routes';
+import { paymentRoutes } from './http/routes/payments.routes';
 import { productRoutes } from './http/routes/products.routes';
+import { refundRoutes } from './http/routes/refunds.routes';
 import { reviewRoutes } from './http/routes/reviews.routes';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -64,6 +67,9 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/admin/inventory', adminInventoryRoutes(ctx));
   app.route('/api/v1/orders', orderRoutes(ctx));
   app.route('/api/v1/commands', commandRoutes(ctx));
+  app.route('/api/v1/payments', paymentRoutes(ctx));
+  app.route('/api/v1/refunds', refundRoutes(ctx));
+  app.route('/api/v1/admin/gateway', adminGatewayRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   return app;

@@ -62,6 +62,8 @@ const envSchema = z.object({
     .refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'unknown time zone'),
   SEED_DEMO: flag(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How often the payment actor looks for payments and refunds whose messages Redis may have lost. */
+  PAYMENT_SWEEP_INTERVAL_MS: int(100, 30_000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -138,5 +140,6 @@ function toConfig(env: z.infer<typeof envSchema>) {
     timezone: env.SHOP_TIMEZONE,
     seedDemo: env.SEED_DEMO,
     logLevel: env.LOG_LEVEL,
+    paymentSweepIntervalMs: env.PAYMENT_SWEEP_INTERVAL_MS,
   };
 }

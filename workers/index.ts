@@ -2,6 +2,7 @@ import type { AppContext } from '../src/context';
 import { inventoryWorker } from './inventory.worker';
 import { orderWorker } from './order.worker';
 import { outboxRelay } from './outbox-relay.worker';
+import { paymentWorker } from './payment.worker';
 import { type RunningWorker, startWorker, type WorkerDefinition } from './runtime';
 
 /**
@@ -12,6 +13,7 @@ import { type RunningWorker, startWorker, type WorkerDefinition } from './runtim
 export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
   order: orderWorker,
   inventory: inventoryWorker,
+  payment: paymentWorker,
   outbox: outboxRelay,
 };
 

@@ -1,6 +1,8 @@
 import { BalanceTransaction } from './balance-transaction.entity';
 import { CartItem } from './cart-item.entity';
 import { Command } from './command.entity';
+import { GatewayAttempt } from './gateway-attempt.entity';
+import { GatewayCharge } from './gateway-charge.entity';
 import { Inventory } from './inventory.entity';
 import { Order } from './order.entity';
 import { OrderItem } from './order-item.entity';
@@ -29,4 +31,6 @@ export const entities = [
   Payment,
   Refund,
   Review,
+  GatewayCharge,
+  GatewayAttempt,
 ];

@@ -2,9 +2,11 @@
 import { Migration20261121051105_initial } from './Migration20261121051105_initial';
 import { Migration20261121052509_orders } from './Migration20261121052509_orders';
 import { Migration20261121054740_reviews } from './Migration20261121054740_reviews';
+import { Migration20261121055453_gateway } from './Migration20261121055453_gateway';
 
 export const migrations = [
   Migration20261121051105_initial,
   Migration20261121052509_orders,
   Migration20261121054740_reviews,
+  Migration20261121055453_gateway,
 ];
