@@ -42,3 +42,18 @@ export function retryWindowMs(
   const backoffs = config.paymentRetryBaseMs * (2 ** (config.paymentMaxAttempts - 1) - 1);
   return calls + backoffs + 2 * config.workerLockMs;
 }
+
+/**
+ * Asks the gateway whether it acted after all. No answer in time counts as "no": the payment (or
+ * refund) must reach an outcome within its bounded retries, and the sweep keeps comparing it with the
+ * gateway's ledger for a while afterwards (LATE_ANSWER_WATCH_MS), so money that lands late is still
+ * reported and returned.
+ */
+export async function lookUpOrAssumeNothing<T>(lookup: () => Promise<T | undefined>): Promise<T | undefined> {
+  try {
+    return await lookup();
+  } catch (error) {
+    if (isRetryableGatewayError(error)) return undefined;
+    throw error;
+  }
+}

@@ -8,7 +8,12 @@ import type { Logger } from '../../src/logger';
 import type { CapturePaymentMessage } from '../../src/messaging/messages';
 import { applyBalanceChange } from '../../src/services/balance/balance-ledger';
 import { paymentGateway } from '../../src/services/gateway';
-import { attemptBudget, gatewayFailureReason, isRetryableGatewayError } from './attempts';
+import {
+  attemptBudget,
+  gatewayFailureReason,
+  isRetryableGatewayError,
+  lookUpOrAssumeNothing,
+} from './attempts';
 import { tellOrder } from './tell-order';
 
 interface PaymentAttempt {
@@ -107,7 +112,7 @@ async function captureCard(ctx: AppContext, job: Job, log: Logger, p: PaymentAtt
     }
   }
   // Out of attempts with the outcome unknown: the gateway may have captured after all.
-  const captured = await gateway.findCapture(p.id);
+  const captured = await lookUpOrAssumeNothing(() => gateway.findCapture(p.id));
   if (captured) return succeed(ctx, log, p, captured.amount);
   return fail(ctx, log, p, gatewayFailureReason(lastFailure));
 }

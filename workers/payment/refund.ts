@@ -7,7 +7,7 @@ import type { Logger } from '../../src/logger';
 import type { RefundPaymentMessage } from '../../src/messaging/messages';
 import { applyBalanceChange } from '../../src/services/balance/balance-ledger';
 import { paymentGateway } from '../../src/services/gateway';
-import { attemptBudget, isRetryableGatewayError } from './attempts';
+import { attemptBudget, isRetryableGatewayError, lookUpOrAssumeNothing } from './attempts';
 import { tellOrder } from './tell-order';
 
 interface RefundAttempt {
@@ -100,6 +100,6 @@ async function refundCard(ctx: AppContext, job: Job, log: Logger, r: RefundAttem
       lastFailure = error;
     }
   }
-  if (await gateway.findRefund(r.id)) return completed(ctx, log, r);
+  if (await lookUpOrAssumeNothing(() => gateway.findRefund(r.id))) return completed(ctx, log, r);
   return failed(ctx, log, r, String(lastFailure ?? 'attempts spent'));
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../../src/logger';
 import { PAYMENT_CAPTURE, PAYMENT_REFUND, PAYMENT_SWEEP } from '../../src/messaging/messages';
 import { wakeOutboxRelay } from '../../src/messaging/outbox-signal';
 import { paymentGateway } from '../../src/services/gateway';
-import { retryWindowMs } from './attempts';
+import { lookUpOrAssumeNothing, retryWindowMs } from './attempts';
 import { addNotice, type PaymentFact } from './tell-order';
 
 const BATCH = 200;
@@ -68,6 +68,7 @@ export async function sweepPayments(ctx: AppContext, log: Logger) {
     );
   }
   const late = await reconcileLateAnswers(ctx, log);
+  log.debug({ reoffered: jobs.length, lateAnswers: late }, 'payment sweep done');
   return { reoffered: jobs.length, lateAnswers: late };
 }
 
@@ -95,7 +96,7 @@ async function reconcileLateAnswers(ctx: AppContext, log: Logger): Promise<numbe
   const facts: { orderId: string; fact: PaymentFact }[] = [];
   await Promise.all([
     ...failedPayments.map(async (p) => {
-      const capture = await gateway.findCapture(p.id);
+      const capture = await lookUpOrAssumeNothing(() => gateway.findCapture(p.id));
       if (capture) {
         facts.push({
           orderId: p.order_id,
@@ -104,7 +105,7 @@ async function reconcileLateAnswers(ctx: AppContext, log: Logger): Promise<numbe
       }
     }),
     ...manualRefunds.map(async (r) => {
-      if (await gateway.findRefund(r.id)) {
+      if (await lookUpOrAssumeNothing(() => gateway.findRefund(r.id))) {
         facts.push({
           orderId: r.order_id,
           fact: {
