@@ -6,6 +6,7 @@ import { type RunningWorker, startWorker } from '../../workers/runtime';
 import { createProduct, inventoryOf } from '../support/catalog';
 import { placeOrder } from '../support/orders';
 import {
+  balanceOf,
   getOrder,
   isSettled,
   ledgerOf,
@@ -248,6 +249,37 @@ describe('the late-capture transition', () => {
     expect((await ledgerOf(shop, order.id)).map((l) => l.kind)).toEqual(['CAPTURE', 'REFUND']);
     expect(await moneyHeldFor(shop, order.id)).toBe(0);
   });
+
+  it.each(['CARD', 'BALANCE'] as const)(
+    'a stray second success notice for a refunded %s payment creates no money: its refund is refused (MANUAL)',
+    async (method) => {
+      const seller = await shop.createUser('SELLER');
+      const buyer = await shop.createUser('BUYER', { balance: 50_000 });
+      const productId = await createProduct(shop, seller, { price: 10_000 });
+      const order = await placeOrder(shop, buyer, [{ productId, quantity: 1 }]);
+      const paymentId = (await pay(shop, buyer, { orderId: order.id, method })).body.data.id as string;
+      await waitForOrder(shop, buyer, order.id, (o) => o.status === 'PAID');
+      await shop.request('POST', `/api/v1/orders/${order.id}/cancel`, { token: buyer.token });
+      await waitForOrder(shop, buyer, order.id, (o) => o.status === 'CANCELLED');
+      expect(await balanceOf(shop, buyer.id)).toBe(50_000);
+      // Not something the payment actor sends (its notices share one id per payment): a forged one.
+      await shop.ctx.queues.order.add(
+        'NOTICE',
+        { orderId: order.id, event: { type: 'PAYMENT_SUCCEEDED', paymentId, amount: order.total } },
+        { jobId: `forged-${paymentId}` },
+      );
+      const late = await eventually(async () => {
+        const [found] = await rows<{ status: string }>(
+          shop,
+          sql`select status from refunds where payment_id = ${paymentId} and reason = 'LATE_CAPTURE'`,
+        );
+        return found?.status === 'MANUAL' ? found : undefined;
+      });
+      expect(late).toEqual({ status: 'MANUAL' });
+      expect(await balanceOf(shop, buyer.id)).toBe(50_000);
+      expect(await moneyHeldFor(shop, order.id)).toBe(0);
+    },
+  );
 });
 
 describe('the stale sweep, when Redis lost a payment’s or a refund’s message', () => {

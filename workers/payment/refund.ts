@@ -3,6 +3,7 @@ import type { Job } from 'bullmq';
 import type { AppContext } from '../../src/context';
 import { query, sql } from '../../src/db/sql';
 import { isGatewayDeclined } from '../../src/errors/gateway-declined.error';
+import { isRefundExceedsDebit, RefundExceedsDebitError } from '../../src/errors/refund-exceeds-debit.error';
 import type { Logger } from '../../src/logger';
 import type { RefundPaymentMessage } from '../../src/messaging/messages';
 import { applyBalanceChange } from '../../src/services/balance/balance-ledger';
@@ -50,23 +51,40 @@ export async function carryOutRefund(ctx: AppContext, job: Job, log: Logger): Pr
 }
 
 async function completed(ctx: AppContext, log: Logger, r: RefundAttempt, credit = false) {
-  await tellOrder(
-    ctx,
-    log,
-    r.order_id,
-    {
-      type: 'REFUND_COMPLETED',
-      refundId: r.id,
-      paymentId: r.payment_id,
-      amount: r.amount,
-      restock: r.restock,
-    },
-    credit
-      ? (tx) =>
-          applyBalanceChange(tx, { userId: r.user_id, kind: 'REFUND', amount: r.amount, referenceId: r.id })
-      : undefined,
-  );
+  const fact = {
+    type: 'REFUND_COMPLETED' as const,
+    refundId: r.id,
+    paymentId: r.payment_id,
+    amount: r.amount,
+    restock: r.restock,
+  };
+  try {
+    await tellOrder(ctx, log, r.order_id, fact, credit ? (tx) => creditBalance(tx, r) : undefined);
+  } catch (error) {
+    if (!isRefundExceedsDebit(error)) throw error;
+    return failed(ctx, log, r, error.message);
+  }
   return 'refunded';
+}
+
+/**
+ * Credits a BALANCE refund, never beyond what its payment debited (as the gateway never refunds
+ * beyond a capture). Concurrent credits of one user serialise on the balance's compare-and-set, and
+ * a conflict re-runs this check with the rest of the transaction.
+ */
+async function creditBalance(tx: EntityManager, r: RefundAttempt): Promise<void> {
+  const [row] = await query<{ debited: string; credited: string }>(
+    tx,
+    sql`select (select coalesce(-sum(amount), 0) from balance_transactions
+                where kind = 'PAYMENT' and reference_id = ${r.payment_id}) as debited,
+               (select coalesce(sum(b.amount), 0) from balance_transactions b
+                join refunds f on f.id = b.reference_id
+                where b.kind = 'REFUND' and f.payment_id = ${r.payment_id} and f.id <> ${r.id}) as credited`,
+  );
+  const debited = Number(row!.debited);
+  const credited = Number(row!.credited);
+  if (credited + r.amount > debited) throw new RefundExceedsDebitError(r.id, debited, credited);
+  await applyBalanceChange(tx, { userId: r.user_id, kind: 'REFUND', amount: r.amount, referenceId: r.id });
 }
 
 /** Given up: the order marks the refund MANUAL for staff, and a cancellation waiting on it resumes. */
