@@ -16,6 +16,7 @@ import { cartRoutes } from './http/routes/cart.routes';
 import { commandRoutes } from './http/routes/commands.routes';
 import { adminCouponRoutes, couponRoutes } from './http/routes/coupons.routes';
 import { docsRoutes } from './http/routes/docs.routes';
+import { adminGatewayRoutes } from './http/routes/gateway.routes';
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes';
 import { adminInventoryRoutes, inventoryRoutes } from './http/routes/inventory.routes';
 import { machineRoutes } from './http/routes/machines.routes';
@@ -23,8 +24,10 @@ import { metricsRoutes } from './http/routes/metrics.routes';
 import { notificationRoutes } from './http/routes/notifications.routes';
 import { orderEventsRoutes } from './http/routes/order-events.routes';
 import { orderRoutes } from './http/routes/orders.routes';
+import { paymentRoutes } from './http/routes/payments.routes';
 import { popularProductRoutes } from './http/routes/popular-products.routes';
 import { productRoutes } from './http/routes/products.routes';
+import { refundRoutes } from './http/routes/refunds.routes';
 import { reviewRoutes } from './http/routes/reviews.routes';
 import { BULL_BOARD_PATH, bullBoardRoutes } from './http/ui/bull-board';
 import { machinePageRoutes } from './http/ui/machine-page';
@@ -95,6 +98,9 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/machines', machinePageRoutes(ctx));
   app.route('/api/v1/coupons', couponRoutes(ctx));
   app.route('/api/v1/admin/coupons', adminCouponRoutes(ctx));
+  app.route('/api/v1/payments', paymentRoutes(ctx));
+  app.route('/api/v1/refunds', refundRoutes(ctx));
+  app.route('/api/v1/admin/gateway', adminGatewayRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   return app;

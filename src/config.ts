@@ -76,6 +76,8 @@ const envSchema = z.object({
   WEBHOOK_DISABLE_AFTER: int(0, 20),
   /** Live order-status streams (SSE) send a heartbeat comment this often. */
   SSE_HEARTBEAT_MS: int(100, 15_000),
+  /** How often the payment actor looks for payments and refunds whose messages Redis may have lost. */
+  PAYMENT_SWEEP_INTERVAL_MS: int(100, 30_000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -160,5 +162,6 @@ function toConfig(env: z.infer<typeof envSchema>) {
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS,
     webhookDisableAfter: env.WEBHOOK_DISABLE_AFTER,
     sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
+    paymentSweepIntervalMs: env.PAYMENT_SWEEP_INTERVAL_MS,
   };
 }

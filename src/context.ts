@@ -2,7 +2,7 @@ import type { Config } from './config';
 import { createOrm, type Orm } from './db/orm';
 import { DependencyMonitor } from './health/dependency-monitor';
 import type { Logger } from './logger';
-import { closeQueues, createQueues, type Queues } from './messaging/queues';
+import { closeQueues, createQueues, paymentJobOptions, type Queues } from './messaging/queues';
 import { createRedis, type Redis } from './messaging/redis';
 import { ReplyListener } from './messaging/replies';
 import { argon2Hasher, type PasswordHasher } from './services/auth/passwords';
@@ -35,7 +35,7 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
   const orm = await createOrm(databaseUrl, config.databasePoolSize);
   const prefix = config.redisPrefix;
   const redis = createRedis(config.redisUrl, 'command', `${prefix}:api`);
-  const queues = createQueues(redis, prefix);
+  const queues = createQueues(redis, prefix, { payment: paymentJobOptions(config) });
   const replies = new ReplyListener(
     createRedis(config.redisUrl, 'blocking', `${prefix}:replies`),
     prefix,

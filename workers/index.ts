@@ -4,6 +4,7 @@ import { eventsWorker } from './events.worker';
 import { inventoryWorker } from './inventory.worker';
 import { orderWorker } from './order.worker';
 import { outboxRelay } from './outbox-relay.worker';
+import { paymentWorker } from './payment.worker';
 import { type RunningWorker, startWorker, type WorkerDefinition } from './runtime';
 import { webhooksWorker } from './webhooks.worker';
 
@@ -15,6 +16,7 @@ import { webhooksWorker } from './webhooks.worker';
 export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
   order: orderWorker,
   inventory: inventoryWorker,
+  payment: paymentWorker,
   outbox: outboxRelay,
   coupon: couponWorker,
   events: eventsWorker,

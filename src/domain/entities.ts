@@ -2,6 +2,8 @@ import { BalanceTransaction } from './balance-transaction.entity';
 import { CartItem } from './cart-item.entity';
 import { Command } from './command.entity';
 import { Coupon } from './coupon.entity';
+import { GatewayAttempt } from './gateway-attempt.entity';
+import { GatewayCharge } from './gateway-charge.entity';
 import { Inventory } from './inventory.entity';
 import { Notification } from './notification.entity';
 import { Order } from './order.entity';
@@ -41,4 +43,6 @@ export const entities = [
   SalesLine,
   Webhook,
   WebhookDelivery,
+  GatewayCharge,
+  GatewayAttempt,
 ];

@@ -22,6 +22,8 @@ export const RefundSchema = defineEntity({
     idempotencyKey: p.string().length(255),
     requestHash: p.string().length(64).nullable(),
     failureReason: p.string().length(200).nullable(),
+    /** Calls the payment actor made for this refund (bounded by PAYMENT_MAX_ATTEMPTS). */
+    attempts: p.integer().default(0),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     completedAt: p.datetime().nullable(),

@@ -94,3 +94,16 @@ export type OrderNotice =
 
 export const ORDER_NOTICE = 'NOTICE';
 export const ORDER_SWEEP = 'SWEEP';
+
+/** The payment actor's mailbox: carry out a capture or a refund at the gateway (or on the balance). */
+export const PAYMENT_CAPTURE = 'CAPTURE';
+export const PAYMENT_REFUND = 'REFUND';
+export const PAYMENT_SWEEP = 'SWEEP';
+
+export interface CapturePaymentMessage {
+  paymentId: string;
+}
+
+export interface RefundPaymentMessage {
+  refundId: string;
+}

@@ -19,16 +19,37 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
+/**
+ * The payment mailbox retries a failed gateway call PAYMENT_MAX_ATTEMPTS times in all, waiting
+ * PAYMENT_RETRY_BASE_MS, then twice that, and so on. Set as the queue's default because its jobs are
+ * added by the outbox relay, the stale-payment sweep and tests alike, and each must get the same policy.
+ */
+export function paymentJobOptions(config: {
+  paymentMaxAttempts: number;
+  paymentRetryBaseMs: number;
+}): JobsOptions {
+  return {
+    ...DEFAULT_JOB_OPTIONS,
+    attempts: config.paymentMaxAttempts,
+    backoff: { type: 'exponential', delay: config.paymentRetryBaseMs },
+  };
+}
+
 export function bullPrefix(redisPrefix: string): string {
   return `${redisPrefix}:bull`;
 }
 
 /** Producers share one fail-fast connection: a request never hangs on a dead Redis. */
-export function createQueues(connection: Redis, redisPrefix: string): Queues {
+export function createQueues(
+  connection: Redis,
+  redisPrefix: string,
+  jobOptions: Partial<Record<QueueName, JobsOptions>> = {},
+): Queues {
   const prefix = bullPrefix(redisPrefix);
   return Object.fromEntries(
     QUEUE_NAMES.map((name) => {
-      const queue = new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      const defaultJobOptions = jobOptions[name] ?? DEFAULT_JOB_OPTIONS;
+      const queue = new Queue(name, { connection, prefix, defaultJobOptions });
       queue.on('error', () => undefined);
       return [name, queue];
     }),

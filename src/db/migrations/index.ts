@@ -4,6 +4,7 @@ import { Migration20261121052509_orders } from './Migration20261121052509_orders
 import { Migration20261121053439_coupons } from './Migration20261121053439_coupons';
 import { Migration20261121054740_reviews } from './Migration20261121054740_reviews';
 import { Migration20261121055408_events } from './Migration20261121055408_events';
+import { Migration20261121055453_gateway } from './Migration20261121055453_gateway';
 import { Migration20261121062254_processed_messages_index } from './Migration20261121062254_processed_messages_index';
 
 export const migrations = [
@@ -12,5 +13,6 @@ export const migrations = [
   Migration20261121053439_coupons,
   Migration20261121054740_reviews,
   Migration20261121055408_events,
+  Migration20261121055453_gateway,
   Migration20261121062254_processed_messages_index,
 ];

@@ -1,13 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { asDate, query, sql } from '../../db/sql';
+import type { PaymentStatus } from '../../domain/payment.entity';
+import type { RefundStatus } from '../../domain/refund.entity';
 
 export interface PaymentView {
   id: string;
   orderId: string;
   userId: string;
-  method: string;
+  method: 'CARD' | 'BALANCE';
   amount: number;
-  status: string;
+  status: PaymentStatus;
   failureReason: string | null;
   refundedAmount: number;
   attempts: number;
@@ -23,24 +25,28 @@ export interface RefundView {
   amount: number;
   reason: string | null;
   restock: boolean;
-  status: string;
+  status: RefundStatus;
+  failureReason: string | null;
   createdAt: string;
   completedAt: string | null;
 }
 
 const iso = (d: Date | string | null) => (d ? asDate(d).toISOString() : null);
 
+/** Payments matching `where`, newest first; `page` limits them to one page. */
 export async function loadPaymentViews(
   em: EntityManager,
   where: ReturnType<typeof sql>,
+  page?: { page: number; size: number },
 ): Promise<PaymentView[]> {
+  const limit = page ? sql`limit ${page.size} offset ${page.page * page.size}` : sql``;
   const rows = await query<{
     id: string;
     order_id: string;
     user_id: string;
-    method: string;
+    method: 'CARD' | 'BALANCE';
     amount: number;
-    status: string;
+    status: PaymentStatus;
     failure_reason: string | null;
     refunded_amount: number;
     attempts: number;
@@ -50,7 +56,7 @@ export async function loadPaymentViews(
     em,
     sql`select id, order_id, user_id, method, amount, status, failure_reason, refunded_amount, attempts, created_at,
                completed_at
-        from payments where ${where}`,
+        from payments where ${where} order by created_at desc, id desc ${limit}`,
   );
   return rows.map((r) => ({
     id: r.id,
@@ -81,12 +87,14 @@ export async function loadRefundView(em: EntityManager, id: string): Promise<Ref
     amount: number;
     reason: string | null;
     restock: boolean;
-    status: string;
+    status: RefundStatus;
+    failure_reason: string | null;
     created_at: Date;
     completed_at: Date | null;
   }>(
     em,
-    sql`select id, payment_id, order_id, user_id, amount, reason, restock, status, created_at, completed_at
+    sql`select id, payment_id, order_id, user_id, amount, reason, restock, status, failure_reason, created_at,
+               completed_at
         from refunds where id = ${id}`,
   );
   if (!r) return undefined;
@@ -99,6 +107,7 @@ export async function loadRefundView(em: EntityManager, id: string): Promise<Ref
     reason: r.reason,
     restock: r.restock,
     status: r.status,
+    failureReason: r.failure_reason,
     createdAt: asDate(r.created_at).toISOString(),
     completedAt: iso(r.completed_at),
   };

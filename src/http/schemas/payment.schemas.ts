@@ -1,0 +1,92 @@
+import { z } from '@hono/zod-openapi';
+import { GATEWAY_CHARGE_KINDS } from '../../domain/gateway-charge.entity';
+import { PAYMENT_METHODS, PAYMENT_STATUSES } from '../../domain/payment.entity';
+import { REFUND_STATUSES } from '../../domain/refund.entity';
+import { money } from './common';
+
+export const PayBody = z
+  .object({
+    orderId: z.uuid(),
+    method: z.enum(PAYMENT_METHODS),
+    cardToken: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -')
+      .optional()
+      .openapi({ example: 'tok_ok', description: 'CARD only; absent means tok_ok' }),
+  })
+  .refine((b) => b.cardToken === undefined || b.method === 'CARD', {
+    message: 'cardToken is only for CARD payments',
+    path: ['cardToken'],
+  })
+  .openapi('PaymentRequest');
+
+export const RefundBody = z
+  .object({
+    paymentId: z.uuid(),
+    amount: money()
+      .min(1)
+      .optional()
+      .openapi({ description: 'won; defaults to what is left of the payment' }),
+    reason: z.string().trim().max(500).optional(),
+    restock: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'defaults to true for a PAID order, false for a CONFIRMED one' }),
+  })
+  .openapi('RefundRequest');
+
+export const PaymentListQuery = z.object({
+  orderId: z.uuid().optional(),
+  status: z.enum(PAYMENT_STATUSES).optional(),
+});
+
+export const ChargeListQuery = z.object({
+  paymentId: z.uuid().optional(),
+  orderId: z.uuid().optional(),
+});
+
+export const PaymentSchema = z
+  .object({
+    id: z.uuid(),
+    orderId: z.uuid(),
+    userId: z.uuid(),
+    method: z.enum(PAYMENT_METHODS),
+    amount: z.number().int(),
+    status: z.enum(PAYMENT_STATUSES),
+    failureReason: z.string().nullable().openapi({ example: 'CARD_DECLINED' }),
+    refundedAmount: z.number().int(),
+    attempts: z.number().int(),
+    createdAt: z.string(),
+    completedAt: z.string().nullable(),
+  })
+  .openapi('Payment');
+
+export const RefundSchema = z
+  .object({
+    id: z.uuid(),
+    paymentId: z.uuid(),
+    orderId: z.uuid(),
+    userId: z.uuid(),
+    amount: z.number().int(),
+    reason: z.string().nullable(),
+    restock: z.boolean(),
+    status: z.enum(REFUND_STATUSES),
+    failureReason: z.string().nullable(),
+    createdAt: z.string(),
+    completedAt: z.string().nullable(),
+  })
+  .openapi('Refund');
+
+export const GatewayChargeSchema = z
+  .object({
+    id: z.uuid(),
+    paymentId: z.uuid(),
+    orderId: z.uuid(),
+    refundId: z.uuid().nullable(),
+    kind: z.enum(GATEWAY_CHARGE_KINDS),
+    amount: z.number().int().openapi({ description: 'positive won, either way' }),
+    createdAt: z.string(),
+  })
+  .openapi('GatewayCharge');

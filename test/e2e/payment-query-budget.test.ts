@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, sql } from '../../src/db/sql';
+import { uuidv7 } from '../../src/ids';
+import type { PayOrderCommand } from '../../src/messaging/messages';
+import { businessDay, ensureOrderSequence } from '../../workers/order/order-number';
+import { commandOrder, notifyOrder } from '../../workers/order/order-step';
+import { placeOrder as placeOrderStep } from '../../workers/order/place-order';
+import { capturePayment } from '../../workers/payment/capture';
+import { createProduct } from '../support/catalog';
+import { statementsDuring } from '../support/query-counter';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+
+// SPEC §9: each command's number of SQL statements is asserted, so an N+1 regression fails CI.
+let shop: TestShop;
+let seller: TestUser;
+let buyer: TestUser;
+beforeAll(async () => {
+  // No workers: every statement counted is the step's own; the steps are run by hand.
+  shop = await createTestShop();
+  seller = await shop.createUser('SELLER');
+  buyer = await shop.createUser('BUYER', { balance: 1_000_000 });
+});
+afterAll(() => shop?.close());
+
+/** "insert payments", "select orders"…: the verb and the table a statement touches. */
+const kindOf = (statement: string) => {
+  const s = statement.replace(/\s+/g, ' ').trim().toLowerCase();
+  if (s === 'begin' || s === 'commit' || s === 'rollback') return s;
+  const write = /^(insert into|update|delete from) "?([a-z_]+)"?/.exec(s);
+  if (write) return `${write[1]!.split(' ')[0]} ${write[2]}`;
+  const read = /^select .*? from "?([a-z_]+)"?/.exec(s);
+  return read ? `select ${read[1]}` : s.slice(0, 30);
+};
+
+const payCommand = (orderId: string, method: 'CARD' | 'BALANCE'): PayOrderCommand => ({
+  commandId: uuidv7(),
+  userId: buyer.id,
+  role: 'BUYER',
+  idempotencyKey: `key-${uuidv7()}`,
+  requestHash: 'hash',
+  orderId,
+  method,
+});
+
+/** Places an order exactly as the order worker does. */
+async function placeOrder(user: TestUser, items: { productId: string; quantity: number }[]) {
+  const now = new Date();
+  const day = businessDay(now, shop.config.timezone);
+  await ensureOrderSequence(shop.ctx.orm.em.fork(), day);
+  const command = {
+    commandId: uuidv7(),
+    userId: user.id,
+    role: 'BUYER' as const,
+    idempotencyKey: null,
+    requestHash: null,
+    items,
+  };
+  const result = await shop.ctx.orm.em
+    .fork()
+    .transactional((tx) => placeOrderStep(tx, shop.config, command, now, day));
+  const [order] = await query<{ total: number }>(
+    shop.ctx.orm.em.fork(),
+    sql`select total from orders where id = ${result.answer.id}`,
+  );
+  return { id: result.answer.id, total: order!.total };
+}
+
+async function pendingOrder(quantity = 1) {
+  const productId = await createProduct(shop, seller);
+  return placeOrder(buyer, [{ productId, quantity }]);
+}
+
+async function runPay(orderId: string, method: 'CARD' | 'BALANCE' = 'CARD') {
+  let paymentId = '';
+  const statements = await statementsDuring(shop.databaseName, () =>
+    shop.ctx.orm.em.fork().transactional(async (tx) => {
+      paymentId = (await commandOrder(tx, 'PAY', payCommand(orderId, method), new Date())).answer.id;
+    }),
+  );
+  return { paymentId, kinds: statements.map(kindOf) };
+}
+
+describe('statements per payment step', () => {
+  it('PAY: load, the payment row, save, history, one outbox insert (capture + timer withdrawal), receipt', async () => {
+    const order = await pendingOrder();
+    const { kinds } = await runPay(order.id);
+    expect(kinds).toEqual([
+      'begin',
+      'select orders',
+      'insert payments',
+      'update orders',
+      'insert order_transitions',
+      'insert outbox_events',
+      'insert commands',
+      'commit',
+    ]);
+  });
+
+  it('PAYMENT_SUCCEEDED: 10 statements for one line; several lines add one row-lock statement (no N+1)', async () => {
+    const seen: string[][] = [];
+    for (const lines of [1, 5]) {
+      const products = await Promise.all(Array.from({ length: lines }, () => createProduct(shop, seller)));
+      const order = await placeOrder(
+        buyer,
+        products.map((productId) => ({ productId, quantity: 1 })),
+      );
+      const { paymentId } = await runPay(order.id);
+      const statements = await statementsDuring(shop.databaseName, () =>
+        shop.ctx.orm.em
+          .fork()
+          .transactional((tx) =>
+            notifyOrder(
+              tx,
+              order.id,
+              { type: 'PAYMENT_SUCCEEDED', paymentId, amount: order.total } as never,
+              `paid-${paymentId}`,
+              new Date(),
+            ),
+          ),
+      );
+      seen.push(statements.map(kindOf));
+    }
+    expect(seen[0]).toEqual([
+      'begin',
+      'insert processed_messages',
+      'select orders',
+      'update payments',
+      'update orders',
+      'insert order_transitions',
+      'insert outbox_events',
+      'select order_items',
+      'update inventory',
+      'commit',
+    ]);
+    expect(seen[1]).toHaveLength(11);
+    expect(seen[1]!.slice(-3)).toEqual(['select inventory', 'update inventory', 'commit']);
+  });
+
+  it('the payment actor’s CAPTURE by card: start the attempt, the gateway’s own write, the notice', async () => {
+    const order = await pendingOrder();
+    const { paymentId } = await runPay(order.id);
+    const job = { data: { paymentId }, attemptsMade: 0, opts: { attempts: 3 } } as never;
+    const kinds = (
+      await statementsDuring(shop.databaseName, () => capturePayment(shop.ctx, job, shop.ctx.log))
+    ).map(kindOf);
+    expect(kinds).toEqual([
+      'update payments',
+      // the gateway: idempotency look-up, then its ledger row, each committed on its own
+      'select gateway_charges',
+      'insert gateway_charges',
+      'begin',
+      'insert outbox_events',
+      'commit',
+    ]);
+  });
+
+  it('the payment actor’s CAPTURE from the balance: the debit and the notice in one transaction', async () => {
+    const order = await pendingOrder();
+    const { paymentId } = await runPay(order.id, 'BALANCE');
+    const job = { data: { paymentId }, attemptsMade: 0, opts: { attempts: 3 } } as never;
+    const kinds = (
+      await statementsDuring(shop.databaseName, () => capturePayment(shop.ctx, job, shop.ctx.log))
+    ).map(kindOf);
+    expect(kinds).toEqual([
+      'update payments',
+      'begin',
+      'select users',
+      'select balance_transactions',
+      'update users',
+      'insert balance_transactions',
+      'insert outbox_events',
+      'commit',
+    ]);
+  });
+});

@@ -1,0 +1,30 @@
+import { PAYMENT_CAPTURE, PAYMENT_REFUND, PAYMENT_SWEEP } from '../src/messaging/messages';
+import { capturePayment } from './payment/capture';
+import { carryOutRefund } from './payment/refund';
+import { schedulePaymentSweep, sweepPayments } from './payment/sweep';
+import type { QueueWorkerDefinition } from './runtime';
+
+/**
+ * The payment actor's mailbox: captures and refunds at the gateway or on the prepaid balance, and the
+ * sweep that re-offers what Redis lost. Its outcomes reach the order only through the outbox.
+ */
+export const paymentWorker: QueueWorkerDefinition = {
+  kind: 'queue',
+  queue: 'payment',
+  concurrency: (ctx) => ctx.config.workerConcurrency,
+  onStart: schedulePaymentSweep,
+  refreshEveryMs: (ctx) => Math.max(5000, ctx.config.paymentSweepIntervalMs * 5),
+  process: async (ctx, job, log) => {
+    switch (job.name) {
+      case PAYMENT_CAPTURE:
+        return capturePayment(ctx, job, log);
+      case PAYMENT_REFUND:
+        return carryOutRefund(ctx, job, log);
+      case PAYMENT_SWEEP:
+        return sweepPayments(ctx, log);
+      default:
+        log.error({ name: job.name }, 'unknown payment message; dropped');
+        return 'unknown';
+    }
+  },
+};
