@@ -1,0 +1,105 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+
+export interface ChildServer {
+  pid: number;
+  port: number;
+  baseUrl: string;
+  /** SIGTERM, then SIGKILL if it has not exited within the grace period; resolves with the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/** A port nobody listens on right now (the shop cannot report a PORT=0 choice back to us). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address() as net.AddressInfo;
+      server.close(() => resolvePort(address.port));
+    });
+  });
+}
+
+/**
+ * Starts the shop (`src/server.ts`, API + workers in one process, as `npm start` does) as a child
+ * process on its own port, logging to `logFile`, and waits until `/health/ready` answers 200.
+ * Node runs with tsx as an import hook rather than through the tsx CLI, so the child is the server
+ * itself (one process to signal and to measure).
+ */
+export async function startShopProcess(options: {
+  env: Record<string, string>;
+  logFile: string;
+  readyTimeoutMs?: number;
+}): Promise<ChildServer> {
+  const port = await freePort();
+  const log = openSync(options.logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env, PORT: String(port) },
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilReady(child, `${baseUrl}/health/ready`, options.readyTimeoutMs ?? 120_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    const tail = readFileSync(options.logFile, 'utf8').split('\n').slice(-30).join('\n');
+    throw new Error(`${(error as Error).message}\n--- ${options.logFile} (tail) ---\n${tail}`);
+  }
+  return { pid: child.pid!, port, baseUrl, stop: () => stopChild(child) };
+}
+
+async function waitUntilReady(child: ChildProcess, url: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = `the shop exited during start-up (code ${code}, signal ${signal})`;
+  });
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(exited);
+    const status = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+      (res) => res.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the shop was not ready within ${timeoutMs} ms`);
+}
+
+export function stopChild(child: ChildProcess, graceMs = 30_000): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolveExit) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolveExit(code);
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Starts a raw-ceiling server script (tsx hook, like the shop) that prints `listening <port>`. */
+export async function startRawServer(script: string, env: Record<string, string>): Promise<ChildServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolvePort, reject) => {
+    let seen = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = /listening (\d+)/.exec(seen);
+      if (match) resolvePort(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before listening`)));
+  });
+  return { pid: child.pid!, port, baseUrl: `http://127.0.0.1:${port}`, stop: () => stopChild(child, 5000) };
+}
