@@ -9,6 +9,8 @@ export interface BenchOptions {
   concurrency: number | undefined;
   /** Extra environment for the shop (KEY=VALUE), e.g. to try WORKER_CONCURRENCY=64. */
   serverEnv: Record<string, string>;
+  /** `npm run worker` processes started beside the API process (same environment). */
+  workerProcesses: number;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -17,7 +19,9 @@ export const USAGE = `npm run bench -- [options]
   --duration <s>        measured seconds per phase (default 10)
   --warmup <s>          unmeasured seconds before each phase (default 2)
   --concurrency <n>     virtual users for every selected scenario (default: each scenario's own)
-  --server-env K=V      extra environment for the shop process (repeatable)
+  --server-env K=V      extra environment for the shop processes (repeatable)
+  --worker-processes <n> also start n worker-only processes (workers/main.ts); with
+                        --server-env WORKERS=none the API process runs no workers itself (default 0)
   --help
 
 scenarios:
@@ -33,6 +37,7 @@ export function parseCli(argv: string[]): BenchOptions | 'help' {
       warmup: { type: 'string', default: '2' },
       concurrency: { type: 'string' },
       'server-env': { type: 'string', multiple: true, default: [] },
+      'worker-processes': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -52,6 +57,10 @@ export function parseCli(argv: string[]): BenchOptions | 'help' {
     concurrency:
       values.concurrency === undefined ? undefined : wholePositive('--concurrency', values.concurrency),
     serverEnv,
+    workerProcesses:
+      values['worker-processes'] === '0'
+        ? 0
+        : wholePositive('--worker-processes', values['worker-processes']),
   };
 }
 

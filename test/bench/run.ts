@@ -72,8 +72,8 @@ async function main() {
   try {
     const logFile = join(resultsDir, `${stamp}-server.log`);
     note(`database ${database.name}, Redis prefix ${redisPrefix}; starting the shop (log: ${logFile})`);
-    shop = await startShopProcess({ env: serverEnv, logFile });
-    note(`shop ready at ${shop.baseUrl} (pid ${shop.pid})`);
+    shop = await startShopProcess({ env: serverEnv, logFile, workerProcesses: parsed.workerProcesses });
+    note(`shop ready at ${shop.baseUrl} (pids ${shop.pids.join(', ')})`);
 
     const meter = new PhaseMeter(database.pool, database.name, redis);
     const seed = new Seeder(database.pool, jwtTokens(jwtSecret, 6 * 3600), redisPrefix);
@@ -81,7 +81,7 @@ async function main() {
     const bench: BenchContext = {
       durationMs: parsed.durationS * 1000,
       warmupMs: parsed.warmupS * 1000,
-      shop: { baseUrl: shop.baseUrl, pid: shop.pid, env: serverEnv },
+      shop: { baseUrl: shop.baseUrl, pids: shop.pids, env: serverEnv },
       database,
       redis: { url: REDIS_URL, prefix: redisPrefix },
       seed,
@@ -97,7 +97,7 @@ async function main() {
           label,
           load,
           run,
-          options.serverPid === undefined ? shop!.pid : options.serverPid,
+          options.serverPid === undefined ? shop!.pids : [options.serverPid],
         ),
       placementCapture: () =>
         (capture ??= (async () => {
@@ -161,20 +161,26 @@ async function measurePhase(
   label: string,
   load: { concurrency: number; warmupMs?: number },
   run: Parameters<BenchContext['phase']>[2],
-  serverPid: number | null,
+  serverPids: number[],
 ): Promise<Phase> {
   const warmupMs = load.warmupMs ?? bench.warmupMs;
   note(`  ${label}: ${warmupMs / 1000} s warm-up + ${bench.durationMs / 1000} s`);
   let close: (() => Promise<PhaseMeasurement>) | undefined;
+  let measured: PhaseMeasurement | undefined;
   const result = await run({
     concurrency: load.concurrency,
     durationMs: bench.durationMs,
     warmupMs,
     onMeasureStart: () => {
-      close = meter.open(serverPid ?? undefined);
+      close = meter.open(serverPids);
+    },
+    // Closed while the phase's own connections and processes still exist, so their CPU counts.
+    onMeasureEnd: async () => {
+      measured = await (close ?? meter.open(serverPids))();
     },
   });
-  const { cpu, work } = await (close ?? meter.open(serverPid ?? undefined))();
+  if (!measured) throw new Error(`phase '${label}' did not report the end of its measured window`);
+  const { cpu, work } = measured;
   note(
     `    ${Math.round(result.throughput)}/s, p50 ${result.latency.p50.toFixed(1)} ms, p95 ${result.latency.p95.toFixed(1)} ms; ` +
       `cores: loadgen ${cpu.loadgen}, server ${cpu.server}, postgres ${cpu.postgres}, redis ${cpu.redis}, other ${cpu.other}`,

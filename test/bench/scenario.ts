@@ -29,7 +29,8 @@ export interface Scenario {
 export interface BenchContext {
   durationMs: number;
   warmupMs: number;
-  shop: { baseUrl: string; pid: number; env: Record<string, string> };
+  /** The shop under test: its URL, its processes (API first, then any extra worker processes). */
+  shop: { baseUrl: string; pids: number[]; env: Record<string, string> };
   database: BenchDatabase;
   redis: { url: string; prefix: string };
   seed: Seeder;
@@ -38,14 +39,14 @@ export interface BenchContext {
   /**
    * Runs one load phase — `run` gets the harness's LoadOptions (duration, warm-up, CPU sampling
    * hook) completed with `load` — and measures where the CPU went during its measured window.
-   * `serverPid` is the process tree counted as "server": the shop by default, a raw-ceiling server's
-   * for its phase, `null` when the raw side is in-process (pg replay).
+   * `serverPid` roots the process tree counted as "server": by default the shop's processes (idle
+   * during a pg replay, which runs in the bench process), a raw-ceiling server's for its phase.
    */
   phase: (
     label: string,
     load: { concurrency: number; warmupMs?: number },
     run: (options: LoadOptions) => Promise<LoadResult>,
-    options?: { serverPid?: number | null },
+    options?: { serverPid?: number },
   ) => Promise<Phase>;
   /** The worker's placement transaction, captured once per run (see raw/placement-capture.ts). */
   placementCapture: () => Promise<CapturedPlacement>;

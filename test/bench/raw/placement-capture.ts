@@ -22,6 +22,8 @@ export interface CapturedPlacement {
   userId: string;
   productId: string;
   orderNo: string;
+  /** The `now` of the placement: every timestamp parameter derived from it. */
+  placedAt: Date;
 }
 
 /**
@@ -62,7 +64,7 @@ export async function capturePlacement(
       ctx.orm.em.fork(),
       sql`select order_no from orders where id = ${placed!.answer.id}`,
     );
-    return { statements, userId: buyerId, productId, orderNo: order!.order_no };
+    return { statements, userId: buyerId, productId, orderNo: order!.order_no, placedAt: now };
   } finally {
     await ctx.close();
   }

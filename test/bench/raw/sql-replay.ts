@@ -23,6 +23,12 @@ export interface ReplayPlan {
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 /** Replayed order numbers sit far above anything the shop's daily sequence reaches in a run. */
 let replayOrderCounter = 90_000_000;
+/**
+ * What the captured `now` becomes in a replay. Replayed outbox rows would otherwise be due at once,
+ * and the running shop's relay would deliver them during the raw phase, competing with it for CPU:
+ * the relay's work belongs to the end-to-end figure, not to the transaction's ceiling.
+ */
+const NOT_DUE_BEFORE = new Date('2100-01-01T00:00:00Z');
 
 /**
  * Turns a captured placement into a plan: the captured user becomes the virtual user's buyer, the
@@ -30,6 +36,7 @@ let replayOrderCounter = 90_000_000;
  * has one entry: the hot row), and every other UUID (order, items, transition, outbox rows, command
  * id) and the order number become fresh values per transaction — wherever they appear, including
  * inside JSON parameters (snapshot, outbox payloads) and derived strings (`expire-<orderId>`).
+ * The statements themselves are sent exactly as captured.
  */
 export function placementReplayPlan(
   capture: CapturedPlacement,
@@ -46,6 +53,11 @@ export function placementReplayPlan(
     if (!generated.has(value))
       throw new Error(`the captured placement never mentions its ${what} (${value})`);
   }
+  const dated = capture.statements.some((s) =>
+    s.values.flat().some((v) => v instanceof Date && v.getTime() === capture.placedAt.getTime()),
+  );
+  if (!dated)
+    throw new Error('the captured timestamps are not Date parameters: cannot keep replayed rows undue');
   const mentionsOrderNo = capture.statements.some((s) => JSON.stringify(s.values).includes(capture.orderNo));
   if (!mentionsOrderNo) throw new Error(`the captured placement never mentions its order number`);
   generated.delete(capture.userId);
@@ -56,7 +68,7 @@ export function placementReplayPlan(
   return {
     statements: capture.statements.map(({ text, values }) => {
       if (values.length === 0) return { text, values: undefined };
-      const parts = values.map((v) => compile(v, tokens));
+      const parts = values.map((v) => compile(v, tokens, capture.placedAt));
       return { text, values: (subs) => parts.map((part) => part(subs)) };
     }),
     substitutions: (vu) => {
@@ -85,11 +97,12 @@ export function singleRowReservationPlan(productId: string): ReplayPlan {
   };
 }
 
-function compile(value: unknown, tokens: string[]): Instantiate {
+function compile(value: unknown, tokens: string[], now: Date): Instantiate {
   if (Array.isArray(value)) {
-    const parts = value.map((v) => compile(v, tokens));
+    const parts = value.map((v) => compile(v, tokens, now));
     return (subs) => parts.map((part) => part(subs));
   }
+  if (value instanceof Date && value.getTime() === now.getTime()) return () => NOT_DUE_BEFORE;
   if (typeof value !== 'string') return () => value;
   if (tokens.includes(value)) return (subs) => subs.get(value) ?? value;
   const inside = tokens.filter((t) => value.includes(t));

@@ -28,11 +28,8 @@ export const placement: Scenario = {
       buyers.map((b) => b.id),
       products,
     );
-    const raw = await bench.phase(
-      `raw placement tx via pg @${concurrency}`,
-      { concurrency },
-      (options) => replayTransactions(bench.database.url, plan, options),
-      { serverPid: null },
+    const raw = await bench.phase(`raw placement tx via pg @${concurrency}`, { concurrency }, (options) =>
+      replayTransactions(bench.database.url, plan, options),
     );
 
     const orders = rateOf(shop.load, '201');

@@ -28,13 +28,13 @@ export interface CpuSnapshot {
  * the rest of the shared machine, including other databases' backends.
  */
 export class CpuMeter {
-  private serverPid: number | undefined;
+  private serverPids: number[] = [];
 
   constructor(private readonly foreignBackends: () => Promise<Set<number>> = async () => new Set()) {}
 
-  /** The root of the process tree counted as "server" (the shop, or a raw-ceiling server). */
-  watchServer(pid: number | undefined): void {
-    this.serverPid = pid;
+  /** The roots of the process trees counted as "server" (the shop's, or a raw-ceiling server). */
+  watchServer(pids: number[]): void {
+    this.serverPids = pids;
   }
 
   async snapshot(): Promise<CpuSnapshot> {
@@ -50,7 +50,7 @@ export class CpuMeter {
   share(from: CpuSnapshot, to: CpuSnapshot): CpuShare {
     const seconds = (to.at - from.at) / 1000;
     const cores = (ticks: number) => round(ticks / TICKS_PER_S / seconds);
-    const serverTree = descendants(to.processes, this.serverPid);
+    const serverTree = descendants(to.processes, this.serverPids);
     const foreign = new Set([...from.foreignBackends, ...to.foreignBackends]);
     const sums: Record<CpuGroup, number> = { loadgen: 0, server: 0, postgres: 0, redis: 0, other: 0 };
     for (const [pid, now] of to.processes) {
@@ -81,10 +81,8 @@ function groupOf(pid: number, comm: string, serverTree: Set<number>): CpuGroup {
   return 'other';
 }
 
-function descendants(processes: Map<number, ProcessTicks>, root: number | undefined): Set<number> {
-  const tree = new Set<number>();
-  if (root === undefined) return tree;
-  tree.add(root);
+function descendants(processes: Map<number, ProcessTicks>, roots: number[]): Set<number> {
+  const tree = new Set<number>(roots);
   for (let grew = true; grew; ) {
     grew = false;
     for (const [pid, p] of processes) {

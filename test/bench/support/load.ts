@@ -13,6 +13,8 @@ export interface LoadOptions {
   warmupMs: number;
   /** Called once when the measured window opens (the harness starts its CPU sampling there). */
   onMeasureStart?: () => void;
+  /** Awaited when the last user has finished, before the caller tears anything down. */
+  onMeasureEnd?: () => Promise<void>;
   /** Sees every measured completion (times in ms relative to the measured window's start). */
   onResult?: (outcome: string, startMs: number, endMs: number) => void;
 }
@@ -70,6 +72,7 @@ export async function runClosedLoop(task: Task, options: LoadOptions): Promise<L
   };
   await Promise.all(Array.from({ length: options.concurrency }, (_, vu) => user(vu)));
   clearTimeout(opened);
+  await options.onMeasureEnd?.();
 
   const elapsedS = Math.max(lastEnd - measureFrom, 1) / 1000;
   const outcomes: Record<string, number> = {};

@@ -26,9 +26,9 @@ export class PhaseMeter {
     });
   }
 
-  /** Starts a window; the returned function closes it. `serverPid` roots the "server" process tree. */
-  open(serverPid: number | undefined): () => Promise<PhaseMeasurement> {
-    this.cpu.watchServer(serverPid);
+  /** Starts a window; the returned function closes it. `serverPids` root the "server" process trees. */
+  open(serverPids: number[]): () => Promise<PhaseMeasurement> {
+    this.cpu.watchServer(serverPids);
     const opened = Promise.all([this.cpu.snapshot(), readCounters(this.pool, this.database, this.redis)]);
     return async () => {
       const [cpuFrom, workFrom] = await opened;

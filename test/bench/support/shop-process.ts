@@ -13,6 +13,14 @@ export interface ChildServer {
   stop: () => Promise<number | null>;
 }
 
+export interface ShopProcesses {
+  baseUrl: string;
+  /** The API process first, then the worker-only processes. */
+  pids: number[];
+  /** Stops the API process (no new commands), then the workers (they drain); the API's exit code. */
+  stop: () => Promise<number | null>;
+}
+
 /** A port nobody listens on right now (the shop cannot report a PORT=0 choice back to us). */
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -27,37 +35,59 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts the shop (`src/server.ts`, API + workers in one process, as `npm start` does) as a child
- * process on its own port, logging to `logFile`, and waits until `/health/ready` answers 200.
- * Node runs with tsx as an import hook rather than through the tsx CLI, so the child is the server
- * itself (one process to signal and to measure).
+ * process on its own port, plus `workerProcesses` worker-only processes (`workers/main.ts`, as
+ * `npm run worker` does), all logging to `logFile`, and waits until `/health/ready` answers 200.
+ * Node runs with tsx as an import hook rather than through the tsx CLI, so each child is the
+ * process itself (one process to signal and to measure).
  */
 export async function startShopProcess(options: {
   env: Record<string, string>;
   logFile: string;
+  workerProcesses?: number;
   readyTimeoutMs?: number;
-}): Promise<ChildServer> {
+}): Promise<ShopProcesses> {
   const port = await freePort();
-  const log = openSync(options.logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...options.env, PORT: String(port) },
-    stdio: ['ignore', log, log],
-  });
-  closeSync(log);
   const baseUrl = `http://127.0.0.1:${port}`;
+  const children: ChildProcess[] = [];
+  const start = (script: string) => {
+    const log = openSync(options.logFile, 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...options.env, PORT: String(port) },
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    children.push(child);
+    return child;
+  };
+  const stop = async () => {
+    const [api, ...workers] = children;
+    const code = api ? await stopChild(api) : null;
+    await Promise.all(workers.map((w) => stopChild(w)));
+    return code;
+  };
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
   try {
-    await waitUntilReady(child, `${baseUrl}/health/ready`, options.readyTimeoutMs ?? 120_000);
+    const api = start('src/server.ts');
+    if (options.workerProcesses) {
+      // The API process migrates before it listens: workers start on a migrated database.
+      await waitFor(api, `${baseUrl}/health/live`, deadline);
+      for (let i = 0; i < options.workerProcesses; i++) start('workers/main.ts');
+    }
+    await waitFor(api, `${baseUrl}/health/ready`, deadline);
   } catch (error) {
-    child.kill('SIGKILL');
+    for (const child of children) child.kill('SIGKILL');
     const tail = readFileSync(options.logFile, 'utf8').split('\n').slice(-30).join('\n');
     throw new Error(`${(error as Error).message}\n--- ${options.logFile} (tail) ---\n${tail}`);
   }
-  return { pid: child.pid!, port, baseUrl, stop: () => stopChild(child) };
+  return { baseUrl, pids: children.map((c) => c.pid!), stop };
 }
 
-async function waitUntilReady(child: ChildProcess, url: string, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  let exited: string | undefined;
+async function waitFor(child: ChildProcess, url: string, deadline: number) {
+  let exited: string | undefined =
+    child.exitCode !== null || child.signalCode !== null
+      ? `the shop exited during start-up (code ${child.exitCode}, signal ${child.signalCode})`
+      : undefined;
   child.once('exit', (code, signal) => {
     exited = `the shop exited during start-up (code ${code}, signal ${signal})`;
   });
@@ -70,7 +100,7 @@ async function waitUntilReady(child: ChildProcess, url: string, timeoutMs: numbe
     if (status === 200) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`the shop was not ready within ${timeoutMs} ms`);
+  throw new Error(`the shop did not answer ${url} in time`);
 }
 
 export function stopChild(child: ChildProcess, graceMs = 30_000): Promise<number | null> {
