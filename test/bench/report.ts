@@ -14,6 +14,7 @@ export function renderReport(outcomes: ScenarioOutcome[]): string {
   const results = [['scenario', 'metric', 'value', 'raw ceiling', 'ratio', 'target']];
   for (const o of outcomes) {
     if (o.error) results.push([o.name, 'FAILED', o.error.split('\n')[0]!, '', '', '']);
+    if (o.error && o.phases.length > 0) continue;
     for (const row of o.rows) {
       results.push([
         o.name,

@@ -110,7 +110,18 @@ async function main() {
       note,
     };
 
-    for (const scenario of scenarios) outcomes.push(await runScenario(scenario, bench, parsed));
+    for (const scenario of scenarios) {
+      const outcome = await runScenario(scenario, bench, parsed);
+      const death = shop.died();
+      if (death) {
+        // (Code 0 without a signal is the shop's own graceful shutdown: someone sent it SIGTERM/SIGINT.)
+        outcome.error = `the shop stopped during this scenario: ${death}; its figures are void`;
+        note(outcome.error);
+        outcomes.push(outcome);
+        break;
+      }
+      outcomes.push(outcome);
+    }
     await closeClients();
     serverExitCode = await shop.stop();
     if (serverExitCode !== 0) note(`the shop exited with ${serverExitCode} on SIGTERM (see ${logFile})`);

@@ -19,6 +19,8 @@ export interface ShopProcesses {
   pids: number[];
   /** Stops the API process (no new commands), then the workers (they drain); the API's exit code. */
   stop: () => Promise<number | null>;
+  /** Why a shop process is gone although nobody here stopped it (undefined while all run). */
+  died: () => string | undefined;
 }
 
 /** A port nobody listens on right now (the shop cannot report a PORT=0 choice back to us). */
@@ -49,6 +51,8 @@ export async function startShopProcess(options: {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const children: ChildProcess[] = [];
+  let stopping = false;
+  let death: string | undefined;
   const start = (script: string) => {
     const log = openSync(options.logFile, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', script], {
@@ -58,9 +62,13 @@ export async function startShopProcess(options: {
     });
     closeSync(log);
     children.push(child);
+    child.once('exit', (code, signal) => {
+      if (!stopping) death ??= `${script} (pid ${child.pid}) exited with code ${code}, signal ${signal}`;
+    });
     return child;
   };
   const stop = async () => {
+    stopping = true;
     const [api, ...workers] = children;
     const code = api ? await stopChild(api) : null;
     await Promise.all(workers.map((w) => stopChild(w)));
@@ -80,7 +88,7 @@ export async function startShopProcess(options: {
     const tail = readFileSync(options.logFile, 'utf8').split('\n').slice(-30).join('\n');
     throw new Error(`${(error as Error).message}\n--- ${options.logFile} (tail) ---\n${tail}`);
   }
-  return { baseUrl, pids: children.map((c) => c.pid!), stop };
+  return { baseUrl, pids: children.map((c) => c.pid!), stop, died: () => death };
 }
 
 async function waitFor(child: ChildProcess, url: string, deadline: number) {
