@@ -37,6 +37,7 @@ export function renderReport(outcomes: ScenarioOutcome[]): string {
       'redis',
       'other',
       'machine',
+      'cpu ms/op',
       'db tx/op',
       'redis cmd/op',
     ],
@@ -44,6 +45,10 @@ export function renderReport(outcomes: ScenarioOutcome[]): string {
   for (const o of outcomes) {
     for (const p of o.phases) {
       const perOp = (n: number) => (p.load.completed > 0 ? (n / p.load.completed).toFixed(1) : '');
+      // CPU time per operation of what the work needs (not "other"): steadier than ops/s on a busy box.
+      const { loadgen, server, postgres, redis } = p.cpu;
+      const ours = loadgen + server + postgres + redis;
+      const cpuMs = p.load.throughput > 0 ? ((ours / p.load.throughput) * 1000).toFixed(2) : '';
       cpu.push([
         p.label,
         format(Math.round(p.load.throughput)),
@@ -51,6 +56,7 @@ export function renderReport(outcomes: ScenarioOutcome[]): string {
         ...[p.cpu.loadgen, p.cpu.server, p.cpu.postgres, p.cpu.redis, p.cpu.other, p.cpu.machine].map((c) =>
           c.toFixed(2),
         ),
+        cpuMs,
         perOp(p.work.dbCommits + p.work.dbRollbacks),
         perOp(p.work.redisCommands),
       ]);
@@ -61,7 +67,8 @@ export function renderReport(outcomes: ScenarioOutcome[]): string {
     table(results),
     '',
     `Where the time went in each measured window: cores busy (of ${cores}; "other" is the rest of the shared`,
-    'machine), and database transactions (autocommit statements included) and Redis commands per operation:',
+    'machine); CPU ms per operation of loadgen + server + postgres + redis (steadier than ops/s when "other"',
+    'is busy); database transactions (autocommit statements included) and Redis commands per operation:',
     table(cpu),
   ].join('\n');
 }
