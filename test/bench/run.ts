@@ -59,7 +59,9 @@ async function main() {
     await closeClients();
     await shop?.stop().catch(() => undefined);
     await database.drop().catch((err) => note(`could not drop ${database.name}: ${String(err)}`));
-    await deleteRedisKeys(redis, redisPrefix).catch(() => undefined);
+    await deleteRedisKeys(redis, redisPrefix).catch((err) =>
+      note(`could not delete the Redis keys under ${redisPrefix}: ${String(err)}`),
+    );
     redis.disconnect();
   };
   process.once('SIGINT', () => {
