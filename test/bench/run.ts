@@ -1,0 +1,240 @@
+/**
+ * `npm run bench`: a fresh database and Redis prefix, the shop as a real child process, each selected
+ * scenario against it next to its raw ceiling measured in the same run, a table on stdout, and
+ * bench-results/<timestamp>.json (+ latest.json). Missed targets are reported, never an exit code:
+ * this is a measurement. See test/bench/README.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { jwtTokens } from '../../src/services/auth/tokens';
+import { type BenchOptions, parseCli, USAGE } from './cli';
+import { type CapturedPlacement, capturePlacement } from './raw/placement-capture';
+import { findScenarios } from './registry';
+import { renderReport, type ScenarioOutcome } from './report';
+import type { BenchContext, Phase, Scenario } from './scenario';
+import { createBenchDatabase } from './support/bench-database';
+import { createHttpClient, type HttpClient } from './support/http-client';
+import { type PhaseMeasurement, PhaseMeter } from './support/phase-meter';
+import { Seeder } from './support/seed';
+import { REPO_ROOT, startShopProcess } from './support/shop-process';
+
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const note = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+async function main() {
+  const parsed = parseCli(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const scenarios = findScenarios(parsed.scenarios);
+  const scenarioEnv = mergedServerEnv(scenarios);
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const resultsDir = join(REPO_ROOT, 'bench-results');
+  mkdirSync(resultsDir, { recursive: true });
+
+  const database = await createBenchDatabase();
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const redisPrefix = `bench${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const jwtSecret = randomBytes(32).toString('hex');
+  const serverEnv = {
+    NODE_ENV: 'development',
+    DATABASE_URL: database.url,
+    REDIS_URL,
+    REDIS_PREFIX: redisPrefix,
+    JWT_SECRET: jwtSecret,
+    LOG_LEVEL: 'warn',
+    SEED_DEMO: 'false',
+    ...scenarioEnv,
+    ...parsed.serverEnv,
+  };
+  const clients: HttpClient[] = [];
+  let shop: Awaited<ReturnType<typeof startShopProcess>> | undefined;
+  const closeClients = () => Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+  const cleanup = async () => {
+    await closeClients();
+    await shop?.stop().catch(() => undefined);
+    await database.drop().catch((err) => note(`could not drop ${database.name}: ${String(err)}`));
+    await deleteRedisKeys(redis, redisPrefix).catch((err) =>
+      note(`could not delete the Redis keys under ${redisPrefix}: ${String(err)}`),
+    );
+    redis.disconnect();
+  };
+  process.once('SIGINT', () => {
+    note('interrupted: cleaning up');
+    void cleanup().finally(() => process.exit(130));
+  });
+
+  const outcomes: ScenarioOutcome[] = [];
+  let serverExitCode: number | null = null;
+  try {
+    const logFile = join(resultsDir, `${stamp}-server.log`);
+    note(`database ${database.name}, Redis prefix ${redisPrefix}; starting the shop (log: ${logFile})`);
+    shop = await startShopProcess({ env: serverEnv, logFile, workerProcesses: parsed.workerProcesses });
+    note(`shop ready at ${shop.baseUrl} (pids ${shop.pids.join(', ')})`);
+
+    const meter = new PhaseMeter(database.pool, database.name, redis);
+    const seed = new Seeder(database.pool, jwtTokens(jwtSecret, 6 * 3600), redisPrefix);
+    let capture: Promise<CapturedPlacement> | undefined;
+    const bench: BenchContext = {
+      durationMs: parsed.durationS * 1000,
+      warmupMs: parsed.warmupS * 1000,
+      shop: { baseUrl: shop.baseUrl, pids: shop.pids, env: serverEnv },
+      database,
+      redis: { url: REDIS_URL, prefix: redisPrefix },
+      seed,
+      http: (connections) => {
+        const client = createHttpClient(shop!.baseUrl, connections);
+        clients.push(client);
+        return client;
+      },
+      phase: (label, load, run, options = {}) =>
+        measurePhase(
+          meter,
+          bench,
+          label,
+          load,
+          run,
+          options.serverPid === undefined ? shop!.pids : [options.serverPid],
+        ),
+      placementCapture: () =>
+        (capture ??= (async () => {
+          const [buyer] = await seed.buyers(1);
+          const [product] = await seed.products(1, { stock: 1_000_000 });
+          const captured = await capturePlacement(serverEnv, buyer!.id, product!);
+          note(`captured the placement transaction: ${captured.statements.length} statements`);
+          return captured;
+        })()),
+      note,
+    };
+
+    for (const scenario of scenarios) {
+      const outcome = await runScenario(scenario, bench, parsed);
+      const death = shop.died();
+      if (death) {
+        // (Code 0 without a signal is the shop's own graceful shutdown: someone sent it SIGTERM/SIGINT.)
+        outcome.error = `the shop stopped during this scenario: ${death}; its figures are void`;
+        note(outcome.error);
+        outcomes.push(outcome);
+        break;
+      }
+      outcomes.push(outcome);
+    }
+    await closeClients();
+    serverExitCode = await shop.stop();
+    if (serverExitCode !== 0) note(`the shop exited with ${serverExitCode} on SIGTERM (see ${logFile})`);
+  } finally {
+    await cleanup();
+  }
+
+  const finishedAt = new Date();
+  const report = renderReport(outcomes);
+  process.stdout.write(`\n${report}\n`);
+  const json = JSON.stringify(
+    {
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      options: parsed,
+      environment: environment(),
+      serverEnv: { ...serverEnv, JWT_SECRET: '(random per run)' },
+      serverExitCode,
+      scenarios: outcomes,
+    },
+    null,
+    2,
+  );
+  writeFileSync(join(resultsDir, `${stamp}.json`), json);
+  writeFileSync(join(resultsDir, 'latest.json'), json);
+  note(`results: bench-results/${stamp}.json (and latest.json)`);
+}
+
+async function runScenario(
+  scenario: Scenario,
+  bench: BenchContext,
+  options: BenchOptions,
+): Promise<ScenarioOutcome> {
+  const concurrency = options.concurrency ?? scenario.defaultConcurrency;
+  note(`scenario ${scenario.name} @${concurrency}`);
+  try {
+    const report = await scenario.run(bench, concurrency);
+    return { name: scenario.name, concurrency, ...report };
+  } catch (error) {
+    note(`scenario ${scenario.name} failed: ${(error as Error).stack ?? String(error)}`);
+    return { name: scenario.name, concurrency, rows: [], phases: [], error: String(error) };
+  }
+}
+
+async function measurePhase(
+  meter: PhaseMeter,
+  bench: BenchContext,
+  label: string,
+  load: { concurrency: number; warmupMs?: number },
+  run: Parameters<BenchContext['phase']>[2],
+  serverPids: number[],
+): Promise<Phase> {
+  const warmupMs = load.warmupMs ?? bench.warmupMs;
+  note(`  ${label}: ${warmupMs / 1000} s warm-up + ${bench.durationMs / 1000} s`);
+  let close: (() => Promise<PhaseMeasurement>) | undefined;
+  let measured: PhaseMeasurement | undefined;
+  const result = await run({
+    concurrency: load.concurrency,
+    durationMs: bench.durationMs,
+    warmupMs,
+    onMeasureStart: () => {
+      close = meter.open(serverPids);
+    },
+    // Closed while the phase's own connections and processes still exist, so their CPU counts.
+    onMeasureEnd: async () => {
+      measured = await (close ?? meter.open(serverPids))();
+    },
+  });
+  if (!measured) throw new Error(`phase '${label}' did not report the end of its measured window`);
+  const { cpu, work } = measured;
+  note(
+    `    ${Math.round(result.throughput)}/s, p50 ${result.latency.p50.toFixed(1)} ms, p95 ${result.latency.p95.toFixed(1)} ms; ` +
+      `cores: loadgen ${cpu.loadgen}, server ${cpu.server}, postgres ${cpu.postgres}, redis ${cpu.redis}, other ${cpu.other}`,
+  );
+  return { label, load: result, cpu, work };
+}
+
+/** One server serves every selected scenario: their environment wishes must agree. */
+function mergedServerEnv(scenarios: Scenario[]): Record<string, string> {
+  const merged: Record<string, string> = {};
+  for (const s of scenarios) {
+    for (const [key, value] of Object.entries(s.serverEnv ?? {})) {
+      if (key in merged && merged[key] !== value) {
+        throw new Error(`scenarios disagree on ${key} (${merged[key]} vs ${value}); run them separately`);
+      }
+      merged[key] = value;
+    }
+  }
+  return merged;
+}
+
+async function deleteRedisKeys(redis: Redis, prefix: string) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+function environment() {
+  return {
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    loadAverage: os.loadavg(),
+    totalMemoryMiB: Math.round(os.totalmem() / 2 ** 20),
+  };
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,42 @@
+import { Pool } from 'undici';
+
+export interface HttpResponse {
+  status: number;
+  /** The body as text, only when asked for (`readBody`); otherwise it is drained unread. */
+  body: string | undefined;
+}
+
+export interface HttpRequestOptions {
+  headers?: Record<string, string>;
+  body?: unknown;
+  readBody?: boolean;
+}
+
+export interface HttpClient {
+  request: (method: string, path: string, options?: HttpRequestOptions) => Promise<HttpResponse>;
+  close: () => Promise<void>;
+}
+
+/**
+ * A keep-alive client with one connection per virtual user (a closed loop of N users holds N
+ * persistent connections, like N API clients), no pipelining. undici rather than node:http because
+ * the load generator shares the two cores with what it measures: on this box undici needs about
+ * half the CPU per request. The raw ceilings are loaded through the same client, so its cost weighs
+ * on both sides of every ratio.
+ */
+export function createHttpClient(baseUrl: string, connections: number): HttpClient {
+  const pool = new Pool(baseUrl, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const request = async (method: string, path: string, options: HttpRequestOptions = {}) => {
+    const headers: Record<string, string> = { ...options.headers };
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await pool.request({ method: method as 'GET', path, headers, body });
+    if (options.readBody) return { status: res.statusCode, body: await res.body.text() };
+    await res.body.dump();
+    return { status: res.statusCode, body: undefined };
+  };
+  return { request, close: () => pool.close() };
+}

@@ -1,0 +1,83 @@
+import type pg from 'pg';
+import { uuidv7 } from '../../../src/ids';
+import type { TokenService } from '../../../src/services/auth/tokens';
+
+export interface BenchUser {
+  id: string;
+  token: string;
+}
+
+export interface ProductOptions {
+  stock: number;
+  price?: number;
+  category?: string;
+}
+
+const BATCH = 5000;
+/** Nobody logs in as a bench user: tokens are signed directly, so no password hash is needed. */
+const NO_LOGIN = '!bench-user-without-password';
+
+/**
+ * Inserts what scenarios need straight into the bench database (thousands of users in a second,
+ * instead of thousands of argon2 hashes through /auth/register) and signs each user's token with the
+ * server's JWT secret. Buyers form one growing pool: `buyers(n)` returns the first n, creating the
+ * missing ones, so scenarios share them.
+ */
+export class Seeder {
+  private readonly buyerPool: BenchUser[] = [];
+  private seller: Promise<string> | undefined;
+  private productCount = 0;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly tokens: TokenService,
+    private readonly runTag: string,
+  ) {}
+
+  async buyers(count: number): Promise<BenchUser[]> {
+    while (this.buyerPool.length < count) {
+      const batch = Math.min(BATCH, count - this.buyerPool.length);
+      const ids = await this.insertUsers('BUYER', batch);
+      for (const id of ids) this.buyerPool.push({ id, token: await this.tokens.sign({ id, role: 'BUYER' }) });
+    }
+    return this.buyerPool.slice(0, count);
+  }
+
+  /** `count` new ON_SALE products with their inventory rows. */
+  async products(count: number, options: ProductOptions): Promise<string[]> {
+    this.seller ??= this.insertUsers('SELLER', 1).then(([id]) => id!);
+    const sellerId = await this.seller;
+    const ids: string[] = [];
+    for (let done = 0; done < count; done += BATCH) {
+      const batch = Array.from({ length: Math.min(BATCH, count - done) }, () => uuidv7());
+      const names = batch.map(() => `Bench product ${++this.productCount}`);
+      await this.pool.query(
+        `insert into products (id, seller_id, name, description, price, category, brand, status, rating_count,
+                               rating_sum, created_at, updated_at)
+         select id, $2, name, 'A product made by the benchmark', $4, $5, 'Bench', 'ON_SALE', 0, 0, now(), now()
+         from unnest($1::uuid[], $3::text[]) as t(id, name)`,
+        [batch, sellerId, names, options.price ?? 10_000, options.category ?? 'bench'],
+      );
+      await this.pool.query(
+        `insert into inventory (product_id, stock, reserved, sold, version, updated_at)
+         select id, $2, 0, 0, 1, now() from unnest($1::uuid[]) as t(id)`,
+        [batch, options.stock],
+      );
+      ids.push(...batch);
+    }
+    return ids;
+  }
+
+  private async insertUsers(role: 'BUYER' | 'SELLER', count: number): Promise<string[]> {
+    const ids = Array.from({ length: count }, () => uuidv7());
+    const emails = ids.map((id) => `${role.toLowerCase()}-${id}@${this.runTag}.bench.local`);
+    await this.pool.query(
+      `insert into users (id, email, name, password_hash, role, business_number, balance, version, created_at,
+                          updated_at)
+       select id, email, 'Bench ' || $3, $4, $3, $5, 0, 1, now(), now()
+       from unnest($1::uuid[], $2::text[]) as t(id, email)`,
+      [ids, emails, role, NO_LOGIN, role === 'SELLER' ? '123-45-67890' : null],
+    );
+    return ids;
+  }
+}
