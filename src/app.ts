@@ -49,14 +49,15 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
 
   app.use('*', httpMetrics(metrics));
   app.use('*', requestContext(ctx.log));
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new DomainError('PAYLOAD_TOO_LARGE');
-      },
-    }),
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new DomainError('PAYLOAD_TOO_LARGE');
+    },
+  });
+  // Reads carry no body to limit; skipping them spares building a Request per GET on the hot path.
+  app.use('*', (c, next) =>
+    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
   );
   app.use('/api/*', authenticate(ctx.tokens));
 

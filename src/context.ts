@@ -3,7 +3,7 @@ import { createOrm, type Orm } from './db/orm';
 import { DependencyMonitor } from './health/dependency-monitor';
 import type { Logger } from './logger';
 import { closeQueues, createQueues, paymentJobOptions, type Queues } from './messaging/queues';
-import { createRedis, type Redis } from './messaging/redis';
+import { createRedis, type Redis, waitUntilReady } from './messaging/redis';
 import { ReplyListener } from './messaging/replies';
 import { argon2Hasher, type PasswordHasher } from './services/auth/passwords';
 import { jwtTokens, type TokenService } from './services/auth/tokens';
@@ -35,7 +35,8 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
   const orm = await createOrm(databaseUrl, config.databasePoolSize);
   const prefix = config.redisPrefix;
   const redis = createRedis(config.redisUrl, 'command', `${prefix}:api`);
-  const queues = createQueues(redis, prefix, { payment: paymentJobOptions(config) });
+  const producer = createRedis(config.redisUrl, 'producer', `${prefix}:producer`);
+  const queues = createQueues(producer, prefix, { payment: paymentJobOptions(config) });
   const replies = new ReplyListener(
     createRedis(config.redisUrl, 'blocking', `${prefix}:replies`),
     prefix,
@@ -61,10 +62,16 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
       dependencies.stop();
       replies.close();
       await closeQueues(queues).catch(() => undefined);
+      producer.disconnect();
       redis.disconnect();
       await orm.close();
     },
   };
   dependencies.start();
+  // Fail-fast connections refuse commands until connected: give them a moment at start-up. A Redis
+  // that stays away is not fatal — requests answer 503 until it returns.
+  await Promise.all([waitUntilReady(redis), waitUntilReady(producer)]).catch((err) =>
+    log.warn({ err: String(err) }, 'Redis is not reachable yet'),
+  );
   return ctx;
 }

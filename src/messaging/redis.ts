@@ -3,10 +3,13 @@ import { Redis, type RedisOptions } from 'ioredis';
 export type { Redis };
 
 /**
- * `command`: fails fast when Redis is down (the API answers 503 instead of hanging).
+ * `command`: fails fast when Redis is down (the API answers 503 instead of hanging), and pipelines
+ * the commands issued in one tick automatically (many concurrent requests share round trips).
+ * `producer`: fails fast too, without auto-pipelining: for BullMQ producers, whose scripts and
+ * MULTIs are left to BullMQ.
  * `blocking`: for BullMQ workers and subscribers, which must wait and reconnect forever.
  */
-export type RedisRole = 'command' | 'blocking';
+export type RedisRole = 'command' | 'producer' | 'blocking';
 
 export function createRedis(url: string, role: RedisRole, name: string): Redis {
   const options: RedisOptions = {
@@ -14,9 +17,10 @@ export function createRedis(url: string, role: RedisRole, name: string): Redis {
     protocol: 2,
     lazyConnect: false,
     retryStrategy: (times) => Math.min(times * 100, 2000),
-    ...(role === 'command'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }
-      : { maxRetriesPerRequest: null, enableReadyCheck: true }),
+    ...(role === 'blocking'
+      ? { maxRetriesPerRequest: null, enableReadyCheck: true }
+      : { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }),
+    ...(role === 'command' ? { enableAutoPipelining: true } : {}),
   };
   const redis = new Redis(url, options);
   // Without a listener ioredis prints every reconnect attempt as an unhandled error.
