@@ -31,6 +31,8 @@ export interface StepResult {
   /** Products whose stock changed: their cached views are invalidated after commit. */
   touchedProducts: string[];
   outboxRows: number;
+  /** The answer's body when the step could render it from memory (else it is read after commit). */
+  body?: unknown;
 }
 
 const CONFLICT_RETRIES = 12;
@@ -48,15 +50,20 @@ export async function runCommandJob(
   execute: (tx: EntityManager, now: Date) => Promise<StepResult>,
 ) {
   const command = job.data as CommandEnvelope;
-  const done = await findReceipt(ctx.orm.em.fork(), command.commandId);
-  if (done) return replyFromReceipt(ctx, command, done);
+  // A first delivery of a command without an Idempotency-Key cannot have a receipt yet; a redelivery
+  // (or a keyed retry) looks first. Either way the receipt's primary key stops a second commit.
+  if (job.attemptsMade > 0 || command.idempotencyKey || job.stalledCounter > 0) {
+    const done = await findReceipt(ctx.orm.em.fork(), command.commandId);
+    if (done) return replyFromReceipt(ctx, command, done);
+  }
   try {
     const now = new Date();
     const result = await withConflictRetries(() =>
       ctx.orm.em.fork().transactional((tx: EntityManager) => execute(tx, now)),
     );
     await afterCommit(ctx, result, log);
-    const body = await loadResource(ctx, resourcePath(result.answer.resource, result.answer.id));
+    const body =
+      result.body ?? (await loadResource(ctx, resourcePath(result.answer.resource, result.answer.id)));
     await reply(ctx, command, 'DONE', result.answer.httpStatus, body);
     return result.answer;
   } catch (error) {

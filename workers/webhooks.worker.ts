@@ -104,15 +104,16 @@ async function record(
       return false;
     }
     if (outcome !== 'ALERTED') return false;
-    const disabling = sql`o.active and ${disableAfter}::int > 0 and o.consecutive_failures + 1 >= ${disableAfter}::int`;
+    // One self-referencing UPDATE: after waiting for a concurrent failure's lock, PostgreSQL evaluates
+    // it again on the latest row, so no increment is lost (a locked sub-select in FROM could be stale).
+    const disabling = sql`active and ${disableAfter}::int > 0 and consecutive_failures + 1 >= ${disableAfter}::int`;
     const [row] = await query<{ disabled: boolean }>(
       tx,
-      sql`update webhooks w set consecutive_failures = o.consecutive_failures + 1,
-                 active = o.active and not (${disabling}),
-                 disabled_at = case when ${disabling} then now() else w.disabled_at end
-          from (select active, consecutive_failures from webhooks where id = ${webhookId} for update) o
-          where w.id = ${webhookId}
-          returning (o.active and not w.active) as disabled`,
+      sql`update webhooks set consecutive_failures = consecutive_failures + 1,
+                 disabled_at = case when ${disabling} then now() else disabled_at end,
+                 active = active and not (${disabling})
+          where id = ${webhookId}
+          returning (not active and disabled_at = now()) as disabled`,
     );
     return row?.disabled ?? false;
   });

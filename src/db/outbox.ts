@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../ids';
 import type { QueueName } from '../messaging/queues';
-import { run, sql } from './sql';
+import { sql } from './sql';
+import { WriteBatch } from './write-batch';
 
 export const DOMAIN_EVENT_TYPES = [
   'ORDER_CREATED',
@@ -88,10 +89,16 @@ export class Outbox {
   }
 
   async flush(em: EntityManager, now: Date): Promise<void> {
+    const batch = new WriteBatch();
+    this.writeTo(batch, now);
+    await batch.flush(em);
+  }
+
+  /** Adds the rows' single INSERT to a step's write batch (nothing when there are none). */
+  writeTo(batch: WriteBatch, now: Date): void {
     if (this.rows.length === 0) return;
     const r = this.rows;
-    await run(
-      em,
+    batch.add(
       sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel,
                                      status, attempts, next_attempt_at, created_at)
           select id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel,

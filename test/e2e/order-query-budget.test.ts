@@ -5,7 +5,7 @@ import { businessDay, ensureOrderSequence } from '../../workers/order/order-numb
 import { commandOrder } from '../../workers/order/order-step';
 import { placeOrder } from '../../workers/order/place-order';
 import { createProduct } from '../support/catalog';
-import { statementsDuring } from '../support/query-counter';
+import { statementKind, statementsDuring } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 // SPEC §9: each command's number of SQL statements is asserted, so an N+1 regression fails CI.
@@ -42,31 +42,17 @@ async function placementStatements(cmd: PlaceOrderCommand) {
   return { orderId, kinds: statements.map(kindOf) };
 }
 
-/** "insert orders", "select inventory", "nextval"…: the verb and the table a statement touches. */
-const kindOf = (statement: string) => {
-  const s = statement.replace(/\s+/g, ' ').trim().toLowerCase();
-  if (s === 'begin' || s === 'commit' || s === 'rollback') return s;
-  if (s.startsWith('select nextval')) return 'nextval';
-  const write = /^(insert into|update|delete from) "?([a-z_]+)"?/.exec(s);
-  if (write) return `${write[1]!.split(' ')[0]} ${write[2]}`;
-  const read = /^select .*? from "?([a-z_]+)"?/.exec(s);
-  return read ? `select ${read[1]}` : s.slice(0, 30);
-};
+const kindOf = statementKind;
 
 describe('statements per order command', () => {
-  it('PLACE with one line: 10 statements, the stock row updated last', async () => {
+  it('PLACE with one line: 5 statements — every row and the stock update leave in one batch', async () => {
     const productId = await createProduct(shop, seller);
     const { kinds } = await placementStatements(command({ items: [{ productId, quantity: 1 }] }));
     expect(kinds).toEqual([
       'begin',
       'select products',
       'nextval',
-      'insert orders',
-      'insert order_items',
-      'insert order_transitions',
-      'insert outbox_events',
-      'insert commands',
-      'update inventory',
+      'batch(insert orders, insert order_items, insert order_transitions, insert outbox_events, insert commands, update inventory)',
       'commit',
     ]);
   });
@@ -76,7 +62,8 @@ describe('statements per order command', () => {
     const { kinds } = await placementStatements(
       command({ items: ids.map((productId) => ({ productId, quantity: 1 })) }),
     );
-    expect(kinds).toHaveLength(11);
+    // The rows in one batch, then the stock rows locked in product-id order and updated last.
+    expect(kinds).toHaveLength(7);
     expect(kinds.slice(-3)).toEqual(['select inventory', 'update inventory', 'commit']);
   });
 
@@ -87,11 +74,12 @@ describe('statements per order command', () => {
       body: { productId, quantity: 2 },
     });
     const { kinds } = await placementStatements(command({ fromCart: true }));
-    expect(kinds).toHaveLength(12);
+    expect(kinds).toHaveLength(7);
+    expect(kinds).toContain('select cart_items');
     expect(kinds).toContain('delete cart_items');
   });
 
-  it('CANCEL of a PENDING order: load, save, history, outbox, receipt, then the stock', async () => {
+  it('CANCEL of a PENDING order: load, one batch (save, history, outbox, receipt), then the stock', async () => {
     const productId = await createProduct(shop, seller);
     const { orderId } = await placementStatements(command({ items: [{ productId, quantity: 1 }] }));
     const cancel = { ...command({}), orderId };
@@ -101,10 +89,7 @@ describe('statements per order command', () => {
     expect(statements.map(kindOf)).toEqual([
       'begin',
       'select orders',
-      'update orders',
-      'insert order_transitions',
-      'insert outbox_events',
-      'insert commands',
+      'batch(update orders, insert order_transitions, insert outbox_events, insert commands)',
       'select order_items',
       'update inventory',
       'commit',

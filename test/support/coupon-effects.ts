@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OrderContext } from '../../machines/order.machine';
 import { Outbox } from '../../src/db/outbox';
+import { WriteBatch } from '../../src/db/write-batch';
 import { uuidv7 } from '../../src/ids';
 import type { Effect, EffectContext } from '../../workers/effects/effect-context';
 import { StockPlan } from '../../workers/effects/stock-plan';
@@ -30,6 +31,7 @@ export function effectContext(em: EntityManager, order: OrderStub, now: Date): E
     command: undefined,
     placement: undefined,
     outbox: new Outbox(),
+    writes: new WriteBatch(),
     stock: new StockPlan(),
     answer: undefined,
   };
@@ -40,6 +42,7 @@ export async function runEffect(shop: TestShop, effect: Effect, order: OrderStub
   return shop.ctx.orm.em.fork().transactional(async (em) => {
     const e = effectContext(em, order, now);
     await effect(e, undefined);
+    await e.writes.flush(em);
     await e.outbox.flush(em, now);
     return e.outbox.rows;
   });

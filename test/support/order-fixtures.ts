@@ -72,6 +72,7 @@ export async function placeFixtureOrder(
         createdAt: now,
         items: [
           {
+            id: uuidv7(),
             productId: product.id,
             name: product.name,
             category: product.category,

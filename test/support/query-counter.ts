@@ -21,3 +21,21 @@ export async function statementsDuring(database: string, fn: () => Promise<unkno
   }
   return seen;
 }
+
+/**
+ * "insert orders", "select inventory", "nextval"…: the verb and the table a statement touches. A
+ * write batch (one statement of CTEs) lists its writes: "batch(insert orders, update inventory)".
+ */
+export function statementKind(statement: string): string {
+  const s = statement.replace(/\s+/g, ' ').trim().toLowerCase();
+  if (s === 'begin' || s === 'commit' || s === 'rollback') return s;
+  if (s.startsWith('select nextval')) return 'nextval';
+  if (s.startsWith('with w0 as (')) {
+    const writes = [...s.matchAll(/w\d+ as \((insert into|update|delete from) "?([a-z_]+)"?/g)];
+    return `batch(${writes.map((w) => `${w[1]!.split(' ')[0]} ${w[2]}`).join(', ')})`;
+  }
+  const write = /^(insert into|update|delete from) "?([a-z_]+)"?/.exec(s);
+  if (write) return `${write[1]!.split(' ')[0]} ${write[2]}`;
+  const read = /^select .*? from "?([a-z_]+)"?/.exec(s);
+  return read ? `select ${read[1]}` : s.slice(0, 30);
+}

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OrderContext, OrderEvent } from '../../machines/order.machine';
 import type { Outbox } from '../../src/db/outbox';
+import type { WriteBatch } from '../../src/db/write-batch';
 import type { AnyOrderCommand } from '../../src/messaging/messages';
 import type { StockLine, StockPlan } from './stock-plan';
 
@@ -31,6 +32,8 @@ export interface EffectContext {
   /** The lines of a new order (placement only). */
   placement: { lines: StockLine[] } | undefined;
   outbox: Outbox;
+  /** Writes nobody reads before commit: they leave with the step's other rows in one statement. */
+  writes: WriteBatch;
   stock: StockPlan;
   answer: Answer | undefined;
 }

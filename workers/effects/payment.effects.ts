@@ -9,8 +9,7 @@ const paymentAggregate = (id: string) => ({ type: 'payment', id });
 export const createPayment: Effect = async (e) => {
   if (e.event.type !== 'PAY') return;
   const command = e.command as PayOrderCommand;
-  await run(
-    e.em,
+  e.writes.add(
     sql`insert into payments (id, order_id, user_id, method, amount, status, card_token, idempotency_key, request_hash,
                               refunded_amount, attempts, created_at, updated_at)
         values (${e.event.paymentId}, ${e.order.id}, ${e.order.userId}, ${e.event.method}, ${e.order.total},
@@ -28,8 +27,7 @@ export const createPayment: Effect = async (e) => {
 
 export const completePayment: Effect = async (e) => {
   if (e.event.type !== 'PAYMENT_SUCCEEDED') return;
-  await run(
-    e.em,
+  e.writes.add(
     sql`update payments set status = 'COMPLETED', completed_at = ${e.now}, updated_at = ${e.now}
         where id = ${e.event.paymentId}`,
   );
@@ -44,8 +42,7 @@ export const completePayment: Effect = async (e) => {
 /** Compensates createPayment: the order is cancelled in the same step (SPEC §3). */
 export const failPayment: Effect = async (e) => {
   if (e.event.type !== 'PAYMENT_FAILED') return;
-  await run(
-    e.em,
+  e.writes.add(
     sql`update payments set status = 'FAILED', failure_reason = ${e.event.reason}, updated_at = ${e.now}
         where id = ${e.event.paymentId}`,
   );
@@ -126,12 +123,10 @@ export const requestFullRefund: Effect = async (e) => {
 export const recordRefund: Effect = async (e) => {
   if (e.event.type !== 'REFUND_COMPLETED') return;
   const { refundId, paymentId, amount } = e.event;
-  await run(
-    e.em,
+  e.writes.add(
     sql`update refunds set status = 'REFUNDED', completed_at = ${e.now}, updated_at = ${e.now} where id = ${refundId}`,
   );
-  await run(
-    e.em,
+  e.writes.add(
     sql`update payments set refunded_amount = refunded_amount + ${amount},
                status = case when refunded_amount + ${amount} >= amount then 'REFUNDED' else 'PARTIALLY_REFUNDED' end,
                updated_at = ${e.now}
@@ -149,8 +144,7 @@ export const recordRefund: Effect = async (e) => {
 /** The payment actor gave up on a refund: it waits for staff (MANUAL), loudly. */
 export const failRefund: Effect = async (e) => {
   if (e.event.type !== 'REFUND_FAILED') return;
-  await run(
-    e.em,
+  e.writes.add(
     sql`update refunds set status = 'MANUAL', failure_reason = 'gateway refused the refund after retries',
                updated_at = ${e.now}
         where id = ${e.event.refundId}`,
@@ -165,8 +159,7 @@ export const failRefund: Effect = async (e) => {
 export const refundLateCapture: Effect = async (e) => {
   if (e.event.type !== 'PAYMENT_SUCCEEDED') return;
   const { paymentId, amount } = e.event;
-  await run(
-    e.em,
+  e.writes.add(
     sql`update payments set status = 'COMPLETED', failure_reason = null, completed_at = coalesce(completed_at, ${e.now}),
                updated_at = ${e.now}
         where id = ${paymentId} and status in ('REQUESTED', 'PROCESSING', 'FAILED')`,

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, run, sql } from '../../src/db/sql';
+import type { WriteBatch } from '../../src/db/write-batch';
 import { DomainError } from '../../src/errors/domain-error';
 
 export interface StockLine {
@@ -40,7 +41,26 @@ export class StockPlan {
     return this.operations.length === 0;
   }
 
-  async apply(em: EntityManager, orderId: string): Promise<void> {
+  /**
+   * Sends the step's write batch with the stock changes last. A one-line reservation (the common
+   * case) rides in the batch as its conditional update; anything needing row locks in product-id
+   * order runs right after it.
+   */
+  async apply(em: EntityManager, orderId: string, batch: WriteBatch): Promise<void> {
+    const [first, ...rest] = this.operations;
+    if (first?.op === 'reserve' && first.lines.length === 1 && rest.length === 0) {
+      const [line] = first.lines as [StockLine];
+      this.touched.add(line.productId);
+      batch.addExpecting(
+        sql`update inventory set reserved = reserved + ${line.quantity}, version = version + 1, updated_at = now()
+            where product_id = ${line.productId} and stock - reserved >= ${line.quantity}`,
+        1,
+        () => outOfStock(em, first.lines),
+      );
+      await batch.flush(em);
+      return;
+    }
+    await batch.flush(em);
     for (const operation of this.operations) {
       const lines = operation.op === 'reserve' ? operation.lines : await orderLines(em, orderId);
       for (const line of lines) this.touched.add(line.productId);

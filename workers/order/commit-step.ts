@@ -3,8 +3,10 @@ import type { EventObject } from 'xstate';
 import type { OrderEvent } from '../../machines/order.machine';
 import type { OrderSnapshot } from '../../machines/order-snapshot';
 import { Outbox } from '../../src/db/outbox';
+import { WriteBatch } from '../../src/db/write-batch';
 import type { AnyOrderCommand } from '../../src/messaging/messages';
-import { insertDoneReceipt, resourcePath } from '../../src/services/commands/receipts';
+import { doneReceiptStatement, resourcePath } from '../../src/services/commands/receipts';
+import { newOrderView } from '../../src/services/orders/order-view';
 import { orderEffects } from '../effects';
 import type { Answer, OrderFacts } from '../effects/effect-context';
 import { type StockLine, StockPlan } from '../effects/stock-plan';
@@ -55,6 +57,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   const facts = orderFacts(step.order);
   const outbox = new Outbox();
   const stock = new StockPlan();
+  const writes = new WriteBatch();
   const e = {
     em,
     now: step.now,
@@ -65,6 +68,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
     command: step.command,
     placement: step.placement,
     outbox,
+    writes,
     stock,
     answer: undefined as Answer | undefined,
   };
@@ -75,9 +79,9 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   }
   scheduleTimers(outbox, facts.id, timers, step.now);
 
-  if ('version' in step.order) await saveOrder(em, step.order, step.next, step.now);
-  else await insertOrder(em, step.order, step.next, step.now);
-  await insertTransition(em, {
+  if ('version' in step.order) saveOrder(writes, step.order, step.next, step.now);
+  else insertOrder(writes, step.order, step.next, step.now);
+  insertTransition(writes, {
     orderId: facts.id,
     from: step.before,
     to: step.next,
@@ -85,7 +89,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
     messageId: step.messageId,
     at: step.now,
   });
-  await outbox.flush(em, step.now);
+  outbox.writeTo(writes, step.now);
 
   const answer = e.answer ?? {
     resource: 'order' as const,
@@ -94,22 +98,26 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   };
   if (step.command) {
     const c = step.command;
-    await insertDoneReceipt(
-      em,
-      {
-        commandId: c.commandId,
-        userId: c.userId,
-        type: commandType(step),
-        idempotencyKey: c.idempotencyKey,
-        requestHash: c.requestHash,
-        httpStatus: answer.httpStatus,
-        resource: resourcePath(answer.resource, answer.id),
-      },
-      step.now,
+    writes.add(
+      doneReceiptStatement(
+        {
+          commandId: c.commandId,
+          userId: c.userId,
+          type: commandType(step),
+          idempotencyKey: c.idempotencyKey,
+          requestHash: c.requestHash,
+          httpStatus: answer.httpStatus,
+          resource: resourcePath(answer.resource, answer.id),
+        },
+        step.now,
+      ),
     );
   }
-  await stock.apply(em, facts.id);
-  return { answer, touchedProducts: [...stock.touched], outboxRows: outbox.size };
+  // The batch goes out with the stock changes last (a single-line reservation rides in it).
+  await stock.apply(em, facts.id, writes);
+  // A new order's answer is what this step wrote: rendered from memory, not read back.
+  const body = 'items' in step.order ? newOrderView(step.order, step.next, step.now) : undefined;
+  return { answer, touchedProducts: [...stock.touched], outboxRows: outbox.size, body };
 }
 
 function commandType(step: Step): string {

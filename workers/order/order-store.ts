@@ -7,7 +7,8 @@ import {
   stateOf,
   statusOf,
 } from '../../machines/order-snapshot';
-import { asDate, query, run, sql } from '../../src/db/sql';
+import { asDate, query, sql } from '../../src/db/sql';
+import type { WriteBatch } from '../../src/db/write-batch';
 import { VersionConflictError } from '../../src/errors/version-conflict.error';
 import { uuidv7 } from '../../src/ids';
 
@@ -31,6 +32,7 @@ export interface NewOrder extends Omit<OrderRecord, 'version' | 'snapshot'> {
 }
 
 export interface NewOrderItem {
+  id: string;
   productId: string;
   name: string;
   category: string;
@@ -91,11 +93,10 @@ export async function loadOrder(em: EntityManager, orderId: string): Promise<Ord
   };
 }
 
-export async function insertOrder(em: EntityManager, order: NewOrder, snapshot: OrderSnapshot, now: Date) {
+export function insertOrder(batch: WriteBatch, order: NewOrder, snapshot: OrderSnapshot, now: Date) {
   const p = projection(snapshot);
   const { snapshot: json, machineVersion } = persistOrderSnapshot(snapshot);
-  await run(
-    em,
+  batch.add(
     sql`insert into orders (id, order_no, user_id, status, state, snapshot, machine_version, subtotal, discount, total,
                             refunded_amount, payment_id, user_coupon_id, coupon_code, cancel_reason, expires_at,
                             paid_at, confirmed_at, cancelled_at, created_at, updated_at, version)
@@ -105,11 +106,10 @@ export async function insertOrder(em: EntityManager, order: NewOrder, snapshot: 
                 ${p.paidAt}, ${p.confirmedAt}, ${p.cancelledAt}, ${now}, ${now}, 1)`,
   );
   const items = order.items;
-  await run(
-    em,
+  batch.add(
     sql`insert into order_items (id, order_id, product_id, name, category, unit_price, quantity, line_total)
         select id, ${order.id}, product_id, name, category, unit_price, quantity, unit_price * quantity
-        from unnest(${items.map(() => uuidv7())}::uuid[], ${items.map((i) => i.productId)}::uuid[],
+        from unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.productId)}::uuid[],
                     ${items.map((i) => i.name)}::text[], ${items.map((i) => i.category)}::text[],
                     ${items.map((i) => i.unitPrice)}::int[], ${items.map((i) => i.quantity)}::int[])
           as t(id, product_id, name, category, unit_price, quantity)`,
@@ -117,23 +117,23 @@ export async function insertOrder(em: EntityManager, order: NewOrder, snapshot: 
 }
 
 /** Compare-and-set on `version`: zero rows means another message won, and this step is retried. */
-export async function saveOrder(em: EntityManager, order: OrderRecord, next: OrderSnapshot, now: Date) {
+export function saveOrder(batch: WriteBatch, order: OrderRecord, next: OrderSnapshot, now: Date) {
   const p = projection(next);
   const { snapshot: json, machineVersion } = persistOrderSnapshot(next);
-  const changed = await run(
-    em,
+  batch.addExpecting(
     sql`update orders set snapshot = ${JSON.stringify(json)}::jsonb, machine_version = ${machineVersion},
                status = ${p.status}, state = ${p.state}, refunded_amount = ${p.refundedAmount},
                payment_id = ${p.paymentId}, cancel_reason = ${p.cancelReason}, expires_at = ${p.expiresAt},
                paid_at = ${p.paidAt}, confirmed_at = ${p.confirmedAt}, cancelled_at = ${p.cancelledAt},
                updated_at = ${now}, version = version + 1
         where id = ${order.id} and version = ${order.version}`,
+    1,
+    () => new VersionConflictError('order', order.id),
   );
-  if (changed !== 1) throw new VersionConflictError('order', order.id);
 }
 
-export async function insertTransition(
-  em: EntityManager,
+export function insertTransition(
+  batch: WriteBatch,
   t: {
     orderId: string;
     from: OrderSnapshot | null;
@@ -143,8 +143,7 @@ export async function insertTransition(
     at: Date;
   },
 ) {
-  await run(
-    em,
+  batch.add(
     sql`insert into order_transitions (id, order_id, from_status, to_status, from_state, to_state, event, message_id, at)
         values (${uuidv7()}, ${t.orderId}, ${t.from ? statusOf(t.from) : null}, ${statusOf(t.to)},
                 ${t.from ? stateOf(t.from) : null}, ${stateOf(t.to)}, ${t.event}, ${t.messageId}, ${t.at})`,

@@ -41,6 +41,7 @@ export async function placeOrder(
   const items: NewOrderItem[] = lines.map((line) => {
     const product = products.get(line.productId)!;
     return {
+      id: uuidv7(),
       productId: product.id,
       name: product.name,
       category: product.category,

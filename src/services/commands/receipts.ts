@@ -77,18 +77,19 @@ export interface ReceiptInput {
 }
 
 /** Written inside the command's own transaction: the command and its receipt commit together. */
+export function doneReceiptStatement(r: ReceiptInput & { resource: string }, now: Date) {
+  return sql`insert into commands (id, user_id, type, idempotency_key, request_hash, status, http_status, resource,
+                                   error, created_at, completed_at)
+             values (${r.commandId}, ${r.userId}, ${r.type}, ${r.idempotencyKey}, ${r.requestHash}, 'DONE',
+                     ${r.httpStatus}, ${r.resource}, null, ${now}, ${now})`;
+}
+
 export async function insertDoneReceipt(
   em: EntityManager,
   r: ReceiptInput & { resource: string },
   now: Date,
 ) {
-  await run(
-    em,
-    sql`insert into commands (id, user_id, type, idempotency_key, request_hash, status, http_status, resource,
-                              error, created_at, completed_at)
-        values (${r.commandId}, ${r.userId}, ${r.type}, ${r.idempotencyKey}, ${r.requestHash}, 'DONE',
-                ${r.httpStatus}, ${r.resource}, null, ${now}, ${now})`,
-  );
+  await run(em, doneReceiptStatement(r, now));
 }
 
 /** A refused command's receipt, written after its transaction rolled back. The first answer stays. */

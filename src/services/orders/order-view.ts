@@ -1,6 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OrderStatus } from '../../../machines/order.machine';
-import { allowedActions, restoreOrderSnapshot } from '../../../machines/order-snapshot';
+import {
+  allowedActions,
+  type OrderSnapshot,
+  restoreOrderSnapshot,
+  stateOf,
+  statusOf,
+} from '../../../machines/order-snapshot';
 import { asDate, query, sql } from '../../db/sql';
 
 export interface OrderItemView {
@@ -63,8 +69,12 @@ interface OrderRow {
 
 const iso = (d: Date | string | null) => (d ? asDate(d).toISOString() : null);
 
-function render(row: OrderRow, items: OrderItemView[], now: number): OrderView {
-  const snapshot = restoreOrderSnapshot({ snapshot: row.snapshot, machineVersion: row.machine_version });
+function render(
+  row: Omit<OrderRow, 'snapshot' | 'machine_version'>,
+  items: OrderItemView[],
+  snapshot: OrderSnapshot,
+  now: number,
+): OrderView {
   return {
     id: row.id,
     orderNo: row.order_no,
@@ -135,11 +145,74 @@ export async function loadOrderViews(
     });
     itemsByOrder.set(i.order_id, list);
   }
-  const byId = new Map(rows.map((r) => [r.id, render(r, itemsByOrder.get(r.id) ?? [], now)]));
+  const byId = new Map(
+    rows.map((r) => {
+      const snapshot = restoreOrderSnapshot({ snapshot: r.snapshot, machineVersion: r.machine_version });
+      return [r.id, render(r, itemsByOrder.get(r.id) ?? [], snapshot, now)];
+    }),
+  );
   return ids.map((id) => byId.get(id)).filter((v): v is OrderView => v !== undefined);
 }
 
 export async function loadOrderView(em: EntityManager, id: string): Promise<OrderView | undefined> {
   const [view] = await loadOrderViews(em, [id]);
   return view;
+}
+
+/** The view of an order just placed, from what its step holds in memory (no read after commit). */
+export function newOrderView(
+  order: {
+    id: string;
+    orderNo: string;
+    userId: string;
+    subtotal: number;
+    discount: number;
+    total: number;
+    userCouponId: string | null;
+    couponCode: string | null;
+    items: { id: string; productId: string; name: string; unitPrice: number; quantity: number }[];
+  },
+  snapshot: OrderSnapshot,
+  now: Date,
+): OrderView {
+  const items = order.items
+    .map((i) => ({ ...i, lineTotal: i.unitPrice * i.quantity }))
+    .sort((a, b) => (a.name === b.name ? (a.id < b.id ? -1 : 1) : a.name < b.name ? -1 : 1))
+    .map(({ id, productId, name, unitPrice, quantity, lineTotal }) => ({
+      id,
+      productId,
+      name,
+      unitPrice,
+      quantity,
+      lineTotal,
+    }));
+  const c = snapshot.context;
+  return render(
+    {
+      id: order.id,
+      order_no: order.orderNo,
+      user_id: order.userId,
+      status: statusOf(snapshot),
+      state: stateOf(snapshot),
+      subtotal: order.subtotal,
+      discount: order.discount,
+      total: order.total,
+      refunded_amount: c.refundedAmount,
+      user_coupon_id: order.userCouponId,
+      coupon_code: order.couponCode,
+      cancel_reason: c.cancelReason,
+      expires_at: new Date(c.expiresAt),
+      paid_at: null,
+      confirmed_at: null,
+      cancelled_at: null,
+      created_at: now,
+      updated_at: now,
+      payment_id: null,
+      payment_status: null,
+      payment_method: null,
+    },
+    items,
+    snapshot,
+    now.getTime(),
+  );
 }
