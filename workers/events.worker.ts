@@ -52,16 +52,28 @@ export async function dispatchEvent(
   );
 }
 
-/** The `events` queue: domain events delivered by the outbox relay (job id = event id). */
+/**
+ * The `events` queue: domain events delivered by the outbox relay, a transaction's events per job
+ * (`{ events: [...] }`; a lone event as the job data is accepted too). They are offered in order; a
+ * failure fails the job and its retry skips what each consumer already applied.
+ */
 export const eventsWorker: QueueWorkerDefinition = {
   kind: 'queue',
   queue: 'events',
   process: async (ctx, job: Job, log) => {
-    const event = job.data as DomainEventMessage;
-    if (!event?.id || !event.type || !event.data) {
-      log.error({ data: job.data }, 'malformed event job; dropped');
-      return 'malformed';
+    const events = (job.data?.events ?? [job.data]) as DomainEventMessage[];
+    const outcomes: Record<string, Record<string, string>> = {};
+    for (const event of events) {
+      if (!event?.id || !event.type || !event.data) {
+        log.error({ data: event }, 'malformed event; dropped');
+        continue;
+      }
+      outcomes[event.id] = await dispatchEvent(
+        ctx,
+        event,
+        log.child({ eventId: event.id, event: event.type }),
+      );
     }
-    return dispatchEvent(ctx, event, log.child({ eventId: event.id, event: event.type }));
+    return outcomes;
   },
 };

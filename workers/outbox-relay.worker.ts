@@ -231,22 +231,47 @@ async function publish(ctx: AppContext, rows: OutboxRecord[]): Promise<void> {
       for (const row of list.filter((r) => r.cancel)) await queue.remove(row.job_id!);
       const adds = list.filter((r) => !r.cancel);
       if (adds.length === 0) return;
+      if (name === 'events') {
+        await queue.addBulk(eventJobs(adds));
+        return;
+      }
       await queue.addBulk(
         adds.map((row) => {
-          const opts: JobsOptions = {
-            jobId: row.job_id ?? row.id,
-            ...(name === 'events' ? EVENT_JOB_OPTIONS : {}),
-          };
+          const opts: JobsOptions = { jobId: row.job_id ?? row.id };
           if (row.deliver_at) opts.delay = Math.max(0, asDate(row.deliver_at).getTime() - now);
-          return { name: row.type, data: jobData(row), opts };
+          return { name: row.type, data: row.payload, opts };
         }),
       );
     }),
   );
 }
 
-function jobData(row: OutboxRecord): Record<string, unknown> {
-  if (row.queue !== 'events') return row.payload;
+/** At most this many events ride in one `events` job. */
+export const EVENTS_PER_JOB = 20;
+
+/**
+ * Domain events committed together (one step's rows share its timestamp) travel as ONE `events` job:
+ * a job costs a BullMQ round trip to add, to fetch and to finish, whatever it carries. The job id is
+ * its first event's id, so a re-delivery of the same rows is deduplicated; consumers apply each event
+ * at most once by its own id anyway, whichever job it arrives in.
+ */
+function eventJobs(rows: OutboxRecord[]) {
+  const groups = new Map<string, OutboxRecord[]>();
+  for (const row of rows) {
+    const key = asDate(row.created_at).toISOString();
+    const group = groups.get(key) ?? [];
+    if (group.length === EVENTS_PER_JOB) groups.set(`${key}#${row.id}`, group.splice(0));
+    group.push(row);
+    groups.set(key, group);
+  }
+  return [...groups.values()].map((group) => ({
+    name: group.map((row) => row.type).join('+'),
+    data: { events: group.map(domainEvent) },
+    opts: { ...EVENT_JOB_OPTIONS, jobId: group[0]!.id },
+  }));
+}
+
+function domainEvent(row: OutboxRecord) {
   return {
     id: row.id,
     type: row.type,

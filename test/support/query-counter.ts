@@ -30,6 +30,10 @@ export function statementKind(statement: string): string {
   const s = statement.replace(/\s+/g, ' ').trim().toLowerCase();
   if (s === 'begin' || s === 'commit' || s === 'rollback') return s;
   if (s.startsWith('select nextval')) return 'nextval';
+  if (s.startsWith('select') && s.includes('nextval(')) {
+    const tables = [...s.matchAll(/join "?([a-z_]+)"?/g)].map((m) => m[1]);
+    return `select ${tables.join(' + ')} + nextval`;
+  }
   if (s.startsWith('with w0 as (')) {
     const writes = [...s.matchAll(/w\d+ as \((insert into|update|delete from) "?([a-z_]+)"?/g)];
     return `batch(${writes.map((w) => `${w[1]!.split(' ')[0]} ${w[2]}`).join(', ')})`;

@@ -3,6 +3,7 @@ import { query, sql } from '../../src/db/sql';
 import { type DomainEventMessage, dataNumber, dataString } from '../../src/messaging/domain-events';
 import {
   insertNotification,
+  insertNotificationOnce,
   type NotificationDraft,
 } from '../../src/services/notifications/notifications.service';
 import { applyOnce, type EventConsumer } from './consumer';
@@ -100,19 +101,33 @@ async function orderNoOf(tx: EntityManager, event: DomainEventMessage): Promise<
 export const notificationsConsumer: EventConsumer = {
   name: 'notifications',
   handles: (event) => NOTIFYING.has(event.type) && dataString(event, 'userId') !== undefined,
-  apply: (ctx, event) =>
-    applyOnce(ctx, 'notifications', event, async (tx) => {
-      const content = contentFor(event, await orderNoOf(tx, event));
-      if (!content) return;
-      await insertNotification(
-        tx,
-        {
-          ...content,
-          userId: dataString(event, 'userId')!,
-          orderId: dataString(event, 'orderId') ?? null,
-          eventId: event.id,
-        },
+  apply: async (ctx, event) => {
+    const draft = (orderNo: string) => {
+      const content = contentFor(event, orderNo);
+      return content
+        ? {
+            ...content,
+            userId: dataString(event, 'userId')!,
+            orderId: dataString(event, 'orderId') ?? null,
+            eventId: event.id,
+          }
+        : null;
+    };
+    const orderNo = dataString(event, 'orderNo');
+    if (orderNo !== undefined || dataString(event, 'orderId') === undefined) {
+      // Everything is in the event (the common case): one statement records it and writes the row.
+      const notification = draft(orderNo ?? '');
+      if (!notification) return 'skipped';
+      return insertNotificationOnce(
+        ctx.orm.em.fork(),
+        'notifications',
+        notification,
         new Date(event.occurredAt),
       );
-    }),
+    }
+    return applyOnce(ctx, 'notifications', event, async (tx) => {
+      const notification = draft(await orderNoOf(tx, event));
+      if (notification) await insertNotification(tx, notification, new Date(event.occurredAt));
+    });
+  },
 };

@@ -2,6 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../../src/context';
 import { query, sql } from '../../src/db/sql';
 import { type DomainEventMessage, isPublicEventType } from '../../src/messaging/domain-events';
+import { activeWebhookEndpoints } from '../../src/services/webhooks/webhook-endpoints';
 import { type EventConsumer, markProcessed, wasProcessed } from './consumer';
 
 /** What a webhook delivery job carries: the endpoint and the exact event body to POST. */
@@ -23,16 +24,13 @@ export function webhookJobOptions(ctx: AppContext, jobId: string): JobsOptions {
 }
 
 async function subscribedEndpoints(ctx: AppContext, type: string): Promise<string[]> {
-  const rows = await query<{ id: string }>(
-    ctx.orm.em.fork(),
-    sql`select id from webhooks where active and deleted_at is null and events && array[${type}, '*']::text[]`,
-  );
-  return rows.map((r) => r.id);
+  const endpoints = await activeWebhookEndpoints(ctx);
+  return endpoints.filter((e) => e.events.includes(type) || e.events.includes('*')).map((e) => e.id);
 }
 
 /**
  * Fans an event out to the endpoints subscribed to it: one job per endpoint on the `webhooks` queue.
- * With no endpoint subscribed it costs one query and records nothing. Otherwise the jobs are added
+ * With no endpoint subscribed it costs nothing (the endpoint list is cached) and records nothing. Otherwise the jobs are added
  * *before* the event is recorded as processed, with deterministic ids, so a crash in between re-adds
  * the same jobs (BullMQ ignores a known id) rather than losing them.
  */

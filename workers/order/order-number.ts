@@ -19,7 +19,11 @@ export function businessDay(at: Date, timeZone: string): string {
   return format.format(at).replaceAll('-', '');
 }
 
-const sequenceName = (day: string) => `order_no_seq_${day}`;
+export const orderSequenceName = (day: string) => `order_no_seq_${day}`;
+
+/** `20261121` + an 8-digit number: `2026112100000042`. */
+export const formatOrderNo = (day: string, sequence: number | string) =>
+  `${day}${String(sequence).padStart(8, '0')}`;
 /** Days whose sequence is known to exist, per database (a process may outlive a database restore). */
 const ensuredDays = new Set<string>();
 const memoKey = (em: EntityManager, day: string) => `${em.config.get('clientUrl')}|${day}`;
@@ -34,7 +38,7 @@ export async function ensureOrderSequence(em: EntityManager, day: string): Promi
   try {
     await run(
       em,
-      sql`create sequence if not exists ${sql.raw(sequenceName(day))} minvalue 1 maxvalue 99999999`,
+      sql`create sequence if not exists ${sql.raw(orderSequenceName(day))} minvalue 1 maxvalue 99999999`,
     );
   } catch (error) {
     // Two processes creating the same day's sequence at once: one of them loses the catalog race.
@@ -43,16 +47,12 @@ export async function ensureOrderSequence(em: EntityManager, day: string): Promi
   ensuredDays.add(memoKey(em, day));
 }
 
-/** `20261121` + the day's next 8-digit number: `2026112100000042`. */
-export async function nextOrderNo(em: EntityManager, day: string): Promise<string> {
-  try {
-    const [row] = await query<{ n: string }>(em, sql`select nextval(${sequenceName(day)}::regclass) as n`);
-    return `${day}${String(row!.n).padStart(8, '0')}`;
-  } catch (error) {
-    // The sequence is gone (dropped, or another database): forget it so the retry creates it.
-    if ((error as { code?: string }).code === '42P01') ensuredDays.delete(memoKey(em, day));
-    throw error;
-  }
+/**
+ * Call when a statement using the day's sequence failed: if PostgreSQL said the sequence does not
+ * exist (dropped, or another database), the memo forgets it so the retry creates it again.
+ */
+export function forgetMissingSequence(em: EntityManager, day: string, error: unknown): void {
+  if ((error as { code?: string }).code === '42P01') ensuredDays.delete(memoKey(em, day));
 }
 
 /** Sequences of days before `oldestToKeep` (yyyyMMdd) are no longer used; the sweeper drops them. */

@@ -10,7 +10,7 @@ import { readCartLines, removeCartLines } from '../../src/services/cart/cart-lin
 import { quoteCoupon } from '../../src/services/coupons/coupon-quote';
 import { type StockLine, sumByProduct } from '../effects/stock-plan';
 import { commitStep, type StepResult } from './commit-step';
-import { nextOrderNo } from './order-number';
+import { forgetMissingSequence, formatOrderNo, orderSequenceName } from './order-number';
 import type { NewOrderItem } from './order-store';
 
 /** Totals stay well inside PostgreSQL's int range. */
@@ -37,7 +37,7 @@ export async function placeOrder(
   day: string,
 ): Promise<StepResult> {
   const lines = sumByProduct(await orderedLines(em, command));
-  const products = await loadProducts(em, lines);
+  const { products, sequence } = await loadProductsAndNumber(em, lines, day);
   const items: NewOrderItem[] = lines.map((line) => {
     const product = products.get(line.productId)!;
     return {
@@ -81,7 +81,7 @@ export async function placeOrder(
     now,
     order: {
       id: orderId,
-      orderNo: await nextOrderNo(em, day),
+      orderNo: formatOrderNo(day, sequence),
       userId: command.userId,
       subtotal,
       discount,
@@ -108,12 +108,19 @@ async function orderedLines(em: EntityManager, command: PlaceOrderCommand): Prom
   return lines;
 }
 
-async function loadProducts(em: EntityManager, lines: StockLine[]): Promise<Map<string, ProductRow>> {
-  const rows = await query<ProductRow>(
+/** The ordered products and the day's next order number, in one round trip. */
+async function loadProductsAndNumber(em: EntityManager, lines: StockLine[], day: string) {
+  const rows = await query<ProductRow & { sequence: string }>(
     em,
-    sql`select id, name, price, category, status from products where id = any(${lines.map((l) => l.productId)}::uuid[])`,
-  );
-  const products = new Map(rows.map((r) => [r.id, r]));
+    sql`select p.id, p.name, p.price, p.category, p.status, n.sequence
+        from (select nextval(${orderSequenceName(day)}::regclass) as sequence) n
+        left join products p on p.id = any(${lines.map((l) => l.productId)}::uuid[])`,
+  ).catch((error) => {
+    forgetMissingSequence(em, day, error);
+    throw error;
+  });
+  const found = rows.filter((r) => r.id !== null);
+  const products = new Map(found.map((r) => [r.id, r]));
   const missing = lines.filter((l) => !products.has(l.productId));
   if (missing.length > 0) {
     throw new DomainError(
@@ -122,7 +129,7 @@ async function loadProducts(em: EntityManager, lines: StockLine[]): Promise<Map<
       missing.map((l) => ({ field: 'productId', message: 'no such product', productId: l.productId })),
     );
   }
-  const unavailable = rows.filter((p) => p.status !== 'ON_SALE');
+  const unavailable = found.filter((p) => p.status !== 'ON_SALE');
   if (unavailable.length > 0) {
     throw new DomainError(
       'PRODUCT_NOT_AVAILABLE',
@@ -130,5 +137,5 @@ async function loadProducts(em: EntityManager, lines: StockLine[]): Promise<Map<
       unavailable.map((p) => ({ field: 'productId', message: `product is ${p.status}`, productId: p.id })),
     );
   }
-  return products;
+  return { products, sequence: rows[0]!.sequence };
 }

@@ -45,6 +45,31 @@ export async function insertNotification(
   return inserted === 1;
 }
 
+/**
+ * Records (consumer, event) as processed and writes the notification in ONE statement (a CTE): the
+ * notification is inserted only if this delivery is the first. 'duplicate' when it was not.
+ */
+export async function insertNotificationOnce(
+  em: EntityManager,
+  consumer: string,
+  n: NotificationDraft,
+  now: Date,
+): Promise<'applied' | 'duplicate'> {
+  const [row] = await query<{ first: number }>(
+    em,
+    sql`with first as (
+          insert into processed_messages (consumer, message_id, processed_at)
+          values (${consumer}, ${n.eventId}, clock_timestamp()) on conflict do nothing returning 1),
+        written as (
+          insert into notifications (id, user_id, type, title, body, order_id, event_id, created_at)
+          select ${uuidv7()}, ${n.userId}, ${n.type}, ${n.title}, ${n.body}, ${n.orderId}, ${n.eventId}, ${now}
+          where exists (select 1 from first)
+          on conflict (user_id, type, event_id) do nothing)
+        select count(*)::int as first from first`,
+  );
+  return row!.first === 1 ? 'applied' : 'duplicate';
+}
+
 interface NotificationRow {
   id: string;
   type: NotificationType;

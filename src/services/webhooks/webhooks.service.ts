@@ -5,6 +5,7 @@ import type { AuthUser } from '../../http/app-env';
 import { type PageRequest, pageMeta } from '../../http/envelope';
 import { uuidv7 } from '../../ids';
 import { nonPublicReason } from './endpoint-guard';
+import { forgetWebhookEndpoints } from './webhook-endpoints';
 
 export interface WebhookRegistration {
   url: string;
@@ -61,6 +62,7 @@ export async function registerWebhook(
     sql`insert into webhooks (id, url, events, secret, active, consecutive_failures, created_by, created_at)
         values (${id}, ${url.toString()}, ${events}::text[], ${input.secret}, true, 0, ${admin.id}, now())`,
   );
+  forgetWebhookEndpoints(ctx);
   return (await loadWebhookViews(ctx, { id, page: 0, size: 1 })).rows[0]!;
 }
 
@@ -83,6 +85,7 @@ export async function deleteWebhook(ctx: AppContext, id: string): Promise<Webhoo
     sql`update webhooks set active = false, deleted_at = now() where id = ${id} and deleted_at is null`,
   );
   if (!view || removed === 0) throw new DomainError('NOT_FOUND', 'Webhook not found');
+  forgetWebhookEndpoints(ctx);
   return { ...view, active: false };
 }
 
