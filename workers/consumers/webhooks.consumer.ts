@@ -1,6 +1,5 @@
 import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../../src/context';
-import { query, sql } from '../../src/db/sql';
 import { type DomainEventMessage, isPublicEventType } from '../../src/messaging/domain-events';
 import { activeWebhookEndpoints } from '../../src/services/webhooks/webhook-endpoints';
 import { type EventConsumer, markProcessed, wasProcessed } from './consumer';
