@@ -4,6 +4,7 @@ import { setJobObserver } from '../../workers/runtime';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import { QUEUE_NAMES } from '../messaging/queues';
+import { setGatewayLatencyObserver } from '../services/gateway/gateway-observer';
 
 /** The queue states a scrape reports (BullMQ's getJobCounts names). */
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -16,7 +17,7 @@ export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   observeJob: (queue: string, name: string, seconds: number, outcome: 'completed' | 'failed') => void;
-  observeGatewayLatency: (seconds: number, outcome: string) => void;
+  observeGatewayLatency: (seconds: number, operation: string, outcome: string) => void;
   /** Stops feeding this registry from the process-wide hooks (jobs, gateway). */
   dispose: () => void;
 }
@@ -25,11 +26,11 @@ export interface Metrics {
 const live = new Set<Metrics>();
 
 /**
- * Records one call to the payment gateway (the payments worker calls it around each capture/refund).
- * `outcome` is a small fixed set such as approved, declined, timeout, error.
+ * Records one call to the payment gateway: the payment actor's gateway reports every capture, refund
+ * and lookup through src/services/gateway/gateway-observer.ts, which is wired here.
  */
-export function observeGatewayLatency(seconds: number, outcome: string): void {
-  for (const metrics of live) metrics.observeGatewayLatency(seconds, outcome);
+export function observeGatewayLatency(seconds: number, operation: string, outcome: string): void {
+  for (const metrics of live) metrics.observeGatewayLatency(seconds, operation, outcome);
 }
 
 /**
@@ -63,8 +64,8 @@ export function createMetrics(ctx: AppContext): Metrics {
   });
   const gatewayDuration = new Histogram({
     name: 'shop_gateway_request_duration_seconds',
-    help: 'Payment gateway call latency by outcome',
-    labelNames: ['outcome'] as const,
+    help: 'Payment gateway call latency by operation (capture, refund, lookups) and outcome',
+    labelNames: ['operation', 'outcome'] as const,
     buckets: SECONDS_BUCKETS,
     registers: [registry],
   });
@@ -152,12 +153,16 @@ export function createMetrics(ctx: AppContext): Metrics {
       jobDuration.observe({ queue, outcome }, seconds);
       jobsProcessed.inc({ queue, name, outcome });
     },
-    observeGatewayLatency: (seconds, outcome) => gatewayDuration.observe({ outcome }, seconds),
+    observeGatewayLatency: (seconds, operation, outcome) =>
+      gatewayDuration.observe({ operation, outcome }, seconds),
     dispose: () => {
       live.delete(metrics);
     },
   };
   live.add(metrics);
+  setGatewayLatencyObserver((operation, outcome, seconds) =>
+    observeGatewayLatency(seconds, operation, outcome),
+  );
   setJobObserver((queue, name, seconds, outcome) => {
     for (const m of live) m.observeJob(queue, name, seconds, outcome);
   });

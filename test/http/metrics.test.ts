@@ -11,6 +11,7 @@ import {
   placeFixtureOrder,
   stepFixtureOrder,
 } from '../support/order-fixtures';
+import { sample } from '../support/prometheus';
 import { createTestShop, type TestShop } from '../support/test-shop';
 
 let shop: TestShop;
@@ -22,19 +23,6 @@ afterAll(() => shop?.close());
 async function scrape(app = shop.app, authorization?: string) {
   const res = await app.request('/metrics', authorization ? { headers: { authorization } } : {});
   return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
-}
-
-/** The value of one sample: `name{a="1",b="2"} value`, labels in any order; undefined when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = Object.fromEntries(
-      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    if (Object.entries(labels).every(([k, v]) => present[k] === v)) return Number(match[3]);
-  }
-  return undefined;
 }
 
 describe('HTTP latency is recorded per route template, method and status', () => {
@@ -133,12 +121,13 @@ describe('orders by status and outbox health are read from PostgreSQL at scrape 
 });
 
 describe('gateway latency', () => {
-  it('records what the payments code reports through observeGatewayLatency', async () => {
-    observeGatewayLatency(0.2, 'approved');
-    observeGatewayLatency(3.5, 'timeout');
+  it('records what the payments code reports through observeGatewayLatency, by operation and outcome', async () => {
+    observeGatewayLatency(0.2, 'capture', 'ok');
+    observeGatewayLatency(3.5, 'capture', 'timeout');
     const { text } = await scrape();
-    expect(sample(text, 'shop_gateway_request_duration_seconds_count', { outcome: 'approved' })).toBe(1);
-    expect(sample(text, 'shop_gateway_request_duration_seconds_sum', { outcome: 'timeout' })).toBe(3.5);
+    const capture = (outcome: string) => ({ operation: 'capture', outcome });
+    expect(sample(text, 'shop_gateway_request_duration_seconds_count', capture('ok'))).toBe(1);
+    expect(sample(text, 'shop_gateway_request_duration_seconds_sum', capture('timeout'))).toBe(3.5);
   });
 });
 
