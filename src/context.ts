@@ -1,6 +1,6 @@
 import type { Config } from './config';
 import { createOrm, type Orm } from './db/orm';
-import { DependencyMonitor } from './health/dependency-monitor';
+import { DATABASE_PROBE, DependencyMonitor } from './health/dependency-monitor';
 import type { Logger } from './logger';
 import { closeQueues, createQueues, paymentJobOptions, type Queues } from './messaging/queues';
 import { createRedis, type Redis, waitUntilReady } from './messaging/redis';
@@ -44,7 +44,7 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
   );
   // Probes go through ctx, so they follow whatever ORM and Redis the context holds.
   const dependencies = new DependencyMonitor(
-    { database: () => ctx.orm.em.getConnection().execute('select 1'), redis: () => ctx.redis.ping() },
+    { database: () => ctx.orm.em.getConnection().execute(DATABASE_PROBE), redis: () => ctx.redis.ping() },
     log,
   );
   const ctx: AppContext = {

@@ -2,6 +2,9 @@ import type { Logger } from '../logger';
 
 export type Dependency = 'database' | 'redis';
 
+/** The monitor's ping, named so it is recognisable in statement logs and counts. */
+export const DATABASE_PROBE = 'select 1 as dependency_probe';
+
 /**
  * Pings PostgreSQL and Redis every second, so a command can be refused with 503 *before* it is
  * enqueued when the database cannot carry it out (rather than queued and half-answered).

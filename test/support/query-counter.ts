@@ -1,16 +1,19 @@
 import pg from 'pg';
+import { DATABASE_PROBE } from '../../src/health/dependency-monitor';
 
 /**
  * Every statement this process sends to `database` while `fn` runs, observed at the pg driver
- * (so it counts what really reaches PostgreSQL, whatever layer issued it).
+ * (so it counts what really reaches PostgreSQL, whatever layer issued it) — except the dependency
+ * monitor's once-a-second ping, which is not part of anything a test measures.
  */
 export async function statementsDuring(database: string, fn: () => Promise<unknown>): Promise<string[]> {
   const seen: string[] = [];
   const original = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     if (this.database === database) {
-      const text = args[0];
-      seen.push(typeof text === 'string' ? text : String((text as { text?: string })?.text));
+      const raw = args[0];
+      const text = typeof raw === 'string' ? raw : String((raw as { text?: string })?.text);
+      if (text !== DATABASE_PROBE) seen.push(text);
     }
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof original;
