@@ -1,8 +1,8 @@
-import type { DomainEventType } from '../db/outbox';
+import { DOMAIN_EVENT_TYPES, type DomainEventType } from '../db/outbox';
 
 /**
- * A domain event as the relay puts it on the `events` queue (job name = type, job id = `id`, the
- * outbox row's id). `data` carries ids and a few facts; consumers read the rest themselves.
+ * A domain event as the relay puts it on the `events` queue (a transaction's events travel together
+ * in one job; `id` is the outbox row's id). `data` carries ids and a few facts; consumers read the rest themselves.
  */
 export interface DomainEventMessage {
   id: string;
@@ -14,23 +14,9 @@ export interface DomainEventMessage {
 }
 
 /** The event types of SPEC §7: what webhooks may subscribe to (INVENTORY_ADJUSTED stays internal). */
-export const PUBLIC_EVENT_TYPES = [
-  'ORDER_CREATED',
-  'ORDER_PAID',
-  'ORDER_CONFIRMED',
-  'ORDER_CANCELLED',
-  'PAYMENT_SUCCEEDED',
-  'PAYMENT_FAILED',
-  'REFUND_COMPLETED',
-  'INVENTORY_RESERVED',
-  'INVENTORY_COMMITTED',
-  'INVENTORY_RELEASED',
-  'INVENTORY_RESTOCKED',
-  'COUPON_ISSUED',
-  'COUPON_USED',
-  'COUPON_RESTORED',
-  'COUPON_EXPIRED',
-] as const satisfies readonly DomainEventType[];
+export const PUBLIC_EVENT_TYPES = DOMAIN_EVENT_TYPES.filter(
+  (type): type is Exclude<DomainEventType, 'INVENTORY_ADJUSTED'> => type !== 'INVENTORY_ADJUSTED',
+);
 export type PublicEventType = (typeof PUBLIC_EVENT_TYPES)[number];
 
 export const isPublicEventType = (type: string): type is PublicEventType =>
