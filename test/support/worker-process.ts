@@ -4,6 +4,13 @@ import type { Config } from '../../src/config';
 
 const ROOT = join(import.meta.dirname, '../..');
 
+// A test that fails between spawning a worker and killing it must not leave the worker running:
+// whatever is still alive when the test file's process exits is killed with it.
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
 export interface WorkerProcess {
   process: ChildProcess;
   /** Resolves when the process has exited. */
@@ -45,6 +52,8 @@ export async function spawnWorkerProcess(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
