@@ -172,12 +172,13 @@ async function measurePhase(
   meter: PhaseMeter,
   bench: BenchContext,
   label: string,
-  load: { concurrency: number; warmupMs?: number },
+  load: { concurrency: number; warmupMs?: number; units?: number },
   run: Parameters<BenchContext['phase']>[2],
   serverPids: number[],
 ): Promise<Phase> {
   const warmupMs = load.warmupMs ?? bench.warmupMs;
-  note(`  ${label}: ${warmupMs / 1000} s warm-up + ${bench.durationMs / 1000} s`);
+  const span = load.units ? `${load.units.toLocaleString('en-US')} units` : `${bench.durationMs / 1000} s`;
+  note(`  ${label}: ${warmupMs / 1000} s warm-up + ${span}`);
   let close: (() => Promise<PhaseMeasurement>) | undefined;
   let measured: PhaseMeasurement | undefined;
   const result = await run({

@@ -41,10 +41,11 @@ export interface BenchContext {
    * hook) completed with `load` — and measures where the CPU went during its measured window.
    * `serverPid` roots the process tree counted as "server": by default the shop's processes (idle
    * during a pg replay, which runs in the bench process), a raw-ceiling server's for its phase.
+   * `units` only tells the progress note that the phase is a fixed workload (`maxUnits`), not a timed one.
    */
   phase: (
     label: string,
-    load: { concurrency: number; warmupMs?: number },
+    load: { concurrency: number; warmupMs?: number; units?: number },
     run: (options: LoadOptions) => Promise<LoadResult>,
     options?: { serverPid?: number },
   ) => Promise<Phase>;

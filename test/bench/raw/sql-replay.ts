@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { uuidv7 } from '../../../src/ids';
 import { type LoadOptions, type LoadResult, runClosedLoop } from '../support/load';
-import type { CapturedPlacement } from './placement-capture';
+import type { CapturedWork } from './statement-recorder';
 
 /** The values one replayed transaction uses in place of the captured ones. */
 type Substitutions = Map<string, string>;
@@ -31,44 +32,43 @@ let replayOrderCounter = 90_000_000;
 const NOT_DUE_BEFORE = new Date('2100-01-01T00:00:00Z');
 
 /**
- * Turns a captured placement into a plan: the captured user becomes the virtual user's buyer, the
- * captured product one of `products` (a random one per transaction, or the same one when the list
- * has one entry: the hot row), and every other UUID (order, items, transition, outbox rows, command
- * id) and the order number become fresh values per transaction — wherever they appear, including
- * inside JSON parameters (snapshot, outbox payloads) and derived strings (`expire-<orderId>`).
- * The statements themselves are sent exactly as captured.
+ * Turns captured work (a placement, a whole checkout) into a plan: the captured user becomes the
+ * virtual user's buyer, the captured product one of `products` (a random one per repetition, or the
+ * same one when the list has one entry: the hot row), and every other UUID (order, items,
+ * transitions, outbox rows, command ids, payment, gateway charge), the order number and the other
+ * generated values (`pay-<digest>` command ids) become fresh values per repetition — wherever they
+ * appear, including inside JSON parameters (snapshot, outbox payloads) and derived strings
+ * (`expire-<orderId>`, `paid-<paymentId>`). Date parameters inside the work's own clock span become
+ * NOT_DUE_BEFORE. The statements themselves are sent exactly as captured.
  */
-export function placementReplayPlan(
-  capture: CapturedPlacement,
-  buyers: string[],
-  products: string[],
-): ReplayPlan {
-  const generated = new Set<string>();
+export function capturedReplayPlan(capture: CapturedWork, buyers: string[], products: string[]): ReplayPlan {
+  const uuids = new Set<string>();
   const visit = (value: unknown): void => {
     if (Array.isArray(value)) value.forEach(visit);
-    else if (typeof value === 'string') for (const [uuid] of value.matchAll(UUID)) generated.add(uuid);
+    else if (typeof value === 'string') for (const [uuid] of value.matchAll(UUID)) uuids.add(uuid);
   };
   for (const statement of capture.statements) visit(statement.values);
   for (const [what, value] of Object.entries({ user: capture.userId, product: capture.productId })) {
-    if (!generated.has(value))
-      throw new Error(`the captured placement never mentions its ${what} (${value})`);
+    if (!uuids.has(value)) throw new Error(`the captured work never mentions its ${what} (${value})`);
   }
-  const dated = capture.statements.some((s) =>
-    s.values.flat().some((v) => v instanceof Date && v.getTime() === capture.placedAt.getTime()),
-  );
+  const isNow = (d: Date) =>
+    d.getTime() >= capture.clock.from.getTime() && d.getTime() <= capture.clock.to.getTime();
+  const dated = capture.statements.some((s) => s.values.flat().some((v) => v instanceof Date && isNow(v)));
   if (!dated)
     throw new Error('the captured timestamps are not Date parameters: cannot keep replayed rows undue');
-  const mentionsOrderNo = capture.statements.some((s) => JSON.stringify(s.values).includes(capture.orderNo));
-  if (!mentionsOrderNo) throw new Error(`the captured placement never mentions its order number`);
-  generated.delete(capture.userId);
-  generated.delete(capture.productId);
-  const tokens = [capture.userId, capture.productId, capture.orderNo, ...generated];
+  const serialized = JSON.stringify(capture.statements.map((s) => s.values));
+  for (const value of [capture.orderNo, ...capture.generated]) {
+    if (!serialized.includes(value)) throw new Error(`the captured work never mentions '${value}'`);
+  }
+  uuids.delete(capture.userId);
+  uuids.delete(capture.productId);
+  const tokens = [capture.userId, capture.productId, capture.orderNo, ...capture.generated, ...uuids];
   const day = capture.orderNo.slice(0, 8);
 
   return {
     statements: capture.statements.map(({ text, values }) => {
       if (values.length === 0) return { text, values: undefined };
-      const parts = values.map((v) => compile(v, tokens, capture.placedAt));
+      const parts = values.map((v) => compile(v, tokens, isNow));
       return { text, values: (subs) => parts.map((part) => part(subs)) };
     }),
     substitutions: (vu) => {
@@ -76,10 +76,32 @@ export function placementReplayPlan(
       subs.set(capture.userId, buyers[vu % buyers.length]!);
       subs.set(capture.productId, products[Math.floor(Math.random() * products.length)]!);
       subs.set(capture.orderNo, `${day}${String(++replayOrderCounter).padStart(8, '0')}`);
-      for (const uuid of generated) subs.set(uuid, uuidv7());
+      for (const value of capture.generated) subs.set(value, freshLike(value));
+      for (const uuid of uuids) subs.set(uuid, uuidv7());
       return subs;
     },
   };
+}
+
+/** The same shape with new hex digits: `pay-<40 hex>` → `pay-<40 other hex>`. */
+function freshLike(value: string): string {
+  return value.replace(/[0-9a-f]{16,}/g, (hex) =>
+    randomBytes(Math.ceil(hex.length / 2))
+      .toString('hex')
+      .slice(0, hex.length),
+  );
+}
+
+/** Runs the capture's one-off statements (e.g. the day's order-number sequence) on the database. */
+export async function runSetup(databaseUrl: string, capture: CapturedWork): Promise<void> {
+  if (capture.setup.length === 0) return;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    for (const statement of capture.setup) await client.query(statement.text, statement.values);
+  } finally {
+    await client.end();
+  }
 }
 
 /** SPEC's single-row ceiling: the conditional reservation of one unit of one product, and commit. */
@@ -97,12 +119,12 @@ export function singleRowReservationPlan(productId: string): ReplayPlan {
   };
 }
 
-function compile(value: unknown, tokens: string[], now: Date): Instantiate {
+function compile(value: unknown, tokens: string[], isNow: (d: Date) => boolean): Instantiate {
   if (Array.isArray(value)) {
-    const parts = value.map((v) => compile(v, tokens, now));
+    const parts = value.map((v) => compile(v, tokens, isNow));
     return (subs) => parts.map((part) => part(subs));
   }
-  if (value instanceof Date && value.getTime() === now.getTime()) return () => NOT_DUE_BEFORE;
+  if (value instanceof Date && isNow(value)) return () => NOT_DUE_BEFORE;
   if (typeof value !== 'string') return () => value;
   if (tokens.includes(value)) return (subs) => subs.get(value) ?? value;
   const inside = tokens.filter((t) => value.includes(t));
@@ -112,8 +134,9 @@ function compile(value: unknown, tokens: string[], now: Date): Instantiate {
 }
 
 /**
- * Issues the plan's transaction in a closed loop over `concurrency` dedicated connections (one per
- * virtual user, like the shop's pool under load). Each completed COMMIT is one "ok".
+ * Issues the plan's statements in a closed loop over `concurrency` dedicated connections (one per
+ * virtual user, like the shop's pool under load). Each completed sequence (one transaction, or a
+ * whole checkout's) is one "ok".
  */
 export async function replayTransactions(
   databaseUrl: string,

@@ -1,4 +1,4 @@
-import { placementReplayPlan, replayTransactions, singleRowReservationPlan } from '../raw/sql-replay';
+import { capturedReplayPlan, replayTransactions, singleRowReservationPlan } from '../raw/sql-replay';
 import type { BenchContext, ResultRow, Scenario } from '../scenario';
 import { runClosedLoop } from '../support/load';
 import { outcomeSummary, round } from '../support/rows';
@@ -62,7 +62,7 @@ export const flashSale: Scenario = {
       (options) => replayTransactions(bench.database.url, singleRowReservationPlan(rawHot!), options),
     );
     const capture = await bench.placementCapture();
-    const hotPlan = placementReplayPlan(
+    const hotPlan = capturedReplayPlan(
       capture,
       buyers.map((b) => b.id),
       [rawHotFull!],

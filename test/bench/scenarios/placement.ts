@@ -1,4 +1,4 @@
-import { placementReplayPlan, replayTransactions } from '../raw/sql-replay';
+import { capturedReplayPlan, replayTransactions } from '../raw/sql-replay';
 import type { BenchContext, ResultRow, Scenario, ScenarioReport } from '../scenario';
 import { runClosedLoop } from '../support/load';
 import { latencyRows, outcomeSummary, rateOf, round } from '../support/rows';
@@ -23,7 +23,7 @@ export const placement: Scenario = {
     const shop = await placeOrders(bench, `shop POST /orders @${concurrency}`, concurrency, buyers, products);
 
     const capture = await bench.placementCapture();
-    const plan = placementReplayPlan(
+    const plan = capturedReplayPlan(
       capture,
       buyers.map((b) => b.id),
       products,

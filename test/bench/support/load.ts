@@ -15,6 +15,11 @@ export interface LoadOptions {
   onMeasureStart?: () => void;
   /** Awaited when the last user has finished, before the caller tears anything down. */
   onMeasureEnd?: () => Promise<void>;
+  /**
+   * A fixed workload instead of a timed one: no unit starts once this many measured units have
+   * started (e.g. exactly 10,000 coupon requests); `durationMs` still bounds the window.
+   */
+  maxUnits?: number;
   /** Sees every measured completion (times in ms relative to the measured window's start). */
   onResult?: (outcome: string, startMs: number, endMs: number) => void;
 }
@@ -43,11 +48,14 @@ export async function runClosedLoop(task: Task, options: LoadOptions): Promise<L
   const measureFrom = t0 + options.warmupMs;
   const stopAt = measureFrom + options.durationMs;
   let lastEnd = measureFrom;
+  let measuredStarts = 0;
+  const maxUnits = options.maxUnits ?? Number.POSITIVE_INFINITY;
   const opened = setTimeout(() => options.onMeasureStart?.(), options.warmupMs);
 
   const user = async (vu: number) => {
     for (let seq = 0; performance.now() < stopAt; seq++) {
       const start = performance.now();
+      if (start >= measureFrom && measuredStarts++ >= maxUnits) break;
       let outcome: string;
       try {
         outcome = await task(vu, seq);

@@ -25,7 +25,8 @@ const NO_LOGIN = '!bench-user-without-password';
  */
 export class Seeder {
   private readonly buyerPool: BenchUser[] = [];
-  private seller: Promise<string> | undefined;
+  private seller: Promise<BenchUser> | undefined;
+  private admin: Promise<BenchUser> | undefined;
   private productCount = 0;
 
   constructor(
@@ -43,10 +44,21 @@ export class Seeder {
     return this.buyerPool.slice(0, count);
   }
 
+  /** The run's one seller (owner of every seeded product), with a token. */
+  sellerUser(): Promise<BenchUser> {
+    this.seller ??= this.oneUser('SELLER');
+    return this.seller;
+  }
+
+  /** The run's one admin, with a token (admin endpoints: outbox lag, coupon resync). */
+  adminUser(): Promise<BenchUser> {
+    this.admin ??= this.oneUser('ADMIN');
+    return this.admin;
+  }
+
   /** `count` new ON_SALE products with their inventory rows. */
   async products(count: number, options: ProductOptions): Promise<string[]> {
-    this.seller ??= this.insertUsers('SELLER', 1).then(([id]) => id!);
-    const sellerId = await this.seller;
+    const sellerId = (await this.sellerUser()).id;
     const ids: string[] = [];
     for (let done = 0; done < count; done += BATCH) {
       const batch = Array.from({ length: Math.min(BATCH, count - done) }, () => uuidv7());
@@ -68,7 +80,12 @@ export class Seeder {
     return ids;
   }
 
-  private async insertUsers(role: 'BUYER' | 'SELLER', count: number): Promise<string[]> {
+  private async oneUser(role: 'SELLER' | 'ADMIN'): Promise<BenchUser> {
+    const [id] = await this.insertUsers(role, 1);
+    return { id: id!, token: await this.tokens.sign({ id: id!, role }) };
+  }
+
+  private async insertUsers(role: 'BUYER' | 'SELLER' | 'ADMIN', count: number): Promise<string[]> {
     const ids = Array.from({ length: count }, () => uuidv7());
     const emails = ids.map((id) => `${role.toLowerCase()}-${id}@${this.runTag}.bench.local`);
     await this.pool.query(
