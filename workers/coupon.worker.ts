@@ -34,7 +34,7 @@ export const couponWorker: QueueWorkerDefinition = {
         return { activated: await activateCoupon(ctx, couponIdOf(job.data)) };
       case 'SWEEP': {
         const result = await sweepCoupons(ctx);
-        if (result.activated + result.expired > 0) log.info(result, 'coupon sweep');
+        if (result.activated + result.expired + result.expiringNotices > 0) log.info(result, 'coupon sweep');
         return result;
       }
       default:

@@ -7,8 +7,12 @@ export async function placeOrder(
   shop: TestShop,
   buyer: TestUser,
   items: { productId: string; quantity: number }[],
+  userCouponId?: string,
 ) {
-  const res = await shop.request('POST', '/api/v1/orders', { token: buyer.token, body: { items } });
+  const res = await shop.request('POST', '/api/v1/orders', {
+    token: buyer.token,
+    body: { items, ...(userCouponId ? { userCouponId } : {}) },
+  });
   if (res.status !== 201) throw new Error(`order not placed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.data as { id: string; total: number; orderNo: string };
 }

@@ -62,15 +62,37 @@ export async function activateCoupon(ctx: AppContext, couponId: string, now = ne
 }
 
 const SWEEP_BATCH = 200;
+/** Buyers hear about an unused coupon this long before it closes (API.md type COUPON_EXPIRING). */
+export const COUPON_EXPIRING_NOTICE_HOURS = 24;
+
+/**
+ * One COUPON_EXPIRING notification per unused, unheld user coupon whose coupon closes within the
+ * notice window — once: the notification's event id is fixed per user coupon, and it is unique.
+ */
+export async function noticeExpiringCoupons(ctx: AppContext, now = new Date()): Promise<number> {
+  return run(
+    ctx.orm.em.fork(),
+    sql`insert into notifications (id, user_id, type, title, body, order_id, event_id, created_at)
+        select gen_random_uuid(), uc.user_id, 'COUPON_EXPIRING', 'Coupon expiring soon',
+               'Your coupon "' || c.name || '" (' || c.code || ') expires on '
+                 || to_char(c.valid_until at time zone ${ctx.config.timezone}, 'YYYY-MM-DD HH24:MI') || '.',
+               null, 'coupon-expiring-' || uc.id, ${now}
+        from user_coupons uc join coupons c on c.id = uc.coupon_id
+        where uc.status in ('ISSUED', 'REFUNDED') and uc.order_id is null
+          and c.status in ('ACTIVE', 'EXHAUSTED') and c.valid_until > ${now}
+          and c.valid_until <= ${now}::timestamptz + ${`${COUPON_EXPIRING_NOTICE_HOURS} hours`}::interval
+        on conflict (user_id, type, event_id) do nothing`,
+  );
+}
 
 /**
  * The periodic safety net for delayed jobs Redis may have lost: starts coupons whose window opened
- * and expires those whose window closed.
+ * and expires those whose window closed; and tells buyers about coupons about to close.
  */
 export async function sweepCoupons(
   ctx: AppContext,
   now = new Date(),
-): Promise<{ activated: number; expired: number }> {
+): Promise<{ activated: number; expired: number; expiringNotices: number }> {
   const em = ctx.orm.em.fork();
   const activated = await run(
     em,
@@ -88,5 +110,5 @@ export async function sweepCoupons(
     for (const { id } of due) if ((await expireCoupon(ctx, id, now)).expired) expired++;
     if (due.length < SWEEP_BATCH) break;
   }
-  return { activated, expired };
+  return { activated, expired, expiringNotices: await noticeExpiringCoupons(ctx, now) };
 }
