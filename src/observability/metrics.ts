@@ -116,7 +116,7 @@ export function createMetrics(ctx: AppContext): Metrics {
         query<{ lag: number | null; alerted: number }>(
           em,
           sql`select extract(epoch from now() - (select min(created_at) from outbox_events
-                                                 where status = 'PENDING'))::float8 as lag,
+                                                 where status in ('PENDING', 'PROCESSING', 'FAILED')))::float8 as lag,
                      (select count(*) from outbox_events where status = 'ALERTED')::int as alerted`,
         ),
       ]);
@@ -135,7 +135,7 @@ export function createMetrics(ctx: AppContext): Metrics {
   });
   const outboxLag = new Gauge({
     name: 'shop_outbox_lag_seconds',
-    help: 'Age of the oldest PENDING outbox event (0 when none): how far event delivery is behind',
+    help: 'Age of the oldest undelivered outbox event (PENDING, PROCESSING or FAILED awaiting retry; 0 when none)',
     registers: [registry],
     collect: readDatabase,
   });
