@@ -1,29 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveDatabase } from '../../src/db/database-url';
 import { createOrm, migrate } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
+import { freeListeningPort } from '../support/ports';
 
 const log = createLogger({ logLevel: 'silent' });
-
-/**
- * A free port below the kernel's ephemeral range (32768+), where the suite's own client sockets
- * could otherwise take it between our check and PostgreSQL's bind.
- */
-async function freeListeningPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
 
 describe('the database a fresh machine gets (README: npm start)', () => {
   it('uses DATABASE_URL when it is set, without probing anything', async () => {

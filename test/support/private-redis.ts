@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freeListeningPort } from './ports';
 
 export interface PrivateRedis {
   url: string;
@@ -10,17 +10,6 @@ export interface PrivateRedis {
   restart: () => Promise<void>;
   stop: () => Promise<void>;
   start: () => Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function ping(port: number): Promise<boolean> {
@@ -47,7 +36,7 @@ async function ping(port: number): Promise<boolean> {
  * disturbing the test files running beside it on the shared one.
  */
 export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
+  const port = await freeListeningPort();
   let server: ChildProcess | undefined;
   const start = async () => {
     server = spawn(
