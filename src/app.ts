@@ -65,10 +65,10 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
     '/health',
     healthRoutes({
       database: async () => {
-        await ctx.orm.em.getConnection().execute('select 1');
+        await ctx.dependencies.probe('database');
       },
       redis: async () => {
-        await ctx.redis.ping();
+        await ctx.dependencies.probe('redis');
       },
       ...options.readiness,
     }),

@@ -29,3 +29,10 @@ export function asDate(value: Date | string | null): Date | null {
   if (value === null) return null;
   return value instanceof Date ? value : new Date(value);
 }
+
+/** A timestamp read through `sql` as an ISO-8601 UTC string (null stays null). */
+export function asIso(value: Date | string): string;
+export function asIso(value: Date | string | null): string | null;
+export function asIso(value: Date | string | null): string | null {
+  return value === null ? null : asDate(value).toISOString();
+}

@@ -1,3 +1,4 @@
+import { withTimeout } from '../async';
 import type { Logger } from '../logger';
 
 export type Dependency = 'database' | 'redis';
@@ -29,6 +30,11 @@ export class DependencyMonitor {
     this.timer = undefined;
   }
 
+  /** Runs one probe now (readiness asks for a fresh answer, not the last ping's). */
+  probe(dependency: Dependency): Promise<unknown> {
+    return this.probes[dependency]();
+  }
+
   isUp(dependency: Dependency): boolean {
     return this.up[dependency];
   }
@@ -52,14 +58,4 @@ export class DependencyMonitor {
       }),
     );
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

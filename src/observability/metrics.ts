@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { ORDER_STATUSES } from '../../machines/order.machine';
 import { setJobObserver } from '../../workers/runtime';
+import { withTimeout } from '../async';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import { QUEUE_NAMES } from '../messaging/queues';
@@ -178,12 +179,4 @@ function sharedWhileRunning(run: () => Promise<void>): () => Promise<void> {
     });
     return running;
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { withTimeout } from '../../async';
 import { dataEnvelope, errorEnvelope } from '../envelope';
 import { createRouter, jsonContent } from '../openapi';
 
@@ -56,12 +57,4 @@ export function healthRoutes(checks: Record<string, ReadinessCheck>) {
         ? c.json({ data: body }, 200)
         : c.json({ error: 'SERVICE_UNAVAILABLE', message: 'Not ready', details: [body] }, 503);
     });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

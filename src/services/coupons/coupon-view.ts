@@ -1,4 +1,4 @@
-import { sql } from '../../db/sql';
+import { asIso, sql } from '../../db/sql';
 import type { CouponStatus, DiscountType } from '../../domain/coupon.entity';
 import type { UserCouponStatus } from '../../domain/user-coupon.entity';
 
@@ -55,8 +55,6 @@ export const COUPON_COLUMNS = sql`c.id, c.code, c.name, c.discount_type, c.disco
   c.min_order_amount, c.total_quantity, c.issued_count, c.valid_from, c.valid_until, c.status, c.created_by,
   c.created_at, c.updated_at`;
 
-const iso = (value: Date | string) => new Date(value).toISOString();
-
 export function toCouponView(row: CouponRow): CouponView {
   return {
     id: row.id,
@@ -69,12 +67,12 @@ export function toCouponView(row: CouponRow): CouponView {
     totalQuantity: row.total_quantity,
     issuedCount: row.issued_count,
     remaining: Math.max(0, row.total_quantity - row.issued_count),
-    validFrom: iso(row.valid_from),
-    validUntil: iso(row.valid_until),
+    validFrom: asIso(row.valid_from),
+    validUntil: asIso(row.valid_until),
     status: row.status,
     createdBy: row.created_by,
-    createdAt: iso(row.created_at),
-    updatedAt: iso(row.updated_at),
+    createdAt: asIso(row.created_at),
+    updatedAt: asIso(row.updated_at),
   };
 }
 
@@ -94,8 +92,8 @@ export function toUserCouponView(row: UserCouponRow & CouponRow): UserCouponView
     id: row.uc_id,
     coupon: toCouponView(row),
     status: row.uc_status,
-    issuedAt: iso(row.uc_issued_at),
-    usedAt: row.uc_used_at ? iso(row.uc_used_at) : null,
+    issuedAt: asIso(row.uc_issued_at),
+    usedAt: row.uc_used_at ? asIso(row.uc_used_at) : null,
     orderId: row.uc_order_id,
   };
 }

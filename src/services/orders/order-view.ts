@@ -7,7 +7,7 @@ import {
   stateOf,
   statusOf,
 } from '../../../machines/order-snapshot';
-import { asDate, query, sql } from '../../db/sql';
+import { asIso, query, sql } from '../../db/sql';
 
 export interface OrderItemView {
   id: string;
@@ -67,8 +67,6 @@ interface OrderRow {
   payment_method: string | null;
 }
 
-const iso = (d: Date | string | null) => (d ? asDate(d).toISOString() : null);
-
 function render(
   row: Omit<OrderRow, 'snapshot' | 'machine_version'>,
   items: OrderItemView[],
@@ -93,12 +91,12 @@ function render(
       ? { id: row.payment_id, status: row.payment_status!, method: row.payment_method! }
       : null,
     allowedActions: allowedActions(snapshot, now),
-    expiresAt: asDate(row.expires_at).toISOString(),
-    createdAt: asDate(row.created_at).toISOString(),
-    updatedAt: asDate(row.updated_at).toISOString(),
-    paidAt: iso(row.paid_at),
-    confirmedAt: iso(row.confirmed_at),
-    cancelledAt: iso(row.cancelled_at),
+    expiresAt: asIso(row.expires_at),
+    createdAt: asIso(row.created_at),
+    updatedAt: asIso(row.updated_at),
+    paidAt: asIso(row.paid_at),
+    confirmedAt: asIso(row.confirmed_at),
+    cancelledAt: asIso(row.cancelled_at),
     cancelReason: row.cancel_reason,
   };
 }

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { asDate, query, sql } from '../../db/sql';
+import { asIso, query, sql } from '../../db/sql';
 import type { PaymentStatus } from '../../domain/payment.entity';
 import type { RefundStatus } from '../../domain/refund.entity';
 
@@ -30,8 +30,6 @@ export interface RefundView {
   createdAt: string;
   completedAt: string | null;
 }
-
-const iso = (d: Date | string | null) => (d ? asDate(d).toISOString() : null);
 
 /** Payments matching `where`, newest first; `page` limits them to one page. */
 export async function loadPaymentViews(
@@ -68,8 +66,8 @@ export async function loadPaymentViews(
     failureReason: r.failure_reason,
     refundedAmount: r.refunded_amount,
     attempts: r.attempts,
-    createdAt: asDate(r.created_at).toISOString(),
-    completedAt: iso(r.completed_at),
+    createdAt: asIso(r.created_at),
+    completedAt: asIso(r.completed_at),
   }));
 }
 
@@ -108,7 +106,7 @@ export async function loadRefundView(em: EntityManager, id: string): Promise<Ref
     restock: r.restock,
     status: r.status,
     failureReason: r.failure_reason,
-    createdAt: asDate(r.created_at).toISOString(),
-    completedAt: iso(r.completed_at),
+    createdAt: asIso(r.created_at),
+    completedAt: asIso(r.completed_at),
   };
 }

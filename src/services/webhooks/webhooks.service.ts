@@ -1,5 +1,5 @@
 import type { AppContext } from '../../context';
-import { asDate, query, run, sql } from '../../db/sql';
+import { asIso, query, run, sql } from '../../db/sql';
 import { DomainError } from '../../errors/domain-error';
 import type { AuthUser } from '../../http/app-env';
 import { type PageRequest, pageMeta } from '../../http/envelope';
@@ -107,8 +107,6 @@ interface WebhookRow {
   last_error: string | null;
 }
 
-const iso = (value: string | Date | null) => (value === null ? null : asDate(value).toISOString());
-
 async function loadWebhookViews(ctx: AppContext, filter: { id?: string } & PageRequest) {
   const rows = await query<WebhookRow>(
     ctx.orm.em.fork(),
@@ -143,16 +141,16 @@ function toView(r: WebhookRow): WebhookView {
     active: r.active,
     status: !r.active ? 'DISABLED' : r.consecutive_failures > 0 ? 'FAILING' : 'ACTIVE',
     consecutiveFailures: r.consecutive_failures,
-    createdAt: iso(r.created_at)!,
-    disabledAt: iso(r.disabled_at),
+    createdAt: asIso(r.created_at)!,
+    disabledAt: asIso(r.disabled_at),
     stats: {
       attempts: r.attempts,
       delivered: r.delivered,
       failedAttempts: r.failed_attempts,
       alerted: r.alerted,
-      lastAttemptAt: iso(r.last_attempt_at),
-      lastSuccessAt: iso(r.last_success_at),
-      lastFailureAt: iso(r.last_failure_at),
+      lastAttemptAt: asIso(r.last_attempt_at),
+      lastSuccessAt: asIso(r.last_success_at),
+      lastFailureAt: asIso(r.last_failure_at),
       lastError: r.last_error,
     },
   };
