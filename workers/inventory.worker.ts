@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { applyRestock, applyStockAdjustment } from '../src/catalog/inventory.service';
+import { insertDoneReceipt, resourcePath } from '../src/commands/receipts';
+import { runCommandJob, type StepResult } from '../src/commands/run-command';
 import type { AppContext } from '../src/context';
 import { Outbox } from '../src/db/outbox';
 import { query, sql } from '../src/db/sql';
 import type { Logger } from '../src/logger';
 import type { AdjustStockCommand, CommandEnvelope, RestockCommand } from '../src/messaging/messages';
-import { applyRestock, applyStockAdjustment } from '../src/services/catalog/inventory.service';
-import { insertDoneReceipt, resourcePath } from '../src/services/commands/receipts';
-import { runCommandJob, type StepResult } from './run-actor';
 import type { QueueWorkerDefinition } from './runtime';
 
 export const RECONCILE = 'RECONCILE';

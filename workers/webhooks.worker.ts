@@ -1,14 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../src/context';
+import type { DeliveryOutcome } from '../src/db/schema/webhook-delivery.entity';
 import { query, run, sql } from '../src/db/sql';
-import type { DeliveryOutcome } from '../src/domain/webhook-delivery.entity';
 import { uuidv7 } from '../src/ids';
 import type { Logger } from '../src/logger';
 import { webhookAttemptsTotal } from '../src/messaging/event-metrics';
-import type { WebhookDeliveryJob } from './consumers/webhooks.consumer';
+import { type PostResult, postSignedEvent } from '../src/webhooks/post-signed';
+import type { WebhookDeliveryJob } from '../src/webhooks/webhooks.consumer';
 import type { QueueWorkerDefinition } from './runtime';
-import { type PostResult, postSignedEvent } from './webhooks/post-signed';
 
 interface Endpoint {
   url: string;
