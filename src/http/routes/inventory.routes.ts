@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { findInventoryDrift } from '../../../workers/inventory.worker';
 import { getInventory } from '../../catalog/inventory.service';
+import { findInventoryDrift } from '../../catalog/inventory-actor';
 import { dispatchCommand } from '../../commands/dispatch';
 import type { AppContext } from '../../context';
 import { commandResponse } from '../command-response';

@@ -1,14 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Job, UnrecoverableError } from 'bullmq';
-import type { AppContext } from '../src/context';
-import type { DeliveryOutcome } from '../src/db/schema/webhook-delivery.entity';
-import { query, run, sql } from '../src/db/sql';
-import { uuidv7 } from '../src/ids';
-import type { Logger } from '../src/logger';
-import { webhookAttemptsTotal } from '../src/messaging/event-metrics';
-import { type PostResult, postSignedEvent } from '../src/webhooks/post-signed';
-import type { WebhookDeliveryJob } from '../src/webhooks/webhooks.consumer';
-import type { QueueWorkerDefinition } from './runtime';
+import type { QueueWorkerDefinition } from '../../workers/runtime';
+import type { AppContext } from '../context';
+import type { DeliveryOutcome } from '../db/schema/webhook-delivery.entity';
+import { query, run, sql } from '../db/sql';
+import { uuidv7 } from '../ids';
+import type { Logger } from '../logger';
+import { webhookAttemptsTotal } from '../messaging/event-metrics';
+import { type PostResult, postSignedEvent } from './post-signed';
+import type { WebhookDeliveryJob } from './webhooks.consumer';
 
 interface Endpoint {
   url: string;

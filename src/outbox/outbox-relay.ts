@@ -1,13 +1,13 @@
 import type { JobsOptions, Queue } from 'bullmq';
-import type { AppContext } from '../src/context';
-import { asDate, query, run, sql } from '../src/db/sql';
-import { isInfrastructureUnavailable } from '../src/errors/infrastructure-error';
-import type { Logger } from '../src/logger';
-import { outboxAlertedTotal } from '../src/messaging/event-metrics';
-import { outboxWakeChannel } from '../src/messaging/outbox-signal';
-import type { QueueName } from '../src/messaging/queues';
-import { createRedis } from '../src/messaging/redis';
-import type { BackgroundDefinition } from './runtime';
+import type { BackgroundDefinition } from '../../workers/runtime';
+import type { AppContext } from '../context';
+import { asDate, query, run, sql } from '../db/sql';
+import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
+import type { Logger } from '../logger';
+import { outboxAlertedTotal } from '../messaging/event-metrics';
+import { outboxWakeChannel } from '../messaging/outbox-signal';
+import type { QueueName } from '../messaging/queues';
+import { createRedis } from '../messaging/redis';
 import { WakeSignal } from './wake-signal';
 
 const BATCH = 500;

@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { applyRestock, applyStockAdjustment } from '../src/catalog/inventory.service';
-import { insertDoneReceipt, resourcePath } from '../src/commands/receipts';
-import { runCommandJob, type StepResult } from '../src/commands/run-command';
-import type { AppContext } from '../src/context';
-import { Outbox } from '../src/db/outbox';
-import { query, sql } from '../src/db/sql';
-import type { Logger } from '../src/logger';
-import type { AdjustStockCommand, CommandEnvelope, RestockCommand } from '../src/messaging/messages';
-import type { QueueWorkerDefinition } from './runtime';
+import type { QueueWorkerDefinition } from '../../workers/runtime';
+import { insertDoneReceipt, resourcePath } from '../commands/receipts';
+import { runCommandJob, type StepResult } from '../commands/run-command';
+import type { AppContext } from '../context';
+import { Outbox } from '../db/outbox';
+import { query, sql } from '../db/sql';
+import type { Logger } from '../logger';
+import type { AdjustStockCommand, CommandEnvelope, RestockCommand } from '../messaging/messages';
+import { applyRestock, applyStockAdjustment } from './inventory.service';
 
 export const RECONCILE = 'RECONCILE';
 const RECONCILE_EVERY_MS = 5 * 60_000;
