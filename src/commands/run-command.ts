@@ -40,10 +40,10 @@ const CONFLICT_RETRIES = 12;
 export async function runCommandJob(
   ctx: AppContext,
   job: Job,
+  command: CommandEnvelope,
   log: Logger,
   execute: (tx: EntityManager, now: Date) => Promise<StepResult>,
 ) {
-  const command = job.data as CommandEnvelope;
   // A first delivery of a command without an Idempotency-Key cannot have a receipt yet; a redelivery
   // (or a keyed retry) looks first. Either way the receipt's primary key stops a second commit.
   if (job.attemptsMade > 0 || command.idempotencyKey || job.stalledCounter > 0) {

@@ -6,7 +6,7 @@ import { doneReceiptStatement, resourcePath } from '../commands/receipts';
 import type { StepResult } from '../commands/run-command';
 import { Outbox } from '../db/outbox';
 import { WriteBatch } from '../db/write-batch';
-import type { AnyOrderCommand } from '../messaging/messages';
+import type { OrderCommandMessage } from '../messaging/messages';
 import { orderEffects } from './effects';
 import type { Answer, OrderFacts } from './effects/effect-context';
 import { type StockLine, StockPlan } from './effects/stock-plan';
@@ -39,7 +39,7 @@ export interface Step {
   event: OrderEvent | EventObject;
   actions: readonly { type: string; params?: unknown }[];
   messageId: string | null;
-  command: AnyOrderCommand | undefined;
+  command: OrderCommandMessage | undefined;
   placement?: { lines: StockLine[] };
 }
 
@@ -97,7 +97,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
     httpStatus: DEFAULT_STATUS[historyEventName(step.event)] ?? 200,
   };
   if (step.command) {
-    const c = step.command;
+    const c = step.command.data;
     writes.add(
       doneReceiptStatement(
         {

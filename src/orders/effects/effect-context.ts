@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OrderContext, OrderEvent } from '../../../machines/order.machine';
 import type { Outbox } from '../../db/outbox';
 import type { WriteBatch } from '../../db/write-batch';
-import type { AnyOrderCommand } from '../../messaging/messages';
+import type { OrderCommandMessage } from '../../messaging/messages';
 import type { StockLine, StockPlan } from './stock-plan';
 
 export type { Answer };
@@ -28,7 +28,7 @@ export interface EffectContext {
   /** Context before the step (null when the order is being placed) and after it. */
   before: OrderContext | null;
   after: OrderContext;
-  command: AnyOrderCommand | undefined;
+  command: OrderCommandMessage | undefined;
   /** The lines of a new order (placement only). */
   placement: { lines: StockLine[] } | undefined;
   outbox: Outbox;
