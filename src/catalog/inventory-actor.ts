@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
-import { insertDoneReceipt, resourcePath } from '../commands/receipts';
+import { insertDoneReceipt } from '../commands/receipts';
 import { runCommandJob, type StepResult } from '../commands/run-command';
 import type { AppContext } from '../context';
 import { Outbox } from '../db/outbox';
@@ -83,13 +83,12 @@ async function commit(
       type,
       idempotencyKey: command.idempotencyKey,
       requestHash: command.requestHash,
-      httpStatus: 200,
-      resource: resourcePath('inventory', productId),
+      outcome: { kind: 'inventory', id: productId, result: 'updated' },
     },
     now,
   );
   return {
-    answer: { resource: 'inventory', id: productId, httpStatus: 200 },
+    answer: { kind: 'inventory', id: productId, result: 'updated' },
     touchedProducts: [productId],
     outboxRows: 1,
   };

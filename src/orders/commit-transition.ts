@@ -2,13 +2,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EventObject } from 'xstate';
 import type { OrderEvent } from '../../machines/order.machine';
 import type { OrderSnapshot } from '../../machines/order-snapshot';
-import { doneReceiptStatement, resourcePath } from '../commands/receipts';
+import type { DomainOutcome } from '../commands/outcome';
+import { doneReceiptStatement } from '../commands/receipts';
 import type { StepResult } from '../commands/run-command';
 import { Outbox } from '../db/outbox';
 import { WriteBatch } from '../db/write-batch';
 import type { OrderCommandMessage } from '../messaging/messages';
 import { orderEffects } from './effects';
-import type { Answer, OrderFacts } from './effects/effect-context';
+import type { OrderFacts } from './effects/effect-context';
 import { type StockLine, StockPlan } from './effects/stock-plan';
 import { interpretActions, type Timer } from './machine-actions';
 import { insertOrder, insertTransition, type NewOrder, type OrderRecord, saveOrder } from './order-store';
@@ -45,8 +46,6 @@ export interface Step {
 
 export type { StepResult };
 
-const DEFAULT_STATUS: Record<string, number> = { PLACE: 201 };
-
 /**
  * Persists one machine step in the caller's transaction: effects, timeouts as outbox messages, the
  * snapshot (compare-and-set), one history row, the outbox rows, the command receipt — and the
@@ -70,7 +69,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
     outbox,
     writes,
     stock,
-    answer: undefined as Answer | undefined,
+    answer: undefined as DomainOutcome | undefined,
   };
   for (const effect of effects) {
     const run = orderEffects[effect.type];
@@ -91,10 +90,10 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   });
   outbox.writeTo(writes, step.now);
 
-  const answer = e.answer ?? {
-    resource: 'order' as const,
+  const answer: DomainOutcome = e.answer ?? {
+    kind: 'order',
     id: facts.id,
-    httpStatus: DEFAULT_STATUS[historyEventName(step.event)] ?? 200,
+    result: 'items' in step.order ? 'created' : 'updated',
   };
   if (step.command) {
     const c = step.command.data;
@@ -106,8 +105,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
           type: commandType(step),
           idempotencyKey: c.idempotencyKey,
           requestHash: c.requestHash,
-          httpStatus: answer.httpStatus,
-          resource: resourcePath(answer.resource, answer.id),
+          outcome: answer,
         },
         step.now,
       ),
@@ -116,8 +114,8 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   // The batch goes out with the stock changes last (a single-line reservation rides in it).
   await stock.apply(em, facts.id, writes);
   // A new order's answer is what this step wrote: rendered from memory, not read back.
-  const body = 'items' in step.order ? newOrderView(step.order, step.next, step.now) : undefined;
-  return { answer, touchedProducts: [...stock.touched], outboxRows: outbox.size, body };
+  const view = 'items' in step.order ? newOrderView(step.order, step.next, step.now) : undefined;
+  return { answer, touchedProducts: [...stock.touched], outboxRows: outbox.size, view };
 }
 
 function commandType(step: Step): string {

@@ -1,11 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OrderContext, OrderEvent } from '../../../machines/order.machine';
+import type { DomainOutcome } from '../../commands/outcome';
 import type { Outbox } from '../../db/outbox';
 import type { WriteBatch } from '../../db/write-batch';
 import type { OrderCommandMessage } from '../../messaging/messages';
 import type { StockLine, StockPlan } from './stock-plan';
-
-export type { Answer };
 
 export interface OrderFacts {
   id: string;
@@ -16,8 +15,6 @@ export interface OrderFacts {
   total: number;
   userCouponId: string | null;
 }
-
-import type { Answer } from '../../commands/run-command';
 
 /** Everything an effect may read or add to, inside the transaction of one machine step. */
 export interface EffectContext {
@@ -35,7 +32,8 @@ export interface EffectContext {
   /** Writes nobody reads before commit: they leave with the step's other rows in one statement. */
   writes: WriteBatch;
   stock: StockPlan;
-  answer: Answer | undefined;
+  /** What the step's command did, when an effect knows better than "the order changed". */
+  answer: DomainOutcome | undefined;
 }
 
 export type Effect = (e: EffectContext, params: any) => Promise<void> | void;

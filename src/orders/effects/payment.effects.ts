@@ -21,7 +21,7 @@ export const createPayment: Effect = async (e) => {
     { paymentId: e.event.paymentId },
     { jobId: `capture-${e.event.paymentId}`, aggregateId: e.event.paymentId },
   );
-  e.answer = { resource: 'payment', id: e.event.paymentId, httpStatus: 202 };
+  e.answer = { kind: 'payment', id: e.event.paymentId, result: 'pending' };
 };
 
 export const completePayment: Effect = async (e) => {
@@ -98,7 +98,7 @@ export const requestRefund: Effect = async (e) => {
     requestHash: command.requestHash,
     requestedBy: command.userId,
   });
-  e.answer = { resource: 'refund', id: e.event.refundId, httpStatus: 202 };
+  e.answer = { kind: 'refund', id: e.event.refundId, result: 'pending' };
 };
 
 /** Cancelling a paid order: everything not yet refunded goes back, and the units return to stock. */
@@ -116,7 +116,7 @@ export const requestFullRefund: Effect = async (e) => {
     requestHash: null,
     requestedBy: command?.userId ?? e.order.userId,
   });
-  e.answer = { resource: 'order', id: e.order.id, httpStatus: 202 };
+  e.answer = { kind: 'order', id: e.order.id, result: 'pending' };
 };
 
 export const recordRefund: Effect = async (e) => {
