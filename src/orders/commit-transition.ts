@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EventObject } from 'xstate';
-import type { OrderEvent } from '../../machines/order.machine';
+import type { OrderEffectName, OrderEffectParams, OrderEvent } from '../../machines/order.machine';
 import type { OrderSnapshot } from '../../machines/order-snapshot';
 import type { DomainOutcome } from '../commands/outcome';
 import { doneReceiptStatement } from '../commands/receipts';
@@ -9,7 +9,7 @@ import { Outbox } from '../db/outbox';
 import { WriteBatch } from '../db/write-batch';
 import type { OrderCommandMessage } from '../messaging/messages';
 import { orderEffects } from './effects';
-import type { OrderFacts } from './effects/effect-context';
+import type { EffectContext, OrderEffects, OrderFacts } from './effects/effect-context';
 import { type StockLine, StockPlan } from './effects/stock-plan';
 import { interpretActions, type Timer } from './machine-actions';
 import { insertOrder, insertTransition, type NewOrder, type OrderRecord, saveOrder } from './order-store';
@@ -71,11 +71,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
     stock,
     answer: undefined as DomainOutcome | undefined,
   };
-  for (const effect of effects) {
-    const run = orderEffects[effect.type];
-    if (!run) throw new Error(`The order machine asked for '${effect.type}', which no effect implements`);
-    await run(e, effect.params);
-  }
+  for (const effect of effects) await runEffect(e, effect);
   scheduleTimers(outbox, facts.id, timers, step.now);
 
   if ('version' in step.order) saveOrder(writes, step.order, step.next, step.now);
@@ -116,6 +112,14 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   // A new order's answer is what this step wrote: rendered from memory, not read back.
   const view = 'items' in step.order ? newOrderView(step.order, step.next, step.now) : undefined;
   return { answer, touchedProducts: [...stock.touched], outboxRows: outbox.size, view };
+}
+
+function runEffect<K extends OrderEffectName>(
+  e: EffectContext,
+  effect: { type: K; params: OrderEffectParams[K] },
+) {
+  const effects: OrderEffects = orderEffects;
+  return effects[effect.type](e, effect.params);
 }
 
 function commandType(step: Step): string {

@@ -1,5 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { OrderContext, OrderEvent } from '../../../machines/order.machine';
+import type {
+  OrderContext,
+  OrderEffectName,
+  OrderEffectParams,
+  OrderEvent,
+} from '../../../machines/order.machine';
 import type { DomainOutcome } from '../../commands/outcome';
 import type { Outbox } from '../../db/outbox';
 import type { WriteBatch } from '../../db/write-batch';
@@ -36,7 +41,11 @@ export interface EffectContext {
   answer: DomainOutcome | undefined;
 }
 
-export type Effect = (e: EffectContext, params: any) => Promise<void> | void;
+/** One named effect of the machine: what it does inside the step's transaction, given its parameters. */
+export type Effect<P = undefined> = (e: EffectContext, params: P) => Promise<void> | void;
+
+/** Every effect the machine names, each with the parameters the machine gives it. */
+export type OrderEffects = { [K in OrderEffectName]: Effect<OrderEffectParams[K]> };
 
 export const orderAggregate = (e: EffectContext) => ({ type: 'order', id: e.order.id });
 
