@@ -3,7 +3,6 @@ import type { Job } from 'bullmq';
 import { insertDoneReceipt } from '../commands/receipts';
 import { runCommandJob, type StepResult } from '../commands/run-command';
 import type { AppContext } from '../context';
-import { Outbox } from '../db/outbox';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import {
@@ -12,6 +11,7 @@ import {
   INVENTORY_RECONCILE,
   type RestockCommand,
 } from '../messaging/messages';
+import { Outbox } from '../messaging/outbox';
 import { applyRestock, applyStockAdjustment } from './inventory.service';
 
 const RECONCILE_EVERY_MS = 5 * 60_000;

@@ -6,9 +6,9 @@ import type {
   OrderEvent,
 } from '../../../machines/order.machine';
 import type { DomainOutcome } from '../../commands/outcome';
-import type { Outbox } from '../../db/outbox';
 import type { WriteBatch } from '../../db/write-batch';
 import type { OrderCommandMessage } from '../../messaging/messages';
+import type { Outbox } from '../../messaging/outbox';
 import type { StockLine, StockPlan } from './stock-plan';
 
 export interface OrderFacts {
