@@ -1,8 +1,7 @@
-import type { Job } from 'bullmq';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import type { EventConsumer } from '../src/messaging/consumer';
-import type { DomainEventMessage } from '../src/messaging/domain-events';
+import { type DomainEventMessage, EventsJobSchema, parseDomainEvent } from '../src/messaging/domain-events';
 import { observeOutboxLag } from '../src/messaging/event-metrics';
 import { notificationsConsumer } from '../src/notifications/notifications.consumer';
 import { orderStatusConsumer } from '../src/orders/order-status.consumer';
@@ -60,12 +59,14 @@ export async function dispatchEvent(
 export const eventsWorker: QueueWorkerDefinition = {
   kind: 'queue',
   queue: 'events',
-  process: async (ctx, job: Job, log) => {
-    const events = (job.data?.events ?? [job.data]) as DomainEventMessage[];
+  process: async (ctx, job, log) => {
+    const batch = EventsJobSchema.safeParse(job.data);
+    const events = batch.success ? batch.data.events : [job.data];
     const outcomes: Record<string, Record<string, string>> = {};
-    for (const event of events) {
-      if (!event?.id || !event.type || !event.data) {
-        log.error({ data: event }, 'malformed event; dropped');
+    for (const raw of events) {
+      const { event, issues } = parseDomainEvent(raw);
+      if (!event) {
+        log.error({ data: raw, issues }, 'malformed event; dropped');
         continue;
       }
       outcomes[event.id] = await dispatchEvent(

@@ -40,19 +40,30 @@ async function restock(tx: EntityManager, command: RestockCommand, now: Date): P
     command.productId,
     command.quantity,
   );
-  return commit(tx, command, now, 'RESTOCK', view.productId, {
-    quantity: command.quantity,
-    stock: view.stock,
-  });
+  const outbox = new Outbox();
+  outbox.event(
+    'INVENTORY_RESTOCKED',
+    { type: 'product', id: view.productId },
+    { productId: view.productId, by: command.userId, quantity: command.quantity, stock: view.stock },
+  );
+  return commit(tx, command, now, 'RESTOCK', view.productId, outbox);
 }
 
 async function adjust(tx: EntityManager, command: AdjustStockCommand, now: Date): Promise<StepResult> {
   const view = await applyStockAdjustment(tx, command.productId, command.delta);
-  return commit(tx, command, now, 'ADJUST', view.productId, {
-    delta: command.delta,
-    reason: command.reason,
-    stock: view.stock,
-  });
+  const outbox = new Outbox();
+  outbox.event(
+    'INVENTORY_ADJUSTED',
+    { type: 'product', id: view.productId },
+    {
+      productId: view.productId,
+      by: command.userId,
+      delta: command.delta,
+      reason: command.reason,
+      stock: view.stock,
+    },
+  );
+  return commit(tx, command, now, 'ADJUST', view.productId, outbox);
 }
 
 /** The event and the receipt of a stock change, in its transaction. */
@@ -62,18 +73,8 @@ async function commit(
   now: Date,
   type: string,
   productId: string,
-  facts: Record<string, unknown>,
+  outbox: Outbox,
 ): Promise<StepResult> {
-  const outbox = new Outbox();
-  outbox.event(
-    type === 'RESTOCK' ? 'INVENTORY_RESTOCKED' : 'INVENTORY_ADJUSTED',
-    { type: 'product', id: productId },
-    {
-      productId,
-      by: command.userId,
-      ...facts,
-    },
-  );
   await outbox.flush(tx, now);
   await insertDoneReceipt(
     tx,

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { run, sql } from '../db/sql';
 import { applyOnce, type EventConsumer } from '../messaging/consumer';
-import { dataString } from '../messaging/domain-events';
+import type { DomainEventMessage } from '../messaging/domain-events';
 import { invalidatePopularProducts } from './popular-products';
 
 /**
@@ -30,15 +30,20 @@ export async function syncOrderSales(tx: EntityManager, orderId: string, timezon
   return added + removed > 0;
 }
 
+type SalesEvent = Extract<DomainEventMessage, { type: 'ORDER_PAID' | 'ORDER_CANCELLED' }>;
+const changesSales = (event: DomainEventMessage): event is SalesEvent =>
+  event.type === 'ORDER_PAID' || event.type === 'ORDER_CANCELLED';
+
 /** Sales statistics (popular products, admin sales report): a paid order counts, a cancelled one not. */
 export const salesStatsConsumer: EventConsumer = {
   name: 'sales-stats',
-  handles: (event) =>
-    (event.type === 'ORDER_PAID' || event.type === 'ORDER_CANCELLED') && !!dataString(event, 'orderId'),
+  handles: changesSales,
   apply: async (ctx, event) => {
+    if (!changesSales(event)) return 'skipped';
+    const { orderId } = event.data;
     let changed = false;
     const outcome = await applyOnce(ctx, 'sales-stats', event, async (tx) => {
-      changed = await syncOrderSales(tx, dataString(event, 'orderId')!, ctx.config.timezone);
+      changed = await syncOrderSales(tx, orderId, ctx.config.timezone);
     });
     if (changed) await invalidatePopularProducts(ctx);
     return outcome;
