@@ -17,8 +17,6 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const CANCEL_REASONS = ['USER_CANCELLED', 'PAYMENT_FAILED', 'PAYMENT_TIMEOUT', 'REFUNDED'] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 
-export type PaymentMethod = 'CARD' | 'BALANCE';
-
 export interface OrderInput {
   orderId: string;
   userId: string;
@@ -51,7 +49,8 @@ export interface OrderContext {
 
 type At = { at: number };
 export type OrderEvent =
-  | ({ type: 'PAY'; paymentId: string; method: PaymentMethod } & At)
+  /** The method is the payments module's business (its list of handlers); the machine treats all alike. */
+  | ({ type: 'PAY'; paymentId: string; method: string } & At)
   | ({ type: 'PAYMENT_SUCCEEDED'; paymentId: string; amount: number } & At)
   | ({ type: 'PAYMENT_FAILED'; paymentId: string; reason: string } & At)
   | ({ type: 'CANCEL'; reason?: string } & At)

@@ -1,7 +1,6 @@
-import type { PaymentMethod } from '../../machines/order.machine';
 import { type CommandResult, dispatchOrderCommand } from '../commands/dispatch';
 import type { AppContext } from '../context';
-import type { PaymentStatus } from '../db/schema/payment.entity';
+import type { PaymentMethod, PaymentStatus } from '../db/schema/payment.entity';
 import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import type { AuthUser } from '../http/app-env';
