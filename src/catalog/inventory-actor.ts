@@ -12,6 +12,7 @@ import {
   type RestockCommand,
 } from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
+import { orderTagged } from '../orders/order-tags';
 import { applyRestock, applyStockAdjustment } from './inventory.service';
 
 const RECONCILE_EVERY_MS = 5 * 60_000;
@@ -102,7 +103,8 @@ export interface InventoryDrift {
 }
 
 /**
- * Verifies SPEC §8.1 on live data: for every product, reserved = Σ quantities of its PENDING orders.
+ * Verifies SPEC §8.1 on live data: for every product, reserved = Σ quantities of its orders whose state
+ * holds stock (PENDING).
  * Drift means a bug or a manual edit; it is reported (error log) rather than silently "fixed".
  */
 export async function findInventoryDrift(em: EntityManager): Promise<InventoryDrift[]> {
@@ -111,7 +113,7 @@ export async function findInventoryDrift(em: EntityManager): Promise<InventoryDr
     sql`select i.product_id as "productId", i.reserved, coalesce(p.held, 0)::int as "heldByPendingOrders"
         from inventory i
         left join (select oi.product_id, sum(oi.quantity) as held from order_items oi
-                   join orders o on o.id = oi.order_id and o.status = 'PENDING' group by oi.product_id) p
+                   join orders o on o.id = oi.order_id and ${orderTagged('holds-stock')} group by oi.product_id) p
           on p.product_id = i.product_id
         where i.reserved <> coalesce(p.held, 0)
         order by i.product_id limit 1000`,

@@ -3,6 +3,7 @@ import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { ORDER_NOTICE, ORDER_SWEEP } from '../messaging/messages';
 import { businessDay, dropOldOrderSequences } from './order-number';
+import { orderTagged } from './order-tags';
 
 const BATCH = 500;
 
@@ -24,12 +25,12 @@ export async function sweepOrders(ctx: AppContext, log: Logger) {
   const em = ctx.orm.em.fork();
   const overdue = await query<{ id: string }>(
     em,
-    sql`select id from orders where status = 'PENDING' and state = 'PENDING.awaitingPayment' and expires_at <= now()
+    sql`select id from orders o where ${orderTagged('awaits-payment')} and expires_at <= now()
         order by expires_at limit ${BATCH}`,
   );
   const due = await query<{ id: string }>(
     em,
-    sql`select id from orders where status = 'PAID' and state = 'PAID.active'
+    sql`select id from orders o where ${orderTagged('auto-confirms')}
           and paid_at <= now() - make_interval(secs => (snapshot #>> '{context,autoConfirmMs}')::bigint / 1000.0)
         order by paid_at limit ${BATCH}`,
   );

@@ -2,11 +2,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { run, sql } from '../db/sql';
 import { applyOnce, type EventConsumer } from '../messaging/consumer';
 import type { DomainEventMessage } from '../messaging/domain-events';
+import { orderTagged } from '../orders/order-tags';
 import { invalidatePopularProducts } from './popular-products';
 
 /**
- * Makes the order's sales lines match its current status: present while it is PAID or CONFIRMED,
- * absent otherwise. Whatever order ORDER_PAID and ORDER_CANCELLED arrive in, or however often, the
+ * Makes the order's sales lines match its current state: present while it counts as a sale (PAID,
+ * CONFIRMED), absent otherwise. Whatever order ORDER_PAID and ORDER_CANCELLED arrive in, or however often, the
  * result is the same; the advisory lock serializes the two for one order so neither works from a
  * view the other is about to change. Returns whether anything changed.
  */
@@ -18,14 +19,14 @@ export async function syncOrderSales(tx: EntityManager, orderId: string, timezon
         select o.id, i.product_id, min(i.category), (o.paid_at at time zone ${timezone})::date, o.paid_at,
                sum(i.quantity), sum(i.line_total)
         from orders o join order_items i on i.order_id = o.id
-        where o.id = ${orderId} and o.status in ('PAID', 'CONFIRMED') and o.paid_at is not null
+        where o.id = ${orderId} and ${orderTagged('counts-as-sale')} and o.paid_at is not null
         group by o.id, o.paid_at, i.product_id
         on conflict do nothing`,
   );
   const removed = await run(
     tx,
     sql`delete from sales_lines s using orders o
-        where s.order_id = ${orderId} and o.id = s.order_id and o.status not in ('PAID', 'CONFIRMED')`,
+        where s.order_id = ${orderId} and o.id = s.order_id and not (${orderTagged('counts-as-sale')})`,
   );
   return added + removed > 0;
 }
