@@ -5,8 +5,8 @@ import { ConfigError, loadConfig } from '../src/config';
 import { createContext } from '../src/context';
 import { resolveDatabase } from '../src/db/database-url';
 import { migrate } from '../src/db/orm';
+import { metricsApp } from '../src/http/metrics-app';
 import { createLogger } from '../src/logger';
-import { metricsApp } from '../src/observability/metrics-app';
 import { startWorkers } from '.';
 
 async function main() {

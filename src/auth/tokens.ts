@@ -1,6 +1,6 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { ROLES, type Role } from '../db/schema/user.entity';
-import type { AuthUser } from '../http/app-env';
+import type { AuthUser } from './auth-user';
 
 const ISSUER = 'shop-backend';
 

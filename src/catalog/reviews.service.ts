@@ -1,11 +1,11 @@
+import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import { isUniqueViolation } from '../db/errors';
 import { asDate, query, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
-import { type PageRequest, pageMeta } from '../http/envelope';
 import { uuidv7 } from '../ids';
 import { orderTagged } from '../orders/order-tags';
+import { type PageRequest, pageMeta } from '../paging';
 import { invalidateProducts } from './product-cache';
 
 export interface ReviewView {

@@ -1,8 +1,8 @@
+import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
-import { type PageRequest, pageMeta } from '../http/envelope';
+import { type PageRequest, pageMeta } from '../paging';
 import { inspectOrder, loadOrderHistory, type TransitionRecord } from './order-inspection';
 import { loadOrderView, loadOrderViews, type OrderView } from './order-view';
 

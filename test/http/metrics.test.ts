@@ -2,8 +2,8 @@ import { UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app';
 import { run, sql } from '../../src/db/sql';
+import { metricsApp } from '../../src/http/metrics-app';
 import { observeGatewayLatency } from '../../src/observability/metrics';
-import { metricsApp } from '../../src/observability/metrics-app';
 import { type RunningWorker, startWorker } from '../../workers/runtime';
 import {
   createFixtureProduct,
