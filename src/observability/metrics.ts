@@ -28,7 +28,7 @@ const live = new Set<Metrics>();
 
 /**
  * Records one call to the payment gateway: the payment actor's gateway reports every capture, refund
- * and lookup through src/services/gateway/gateway-observer.ts, which is wired here.
+ * and lookup through src/payments/gateway/gateway-observer.ts, which is wired here.
  */
 export function observeGatewayLatency(seconds: number, operation: string, outcome: string): void {
   for (const metrics of live) metrics.observeGatewayLatency(seconds, operation, outcome);
