@@ -1,7 +1,7 @@
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
-import { ORDER_NOTICE, ORDER_SWEEP } from '../messaging/messages';
+import { ORDER_NOTICE, ORDER_SWEEP, type OrderNotice } from '../messaging/messages';
 import { businessDay, dropOldOrderSequences } from './order-number';
 import { orderTagged } from './order-tags';
 
@@ -37,14 +37,14 @@ export async function sweepOrders(ctx: AppContext, log: Logger) {
   // Ids change every few intervals, so an order the machine ignored once is offered again later.
   const bucket = Math.floor(Date.now() / (ctx.config.orderSweepIntervalMs * 4));
   const jobs = [
-    ...overdue.map(({ id }) => ({ id, type: 'EXPIRE', jobId: `sweep-expire-${id}-${bucket}` })),
-    ...due.map(({ id }) => ({ id, type: 'AUTO_CONFIRM', jobId: `sweep-confirm-${id}-${bucket}` })),
+    ...overdue.map(({ id }) => ({ id, type: 'EXPIRE' as const, jobId: `sweep-expire-${id}-${bucket}` })),
+    ...due.map(({ id }) => ({ id, type: 'AUTO_CONFIRM' as const, jobId: `sweep-confirm-${id}-${bucket}` })),
   ];
   if (jobs.length > 0) {
     await ctx.queues.order.addBulk(
       jobs.map((j) => ({
         name: ORDER_NOTICE,
-        data: { orderId: j.id, event: { type: j.type } },
+        data: { orderId: j.id, event: { type: j.type } } satisfies OrderNotice,
         opts: { jobId: j.jobId },
       })),
     );

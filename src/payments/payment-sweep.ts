@@ -2,7 +2,13 @@ import type { AppContext } from '../context';
 import type { PaymentMethod } from '../db/schema/payment.entity';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
-import { PAYMENT_CAPTURE, PAYMENT_REFUND, PAYMENT_SWEEP } from '../messaging/messages';
+import {
+  type CapturePaymentMessage,
+  PAYMENT_CAPTURE,
+  PAYMENT_REFUND,
+  PAYMENT_SWEEP,
+  type RefundPaymentMessage,
+} from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
 import { retryWindowMs } from './attempts';
@@ -52,12 +58,12 @@ export async function sweepPayments(ctx: AppContext, log: Logger) {
   const jobs = [
     ...payments.map(({ id }) => ({
       name: PAYMENT_CAPTURE,
-      data: { paymentId: id },
+      data: { paymentId: id } satisfies CapturePaymentMessage,
       opts: { jobId: `capture-${id}-sweep-${bucket}` },
     })),
     ...refunds.map(({ id }) => ({
       name: PAYMENT_REFUND,
-      data: { refundId: id },
+      data: { refundId: id } satisfies RefundPaymentMessage,
       opts: { jobId: `refund-${id}-sweep-${bucket}` },
     })),
   ];
