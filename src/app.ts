@@ -59,7 +59,7 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.use('*', (c, next) =>
     c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
   );
-  app.use('/api/*', authenticate(ctx.tokens));
+  app.use('/api/*', authenticate(ctx.tokenChecker));
 
   app.route(
     '/health',

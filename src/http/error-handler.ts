@@ -34,7 +34,7 @@ export function handleError(err: unknown, c: Context<AppEnv>): Response {
   const log = c.get('log');
   if (error.code === 'INTERNAL') log?.error({ err }, 'unhandled error');
   else if (error.code === 'SERVICE_UNAVAILABLE') log?.warn({ err: String(err) }, 'dependency unavailable');
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...error.headers };
   if (error.code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
   if (error.code === 'SERVICE_UNAVAILABLE') headers['Retry-After'] = '5';
   return c.json(errorBody(error, c.get('lang') ?? 'en'), error.status as 400, headers);

@@ -53,6 +53,10 @@ export const LoginBody = z
   .object({ email: text().min(1).max(254), password: text().min(1).max(128) })
   .openapi('Login');
 
+export const PasswordChangeBody = z
+  .object({ currentPassword: text().min(1).max(PASSWORD_MAX_LENGTH), newPassword })
+  .openapi('PasswordChange');
+
 export const LoginResult = z.object({ token: z.string(), user: UserSchema }).openapi('LoginResult');
 
 export const RoleBody = z.object({ role: z.enum(ROLES) }).openapi('RoleChange');
