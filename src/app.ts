@@ -5,6 +5,7 @@ import { DomainError } from './errors/domain-error';
 import type { AppEnv } from './http/app-env';
 import { handleError, handleNotFound } from './http/error-handler';
 import { authenticate } from './http/middleware/auth';
+import { refuseCrossSite } from './http/middleware/cross-site';
 import { httpMetrics } from './http/middleware/metrics';
 import { requestContext } from './http/middleware/request-context';
 import { adminOutboxRoutes } from './http/routes/admin-outbox.routes';
@@ -60,6 +61,7 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
     c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
   );
   app.use('/api/*', authenticate(ctx.tokenChecker));
+  app.use('/api/v1/admin/*', refuseCrossSite(ctx.config.corsOrigins));
 
   app.route(
     '/health',
