@@ -29,7 +29,8 @@ export function refuseCrossSite(allowedOrigins: readonly string[] = []): Middlew
     if (crossSite) throw new DomainError('FORBIDDEN', 'Cross-site requests may not change anything here');
     const contentType = c.req.header('content-type');
     const length = c.req.header('content-length');
-    const hasBody = (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
+    const hasBody =
+      (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
     if ((contentType !== undefined || hasBody) && !isJson(contentType ?? '')) {
       throw new DomainError('VALIDATION_ERROR', 'The request body must be application/json');
     }

@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from 'hono';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
+import type { AppEnv } from '../app-env';
 
 type SecureHeadersOptions = NonNullable<Parameters<typeof secureHeaders>[0]>;
-import type { AppEnv } from '../app-env';
 
 /** Paths that serve HTML pages (and their assets): the API reference, Bull Board, the machine page. */
 const PAGE_PREFIXES = ['/docs', '/admin/queues', '/machines'];
