@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { weakPasswordReason } from './services/auth/password-policy';
 
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_ADMIN_EMAIL = 'admin@shop.local';
@@ -149,6 +150,9 @@ function productionProblems(
     problems.push('JWT_SECRET: the development default is refused in production');
   if (env.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD) {
     problems.push('ADMIN_PASSWORD: the development default is refused in production');
+  } else {
+    const weak = weakPasswordReason(env.ADMIN_PASSWORD);
+    if (weak) problems.push(`ADMIN_PASSWORD: ${weak}`);
   }
   return problems;
 }

@@ -32,6 +32,21 @@ describe('password policy at registration', () => {
     expect(res.body.details.map((d: { field: string }) => d.field)).toContain('body.password');
   });
 
+  it('refuses a common ADMIN_PASSWORD in production at start-up', async () => {
+    const { loadConfig } = await import('../../src/config');
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgresql://shop@db/shop',
+      ADMIN_EMAIL: 'ops@example.com',
+      JWT_SECRET: 'x'.repeat(40),
+    };
+    expect(() => loadConfig({ ...production, ADMIN_PASSWORD: 'password123' })).toThrow(/ADMIN_PASSWORD/);
+    expect(() => loadConfig({ ...production, ADMIN_PASSWORD: '          ' })).toThrow(/ADMIN_PASSWORD/);
+    expect(loadConfig({ ...production, ADMIN_PASSWORD: 'a-real-admin-password' }).adminPassword).toBe(
+      'a-real-admin-password',
+    );
+  });
+
   it('accepts a password that is long enough and not common, up to 128 characters', async () => {
     expect((await register('correct horse battery')).status).toBe(201);
     expect((await register('y'.repeat(128))).status).toBe(201);
