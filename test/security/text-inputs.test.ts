@@ -125,6 +125,14 @@ describe('NUL and lone surrogates in text inputs', () => {
     expect([search.status, search.body.details?.[0]?.field]).toEqual([400, 'query.keyword']);
   });
 
+  it('answers 401 to Bull Board Basic credentials containing NUL (never 4xx/5xx from SQL)', async () => {
+    const credentials = Buffer.from(`admin${NUL}@example.com:whatever`).toString('base64');
+    const res = await shop.request('GET', '/admin/queues', {
+      headers: { authorization: `Basic ${credentials}` },
+    });
+    expect(res.status).toBe(401);
+  });
+
   it('classifies PostgreSQL refusing a malformed value as a 400, never as "database down" (503)', async () => {
     const em = shop.ctx.orm.em.fork();
     const attempts = [

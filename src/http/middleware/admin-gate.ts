@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { AppContext } from '../../context';
 import { DomainError, isDomainError } from '../../errors/domain-error';
 import { verifyCredentials } from '../../services/auth/auth.service';
+import { isStorableText } from '../../validation/text';
 import type { AppEnv } from '../app-env';
 import { clientAddress } from '../client-address';
 import { errorBody, handleError } from '../error-handler';
@@ -33,7 +34,7 @@ export function adminGate(ctx: AppContext): MiddlewareHandler<AppEnv> {
     verified.delete(key);
     const decoded = Buffer.from(credentials, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 1) return undefined;
+    if (colon < 1 || !isStorableText(decoded)) return undefined;
     const user = await verifyCredentials(
       ctx,
       decoded.slice(0, colon),

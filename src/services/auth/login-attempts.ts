@@ -29,6 +29,15 @@ end
 return wait
 `);
 
+/** Gives one slot back to each counter that still exists (an expired window is not recreated). */
+const RELEASE_SLOT = luaScript(`
+for i = 1, #KEYS do
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if count > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 0
+`);
+
 export interface LoginSlot {
   /** The password was right: give this attempt's slot back (and only this one's). */
   release(): Promise<void>;
