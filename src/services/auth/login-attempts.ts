@@ -62,7 +62,7 @@ export async function takeLoginSlot(ctx: AppContext, email: string, address: str
   }
   return {
     release: async () => {
-      await ctx.redis.multi().decr(keys[0]!).decr(keys[1]!).exec();
+      await RELEASE_SLOT(ctx.redis, keys, []);
     },
   };
 }
