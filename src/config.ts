@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { weakPasswordReason } from './services/auth/password-policy';
+import { weakPasswordReason } from './auth/password-policy';
 
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_ADMIN_EMAIL = 'admin@shop.local';

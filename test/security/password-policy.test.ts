@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestShop, type TestShop } from '../support/test-shop';
 
 // Issue 14 item 6: `password` and eight spaces were accepted at registration. API.md: 8…128
-// characters, not blank, not a common password (the list ships in src/services/auth/common-passwords.txt).
+// characters, not blank, not a common password (the list ships in src/auth/common-passwords.txt).
 
 let shop: TestShop;
 beforeAll(async () => {

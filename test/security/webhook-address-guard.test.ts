@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDomainError } from '../../src/errors/domain-error';
-import { isPublicAddress } from '../../src/services/webhooks/endpoint-guard';
-import { registerWebhook } from '../../src/services/webhooks/webhooks.service';
+import { isPublicAddress } from '../../src/webhooks/endpoint-guard';
+import { registerWebhook } from '../../src/webhooks/webhooks.service';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 // Issue 14 item 6: in production the webhook guard accepted http://[64:ff9b::7f00:1]/ — NAT64's

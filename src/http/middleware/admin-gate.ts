@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import { verifyCredentials } from '../../auth/auth.service';
 import type { AppContext } from '../../context';
 import { DomainError, isDomainError } from '../../errors/domain-error';
-import { verifyCredentials } from '../../services/auth/auth.service';
 import { isStorableText } from '../../validation/text';
 import type { AppEnv } from '../app-env';
 import { clientAddress } from '../client-address';

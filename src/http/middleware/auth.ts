@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
-import type { Role } from '../../domain/user.entity';
+import type { TokenChecker } from '../../auth/token-checker';
+import type { Role } from '../../db/schema/user.entity';
 import { DomainError } from '../../errors/domain-error';
-import type { TokenChecker } from '../../services/auth/token-checker';
 import type { AppEnv, AuthUser } from '../app-env';
 
 /**

@@ -1,8 +1,8 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { changePassword, changeRole, logout } from '../../auth/account-changes';
+import { getUser, login, registerUser } from '../../auth/auth.service';
 import type { AppContext } from '../../context';
-import { changePassword, changeRole, logout } from '../../services/auth/account-changes';
-import { getUser, login, registerUser } from '../../services/auth/auth.service';
 import { clientAddress } from '../client-address';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireRole, requireUser } from '../middleware/auth';

@@ -1,10 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { ROLES } from '../../domain/user.entity';
-import {
-  PASSWORD_MAX_LENGTH,
-  PASSWORD_MIN_LENGTH,
-  weakPasswordReason,
-} from '../../services/auth/password-policy';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, weakPasswordReason } from '../../auth/password-policy';
+import { ROLES } from '../../db/schema/user.entity';
 import { text } from '../../validation/text';
 
 /** A new password: API.md's 8…128 characters, not blank, not one of the common passwords. */
