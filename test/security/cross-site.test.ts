@@ -77,7 +77,19 @@ describe('Bull Board with BULL_BOARD_READ_ONLY=false', () => {
       headers: { authorization: basic, origin: 'http://localhost', 'sec-fetch-site': 'same-origin' },
     });
     expect(res.status).toBe(200);
-    expect(await eventJobs(shop)).toBe(before + 1);
+    // Behind a TLS-terminating proxy the page's origin is https while Node sees http: same host.
+    const proxied = await shop.request('POST', ADD_EVENT, {
+      body: forged,
+      headers: { authorization: basic, origin: 'https://localhost' },
+    });
+    expect(proxied.status).toBe(200);
+    expect(await eventJobs(shop)).toBe(before + 2);
+    // A sandboxed frame or a file:// page sends Origin: null.
+    const opaque = await shop.request('POST', ADD_EVENT, {
+      body: forged,
+      headers: { authorization: basic, origin: 'null' },
+    });
+    expect(opaque.status).toBe(403);
   });
 });
 

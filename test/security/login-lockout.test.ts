@@ -97,6 +97,24 @@ describe('login lockout', () => {
     expect((await loginFrom('192.0.2.44', last, PASSWORD)).status).toBe(200);
   });
 
+  it('takes the client address from X-Forwarded-For only behind TRUST_PROXY_HOPS proxies', async () => {
+    const { Hono } = await import('hono');
+    const { clientAddress } = await import('../../src/http/client-address');
+    const probe = (hops: number) =>
+      new Hono()
+        .get('/', (c) => c.text(clientAddress(c, hops)))
+        .request(
+          '/',
+          { headers: { 'x-forwarded-for': '10.9.9.9, 203.0.113.9' } },
+          { incoming: { socket: { remoteAddress: '192.0.2.1' } } },
+        );
+    // Without a trusted proxy the header is the client's to forge: the socket decides.
+    expect(await (await probe(0)).text()).toBe('192.0.2.1');
+    // One proxy appends the client's address: the rightmost entry; anything left of it may be forged.
+    expect(await (await probe(1)).text()).toBe('203.0.113.9');
+    expect(await (await probe(2)).text()).toBe('10.9.9.9');
+  });
+
   it('counts Bull Board Basic logins against the same lockout', async () => {
     await register('basic@example.com');
     const basic = (password: string) =>

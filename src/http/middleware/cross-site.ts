@@ -4,6 +4,15 @@ import type { AppEnv } from '../app-env';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * The Origin names this server: same host and port. The scheme is not compared — behind a TLS-terminating
+ * proxy the page is https while the request reaching Node is http.
+ */
+function isSameHost(origin: string, requestUrl: string): boolean {
+  const parsed = URL.parse(origin);
+  return parsed !== null && parsed.host === new URL(requestUrl).host;
+}
+
 function isJson(contentType: string): boolean {
   return /^application\/json\s*(;|$)/i.test(contentType.trim());
 }
@@ -21,10 +30,9 @@ export function refuseCrossSite(allowedOrigins: readonly string[] = []): Middlew
     if (SAFE_METHODS.has(c.req.method)) return next();
     const origin = c.req.header('origin');
     const site = c.req.header('sec-fetch-site');
-    const ownOrigin = new URL(c.req.url).origin;
     const crossSite =
       origin !== undefined
-        ? origin !== ownOrigin && !allowedOrigins.includes(origin)
+        ? !isSameHost(origin, c.req.url) && !allowedOrigins.includes(origin)
         : site !== undefined && site !== 'same-origin' && site !== 'none';
     if (crossSite) throw new DomainError('FORBIDDEN', 'Cross-site requests may not change anything here');
     const contentType = c.req.header('content-type');
