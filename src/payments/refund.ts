@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
 import type { AppContext } from '../context';
-import { query, sql } from '../db/sql';
+import { db } from '../db/database';
+import { sql } from '../db/sql';
 import { isRefundExceedsDebit } from '../errors/refund-exceeds-debit.error';
 import type { Logger } from '../logger';
 import type { RefundPaymentMessage } from '../messaging/messages';
@@ -11,14 +12,28 @@ import { tellOrder } from './tell-order';
 
 /** Starts one attempt (PROCESSING, attempts + 1, committed); nothing when the refund is settled. */
 async function beginAttempt(em: EntityManager, refundId: string): Promise<RefundAttempt | undefined> {
-  const [row] = await query<RefundAttempt>(
-    em,
-    sql`update refunds r set status = 'PROCESSING', attempts = r.attempts + 1, updated_at = now()
-        from payments p
-        where r.id = ${refundId} and p.id = r.payment_id and r.status in ('REQUESTED', 'PROCESSING')
-        returning r.id, r.payment_id, r.order_id, r.user_id, r.amount, r.restock, r.attempts, p.method`,
-  );
-  return row;
+  return db(em)
+    .updateTable('refunds as r')
+    .from('payments as p')
+    .set((eb) => ({
+      status: 'PROCESSING',
+      attempts: eb('r.attempts', '+', 1),
+      updated_at: sql<string>`now()`,
+    }))
+    .where('r.id', '=', refundId)
+    .whereRef('p.id', '=', 'r.payment_id')
+    .where('r.status', 'in', ['REQUESTED', 'PROCESSING'])
+    .returning([
+      'r.id',
+      'r.payment_id',
+      'r.order_id',
+      'r.user_id',
+      'r.amount',
+      'r.restock',
+      'r.attempts',
+      'p.method',
+    ])
+    .executeTakeFirst();
 }
 
 /**

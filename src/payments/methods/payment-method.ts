@@ -1,34 +1,24 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
+import type { Selectable } from 'kysely';
 import type { AppContext } from '../../context';
+import type { DB } from '../../db/database';
 import type { PaymentMethod } from '../../db/schema/payment.entity';
 import type { Logger } from '../../logger';
 
 export type { PaymentMethod };
 
-/** A payment being captured: this run's attempt, counted and committed before the method is called. */
-export interface PaymentAttempt {
-  id: string;
-  order_id: string;
-  user_id: string;
-  method: PaymentMethod;
-  amount: number;
-  card_token: string | null;
-  /** Including the attempt being started. */
-  attempts: number;
-}
+/** A payment being captured: this run's attempt (its `attempts` included), committed before the method is called. */
+export type PaymentAttempt = Pick<
+  Selectable<DB['payments']>,
+  'id' | 'order_id' | 'user_id' | 'method' | 'amount' | 'card_token' | 'attempts'
+>;
 
 /** A refund being carried out, with its payment's method. */
-export interface RefundAttempt {
-  id: string;
-  payment_id: string;
-  order_id: string;
-  user_id: string;
-  amount: number;
-  restock: boolean;
-  attempts: number;
-  method: PaymentMethod;
-}
+export type RefundAttempt = Pick<
+  Selectable<DB['refunds']>,
+  'id' | 'payment_id' | 'order_id' | 'user_id' | 'amount' | 'restock' | 'attempts'
+> & { method: PaymentMethod };
 
 /** Work that must commit together with the news of the outcome (a balance debit or credit). */
 export type Alongside = (tx: EntityManager) => Promise<unknown>;
