@@ -78,6 +78,10 @@ const envSchema = z.object({
   SSE_HEARTBEAT_MS: int(100, 15_000),
   /** How often the payment actor looks for payments and refunds whose messages Redis may have lost. */
   PAYMENT_SWEEP_INTERVAL_MS: int(100, 30_000),
+  /** Attempts of a client command's job (the first included) before it ends FAILED. */
+  COMMAND_MAX_ATTEMPTS: int(1, 20),
+  /** How often commands answered 202 are checked for a job that Redis lost or that failed for good. */
+  COMMAND_SWEEP_INTERVAL_MS: int(100, 10_000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -163,5 +167,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     webhookDisableAfter: env.WEBHOOK_DISABLE_AFTER,
     sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
     paymentSweepIntervalMs: env.PAYMENT_SWEEP_INTERVAL_MS,
+    commandMaxAttempts: env.COMMAND_MAX_ATTEMPTS,
+    commandSweepIntervalMs: env.COMMAND_SWEEP_INTERVAL_MS,
   };
 }

@@ -3,6 +3,7 @@ import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
+import { recordCommandFailure } from '../src/services/commands/command-failures';
 
 /** A mailbox consumer: one processor that routes on `job.name`. */
 export interface QueueWorkerDefinition {
@@ -68,6 +69,7 @@ export async function startWorker(
     } catch (error) {
       observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'failed');
       jobLog.warn({ err: error, attemptsMade: job.attemptsMade }, 'job failed');
+      await recordCommandFailure(ctx, job, error, jobLog);
       throw error;
     }
   };

@@ -7,6 +7,7 @@ import type { CommandReply } from '../../messaging/replies';
 import { getInventory } from '../catalog/inventory.service';
 import { loadOrderView } from '../orders/order-view';
 import { loadPaymentView, loadRefundView } from '../payments/payment-view';
+import { rememberQueuedCommand } from './queued-commands';
 import { commandIdFor, findReceipt, type Receipt, requestHashOf } from './receipts';
 
 /** What the HTTP layer answers with: a status, a JSON body, and a Location for a 202 receipt. */
@@ -48,10 +49,12 @@ export async function dispatchCommand<
     if (receipt) return replay(ctx, receipt, requestHash, options.replayStatus);
   }
 
+  const jobData = { ...data, commandId, requestHash, idempotencyKey: key };
   const waiter = ctx.replies.expect(commandId, ctx.config.replyTimeoutMs);
   try {
-    await ctx.queues[queue].add(name, { ...data, commandId, requestHash, idempotencyKey: key } as never, {
+    await ctx.queues[queue].add(name, jobData as never, {
       jobId: commandId,
+      attempts: ctx.config.commandMaxAttempts,
     });
   } catch (error) {
     waiter.cancel();
@@ -66,6 +69,13 @@ export async function dispatchCommand<
   // cannot be read now, the command is still queued: 202 is the truth, not an error.
   const receipt = await findReceipt(em, commandId).catch(() => undefined);
   if (receipt) return replay(ctx, receipt, requestHash, options.replayStatus);
+  await rememberQueuedCommand(
+    em,
+    { id: commandId, userId, queue, type: name, data: jobData },
+    new Date(),
+  ).catch((err) =>
+    ctx.log.warn({ err: String(err), commandId }, 'queued command not recorded; the sweeper cannot end it'),
+  );
   return {
     httpStatus: 202,
     body: { data: { id: commandId, type: name, status: 'QUEUED' } },
