@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, run, sql } from '../../src/db/sql';
-import { commandIdFor } from '../../src/services/commands/receipts';
 import { MAX_REQUEUES, sweepQueuedCommands } from '../../src/services/commands/receipt-sweeper';
+import { commandIdFor } from '../../src/services/commands/receipts';
 import { type RunningWorkers, startWorkers } from '../../workers';
 import { createProduct } from '../support/catalog';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
