@@ -2,13 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
 import { createProduct } from '../support/catalog';
 import { newKey, pay, refund, rows, waitForOrder } from '../support/payments';
+import { testSeed } from '../support/seed';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
 // SPEC §8.2 over a randomized run: many orders paid by random cards and balances, cancelled,
 // confirmed and refunded in part or in full, concurrently; then the money is counted in SQL.
-// A failure prints the seed; MONEY_SEED=<seed> replays the same choices.
-const SEED = Number(process.env.MONEY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// The seed is printed; TEST_SEED=<seed> replays the same choices.
+const SEED = testSeed('money-invariants');
 const ORDERS = 40;
 
 /** mulberry32: small, seedable, good enough to pick test scenarios. */
