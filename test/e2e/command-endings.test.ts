@@ -1,5 +1,8 @@
+import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, run, sql } from '../../src/db/sql';
+import { bullPrefix } from '../../src/messaging/queues';
+import { createRedis } from '../../src/messaging/redis';
 import { MAX_REQUEUES, sweepQueuedCommands } from '../../src/services/commands/receipt-sweeper';
 import { commandIdFor } from '../../src/services/commands/receipts';
 import { type RunningWorkers, startWorkers } from '../../workers';
@@ -108,6 +111,38 @@ describe('a command whose job Redis lost', () => {
     const receipt = (await receiptOf(admin, commandId)).body.data;
     expect(receipt).toMatchObject({ id: commandId, type: 'ADJUST', status: 'FAILED' });
     expect(receipt.error.error).toBe('INTERNAL');
+  });
+
+  it('ends FAILED when its job failed for good without a receipt (nobody could record it then)', async () => {
+    const productId = await createProduct(shop, seller, { stock: 10 });
+    const accepted = await adjust(productId);
+    expect(accepted.status).toBe(202);
+    const commandId = accepted.body.data.id as string;
+    // A bare BullMQ worker, without the shop's failure recorder: the job fails for good and no receipt
+    // is written, as when the database was down at that moment.
+    const connection = createRedis(shop.config.redisUrl, 'blocking', 'test-bare-worker');
+    const bare = new Worker(
+      'inventory',
+      async () => {
+        throw new UnrecoverableError('nobody records this');
+      },
+      { connection, prefix: bullPrefix(shop.config.redisPrefix) },
+    );
+    try {
+      await eventually(async () => {
+        const job = await shop.ctx.queues.inventory.getJob(commandId);
+        return (await job?.getState()) === 'failed';
+      });
+    } finally {
+      await bare.close();
+      connection.disconnect();
+    }
+    expect((await receiptOf(admin, commandId)).body.data.status).toBe('QUEUED');
+    expect((await sweepQueuedCommands(shop.ctx, shop.ctx.log)).failed).toBeGreaterThanOrEqual(1);
+    expect((await receiptOf(admin, commandId)).body.data).toMatchObject({
+      status: 'FAILED',
+      error: { error: 'INTERNAL' },
+    });
   });
 
   it('is put back in its mailbox by the running sweeper and carried out', async () => {
