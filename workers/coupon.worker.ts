@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
+import { activateCoupon, expireCoupon, sweepCoupons } from '../src/coupons/coupon-expiry';
 import { isUuid } from '../src/ids';
-import { activateCoupon, expireCoupon, sweepCoupons } from '../src/services/coupons/coupon-expiry';
 import type { QueueWorkerDefinition } from './runtime';
 
 /** The job scheduler that runs the coupon sweeper (one per shop, however many processes upsert it). */

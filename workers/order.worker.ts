@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
 import type { EventObject } from 'xstate';
+import { afterCommit, runCommandJob, withConflictRetries } from '../src/commands/run-command';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import {
@@ -10,11 +11,10 @@ import {
   type OrderCommandName,
   type PlaceOrderCommand,
 } from '../src/messaging/messages';
-import { businessDay, ensureOrderSequence } from './order/order-number';
-import { commandOrder, notifyOrder } from './order/order-step';
-import { placeOrder } from './order/place-order';
-import { scheduleOrderSweep, sweepOrders } from './order/sweep';
-import { afterCommit, runCommandJob, withConflictRetries } from './run-actor';
+import { commandOrder, notifyOrder } from '../src/orders/order-commands';
+import { businessDay, ensureOrderSequence } from '../src/orders/order-number';
+import { scheduleOrderSweep, sweepOrders } from '../src/orders/order-sweep';
+import { placeOrder } from '../src/orders/place-order';
 import type { QueueWorkerDefinition } from './runtime';
 
 const COMMANDS = new Set<OrderCommandName>(['PLACE', 'CANCEL', 'CONFIRM', 'PAY', 'REFUND']);

@@ -1,7 +1,7 @@
 import { PAYMENT_CAPTURE, PAYMENT_REFUND, PAYMENT_SWEEP } from '../src/messaging/messages';
-import { capturePayment } from './payment/capture';
-import { carryOutRefund } from './payment/refund';
-import { schedulePaymentSweep, sweepPayments } from './payment/sweep';
+import { capturePayment } from '../src/payments/capture';
+import { schedulePaymentSweep, sweepPayments } from '../src/payments/payment-sweep';
+import { carryOutRefund } from '../src/payments/refund';
 import type { QueueWorkerDefinition } from './runtime';
 
 /**

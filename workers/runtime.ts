@@ -1,9 +1,9 @@
 import { type Job, type Processor, Worker } from 'bullmq';
+import { recordCommandFailure } from '../src/commands/command-failures';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
-import { recordCommandFailure } from '../src/services/commands/command-failures';
 
 /** A mailbox consumer: one processor that routes on `job.name`. */
 export interface QueueWorkerDefinition {

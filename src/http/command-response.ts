@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { CommandOutcome } from '../services/commands/dispatch';
+import type { CommandOutcome } from '../commands/dispatch';
 import type { AppEnv } from './app-env';
 
 /**

@@ -1,5 +1,5 @@
 import type { OrderEvent, PaymentMethod } from '../../machines/order.machine';
-import type { Role } from '../domain/user.entity';
+import type { Role } from '../db/schema/user.entity';
 
 /** Every command from HTTP carries who sent it and how to answer and deduplicate it. */
 export interface CommandEnvelope {

@@ -5,7 +5,7 @@ import { withTimeout } from '../async';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import { QUEUE_NAMES } from '../messaging/queues';
-import { setGatewayLatencyObserver } from '../services/gateway/gateway-observer';
+import { setGatewayLatencyObserver } from '../payments/gateway/gateway-observer';
 
 /** The queue states a scrape reports (BullMQ's getJobCounts names). */
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { jwtTokens } from '../../src/services/auth/tokens';
+import { jwtTokens } from '../../src/auth/tokens';
 import { type BenchOptions, parseCli, USAGE } from './cli';
 import { type CapturedPlacement, capturePlacement } from './raw/placement-capture';
 import { findScenarios } from './registry';

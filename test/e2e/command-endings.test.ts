@@ -1,10 +1,10 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_REQUEUES, sweepQueuedCommands } from '../../src/commands/receipt-sweeper';
+import { commandIdFor } from '../../src/commands/receipts';
 import { query, run, sql } from '../../src/db/sql';
 import { bullPrefix } from '../../src/messaging/queues';
 import { createRedis } from '../../src/messaging/redis';
-import { MAX_REQUEUES, sweepQueuedCommands } from '../../src/services/commands/receipt-sweeper';
-import { commandIdFor } from '../../src/services/commands/receipts';
 import { type RunningWorkers, startWorkers } from '../../workers';
 import { createProduct } from '../support/catalog';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';

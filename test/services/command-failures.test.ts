@@ -1,7 +1,7 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import { failureAnswer, isFinalFailure } from '../../src/commands/command-failures';
 import { DomainError } from '../../src/errors/domain-error';
-import { failureAnswer, isFinalFailure } from '../../src/services/commands/command-failures';
 
 const jobAfter = (attemptsMade: number, attempts: number) => ({ attemptsMade, opts: { attempts } }) as Job;
 

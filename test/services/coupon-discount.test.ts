@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { type DiscountTerms, discountFor } from '../../src/coupons/coupon-quote';
 import { isDomainError } from '../../src/errors/domain-error';
-import { type DiscountTerms, discountFor } from '../../src/services/coupons/coupon-quote';
 import { testSeed } from '../support/seed';
 
 // Every property runs from one printed seed; TEST_SEED=<seed> replays it.

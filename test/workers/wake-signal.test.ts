@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WakeSignal } from '../../workers/wake-signal';
+import { WakeSignal } from '../../src/outbox/wake-signal';
 
 // Fake timers: the clock moves only when the test moves it, so "ended early" and "slept the full
 // time" are facts about the signal, not about how busy the machine is.

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { getCommandReceipt } from '../../commands/command-queries';
 import type { AppContext } from '../../context';
-import { getCommandReceipt } from '../../services/commands/command-queries';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonContent } from '../openapi';

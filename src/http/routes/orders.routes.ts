@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { dispatchOrderCommand } from '../../commands/dispatch';
 import type { AppContext } from '../../context';
-import { dispatchOrderCommand } from '../../services/commands/dispatch';
-import { getOrder, listOrders, orderHistory, orderMachineState } from '../../services/orders/order-queries';
+import { getOrder, listOrders, orderHistory, orderMachineState } from '../../orders/order-queries';
 import { commandResponse } from '../command-response';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';

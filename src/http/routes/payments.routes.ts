@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
-import { getPayment, listPayments, requestPayment } from '../../services/payments/payments.service';
+import { getPayment, listPayments, requestPayment } from '../../payments/payments.service';
 import { commandResponse } from '../command-response';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
-import { getRefund, requestRefund } from '../../services/payments/refunds.service';
+import { getRefund, requestRefund } from '../../payments/refunds.service';
 import { commandResponse } from '../command-response';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
