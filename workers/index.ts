@@ -1,13 +1,13 @@
-import { inventoryWorker } from '../src/catalog/inventory-actor';
-import { commandSweeper } from '../src/commands/receipt-sweeper';
 import type { AppContext } from '../src/context';
-import { outboxRelay } from '../src/outbox/outbox-relay';
-import { webhooksWorker } from '../src/webhooks/webhook-delivery';
+import { commandSweeper } from './command-sweeper.worker';
 import { couponWorker } from './coupon.worker';
 import { eventsWorker } from './events.worker';
+import { inventoryWorker } from './inventory.worker';
 import { orderWorker } from './order.worker';
+import { outboxRelay } from './outbox-relay.worker';
 import { paymentWorker } from './payment.worker';
 import { type RunningWorker, startWorker, type WorkerDefinition } from './runtime';
+import { webhooksWorker } from './webhooks.worker';
 
 /**
  * Every worker a process can run, by name. `WORKERS=all` starts them all; `WORKERS=order,outbox`

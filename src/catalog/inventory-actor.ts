@@ -1,43 +1,37 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { QueueWorkerDefinition } from '../../workers/runtime';
-import { insertDoneReceipt, resourcePath } from '../commands/receipts';
+import type { Job } from 'bullmq';
+import { insertDoneReceipt } from '../commands/receipts';
 import { runCommandJob, type StepResult } from '../commands/run-command';
 import type { AppContext } from '../context';
-import { Outbox } from '../db/outbox';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
-import type { AdjustStockCommand, CommandEnvelope, RestockCommand } from '../messaging/messages';
+import {
+  type AdjustStockCommand,
+  type CommandEnvelope,
+  INVENTORY_RECONCILE,
+  type RestockCommand,
+} from '../messaging/messages';
+import { Outbox } from '../messaging/outbox';
 import { applyRestock, applyStockAdjustment } from './inventory.service';
 
-export const RECONCILE = 'RECONCILE';
 const RECONCILE_EVERY_MS = 5 * 60_000;
 
-/** The inventory actor's mailbox: restocks and corrections, and the periodic reconciliation. */
-export const inventoryWorker: QueueWorkerDefinition = {
-  kind: 'queue',
-  queue: 'inventory',
-  onStart: async (ctx) => {
-    await ctx.queues.inventory.upsertJobScheduler(
-      'inventory-reconcile',
-      { every: RECONCILE_EVERY_MS },
-      { name: RECONCILE, data: {}, opts: { removeOnComplete: 10, removeOnFail: 10 } },
-    );
-  },
-  refreshEveryMs: () => 60_000,
-  process: async (ctx, job, log) => {
-    switch (job.name) {
-      case 'RESTOCK':
-        return runCommandJob(ctx, job, log, (tx, now) => restock(tx, job.data as RestockCommand, now));
-      case 'ADJUST':
-        return runCommandJob(ctx, job, log, (tx, now) => adjust(tx, job.data as AdjustStockCommand, now));
-      case RECONCILE:
-        return reconcileInventory(ctx, log);
-      default:
-        log.error({ name: job.name }, 'unknown inventory message; dropped');
-        return 'unknown';
-    }
-  },
-};
+/** The periodic reconciliation runs as a BullMQ job scheduler (registered again on every refresh). */
+export async function scheduleInventoryReconciliation(ctx: AppContext): Promise<void> {
+  await ctx.queues.inventory.upsertJobScheduler(
+    'inventory-reconcile',
+    { every: RECONCILE_EVERY_MS },
+    { name: INVENTORY_RECONCILE, data: {}, opts: { removeOnComplete: 10, removeOnFail: 10 } },
+  );
+}
+
+/** RESTOCK from the inventory mailbox, carried out once. */
+export const runRestock = (ctx: AppContext, job: Job, command: RestockCommand, log: Logger) =>
+  runCommandJob(ctx, job, command, log, (tx, now) => restock(tx, command, now));
+
+/** ADJUST from the inventory mailbox, carried out once. */
+export const runStockAdjustment = (ctx: AppContext, job: Job, command: AdjustStockCommand, log: Logger) =>
+  runCommandJob(ctx, job, command, log, (tx, now) => adjust(tx, command, now));
 
 async function restock(tx: EntityManager, command: RestockCommand, now: Date): Promise<StepResult> {
   const view = await applyRestock(
@@ -89,13 +83,12 @@ async function commit(
       type,
       idempotencyKey: command.idempotencyKey,
       requestHash: command.requestHash,
-      httpStatus: 200,
-      resource: resourcePath('inventory', productId),
+      outcome: { kind: 'inventory', id: productId, result: 'updated' },
     },
     now,
   );
   return {
-    answer: { resource: 'inventory', id: productId, httpStatus: 200 },
+    answer: { kind: 'inventory', id: productId, result: 'updated' },
     touchedProducts: [productId],
     outboxRows: 1,
   };
@@ -124,7 +117,7 @@ export async function findInventoryDrift(em: EntityManager): Promise<InventoryDr
   );
 }
 
-async function reconcileInventory(ctx: AppContext, log: Logger) {
+export async function reconcileInventory(ctx: AppContext, log: Logger) {
   const drift = await findInventoryDrift(ctx.orm.em.fork());
   if (drift.length > 0)
     log.error({ drift }, 'inventory drift: reserved differs from what pending orders hold');

@@ -74,14 +74,14 @@ export async function endCommandFailed(
     return;
   }
   await forgetQueuedCommand(em, command.commandId);
+  // The first answer stays: if the command got a receipt meanwhile, that one answers the client.
   const stored = await findReceipt(em, command.commandId);
-  if (!stored) return;
+  if (stored?.status !== 'FAILED') return;
   await publishReply(ctx.redis, ctx.config.redisPrefix, {
     commandId: command.commandId,
-    status: stored.status === 'DONE' ? 'DONE' : 'FAILED',
-    httpStatus: stored.httpStatus,
-    body: stored.error,
     requestHash: command.requestHash,
+    status: 'FAILED',
+    error: stored.error,
   }).catch((err) => log.debug({ err: String(err) }, 'failure reply not published; the receipt answers'));
 }
 

@@ -1,7 +1,9 @@
 import type { AppContext } from '../context';
 import { DomainError } from '../errors/domain-error';
 import type { AuthUser } from '../http/app-env';
+import { CommandEnvelopeSchema } from '../messaging/messages';
 import { QUEUE_NAMES } from '../messaging/queues';
+import type { DomainOutcome } from './outcome';
 import { findQueuedCommand } from './queued-commands';
 import { findReceipt } from './receipts';
 
@@ -9,7 +11,7 @@ export interface CommandReceiptView {
   id: string;
   type: string;
   status: 'QUEUED' | 'DONE' | 'FAILED';
-  resource?: string;
+  outcome?: DomainOutcome;
   error?: { error: string; message: string };
 }
 
@@ -29,7 +31,7 @@ export async function getCommandReceipt(
       id,
       type: receipt.type,
       status: receipt.status === 'FAILED' ? 'FAILED' : 'DONE',
-      ...(receipt.resource ? { resource: receipt.resource } : {}),
+      ...(receipt.outcome ? { outcome: receipt.outcome } : {}),
       ...(receipt.error ? { error: { error: receipt.error.error, message: receipt.error.message } } : {}),
     };
   }
@@ -40,7 +42,8 @@ export async function getCommandReceipt(
   }
   for (const name of QUEUE_NAMES) {
     const job = await ctx.queues[name].getJob(id);
-    if (job && (job.data?.userId === user.id || user.role === 'ADMIN'))
+    const sender = CommandEnvelopeSchema.pick({ userId: true }).safeParse(job?.data);
+    if (job && ((sender.success && sender.data.userId === user.id) || user.role === 'ADMIN'))
       return { id, type: job.name, status: 'QUEUED' };
   }
   throw new DomainError('COMMAND_NOT_FOUND');

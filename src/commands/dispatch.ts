@@ -1,21 +1,22 @@
-import { getInventory } from '../catalog/inventory.service';
 import type { AppContext } from '../context';
 import { DomainError, type ErrorDetail } from '../errors/domain-error';
 import type { ErrorCode } from '../errors/error-codes';
 import { uuidv7 } from '../ids';
 import type { CommandMailboxes } from '../messaging/messages';
-import type { CommandReply } from '../messaging/replies';
-import { loadOrderView } from '../orders/order-view';
-import { loadPaymentView, loadRefundView } from '../payments/payment-view';
+import type { CommandError, CommandReply } from '../messaging/replies';
+import type { DomainOutcome } from './outcome';
+import { loadOutcomeView } from './outcome-view';
 import { rememberQueuedCommand } from './queued-commands';
 import { commandIdFor, findReceipt, type Receipt, requestHashOf } from './receipts';
 
-/** What the HTTP layer answers with: a status, a JSON body, and a Location for a 202 receipt. */
-export interface CommandOutcome {
-  httpStatus: number;
-  body: unknown;
-  location?: string;
-}
+/**
+ * Where a dispatched command stands when the request must be answered: carried out (its outcome and
+ * the view of what it names; `replayed` when the answer comes from an earlier run's receipt), or
+ * still queued. A refusal is thrown as its DomainError.
+ */
+export type CommandResult =
+  | { state: 'done'; outcome: DomainOutcome; view: unknown; replayed: boolean }
+  | { state: 'queued'; commandId: string; type: string };
 
 type CommandData<Q extends keyof CommandMailboxes, N extends keyof CommandMailboxes[Q]> = Omit<
   CommandMailboxes[Q][N],
@@ -35,8 +36,8 @@ export async function dispatchCommand<
   queue: Q,
   name: N,
   data: CommandData<Q, N>,
-  options: { idempotencyKey?: string | undefined; replayStatus?: number } = {},
-): Promise<CommandOutcome> {
+  options: { idempotencyKey?: string | undefined } = {},
+): Promise<CommandResult> {
   const key = options.idempotencyKey ?? null;
   const { userId, role: _role, ...request } = data as unknown as { userId: string; role: string };
   const commandId = key ? commandIdFor(userId, name, key) : uuidv7();
@@ -46,7 +47,7 @@ export async function dispatchCommand<
 
   if (key) {
     const receipt = await findReceipt(em, commandId);
-    if (receipt) return replay(ctx, receipt, requestHash, options.replayStatus);
+    if (receipt) return replay(ctx, receipt, requestHash);
   }
 
   const jobData = { ...data, commandId, requestHash, idempotencyKey: key };
@@ -68,7 +69,7 @@ export async function dispatchCommand<
   // The reply may have been lost (pub/sub is best effort): the receipt is the durable answer. If it
   // cannot be read now, the command is still queued: 202 is the truth, not an error.
   const receipt = await findReceipt(em, commandId).catch(() => undefined);
-  if (receipt) return replay(ctx, receipt, requestHash, options.replayStatus);
+  if (receipt) return replay(ctx, receipt, requestHash);
   await rememberQueuedCommand(
     em,
     { id: commandId, userId, queue, type: name, data: jobData },
@@ -76,28 +77,19 @@ export async function dispatchCommand<
   ).catch((err) =>
     ctx.log.warn({ err: String(err), commandId }, 'queued command not recorded; the sweeper cannot end it'),
   );
-  return {
-    httpStatus: 202,
-    body: { data: { id: commandId, type: name, status: 'QUEUED' } },
-    location: `/api/v1/commands/${commandId}`,
-  };
+  return { state: 'queued', commandId, type: name };
 }
 
-function fromReply(reply: CommandReply): CommandOutcome {
-  if (reply.status === 'FAILED') throw toDomainError(reply.body as Receipt['error']);
-  return { httpStatus: reply.httpStatus, body: { data: reply.body } };
+function fromReply(reply: CommandReply): CommandResult {
+  if (reply.status === 'FAILED') throw toDomainError(reply.error);
+  return { state: 'done', outcome: reply.outcome, view: reply.view, replayed: false };
 }
 
-async function replay(
-  ctx: AppContext,
-  receipt: Receipt,
-  requestHash: string | null,
-  replayStatus: number | undefined,
-): Promise<CommandOutcome> {
+async function replay(ctx: AppContext, receipt: Receipt, requestHash: string | null): Promise<CommandResult> {
   if (receipt.requestHash !== requestHash) throw new DomainError('IDEMPOTENCY_KEY_MISMATCH');
-  if (receipt.status === 'FAILED') throw toDomainError(receipt.error);
-  const view = await loadResource(ctx, receipt.resource);
-  return { httpStatus: replayStatus ?? receipt.httpStatus, body: { data: view } };
+  if (receipt.status === 'FAILED' || !receipt.outcome) throw toDomainError(receipt.error);
+  const view = await loadOutcomeView(ctx, receipt.outcome);
+  return { state: 'done', outcome: receipt.outcome, view, replayed: true };
 }
 
 /** Order commands: the common case, typed by command name. */
@@ -105,23 +97,10 @@ export const dispatchOrderCommand = <N extends keyof CommandMailboxes['order'] &
   ctx: AppContext,
   name: N,
   data: CommandData<'order', N>,
-  options?: { idempotencyKey?: string | undefined; replayStatus?: number },
+  options?: { idempotencyKey?: string | undefined },
 ) => dispatchCommand(ctx, 'order', name, data, options);
 
-/** Loads what a receipt's `resource` path names (an order, a payment, a refund, an inventory). */
-export async function loadResource(ctx: AppContext, resource: string | null): Promise<unknown> {
-  const match =
-    resource && /^\/api\/v1\/(orders|payments|refunds|inventory)\/([0-9a-f-]{36})$/.exec(resource);
-  if (!match) return null;
-  const em = ctx.orm.em.fork();
-  const [, kind, id] = match as unknown as [string, string, string];
-  if (kind === 'orders') return loadOrderView(em, id);
-  if (kind === 'payments') return loadPaymentView(em, id);
-  if (kind === 'inventory') return getInventory(ctx, id);
-  return loadRefundView(em, id);
-}
-
-export function toDomainError(error: Receipt['error']): DomainError {
+export function toDomainError(error: CommandError | null): DomainError {
   if (!error) return new DomainError('INTERNAL');
   return new DomainError(error.error as ErrorCode, error.message, error.details as ErrorDetail[] | undefined);
 }

@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { CommandStatus } from '../db/schema/command.entity';
+import type { CommandStatus, OutcomeResult, ResourceKind } from '../db/schema/command.entity';
 import { query, run, sql } from '../db/sql';
+import type { DomainOutcome } from './outcome';
 
 export interface Receipt {
   id: string;
   userId: string;
   type: string;
   status: CommandStatus;
-  httpStatus: number;
+  /** A refusal's status; null on a DONE receipt (its outcome decides). */
+  httpStatus: number | null;
   requestHash: string | null;
-  resource: string | null;
+  outcome: DomainOutcome | null;
   error: { error: string; message: string; details?: unknown[] } | null;
 }
 
@@ -45,13 +47,16 @@ export async function findReceipt(em: EntityManager, id: string): Promise<Receip
     user_id: string;
     type: string;
     status: CommandStatus;
-    http_status: number;
+    http_status: number | null;
     request_hash: string | null;
-    resource: string | null;
+    resource_type: ResourceKind | null;
+    resource_id: string | null;
+    result: OutcomeResult | null;
     error: Receipt['error'];
   }>(
     em,
-    sql`select id, user_id, type, status, http_status, request_hash, resource, error from commands where id = ${id}`,
+    sql`select id, user_id, type, status, http_status, request_hash, resource_type, resource_id, result, error
+        from commands where id = ${id}`,
   );
   return row
     ? {
@@ -61,7 +66,10 @@ export async function findReceipt(em: EntityManager, id: string): Promise<Receip
         status: row.status,
         httpStatus: row.http_status,
         requestHash: row.request_hash,
-        resource: row.resource,
+        outcome:
+          row.resource_type && row.resource_id && row.result
+            ? { kind: row.resource_type, id: row.resource_id, result: row.result }
+            : null,
         error: row.error,
       }
     : undefined;
@@ -73,20 +81,19 @@ export interface ReceiptInput {
   type: string;
   idempotencyKey: string | null;
   requestHash: string | null;
-  httpStatus: number;
 }
 
 /** Written inside the command's own transaction: the command and its receipt commit together. */
-export function doneReceiptStatement(r: ReceiptInput & { resource: string }, now: Date) {
-  return sql`insert into commands (id, user_id, type, idempotency_key, request_hash, status, http_status, resource,
-                                   error, created_at, completed_at)
-             values (${r.commandId}, ${r.userId}, ${r.type}, ${r.idempotencyKey}, ${r.requestHash}, 'DONE',
-                     ${r.httpStatus}, ${r.resource}, null, ${now}, ${now})`;
+export function doneReceiptStatement(r: ReceiptInput & { outcome: DomainOutcome }, now: Date) {
+  return sql`insert into commands (id, user_id, type, idempotency_key, request_hash, status, http_status,
+                                   resource_type, resource_id, result, error, created_at, completed_at)
+             values (${r.commandId}, ${r.userId}, ${r.type}, ${r.idempotencyKey}, ${r.requestHash}, 'DONE', null,
+                     ${r.outcome.kind}, ${r.outcome.id}, ${r.outcome.result}, null, ${now}, ${now})`;
 }
 
 export async function insertDoneReceipt(
   em: EntityManager,
-  r: ReceiptInput & { resource: string },
+  r: ReceiptInput & { outcome: DomainOutcome },
   now: Date,
 ) {
   await run(em, doneReceiptStatement(r, now));
@@ -95,27 +102,15 @@ export async function insertDoneReceipt(
 /** A refused command's receipt, written after its transaction rolled back. The first answer stays. */
 export async function insertFailedReceipt(
   em: EntityManager,
-  r: ReceiptInput & { error: Receipt['error'] },
+  r: ReceiptInput & { httpStatus: number; error: Receipt['error'] },
   now: Date,
 ) {
   await run(
     em,
-    sql`insert into commands (id, user_id, type, idempotency_key, request_hash, status, http_status, resource,
-                              error, created_at, completed_at)
+    sql`insert into commands (id, user_id, type, idempotency_key, request_hash, status, http_status, error, created_at,
+                              completed_at)
         values (${r.commandId}, ${r.userId}, ${r.type}, ${r.idempotencyKey}, ${r.requestHash}, 'FAILED',
-                ${r.httpStatus}, null, ${JSON.stringify(r.error)}::jsonb, ${now}, ${now})
+                ${r.httpStatus}, ${JSON.stringify(r.error)}::jsonb, ${now}, ${now})
         on conflict (id) do nothing`,
   );
 }
-
-export type ResourceKind = 'order' | 'payment' | 'refund' | 'inventory';
-
-const RESOURCE_PATHS: Record<ResourceKind, string> = {
-  order: 'orders',
-  payment: 'payments',
-  refund: 'refunds',
-  inventory: 'inventory',
-};
-
-export const resourcePath = (resource: ResourceKind, id: string) =>
-  `/api/v1/${RESOURCE_PATHS[resource]}/${id}`;

@@ -8,25 +8,20 @@ import { isVersionConflict } from '../errors/version-conflict.error';
 import type { Logger } from '../logger';
 import type { CommandEnvelope } from '../messaging/messages';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
-import { publishReply } from '../messaging/replies';
-import { loadResource } from './dispatch';
-import { findReceipt, insertFailedReceipt, type Receipt, type ResourceKind, resourcePath } from './receipts';
-
-/** What the command is answered with: a resource (loaded after commit) and an HTTP status. */
-export interface Answer {
-  resource: ResourceKind;
-  id: string;
-  httpStatus: number;
-}
+import { type CommandAnswer, publishReply } from '../messaging/replies';
+import type { DomainOutcome } from './outcome';
+import { loadOutcomeView, type OutcomeView } from './outcome-view';
+import { findReceipt, insertFailedReceipt, type Receipt } from './receipts';
 
 /** The outcome of one committed actor step. */
 export interface StepResult {
-  answer: Answer;
+  /** What the command did, in the domain's words (the HTTP layer derives status and view from it). */
+  answer: DomainOutcome;
   /** Products whose stock changed: their cached views are invalidated after commit. */
   touchedProducts: string[];
   outboxRows: number;
-  /** The answer's body when the step could render it from memory (else it is read after commit). */
-  body?: unknown;
+  /** The outcome's view when the step could render it from memory (else it is read after commit). */
+  view?: OutcomeView;
 }
 
 const CONFLICT_RETRIES = 12;
@@ -40,10 +35,10 @@ const CONFLICT_RETRIES = 12;
 export async function runCommandJob(
   ctx: AppContext,
   job: Job,
+  command: CommandEnvelope,
   log: Logger,
   execute: (tx: EntityManager, now: Date) => Promise<StepResult>,
 ) {
-  const command = job.data as CommandEnvelope;
   // A first delivery of a command without an Idempotency-Key cannot have a receipt yet; a redelivery
   // (or a keyed retry) looks first. Either way the receipt's primary key stops a second commit.
   if (job.attemptsMade > 0 || command.idempotencyKey || job.stalledCounter > 0) {
@@ -56,9 +51,8 @@ export async function runCommandJob(
       ctx.orm.em.fork().transactional((tx: EntityManager) => execute(tx, now)),
     );
     await afterCommit(ctx, result, log);
-    const body =
-      result.body ?? (await loadResource(ctx, resourcePath(result.answer.resource, result.answer.id)));
-    await reply(ctx, command, 'DONE', result.answer.httpStatus, body);
+    const view = result.view ?? (await loadOutcomeView(ctx, result.answer));
+    await reply(ctx, command, { status: 'DONE', outcome: result.answer, view });
     return result.answer;
   } catch (error) {
     if (isUniqueViolation(error, 'commands_pkey')) {
@@ -93,29 +87,25 @@ async function refuse(
     new Date(),
   );
   log.debug({ code: error.code }, 'command refused');
-  await reply(ctx, command, 'FAILED', error.status, body);
+  await reply(ctx, command, { status: 'FAILED', error: body });
   return { refused: error.code };
 }
 
 async function replyFromReceipt(ctx: AppContext, command: CommandEnvelope, receipt: Receipt) {
-  const body = receipt.status === 'DONE' ? await loadResource(ctx, receipt.resource) : receipt.error;
-  await reply(ctx, command, receipt.status === 'DONE' ? 'DONE' : 'FAILED', receipt.httpStatus, body);
+  if (receipt.status === 'DONE' && receipt.outcome) {
+    const view = await loadOutcomeView(ctx, receipt.outcome);
+    await reply(ctx, command, { status: 'DONE', outcome: receipt.outcome, view });
+  } else {
+    await reply(ctx, command, { status: 'FAILED', error: receipt.error });
+  }
   return 'duplicate';
 }
 
-async function reply(
-  ctx: AppContext,
-  command: CommandEnvelope,
-  status: 'DONE' | 'FAILED',
-  httpStatus: number,
-  body: unknown,
-) {
+async function reply(ctx: AppContext, command: CommandEnvelope, answer: CommandAnswer) {
   await publishReply(ctx.redis, ctx.config.redisPrefix, {
     commandId: command.commandId,
-    status,
-    httpStatus,
-    body,
     requestHash: command.requestHash,
+    ...answer,
   }).catch((err) => ctx.log.warn({ err: String(err) }, 'reply not published; the receipt still answers'));
 }
 

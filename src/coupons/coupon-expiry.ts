@@ -1,6 +1,6 @@
 import type { AppContext } from '../context';
-import { Outbox } from '../db/outbox';
 import { query, run, sql } from '../db/sql';
+import { Outbox } from '../messaging/outbox';
 import { dropCouponGate } from './coupon-gate';
 
 export interface ExpiryResult {

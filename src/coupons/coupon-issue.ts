@@ -1,11 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
-import { Outbox } from '../db/outbox';
 import type { CouponStatus } from '../db/schema/coupon.entity';
 import type { UserCouponStatus } from '../db/schema/user-coupon.entity';
 import { query, sql } from '../db/sql';
 import { DomainError, isDomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
+import { Outbox } from '../messaging/outbox';
 import { claimCouponSlot, GATED_STATUSES, type GiveBackReason, giveBackClaim } from './coupon-gate';
 import { ensureCouponGate } from './coupon-gate-rebuild';
 import {

@@ -1,10 +1,10 @@
 import type { Actor } from '../catalog/ownership';
 import type { AppContext } from '../context';
-import { Outbox } from '../db/outbox';
 import type { CouponStatus, DiscountType } from '../db/schema/coupon.entity';
 import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
+import { Outbox } from '../messaging/outbox';
 import { dropCouponGate, GATED_STATUSES } from './coupon-gate';
 import { ensureCouponGate, type GateState, rebuildCouponGate } from './coupon-gate-rebuild';
 import { decideStatusChange, type RequestableCouponStatus } from './coupon-status';

@@ -1,11 +1,11 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { ORDER_STATUSES } from '../../machines/order.machine';
-import { setJobObserver } from '../../workers/runtime';
 import { withTimeout } from '../async';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import { QUEUE_NAMES } from '../messaging/queues';
 import { setGatewayLatencyObserver } from '../payments/gateway/gateway-observer';
+import { setJobObserver } from './job-observer';
 
 /** The queue states a scrape reports (BullMQ's getJobCounts names). */
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;

@@ -1,14 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EventObject } from 'xstate';
-import type { OrderEvent } from '../../machines/order.machine';
+import type { OrderEffectName, OrderEffectParams, OrderEvent } from '../../machines/order.machine';
 import type { OrderSnapshot } from '../../machines/order-snapshot';
-import { doneReceiptStatement, resourcePath } from '../commands/receipts';
+import type { DomainOutcome } from '../commands/outcome';
+import { doneReceiptStatement } from '../commands/receipts';
 import type { StepResult } from '../commands/run-command';
-import { Outbox } from '../db/outbox';
 import { WriteBatch } from '../db/write-batch';
-import type { AnyOrderCommand } from '../messaging/messages';
+import type { OrderCommandMessage } from '../messaging/messages';
+import { Outbox } from '../messaging/outbox';
 import { orderEffects } from './effects';
-import type { Answer, OrderFacts } from './effects/effect-context';
+import type { EffectContext, OrderEffects, OrderFacts } from './effects/effect-context';
 import { type StockLine, StockPlan } from './effects/stock-plan';
 import { interpretActions, type Timer } from './machine-actions';
 import { insertOrder, insertTransition, type NewOrder, type OrderRecord, saveOrder } from './order-store';
@@ -39,13 +40,11 @@ export interface Step {
   event: OrderEvent | EventObject;
   actions: readonly { type: string; params?: unknown }[];
   messageId: string | null;
-  command: AnyOrderCommand | undefined;
+  command: OrderCommandMessage | undefined;
   placement?: { lines: StockLine[] };
 }
 
 export type { StepResult };
-
-const DEFAULT_STATUS: Record<string, number> = { PLACE: 201 };
 
 /**
  * Persists one machine step in the caller's transaction: effects, timeouts as outbox messages, the
@@ -70,13 +69,9 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
     outbox,
     writes,
     stock,
-    answer: undefined as Answer | undefined,
+    answer: undefined as DomainOutcome | undefined,
   };
-  for (const effect of effects) {
-    const run = orderEffects[effect.type];
-    if (!run) throw new Error(`The order machine asked for '${effect.type}', which no effect implements`);
-    await run(e, effect.params);
-  }
+  for (const effect of effects) await runEffect(e, effect);
   scheduleTimers(outbox, facts.id, timers, step.now);
 
   if ('version' in step.order) saveOrder(writes, step.order, step.next, step.now);
@@ -91,13 +86,13 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   });
   outbox.writeTo(writes, step.now);
 
-  const answer = e.answer ?? {
-    resource: 'order' as const,
+  const answer: DomainOutcome = e.answer ?? {
+    kind: 'order',
     id: facts.id,
-    httpStatus: DEFAULT_STATUS[historyEventName(step.event)] ?? 200,
+    result: 'items' in step.order ? 'created' : 'updated',
   };
   if (step.command) {
-    const c = step.command;
+    const c = step.command.data;
     writes.add(
       doneReceiptStatement(
         {
@@ -106,8 +101,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
           type: commandType(step),
           idempotencyKey: c.idempotencyKey,
           requestHash: c.requestHash,
-          httpStatus: answer.httpStatus,
-          resource: resourcePath(answer.resource, answer.id),
+          outcome: answer,
         },
         step.now,
       ),
@@ -116,8 +110,16 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   // The batch goes out with the stock changes last (a single-line reservation rides in it).
   await stock.apply(em, facts.id, writes);
   // A new order's answer is what this step wrote: rendered from memory, not read back.
-  const body = 'items' in step.order ? newOrderView(step.order, step.next, step.now) : undefined;
-  return { answer, touchedProducts: [...stock.touched], outboxRows: outbox.size, body };
+  const view = 'items' in step.order ? newOrderView(step.order, step.next, step.now) : undefined;
+  return { answer, touchedProducts: [...stock.touched], outboxRows: outbox.size, view };
+}
+
+function runEffect<K extends OrderEffectName>(
+  e: EffectContext,
+  effect: { type: K; params: OrderEffectParams[K] },
+) {
+  const effects: OrderEffects = orderEffects;
+  return effects[effect.type](e, effect.params);
 }
 
 function commandType(step: Step): string {

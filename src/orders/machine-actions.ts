@@ -1,10 +1,17 @@
 import type { EventObject } from 'xstate';
+import {
+  ORDER_EFFECT_NAMES,
+  type OrderEffectName,
+  type OrderEffectParams,
+} from '../../machines/order.machine';
 
 /** A named effect the machine asked for, with its parameters (xstate action objects carry both). */
-export interface Effect {
-  type: string;
-  params: Record<string, unknown> | undefined;
-}
+export type EffectRequest = {
+  [K in OrderEffectName]: { type: K; params: OrderEffectParams[K] };
+}[OrderEffectName];
+
+const isEffectName = (type: string): type is OrderEffectName =>
+  (ORDER_EFFECT_NAMES as readonly string[]).includes(type);
 
 /** A timeout the machine started (`after`) or abandoned by leaving its state. */
 export type Timer =
@@ -31,10 +38,10 @@ export function delayNameOf(afterEventId: string): string {
  * transition() itself (assign) and need nothing.
  */
 export function interpretActions(actions: readonly ExecutableAction[]): {
-  effects: Effect[];
+  effects: EffectRequest[];
   timers: Timer[];
 } {
-  const effects: Effect[] = [];
+  const effects: EffectRequest[] = [];
   const timers: Timer[] = [];
   for (const action of actions) {
     if (action.type === 'xstate.raise') {
@@ -49,8 +56,12 @@ export function interpretActions(actions: readonly ExecutableAction[]): {
       });
     } else if (action.type === 'xstate.cancel') {
       timers.push({ kind: 'cancel', delayName: delayNameOf((action.params as { sendId: string }).sendId) });
+    } else if (isEffectName(action.type)) {
+      // The machine declared this action with these parameters (OrderEffectParams); xstate's action
+      // objects do not carry that type, so it is restored here.
+      effects.push({ type: action.type, params: action.params } as EffectRequest);
     } else if (!action.type.startsWith('xstate.')) {
-      effects.push({ type: action.type, params: action.params as Record<string, unknown> | undefined });
+      throw new Error(`The order machine asked for '${action.type}', which no effect implements`);
     }
   }
   return { effects, timers };

@@ -1,64 +1,54 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type EventObject, transition } from 'xstate';
+import { transition } from 'xstate';
 import { type OrderEvent, orderMachine } from '../../machines/order.machine';
 import { rejectionFor, statusOf } from '../../machines/order-snapshot';
 import { query, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
-import type {
-  AnyOrderCommand,
-  CancelOrderCommand,
-  OrderCommandName,
-  PayOrderCommand,
-  RefundPaymentCommand,
-} from '../messaging/messages';
+import type { JobData, MailboxJob, OrderNotice, RefundPaymentCommand } from '../messaging/messages';
 import { commitStep, type StepResult } from './commit-transition';
 import { loadOrder, type OrderRecord } from './order-store';
 
+/** A client command on an order that exists already (PLACE creates one: place-order.ts). */
+export type ExistingOrderCommand = Extract<
+  MailboxJob<'order'>,
+  { name: 'CANCEL' | 'CONFIRM' | 'PAY' | 'REFUND' }
+>;
+
 /** Turns a client command into the machine event it stands for, against the order as loaded. */
-function eventFor(
-  name: OrderCommandName,
-  command: AnyOrderCommand,
-  order: OrderRecord,
-  at: number,
-): OrderEvent {
-  switch (name) {
+function eventFor(message: ExistingOrderCommand, order: OrderRecord, at: number): OrderEvent {
+  switch (message.name) {
     case 'CANCEL':
-      return { type: 'CANCEL', reason: (command as CancelOrderCommand).reason, at };
+      return { type: 'CANCEL', reason: message.data.reason, at };
     case 'CONFIRM':
       return { type: 'CONFIRM', at };
-    case 'PAY': {
-      const pay = command as PayOrderCommand;
-      return { type: 'PAY', paymentId: uuidv7(), method: pay.method, at };
-    }
+    case 'PAY':
+      return { type: 'PAY', paymentId: uuidv7(), method: message.data.method, at };
     case 'REFUND': {
-      const refund = command as RefundPaymentCommand;
       const c = order.snapshot.context;
       const rest = c.total - c.refundedAmount - c.pendingRefundAmount;
       return {
         type: 'REFUND',
         refundId: uuidv7(),
-        amount: refund.amount ?? rest,
+        amount: message.data.amount ?? rest,
         // API.md: restock defaults to true for a PAID order, false for a CONFIRMED one.
-        restock: refund.restock ?? statusOf(order.snapshot) === 'PAID',
+        restock: message.data.restock ?? statusOf(order.snapshot) === 'PAID',
         at,
       };
     }
-    default:
-      throw new Error(`${name} is not a command on an existing order`);
   }
 }
 
 /** Who may send what: the buyer everything on their own orders; an admin may cancel and refund any. */
-function mayCommand(name: OrderCommandName, command: AnyOrderCommand, order: OrderRecord): boolean {
-  if (command.userId === order.userId) return true;
-  return command.role === 'ADMIN' && (name === 'CANCEL' || name === 'REFUND');
+function mayCommand(message: ExistingOrderCommand, order: OrderRecord): boolean {
+  if (message.data.userId === order.userId) return true;
+  return message.data.role === 'ADMIN' && (message.name === 'CANCEL' || message.name === 'REFUND');
 }
 
-async function orderIdOfPayment(em: EntityManager, paymentId: string, command: RefundPaymentCommand) {
+async function orderIdOfPayment(em: EntityManager, command: RefundPaymentCommand) {
   const [payment] = await query<{ order_id: string; user_id: string }>(
     em,
-    sql`select order_id, user_id from payments where id = ${paymentId}`,
+    sql`select order_id, user_id from payments where id = ${command.paymentId}`,
   );
   if (!payment || (payment.user_id !== command.userId && command.role !== 'ADMIN')) {
     throw new DomainError('PAYMENT_NOT_FOUND');
@@ -66,30 +56,35 @@ async function orderIdOfPayment(em: EntityManager, paymentId: string, command: R
   return payment.order_id;
 }
 
-/** A client command on an existing order: refused with the API error the machine's state implies. */
-export async function commandOrder(
+/**
+ * A client command on an existing order — load, authorize, ask the machine (`can`), `transition`,
+ * commit — refused with the API error the machine's state implies.
+ */
+export function commandOrder<N extends ExistingOrderCommand['name']>(
   em: EntityManager,
-  name: OrderCommandName,
-  command: AnyOrderCommand,
+  name: N,
+  command: JobData<'order', N>,
   now: Date,
 ): Promise<StepResult> {
-  const orderId =
-    name === 'REFUND'
-      ? await orderIdOfPayment(
-          em,
-          (command as RefundPaymentCommand).paymentId,
-          command as RefundPaymentCommand,
-        )
-      : (command as CancelOrderCommand).orderId;
+  // The name and its data travel together from here on, so narrowing on the name types the data.
+  return commandExistingOrder(em, { name, data: command } as ExistingOrderCommand, now);
+}
+
+async function commandExistingOrder(
+  em: EntityManager,
+  message: ExistingOrderCommand,
+  now: Date,
+): Promise<StepResult> {
+  const orderId = message.name === 'REFUND' ? await orderIdOfPayment(em, message.data) : message.data.orderId;
   const order = await loadOrder(em, orderId);
-  if (!order || !mayCommand(name, command, order)) throw new DomainError('ORDER_NOT_FOUND');
-  if (name === 'REFUND' && order.snapshot.context.paymentId !== (command as RefundPaymentCommand).paymentId) {
+  if (!order || !mayCommand(message, order)) throw new DomainError('ORDER_NOT_FOUND');
+  if (message.name === 'REFUND' && order.snapshot.context.paymentId !== message.data.paymentId) {
     throw new DomainError(
       'INVALID_ORDER_TRANSITION',
       'Only the order’s own completed payment can be refunded',
     );
   }
-  const event = eventFor(name, command, order, now.getTime());
+  const event = eventFor(message, order, now.getTime());
   if (!order.snapshot.can(event)) throw new DomainError(rejectionFor(order.snapshot, event));
   const [next, actions] = transition(orderMachine, order.snapshot, event);
   return commitStep(em, {
@@ -99,8 +94,8 @@ export async function commandOrder(
     next,
     event,
     actions,
-    messageId: command.commandId,
-    command,
+    messageId: message.data.commandId,
+    command: message,
   });
 }
 
@@ -111,7 +106,7 @@ export async function commandOrder(
 export async function notifyOrder(
   em: EntityManager,
   orderId: string,
-  event: EventObject,
+  event: OrderNotice['event'],
   messageId: string,
   now: Date,
 ): Promise<StepResult | 'duplicate' | 'ignored'> {

@@ -96,7 +96,7 @@ export async function placeOrder(
     event: { type: 'xstate.init' },
     actions,
     messageId: command.commandId,
-    command,
+    command: { name: 'PLACE', data: command },
     placement: { lines },
   });
 }

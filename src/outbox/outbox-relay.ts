@@ -1,5 +1,4 @@
 import type { JobsOptions, Queue } from 'bullmq';
-import type { BackgroundDefinition } from '../../workers/runtime';
 import type { AppContext } from '../context';
 import { asDate, query, run, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
@@ -281,12 +280,3 @@ function domainEvent(row: OutboxRecord) {
     data: row.payload,
   };
 }
-
-export const outboxRelay: BackgroundDefinition = {
-  kind: 'background',
-  start: async (ctx, log) => {
-    const relay = new OutboxRelay(ctx, log);
-    relay.start();
-    return { close: () => relay.stop() };
-  },
-};

@@ -47,8 +47,12 @@ async function beginAttempt(em: EntityManager, paymentId: string): Promise<Payme
  * order the outcome. The order, not this actor, marks the payment COMPLETED or FAILED when it applies
  * the fact — in the same transaction that moves the order and its stock.
  */
-export async function capturePayment(ctx: AppContext, job: Job, log: Logger): Promise<string> {
-  const { paymentId } = job.data as CapturePaymentMessage;
+export async function capturePayment(
+  ctx: AppContext,
+  job: Job,
+  { paymentId }: CapturePaymentMessage,
+  log: Logger,
+): Promise<string> {
   const payment = await beginAttempt(ctx.orm.em.fork(), paymentId);
   if (!payment) {
     log.debug({ paymentId }, 'payment already settled; nothing to do');

@@ -1,8 +1,8 @@
 import type { AppContext } from '../context';
-import { Outbox } from '../db/outbox';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { PAYMENT_CAPTURE, PAYMENT_REFUND, PAYMENT_SWEEP } from '../messaging/messages';
+import { Outbox } from '../messaging/outbox';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
 import { lookUpOrAssumeNothing, retryWindowMs } from './attempts';
 import { paymentGateway } from './gateway';

@@ -1,5 +1,5 @@
 import type { PaymentMethod } from '../../machines/order.machine';
-import { type CommandOutcome, dispatchOrderCommand } from '../commands/dispatch';
+import { type CommandResult, dispatchOrderCommand } from '../commands/dispatch';
 import type { AppContext } from '../context';
 import type { PaymentStatus } from '../db/schema/payment.entity';
 import { query, sql } from '../db/sql';
@@ -23,19 +23,19 @@ export interface PaymentRequest {
 /**
  * Asks the order to be paid. The order's machine decides (one payment in flight per order, only a
  * PENDING order within its window); the payment actor then captures asynchronously. The same key
- * replays the first answer (200 with the payment as it is now), a different body with it 422.
+ * replays the first answer (the payment as it is now), a different body with it 422.
  */
 export function requestPayment(
   ctx: AppContext,
   user: AuthUser,
   request: PaymentRequest,
   idempotencyKey: string | undefined,
-): Promise<CommandOutcome> {
+): Promise<CommandResult> {
   return dispatchOrderCommand(
     ctx,
     'PAY',
     { userId: user.id, role: user.role, ...request },
-    { idempotencyKey: requireIdempotencyKey(idempotencyKey), replayStatus: 200 },
+    { idempotencyKey: requireIdempotencyKey(idempotencyKey) },
   );
 }
 

@@ -38,8 +38,12 @@ async function beginAttempt(em: EntityManager, refundId: string): Promise<Refund
  * `REFUND {refundId}`: gives the money back (through the gateway, or onto the prepaid balance) and
  * tells the order, which records the refund and, for a full one, restocks and cancels as its machine says.
  */
-export async function carryOutRefund(ctx: AppContext, job: Job, log: Logger): Promise<string> {
-  const { refundId } = job.data as RefundPaymentMessage;
+export async function carryOutRefund(
+  ctx: AppContext,
+  job: Job,
+  { refundId }: RefundPaymentMessage,
+  log: Logger,
+): Promise<string> {
   const refund = await beginAttempt(ctx.orm.em.fork(), refundId);
   if (!refund) {
     log.debug({ refundId }, 'refund already settled; nothing to do');

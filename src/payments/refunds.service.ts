@@ -1,4 +1,4 @@
-import { type CommandOutcome, dispatchOrderCommand } from '../commands/dispatch';
+import { type CommandResult, dispatchOrderCommand } from '../commands/dispatch';
 import type { AppContext } from '../context';
 import { DomainError } from '../errors/domain-error';
 import type { AuthUser } from '../http/app-env';
@@ -22,12 +22,12 @@ export function requestRefund(
   user: AuthUser,
   request: RefundRequest,
   idempotencyKey: string | undefined,
-): Promise<CommandOutcome> {
+): Promise<CommandResult> {
   return dispatchOrderCommand(
     ctx,
     'REFUND',
     { userId: user.id, role: user.role, ...request },
-    { idempotencyKey: requireIdempotencyKey(idempotencyKey), replayStatus: 200 },
+    { idempotencyKey: requireIdempotencyKey(idempotencyKey) },
   );
 }
 

@@ -2,9 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OrderEvent } from '../../machines/order.machine';
 import { retryOnBalanceConflict } from '../balance/retry-on-conflict';
 import type { AppContext } from '../context';
-import { Outbox } from '../db/outbox';
 import type { Logger } from '../logger';
 import { ORDER_NOTICE } from '../messaging/messages';
+import { Outbox } from '../messaging/outbox';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
 
 type WithoutAt<E> = E extends unknown ? Omit<E, 'at'> : never;

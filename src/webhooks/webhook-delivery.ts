@@ -1,14 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Job, UnrecoverableError } from 'bullmq';
-import type { QueueWorkerDefinition } from '../../workers/runtime';
 import type { AppContext } from '../context';
 import type { DeliveryOutcome } from '../db/schema/webhook-delivery.entity';
 import { query, run, sql } from '../db/sql';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import { webhookAttemptsTotal } from '../messaging/event-metrics';
+import type { WebhookDeliveryJob } from '../messaging/messages';
 import { type PostResult, postSignedEvent } from './post-signed';
-import type { WebhookDeliveryJob } from './webhooks.consumer';
 
 interface Endpoint {
   url: string;
@@ -33,14 +32,14 @@ const delivered = (r: PostResult) => r.statusCode !== null && r.statusCode >= 20
  * resets that count. Receivers may see an event twice (a worker dying after the POST): they
  * deduplicate by the event's `id` (docs/webhooks.md).
  */
-async function deliver(ctx: AppContext, job: Job<WebhookDeliveryJob>, log: Logger) {
-  const { webhookId, event } = job.data;
+export async function deliverWebhook(ctx: AppContext, job: Job, delivery: WebhookDeliveryJob, log: Logger) {
+  const { webhookId, event } = delivery;
   const attempt = job.attemptsMade + 1;
   const lastAttempt = attempt >= (job.opts.attempts ?? 1);
   const endpoint = await loadEndpoint(ctx.orm.em.fork(), webhookId);
   if (!endpoint?.usable) {
     if (endpoint)
-      await record(ctx, job, attempt, 'ABANDONED', {
+      await record(ctx, delivery, attempt, 'ABANDONED', {
         statusCode: null,
         error: 'endpoint removed or disabled',
         durationMs: 0,
@@ -56,15 +55,15 @@ async function deliver(ctx: AppContext, job: Job<WebhookDeliveryJob>, log: Logge
     publicOnly: ctx.config.isProduction,
   });
   if (delivered(result)) {
-    await record(ctx, job, attempt, 'DELIVERED', result);
+    await record(ctx, delivery, attempt, 'DELIVERED', result);
     return 'delivered';
   }
   const failure = result.error ?? `HTTP ${result.statusCode}`;
   if (!lastAttempt) {
-    await record(ctx, job, attempt, 'RETRYING', { ...result, error: failure });
+    await record(ctx, delivery, attempt, 'RETRYING', { ...result, error: failure });
     throw new Error(`webhook delivery failed (${failure}); attempt ${attempt} will be retried`);
   }
-  const disabled = await record(ctx, job, attempt, 'ALERTED', { ...result, error: failure });
+  const disabled = await record(ctx, delivery, attempt, 'ALERTED', { ...result, error: failure });
   log.error(
     { webhookId, eventId: event.id, attempts: attempt, failure, url: endpoint.url },
     'webhook delivery ALERTED: every attempt failed',
@@ -80,12 +79,12 @@ async function deliver(ctx: AppContext, job: Job<WebhookDeliveryJob>, log: Logge
  */
 async function record(
   ctx: AppContext,
-  job: Job<WebhookDeliveryJob>,
+  delivery: WebhookDeliveryJob,
   attempt: number,
   outcome: DeliveryOutcome,
   result: PostResult,
 ): Promise<boolean> {
-  const { webhookId, event } = job.data;
+  const { webhookId, event } = delivery;
   webhookAttemptsTotal.inc({ outcome });
   const disableAfter = ctx.config.webhookDisableAfter;
   return ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
@@ -118,10 +117,3 @@ async function record(
     return row?.disabled ?? false;
   });
 }
-
-/** The `webhooks` queue: signed POSTs of domain events to registered endpoints. */
-export const webhooksWorker: QueueWorkerDefinition = {
-  kind: 'queue',
-  queue: 'webhooks',
-  process: (ctx, job, log) => deliver(ctx, job as Job<WebhookDeliveryJob>, log),
-};

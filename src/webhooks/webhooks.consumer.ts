@@ -2,13 +2,8 @@ import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../context';
 import { type EventConsumer, markProcessed, wasProcessed } from '../messaging/consumer';
 import { type DomainEventMessage, isPublicEventType } from '../messaging/domain-events';
+import type { WebhookDeliveryJob } from '../messaging/messages';
 import { activeWebhookEndpoints } from './webhook-endpoints';
-
-/** What a webhook delivery job carries: the endpoint and the exact event body to POST. */
-export interface WebhookDeliveryJob {
-  webhookId: string;
-  event: { id: string; type: string; occurredAt: string; data: Record<string, unknown> };
-}
 
 export const webhookJobId = (eventId: string, webhookId: string) => `${eventId}-${webhookId}`;
 

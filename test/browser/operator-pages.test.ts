@@ -87,26 +87,35 @@ async function openPage(path: string, credentials?: { username: string; password
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(String(error)));
+  // What the page's Content-Security-Policy blocked (the page must work under it, offline).
+  const blocked: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/.test(message.text()))
+      blocked.push(message.text());
+  });
   const response = await page.goto(`${origin}${path}`, { waitUntil: 'domcontentloaded' });
-  return { context, page, errors, external, status: response?.status() };
+  const csp = response?.headers()['content-security-policy'];
+  return { context, page, errors, external, blocked, csp, status: response?.status() };
 }
 
 describe.skipIf(!hasChromium)('operator pages render in a real browser', () => {
   it('/docs renders the API reference from /openapi.json, offline', async () => {
-    const { context, page, status, errors, external } = await openPage('/docs');
+    const { context, page, status, errors, external, blocked, csp } = await openPage('/docs');
     expect(status).toBe(200);
+    expect(csp).toMatch(/script-src 'self' 'nonce-/);
     await page.getByRole('heading', { name: 'Shop backend API' }).first().waitFor({ timeout: 20_000 });
     for (const tag of ['Auth', 'Catalog', 'Machines', 'Operations']) {
       await page.getByText(tag, { exact: true }).first().waitFor({ timeout: 5000 });
     }
     await page.screenshot({ path: join(SCREENSHOTS, 'docs.png') });
     expect(errors).toEqual([]);
+    expect(blocked).toEqual([]);
     expect(external).toEqual([]);
     await context.close();
   });
 
   it('/admin/queues shows Bull Board with every queue after Basic auth', async () => {
-    const { context, page, status, errors, external } = await openPage('/admin/queues', {
+    const { context, page, status, errors, external, blocked, csp } = await openPage('/admin/queues', {
       username: admin.email,
       password: 'password123',
     });
@@ -118,15 +127,18 @@ describe.skipIf(!hasChromium)('operator pages render in a real browser', () => {
     expect(errors).toEqual([]);
     // The board's stylesheet asks Google Fonts for IBM Plex; refused, it falls back to system fonts.
     expect(external.filter((url) => !url.startsWith('https://fonts.googleapis.com/'))).toEqual([]);
+    expect(csp).toMatch(/default-src 'self'/);
+    expect(blocked.filter((text) => !text.includes('https://fonts.googleapis.com/'))).toEqual([]);
     await context.close();
   });
 
   it("/machines/order?orderId= draws the machine and highlights the order's current state", async () => {
-    const { context, page, status, errors, external } = await openPage(`/machines/order?orderId=${orderId}`, {
-      username: admin.email,
-      password: 'password123',
-    });
+    const { context, page, status, errors, external, blocked, csp } = await openPage(
+      `/machines/order?orderId=${orderId}`,
+      { username: admin.email, password: 'password123' },
+    );
     expect(status).toBe(200);
+    expect(csp).toMatch(/script-src 'self' 'nonce-/);
     await page.locator('body[data-rendered]').waitFor({ timeout: 20_000 });
     expect(await page.locator('body').getAttribute('data-rendered')).toBe('true');
     // mermaid applied the generated `class PAID__active current` to the drawn node.
@@ -147,6 +159,7 @@ describe.skipIf(!hasChromium)('operator pages render in a real browser', () => {
     });
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
+    expect(blocked).toEqual([]);
     await context.close();
   });
 });

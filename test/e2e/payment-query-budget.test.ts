@@ -126,7 +126,9 @@ describe('statements per payment step', () => {
     const { paymentId } = await runPay(order.id);
     const job = { data: { paymentId }, attemptsMade: 0, opts: { attempts: 3 } } as never;
     const kinds = (
-      await statementsDuring(shop.databaseName, () => capturePayment(shop.ctx, job, shop.ctx.log))
+      await statementsDuring(shop.databaseName, () =>
+        capturePayment(shop.ctx, job, { paymentId }, shop.ctx.log),
+      )
     ).map(kindOf);
     expect(kinds).toEqual([
       'update payments',
@@ -144,7 +146,9 @@ describe('statements per payment step', () => {
     const { paymentId } = await runPay(order.id, 'BALANCE');
     const job = { data: { paymentId }, attemptsMade: 0, opts: { attempts: 3 } } as never;
     const kinds = (
-      await statementsDuring(shop.databaseName, () => capturePayment(shop.ctx, job, shop.ctx.log))
+      await statementsDuring(shop.databaseName, () =>
+        capturePayment(shop.ctx, job, { paymentId }, shop.ctx.log),
+      )
     ).map(kindOf);
     expect(kinds).toEqual([
       'update payments',

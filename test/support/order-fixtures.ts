@@ -117,7 +117,7 @@ export async function stepFixtureOrder(
       event: full,
       actions,
       messageId: null,
-      command,
+      command: command && { name: 'PAY', data: command },
     });
   });
 }

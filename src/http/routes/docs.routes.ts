@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env';
+import { scriptNonce } from '../middleware/security-headers';
 import { createRouter, jsonContent } from '../openapi';
 import { PACKAGE_ASSETS, serveFile } from '../ui/package-assets';
 
@@ -28,7 +29,7 @@ const openapiJson = createRoute({
 
 // Scalar's bundle, from the package; fonts and telemetry off so nothing is fetched from the internet.
 // (The container is not called #api-reference: Scalar would also mount its default config there.)
-const DOCS_PAGE = `<!doctype html>
+const docsPage = (nonce: string) => `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -38,7 +39,7 @@ const DOCS_PAGE = `<!doctype html>
 <body>
   <div id="reference"></div>
   <script src="/docs/scalar.js"></script>
-  <script>
+  <script nonce="${nonce}">
     Scalar.createApiReference('#reference', {
       url: '/openapi.json',
       // Without a slug this Scalar version never leaves its loading skeleton.
@@ -65,6 +66,6 @@ export function docsRoutes(app: OpenAPIHono<AppEnv>) {
       document ??= app.getOpenAPI31Document(DOCUMENT_INFO);
       return c.json(document as unknown as Record<string, unknown>, 200);
     })
-    .get('/docs', (c) => c.html(DOCS_PAGE))
+    .get('/docs', (c) => c.html(docsPage(scriptNonce(c))))
     .get('/docs/scalar.js', serveFile(PACKAGE_ASSETS.scalar));
 }

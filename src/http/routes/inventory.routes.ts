@@ -95,7 +95,7 @@ export function inventoryRoutes(ctx: AppContext) {
         productId: c.req.valid('param').productId,
         quantity: c.req.valid('json').quantity,
       });
-      return commandResponse(c, outcome);
+      return commandResponse(c, restock, outcome);
     })
     .openapi(adjust, async (c) => {
       const user = currentUser(c);
@@ -105,6 +105,6 @@ export function inventoryRoutes(ctx: AppContext) {
         productId: c.req.valid('param').productId,
         ...c.req.valid('json'),
       });
-      return commandResponse(c, outcome);
+      return commandResponse(c, adjust, outcome);
     });
 }

@@ -151,7 +151,7 @@ export function orderRoutes(ctx: AppContext) {
         { userId: user.id, role: user.role, ...body },
         { idempotencyKey: c.req.valid('header')['idempotency-key'] },
       );
-      return commandResponse(c, outcome);
+      return commandResponse(c, place, outcome);
     })
     .openapi(list, async (c) => {
       const { status, page, size } = c.req.valid('query');
@@ -180,7 +180,7 @@ export function orderRoutes(ctx: AppContext) {
         orderId: c.req.valid('param').id,
         reason: body.reason,
       });
-      return commandResponse(c, outcome);
+      return commandResponse(c, cancel, outcome);
     })
     .openapi(confirm, async (c) => {
       const user = currentUser(c);
@@ -189,6 +189,6 @@ export function orderRoutes(ctx: AppContext) {
         role: user.role,
         orderId: c.req.valid('param').id,
       });
-      return commandResponse(c, outcome);
+      return commandResponse(c, confirm, outcome);
     });
 }

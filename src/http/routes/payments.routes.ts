@@ -72,7 +72,7 @@ export function paymentRoutes(ctx: AppContext) {
         c.req.valid('json'),
         c.req.valid('header')['idempotency-key'],
       );
-      return commandResponse(c, outcome);
+      return commandResponse(c, pay, outcome);
     })
     .openapi(list, async (c) => c.json(await listPayments(ctx, currentUser(c), c.req.valid('query')), 200))
     .openapi(detail, async (c) =>

@@ -61,7 +61,7 @@ export function refundRoutes(ctx: AppContext) {
         c.req.valid('json'),
         c.req.valid('header')['idempotency-key'],
       );
-      return commandResponse(c, outcome);
+      return commandResponse(c, refund, outcome);
     })
     .openapi(detail, async (c) =>
       c.json({ data: await getRefund(ctx, currentUser(c), c.req.valid('param').id) }, 200),

@@ -4,6 +4,7 @@ import type { AppContext } from '../../context';
 import { orderMachineDiagram, orderMachineView } from '../../orders/order-machine-view';
 import type { AppEnv } from '../app-env';
 import { adminGate } from '../middleware/admin-gate';
+import { scriptNonce } from '../middleware/security-headers';
 import { validationError } from '../openapi';
 import { orderMachinePage } from './order-machine.page';
 import { PACKAGE_ASSETS, serveFile } from './package-assets';
@@ -21,13 +22,14 @@ export function machinePageRoutes(ctx: AppContext) {
       .get('/assets/mermaid.min.js', serveFile(PACKAGE_ASSETS.mermaid))
       // Without an order it is the developers' diagram, public like /docs; an order's path is for ADMINs.
       .get('/order', async (c, next) => {
-        if (c.req.query('orderId') === undefined) return c.html(orderMachinePage(orderMachineDiagram()));
+        if (c.req.query('orderId') === undefined)
+          return c.html(orderMachinePage(orderMachineDiagram(), scriptNonce(c)));
         await next();
       })
       .get('/order', adminGate(ctx), async (c) => {
         const query = PageQuery.safeParse(c.req.query());
         if (!query.success) throw validationError(query.error, 'query');
-        return c.html(orderMachinePage(await orderMachineView(ctx, query.data.orderId)));
+        return c.html(orderMachinePage(await orderMachineView(ctx, query.data.orderId), scriptNonce(c)));
       })
   );
 }

@@ -1,11 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { OrderContext, OrderEvent } from '../../../machines/order.machine';
-import type { Outbox } from '../../db/outbox';
+import type {
+  OrderContext,
+  OrderEffectName,
+  OrderEffectParams,
+  OrderEvent,
+} from '../../../machines/order.machine';
+import type { DomainOutcome } from '../../commands/outcome';
 import type { WriteBatch } from '../../db/write-batch';
-import type { AnyOrderCommand } from '../../messaging/messages';
+import type { OrderCommandMessage } from '../../messaging/messages';
+import type { Outbox } from '../../messaging/outbox';
 import type { StockLine, StockPlan } from './stock-plan';
-
-export type { Answer };
 
 export interface OrderFacts {
   id: string;
@@ -17,8 +21,6 @@ export interface OrderFacts {
   userCouponId: string | null;
 }
 
-import type { Answer } from '../../commands/run-command';
-
 /** Everything an effect may read or add to, inside the transaction of one machine step. */
 export interface EffectContext {
   em: EntityManager;
@@ -28,17 +30,22 @@ export interface EffectContext {
   /** Context before the step (null when the order is being placed) and after it. */
   before: OrderContext | null;
   after: OrderContext;
-  command: AnyOrderCommand | undefined;
+  command: OrderCommandMessage | undefined;
   /** The lines of a new order (placement only). */
   placement: { lines: StockLine[] } | undefined;
   outbox: Outbox;
   /** Writes nobody reads before commit: they leave with the step's other rows in one statement. */
   writes: WriteBatch;
   stock: StockPlan;
-  answer: Answer | undefined;
+  /** What the step's command did, when an effect knows better than "the order changed". */
+  answer: DomainOutcome | undefined;
 }
 
-export type Effect = (e: EffectContext, params: any) => Promise<void> | void;
+/** One named effect of the machine: what it does inside the step's transaction, given its parameters. */
+export type Effect<P = undefined> = (e: EffectContext, params: P) => Promise<void> | void;
+
+/** Every effect the machine names, each with the parameters the machine gives it. */
+export type OrderEffects = { [K in OrderEffectName]: Effect<OrderEffectParams[K]> };
 
 export const orderAggregate = (e: EffectContext) => ({ type: 'order', id: e.order.id });
 

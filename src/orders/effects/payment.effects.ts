@@ -1,14 +1,13 @@
 import { run, sql } from '../../db/sql';
 import { uuidv7 } from '../../ids';
-import type { PayOrderCommand, RefundPaymentCommand } from '../../messaging/messages';
 import type { Effect, EffectContext } from './effect-context';
 
 const paymentAggregate = (id: string) => ({ type: 'payment', id });
 
 /** PAY accepted: the payment row exists from this transaction on, and the payment actor is told to capture. */
 export const createPayment: Effect = async (e) => {
-  if (e.event.type !== 'PAY') return;
-  const command = e.command as PayOrderCommand;
+  if (e.event.type !== 'PAY' || e.command?.name !== 'PAY') return;
+  const command = e.command.data;
   e.writes.add(
     sql`insert into payments (id, order_id, user_id, method, amount, status, card_token, idempotency_key, request_hash,
                               refunded_amount, attempts, created_at, updated_at)
@@ -22,7 +21,7 @@ export const createPayment: Effect = async (e) => {
     { paymentId: e.event.paymentId },
     { jobId: `capture-${e.event.paymentId}`, aggregateId: e.event.paymentId },
   );
-  e.answer = { resource: 'payment', id: e.event.paymentId, httpStatus: 202 };
+  e.answer = { kind: 'payment', id: e.event.paymentId, result: 'pending' };
 };
 
 export const completePayment: Effect = async (e) => {
@@ -87,8 +86,8 @@ async function insertRefund(e: EffectContext, r: RefundRequest): Promise<boolean
 
 /** A partial or full refund the buyer or an admin asked for (POST /refunds). */
 export const requestRefund: Effect = async (e) => {
-  if (e.event.type !== 'REFUND') return;
-  const command = e.command as RefundPaymentCommand;
+  if (e.event.type !== 'REFUND' || e.command?.name !== 'REFUND') return;
+  const command = e.command.data;
   await insertRefund(e, {
     refundId: e.event.refundId,
     paymentId: e.after.paymentId!,
@@ -99,14 +98,14 @@ export const requestRefund: Effect = async (e) => {
     requestHash: command.requestHash,
     requestedBy: command.userId,
   });
-  e.answer = { resource: 'refund', id: e.event.refundId, httpStatus: 202 };
+  e.answer = { kind: 'refund', id: e.event.refundId, result: 'pending' };
 };
 
 /** Cancelling a paid order: everything not yet refunded goes back, and the units return to stock. */
 export const requestFullRefund: Effect = async (e) => {
   const before = e.before!;
   const amount = before.total - before.refundedAmount - before.pendingRefundAmount;
-  const command = e.command;
+  const command = e.command?.data;
   await insertRefund(e, {
     refundId: uuidv7(),
     paymentId: e.after.paymentId!,
@@ -117,7 +116,7 @@ export const requestFullRefund: Effect = async (e) => {
     requestHash: null,
     requestedBy: command?.userId ?? e.order.userId,
   });
-  e.answer = { resource: 'order', id: e.order.id, httpStatus: 202 };
+  e.answer = { kind: 'order', id: e.order.id, result: 'pending' };
 };
 
 export const recordRefund: Effect = async (e) => {

@@ -153,7 +153,7 @@ async function checkoutOnce(ctx: AppContext, buyerId: string, productId: string)
   keep(
     'capture',
     await recordAll(async () => {
-      captured = await capturePayment(ctx, job, ctx.log);
+      captured = await capturePayment(ctx, job, { paymentId }, ctx.log);
     }),
   );
   if (captured !== 'succeeded') throw new Error(`the captured payment ended '${captured}', not 'succeeded'`);

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from '../db/sql';
+import { WriteBatch } from '../db/write-batch';
 import { uuidv7 } from '../ids';
-import type { QueueName } from '../messaging/queues';
-import { sql } from './sql';
-import { WriteBatch } from './write-batch';
+import type { QueueName } from './queues';
 
 export const DOMAIN_EVENT_TYPES = [
   'ORDER_CREATED',

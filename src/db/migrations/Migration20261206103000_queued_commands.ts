@@ -1,7 +1,7 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261206095405_queued_commands extends Migration {
-  override name = 'Migration20261206095405_queued_commands';
+export class Migration20261206103000_queued_commands extends Migration {
+  override name = 'Migration20261206103000_queued_commands';
 
   override up(): void | Promise<void> {
     this.addSql(
