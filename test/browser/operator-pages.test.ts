@@ -16,8 +16,16 @@ const SCREENSHOTS = join(
   process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots' : '../artifacts/screenshots',
 );
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium)
+/** In CI a missing browser is a failure, never a skip: `.ci/run` installs it. */
+const inCi = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
+if (!hasChromium && !inCi)
   console.warn(`Skipping the browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+
+describe.runIf(inCi)('the browser test in CI', () => {
+  it(`has Chromium at ${CHROMIUM}`, () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
+  });
+});
 
 let shop: TestShop;
 let server: ServerType;

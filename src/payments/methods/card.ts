@@ -18,6 +18,12 @@ export const cardPayments: PaymentMethodHandler = {
     const gateway = paymentGateway(ctx);
     const budget = attemptBudget(p.attempts, ctx.config.paymentMaxAttempts, job);
     let lastFailure: unknown;
+    // An earlier attempt may have reached the gateway (it timed out, or its worker died before the
+    // commit): ask before charging again, so a retry never counts on the gateway deduplicating it.
+    if (p.attempts > 1 && budget !== 'spent') {
+      const earlier = await lookUpOrAssumeNothing(() => gateway.findCapture(p.id));
+      if (earlier) return settle.succeeded(earlier.amount);
+    }
     if (budget !== 'spent') {
       try {
         const charge = await gateway.capture({
@@ -43,6 +49,9 @@ export const cardPayments: PaymentMethodHandler = {
     const gateway = paymentGateway(ctx);
     const budget = attemptBudget(r.attempts, ctx.config.paymentMaxAttempts, job);
     let lastFailure: unknown;
+    // As for captures: an earlier attempt may have refunded already; never count on the gateway's dedupe.
+    if (r.attempts > 1 && budget !== 'spent' && (await lookUpOrAssumeNothing(() => gateway.findRefund(r.id))))
+      return settle.completed();
     if (budget !== 'spent') {
       try {
         await gateway.refund({
