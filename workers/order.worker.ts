@@ -1,6 +1,6 @@
 import { ORDER_NOTICE, ORDER_SWEEP } from '../src/messaging/messages';
 import { parseMailboxJob } from '../src/messaging/parse-job';
-import { applyOrderNotice, runOrderCommand, runPlaceOrder } from '../src/orders/order-actor';
+import { applyOrderNotice, receivePlaceOrder, runOrderCommand } from '../src/orders/order-actor';
 import { scheduleOrderSweep, sweepOrders } from '../src/orders/order-sweep';
 import type { QueueWorkerDefinition } from './runtime';
 
@@ -15,7 +15,7 @@ export const orderWorker: QueueWorkerDefinition = {
     const message = parseMailboxJob('order', job);
     switch (message?.name) {
       case 'PLACE':
-        return runPlaceOrder(ctx, job, message.data, log);
+        return receivePlaceOrder(ctx, job, message.data, log);
       case 'CANCEL':
       case 'CONFIRM':
       case 'PAY':

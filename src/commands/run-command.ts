@@ -50,9 +50,7 @@ export async function runCommandJob(
     const result = await withConflictRetries(() =>
       ctx.orm.em.fork().transactional((tx: EntityManager) => execute(tx, now)),
     );
-    await afterCommit(ctx, result, log);
-    const view = result.view ?? (await loadOutcomeView(ctx, result.answer));
-    await reply(ctx, command, { status: 'DONE', outcome: result.answer, view });
+    await replyCommitted(ctx, [{ command, result }], log);
     return result.answer;
   } catch (error) {
     if (isUniqueViolation(error, 'commands_pkey')) {
@@ -65,7 +63,26 @@ export async function runCommandJob(
   }
 }
 
-async function refuse(
+/**
+ * After commit: the waiting requests are answered first, then the product caches and the relay are
+ * told, all sent together (one wake-up and one invalidation for a whole placement batch).
+ */
+export async function replyCommitted(
+  ctx: AppContext,
+  committed: { command: CommandEnvelope; result: StepResult }[],
+  log: Logger,
+): Promise<void> {
+  const answered = committed.map(async ({ command, result }) => {
+    const view = result.view ?? (await loadOutcomeView(ctx, result.answer));
+    await reply(ctx, command, { status: 'DONE', outcome: result.answer, view });
+  });
+  const touchedProducts = [...new Set(committed.flatMap(({ result }) => result.touchedProducts))];
+  const outboxRows = committed.reduce((sum, { result }) => sum + result.outboxRows, 0);
+  await Promise.all([...answered, afterCommit(ctx, { touchedProducts, outboxRows }, log)]);
+}
+
+/** A refusal (a DomainError) is the command's answer: stored as a FAILED receipt and replied. */
+export async function refuse(
   ctx: AppContext,
   type: string,
   command: CommandEnvelope,
@@ -110,7 +127,11 @@ async function reply(ctx: AppContext, command: CommandEnvelope, answer: CommandA
 }
 
 /** After commit: fresh product views, and the relay told there are rows to deliver. */
-export async function afterCommit(ctx: AppContext, result: StepResult, log: Logger): Promise<void> {
+export async function afterCommit(
+  ctx: AppContext,
+  result: Pick<StepResult, 'touchedProducts' | 'outboxRows'>,
+  log: Logger,
+): Promise<void> {
   if (result.touchedProducts.length > 0) await invalidateProducts(ctx, result.touchedProducts);
   if (result.outboxRows > 0)
     await wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'));

@@ -4,7 +4,8 @@ import type { PlaceOrderCommand } from '../../src/messaging/messages';
 import { commandOrder } from '../../src/orders/order-commands';
 import { businessDay, ensureOrderSequence } from '../../src/orders/order-number';
 import { placeOrder } from '../../src/orders/place-order';
-import { createProduct } from '../support/catalog';
+import { placeOrders } from '../../src/orders/placement-batch';
+import { createProduct, inventoryOf } from '../support/catalog';
 import { statementKind, statementsDuring } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
@@ -54,6 +55,32 @@ describe('statements per order command', () => {
       'batch(insert orders, insert order_items, insert order_transitions, insert outbox_events, insert commands, update inventory)',
       'commit',
     ]);
+  });
+
+  it('a batch of 8 placements (group commit): 4 statements in all — one write per table, one stock update per product', async () => {
+    const [a, b] = await Promise.all([createProduct(shop, seller), createProduct(shop, seller)]);
+    const commands = Array.from({ length: 8 }, (_, i) =>
+      command({ items: [{ productId: i % 2 ? a : b, quantity: 1 }] }),
+    );
+    const now = new Date();
+    const day = businessDay(now, shop.config.timezone);
+    await ensureOrderSequence(shop.ctx.orm.em.fork(), day);
+    let placed = 0;
+    const statements = await statementsDuring(shop.databaseName, () =>
+      shop.ctx.orm.em.fork().transactional(async (tx) => {
+        const decisions = await placeOrders(tx, shop.config, commands, now, day);
+        placed = decisions.filter((d) => d.kind === 'placed').length;
+      }),
+    );
+    expect(placed).toBe(8);
+    expect(statements.map(kindOf)).toEqual([
+      'begin',
+      'lock inventory + nextval',
+      'batch(insert orders, insert order_items, insert order_transitions, insert outbox_events, insert commands, update inventory)',
+      'commit',
+    ]);
+    expect(await inventoryOf(shop, a)).toMatchObject({ reserved: 4 });
+    expect(await inventoryOf(shop, b)).toMatchObject({ reserved: 4 });
   });
 
   it('PLACE with five lines: the same count plus one row-lock statement (no N+1)', async () => {
