@@ -1,7 +1,8 @@
-import { ORDER_NOTICE, ORDER_SWEEP } from '../src/messaging/messages';
+import { ORDER_NOTICE, ORDER_SWEEP, ORDER_TIMERS_DUE } from '../src/messaging/messages';
 import { parseMailboxJob } from '../src/messaging/parse-job';
 import { applyOrderNotice, receivePlaceOrder, runOrderCommand } from '../src/orders/order-actor';
 import { scheduleOrderSweep, sweepOrders } from '../src/orders/order-sweep';
+import { fireDueTimers } from '../src/orders/order-timers';
 import type { QueueWorkerDefinition } from './runtime';
 
 /** The order actor's mailbox: client commands, facts from other actors, timeouts, and the sweep. */
@@ -23,6 +24,8 @@ export const orderWorker: QueueWorkerDefinition = {
         return runOrderCommand(ctx, job, message, log);
       case ORDER_NOTICE:
         return applyOrderNotice(ctx, message.data, job.id!, log);
+      case ORDER_TIMERS_DUE:
+        return fireDueTimers(ctx, job, message.data.delay, log);
       case ORDER_SWEEP:
         return sweepOrders(ctx, log);
       default:

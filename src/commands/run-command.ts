@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { CommandEnvelope } from '../messaging/messages';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
 import { type CommandAnswer, publishReply } from '../messaging/replies';
+import { addTimerBuckets, type TimerBucket } from '../messaging/timer-buckets';
 import type { DomainOutcome } from './outcome';
 import { loadOutcomeView, type OutcomeView } from './outcome-view';
 import { findReceipt, insertFailedReceipt, type Receipt } from './receipts';
@@ -22,6 +23,8 @@ export interface StepResult {
   outboxRows: number;
   /** The outcome's view when the step could render it from memory (else it is read after commit). */
   view?: OutcomeView;
+  /** Timeouts the step started, as time buckets to add after commit. */
+  timers?: TimerBucket[];
 }
 
 const CONFLICT_RETRIES = 12;
@@ -78,7 +81,8 @@ export async function replyCommitted(
   });
   const touchedProducts = [...new Set(committed.flatMap(({ result }) => result.touchedProducts))];
   const outboxRows = committed.reduce((sum, { result }) => sum + result.outboxRows, 0);
-  await Promise.all([...answered, afterCommit(ctx, { touchedProducts, outboxRows }, log)]);
+  const timers = committed.flatMap(({ result }) => result.timers ?? []);
+  await Promise.all([...answered, afterCommit(ctx, { touchedProducts, outboxRows, timers }, log)]);
 }
 
 /** A refusal (a DomainError) is the command's answer: stored as a FAILED receipt and replied. */
@@ -126,15 +130,23 @@ async function reply(ctx: AppContext, command: CommandEnvelope, answer: CommandA
   }).catch((err) => ctx.log.warn({ err: String(err) }, 'reply not published; the receipt still answers'));
 }
 
-/** After commit: fresh product views, and the relay told there are rows to deliver. */
+/** After commit: fresh product views, the relay told there are rows to deliver, timer buckets added. */
 export async function afterCommit(
   ctx: AppContext,
-  result: Pick<StepResult, 'touchedProducts' | 'outboxRows'>,
+  result: Pick<StepResult, 'touchedProducts' | 'outboxRows' | 'timers'>,
   log: Logger,
 ): Promise<void> {
-  if (result.touchedProducts.length > 0) await invalidateProducts(ctx, result.touchedProducts);
-  if (result.outboxRows > 0)
-    await wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'));
+  await Promise.all([
+    result.touchedProducts.length > 0 ? invalidateProducts(ctx, result.touchedProducts) : undefined,
+    result.outboxRows > 0
+      ? wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'))
+      : undefined,
+    result.timers?.length
+      ? addTimerBuckets(ctx, result.timers).catch((err) =>
+          log.warn({ err: String(err) }, 'timer bucket not added; the sweeper will find the due orders'),
+        )
+      : undefined,
+  ]);
 }
 
 /** Version conflicts and deadlocks mean another message won: run the step again on the new state. */

@@ -7,7 +7,9 @@ import { type DoneReceipt, doneReceiptsStatement } from '../commands/receipts';
 import type { StepResult } from '../commands/run-command';
 import { WriteBatch } from '../db/write-batch';
 import type { OrderCommandMessage } from '../messaging/messages';
+import { ORDER_TIMERS_DUE } from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
+import { bucketEnd, type TimerBucket } from '../messaging/timer-buckets';
 import { orderEffects } from './effects';
 import type { EffectContext, OrderEffects, OrderFacts } from './effects/effect-context';
 import { type StockLine, StockPlan } from './effects/stock-plan';
@@ -23,18 +25,16 @@ import {
 import { newOrderView } from './order-view';
 
 /** The machine's delays, the deterministic job ids of their timeouts, and their names in the history. */
-export const ORDER_TIMERS: Record<string, { jobPrefix: string; eventName: string }> = {
+export const ORDER_TIMERS = {
   paymentWindow: { jobPrefix: 'expire', eventName: 'EXPIRE' },
   autoConfirmDelay: { jobPrefix: 'confirm', eventName: 'AUTO_CONFIRM' },
-};
-
-export const timerJobId = (delayName: string, orderId: string) =>
-  `${ORDER_TIMERS[delayName]?.jobPrefix ?? delayName}-${orderId}`;
+} as const satisfies Record<string, { jobPrefix: string; eventName: string }>;
+export type OrderTimerName = keyof typeof ORDER_TIMERS;
 
 /** `xstate.after.paymentWindow.…` is recorded as EXPIRE; everything else under its own name. */
 export function historyEventName(event: EventObject): string {
   const delay = /^xstate\.after\.([^.]+)\./.exec(event.type)?.[1];
-  if (delay) return ORDER_TIMERS[delay]?.eventName ?? event.type;
+  if (delay) return ORDER_TIMERS[delay as OrderTimerName]?.eventName ?? event.type;
   return event.type === 'xstate.init' ? 'PLACE' : event.type;
 }
 
@@ -60,10 +60,11 @@ export interface PreparedStep {
   stock: StockPlan;
   transition: TransitionRow;
   receipt: DoneReceipt | undefined;
+  timers: TimerBucket[];
 }
 
 /**
- * Runs a step's effects and turns its timers into outbox messages, into `outbox` and `writes` (which
+ * Runs a step's effects (and names its timers' buckets), into `outbox` and `writes` (which
  * the caller may share between steps); nothing is sent yet. The order, history and receipt rows are
  * returned for the caller to write, alone (commitStep) or with other steps' (the placement batch).
  */
@@ -91,7 +92,6 @@ export async function prepareStep(
     answer: undefined as DomainOutcome | undefined,
   };
   for (const effect of effects) await runEffect(e, effect);
-  scheduleTimers(outbox, facts.id, timers, step.now);
 
   const answer: DomainOutcome = e.answer ?? {
     kind: 'order',
@@ -101,6 +101,7 @@ export async function prepareStep(
   const c = step.command?.data;
   return {
     step,
+    timers: timerBuckets(timers, step.now),
     answer,
     stock,
     transition: {
@@ -144,6 +145,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
     touchedProducts: [...stock.touched],
     outboxRows: outbox.size,
     view: newOrderViewOf(step),
+    timers: prepared.timers,
   };
 }
 
@@ -159,20 +161,22 @@ function runEffect<K extends OrderEffectName>(
   return effects[effect.type](e, effect.params);
 }
 
-function scheduleTimers(outbox: Outbox, orderId: string, timers: Timer[], now: Date) {
-  for (const timer of timers) {
-    const jobId = timerJobId(timer.delayName, orderId);
-    if (timer.kind === 'schedule') {
-      outbox.message(
-        'order',
-        'NOTICE',
-        { orderId, event: timer.event },
-        { jobId, aggregateId: orderId, deliverAt: new Date(now.getTime() + timer.delayMs) },
-      );
-    } else {
-      outbox.cancelMessage('order', jobId, orderId);
-    }
-  }
+/**
+ * The machine's `after` decides when; a timer becomes "a delayed job exists for its due bucket"
+ * (`expire-at-{second}`, `confirm-at-{minute}`, order-timers.ts), added after commit. Leaving the state
+ * needs nothing: the bucket's handler asks the machine, whose guards refuse a timer no longer due.
+ */
+function timerBuckets(timers: Timer[], now: Date): TimerBucket[] {
+  return timers.flatMap((timer) => {
+    if (timer.kind !== 'schedule') return [];
+    const delay = timer.delayName as OrderTimerName;
+    if (!ORDER_TIMERS[delay]) throw new Error(`No time bucket for the machine's delay '${timer.delayName}'`);
+    const { end, width } = bucketEnd(now.getTime() + timer.delayMs);
+    const jobId = `${ORDER_TIMERS[delay].jobPrefix}-at-${width === 'second' ? end / 1000 : `m${end / 60_000}`}`;
+    return [
+      { queue: 'order', name: ORDER_TIMERS_DUE, data: { delay }, jobId, dueAt: end } satisfies TimerBucket,
+    ];
+  });
 }
 
 function orderFacts(order: OrderRecord | NewOrder): OrderFacts {

@@ -234,7 +234,13 @@ export async function placeOrders(
     const touchedProducts = d.stock.onlyReservations()!.map((l) => l.productId);
     return {
       kind: 'placed',
-      result: { answer: d.answer, touchedProducts, outboxRows, view: newOrderViewOf(d.step) },
+      result: {
+        answer: d.answer,
+        touchedProducts,
+        outboxRows,
+        view: newOrderViewOf(d.step),
+        timers: d.timers,
+      },
     } satisfies Decision;
   });
 }
