@@ -1,6 +1,6 @@
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
-import { type EventConsumer, offerEvent } from '../src/messaging/consumer';
+import { type EventConsumer, offerEvent, offerEvents } from '../src/messaging/consumer';
 import { type DomainEventMessage, EventsJobSchema, parseDomainEvent } from '../src/messaging/domain-events';
 import { notificationsConsumer } from '../src/notifications/notifications.consumer';
 import { orderStatusConsumer } from '../src/orders/order-status.consumer';
@@ -49,18 +49,30 @@ export const eventsWorker: QueueWorkerDefinition = {
       const key = `${event.aggregateType}:${event.aggregateId}`;
       byAggregate.set(key, [...(byAggregate.get(key) ?? []), event]);
     }
+    // Consumers that apply many at once get the job's events together; the others event by event.
+    const together = EVENT_CONSUMERS.filter((c) => c.applyMany);
+    const oneByOne = EVENT_CONSUMERS.filter((c) => !c.applyMany);
+    const parsed = [...byAggregate.values()].flat();
     const queues = [...byAggregate.values()];
     const failures: unknown[] = [];
     const lane = async () => {
       for (let events = queues.shift(); events; events = queues.shift()) {
         try {
-          for (const event of events) await dispatchEvent(ctx, event, log);
+          for (const event of events) await dispatchEvent(ctx, event, log, oneByOne);
         } catch (error) {
           failures.push(error);
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(AGGREGATES_IN_PARALLEL, queues.length) }, lane));
+    const batched = together.map((consumer) =>
+      offerEvents(ctx, parsed, log, consumer).catch((error) => {
+        failures.push(error);
+      }),
+    );
+    await Promise.all([
+      ...batched,
+      ...Array.from({ length: Math.min(AGGREGATES_IN_PARALLEL, queues.length) }, lane),
+    ]);
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) throw new AggregateError(failures, `${failures.length} aggregates failed`);
   },
