@@ -42,9 +42,10 @@ export async function runCommandJob(
   log: Logger,
   execute: (tx: EntityManager, now: Date) => Promise<StepResult>,
 ) {
-  // A first delivery of a command without an Idempotency-Key cannot have a receipt yet; a redelivery
-  // (or a keyed retry) looks first. Either way the receipt's primary key stops a second commit.
-  if (job.attemptsMade > 0 || command.idempotencyKey || job.stalledCounter > 0) {
+  // A first delivery cannot have a receipt yet: the dispatcher looked for one just before adding the
+  // job, and a keyed retry while the job exists is the same job. A redelivery looks first. Either way
+  // the receipt's primary key stops a second commit (and its answer is replayed).
+  if (job.attemptsMade > 0 || job.stalledCounter > 0) {
     const done = await findReceipt(ctx.orm.em.fork(), command.commandId);
     if (done) return replyFromReceipt(ctx, command, done);
   }

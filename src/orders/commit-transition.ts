@@ -3,6 +3,7 @@ import type { EventObject } from 'xstate';
 import type { OrderEffectName, OrderEffectParams, OrderEvent } from '../../machines/order.machine';
 import type { OrderSnapshot } from '../../machines/order-snapshot';
 import type { DomainOutcome } from '../commands/outcome';
+import type { OutcomeView } from '../commands/outcome-view';
 import { type DoneReceipt, doneReceiptsStatement } from '../commands/receipts';
 import type { StepResult } from '../commands/run-command';
 import { WriteBatch } from '../db/write-batch';
@@ -61,6 +62,8 @@ export interface PreparedStep {
   transition: TransitionRow;
   receipt: DoneReceipt | undefined;
   timers: TimerBucket[];
+  /** The answer's view as committed, when the step knows it (a new order, a new payment). */
+  view: OutcomeView | undefined;
 }
 
 /**
@@ -90,6 +93,7 @@ export async function prepareStep(
     writes,
     stock,
     answer: undefined as DomainOutcome | undefined,
+    view: undefined as OutcomeView | undefined,
   };
   for (const effect of effects) await runEffect(e, effect);
 
@@ -101,6 +105,7 @@ export async function prepareStep(
   const c = step.command?.data;
   return {
     step,
+    view: newOrderViewOf(step) ?? e.view,
     timers: timerBuckets(timers, step.now),
     answer,
     stock,
@@ -144,7 +149,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
     answer: prepared.answer,
     touchedProducts: [...stock.touched],
     outboxRows: outbox.size,
-    view: newOrderViewOf(step),
+    view: prepared.view,
     timers: prepared.timers,
   };
 }

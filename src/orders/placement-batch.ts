@@ -9,7 +9,7 @@ import { DomainError } from '../errors/domain-error';
 import type { Logger } from '../logger';
 import type { PlaceOrderCommand } from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
-import { newOrderViewOf, type PreparedStep, prepareStep } from './commit-transition';
+import { type PreparedStep, prepareStep } from './commit-transition';
 import { reserveBatchStock, type StockLine, sumByProduct } from './effects/stock-plan';
 import {
   businessDay,
@@ -238,7 +238,7 @@ export async function placeOrders(
         answer: d.answer,
         touchedProducts,
         outboxRows,
-        view: newOrderViewOf(d.step),
+        view: d.view,
         timers: d.timers,
       },
     } satisfies Decision;
