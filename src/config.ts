@@ -38,7 +38,8 @@ const envSchema = z.object({
   PASSWORD_HASH_MEMORY_KIB: int(1024, 19456),
   ORDER_PAYMENT_TIMEOUT_MS: int(1, 900_000),
   ORDER_AUTO_CONFIRM_MS: int(1, 604_800_000),
-  ORDER_SWEEP_INTERVAL_MS: int(100, 30_000),
+  /** The safety net under lost timers; also bounds how late an order expires after Redis lost its timer. */
+  ORDER_SWEEP_INTERVAL_MS: int(100, 5000),
   REPLY_TIMEOUT_MS: int(0, 5000),
   PAYMENT_GATEWAY_LATENCY_MS: int(0, 200),
   PAYMENT_GATEWAY_TIMEOUT_MS: int(1, 3000),
@@ -46,6 +47,11 @@ const envSchema = z.object({
   PAYMENT_RETRY_BASE_MS: int(1, 500),
   OUTBOX_MAX_ATTEMPTS: int(1, 8),
   OUTBOX_POLL_INTERVAL_MS: int(10, 1000),
+  /**
+   * A delivered domain event every consumer that should apply it has not acknowledged (processed_messages)
+   * within this long is delivered again (backoff, OUTBOX_MAX_ATTEMPTS, then ALERTED).
+   */
+  OUTBOX_ACK_DEADLINE_MS: int(100, 10_000),
   LOW_STOCK_THRESHOLD: int(0, 5),
   PRODUCT_CACHE_TTL_S: int(1, 60),
   POPULAR_CACHE_TTL_S: int(1, 30),
@@ -55,7 +61,12 @@ const envSchema = z.object({
   WORKERS: workersSchema,
   WORKER_CONCURRENCY: int(1, 32),
   /** A job whose worker stops renewing its lock this long is redelivered (a crashed worker). */
-  WORKER_LOCK_MS: int(1000, 30_000),
+  WORKER_LOCK_MS: int(1000, 5000),
+  /** How often each worker looks for jobs whose lock lapsed (redelivery ≤ lock + this after a crash). */
+  WORKER_STALLED_INTERVAL_MS: int(100, 2500),
+  /** Failed jobs kept per queue (Bull Board, admin retry): at most this many, and none older than the age. */
+  FAILED_JOBS_KEEP_COUNT: int(0, 1000),
+  FAILED_JOBS_KEEP_AGE_S: int(0, 24 * 3600),
   SHOP_TIMEZONE: z
     .string()
     .default('Asia/Seoul')
@@ -77,7 +88,7 @@ const envSchema = z.object({
   /** Live order-status streams (SSE) send a heartbeat comment this often. */
   SSE_HEARTBEAT_MS: int(100, 15_000),
   /** How often the payment actor looks for payments and refunds whose messages Redis may have lost. */
-  PAYMENT_SWEEP_INTERVAL_MS: int(100, 30_000),
+  PAYMENT_SWEEP_INTERVAL_MS: int(100, 2000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -142,6 +153,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     paymentRetryBaseMs: env.PAYMENT_RETRY_BASE_MS,
     outboxMaxAttempts: env.OUTBOX_MAX_ATTEMPTS,
     outboxPollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS,
+    outboxAckDeadlineMs: env.OUTBOX_ACK_DEADLINE_MS,
     lowStockThreshold: env.LOW_STOCK_THRESHOLD,
     productCacheTtlS: env.PRODUCT_CACHE_TTL_S,
     popularCacheTtlS: env.POPULAR_CACHE_TTL_S,
@@ -151,6 +163,9 @@ function toConfig(env: z.infer<typeof envSchema>) {
     workers: env.WORKERS,
     workerConcurrency: env.WORKER_CONCURRENCY,
     workerLockMs: env.WORKER_LOCK_MS,
+    workerStalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+    failedJobsKeepCount: env.FAILED_JOBS_KEEP_COUNT,
+    failedJobsKeepAgeS: env.FAILED_JOBS_KEEP_AGE_S,
     timezone: env.SHOP_TIMEZONE,
     seedDemo: env.SEED_DEMO,
     logLevel: env.LOG_LEVEL,

@@ -1,6 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../../src/context';
 import { type DomainEventMessage, isPublicEventType } from '../../src/messaging/domain-events';
+import { failedJobRetention } from '../../src/messaging/queues';
 import { activeWebhookEndpoints } from '../../src/services/webhooks/webhook-endpoints';
 import { type EventConsumer, markProcessed, wasProcessed } from './consumer';
 
@@ -18,7 +19,7 @@ export function webhookJobOptions(ctx: AppContext, jobId: string): JobsOptions {
     attempts: ctx.config.webhookMaxAttempts,
     backoff: { type: 'exponential', delay: ctx.config.webhookRetryBaseMs },
     removeOnComplete: { age: 24 * 3600, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
+    removeOnFail: failedJobRetention(ctx.config),
   };
 }
 

@@ -73,12 +73,20 @@ async function succeed(ctx: AppContext, log: Logger, p: PaymentAttempt, amount: 
       ? (tx) =>
           applyBalanceChange(tx, { userId: p.user_id, kind: 'PAYMENT', amount: -amount, referenceId: p.id })
       : undefined,
+    p.attempts,
   );
   return 'succeeded';
 }
 
 async function fail(ctx: AppContext, log: Logger, p: PaymentAttempt, reason: string) {
-  await tellOrder(ctx, log, p.order_id, { type: 'PAYMENT_FAILED', paymentId: p.id, reason });
+  await tellOrder(
+    ctx,
+    log,
+    p.order_id,
+    { type: 'PAYMENT_FAILED', paymentId: p.id, reason },
+    undefined,
+    p.attempts,
+  );
   log.info({ reason }, 'payment failed');
   return 'failed';
 }

@@ -59,7 +59,14 @@ async function completed(ctx: AppContext, log: Logger, r: RefundAttempt, credit 
     restock: r.restock,
   };
   try {
-    await tellOrder(ctx, log, r.order_id, fact, credit ? (tx) => creditBalance(tx, r) : undefined);
+    await tellOrder(
+      ctx,
+      log,
+      r.order_id,
+      fact,
+      credit ? (tx) => creditBalance(tx, r) : undefined,
+      r.attempts,
+    );
   } catch (error) {
     if (!isRefundExceedsDebit(error)) throw error;
     return failed(ctx, log, r, error.message);
@@ -89,12 +96,14 @@ async function creditBalance(tx: EntityManager, r: RefundAttempt): Promise<void>
 
 /** Given up: the order marks the refund MANUAL for staff, and a cancellation waiting on it resumes. */
 async function failed(ctx: AppContext, log: Logger, r: RefundAttempt, reason: string) {
-  await tellOrder(ctx, log, r.order_id, {
-    type: 'REFUND_FAILED',
-    refundId: r.id,
-    paymentId: r.payment_id,
-    amount: r.amount,
-  });
+  await tellOrder(
+    ctx,
+    log,
+    r.order_id,
+    { type: 'REFUND_FAILED', refundId: r.id, paymentId: r.payment_id, amount: r.amount },
+    undefined,
+    r.attempts,
+  );
   log.error({ reason }, 'refund failed: staff must settle it');
   return 'failed';
 }
