@@ -19,6 +19,25 @@ export const EVENT_CONSUMERS: EventConsumer[] = [
 ];
 
 /**
+ * For each event, the consumers that must acknowledge it (EventConsumer.acknowledges): decided in
+ * memory when the relay delivers it (the webhook endpoints are cached), so it costs no round trip.
+ */
+export async function expectedAcknowledgements(
+  ctx: AppContext,
+  events: DomainEventMessage[],
+  consumers: EventConsumer[] = EVENT_CONSUMERS,
+): Promise<string[][]> {
+  return Promise.all(
+    events.map(async (event) => {
+      const names: string[] = [];
+      for (const consumer of consumers)
+        if (consumer.acknowledges && (await consumer.acknowledges(ctx, event))) names.push(consumer.name);
+      return names;
+    }),
+  );
+}
+
+/**
  * Offers one event to every consumer that handles it, side by side. If any fails, the job fails and
  * BullMQ retries it; the consumers that had applied it find their processed-message record and skip,
  * so only the failed one does its work again.

@@ -1,12 +1,16 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import type { AppContext } from '../src/context';
+import type { DomainEventType } from '../src/db/outbox';
 import { asDate, query, run, sql } from '../src/db/sql';
 import { isInfrastructureUnavailable } from '../src/errors/infrastructure-error';
 import type { Logger } from '../src/logger';
+import type { DomainEventMessage } from '../src/messaging/domain-events';
 import { outboxAlertedTotal } from '../src/messaging/event-metrics';
 import { outboxWakeChannel } from '../src/messaging/outbox-signal';
 import type { QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
+import { expectedAcknowledgements } from './events.worker';
+import { checkAcknowledgements } from './outbox/acknowledgements';
 import type { BackgroundDefinition } from './runtime';
 import { WakeSignal } from './wake-signal';
 
@@ -16,11 +20,12 @@ export const RECLAIM_AFTER_S = 30;
 const SENT_RETENTION_DAYS = 7;
 
 /**
- * Once SENT, an event lives on only as its `events` job, so that job must outlast any outage of a
- * consumer's dependencies: retried for about a day (200 ms doubling, 20 attempts) rather than the
- * default seconds, and then kept in the failed set for a week (Bull Board can retry it).
+ * An `events` job rides out a consumer's brief hiccup (200 ms doubling, 5 attempts: ~3 s). Past that
+ * it fails, and the acknowledgement check (workers/outbox/acknowledgements.ts) delivers the events its
+ * consumers did not acknowledge again, with the outbox row's backoff and attempt budget: PostgreSQL,
+ * not the job, is what keeps an event from being lost.
  */
-export const EVENT_JOB_OPTIONS = { attempts: 20, backoff: { type: 'exponential', delay: 200 } } as const;
+export const EVENT_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 200 } } as const;
 
 export interface OutboxRecord {
   id: string;
@@ -33,7 +38,16 @@ export interface OutboxRecord {
   deliver_at: Date | null;
   cancel: boolean;
   attempts: number;
+  /** How often the row was delivered before; a re-delivery's job id carries it. */
+  deliveries: number;
   created_at: Date;
+}
+
+/** What one delivery of a row left behind: its job's id and, for a domain event, who must acknowledge it. */
+export interface Delivered {
+  id: string;
+  jobId: string | null;
+  consumers: string[] | null;
 }
 
 /**
@@ -72,6 +86,9 @@ export class OutboxRelay {
 
   private async run(): Promise<void> {
     let lastHousekeeping = 0;
+    let lastAckCheck = Date.now();
+    // A quarter of the deadline: an unacknowledged event is found at most ~1.25 deadlines after delivery.
+    const ackCheckEvery = Math.min(5000, Math.max(100, this.ctx.config.outboxAckDeadlineMs / 4));
     while (this.running) {
       let delivered = 0;
       let pause = this.ctx.config.outboxPollIntervalMs;
@@ -81,6 +98,10 @@ export class OutboxRelay {
         if (Date.now() - lastHousekeeping > 5000) {
           await this.housekeeping();
           lastHousekeeping = Date.now();
+        }
+        if (Date.now() - lastAckCheck > ackCheckEvery) {
+          await checkAcknowledgements(this.ctx, this.log);
+          lastAckCheck = Date.now();
         }
         delivered = await this.deliverBatch();
       } catch (error) {
@@ -97,8 +118,7 @@ export class OutboxRelay {
     const rows = await this.claim();
     if (rows.length === 0) return 0;
     try {
-      await publish(this.ctx, rows);
-      await this.markSent(rows.map((r) => r.id));
+      await this.markSent(await publish(this.ctx, rows));
     } catch (error) {
       if (isInfrastructureUnavailable(error)) {
         await this.release(rows);
@@ -117,7 +137,7 @@ export class OutboxRelay {
                        where status in ('PENDING', 'FAILED') and next_attempt_at <= now()
                        order by next_attempt_at limit ${BATCH} for update skip locked)
           returning id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel, attempts,
-                    created_at`,
+                    deliveries, created_at`,
     );
   }
 
@@ -125,8 +145,7 @@ export class OutboxRelay {
   private async publishOneByOne(rows: OutboxRecord[]): Promise<void> {
     for (const row of rows) {
       try {
-        await publish(this.ctx, [row]);
-        await this.markSent([row.id]);
+        await this.markSent(await publish(this.ctx, [row]));
       } catch (error) {
         if (isInfrastructureUnavailable(error)) {
           await this.release([row]);
@@ -137,10 +156,17 @@ export class OutboxRelay {
     }
   }
 
-  private async markSent(ids: string[]): Promise<void> {
+  /** One statement for the batch, whatever it carried: the acknowledgement needs no extra round trip. */
+  private async markSent(delivered: Delivered[]): Promise<void> {
     await run(
       this.ctx.orm.em.fork(),
-      sql`update outbox_events set status = 'SENT', sent_at = now(), claimed_at = null where id = any(${ids}::uuid[])`,
+      sql`update outbox_events o
+          set status = 'SENT', sent_at = now(), claimed_at = null, deliveries = o.deliveries + 1,
+              job_id = coalesce(t.job_id, o.job_id),
+              consumers = case when t.consumers is null then null else string_to_array(t.consumers, ',') end
+          from unnest(${delivered.map((d) => d.id)}::uuid[], ${delivered.map((d) => d.jobId)}::text[],
+                      ${delivered.map((d) => d.consumers?.join(',') ?? null)}::text[]) as t(id, job_id, consumers)
+          where o.id = t.id`,
     );
   }
 
@@ -219,20 +245,32 @@ export class OutboxRelay {
   }
 }
 
-/** Domain events become `events` jobs named by their type; actor messages carry their own payload. */
-async function publish(ctx: AppContext, rows: OutboxRecord[]): Promise<void> {
+/**
+ * Domain events become `events` jobs named by their type; actor messages carry their own payload.
+ * Returns, per row, the job it went out as and (domain events) the consumers that must acknowledge it.
+ */
+async function publish(ctx: AppContext, rows: OutboxRecord[]): Promise<Delivered[]> {
   const byQueue = new Map<QueueName, OutboxRecord[]>();
   for (const row of rows) byQueue.set(row.queue, [...(byQueue.get(row.queue) ?? []), row]);
   const now = Date.now();
+  const delivered: Delivered[] = [];
   await Promise.all(
     [...byQueue].map(async ([name, list]) => {
       const queue: Queue | undefined = ctx.queues[name];
       if (!queue) throw new Error(`outbox row names an unknown queue '${name}'`);
       for (const row of list.filter((r) => r.cancel)) await queue.remove(row.job_id!);
       const adds = list.filter((r) => !r.cancel);
+      for (const row of list.filter((r) => r.cancel))
+        delivered.push({ id: row.id, jobId: null, consumers: null });
       if (adds.length === 0) return;
       if (name === 'events') {
-        await queue.addBulk(eventJobs(adds));
+        const events = adds.map(domainEvent);
+        const expected = await expectedAcknowledgements(ctx, events);
+        const jobs = eventJobs(adds);
+        await queue.addBulk(jobs);
+        const jobOf = new Map(jobs.flatMap((job) => job.data.events.map((e) => [e.id, job.opts.jobId])));
+        for (const [i, row] of adds.entries())
+          delivered.push({ id: row.id, jobId: jobOf.get(row.id) ?? null, consumers: expected[i]! });
         return;
       }
       await queue.addBulk(
@@ -242,8 +280,10 @@ async function publish(ctx: AppContext, rows: OutboxRecord[]): Promise<void> {
           return { name: row.type, data: row.payload, opts };
         }),
       );
+      for (const row of adds) delivered.push({ id: row.id, jobId: null, consumers: null });
     }),
   );
+  return delivered;
 }
 
 /** At most this many events ride in one `events` job. */
@@ -267,14 +307,23 @@ function eventJobs(rows: OutboxRecord[]) {
   return [...groups.values()].map((group) => ({
     name: group.map((row) => row.type).join('+'),
     data: { events: group.map(domainEvent) },
-    opts: { ...EVENT_JOB_OPTIONS, jobId: group[0]!.id },
+    opts: { ...EVENT_JOB_OPTIONS, jobId: eventJobId(group[0]!) },
   }));
 }
 
-function domainEvent(row: OutboxRecord) {
+/**
+ * The first delivery of a group is known by its first event's id (a relay that died before marking
+ * it SENT re-adds the same job, which BullMQ ignores); a re-delivery carries the delivery count, so a
+ * kept completed or failed job of an earlier delivery does not swallow it.
+ */
+function eventJobId(first: OutboxRecord): string {
+  return first.deliveries > 0 ? `${first.id}-d${first.deliveries}` : first.id;
+}
+
+function domainEvent(row: OutboxRecord): DomainEventMessage {
   return {
     id: row.id,
-    type: row.type,
+    type: row.type as DomainEventType,
     aggregateType: row.aggregate_type,
     aggregateId: row.aggregate_id,
     occurredAt: asDate(row.created_at).toISOString(),

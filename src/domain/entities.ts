@@ -9,7 +9,7 @@ import { Notification } from './notification.entity';
 import { Order } from './order.entity';
 import { OrderItem } from './order-item.entity';
 import { OrderTransition } from './order-transition.entity';
-import { OutboxEvent } from './outbox-event.entity';
+import { OutboxAckWatermark, OutboxEvent } from './outbox-event.entity';
 import { Payment } from './payment.entity';
 import { ProcessedMessage } from './processed-message.entity';
 import { Product } from './product.entity';
@@ -32,6 +32,7 @@ export const entities = [
   OrderItem,
   OrderTransition,
   OutboxEvent,
+  OutboxAckWatermark,
   Command,
   ProcessedMessage,
   Payment,

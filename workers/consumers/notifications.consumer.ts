@@ -101,6 +101,7 @@ async function orderNoOf(tx: EntityManager, event: DomainEventMessage): Promise<
 export const notificationsConsumer: EventConsumer = {
   name: 'notifications',
   handles: (event) => NOTIFYING.has(event.type) && dataString(event, 'userId') !== undefined,
+  acknowledges: (_ctx, event) => notificationsConsumer.handles(event) && contentFor(event, '') !== null,
   apply: async (ctx, event) => {
     const draft = (orderNo: string) => {
       const content = contentFor(event, orderNo);

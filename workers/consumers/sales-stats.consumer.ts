@@ -35,6 +35,7 @@ export const salesStatsConsumer: EventConsumer = {
   name: 'sales-stats',
   handles: (event) =>
     (event.type === 'ORDER_PAID' || event.type === 'ORDER_CANCELLED') && !!dataString(event, 'orderId'),
+  acknowledges: (_ctx, event) => salesStatsConsumer.handles(event),
   apply: async (ctx, event) => {
     let changed = false;
     const outcome = await applyOnce(ctx, 'sales-stats', event, async (tx) => {

@@ -37,6 +37,9 @@ async function subscribedEndpoints(ctx: AppContext, type: string): Promise<strin
 export const webhooksConsumer: EventConsumer = {
   name: 'webhooks',
   handles: (event) => isPublicEventType(event.type),
+  // Only when an endpoint subscribes (the acknowledgement check forgets endpoints removed meanwhile).
+  acknowledges: async (ctx, event) =>
+    isPublicEventType(event.type) && (await subscribedEndpoints(ctx, event.type)).length > 0,
   apply: async (ctx, event: DomainEventMessage) => {
     const endpoints = await subscribedEndpoints(ctx, event.type);
     if (endpoints.length === 0) return 'skipped';
