@@ -85,6 +85,10 @@ const envSchema = z.object({
   WEBHOOK_TIMEOUT_MS: int(1, 5000),
   /** An endpoint is disabled after this many deliveries in a row exhausted their attempts (0: never). */
   WEBHOOK_DISABLE_AFTER: int(0, 20),
+  /** Failed attempts in a row (any deliveries) that pause an endpoint: its events then wait in PostgreSQL. */
+  WEBHOOK_BREAKER_FAILURES: int(1, 10),
+  /** First pause of a failing endpoint before a probe; doubles with each failed probe, up to 10 minutes. */
+  WEBHOOK_BREAKER_PAUSE_MS: int(10, 30_000),
   /** Live order-status streams (SSE) send a heartbeat comment this often. */
   SSE_HEARTBEAT_MS: int(100, 15_000),
   /** How often the payment actor looks for payments and refunds whose messages Redis may have lost. */
@@ -176,6 +180,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     webhookRetryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS,
     webhookDisableAfter: env.WEBHOOK_DISABLE_AFTER,
+    webhookBreakerFailures: env.WEBHOOK_BREAKER_FAILURES,
+    webhookBreakerPauseMs: env.WEBHOOK_BREAKER_PAUSE_MS,
     sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
     paymentSweepIntervalMs: env.PAYMENT_SWEEP_INTERVAL_MS,
   };

@@ -1,27 +1,43 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../src/context';
-import { query, run, sql } from '../src/db/sql';
+import { asDate, query, run, sql } from '../src/db/sql';
 import type { DeliveryOutcome } from '../src/domain/webhook-delivery.entity';
 import { uuidv7 } from '../src/ids';
 import type { Logger } from '../src/logger';
 import { webhookAttemptsTotal } from '../src/messaging/event-metrics';
 import type { WebhookDeliveryJob } from './consumers/webhooks.consumer';
 import type { QueueWorkerDefinition } from './runtime';
+import {
+  countFailedAttempt,
+  holdEvents,
+  rescheduleProbes,
+  runProbe,
+  scheduleProbe,
+  WEBHOOK_PROBE,
+} from './webhooks/circuit-breaker';
 import { type PostResult, postSignedEvent } from './webhooks/post-signed';
 
 interface Endpoint {
   url: string;
   secret: string;
   usable: boolean;
+  paused_until: Date | string | null;
 }
 
 async function loadEndpoint(em: EntityManager, id: string): Promise<Endpoint | undefined> {
-  const [row] = await query<{ url: string; secret: string; usable: boolean }>(
+  const [row] = await query<Endpoint>(
     em,
-    sql`select url, secret, (active and deleted_at is null) as usable from webhooks where id = ${id}`,
+    sql`select url, secret, (active and deleted_at is null) as usable, paused_until from webhooks where id = ${id}`,
   );
   return row;
+}
+
+/** The endpoint's circuit is open: the event joins its backlog and the job ends (no attempt spent). */
+async function hold(ctx: AppContext, job: Job<WebhookDeliveryJob>, pausedUntil: Date) {
+  await holdEvents(ctx.orm.em.fork(), [{ webhookId: job.data.webhookId, event: job.data.event }]);
+  await scheduleProbe(ctx, job.data.webhookId, pausedUntil);
+  return 'held';
 }
 
 const delivered = (r: PostResult) => r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
@@ -47,6 +63,7 @@ async function deliver(ctx: AppContext, job: Job<WebhookDeliveryJob>, log: Logge
       });
     return 'abandoned';
   }
+  if (endpoint.paused_until) return hold(ctx, job, asDate(endpoint.paused_until));
   const result = await postSignedEvent({
     url: endpoint.url,
     secret: endpoint.secret,
@@ -60,6 +77,12 @@ async function deliver(ctx: AppContext, job: Job<WebhookDeliveryJob>, log: Logge
     return 'delivered';
   }
   const failure = result.error ?? `HTTP ${result.statusCode}`;
+  const pausedUntil = await countFailedAttempt(ctx.orm.em.fork(), ctx, webhookId);
+  if (pausedUntil) {
+    await record(ctx, job, attempt, 'RETRYING', { ...result, error: failure });
+    log.warn({ webhookId, url: endpoint.url, pausedUntil }, 'webhook endpoint keeps failing: paused');
+    return hold(ctx, job, pausedUntil);
+  }
   if (!lastAttempt) {
     await record(ctx, job, attempt, 'RETRYING', { ...result, error: failure });
     throw new Error(`webhook delivery failed (${failure}); attempt ${attempt} will be retried`);
@@ -99,7 +122,8 @@ async function record(
     if (outcome === 'DELIVERED') {
       await run(
         tx,
-        sql`update webhooks set consecutive_failures = 0 where id = ${webhookId} and consecutive_failures > 0`,
+        sql`update webhooks set consecutive_failures = 0, failure_streak = 0
+            where id = ${webhookId} and (consecutive_failures > 0 or failure_streak > 0)`,
       );
       return false;
     }
@@ -119,9 +143,13 @@ async function record(
   });
 }
 
-/** The `webhooks` queue: signed POSTs of domain events to registered endpoints. */
+/** The `webhooks` queue: signed POSTs of domain events to registered endpoints, and breaker probes. */
 export const webhooksWorker: QueueWorkerDefinition = {
   kind: 'queue',
   queue: 'webhooks',
-  process: (ctx, job, log) => deliver(ctx, job as Job<WebhookDeliveryJob>, log),
+  process: (ctx, job, log) =>
+    job.name === WEBHOOK_PROBE ? runProbe(ctx, job, log) : deliver(ctx, job as Job<WebhookDeliveryJob>, log),
+  // Probes live in Redis: a restarted Redis gets them back from the paused endpoints' rows.
+  onStart: rescheduleProbes,
+  refreshEveryMs: (ctx) => Math.max(5000, Math.min(ctx.config.webhookBreakerPauseMs, 60_000)),
 };

@@ -18,7 +18,7 @@ import { Review } from './review.entity';
 import { SalesLine } from './sales-line.entity';
 import { User } from './user.entity';
 import { UserCoupon } from './user-coupon.entity';
-import { Webhook } from './webhook.entity';
+import { Webhook, WebhookBacklog } from './webhook.entity';
 import { WebhookDelivery } from './webhook-delivery.entity';
 
 /** Every entity the ORM knows; add new ones here. */
@@ -43,6 +43,7 @@ export const entities = [
   Notification,
   SalesLine,
   Webhook,
+  WebhookBacklog,
   WebhookDelivery,
   GatewayCharge,
   GatewayAttempt,

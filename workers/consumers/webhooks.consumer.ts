@@ -2,7 +2,8 @@ import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../../src/context';
 import { type DomainEventMessage, isPublicEventType } from '../../src/messaging/domain-events';
 import { failedJobRetention } from '../../src/messaging/queues';
-import { activeWebhookEndpoints } from '../../src/services/webhooks/webhook-endpoints';
+import { activeWebhookEndpoints, type WebhookEndpoint } from '../../src/services/webhooks/webhook-endpoints';
+import { holdEvents } from '../webhooks/circuit-breaker';
 import { type EventConsumer, markProcessed, wasProcessed } from './consumer';
 
 /** What a webhook delivery job carries: the endpoint and the exact event body to POST. */
@@ -23,13 +24,14 @@ export function webhookJobOptions(ctx: AppContext, jobId: string): JobsOptions {
   };
 }
 
-async function subscribedEndpoints(ctx: AppContext, type: string): Promise<string[]> {
+async function subscribedEndpoints(ctx: AppContext, type: string): Promise<WebhookEndpoint[]> {
   const endpoints = await activeWebhookEndpoints(ctx);
-  return endpoints.filter((e) => e.events.includes(type) || e.events.includes('*')).map((e) => e.id);
+  return endpoints.filter((e) => e.events.includes(type) || e.events.includes('*'));
 }
 
 /**
- * Fans an event out to the endpoints subscribed to it: one job per endpoint on the `webhooks` queue.
+ * Fans an event out to the endpoints subscribed to it: one job per endpoint on the `webhooks` queue,
+ * or, for an endpoint whose circuit is open, a row in its PostgreSQL backlog (circuit-breaker.ts).
  * With no endpoint subscribed it costs nothing (the endpoint list is cached) and records nothing. Otherwise the jobs are added
  * *before* the event is recorded as processed, with deterministic ids, so a crash in between re-adds
  * the same jobs (BullMQ ignores a known id) rather than losing them.
@@ -46,12 +48,19 @@ export const webhooksConsumer: EventConsumer = {
     const em = ctx.orm.em.fork();
     if (await wasProcessed(em, 'webhooks', event.id)) return 'duplicate';
     const body = { id: event.id, type: event.type, occurredAt: event.occurredAt, data: event.data };
-    await ctx.queues.webhooks.addBulk(
-      endpoints.map((webhookId) => ({
-        name: event.type,
-        data: { webhookId, event: body } satisfies WebhookDeliveryJob,
-        opts: webhookJobOptions(ctx, webhookJobId(event.id, webhookId)),
-      })),
+    const open = endpoints.filter((e) => !e.paused);
+    if (open.length > 0) {
+      await ctx.queues.webhooks.addBulk(
+        open.map(({ id: webhookId }) => ({
+          name: event.type,
+          data: { webhookId, event: body } satisfies WebhookDeliveryJob,
+          opts: webhookJobOptions(ctx, webhookJobId(event.id, webhookId)),
+        })),
+      );
+    }
+    await holdEvents(
+      em,
+      endpoints.filter((e) => e.paused).map((e) => ({ webhookId: e.id, event: body })),
     );
     return (await markProcessed(em, 'webhooks', event.id)) ? 'applied' : 'duplicate';
   },
