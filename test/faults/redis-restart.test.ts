@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, sql } from '../../src/db/sql';
+import { startBuyers } from '../support/buyers';
+import { createProduct } from '../support/catalog';
+import { FAST_RECOVERY } from '../support/fault-env';
+import { settle } from '../support/invariants';
+import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
+import { createTestShop, type TestShop } from '../support/test-shop';
+import { eventually } from '../support/worker-process';
+
+describe('Redis shut down with NOSAVE under load and restarted empty', () => {
+  let redis: PrivateRedis;
+  let shop: TestShop;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    shop = await createTestShop({ ...FAST_RECOVERY, REDIS_URL: redis.url, WORKERS: 'all' });
+  });
+  afterAll(async () => {
+    await shop?.close();
+    await redis?.stop();
+  });
+
+  it('loses no order, payment, event or command: every invariant holds once the buyers are done', async () => {
+    const seller = await shop.createUser('SELLER');
+    const products = await Promise.all(
+      Array.from({ length: 4 }, () => createProduct(shop, seller, { stock: 1000 })),
+    );
+    const buyers = await Promise.all(Array.from({ length: 20 }, () => shop.createUser('BUYER')));
+    const load = startBuyers(shop, buyers, products, { ordersEach: 3 });
+    const em = () => shop.ctx.orm.em.fork();
+
+    // Strike while payments are in flight and events are on their way.
+    await eventually(
+      async () => {
+        const [row] = await query<{ orders: number; paying: number }>(
+          em(),
+          sql`select (select count(*)::int from orders) as orders,
+                   (select count(*)::int from payments where status in ('REQUESTED', 'PROCESSING')) as paying`,
+        );
+        return row!.orders >= 15 && row!.paying > 0;
+      },
+      30_000,
+      20,
+    );
+    await redis.shutdownNosave();
+    await new Promise((r) => setTimeout(r, 2000));
+    await redis.start();
+    const restartedAt = Date.now();
+
+    await load.done;
+    const { violations, inFlightEndedAfterMs } = await settle(em, load.commandIds, 60_000);
+    console.info(
+      `redis restart: ${load.orderIds.length} orders, answers ${JSON.stringify([...load.statuses])}, ` +
+        `payments in flight ended ${inFlightEndedAfterMs} ms after the buyers finished ` +
+        `(${Date.now() - restartedAt} ms after the restart)`,
+    );
+    expect(violations).toEqual([]);
+    expect(load.orderIds).toHaveLength(60);
+    const statuses = await query<{ status: string; n: number }>(
+      em(),
+      sql`select status, count(*)::int as n from orders group by status`,
+    );
+    expect(statuses).toEqual([{ status: 'PAID', n: 60 }]);
+    expect(load.statuses.get(500) ?? 0).toBe(0);
+  }, 180_000);
+});
