@@ -53,7 +53,7 @@ export async function startPrivatePostgres(database = 'shop'): Promise<PrivatePo
       ? exec('runuser', ['-u', 'postgres', '--', join(bin, program), ...args])
       : exec(join(bin, program), args);
   await run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c synchronous_commit=off -c max_connections=60`;
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c max_connections=60`;
   const start = async () => {
     await run('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
   };

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, sql } from '../../src/db/sql';
+import { startBuyers } from '../support/buyers';
+import { createProduct } from '../support/catalog';
+import { FAST_RECOVERY } from '../support/fault-env';
+import { settle } from '../support/invariants';
+import { type PrivatePostgres, startPrivatePostgres } from '../support/private-postgres';
+import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
+import { createTestShop, type TestShop } from '../support/test-shop';
+import { eventually } from '../support/worker-process';
+
+describe('PostgreSQL stopped under load and started again', () => {
+  let postgres: PrivatePostgres;
+  let redis: PrivateRedis;
+  let shop: TestShop;
+  beforeAll(async () => {
+    [postgres, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis()]);
+    shop = await createTestShop({
+      ...FAST_RECOVERY,
+      DATABASE_URL: postgres.url,
+      REDIS_URL: redis.url,
+      WORKERS: 'all',
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await shop?.close().catch(() => undefined);
+    await Promise.all([postgres?.destroy(), redis?.stop()]);
+  }, 120_000);
+
+  it('refuses what it cannot do, loses nothing, and every invariant holds once the buyers are done', async () => {
+    const seller = await shop.createUser('SELLER');
+    const products = await Promise.all(
+      Array.from({ length: 4 }, () => createProduct(shop, seller, { stock: 1000 })),
+    );
+    const buyers = await Promise.all(Array.from({ length: 20 }, () => shop.createUser('BUYER')));
+    const load = startBuyers(shop, buyers, products, { ordersEach: 3 });
+    const em = () => shop.ctx.orm.em.fork();
+
+    await eventually(
+      async () => {
+        const [row] = await query<{ orders: number; paying: number }>(
+          em(),
+          sql`select (select count(*)::int from orders) as orders,
+                     (select count(*)::int from payments where status in ('REQUESTED', 'PROCESSING')) as paying`,
+        );
+        return row!.orders >= 15 && row!.paying > 0;
+      },
+      30_000,
+      20,
+    );
+    await postgres.stop();
+    await new Promise((r) => setTimeout(r, 3000));
+    await postgres.start();
+    const restartedAt = Date.now();
+
+    await load.done;
+    const { violations, inFlightEndedAfterMs } = await settle(em, load.commandIds, 60_000);
+    console.info(
+      `postgres restart: ${load.orderIds.length} orders, answers ${JSON.stringify([...load.statuses])}, ` +
+        `payments in flight ended ${inFlightEndedAfterMs} ms after the buyers finished ` +
+        `(${Date.now() - restartedAt} ms after the restart)`,
+    );
+    expect(violations).toEqual([]);
+    expect(new Set(load.orderIds).size).toBe(60);
+    const statuses = await query<{ status: string; n: number }>(
+      em(),
+      sql`select status, count(*)::int as n from orders group by status`,
+    );
+    expect(statuses).toEqual([{ status: 'PAID', n: 60 }]);
+    expect(load.statuses.get(500) ?? 0).toBe(0);
+  }, 180_000);
+});
