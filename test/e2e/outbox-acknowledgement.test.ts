@@ -3,8 +3,9 @@ import { sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
 import { eventsWorker } from '../../workers/events.worker';
 import { type RunningWorker, startWorker } from '../../workers/runtime';
+import { webhooksWorker } from '../../workers/webhooks.worker';
 import { createProduct } from '../support/catalog';
-import { rows } from '../support/events';
+import { rows, startReceiver, type WebhookReceiver } from '../support/events';
 import { placeOrder } from '../support/orders';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
@@ -146,4 +147,63 @@ describe('an event a consumer never manages to apply', () => {
     );
     expect((await state()).deliveries).toBe(3);
   }, 90_000);
+});
+
+describe('webhook deliveries lost with Redis after the event was fanned out', () => {
+  let redis: PrivateRedis;
+  let shop: TestShop;
+  let hooks: WebhookReceiver;
+  let deliverer: RunningWorker | undefined;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    // No webhooks worker yet: delivery jobs wait in Redis.
+    shop = await createTestShop({
+      REDIS_URL: redis.url,
+      WORKERS: 'order,inventory,outbox,events',
+      OUTBOX_ACK_DEADLINE_MS: '500',
+    });
+    hooks = await startReceiver();
+  });
+  afterAll(async () => {
+    await deliverer?.close();
+    await shop?.close();
+    await redis?.stop();
+    await hooks?.close();
+  });
+
+  it('are added again from PostgreSQL and reach the endpoint once each', async () => {
+    const admin = await shop.createUser('ADMIN');
+    const registered = await shop.request('POST', '/api/v1/admin/webhooks', {
+      token: admin.token,
+      body: { url: hooks.url, events: ['ORDER_CREATED'], secret: 'whsec-0123456789abcdef' },
+    });
+    expect(registered.status).toBe(201);
+    const seller = await shop.createUser('SELLER');
+    const buyer = await shop.createUser('BUYER');
+    const productId = await createProduct(shop, seller, { stock: 100 });
+    const orders = [];
+    for (let i = 0; i < 5; i++) orders.push(await placeOrder(shop, buyer, [{ productId, quantity: 1 }]));
+    const ids = orders.map((o) => o.id);
+    const created = async () => (await eventsOf(shop, ids)).filter((e) => e.type === 'ORDER_CREATED');
+    // Fanned out: the webhooks consumer recorded every event, its delivery jobs wait in Redis.
+    await eventually(
+      async () =>
+        (await countRows(
+          shop,
+          sql`select count(*)::int as n from processed_messages
+              where consumer = 'webhooks' and message_id = any(${(await created()).map((e) => e.id)}::text[])`,
+        )) === 5,
+    );
+    expect(await shop.ctx.queues.webhooks.getWaitingCount()).toBe(5);
+
+    await redis.restart();
+    deliverer = await startWorker(shop.ctx, 'webhooks', webhooksWorker);
+    await eventually(
+      async () => new Set(hooks.received.map((r) => JSON.parse(r.rawBody).id)).size === 5,
+      30_000,
+    );
+    expect(new Set(hooks.received.map((r) => JSON.parse(r.rawBody).id))).toEqual(
+      new Set((await created()).map((e) => e.id)),
+    );
+  }, 60_000);
 });
