@@ -25,7 +25,7 @@ export const orderWorker: QueueWorkerDefinition = {
   queue: 'order',
   concurrency: (ctx) => ctx.config.workerConcurrency,
   onStart: scheduleOrderSweep,
-  refreshEveryMs: (ctx) => Math.max(5000, ctx.config.orderSweepIntervalMs * 5),
+  refreshEveryMs: (ctx) => Math.max(1000, ctx.config.orderSweepIntervalMs * 2),
   process: async (ctx, job, log) => {
     if (COMMANDS.has(job.name as OrderCommandName)) return runOrderCommand(ctx, job, log);
     if (job.name === ORDER_NOTICE) return runNotice(ctx, job, log);
