@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
 import { startBuyers } from '../support/buyers';
@@ -83,6 +84,7 @@ describe('PostgreSQL stopped under load and started again', () => {
     const { violations, inFlightEndedAfterMs } = await settle(em, load.commandIds, 60_000);
     console.info(
       `postgres restart: ${load.orderIds.length} orders, answers ${JSON.stringify([...load.statuses])}, ` +
+        `slowest request ${load.slowestRequestMs} ms, ` +
         `the ${paying.length} payments in flight at the stop ended ${pendingPaymentsEndedAfterMs} ms after the ` +
         `restart; all settled ${inFlightEndedAfterMs} ms after the buyers finished`,
     );
@@ -94,5 +96,8 @@ describe('PostgreSQL stopped under load and started again', () => {
     );
     expect(statuses).toEqual([{ status: 'PAID', n: 60 }]);
     expect(load.statuses.get(500) ?? 0).toBe(0);
+    // No connection was left checked out by a transaction the outage broke (else the pool starves).
+    const pool = (await shop.ctx.orm.em.getConnection().getNativeClient()) as Pool;
+    await eventually(async () => pool.totalCount === pool.idleCount, 10_000, 5);
   }, 180_000);
 });

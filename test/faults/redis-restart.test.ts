@@ -84,6 +84,7 @@ describe('Redis shut down with NOSAVE under load and restarted empty', () => {
     const { violations, inFlightEndedAfterMs } = await settle(em, load.commandIds, 60_000);
     console.info(
       `redis restart: ${load.orderIds.length} orders, answers ${JSON.stringify([...load.statuses])}, ` +
+        `slowest request ${load.slowestRequestMs} ms, ` +
         `the ${paying.length} payments in flight at the shutdown ended ${pendingPaymentsEndedAfterMs} ms after the ` +
         `restart; all settled ${inFlightEndedAfterMs} ms after the buyers finished`,
     );

@@ -65,6 +65,7 @@ describe('a worker process SIGKILLed while it holds jobs, under load', () => {
     const { violations, inFlightEndedAfterMs } = await settle(em, load.commandIds, 60_000);
     console.info(
       `worker kill: ${load.orderIds.length} orders, answers ${JSON.stringify([...load.statuses])}, ` +
+        `slowest request ${load.slowestRequestMs} ms, ` +
         `the dead worker's jobs completed ${redeliveredAfterMs} ms after the kill, ` +
         `payments in flight ended ${inFlightEndedAfterMs} ms after the buyers finished`,
     );

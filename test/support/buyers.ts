@@ -11,6 +11,8 @@ export interface BuyerLoad {
   /** Ids of commands answered 202 (their receipts must end DONE or FAILED). */
   commandIds: Set<string>;
   statuses: Map<number, number>;
+  /** The longest a single request took (a hang would show here). */
+  slowestRequestMs: number;
   /** Resolves when every buyer is done. */
   done: Promise<void>;
 }
@@ -27,6 +29,7 @@ export function startBuyers(
     orderIds: [],
     commandIds: new Set(),
     statuses: new Map(),
+    slowestRequestMs: 0,
     done: Promise.resolve(),
   };
   const giveUpAfterMs = options.giveUpAfterMs ?? 90_000;
@@ -35,11 +38,13 @@ export function startBuyers(
     const started = Date.now();
     for (;;) {
       let res: ApiResponse | undefined;
+      const sent = Date.now();
       try {
         res = await send();
       } catch {
         res = undefined;
       }
+      load.slowestRequestMs = Math.max(load.slowestRequestMs, Date.now() - sent);
       if (res) load.statuses.set(res.status, (load.statuses.get(res.status) ?? 0) + 1);
       const receipt = res?.status === 202 && res.headers.get('location')?.includes('/commands/');
       if (receipt) load.commandIds.add(res!.body.data.id);

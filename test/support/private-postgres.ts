@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,20 @@ import { createOrm, migrate } from '../../src/db/orm';
 import { freeListeningPort } from './ports';
 
 const exec = promisify(execFile);
+
+// pg_ctl starts the server as a daemon: a test file that fails before its afterAll must not leave it
+// running. Whatever is still up when the test file's process exits is stopped with it.
+const running = new Map<string, string[]>();
+process.once('exit', () => {
+  for (const [dir, command] of running) {
+    try {
+      execFileSync(command[0]!, command.slice(1), { stdio: 'ignore' });
+    } catch {
+      // already stopped
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 export interface PrivatePostgres {
   port: number;
@@ -54,11 +68,14 @@ export async function startPrivatePostgres(database = 'shop'): Promise<PrivatePo
       : exec(join(bin, program), args);
   await run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c max_connections=60`;
+  const stopArgs = [join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop'];
   const start = async () => {
     await run('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
+    running.set(dir, asRoot ? ['runuser', '-u', 'postgres', '--', ...stopArgs] : stopArgs);
   };
   const stop = async () => {
     await run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    running.delete(dir);
   };
   await start();
   const admin = new pg.Client({ connectionString: `postgresql://postgres@127.0.0.1:${port}/postgres` });
