@@ -1,6 +1,7 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 import type { Config } from './config';
+import { activeTraceIds, isTracing } from './observability/tracing';
 
 export type { Logger };
 
@@ -18,13 +19,17 @@ export function chooseLogFormat(env: string | undefined, stdoutIsTerminal: boole
 export function createLogger(
   config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'env'>>,
   bindings: Record<string, unknown> = {},
+  destination?: DestinationStream,
 ): Logger {
   const options = {
     level: config.logLevel,
     base: { pid: process.pid, ...bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
+    // While tracing, each line carries the trace and span it was written in.
+    ...(isTracing() ? { mixin: activeTraceIds } : {}),
   };
+  if (destination) return pino(options, destination);
   const format = chooseLogFormat(config.env ?? process.env.NODE_ENV, process.stdout.isTTY);
   return format === 'pretty' ? pino(options, prettyStdout()) : pino(options);
 }

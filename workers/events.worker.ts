@@ -3,6 +3,7 @@ import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import type { DomainEventMessage } from '../src/messaging/domain-events';
 import { observeOutboxLag } from '../src/messaging/event-metrics';
+import { inSpan } from '../src/observability/tracing';
 import type { EventConsumer } from './consumers/consumer';
 import { notificationsConsumer } from './consumers/notifications.consumer';
 import { orderStatusConsumer } from './consumers/order-status.consumer';
@@ -32,7 +33,11 @@ export async function dispatchEvent(
   const interested = consumers.filter((c) => c.handles(event));
   const results = await Promise.allSettled(
     interested.map(async (consumer) => {
-      const outcome = await consumer.apply(ctx, event, log);
+      const outcome = await inSpan(
+        `consume ${event.type} (${consumer.name})`,
+        { 'shop.consumer': consumer.name, 'shop.event.id': event.id, 'shop.event.type': event.type },
+        () => consumer.apply(ctx, event, log),
+      );
       if (outcome === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
       return outcome;
     }),
