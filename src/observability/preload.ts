@@ -8,6 +8,4 @@ import { startTracing, tracingRequested } from './tracing';
 if (tracingRequested()) {
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
   await startTracing();
-  const flush = () => void import('./tracing').then((t) => t.stopTracing());
-  process.once('beforeExit', flush);
 }
