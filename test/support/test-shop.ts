@@ -1,4 +1,3 @@
-import { NoopSpanProcessor } from '@opentelemetry/sdk-trace';
 import { inject } from 'vitest';
 import { type App, createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
@@ -75,7 +74,10 @@ export function testEnv(
 export async function createTestShop(overrides: Record<string, string> = {}): Promise<TestShop> {
   // TEST_TRACING=1 runs a test file with tracing on (spans made and propagated, then dropped): the
   // shop must behave the same either way.
-  if (process.env.TEST_TRACING === '1') await startTracing({ spanProcessors: [new NoopSpanProcessor()] });
+  if (process.env.TEST_TRACING === '1') {
+    const { NoopSpanProcessor } = await import('@opentelemetry/sdk-trace');
+    await startTracing({ spanProcessors: [new NoopSpanProcessor()] });
+  }
   const databaseName = await createTestDatabase(inject('templateDatabase'));
   const config = loadConfig(testEnv(databaseName, overrides));
   const log = createLogger(config);
