@@ -75,6 +75,34 @@ export const CLIENT_ACTIONS = {
 /** Order events that leave the database through the outbox (SPEC §7). */
 export type OrderDomainEvent = 'ORDER_CREATED' | 'ORDER_PAID' | 'ORDER_CONFIRMED' | 'ORDER_CANCELLED';
 
+/**
+ * Effects: named here, carried out by the worker in the committing transaction (src/orders/effects/,
+ * whose map the compiler checks against these names and parameters). No-ops in the machine itself.
+ */
+const effects = {
+  reserveStock: () => {},
+  releaseStock: () => {},
+  commitStock: () => {},
+  restockItems: () => {},
+  holdCoupon: () => {},
+  releaseCoupon: () => {},
+  useCoupon: () => {},
+  restoreCoupon: () => {},
+  createPayment: () => {},
+  completePayment: () => {},
+  failPayment: () => {},
+  requestRefund: () => {},
+  requestFullRefund: () => {},
+  recordRefund: () => {},
+  failRefund: () => {},
+  refundLateCapture: () => {},
+  emit: (_: unknown, _params: { event: OrderDomainEvent }) => {},
+};
+export type OrderEffectName = keyof typeof effects;
+/** Each effect's parameters as the machine passes them (undefined for most). */
+export type OrderEffectParams = { [K in OrderEffectName]: Parameters<(typeof effects)[K]>[1] };
+export const ORDER_EFFECT_NAMES = Object.keys(effects) as OrderEffectName[];
+
 const restOfPayment = (c: OrderContext) => c.total - c.refundedAmount - c.pendingRefundAmount;
 /** A refund the payment actor gave up on: staff must act (MANUAL); it no longer counts as pending. */
 const refundFailed = [
@@ -134,24 +162,7 @@ export const orderMachine = setup({
       (event.paymentId !== context.paymentId || context.paidAt === null),
   },
   actions: {
-    // Effects: carried out by the worker in the committing transaction (workers/effects/).
-    reserveStock: () => {},
-    releaseStock: () => {},
-    commitStock: () => {},
-    restockItems: () => {},
-    holdCoupon: () => {},
-    releaseCoupon: () => {},
-    useCoupon: () => {},
-    restoreCoupon: () => {},
-    createPayment: () => {},
-    completePayment: () => {},
-    failPayment: () => {},
-    requestRefund: () => {},
-    requestFullRefund: () => {},
-    recordRefund: () => {},
-    failRefund: () => {},
-    refundLateCapture: () => {},
-    emit: (_, _params: { event: OrderDomainEvent }) => {},
+    ...effects,
 
     // Context updates: pure, applied by transition() itself.
     rememberPayment: assign({

@@ -1,3 +1,5 @@
+import { argon2Hasher, type PasswordHasher } from './auth/passwords';
+import { jwtTokens, type TokenService } from './auth/tokens';
 import type { Config } from './config';
 import { createOrm, type Orm } from './db/orm';
 import { DATABASE_PROBE, DependencyMonitor } from './health/dependency-monitor';
@@ -5,8 +7,6 @@ import type { Logger } from './logger';
 import { closeQueues, createQueues, paymentJobOptions, type Queues } from './messaging/queues';
 import { createRedis, type Redis, waitUntilReady } from './messaging/redis';
 import { ReplyListener } from './messaging/replies';
-import { argon2Hasher, type PasswordHasher } from './services/auth/passwords';
-import { jwtTokens, type TokenService } from './services/auth/tokens';
 
 /**
  * The process's shared resources. Route factories, services and workers take it as their first

@@ -1,16 +1,16 @@
 import { type ServerType, serve } from '@hono/node-server';
 import { startWorkers } from '../workers';
 import { createApp } from './app';
+import { ensureAdmin } from './auth/auth.service';
 import { type Config, ConfigError, loadConfig } from './config';
 import { type AppContext, createContext } from './context';
+import { rebuildAllCouponGates } from './coupons/coupon-gate-rebuild';
 import { resolveDatabase } from './db/database-url';
 import { migrate } from './db/orm';
 import { seedDemoCatalogIfEmpty } from './db/seed/demo-catalog';
 import { createLogger, type Logger } from './logger';
 import { closeOrderStatusStreams } from './messaging/order-status-hub';
 import { stopTracing } from './observability/tracing';
-import { ensureAdmin } from './services/auth/auth.service';
-import { rebuildAllCouponGates } from './services/coupons/coupon-gate-rebuild';
 
 export interface RunningShop {
   ctx: AppContext;

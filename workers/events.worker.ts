@@ -1,14 +1,14 @@
 import type { Job } from 'bullmq';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
+import type { EventConsumer } from '../src/messaging/consumer';
 import type { DomainEventMessage } from '../src/messaging/domain-events';
 import { observeOutboxLag } from '../src/messaging/event-metrics';
+import { notificationsConsumer } from '../src/notifications/notifications.consumer';
 import { inSpan } from '../src/observability/tracing';
-import type { EventConsumer } from './consumers/consumer';
-import { notificationsConsumer } from './consumers/notifications.consumer';
-import { orderStatusConsumer } from './consumers/order-status.consumer';
-import { salesStatsConsumer } from './consumers/sales-stats.consumer';
-import { webhooksConsumer } from './consumers/webhooks.consumer';
+import { orderStatusConsumer } from '../src/orders/order-status.consumer';
+import { salesStatsConsumer } from '../src/stats/sales-stats.consumer';
+import { webhooksConsumer } from '../src/webhooks/webhooks.consumer';
 import type { QueueWorkerDefinition } from './runtime';
 
 /** Every consumer of domain events; each is idempotent by event id on its own. */

@@ -3,6 +3,7 @@ import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
+import { observeJob } from '../src/observability/job-observer';
 import { annotateActiveSpan, bullTelemetry } from '../src/observability/tracing';
 
 /** A mailbox consumer: one processor that routes on `job.name`. */
@@ -31,18 +32,6 @@ export type WorkerDefinition = QueueWorkerDefinition | BackgroundDefinition;
 export interface RunningWorker {
   name: string;
   close: () => Promise<void>;
-}
-
-/** Job completions are reported here (metrics hook); set by whoever wants them. */
-export type JobObserver = (
-  queue: string,
-  name: string,
-  seconds: number,
-  outcome: 'completed' | 'failed',
-) => void;
-let observeJob: JobObserver = () => {};
-export function setJobObserver(observer: JobObserver): void {
-  observeJob = observer;
 }
 
 export async function startWorker(

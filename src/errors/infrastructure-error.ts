@@ -13,7 +13,10 @@ const CONNECTION_CODES = new Set([
  * (the request can be retried later), never 500.
  */
 export function isInfrastructureUnavailable(error: unknown): boolean {
-  for (let e: any = error, depth = 0; e && depth < 5; e = e.cause, depth++) {
+  type Cause = { code?: unknown; message?: unknown; cause?: unknown };
+  const asCause = (value: unknown): Cause | undefined =>
+    value !== null && typeof value === 'object' ? (value as Cause) : undefined;
+  for (let e = asCause(error), depth = 0; e && depth < 5; e = asCause(e.cause), depth++) {
     if (typeof e.code === 'string') {
       if (CONNECTION_CODES.has(e.code)) return true;
       // PostgreSQL SQLSTATE classes 08 (connection exception) and 57P (operator intervention).

@@ -1,4 +1,4 @@
-import type { Role } from '../domain/user.entity';
+import type { Role } from '../db/schema/user.entity';
 import type { Language } from '../errors/error-codes';
 import type { Logger } from '../logger';
 

@@ -1,4 +1,4 @@
-import { DOMAIN_EVENT_TYPES, type DomainEventType } from '../db/outbox';
+import { DOMAIN_EVENT_TYPES, type DomainEventType } from './outbox';
 
 /**
  * A domain event as the relay puts it on the `events` queue (a transaction's events travel together

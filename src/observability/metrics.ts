@@ -1,6 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { ORDER_STATUSES } from '../../machines/order.machine';
-import { setJobObserver } from '../../workers/runtime';
 import { withTimeout } from '../async';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
@@ -10,7 +9,8 @@ import {
   webhookAttemptsTotal,
 } from '../messaging/event-metrics';
 import { QUEUE_NAMES } from '../messaging/queues';
-import { setGatewayLatencyObserver } from '../services/gateway/gateway-observer';
+import { setGatewayLatencyObserver } from '../payments/gateway/gateway-observer';
+import { setJobObserver } from './job-observer';
 import { registerOperatorGauges, sharedWhileRunning } from './operator-gauges';
 
 /** The queue states a scrape reports (BullMQ's getJobCounts names). */
@@ -34,7 +34,7 @@ const live = new Set<Metrics>();
 
 /**
  * Records one call to the payment gateway: the payment actor's gateway reports every capture, refund
- * and lookup through src/services/gateway/gateway-observer.ts, which is wired here.
+ * and lookup through src/payments/gateway/gateway-observer.ts, which is wired here.
  */
 export function observeGatewayLatency(seconds: number, operation: string, outcome: string): void {
   for (const metrics of live) metrics.observeGatewayLatency(seconds, operation, outcome);

@@ -1,7 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { AppContext } from '../context';
+import { couponGateKeys, GATED_STATUSES } from '../coupons/coupon-gate';
 import { query, sql } from '../db/sql';
-import { couponGateKeys, GATED_STATUSES } from '../services/coupons/coupon-gate';
 
 /** Reads one source for a scrape, reporting it up or down (metrics.ts's readSource). */
 export type ReadSource = (source: 'postgres' | 'redis', read: () => Promise<void>) => Promise<void>;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
-import { commandOrder } from '../../workers/order/order-step';
+import { commandOrder } from '../../src/orders/order-commands';
 import { createProduct } from '../support/catalog';
 import { eventsSettled, rows } from '../support/events';
 import { placeOrder } from '../support/orders';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
-import { paymentGateway } from '../../src/services/gateway';
+import { paymentGateway } from '../../src/payments/gateway';
 import { paymentWorker } from '../../workers/payment.worker';
 import { type RunningWorker, startWorker } from '../../workers/runtime';
 import { createProduct, inventoryOf } from '../support/catalog';

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
-import { verifyWebhook } from '../../src/services/webhooks/signature';
+import { verifyWebhook } from '../../src/webhooks/signature';
 import { createProduct } from '../support/catalog';
 import { rows, startReceiver, type WebhookReceiver } from '../support/events';
 import { placeOrder } from '../support/orders';

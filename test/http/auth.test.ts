@@ -127,7 +127,7 @@ describe('tokens', () => {
   });
 
   it('answers 401 for an expired token, even one it accepted (and remembered) while it was valid', async () => {
-    const { jwtTokens } = await import('../../src/services/auth/tokens');
+    const { jwtTokens } = await import('../../src/auth/tokens');
     const user = await shop.createUser('BUYER');
     const shortLived = jwtTokens(shop.config.jwtSecret, 1);
     const token = await shortLived.sign({ id: user.id, role: 'BUYER' });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderMachine } from '../../machines/order.machine';
-import { machineGraph } from '../../src/services/machines/machine-graph';
-import { inspectOrder } from '../../src/services/machines/order-inspection';
+import { inspectOrder } from '../../src/orders/order-inspection';
+import { machineGraph } from '../../src/statecharts/machine-graph';
 import {
   createFixtureProduct,
   type FixtureProduct,

@@ -1,10 +1,10 @@
 import { UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app';
+import { couponGateKeys } from '../../src/coupons/coupon-gate';
 import { run, sql } from '../../src/db/sql';
 import { observeGatewayLatency } from '../../src/observability/metrics';
 import { metricsApp } from '../../src/observability/metrics-app';
-import { couponGateKeys } from '../../src/services/coupons/coupon-gate';
 import { type RunningWorker, startWorker } from '../../workers/runtime';
 import { createCoupon, gateOf } from '../support/coupons';
 import {

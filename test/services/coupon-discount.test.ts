@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { type DiscountTerms, discountFor } from '../../src/coupons/coupon-quote';
 import { isDomainError } from '../../src/errors/domain-error';
-import { type DiscountTerms, discountFor } from '../../src/services/coupons/coupon-quote';
 
 const MAX = 1_000_000_000;
 const amount = fc.integer({ min: 0, max: MAX });

@@ -1,6 +1,6 @@
+import { couponGateKeys } from '../../src/coupons/coupon-gate';
 import { query, sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
-import { couponGateKeys } from '../../src/services/coupons/coupon-gate';
 import type { TestShop, TestUser } from './test-shop';
 
 const HOUR = 3600_000;

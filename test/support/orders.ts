@@ -1,5 +1,5 @@
 import { uuidv7 } from '../../src/ids';
-import { commandOrder, notifyOrder } from '../../workers/order/order-step';
+import { commandOrder, notifyOrder } from '../../src/orders/order-commands';
 import type { TestShop, TestUser } from './test-shop';
 
 /** Places an order through the API (201 expected) and returns it. */

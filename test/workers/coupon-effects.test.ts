@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quoteCoupon } from '../../src/coupons/coupon-quote';
 import { query, sql } from '../../src/db/sql';
 import { isDomainError } from '../../src/errors/domain-error';
-import { quoteCoupon } from '../../src/services/coupons/coupon-quote';
-import * as couponEffects from '../../workers/effects/coupon.effects';
-import { holdCoupon, releaseCoupon, restoreCoupon, useCoupon } from '../../workers/effects/coupon.effects';
-import { orderEffects } from '../../workers/effects/index';
+import * as couponEffects from '../../src/orders/effects/coupon.effects';
+import { holdCoupon, releaseCoupon, restoreCoupon, useCoupon } from '../../src/orders/effects/coupon.effects';
+import { orderEffects } from '../../src/orders/effects/index';
 import { effectContext, orderStub, runEffect } from '../support/coupon-effects';
 import { createCoupon, issue, waitFor } from '../support/coupons';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
@@ -55,7 +55,8 @@ describe('the coupon effects are exactly the order machine’s four coupon actio
       'restoreCoupon',
       'useCoupon',
     ]);
-    for (const [name, effect] of Object.entries(couponEffects)) expect(orderEffects[name]).toBe(effect);
+    const registered = new Map<string, unknown>(Object.entries(orderEffects));
+    for (const [name, effect] of Object.entries(couponEffects)) expect(registered.get(name)).toBe(effect);
   });
 });
 

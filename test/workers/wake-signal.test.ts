@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WakeSignal } from '../../workers/wake-signal';
+import { WakeSignal } from '../../src/outbox/wake-signal';
 
 const timed = async (work: Promise<void>) => {
   const started = performance.now();

@@ -6,6 +6,7 @@ import { Migration20261121054740_reviews } from './Migration20261121054740_revie
 import { Migration20261121055408_events } from './Migration20261121055408_events';
 import { Migration20261121055453_gateway } from './Migration20261121055453_gateway';
 import { Migration20261121062254_processed_messages_index } from './Migration20261121062254_processed_messages_index';
+import { Migration20261206100313_receipt_outcomes } from './Migration20261206100313_receipt_outcomes';
 import { Migration20261206100945_outbox_trace_context } from './Migration20261206100945_outbox_trace_context';
 
 export const migrations = [
@@ -16,5 +17,6 @@ export const migrations = [
   Migration20261121055408_events,
   Migration20261121055453_gateway,
   Migration20261121062254_processed_messages_index,
+  Migration20261206100313_receipt_outcomes,
   Migration20261206100945_outbox_trace_context,
 ];

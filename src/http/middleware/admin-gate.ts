@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import { login } from '../../auth/auth.service';
 import type { AppContext } from '../../context';
 import { DomainError, isDomainError } from '../../errors/domain-error';
-import { login } from '../../services/auth/auth.service';
 import type { AppEnv } from '../app-env';
 import { errorBody, handleError } from '../error-handler';
 

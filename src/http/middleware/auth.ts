@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
-import type { Role } from '../../domain/user.entity';
+import type { TokenService } from '../../auth/tokens';
+import type { Role } from '../../db/schema/user.entity';
 import { DomainError } from '../../errors/domain-error';
-import type { TokenService } from '../../services/auth/tokens';
 import type { AppEnv, AuthUser } from '../app-env';
 
 /**

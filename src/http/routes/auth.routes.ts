@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
+import { changeRole, getUser, login, registerUser } from '../../auth/auth.service';
 import type { AppContext } from '../../context';
-import { changeRole, getUser, login, registerUser } from '../../services/auth/auth.service';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireRole, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { AppContext } from '../../context';
 import { createOrderStatusHub } from '../../messaging/order-status-hub';
-import { assertMayWatchOrder, feedOrderStatus } from '../../services/live/order-status-stream';
+import { assertMayWatchOrder, feedOrderStatus } from '../../orders/order-status-stream';
 import { currentUser, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses } from '../openapi';
 import { idParam } from '../schemas/common';

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { addReview, listReviews } from '../../catalog/reviews.service';
 import type { AppContext } from '../../context';
-import { addReview, listReviews } from '../../services/catalog/reviews.service';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireRole } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { COUPON_STATUSES, DISCOUNT_TYPES, MAX_COUPON_QUANTITY } from '../../domain/coupon.entity';
-import { USER_COUPON_STATUSES } from '../../domain/user-coupon.entity';
-import { REQUESTABLE_COUPON_STATUSES } from '../../services/coupons/coupon-status';
+import { REQUESTABLE_COUPON_STATUSES } from '../../coupons/coupon-status';
+import { COUPON_STATUSES, DISCOUNT_TYPES, MAX_COUPON_QUANTITY } from '../../db/schema/coupon.entity';
+import { USER_COUPON_STATUSES } from '../../db/schema/user-coupon.entity';
 import { money, pagingQuery } from './common';
 
 const MAX_AMOUNT = 1_000_000_000;

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { OUTBOX_STATUSES } from '../../domain/outbox-event.entity';
+import { OUTBOX_STATUSES } from '../../db/schema/outbox-event.entity';
 import { PUBLIC_EVENT_TYPES } from '../../messaging/domain-events';
 import { pagingQuery, queryInt } from './common';
 

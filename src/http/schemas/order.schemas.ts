@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { ORDER_STATUSES } from '../../../machines/order.machine';
-import { MAX_CART_QUANTITY } from '../../domain/cart-item.entity';
+import { MAX_CART_QUANTITY } from '../../db/schema/cart-item.entity';
 
 export const MAX_ORDER_LINES = 100;
 

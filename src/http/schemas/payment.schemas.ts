@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { GATEWAY_CHARGE_KINDS } from '../../domain/gateway-charge.entity';
-import { PAYMENT_METHODS, PAYMENT_STATUSES } from '../../domain/payment.entity';
-import { REFUND_STATUSES } from '../../domain/refund.entity';
+import { GATEWAY_CHARGE_KINDS } from '../../db/schema/gateway-charge.entity';
+import { PAYMENT_METHODS, PAYMENT_STATUSES } from '../../db/schema/payment.entity';
+import { REFUND_STATUSES } from '../../db/schema/refund.entity';
 import { money } from './common';
 
 export const PayBody = z

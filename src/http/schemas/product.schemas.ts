@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { PRODUCT_STATUSES } from '../../domain/product.entity';
-import type { ProductSort } from '../../services/catalog/product-search';
-import { STOCK_STATUSES } from '../../services/catalog/product-view';
+import type { ProductSort } from '../../catalog/product-search';
+import { STOCK_STATUSES } from '../../catalog/product-view';
+import { PRODUCT_STATUSES } from '../../db/schema/product.entity';
 import { money, pagingQuery, queryInt, sortQuery } from './common';
 
 export const MAX_PRICE = 1_000_000_000;

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { ROLES } from '../../domain/user.entity';
+import { ROLES } from '../../db/schema/user.entity';
 
 const BUSINESS_NUMBER = /^(\d{3}-\d{2}-\d{5}|\d{10})$/;
 

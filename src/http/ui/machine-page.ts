@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import type { AppContext } from '../../context';
-import { orderMachineView } from '../../services/machines/order-machine-view';
+import { orderMachineView } from '../../orders/order-machine-view';
 import type { AppEnv } from '../app-env';
 import { adminGate } from '../middleware/admin-gate';
 import { validationError } from '../openapi';

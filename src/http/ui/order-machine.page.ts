@@ -1,7 +1,7 @@
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import { HIGHLIGHT_CLASSES, mermaidId } from '../../services/machines/mermaid';
-import type { OrderMachineView } from '../../services/machines/order-machine-view';
+import type { OrderMachineView } from '../../orders/order-machine-view';
+import { HIGHLIGHT_CLASSES, mermaidId } from '../../statecharts/mermaid';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 

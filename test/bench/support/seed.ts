@@ -1,6 +1,6 @@
 import type pg from 'pg';
+import type { TokenService } from '../../../src/auth/tokens';
 import { uuidv7 } from '../../../src/ids';
-import type { TokenService } from '../../../src/services/auth/tokens';
 
 export interface BenchUser {
   id: string;

@@ -1,0 +1,54 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AppContext } from '../context';
+import { query, run, sql } from '../db/sql';
+import type { Logger } from '../logger';
+import type { DomainEventMessage } from './domain-events';
+
+/** applied: it changed something now; duplicate: an earlier delivery applied it; skipped: not for it. */
+export type ConsumerOutcome = 'applied' | 'duplicate' | 'skipped';
+
+/**
+ * One consumer of domain events. The events worker offers it every event; it must be idempotent by
+ * event id (SPEC §8.5): a redelivery, or the same event under another job id, changes nothing.
+ */
+export interface EventConsumer {
+  /** Its name in processed_messages (and the `consumer` label of the lag metric). */
+  name: string;
+  handles: (event: DomainEventMessage) => boolean;
+  apply: (ctx: AppContext, event: DomainEventMessage, log: Logger) => Promise<ConsumerOutcome>;
+}
+
+/**
+ * Runs `write` in one transaction that first records (consumer, event id) in processed_messages. A
+ * concurrent delivery of the same event waits on that row and then finds it: `write` runs once.
+ */
+export async function applyOnce(
+  ctx: AppContext,
+  consumer: string,
+  event: DomainEventMessage,
+  write: (tx: EntityManager) => Promise<void>,
+): Promise<ConsumerOutcome> {
+  return ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
+    if (!(await markProcessed(tx, consumer, event.id))) return 'duplicate';
+    await write(tx);
+    return 'applied';
+  });
+}
+
+/** Inserts the processed-message row; false when it was there already. */
+export async function markProcessed(em: EntityManager, consumer: string, eventId: string): Promise<boolean> {
+  const inserted = await run(
+    em,
+    sql`insert into processed_messages (consumer, message_id, processed_at)
+        values (${consumer}, ${eventId}, clock_timestamp()) on conflict do nothing`,
+  );
+  return inserted === 1;
+}
+
+export async function wasProcessed(em: EntityManager, consumer: string, eventId: string): Promise<boolean> {
+  const rows = await query<{ one: number }>(
+    em,
+    sql`select 1 as one from processed_messages where consumer = ${consumer} and message_id = ${eventId}`,
+  );
+  return rows.length > 0;
+}
