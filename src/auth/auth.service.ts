@@ -2,6 +2,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
 import { type Role, User } from '../db/schema/user.entity';
 import { DomainError } from '../errors/domain-error';
+import { takeLoginSlot } from './login-attempts';
 
 export interface UserView {
   id: string;
@@ -62,38 +63,37 @@ export function normalizeBusinessNumber(raw: string): string {
 // A real hash of a random password, verified for unknown emails so they take as long as known ones.
 let decoyHash: Promise<string> | undefined;
 
-/** Verifies a password; 10 failures per account in the window lock it with 429 until the window ends. */
-export async function login(ctx: AppContext, email: string, password: string) {
+/**
+ * The user with this email and password, or UNAUTHORIZED. The attempt takes a slot of the account's
+ * and the client address's lockout (takeLoginSlot) before the password is looked at, so parallel
+ * guesses cannot outrun the counter; RATE_LIMITED once either is used up.
+ */
+export async function verifyCredentials(
+  ctx: AppContext,
+  email: string,
+  password: string,
+  clientAddress: string,
+): Promise<User> {
   const normalized = email.toLowerCase();
-  const failuresKey = ctx.key('login-failures', normalized);
-  const failures = Number((await ctx.redis.get(failuresKey)) ?? 0);
-  if (failures >= ctx.config.loginMaxFailures) {
-    throw new DomainError('RATE_LIMITED', 'Too many failed logins for this account; try again later');
-  }
+  const slot = await takeLoginSlot(ctx, normalized, clientAddress);
   const user = await ctx.orm.em.fork().findOne(User, { email: normalized });
   decoyHash ??= ctx.passwords.hash(crypto.randomUUID());
   const valid = await ctx.passwords.verify(user?.passwordHash ?? (await decoyHash), password);
-  if (!user || !valid) {
-    await ctx.redis.multi().incr(failuresKey).expire(failuresKey, ctx.config.loginWindowS, 'NX').exec();
-    throw new DomainError('UNAUTHORIZED', 'Wrong email or password');
-  }
-  if (failures > 0) await ctx.redis.del(failuresKey);
-  const token = await ctx.tokens.sign({ id: user.id, role: user.role });
+  if (!user || !valid) throw new DomainError('UNAUTHORIZED', 'Wrong email or password');
+  await slot.release();
+  return user;
+}
+
+/** Exchanges email and password for a token signed at the user's current token version. */
+export async function login(ctx: AppContext, email: string, password: string, clientAddress: string) {
+  const user = await verifyCredentials(ctx, email, password, clientAddress);
+  const token = await ctx.tokens.sign({ id: user.id, role: user.role, tokenVersion: user.tokenVersion });
   return { token, user: toUserView(user) };
 }
 
 export async function getUser(ctx: AppContext, id: string): Promise<UserView> {
   const user = await ctx.orm.em.fork().findOne(User, { id });
   if (!user) throw new DomainError('USER_NOT_FOUND');
-  return toUserView(user);
-}
-
-export async function changeRole(ctx: AppContext, id: string, role: Role): Promise<UserView> {
-  const em = ctx.orm.em.fork();
-  const user = await em.findOne(User, { id });
-  if (!user) throw new DomainError('USER_NOT_FOUND');
-  user.role = role;
-  await em.flush();
   return toUserView(user);
 }
 
@@ -104,6 +104,7 @@ export async function ensureAdmin(ctx: AppContext): Promise<void> {
   if (existing) {
     if (existing.role !== 'ADMIN') {
       existing.role = 'ADMIN';
+      existing.tokenVersion += 1;
       await em.flush();
     }
     return;

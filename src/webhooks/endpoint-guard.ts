@@ -18,9 +18,13 @@ for (const [net, prefix] of [
   ['169.254.0.0', 16],
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
+  // AS112 and AMT relays (RFC 7535, 7450): anycast infrastructure, not endpoints.
+  ['192.31.196.0', 24],
+  ['192.52.193.0', 24],
   ['192.0.2.0', 24],
   ['192.88.99.0', 24],
   ['192.168.0.0', 16],
+  ['192.175.48.0', 24],
   ['198.18.0.0', 15],
   ['198.51.100.0', 24],
   ['203.0.113.0', 24],
@@ -35,11 +39,18 @@ for (const [net, prefix] of [
   // IPv4-compatible (deprecated) addresses. IPv4-mapped ones (::ffff:a.b.c.d) need no entry:
   // BlockList checks them against the IPv4 subnets above.
   ['::', 96],
+  // IPv4-translated addresses (RFC 2765), and NAT64: 64:ff9b::7f00:1 is 127.0.0.1 behind a
+  // translator, so the well-known prefix and the local-use one are refused whole.
+  ['::ffff:0:0:0', 96],
+  ['64:ff9b::', 96],
   ['64:ff9b:1::', 48],
   ['100::', 64],
   ['2001::', 23],
   ['2001:db8::', 32],
   ['2002::', 16],
+  // Documentation (RFC 9637) and SRv6 segment identifiers (RFC 9602).
+  ['3fff::', 20],
+  ['5f00::', 16],
   ['fc00::', 7],
   ['fe80::', 10],
   ['fec0::', 10],

@@ -80,26 +80,35 @@ async function openPage(path: string, credentials?: { username: string; password
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(String(error)));
+  // What the page's Content-Security-Policy blocked (the page must work under it, offline).
+  const blocked: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/.test(message.text()))
+      blocked.push(message.text());
+  });
   const response = await page.goto(`${origin}${path}`, { waitUntil: 'domcontentloaded' });
-  return { context, page, errors, external, requested, status: response?.status() };
+  const csp = response?.headers()['content-security-policy'];
+  return { context, page, errors, external, requested, blocked, csp, status: response?.status() };
 }
 
 describe('operator pages render in a real browser', () => {
   it('/docs renders the API reference from /openapi.json, offline', async () => {
-    const { context, page, status, errors, external } = await openPage('/docs');
+    const { context, page, status, errors, external, blocked, csp } = await openPage('/docs');
     expect(status).toBe(200);
+    expect(csp).toMatch(/script-src 'self' 'nonce-/);
     await page.getByRole('heading', { name: 'Shop backend API' }).first().waitFor({ timeout: 20_000 });
     for (const tag of ['Auth', 'Catalog', 'Machines', 'Operations']) {
       await page.getByText(tag, { exact: true }).first().waitFor({ timeout: 5000 });
     }
     await page.screenshot({ path: join(SCREENSHOTS, 'docs.png') });
     expect(errors).toEqual([]);
+    expect(blocked).toEqual([]);
     expect(external).toEqual([]);
     await context.close();
   });
 
   it('/docs reaches nothing outside the shop: every request goes to its origin, no link leads elsewhere', async () => {
-    const { context, page, errors, requested } = await openPage('/docs');
+    const { context, page, errors, requested, blocked } = await openPage('/docs');
     await page.getByRole('heading', { name: 'Shop backend API' }).first().waitFor({ timeout: 20_000 });
     // Use it as a reader would: open an operation and send it from the built-in request client.
     await page.locator('button', { hasText: 'Open Group - Operations' }).first().click({ timeout: 10_000 });
@@ -150,11 +159,12 @@ describe('operator pages render in a real browser', () => {
         .count(),
     ).resolves.toBe(0);
     expect(errors).toEqual([]);
+    expect(blocked).toEqual([]);
     await context.close();
   });
 
   it('/admin/queues shows Bull Board with every queue after Basic auth', async () => {
-    const { context, page, status, errors, external } = await openPage('/admin/queues', {
+    const { context, page, status, errors, external, blocked, csp } = await openPage('/admin/queues', {
       username: admin.email,
       password: 'password123',
     });
@@ -166,15 +176,18 @@ describe('operator pages render in a real browser', () => {
     expect(errors).toEqual([]);
     // The board's stylesheet asks Google Fonts for IBM Plex; refused, it falls back to system fonts.
     expect(external.filter((url) => !url.startsWith('https://fonts.googleapis.com/'))).toEqual([]);
+    expect(csp).toMatch(/default-src 'self'/);
+    expect(blocked.filter((text) => !text.includes('https://fonts.googleapis.com/'))).toEqual([]);
     await context.close();
   });
 
   it("/machines/order?orderId= draws the machine and highlights the order's current state", async () => {
-    const { context, page, status, errors, external } = await openPage(`/machines/order?orderId=${orderId}`, {
-      username: admin.email,
-      password: 'password123',
-    });
+    const { context, page, status, errors, external, blocked, csp } = await openPage(
+      `/machines/order?orderId=${orderId}`,
+      { username: admin.email, password: 'password123' },
+    );
     expect(status).toBe(200);
+    expect(csp).toMatch(/script-src 'self' 'nonce-/);
     await page.locator('body[data-rendered]').waitFor({ timeout: 20_000 });
     expect(await page.locator('body').getAttribute('data-rendered')).toBe('true');
     // mermaid applied the generated `class PAID__active current` to the drawn node.
@@ -195,6 +208,7 @@ describe('operator pages render in a real browser', () => {
     });
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
+    expect(blocked).toEqual([]);
     await context.close();
   });
 });

@@ -58,7 +58,7 @@ export async function createBuyers(shop: TestShop, count: number): Promise<TestU
       id,
       email: emails[i]!,
       role: 'BUYER' as const,
-      token: await shop.ctx.tokens.sign({ id, role: 'BUYER' }),
+      token: await shop.ctx.tokens.sign({ id, role: 'BUYER', tokenVersion: 0 }),
     })),
   );
 }

@@ -122,7 +122,7 @@ export async function createTestShop(overrides: Record<string, string> = {}): Pr
       businessNumber: role === 'SELLER' ? '123-45-67890' : null,
     });
     await em.flush();
-    return { id: user.id, email, role, token: await ctx.tokens.sign({ id: user.id, role }) };
+    return { id: user.id, email, role, token: await ctx.tokens.sign({ id: user.id, role, tokenVersion: 0 }) };
   };
 
   const close = async () => {

@@ -8,6 +8,7 @@ import { Migration20261121055453_gateway } from './Migration20261121055453_gatew
 import { Migration20261121062254_processed_messages_index } from './Migration20261121062254_processed_messages_index';
 import { Migration20261206100313_receipt_outcomes } from './Migration20261206100313_receipt_outcomes';
 import { Migration20261206100945_outbox_trace_context } from './Migration20261206100945_outbox_trace_context';
+import { Migration20261206101500_token_version } from './Migration20261206101500_token_version';
 
 export const migrations = [
   Migration20261121051105_initial,
@@ -19,4 +20,5 @@ export const migrations = [
   Migration20261121062254_processed_messages_index,
   Migration20261206100313_receipt_outcomes,
   Migration20261206100945_outbox_trace_context,
+  Migration20261206101500_token_version,
 ];

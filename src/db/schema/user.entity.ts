@@ -22,6 +22,8 @@ export const UserSchema = defineEntity({
     adminCode: p.string().length(40).nullable(),
     balance: p.bigint('number').default(0),
     version: p.integer().version(),
+    /** Tokens carry the version they were signed at; bumping it revokes every token issued so far. */
+    tokenVersion: p.integer().default(0),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env';
+import { scriptNonce } from '../middleware/security-headers';
 import { createRouter, jsonContent } from '../openapi';
 import { PACKAGE_ASSETS, serveFile } from '../ui/package-assets';
 
@@ -29,8 +30,8 @@ const openapiJson = createRoute({
 // Scalar's bundle, from the package; fonts and telemetry off so nothing is fetched from the internet,
 // and nothing that leads to Scalar's hosted services: no MCP generator, no "open in the API client"
 // button, no "Powered by" links (hidden by CSS: no option removes them), no live link to another site
-// (the CSS leaves them as text). The built-in request client
-// sends straight from the browser to this origin (no proxy is configured).
+// (the CSS leaves them as text). The built-in request client sends straight from the browser to this
+// origin (no proxy is configured).
 // (The container is not called #api-reference: Scalar would also mount its default config there.)
 const OFFLINE_CSS = [
   'a[href*="scalar.com"] { display: none !important; }',
@@ -38,7 +39,7 @@ const OFFLINE_CSS = [
   'a[href^="http://"], a[href^="https://"] { pointer-events: none; color: inherit; text-decoration: none; }',
 ].join(' ');
 
-const DOCS_PAGE = `<!doctype html>
+const docsPage = (nonce: string) => `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -48,7 +49,7 @@ const DOCS_PAGE = `<!doctype html>
 <body>
   <div id="reference"></div>
   <script src="/docs/scalar.js"></script>
-  <script>
+  <script nonce="${nonce}">
     Scalar.createApiReference('#reference', {
       url: '/openapi.json',
       // Without a slug this Scalar version never leaves its loading skeleton.
@@ -78,6 +79,6 @@ export function docsRoutes(app: OpenAPIHono<AppEnv>) {
       document ??= app.getOpenAPI31Document(DOCUMENT_INFO);
       return c.json(document as unknown as Record<string, unknown>, 200);
     })
-    .get('/docs', (c) => c.html(DOCS_PAGE))
+    .get('/docs', (c) => c.html(docsPage(scriptNonce(c))))
     .get('/docs/scalar.js', serveFile(PACKAGE_ASSETS.scalar));
 }

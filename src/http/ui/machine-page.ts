@@ -4,6 +4,7 @@ import type { AppContext } from '../../context';
 import { orderMachineView } from '../../orders/order-machine-view';
 import type { AppEnv } from '../app-env';
 import { adminGate } from '../middleware/admin-gate';
+import { scriptNonce } from '../middleware/security-headers';
 import { validationError } from '../openapi';
 import { orderMachinePage } from './order-machine.page';
 import { PACKAGE_ASSETS, serveFile } from './package-assets';
@@ -21,6 +22,6 @@ export function machinePageRoutes(ctx: AppContext) {
     .get('/order', adminGate(ctx), async (c) => {
       const query = PageQuery.safeParse(c.req.query());
       if (!query.success) throw validationError(query.error, 'query');
-      return c.html(orderMachinePage(await orderMachineView(ctx, query.data.orderId)));
+      return c.html(orderMachinePage(await orderMachineView(ctx, query.data.orderId), scriptNonce(c)));
     });
 }

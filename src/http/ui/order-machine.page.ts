@@ -43,7 +43,7 @@ const SCRIPT = `
 `;
 
 /** The order-machine visualizer: the diagram, the machine's tables, live counts, one order's journey. */
-export function orderMachinePage(view: OrderMachineView): Html {
+export function orderMachinePage(view: OrderMachineView, nonce: string): Html {
   const { graph, order } = view;
   const currentNode = order ? mermaidId(order.state) : '';
   return html`<!doctype html>
@@ -97,7 +97,7 @@ export function orderMachinePage(view: OrderMachineView): Html {
     </section>
   </main>
   <script src="/machines/assets/mermaid.min.js"></script>
-  <script>${raw(SCRIPT)}</script>
+  <script nonce="${nonce}">${raw(SCRIPT)}</script>
 </body>
 </html>`;
 }
