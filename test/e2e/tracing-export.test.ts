@@ -120,8 +120,13 @@ describe('npm start with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     );
     expect(statements.length).toBeGreaterThan(0);
     expect(spans.some((s) => s.scope === '@opentelemetry/instrumentation-ioredis')).toBe(true);
-    // BullMQ's spans (bullmq-otel, tracer "shop"): the sweepers' job schedulers registered at start-up.
+    // BullMQ's spans (bullmq-otel, tracer "shop"): the sweepers' job schedulers registered at start-up;
+    // its housekeeping (stalled-job checks) starts no trace of its own.
     expect(spans.some((s) => s.scope === 'shop' && s.name.startsWith('add '))).toBe(true);
+    const housekeepingRoots = spans.filter(
+      (s) => !s.parentSpanId && /^(moveStalledJobsToWait|startStalledCheckTimer|getNextJob) /.test(s.name),
+    );
+    expect(housekeepingRoots.map((s) => s.name)).toEqual([]);
     const requestLog = output
       .split('\n')
       .filter((line) => line.startsWith('{'))
