@@ -16,6 +16,10 @@ export function startTracingSdk(spanProcessors?: SpanProcessor[]): NodeSDK {
     ...(process.env.OTEL_SERVICE_NAME ? {} : { serviceName: 'shop' }),
     ...(spanProcessors ? { spanProcessors } : {}),
     sampler: new QuietHousekeepingSampler(samplerFromEnv()),
+    // Traces only: the shop's metrics are Prometheus's (/metrics) and its logs pino's, so OTLP metrics
+    // and logs stay off unless OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER ask for them.
+    ...(process.env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
+    ...(process.env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
     instrumentations: [
       new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
       new IORedisInstrumentation({ requireParentSpan: true }),

@@ -21,12 +21,14 @@ interface ExportedSpan {
 }
 
 /** An OTLP/HTTP (JSON) collector on a local port: what Jaeger or Tempo would receive. */
-function startCollector(): Promise<{ server: Server; url: string; spans: ExportedSpan[] }> {
+function startCollector(): Promise<{ server: Server; url: string; spans: ExportedSpan[]; paths: string[] }> {
   const spans: ExportedSpan[] = [];
+  const paths: string[] = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
+      paths.push(req.url ?? '');
       if (req.url === '/v1/traces') {
         for (const resourceSpans of JSON.parse(body).resourceSpans ?? []) {
           const service = resourceSpans.resource.attributes.find(
@@ -42,7 +44,7 @@ function startCollector(): Promise<{ server: Server; url: string; spans: Exporte
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
-      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans }),
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, paths }),
     ),
   );
 }
@@ -111,7 +113,9 @@ describe('npm start with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
 
-    const { spans } = collector;
+    const { spans, paths } = collector;
+    // Traces only: metrics stay Prometheus's and logs pino's (no OTLP metrics or logs by default).
+    expect(new Set(paths)).toEqual(new Set(['/v1/traces']));
     const request = spans.find((s) => s.name === 'POST /api/v1/auth/login');
     expect(request, `spans received: ${[...new Set(spans.map((s) => s.name))].join(', ')}`).toBeDefined();
     expect(request!.service).toBe('shop-export-test');
