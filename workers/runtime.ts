@@ -55,6 +55,7 @@ export async function startWorker(
       'shop.job.id': job.id ?? '',
       'shop.command': job.name,
       ...(job.data?.orderId ? { 'shop.order.id': String(job.data.orderId) } : {}),
+      ...(job.data?.paymentId ? { 'shop.payment.id': String(job.data.paymentId) } : {}),
     });
     try {
       const result = await def.process(ctx, job, jobLog);

@@ -7,6 +7,7 @@ import { isGatewayDeclined } from '../errors/gateway-declined.error';
 import { isInsufficientBalanceError } from '../errors/insufficient-balance.error';
 import type { Logger } from '../logger';
 import type { CapturePaymentMessage } from '../messaging/messages';
+import { annotateActiveSpan } from '../observability/tracing';
 import {
   attemptBudget,
   gatewayFailureReason,
@@ -59,6 +60,7 @@ export async function capturePayment(
     return 'settled';
   }
   const plog = log.child({ paymentId, orderId: payment.order_id, attempt: payment.attempts });
+  annotateActiveSpan({ 'shop.order.id': payment.order_id, 'shop.payment.attempt': payment.attempts });
   // A fully discounted order owes nothing: there is nothing to take.
   if (payment.amount === 0) return succeed(ctx, plog, payment, 0);
   if (payment.method === 'BALANCE') return debitBalance(ctx, plog, payment);

@@ -7,6 +7,7 @@ import { isGatewayDeclined } from '../errors/gateway-declined.error';
 import { isRefundExceedsDebit, RefundExceedsDebitError } from '../errors/refund-exceeds-debit.error';
 import type { Logger } from '../logger';
 import type { RefundPaymentMessage } from '../messaging/messages';
+import { annotateActiveSpan } from '../observability/tracing';
 import { attemptBudget, isRetryableGatewayError, lookUpOrAssumeNothing } from './attempts';
 import { paymentGateway } from './gateway';
 import { tellOrder } from './tell-order';
@@ -50,6 +51,7 @@ export async function carryOutRefund(
     return 'settled';
   }
   const rlog = log.child({ refundId, paymentId: refund.payment_id, orderId: refund.order_id });
+  annotateActiveSpan({ 'shop.order.id': refund.order_id, 'shop.payment.id': refund.payment_id });
   if (refund.method === 'BALANCE') return completed(ctx, rlog, refund, true);
   return refundCard(ctx, job, rlog, refund);
 }

@@ -145,6 +145,8 @@ describe('tracing across actors (OTEL_* on)', () => {
     expect(pathOf(pay, trace)).toEqual(toPay);
     expect(pathOf(capture, trace)).toEqual(toCapture);
     expect(pathOf(notice, trace)).toEqual(toPaid);
+    expect(capture.attributes['shop.order.id']).toBe(order.id);
+    expect(capture.attributes['shop.payment.id']).toBe(paid.body.data.id);
     expect(pay.attributes).toMatchObject({
       'shop.order.id': order.id,
       'shop.order.state_before': 'PENDING.awaitingPayment',
