@@ -161,7 +161,7 @@ describe('operator pages render in a real browser', () => {
     expect(errors).toEqual([]);
     expect(blocked).toEqual([]);
     await context.close();
-  });
+  }, 60_000);
 
   it('/admin/queues shows Bull Board with every queue after Basic auth', async () => {
     const { context, page, status, errors, external, blocked, csp } = await openPage('/admin/queues', {

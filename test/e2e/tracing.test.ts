@@ -70,6 +70,25 @@ function find(spans: ReadableSpan[], name: string, attributes: Record<string, un
   return found[0]!;
 }
 
+/**
+ * The spans of the trace rooted at `root`, once it holds the webhook delivery of `eventType` with
+ * every ancestor up to the root (a job's span ends a moment after the job leaves its queue).
+ */
+async function settledTrace(root: string, eventType: string): Promise<ReadableSpan[]> {
+  const trace = await eventually(async (): Promise<ReadableSpan[] | undefined> => {
+    const spans = finishedSpans();
+    const http = spans.find((s) => s.name === root);
+    if (!http) return undefined;
+    const trace = spans.filter((s) => s.spanContext().traceId === http.spanContext().traceId);
+    const delivery = trace.find(
+      (s) => s.name === 'process webhooks' && s.attributes['bullmq.job.name'] === eventType,
+    );
+    const complete = delivery && pathOf(delivery, trace)[0] === root;
+    return complete ? trace : undefined;
+  });
+  return trace!;
+}
+
 describe('tracing across actors (OTEL_* on)', () => {
   it('follows POST /orders through the order job, the relay, the events job, its consumers and the webhook', async () => {
     expect(isTracing()).toBe(true);
@@ -77,10 +96,9 @@ describe('tracing across actors (OTEL_* on)', () => {
     const order = await placeOrder(shop, buyer, [{ productId, quantity: 1 }]);
     await eventually(async () => receiver.received.some((d) => d.rawBody.includes('"ORDER_CREATED"')));
     await eventsSettled(shop);
-    const spans = finishedSpans();
-    const http = find(spans, 'POST /api/v1/orders');
+    const trace = await settledTrace('POST /api/v1/orders', 'ORDER_CREATED');
+    const http = find(trace, 'POST /api/v1/orders');
     expect(http.parentSpanContext).toBeUndefined();
-    const trace = spans.filter((s) => s.spanContext().traceId === http.spanContext().traceId);
 
     const place = find(trace, 'process order', { 'shop.command': 'PLACE' });
     expect(pathOf(place, trace)).toEqual(['POST /api/v1/orders', 'add order.PLACE', 'process order']);
@@ -130,11 +148,11 @@ describe('tracing across actors (OTEL_* on)', () => {
       receiver.received.some((d) => d.rawBody.includes('"ORDER_PAID"') && d.rawBody.includes(order.id)),
     );
     await eventsSettled(shop);
-    const spans = finishedSpans();
-    const http = find(spans, 'POST /api/v1/payments');
+    const trace = await settledTrace('POST /api/v1/payments', 'ORDER_PAID');
+    const http = find(trace, 'POST /api/v1/payments');
     expect(http.parentSpanContext).toBeUndefined();
     const traceId = http.spanContext().traceId;
-    const trace = spans.filter((s) => s.spanContext().traceId === traceId);
+    const spans = finishedSpans();
 
     const pay = find(trace, 'process order', { 'shop.command': 'PAY' });
     const capture = find(trace, 'process payment', { 'shop.command': 'CAPTURE' });
