@@ -57,12 +57,19 @@ export function rejectionFor(snapshot: OrderSnapshot, event: OrderEvent): Reject
     case 'CANCEL':
       return status === 'CANCELLED' ? 'ORDER_ALREADY_CANCELLED' : 'INVALID_ORDER_TRANSITION';
     case 'REFUND':
-      return (status === 'PAID' && snapshot.matches({ PAID: 'active' })) || status === 'CONFIRMED'
+      return (status === 'PAID' && snapshot.matches({ PAID: 'active' })) ||
+        status === 'CONFIRMED' ||
+        paymentFullyReturned(snapshot)
         ? 'REFUND_EXCEEDS_PAYMENT'
         : 'INVALID_ORDER_TRANSITION';
     default:
       return 'INVALID_ORDER_TRANSITION';
   }
+}
+
+/** The order was paid and all of it is refunded or being refunded: nothing is left to return. */
+function paymentFullyReturned({ context: c }: OrderSnapshot): boolean {
+  return c.paidAt !== null && c.total - c.refundedAmount - c.pendingRefundAmount <= 0;
 }
 
 export interface PersistedOrderState {

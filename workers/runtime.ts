@@ -1,4 +1,5 @@
 import { type Job, type Processor, Worker } from 'bullmq';
+import { recordCommandFailure } from '../src/commands/command-failures';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
@@ -64,6 +65,7 @@ export async function startWorker(
     } catch (error) {
       observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'failed');
       jobLog.warn({ err: error, attemptsMade: job.attemptsMade }, 'job failed');
+      await recordCommandFailure(ctx, job, error, jobLog);
       throw error;
     }
   };

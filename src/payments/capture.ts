@@ -102,6 +102,12 @@ async function captureCard(ctx: AppContext, job: Job, log: Logger, p: PaymentAtt
   const gateway = paymentGateway(ctx);
   const budget = attemptBudget(p.attempts, ctx.config.paymentMaxAttempts, job);
   let lastFailure: unknown;
+  // An earlier attempt may have reached the gateway (it timed out, or its worker died before the
+  // commit): ask before charging again, so a retry never counts on the gateway deduplicating it.
+  if (p.attempts > 1 && budget !== 'spent') {
+    const earlier = await lookUpOrAssumeNothing(() => gateway.findCapture(p.id));
+    if (earlier) return succeed(ctx, log, p, earlier.amount);
+  }
   if (budget !== 'spent') {
     try {
       const charge = await gateway.capture({

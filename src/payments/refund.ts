@@ -109,6 +109,9 @@ async function refundCard(ctx: AppContext, job: Job, log: Logger, r: RefundAttem
   const gateway = paymentGateway(ctx);
   const budget = attemptBudget(r.attempts, ctx.config.paymentMaxAttempts, job);
   let lastFailure: unknown;
+  // As for captures: an earlier attempt may have refunded already; never count on the gateway's dedupe.
+  if (r.attempts > 1 && budget !== 'spent' && (await lookUpOrAssumeNothing(() => gateway.findRefund(r.id))))
+    return completed(ctx, log, r);
   if (budget !== 'spent') {
     try {
       await gateway.refund({
