@@ -238,3 +238,39 @@ describe('tracing across actors (OTEL_* on)', () => {
     expect(outside.traceId).toBeUndefined();
   });
 });
+
+describe('a timer fires in the trace that set it', () => {
+  let timed: TestShop;
+  beforeAll(async () => {
+    // A short payment window, and no sweeper run in the meantime: the delayed job itself expires the order.
+    timed = await createTestShop({
+      WORKERS: 'all',
+      ORDER_PAYMENT_TIMEOUT_MS: '800',
+      ORDER_SWEEP_INTERVAL_MS: '600000',
+    });
+  });
+  afterAll(() => timed?.close());
+
+  it("runs the payment window's expiry in the trace of the POST /orders that opened it", async () => {
+    const seller = await timed.createUser('SELLER');
+    const customer = await timed.createUser('BUYER');
+    const product = await createProduct(timed, seller, { price: 5000 });
+    exporter.reset();
+    const order = await placeOrder(timed, customer, [{ productId: product, quantity: 1 }]);
+    const expiry = await eventually(async () =>
+      finishedSpans().find(
+        (s) => s.attributes['shop.order.id'] === order.id && s.attributes['shop.order.event'] === 'EXPIRE',
+      ),
+    );
+    const trace = finishedSpans().filter((s) => s.spanContext().traceId === expiry!.spanContext().traceId);
+    expect(expiry!.attributes['shop.order.state_after']).toMatch(/^CANCELLED/);
+    expect(pathOf(expiry!, trace)).toEqual([
+      'POST /api/v1/orders',
+      'add order.PLACE',
+      'process order',
+      'outbox relay',
+      'addBulk order',
+      'process order',
+    ]);
+  });
+});
