@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parser as promql } from '@prometheus-io/lezer-promql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createProduct } from '../support/catalog';
@@ -130,6 +131,27 @@ describe('ops/: the Grafana dashboard and the Prometheus alerts read metrics the
       }
     }
     expect(problems).toEqual([]);
+  });
+
+  it("writes every query in valid PromQL (the Prometheus project's own grammar)", () => {
+    const invalid = [...dashboardQueries(), ...alertQueries()].filter(({ expr }) => {
+      let errors = 0;
+      promql.parse(expr).iterate({
+        enter: (node) => {
+          if (node.type.isError) errors += 1;
+        },
+      });
+      return errors > 0;
+    });
+    expect(invalid).toEqual([]);
+    // The grammar does refuse a broken query (so the check above can fail).
+    let errors = 0;
+    promql.parse('sum(rate(shop_orders[5m])').iterate({
+      enter: (node) => {
+        if (node.type.isError) errors += 1;
+      },
+    });
+    expect(errors).toBeGreaterThan(0);
   });
 
   it('gives every dashboard panel the templated Prometheus data source and every alert a severity and summary', () => {
