@@ -35,7 +35,7 @@ import { reviewRoutes } from './http/routes/reviews.routes';
 import { BULL_BOARD_PATH, bullBoardRoutes } from './http/ui/bull-board';
 import { machinePageRoutes } from './http/ui/machine-page';
 import { createMetrics } from './observability/metrics';
-import { httpTracing } from './observability/tracing';
+import { httpTracing } from './tracing/tracing';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 

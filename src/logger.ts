@@ -1,7 +1,7 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 import type { Config } from './config';
-import { activeTraceIds, isTracing } from './observability/tracing';
+import { activeTraceIds, isTracing } from './tracing/tracing';
 
 export type { Logger };
 

@@ -10,7 +10,7 @@ import { migrate } from './db/orm';
 import { seedDemoCatalogIfEmpty } from './db/seed/demo-catalog';
 import { createLogger, type Logger } from './logger';
 import { closeOrderStatusStreams } from './messaging/order-status-hub';
-import { stopTracing } from './observability/tracing';
+import { stopTracing } from './tracing/tracing';
 
 export interface RunningShop {
   ctx: AppContext;

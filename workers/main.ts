@@ -5,9 +5,9 @@ import { ConfigError, loadConfig } from '../src/config';
 import { createContext } from '../src/context';
 import { resolveDatabase } from '../src/db/database-url';
 import { migrate } from '../src/db/orm';
+import { metricsApp } from '../src/http/metrics-app';
 import { createLogger } from '../src/logger';
-import { metricsApp } from '../src/observability/metrics-app';
-import { stopTracing } from '../src/observability/tracing';
+import { stopTracing } from '../src/tracing/tracing';
 import { startWorkers } from '.';
 
 async function main() {

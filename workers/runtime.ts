@@ -5,7 +5,7 @@ import type { Logger } from '../src/logger';
 import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
 import { observeJob } from '../src/observability/job-observer';
-import { annotateActiveSpan, bullTelemetry } from '../src/observability/tracing';
+import { annotateActiveSpan, bullTelemetry } from '../src/tracing/tracing';
 
 /** A mailbox consumer: one processor that routes on `job.name`. */
 export interface QueueWorkerDefinition {

@@ -1,7 +1,7 @@
 import type { Orm } from '../db/orm';
 import type { Role } from '../db/schema/user.entity';
 import { query, sql } from '../db/sql';
-import type { AuthUser } from '../http/app-env';
+import type { AuthUser } from './auth-user';
 import type { TokenService } from './tokens';
 
 export interface Standing {

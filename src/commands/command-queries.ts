@@ -1,6 +1,6 @@
+import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
 import { CommandEnvelopeSchema } from '../messaging/messages';
 import { QUEUE_NAMES } from '../messaging/queues';
 import type { DomainOutcome } from './outcome';

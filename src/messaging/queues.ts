@@ -1,5 +1,5 @@
 import { type JobsOptions, Queue } from 'bullmq';
-import { bullTelemetry } from '../observability/tracing';
+import { bullTelemetry } from '../tracing/tracing';
 import type { Redis } from './redis';
 
 /** One queue per actor kind (their mailboxes), plus outbox deliveries and webhooks (SPEC §4). */

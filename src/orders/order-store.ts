@@ -7,11 +7,12 @@ import {
   stateOf,
   statusOf,
 } from '../../machines/order-snapshot';
-import { asDate, query, sql } from '../db/sql';
+import { db } from '../db/database';
+import { asDate, sql } from '../db/sql';
 import type { WriteBatch } from '../db/write-batch';
 import { VersionConflictError } from '../errors/version-conflict.error';
 import { uuidv7 } from '../ids';
-import { annotateActiveSpan } from '../observability/tracing';
+import { annotateActiveSpan } from '../tracing/tracing';
 
 /** An order row as the worker loads it: identity, money, and the snapshot that is its state. */
 export interface OrderRecord {
@@ -59,25 +60,24 @@ function projection(snapshot: OrderSnapshot) {
 }
 
 export async function loadOrder(em: EntityManager, orderId: string): Promise<OrderRecord | undefined> {
-  const [row] = await query<{
-    id: string;
-    order_no: string;
-    user_id: string;
-    subtotal: number;
-    discount: number;
-    total: number;
-    user_coupon_id: string | null;
-    coupon_code: string | null;
-    created_at: Date;
-    version: number;
-    snapshot: Record<string, unknown>;
-    machine_version: number;
-  }>(
-    em,
-    sql`select id, order_no, user_id, subtotal, discount, total, user_coupon_id, coupon_code, created_at, version,
-               snapshot, machine_version
-        from orders where id = ${orderId}`,
-  );
+  const row = await db(em)
+    .selectFrom('orders')
+    .select([
+      'id',
+      'order_no',
+      'user_id',
+      'subtotal',
+      'discount',
+      'total',
+      'user_coupon_id',
+      'coupon_code',
+      'created_at',
+      'version',
+      'snapshot',
+      'machine_version',
+    ])
+    .where('id', '=', orderId)
+    .executeTakeFirst();
   if (!row) return undefined;
   return {
     id: row.id,

@@ -7,7 +7,7 @@ import { outboxAlertedTotal } from '../messaging/event-metrics';
 import { outboxWakeChannel } from '../messaging/outbox-signal';
 import type { QueueName } from '../messaging/queues';
 import { createRedis } from '../messaging/redis';
-import { inStoredTraceContext } from '../observability/tracing';
+import { inStoredTraceContext } from '../tracing/tracing';
 import { WakeSignal } from './wake-signal';
 
 const BATCH = 500;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
-import type { DomainEventMessage } from '../../src/messaging/domain-events';
+import { type DomainEventMessage, parseDomainEvent } from '../../src/messaging/domain-events';
 import { eventConsumerLagSeconds } from '../../src/messaging/event-metrics';
 import { dispatchEvent } from '../../workers/events.worker';
 import { createProduct } from '../support/catalog';
@@ -123,14 +123,19 @@ describe('every transition reaches each consumer, exactly once', () => {
       sql`select id, type, aggregate_type, aggregate_id, payload, created_at from outbox_events
           where queue = 'events' order by created_at, id`,
     );
-    events = outbox.map((r) => ({
-      id: r.id,
-      type: r.type as DomainEventMessage['type'],
-      aggregateType: r.aggregate_type,
-      aggregateId: r.aggregate_id,
-      occurredAt: new Date(r.created_at).toISOString(),
-      data: r.payload,
-    }));
+    // Every event the transitions wrote must parse with the one payload map the consumers rely on.
+    events = outbox.map((r) => {
+      const parsed = parseDomainEvent({
+        id: r.id,
+        type: r.type,
+        aggregateType: r.aggregate_type,
+        aggregateId: r.aggregate_id,
+        occurredAt: new Date(r.created_at).toISOString(),
+        data: r.payload,
+      });
+      if (!parsed.event) throw new Error(`outbox row ${r.id} is not a valid ${r.type}: ${parsed.issues}`);
+      return parsed.event;
+    });
   }, 60_000);
 
   it('notifies the buyer once per notifying event, with the API.md types', async () => {

@@ -74,7 +74,7 @@ describe('npm start with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     // What `npm start` runs: the preload starts the SDK before the shop's modules load pg and ioredis.
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--import', './src/observability/preload.ts', 'src/server.ts'],
+      ['--import', 'tsx', '--import', './src/tracing/preload.ts', 'src/server.ts'],
       {
         cwd: ROOT,
         env: {

@@ -1,12 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
-import {
-  bullTelemetry,
-  currentTraceContext,
-  isTracing,
-  tracingRequested,
-} from '../../src/observability/tracing';
+import { bullTelemetry, currentTraceContext, isTracing, tracingRequested } from '../../src/tracing/tracing';
 import { createProduct } from '../support/catalog';
 import { rows } from '../support/events';
 import { placeOrder } from '../support/orders';

@@ -3,7 +3,7 @@ import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@o
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
 import { createLogger } from '../../src/logger';
-import { inSpan, isTracing, startTracing, stopTracing } from '../../src/observability/tracing';
+import { inSpan, isTracing, startTracing, stopTracing } from '../../src/tracing/tracing';
 import { createProduct } from '../support/catalog';
 import { eventsSettled, rows, startReceiver, type WebhookReceiver } from '../support/events';
 import { placeOrder } from '../support/orders';

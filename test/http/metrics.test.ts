@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app';
 import { couponGateKeys } from '../../src/coupons/coupon-gate';
 import { run, sql } from '../../src/db/sql';
+import { metricsApp } from '../../src/http/metrics-app';
 import { observeGatewayLatency } from '../../src/observability/metrics';
-import { metricsApp } from '../../src/observability/metrics-app';
 import { type RunningWorker, startWorker } from '../../workers/runtime';
 import { createCoupon, gateOf } from '../support/coupons';
 import {

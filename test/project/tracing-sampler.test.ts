@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
-import { QuietHousekeepingSampler, samplerFromEnv } from '../../src/observability/tracing-sampler';
+import { QuietHousekeepingSampler, samplerFromEnv } from '../../src/tracing/tracing-sampler';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const sampledParent = trace.setSpanContext(ROOT_CONTEXT, {

@@ -6,7 +6,7 @@ import type { Role } from '../../src/db/schema/user.entity';
 import { User } from '../../src/db/schema/user.entity';
 import { createLogger } from '../../src/logger';
 import { waitUntilReady } from '../../src/messaging/redis';
-import { startTracing } from '../../src/observability/tracing';
+import { startTracing } from '../../src/tracing/tracing';
 import { type RunningWorkers, startWorkers } from '../../workers';
 import { createTestDatabase, databaseUrl, dropTestDatabase } from './databases';
 

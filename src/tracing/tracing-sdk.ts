@@ -1,4 +1,4 @@
-// Loaded only when tracing is on (src/observability/tracing.ts imports it dynamically).
+// Loaded only when tracing is on (src/tracing/tracing.ts imports it dynamically).
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { NodeSDK } from '@opentelemetry/sdk-node';
