@@ -2,7 +2,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { migrations } from './src/db/migrations';
 import { releaseClientsThatDie } from './src/db/pool-guard';
-import { entities } from './src/domain/entities';
+import { entities } from './src/db/schema/entities';
 
 export interface OrmSettings {
   clientUrl: string;

@@ -5,8 +5,11 @@ import { DomainError } from './errors/domain-error';
 import type { AppEnv } from './http/app-env';
 import { handleError, handleNotFound } from './http/error-handler';
 import { authenticate } from './http/middleware/auth';
+import { apiCors } from './http/middleware/cors';
+import { refuseCrossSite } from './http/middleware/cross-site';
 import { httpMetrics } from './http/middleware/metrics';
 import { requestContext } from './http/middleware/request-context';
+import { securityHeaders } from './http/middleware/security-headers';
 import { adminOutboxRoutes } from './http/routes/admin-outbox.routes';
 import { adminStatsRoutes } from './http/routes/admin-stats.routes';
 import { adminWebhookRoutes } from './http/routes/admin-webhooks.routes';
@@ -32,6 +35,7 @@ import { reviewRoutes } from './http/routes/reviews.routes';
 import { BULL_BOARD_PATH, bullBoardRoutes } from './http/ui/bull-board';
 import { machinePageRoutes } from './http/ui/machine-page';
 import { createMetrics } from './observability/metrics';
+import { httpTracing } from './tracing/tracing';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -47,8 +51,11 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.notFound(handleNotFound);
   const metrics = createMetrics(ctx);
 
+  const tracing = httpTracing();
+  if (tracing) app.use('*', tracing);
   app.use('*', httpMetrics(metrics));
   app.use('*', requestContext(ctx.log));
+  app.use('*', securityHeaders);
   const limitBody = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {
@@ -59,7 +66,9 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.use('*', (c, next) =>
     c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
   );
-  app.use('/api/*', authenticate(ctx.tokens));
+  if (ctx.config.corsOrigins.length > 0) app.use('/api/*', apiCors(ctx.config.corsOrigins));
+  app.use('/api/*', authenticate(ctx.tokenChecker));
+  app.use('/api/v1/admin/*', refuseCrossSite(ctx.config.corsOrigins));
 
   app.route(
     '/health',

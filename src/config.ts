@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { weakPasswordReason } from './auth/password-policy';
 
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_ADMIN_EMAIL = 'admin@shop.local';
@@ -17,6 +18,26 @@ const workersSchema = z
   .transform((v) => v.trim())
   .pipe(
     z.string().regex(/^(all|none|[a-z-]+(,[a-z-]+)*)$/, 'all, none, or a comma-separated list of queues'),
+  );
+
+const corsOriginsSchema = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== ''),
+  )
+  .pipe(
+    z.array(
+      z
+        .string()
+        .refine(
+          (origin) => URL.canParse(origin) && new URL(origin).origin === origin,
+          'each origin must be scheme://host[:port], without a path or a trailing slash',
+        ),
+    ),
   );
 
 const envSchema = z.object({
@@ -57,6 +78,21 @@ const envSchema = z.object({
   POPULAR_CACHE_TTL_S: int(1, 30),
   LOGIN_MAX_FAILURES: int(1, 10),
   LOGIN_WINDOW_S: int(1, 900),
+  /** Login attempts per client address in the window, over all accounts (password spraying). */
+  LOGIN_MAX_FAILURES_PER_ADDRESS: int(1, 100),
+  /**
+   * How many reverse proxies in front of the shop append to X-Forwarded-For: the client address is
+   * taken that many entries from the right. 0: the socket's peer address, the header is ignored.
+   */
+  TRUST_PROXY_HOPS: int(0, 0).pipe(z.number().max(10)),
+  /** How long a process trusts what it read of a user's role and token version (revocation delay). */
+  TOKEN_CHECK_CACHE_MS: int(0, 5000).pipe(z.number().max(5000, 'at most 5000: revocation must be quick')),
+  /** Origins allowed to call the API from a browser (CORS), comma-separated; none by default. */
+  CORS_ORIGINS: corsOriginsSchema,
+  /** Bull Board shows the queues without retry/add/remove/clean buttons unless this is false. */
+  BULL_BOARD_READ_ONLY: flag(true),
+  /** Live order-status streams (SSE) one user may hold open at once, per API process. */
+  SSE_MAX_STREAMS_PER_USER: int(1, 5),
   COUPON_ISSUE_RATE_PER_MIN: int(1, 30),
   WORKERS: workersSchema,
   WORKER_CONCURRENCY: int(1, 32),
@@ -93,6 +129,15 @@ const envSchema = z.object({
   SSE_HEARTBEAT_MS: int(100, 15_000),
   /** How often the payment actor looks for payments and refunds whose messages Redis may have lost. */
   PAYMENT_SWEEP_INTERVAL_MS: int(100, 2000),
+  /**
+   * `lenient` makes the mock gateway dedupe nothing and check nothing (a second capture of a payment,
+   * a refund above the capture all move money): for tests that the shop itself prevents them.
+   */
+  MOCK_GATEWAY_MODE: z.enum(['strict', 'lenient']).default('strict'),
+  /** Attempts of a client command's job (the first included) before it ends FAILED. */
+  COMMAND_MAX_ATTEMPTS: int(1, 20),
+  /** How often commands answered 202 are checked for a job that Redis lost or that failed for good. */
+  COMMAND_SWEEP_INTERVAL_MS: int(100, 10_000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -127,8 +172,13 @@ function productionProblems(
   }
   if (env.JWT_SECRET === DEV_JWT_SECRET)
     problems.push('JWT_SECRET: the development default is refused in production');
+  if (env.MOCK_GATEWAY_MODE !== 'strict')
+    problems.push('MOCK_GATEWAY_MODE: only the strict gateway is allowed in production');
   if (env.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD) {
     problems.push('ADMIN_PASSWORD: the development default is refused in production');
+  } else {
+    const weak = weakPasswordReason(env.ADMIN_PASSWORD);
+    if (weak) problems.push(`ADMIN_PASSWORD: ${weak}`);
   }
   return problems;
 }
@@ -163,6 +213,12 @@ function toConfig(env: z.infer<typeof envSchema>) {
     popularCacheTtlS: env.POPULAR_CACHE_TTL_S,
     loginMaxFailures: env.LOGIN_MAX_FAILURES,
     loginWindowS: env.LOGIN_WINDOW_S,
+    loginMaxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,
+    trustProxyHops: env.TRUST_PROXY_HOPS,
+    tokenCheckCacheMs: env.TOKEN_CHECK_CACHE_MS,
+    corsOrigins: env.CORS_ORIGINS,
+    bullBoardReadOnly: env.BULL_BOARD_READ_ONLY,
+    sseMaxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
     couponIssueRatePerMin: env.COUPON_ISSUE_RATE_PER_MIN,
     workers: env.WORKERS,
     workerConcurrency: env.WORKER_CONCURRENCY,
@@ -184,5 +240,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     webhookBreakerPauseMs: env.WEBHOOK_BREAKER_PAUSE_MS,
     sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
     paymentSweepIntervalMs: env.PAYMENT_SWEEP_INTERVAL_MS,
+    mockGatewayMode: env.MOCK_GATEWAY_MODE,
+    commandMaxAttempts: env.COMMAND_MAX_ATTEMPTS,
+    commandSweepIntervalMs: env.COMMAND_SWEEP_INTERVAL_MS,
   };
 }

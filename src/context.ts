@@ -1,3 +1,6 @@
+import { argon2Hasher, type PasswordHasher } from './auth/passwords';
+import { TokenChecker } from './auth/token-checker';
+import { jwtTokens, type TokenService } from './auth/tokens';
 import type { Config } from './config';
 import { createOrm, type Orm } from './db/orm';
 import { DATABASE_PROBE, DependencyMonitor } from './health/dependency-monitor';
@@ -11,8 +14,6 @@ import {
 } from './messaging/queues';
 import { createRedis, type Redis, waitUntilReady } from './messaging/redis';
 import { ReplyListener } from './messaging/replies';
-import { argon2Hasher, type PasswordHasher } from './services/auth/passwords';
-import { jwtTokens, type TokenService } from './services/auth/tokens';
 
 /**
  * The process's shared resources. Route factories, services and workers take it as their first
@@ -33,6 +34,8 @@ export interface AppContext {
   /** Whether PostgreSQL and Redis answered lately: commands are refused up front while one is down. */
   dependencies: DependencyMonitor;
   tokens: TokenService;
+  /** Verifies a bearer token and checks that it is not revoked (user gone, token version bumped). */
+  tokenChecker: TokenChecker;
   passwords: PasswordHasher;
   close: () => Promise<void>;
 }
@@ -58,6 +61,7 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
     { database: () => ctx.orm.em.getConnection().execute(DATABASE_PROBE), redis: () => ctx.redis.ping() },
     log,
   );
+  const tokens = jwtTokens(config.jwtSecret, config.jwtTtlS);
   const ctx: AppContext = {
     config,
     log,
@@ -67,7 +71,8 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
     queues,
     replies,
     dependencies,
-    tokens: jwtTokens(config.jwtSecret, config.jwtTtlS),
+    tokens,
+    tokenChecker: new TokenChecker(tokens, () => ctx.orm, config.tokenCheckCacheMs),
     passwords: argon2Hasher(config.passwordHashMemoryKib),
     close: async () => {
       dependencies.stop();

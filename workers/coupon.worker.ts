@@ -1,18 +1,12 @@
 import { UnrecoverableError } from 'bullmq';
-import { isUuid } from '../src/ids';
-import { activateCoupon, expireCoupon, sweepCoupons } from '../src/services/coupons/coupon-expiry';
+import {
+  activateCoupon,
+  expireCoupon,
+  scheduleCouponSweep,
+  sweepCoupons,
+} from '../src/coupons/coupon-expiry';
+import { parseMailboxJob } from '../src/messaging/parse-job';
 import type { QueueWorkerDefinition } from './runtime';
-
-/** The job scheduler that runs the coupon sweeper (one per shop, however many processes upsert it). */
-export const COUPON_SWEEP_SCHEDULER_ID = 'coupon-sweep';
-
-function couponIdOf(data: unknown): string {
-  const couponId = (data as { couponId?: unknown } | undefined)?.couponId;
-  if (typeof couponId !== 'string' || !isUuid(couponId)) {
-    throw new UnrecoverableError(`coupon job without a valid couponId: ${JSON.stringify(data)}`);
-  }
-  return couponId;
-}
 
 /**
  * The coupon mailbox: EXPIRE at validUntil and ACTIVATE at validFrom (delayed jobs the outbox relay
@@ -24,14 +18,16 @@ export const couponWorker: QueueWorkerDefinition = {
   queue: 'coupon',
   concurrency: () => 4,
   process: async (ctx, job, log) => {
-    switch (job.name) {
+    const message = parseMailboxJob('coupon', job);
+    switch (message?.name) {
       case 'EXPIRE': {
-        const result = await expireCoupon(ctx, couponIdOf(job.data));
-        if (result.expired) log.info({ couponId: job.data.couponId, ...result }, 'coupon expired');
+        const { couponId } = message.data;
+        const result = await expireCoupon(ctx, couponId);
+        if (result.expired) log.info({ couponId, ...result }, 'coupon expired');
         return result;
       }
       case 'ACTIVATE':
-        return { activated: await activateCoupon(ctx, couponIdOf(job.data)) };
+        return { activated: await activateCoupon(ctx, message.data.couponId) };
       case 'SWEEP': {
         const result = await sweepCoupons(ctx);
         if (result.activated + result.expired + result.expiringNotices > 0) log.info(result, 'coupon sweep');
@@ -41,13 +37,7 @@ export const couponWorker: QueueWorkerDefinition = {
         throw new UnrecoverableError(`the coupon mailbox has no job '${job.name}'`);
     }
   },
-  onStart: async (ctx) => {
-    await ctx.queues.coupon.upsertJobScheduler(
-      COUPON_SWEEP_SCHEDULER_ID,
-      { every: ctx.config.couponSweepIntervalMs },
-      { name: 'SWEEP', data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
-    );
-  },
+  onStart: scheduleCouponSweep,
   // The scheduler lives in Redis: registered again periodically, so a flushed Redis regains it.
   refreshEveryMs: (ctx) => Math.max(5000, ctx.config.couponSweepIntervalMs * 5),
 };

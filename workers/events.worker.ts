@@ -1,13 +1,11 @@
-import type { Job } from 'bullmq';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
-import type { DomainEventMessage } from '../src/messaging/domain-events';
-import { observeOutboxLag } from '../src/messaging/event-metrics';
-import type { EventConsumer } from './consumers/consumer';
-import { notificationsConsumer } from './consumers/notifications.consumer';
-import { orderStatusConsumer } from './consumers/order-status.consumer';
-import { salesStatsConsumer } from './consumers/sales-stats.consumer';
-import { webhooksConsumer } from './consumers/webhooks.consumer';
+import { type EventConsumer, offerEvent } from '../src/messaging/consumer';
+import { type DomainEventMessage, EventsJobSchema, parseDomainEvent } from '../src/messaging/domain-events';
+import { notificationsConsumer } from '../src/notifications/notifications.consumer';
+import { orderStatusConsumer } from '../src/orders/order-status.consumer';
+import { salesStatsConsumer } from '../src/stats/sales-stats.consumer';
+import { webhooksConsumer } from '../src/webhooks/webhooks.consumer';
 import type { QueueWorkerDefinition } from './runtime';
 
 /** Every consumer of domain events; each is idempotent by event id on its own. */
@@ -21,15 +19,18 @@ export const EVENT_CONSUMERS: EventConsumer[] = [
 /**
  * For each event, the consumers that must acknowledge it (EventConsumer.acknowledges): decided in
  * memory when the relay delivers it (the webhook endpoints are cached), so it costs no round trip.
+ * A malformed event is dropped by the events worker: nobody acknowledges it.
  */
 export async function expectedAcknowledgements(
   ctx: AppContext,
-  events: DomainEventMessage[],
+  events: unknown[],
   consumers: EventConsumer[] = EVENT_CONSUMERS,
 ): Promise<string[][]> {
   return Promise.all(
-    events.map(async (event) => {
+    events.map(async (raw) => {
+      const { event } = parseDomainEvent(raw);
       const names: string[] = [];
+      if (!event) return names;
       for (const consumer of consumers)
         if (consumer.acknowledges && (await consumer.acknowledges(ctx, event))) names.push(consumer.name);
       return names;
@@ -37,39 +38,13 @@ export async function expectedAcknowledgements(
   );
 }
 
-/**
- * Offers one event to every consumer that handles it, side by side. If any fails, the job fails and
- * BullMQ retries it; the consumers that had applied it find their processed-message record and skip,
- * so only the failed one does its work again.
- */
-export async function dispatchEvent(
+/** Offers one event to every consumer that handles it (src/messaging/consumer.ts: offerEvent). */
+export const dispatchEvent = (
   ctx: AppContext,
   event: DomainEventMessage,
   log: Logger,
   consumers: EventConsumer[] = EVENT_CONSUMERS,
-): Promise<Record<string, string>> {
-  const interested = consumers.filter((c) => c.handles(event));
-  const results = await Promise.allSettled(
-    interested.map(async (consumer) => {
-      const outcome = await consumer.apply(ctx, event, log);
-      if (outcome === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
-      return outcome;
-    }),
-  );
-  const failed = results.flatMap((r, i) =>
-    r.status === 'rejected' ? [[interested[i]!.name, r.reason]] : [],
-  );
-  if (failed.length > 0) {
-    for (const [name, reason] of failed) log.warn({ consumer: name, err: String(reason) }, 'consumer failed');
-    throw new AggregateError(
-      failed.map(([, reason]) => reason),
-      `event ${event.id} (${event.type}) failed in ${failed.map(([name]) => name).join(', ')}`,
-    );
-  }
-  return Object.fromEntries(
-    results.map((r, i) => [interested[i]!.name, (r as PromiseFulfilledResult<string>).value]),
-  );
-}
+) => offerEvent(ctx, event, log, consumers);
 
 /**
  * The `events` queue: domain events delivered by the outbox relay, a transaction's events per job
@@ -79,12 +54,14 @@ export async function dispatchEvent(
 export const eventsWorker: QueueWorkerDefinition = {
   kind: 'queue',
   queue: 'events',
-  process: async (ctx, job: Job, log) => {
-    const events = (job.data?.events ?? [job.data]) as DomainEventMessage[];
+  process: async (ctx, job, log) => {
+    const batch = EventsJobSchema.safeParse(job.data);
+    const events = batch.success ? batch.data.events : [job.data];
     const outcomes: Record<string, Record<string, string>> = {};
-    for (const event of events) {
-      if (!event?.id || !event.type || !event.data) {
-        log.error({ data: event }, 'malformed event; dropped');
+    for (const raw of events) {
+      const { event, issues } = parseDomainEvent(raw);
+      if (!event) {
+        log.error({ data: raw, issues }, 'malformed event; dropped');
         continue;
       }
       outcomes[event.id] = await dispatchEvent(

@@ -1,7 +1,8 @@
 import { PAYMENT_CAPTURE, PAYMENT_REFUND, PAYMENT_SWEEP } from '../src/messaging/messages';
-import { capturePayment } from './payment/capture';
-import { carryOutRefund } from './payment/refund';
-import { schedulePaymentSweep, sweepPayments } from './payment/sweep';
+import { parseMailboxJob } from '../src/messaging/parse-job';
+import { capturePayment } from '../src/payments/capture';
+import { schedulePaymentSweep, sweepPayments } from '../src/payments/payment-sweep';
+import { carryOutRefund } from '../src/payments/refund';
 import type { QueueWorkerDefinition } from './runtime';
 
 /**
@@ -15,11 +16,12 @@ export const paymentWorker: QueueWorkerDefinition = {
   onStart: schedulePaymentSweep,
   refreshEveryMs: (ctx) => Math.max(1000, ctx.config.paymentSweepIntervalMs * 2),
   process: async (ctx, job, log) => {
-    switch (job.name) {
+    const message = parseMailboxJob('payment', job);
+    switch (message?.name) {
       case PAYMENT_CAPTURE:
-        return capturePayment(ctx, job, log);
+        return capturePayment(ctx, job, message.data, log);
       case PAYMENT_REFUND:
-        return carryOutRefund(ctx, job, log);
+        return carryOutRefund(ctx, job, message.data, log);
       case PAYMENT_SWEEP:
         return sweepPayments(ctx, log);
       default:

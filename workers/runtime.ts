@@ -1,8 +1,11 @@
 import { type Job, type Processor, Worker } from 'bullmq';
+import { recordCommandFailure } from '../src/commands/command-failures';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
+import { observeJob } from '../src/observability/job-observer';
+import { annotateActiveSpan, bullTelemetry } from '../src/tracing/tracing';
 
 /** A mailbox consumer: one processor that routes on `job.name`. */
 export interface QueueWorkerDefinition {
@@ -32,18 +35,6 @@ export interface RunningWorker {
   close: () => Promise<void>;
 }
 
-/** Job completions are reported here (metrics hook); set by whoever wants them. */
-export type JobObserver = (
-  queue: string,
-  name: string,
-  seconds: number,
-  outcome: 'completed' | 'failed',
-) => void;
-let observeJob: JobObserver = () => {};
-export function setJobObserver(observer: JobObserver): void {
-  observeJob = observer;
-}
-
 export async function startWorker(
   ctx: AppContext,
   name: string,
@@ -61,6 +52,12 @@ export async function startWorker(
       job: job.name,
       ...(job.data?.orderId ? { orderId: job.data.orderId } : {}),
     });
+    annotateActiveSpan({
+      'shop.job.id': job.id ?? '',
+      'shop.command': job.name,
+      ...(job.data?.orderId ? { 'shop.order.id': String(job.data.orderId) } : {}),
+      ...(job.data?.paymentId ? { 'shop.payment.id': String(job.data.paymentId) } : {}),
+    });
     try {
       const result = await def.process(ctx, job, jobLog);
       observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'completed');
@@ -68,6 +65,7 @@ export async function startWorker(
     } catch (error) {
       observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'failed');
       jobLog.warn({ err: error, attemptsMade: job.attemptsMade }, 'job failed');
+      await recordCommandFailure(ctx, job, error, jobLog);
       throw error;
     }
   };
@@ -83,6 +81,7 @@ export async function startWorker(
     maxStalledCount: 3,
     settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
     autorun: true,
+    ...bullTelemetry(),
   });
   worker.on('error', (err) => log.warn({ err: String(err) }, 'worker connection error'));
   const { onStart, refreshEveryMs } = def;

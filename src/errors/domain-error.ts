@@ -15,6 +15,8 @@ export class DomainError extends Error {
     readonly code: ErrorCode,
     message?: string,
     readonly details?: ErrorDetail[],
+    /** Extra response headers, e.g. Retry-After on RATE_LIMITED. */
+    readonly headers?: Record<string, string>,
   ) {
     super(message ?? ERROR_CODES[code].en);
     this.name = 'DomainError';

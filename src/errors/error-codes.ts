@@ -71,6 +71,11 @@ export const ERROR_CODES = {
     en: 'Only FAILED or ALERTED outbox events can be retried',
     ko: '실패했거나 경보 상태인 이벤트만 재시도할 수 있습니다',
   },
+  LAST_ADMIN: {
+    status: 409,
+    en: 'The last ADMIN cannot be demoted',
+    ko: '마지막 관리자의 권한은 변경할 수 없습니다',
+  },
   RATE_LIMITED: { status: 429, en: 'Too many requests', ko: '요청이 너무 많습니다' },
   INTERNAL: { status: 500, en: 'Unexpected error', ko: '알 수 없는 오류가 발생했습니다' },
   SERVICE_UNAVAILABLE: {

@@ -8,12 +8,33 @@ const CONNECTION_CODES = new Set([
   'EHOSTUNREACH',
 ]);
 
+type Cause = { code?: unknown; message?: unknown; cause?: unknown };
+const asCause = (value: unknown): Cause | undefined =>
+  value !== null && typeof value === 'object' ? (value as Cause) : undefined;
+
+/**
+ * SQLSTATEs PostgreSQL answers for a value it cannot take: a NUL byte (22021, or 08P01 "invalid message
+ * format" when it arrives inside a protocol message), an escape jsonb refuses (22P05) or malformed
+ * input syntax such as a lone surrogate in JSON (22P02). The same request fails the same way every
+ * time, so these are the client's fault, never "database down".
+ */
+const MALFORMED_VALUE_CODES = new Set(['08P01', '22021', '22P05', '22P02']);
+
+/** True when PostgreSQL refused a value (see MALFORMED_VALUE_CODES): a 400, never a 503. */
+export function isMalformedValue(error: unknown): boolean {
+  for (let e = asCause(error), depth = 0; e && depth < 5; e = asCause(e.cause), depth++) {
+    if (typeof e.code === 'string' && MALFORMED_VALUE_CODES.has(e.code)) return true;
+  }
+  return false;
+}
+
 /**
  * True for errors that mean PostgreSQL or Redis is unreachable or shutting down: those answer 503
  * (the request can be retried later), never 500.
  */
 export function isInfrastructureUnavailable(error: unknown): boolean {
-  for (let e: any = error, depth = 0; e && depth < 5; e = e.cause, depth++) {
+  if (isMalformedValue(error)) return false;
+  for (let e = asCause(error), depth = 0; e && depth < 5; e = asCause(e.cause), depth++) {
     if (typeof e.code === 'string') {
       if (CONNECTION_CODES.has(e.code)) return true;
       // PostgreSQL SQLSTATE classes 08 (connection exception) and 57P (operator intervention).

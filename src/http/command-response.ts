@@ -1,12 +1,48 @@
+import type { RouteConfig, RouteConfigToTypedResponse } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { CommandOutcome } from '../services/commands/dispatch';
+import type { CommandResult } from '../commands/dispatch';
+import type { DomainOutcome } from '../commands/outcome';
 import type { AppEnv } from './app-env';
 
+const RESOURCE_PATHS: Record<DomainOutcome['kind'], string> = {
+  order: 'orders',
+  payment: 'payments',
+  refund: 'refunds',
+  inventory: 'inventory',
+};
+
+/** The API path of what an outcome names (a receipt's `resource`). */
+export const resourcePath = (outcome: Pick<DomainOutcome, 'kind' | 'id'>) =>
+  `/api/v1/${RESOURCE_PATHS[outcome.kind]}/${outcome.id}`;
+
 /**
- * Answers a mailbox command: its outcome, or 202 with `Location` of the receipt to poll. The status
- * is decided at run time, so the typed-route check is relaxed here (the route documents each one).
+ * The status of a carried-out command: 201 for what it created, 202 while its work goes on (a
+ * capture, a refund), 200 otherwise. A replayed payment or refund request answers 200 with the
+ * resource as it is now (API.md, Idempotency-Key).
  */
-export function commandResponse(c: Context<AppEnv>, outcome: CommandOutcome): any {
-  if (outcome.location) c.header('Location', outcome.location);
-  return c.json(outcome.body as never, outcome.httpStatus as 200);
+export function commandStatus(outcome: DomainOutcome, replayed: boolean): 200 | 201 | 202 {
+  if (outcome.result === 'created') return 201;
+  if (outcome.result === 'pending')
+    return replayed && (outcome.kind === 'payment' || outcome.kind === 'refund') ? 200 : 202;
+  return 200;
+}
+
+/**
+ * Answers a mailbox command: the view of its outcome with the status the outcome implies, or 202 with
+ * `Location` of the receipt to poll. The status is decided at run time, so the response is typed as
+ * the route declares it: each route documents the statuses its command can reach.
+ */
+export function commandResponse<R extends RouteConfig>(
+  c: Context<AppEnv>,
+  _route: R,
+  result: CommandResult,
+): RouteConfigToTypedResponse<R> {
+  let response: Response;
+  if (result.state === 'queued') {
+    c.header('Location', `/api/v1/commands/${result.commandId}`);
+    response = c.json({ data: { id: result.commandId, type: result.type, status: 'QUEUED' } }, 202);
+  } else {
+    response = c.json({ data: result.view }, commandStatus(result.outcome, result.replayed));
+  }
+  return response as unknown as RouteConfigToTypedResponse<R>;
 }

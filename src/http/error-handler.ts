@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { DomainError, isDomainError } from '../errors/domain-error';
 import { ERROR_CODES, type Language } from '../errors/error-codes';
-import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
+import { isInfrastructureUnavailable, isMalformedValue } from '../errors/infrastructure-error';
 import type { AppEnv } from './app-env';
 
 /** The error envelope of API.md, translated when the client asked for Korean. */
@@ -22,6 +22,9 @@ export function toDomainError(err: unknown): DomainError {
     if (err.status === 404) return new DomainError('NOT_FOUND');
     if (err.status === 400) return new DomainError('VALIDATION_ERROR', err.message || undefined);
   }
+  if (isMalformedValue(err)) {
+    return new DomainError('VALIDATION_ERROR', 'A value contains characters the database cannot store');
+  }
   if (isInfrastructureUnavailable(err)) return new DomainError('SERVICE_UNAVAILABLE');
   return new DomainError('INTERNAL');
 }
@@ -31,7 +34,7 @@ export function handleError(err: unknown, c: Context<AppEnv>): Response {
   const log = c.get('log');
   if (error.code === 'INTERNAL') log?.error({ err }, 'unhandled error');
   else if (error.code === 'SERVICE_UNAVAILABLE') log?.warn({ err: String(err) }, 'dependency unavailable');
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...error.headers };
   if (error.code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
   if (error.code === 'SERVICE_UNAVAILABLE') headers['Retry-After'] = '5';
   return c.json(errorBody(error, c.get('lang') ?? 'en'), error.status as 400, headers);

@@ -1,109 +1,148 @@
-import type { OrderEvent, PaymentMethod } from '../../machines/order.machine';
-import type { Role } from '../domain/user.entity';
+import { z } from 'zod';
+import { PAYMENT_METHODS } from '../db/schema/payment.entity';
+import { ROLES } from '../db/schema/user.entity';
+import { text } from '../validation/text';
+
+/*
+ * The one map from job name to payload, per mailbox. Producers (the HTTP dispatcher, the outbox, the
+ * sweepers) take their types from it; workers parse every job's data with it before anything else
+ * runs, so a forged or stale payload is refused at the door (src/messaging/parse-job.ts).
+ */
+
+const id = z.uuid();
+const count = z.number().int();
 
 /** Every command from HTTP carries who sent it and how to answer and deduplicate it. */
-export interface CommandEnvelope {
-  commandId: string;
-  userId: string;
-  role: Role;
-  idempotencyKey: string | null;
-  requestHash: string | null;
-}
+const envelope = {
+  commandId: text().min(1).max(200),
+  userId: id,
+  role: z.enum(ROLES),
+  idempotencyKey: text().nullable(),
+  requestHash: text().nullable(),
+};
+export const CommandEnvelopeSchema = z.object(envelope);
+export type CommandEnvelope = z.infer<typeof CommandEnvelopeSchema>;
 
-export interface OrderLineInput {
-  productId: string;
-  quantity: number;
-}
+const orderLine = z.object({ productId: id, quantity: count.positive() });
+export type OrderLineInput = z.infer<typeof orderLine>;
 
-export interface PlaceOrderCommand extends CommandEnvelope {
-  items?: OrderLineInput[] | undefined;
-  fromCart?: boolean | undefined;
-  productIds?: string[] | undefined;
-  userCouponId?: string | null | undefined;
-}
+const placeOrder = z.object({
+  ...envelope,
+  items: z.array(orderLine).optional(),
+  fromCart: z.boolean().optional(),
+  productIds: z.array(id).optional(),
+  userCouponId: id.nullable().optional(),
+});
+const cancelOrder = z.object({ ...envelope, orderId: id, reason: text().optional() });
+const confirmOrder = z.object({ ...envelope, orderId: id });
+const payOrder = z.object({
+  ...envelope,
+  orderId: id,
+  method: z.enum(PAYMENT_METHODS),
+  cardToken: text().optional(),
+});
+const refundPayment = z.object({
+  ...envelope,
+  paymentId: id,
+  amount: count.positive().optional(),
+  reason: text().optional(),
+  restock: z.boolean().optional(),
+});
 
-export interface CancelOrderCommand extends CommandEnvelope {
-  orderId: string;
-  reason?: string | undefined;
-}
+/** Facts other actors report to an order (through the outbox), and timeouts coming due. */
+const orderNoticeEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('PAYMENT_SUCCEEDED'), paymentId: id, amount: count.nonnegative() }),
+  z.object({ type: z.literal('PAYMENT_FAILED'), paymentId: id, reason: text() }),
+  z.object({
+    type: z.literal('REFUND_COMPLETED'),
+    refundId: id,
+    paymentId: id,
+    amount: count.nonnegative(),
+    restock: z.boolean(),
+  }),
+  z.object({ type: z.literal('REFUND_FAILED'), refundId: id, paymentId: id, amount: count.nonnegative() }),
+  z.object({ type: z.literal('EXPIRE') }),
+  z.object({ type: z.literal('AUTO_CONFIRM') }),
+]);
+/** A machine `after` delay that came due: its event is fed back through transition(). */
+const delayedEvent = z.object({ type: text().regex(/^xstate\.after\./) });
+const orderNotice = z.object({ orderId: id, event: z.union([orderNoticeEvent, delayedEvent]) });
 
-export interface ConfirmOrderCommand extends CommandEnvelope {
-  orderId: string;
-}
-
-export interface PayOrderCommand extends CommandEnvelope {
-  orderId: string;
-  method: PaymentMethod;
-  cardToken?: string | undefined;
-}
-
-export interface RefundPaymentCommand extends CommandEnvelope {
-  paymentId: string;
-  amount?: number | undefined;
-  reason?: string | undefined;
-  restock?: boolean | undefined;
-}
-
-/** Order mailbox commands, by job name. */
-export interface OrderCommands {
-  PLACE: PlaceOrderCommand;
-  CANCEL: CancelOrderCommand;
-  CONFIRM: ConfirmOrderCommand;
-  PAY: PayOrderCommand;
-  REFUND: RefundPaymentCommand;
-}
-export type OrderCommandName = keyof OrderCommands;
-export type AnyOrderCommand = OrderCommands[OrderCommandName];
-
-export interface RestockCommand extends CommandEnvelope {
-  productId: string;
-  quantity: number;
-}
-
+const noData = z.object({});
+const restock = z.object({ ...envelope, productId: id, quantity: count.positive() });
 /** An operator's correction of counted stock (damage, loss, a recount), positive or negative. */
-export interface AdjustStockCommand extends CommandEnvelope {
-  productId: string;
-  delta: number;
-  reason: string;
-}
+const adjustStock = z.object({ ...envelope, productId: id, delta: count, reason: text() });
+const coupon = z.object({ couponId: id });
 
-export interface InventoryCommands {
-  RESTOCK: RestockCommand;
-  ADJUST: AdjustStockCommand;
-}
+export const ORDER_NOTICE = 'NOTICE';
+export const ORDER_SWEEP = 'SWEEP';
+export const PAYMENT_CAPTURE = 'CAPTURE';
+export const PAYMENT_REFUND = 'REFUND';
+export const PAYMENT_SWEEP = 'SWEEP';
+export const INVENTORY_RECONCILE = 'RECONCILE';
+
+/** One signed POST of an event to one endpoint (the `webhooks` queue; the job name is the event type). */
+export const WebhookDeliverySchema = z.object({
+  webhookId: id,
+  event: z.object({
+    id: text(),
+    type: text(),
+    occurredAt: text(),
+    data: z.record(text(), z.unknown()),
+  }),
+});
+export type WebhookDeliveryJob = z.infer<typeof WebhookDeliverySchema>;
+
+/** Every actor mailbox and the payload of each of its job names. */
+export const MAILBOX_JOBS = {
+  order: {
+    PLACE: placeOrder,
+    CANCEL: cancelOrder,
+    CONFIRM: confirmOrder,
+    PAY: payOrder,
+    REFUND: refundPayment,
+    [ORDER_NOTICE]: orderNotice,
+    [ORDER_SWEEP]: noData,
+  },
+  payment: {
+    [PAYMENT_CAPTURE]: z.object({ paymentId: id }),
+    [PAYMENT_REFUND]: z.object({ refundId: id }),
+    [PAYMENT_SWEEP]: noData,
+  },
+  inventory: { RESTOCK: restock, ADJUST: adjustStock, [INVENTORY_RECONCILE]: noData },
+  coupon: { EXPIRE: coupon, ACTIVATE: coupon, SWEEP: noData },
+} as const;
+
+export type Mailbox = keyof typeof MAILBOX_JOBS;
+export type JobName<Q extends Mailbox> = keyof (typeof MAILBOX_JOBS)[Q] & string;
+export type JobData<Q extends Mailbox, N extends JobName<Q>> = z.infer<(typeof MAILBOX_JOBS)[Q][N]>;
+/** A parsed job of a mailbox: narrowing on `name` types `data`. */
+export type MailboxJob<Q extends Mailbox> = {
+  [N in JobName<Q>]: { name: N; data: JobData<Q, N> };
+}[JobName<Q>];
+
+export type PlaceOrderCommand = JobData<'order', 'PLACE'>;
+export type CancelOrderCommand = JobData<'order', 'CANCEL'>;
+export type ConfirmOrderCommand = JobData<'order', 'CONFIRM'>;
+export type PayOrderCommand = JobData<'order', 'PAY'>;
+export type RefundPaymentCommand = JobData<'order', 'REFUND'>;
+export type OrderNotice = JobData<'order', typeof ORDER_NOTICE>;
+export type RestockCommand = JobData<'inventory', 'RESTOCK'>;
+export type AdjustStockCommand = JobData<'inventory', 'ADJUST'>;
+export type CapturePaymentMessage = JobData<'payment', typeof PAYMENT_CAPTURE>;
+export type RefundPaymentMessage = JobData<'payment', typeof PAYMENT_REFUND>;
+
+/** Order mailbox commands from clients, by job name. */
+export const ORDER_COMMANDS = ['PLACE', 'CANCEL', 'CONFIRM', 'PAY', 'REFUND'] as const;
+export type OrderCommandName = (typeof ORDER_COMMANDS)[number];
+export type OrderCommands = { [N in OrderCommandName]: JobData<'order', N> };
+export type AnyOrderCommand = OrderCommands[OrderCommandName];
+/** A client command to the order mailbox, as parsed: its name and its data. */
+export type OrderCommandMessage = Extract<MailboxJob<'order'>, { name: OrderCommandName }>;
+export type InventoryCommands = { RESTOCK: RestockCommand; ADJUST: AdjustStockCommand };
 
 /** Every actor that takes client commands, and its commands by job name. */
 export interface CommandMailboxes {
   order: OrderCommands;
   inventory: InventoryCommands;
-}
-
-/** Facts other actors report to an order (through the outbox), and timeouts coming due. */
-export type OrderNotice =
-  | {
-      orderId: string;
-      event: Omit<Extract<OrderEvent, { type: 'PAYMENT_SUCCEEDED' | 'PAYMENT_FAILED' }>, 'at'>;
-    }
-  | {
-      orderId: string;
-      event: Omit<Extract<OrderEvent, { type: 'REFUND_COMPLETED' | 'REFUND_FAILED' }>, 'at'>;
-    }
-  | { orderId: string; event: Omit<Extract<OrderEvent, { type: 'EXPIRE' | 'AUTO_CONFIRM' }>, 'at'> }
-  /** A machine `after` delay that came due: its event is fed back through transition(). */
-  | { orderId: string; event: { type: string } };
-
-export const ORDER_NOTICE = 'NOTICE';
-export const ORDER_SWEEP = 'SWEEP';
-
-/** The payment actor's mailbox: carry out a capture or a refund at the gateway (or on the balance). */
-export const PAYMENT_CAPTURE = 'CAPTURE';
-export const PAYMENT_REFUND = 'REFUND';
-export const PAYMENT_SWEEP = 'SWEEP';
-
-export interface CapturePaymentMessage {
-  paymentId: string;
-}
-
-export interface RefundPaymentMessage {
-  refundId: string;
 }

@@ -1,14 +1,24 @@
+import type { OutcomeResult, ResourceKind } from '../db/schema/command.entity';
 import type { Logger } from '../logger';
 import type { Redis } from './redis';
 
-/** What a worker tells the waiting HTTP request once a command is carried out (or refused). */
-export interface CommandReply {
-  commandId: string;
-  status: 'DONE' | 'FAILED';
-  httpStatus: number;
-  body: unknown;
-  requestHash: string | null;
+/** A refusal as stored and replied: the API error code, its message and details. */
+export interface CommandError {
+  error: string;
+  message: string;
+  details?: unknown[];
 }
+
+/**
+ * A command carried out (the domain outcome and the view of what it names) or refused. No HTTP
+ * status: the HTTP layer derives it from the outcome or the error code.
+ */
+export type CommandAnswer =
+  | { status: 'DONE'; outcome: { kind: ResourceKind; id: string; result: OutcomeResult }; view: unknown }
+  | { status: 'FAILED'; error: CommandError | null };
+
+/** What a worker tells the waiting HTTP request once a command is carried out (or refused). */
+export type CommandReply = CommandAnswer & { commandId: string; requestHash: string | null };
 
 export const repliesChannel = (redisPrefix: string) => `${redisPrefix}:replies`;
 

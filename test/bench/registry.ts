@@ -5,6 +5,7 @@ import { flashSale } from './scenarios/flash-sale';
 import { outboxLag } from './scenarios/outbox-lag';
 import { placement, placementAt100 } from './scenarios/placement';
 import { productReads } from './scenarios/product-reads';
+import { timers } from './scenarios/timers';
 
 /**
  * Every scenario `npm run bench` knows, in the order they run. A new scenario is one file in
@@ -19,6 +20,7 @@ export const SCENARIOS: Scenario[] = [
   checkout,
   couponRush,
   outboxLag,
+  timers,
 ];
 
 export function findScenarios(names: string[]): Scenario[] {

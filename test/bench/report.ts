@@ -44,11 +44,7 @@ export function renderReport(outcomes: ScenarioOutcome[]): string {
   ];
   for (const o of outcomes) {
     for (const p of o.phases) {
-      const perOp = (n: number) => (p.load.completed > 0 ? (n / p.load.completed).toFixed(1) : '');
-      // CPU time per operation of what the work needs (not "other"): steadier than ops/s on a busy box.
-      const { loadgen, server, postgres, redis } = p.cpu;
-      const ours = loadgen + server + postgres + redis;
-      const cpuMs = p.load.throughput > 0 ? ((ours / p.load.throughput) * 1000).toFixed(2) : '';
+      const fixed = (n: number | null, digits = 1) => (n === null ? '' : n.toFixed(digits));
       cpu.push([
         p.label,
         format(Math.round(p.load.throughput)),
@@ -56,9 +52,10 @@ export function renderReport(outcomes: ScenarioOutcome[]): string {
         ...[p.cpu.loadgen, p.cpu.server, p.cpu.postgres, p.cpu.redis, p.cpu.other, p.cpu.machine].map((c) =>
           c.toFixed(2),
         ),
-        cpuMs,
-        perOp(p.work.dbCommits + p.work.dbRollbacks),
-        perOp(p.work.redisCommands),
+        // CPU time per operation of what the work needs (not "other"): steadier than ops/s on a busy box.
+        fixed(p.perOperation.cpuMs, 2),
+        fixed(p.perOperation.dbTx),
+        fixed(p.perOperation.redisCommands),
       ]);
     }
   }

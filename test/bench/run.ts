@@ -9,12 +9,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { jwtTokens } from '../../src/services/auth/tokens';
+import { jwtTokens } from '../../src/auth/tokens';
 import { type BenchOptions, parseCli, USAGE } from './cli';
 import { type CapturedPlacement, capturePlacement } from './raw/placement-capture';
 import { findScenarios } from './registry';
 import { renderReport, type ScenarioOutcome } from './report';
-import type { BenchContext, Phase, Scenario } from './scenario';
+import type { BenchContext, PerOperation, Phase, Scenario } from './scenario';
 import { createBenchDatabase } from './support/bench-database';
 import { createHttpClient, type HttpClient } from './support/http-client';
 import { type PhaseMeasurement, PhaseMeter } from './support/phase-meter';
@@ -85,7 +85,7 @@ async function main() {
       warmupMs: parsed.warmupS * 1000,
       shop: { baseUrl: shop.baseUrl, pids: shop.pids, env: serverEnv },
       database,
-      redis: { url: REDIS_URL, prefix: redisPrefix },
+      redis: { url: REDIS_URL, prefix: redisPrefix, client: redis },
       seed,
       http: (connections) => {
         const client = createHttpClient(shop!.baseUrl, connections);
@@ -199,7 +199,29 @@ async function measurePhase(
     `    ${Math.round(result.throughput)}/s, p50 ${result.latency.p50.toFixed(1)} ms, p95 ${result.latency.p95.toFixed(1)} ms; ` +
       `cores: loadgen ${cpu.loadgen}, server ${cpu.server}, postgres ${cpu.postgres}, redis ${cpu.redis}, other ${cpu.other}`,
   );
-  return { label, load: result, cpu, work };
+  return { label, load: result, cpu, work, perOperation: perOperation(result, cpu, work) };
+}
+
+function perOperation(load: Phase['load'], cpu: Phase['cpu'], work: Phase['work']): PerOperation {
+  const per = (n: number) => (load.completed > 0 ? Math.round((n / load.completed) * 100) / 100 : null);
+  const msPerOp = (cores: number) =>
+    load.throughput > 0 ? Math.round((cores / load.throughput) * 1000 * 1000) / 1000 : null;
+  const { loadgen, server, postgres, redis } = cpu;
+  const byProcess = { loadgen, server, postgres, redis };
+  return {
+    cpuMs: msPerOp(loadgen + server + postgres + redis),
+    cpuMsByProcess:
+      load.throughput > 0
+        ? (Object.fromEntries(
+            Object.entries(byProcess).map(([k, v]) => [k, msPerOp(v)]),
+          ) as PerOperation['cpuMsByProcess'])
+        : null,
+    dbTx: per(work.dbCommits + work.dbRollbacks),
+    redisCommands: per(work.redisCommands),
+    redisByCommand: Object.fromEntries(
+      Object.entries(work.redisByCommand).map(([command, calls]) => [command, per(calls) ?? 0]),
+    ),
+  };
 }
 
 /** One server serves every selected scenario: their environment wishes must agree. */

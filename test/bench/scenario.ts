@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { CapturedPlacement } from './raw/placement-capture';
 import type { BenchDatabase } from './support/bench-database';
 import type { WorkCounters } from './support/counters';
@@ -32,7 +33,8 @@ export interface BenchContext {
   /** The shop under test: its URL, its processes (API first, then any extra worker processes). */
   shop: { baseUrl: string; pids: number[]; env: Record<string, string> };
   database: BenchDatabase;
-  redis: { url: string; prefix: string };
+  /** The shop's Redis, its key prefix, and a client of the bench's own for readings. */
+  redis: { url: string; prefix: string; client: Redis };
   seed: Seeder;
   /** A keep-alive client to the shop with `connections` sockets (closed by the harness). */
   http: (connections: number) => HttpClient;
@@ -62,6 +64,18 @@ export interface Phase {
   cpu: CpuShare;
   /** Database transactions and Redis commands during the measured window. */
   work: WorkCounters;
+  /** What one completed operation cost: the figures issue 11 sets targets on. */
+  perOperation: PerOperation;
+}
+
+export interface PerOperation {
+  /** CPU of loadgen + server + PostgreSQL + Redis per operation ("other" excluded), and by process. */
+  cpuMs: number | null;
+  cpuMsByProcess: { loadgen: number; server: number; postgres: number; redis: number } | null;
+  dbTx: number | null;
+  redisCommands: number | null;
+  /** The busiest Redis commands, per operation. */
+  redisByCommand: Record<string, number>;
 }
 
 export interface ScenarioReport {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { productCountStatement } from '../../src/catalog/product-search';
 import { DEMO_BUYER, DEMO_SELLER, seedDemoCatalogIfEmpty } from '../../src/db/seed/demo-catalog';
 import { query, sql } from '../../src/db/sql';
-import { productCountStatement } from '../../src/services/catalog/product-search';
 import { createTestShop, type TestShop } from '../support/test-shop';
 
 let shop: TestShop;

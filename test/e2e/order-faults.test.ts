@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findInventoryDrift } from '../../src/catalog/inventory-actor';
 import { query, sql } from '../../src/db/sql';
-import { findInventoryDrift } from '../../workers/inventory.worker';
 import { createProduct, inventoryOf } from '../support/catalog';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
 import { createTestShop, type TestShop } from '../support/test-shop';

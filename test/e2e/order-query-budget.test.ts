@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../src/ids';
 import type { PlaceOrderCommand } from '../../src/messaging/messages';
-import { businessDay, ensureOrderSequence } from '../../workers/order/order-number';
-import { commandOrder } from '../../workers/order/order-step';
-import { placeOrder } from '../../workers/order/place-order';
+import { commandOrder } from '../../src/orders/order-commands';
+import { businessDay, ensureOrderSequence } from '../../src/orders/order-number';
+import { placeOrder } from '../../src/orders/place-order';
 import { createProduct } from '../support/catalog';
 import { statementKind, statementsDuring } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
 import type { PayOrderCommand } from '../../src/messaging/messages';
-import { businessDay, ensureOrderSequence } from '../../workers/order/order-number';
-import { commandOrder, notifyOrder } from '../../workers/order/order-step';
-import { placeOrder as placeOrderStep } from '../../workers/order/place-order';
-import { capturePayment } from '../../workers/payment/capture';
+import { commandOrder, notifyOrder } from '../../src/orders/order-commands';
+import { businessDay, ensureOrderSequence } from '../../src/orders/order-number';
+import { placeOrder as placeOrderStep } from '../../src/orders/place-order';
+import { capturePayment } from '../../src/payments/capture';
 import { createProduct } from '../support/catalog';
 import { statementKind, statementsDuring } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
@@ -126,7 +126,9 @@ describe('statements per payment step', () => {
     const { paymentId } = await runPay(order.id);
     const job = { data: { paymentId }, attemptsMade: 0, opts: { attempts: 3 } } as never;
     const kinds = (
-      await statementsDuring(shop.databaseName, () => capturePayment(shop.ctx, job, shop.ctx.log))
+      await statementsDuring(shop.databaseName, () =>
+        capturePayment(shop.ctx, job, { paymentId }, shop.ctx.log),
+      )
     ).map(kindOf);
     expect(kinds).toEqual([
       'update payments',
@@ -144,7 +146,9 @@ describe('statements per payment step', () => {
     const { paymentId } = await runPay(order.id, 'BALANCE');
     const job = { data: { paymentId }, attemptsMade: 0, opts: { attempts: 3 } } as never;
     const kinds = (
-      await statementsDuring(shop.databaseName, () => capturePayment(shop.ctx, job, shop.ctx.log))
+      await statementsDuring(shop.databaseName, () =>
+        capturePayment(shop.ctx, job, { paymentId }, shop.ctx.log),
+      )
     ).map(kindOf);
     expect(kinds).toEqual([
       'update payments',

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDomainError } from '../../src/errors/domain-error';
-import { isPublicAddress } from '../../src/services/webhooks/endpoint-guard';
-import { registerWebhook } from '../../src/services/webhooks/webhooks.service';
-import { postSignedEvent } from '../../workers/webhooks/post-signed';
+import { isPublicAddress } from '../../src/webhooks/endpoint-guard';
+import { postSignedEvent } from '../../src/webhooks/post-signed';
+import { registerWebhook } from '../../src/webhooks/webhooks.service';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 let shop: TestShop;

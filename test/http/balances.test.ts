@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyBalanceChange } from '../../src/balance/balance-ledger';
+import { balanceTransaction, retryOnBalanceConflict } from '../../src/balance/retry-on-conflict';
 import { query, sql } from '../../src/db/sql';
 import { BalanceConflictError } from '../../src/errors/balance-conflict.error';
 import { isInsufficientBalanceError } from '../../src/errors/insufficient-balance.error';
-import { applyBalanceChange } from '../../src/services/balance/balance-ledger';
-import { balanceTransaction, retryOnBalanceConflict } from '../../src/services/balance/retry-on-conflict';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 let shop: TestShop;

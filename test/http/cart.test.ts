@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCartLines, removeCartLines } from '../../src/cart/cart-lines';
+import { Inventory } from '../../src/db/schema/inventory.entity';
+import { Product, type ProductStatus } from '../../src/db/schema/product.entity';
 import { query, run, sql } from '../../src/db/sql';
-import { Inventory } from '../../src/domain/inventory.entity';
-import { Product, type ProductStatus } from '../../src/domain/product.entity';
-import { readCartLines, removeCartLines } from '../../src/services/cart/cart-lines';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 let shop: TestShop;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { couponGateKeys, dropCouponGate } from '../../src/coupons/coupon-gate';
 import { query, sql } from '../../src/db/sql';
-import { couponGateKeys, dropCouponGate } from '../../src/services/coupons/coupon-gate';
 import { createBuyers, createCoupon, gateOf, issue, storedIssuance, waitFor } from '../support/coupons';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { couponGateKeys } from '../../src/coupons/coupon-gate';
+import { rebuildAllCouponGates } from '../../src/coupons/coupon-gate-rebuild';
 import { query, sql } from '../../src/db/sql';
-import { couponGateKeys } from '../../src/services/coupons/coupon-gate';
-import { rebuildAllCouponGates } from '../../src/services/coupons/coupon-gate-rebuild';
 import { couponBody, createCoupon, gateOf, issue } from '../support/coupons';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyRestock, MAX_STOCK } from '../../src/catalog/inventory.service';
 import { query, sql } from '../../src/db/sql';
-import { applyRestock, MAX_STOCK } from '../../src/services/catalog/inventory.service';
 import { statementsDuring as countStatements } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 

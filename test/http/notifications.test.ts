@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../src/ids';
-import { insertNotification } from '../../src/services/notifications/notifications.service';
+import { insertNotification } from '../../src/notifications/notifications.service';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 let shop: TestShop;

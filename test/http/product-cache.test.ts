@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { query, sql } from '../../src/db/sql';
-import { createRedis } from '../../src/messaging/redis';
 import {
   getCachedProductView,
   invalidateProducts,
   lookupCachedProduct,
   storeCachedProduct,
-} from '../../src/services/catalog/product-cache';
-import { loadProductViews } from '../../src/services/catalog/product-view';
+} from '../../src/catalog/product-cache';
+import { loadProductViews } from '../../src/catalog/product-view';
+import { query, sql } from '../../src/db/sql';
+import { createRedis } from '../../src/messaging/redis';
 import { statementsDuring as countStatements } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 

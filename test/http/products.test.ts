@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invalidateProducts } from '../../src/catalog/product-cache';
 import { createOrm } from '../../src/db/orm';
 import { query, sql } from '../../src/db/sql';
-import { invalidateProducts } from '../../src/services/catalog/product-cache';
 import { statementsDuring as countStatements } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 

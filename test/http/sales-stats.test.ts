@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
-import { invalidatePopularProducts } from '../../src/services/stats/popular-products';
-import { syncOrderSales } from '../../workers/consumers/sales-stats.consumer';
+import { invalidatePopularProducts } from '../../src/stats/popular-products';
+import { syncOrderSales } from '../../src/stats/sales-stats.consumer';
 import { createProduct } from '../support/catalog';
 import { completeRefunds, eventsSettled, rows } from '../support/events';
 import { markPaid, placeOrder } from '../support/orders';

@@ -6,7 +6,7 @@ import {
   orderMachine,
 } from '../../machines/order.machine';
 import type { OrderSnapshot } from '../../machines/order-snapshot';
-import { interpretActions } from '../../workers/machine-step';
+import { interpretActions } from '../../src/orders/machine-actions';
 import { ALPHABET, type AnyOrderEvent } from './order-alphabet';
 import { type ExpectedTimers, restOf } from './order-spec';
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { initialTransition, transition } from 'xstate';
 import { type OrderEvent, orderMachine } from '../../machines/order.machine';
 import type { OrderSnapshot } from '../../machines/order-snapshot';
-import { interpretActions } from '../../workers/machine-step';
+import { interpretActions } from '../../src/orders/machine-actions';
 import type { AnyOrderEvent } from './order-alphabet';
 import { effectNames, leafOf, ORDER_INPUT } from './order-graph';
 

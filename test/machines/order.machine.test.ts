@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initialTransition } from 'xstate';
 import { type OrderEvent, orderMachine } from '../../machines/order.machine';
-import { orderEffects } from '../../workers/effects';
+import { orderEffects } from '../../src/orders/effects';
 import { ALPHABET, type AnyOrderEvent } from './order-alphabet';
 import {
   declaredEdges,

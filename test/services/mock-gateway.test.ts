@@ -4,12 +4,12 @@ import { isGatewayDeclined } from '../../src/errors/gateway-declined.error';
 import { isGatewayTimeout } from '../../src/errors/gateway-timeout.error';
 import { isGatewayTransient } from '../../src/errors/gateway-transient.error';
 import { uuidv7 } from '../../src/ids';
-import { paymentGateway } from '../../src/services/gateway';
+import { paymentGateway } from '../../src/payments/gateway';
 import {
   type GatewayOperation,
   setGatewayLatencyObserver,
-} from '../../src/services/gateway/gateway-observer';
-import { MockGateway } from '../../src/services/gateway/mock-gateway';
+} from '../../src/payments/gateway/gateway-observer';
+import { MockGateway } from '../../src/payments/gateway/mock-gateway';
 import { createTestShop, type TestShop } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OrderContext } from '../../machines/order.machine';
-import { Outbox } from '../../src/db/outbox';
 import { WriteBatch } from '../../src/db/write-batch';
 import { uuidv7 } from '../../src/ids';
-import type { Effect, EffectContext } from '../../workers/effects/effect-context';
-import { StockPlan } from '../../workers/effects/stock-plan';
+import { Outbox } from '../../src/messaging/outbox';
+import type { Effect, EffectContext } from '../../src/orders/effects/effect-context';
+import { StockPlan } from '../../src/orders/effects/stock-plan';
 import type { TestShop } from './test-shop';
 
 export interface OrderStub {

@@ -1,6 +1,6 @@
+import { couponGateKeys } from '../../src/coupons/coupon-gate';
 import { query, sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
-import { couponGateKeys } from '../../src/services/coupons/coupon-gate';
 import type { TestShop, TestUser } from './test-shop';
 
 const HOUR = 3600_000;
@@ -58,7 +58,7 @@ export async function createBuyers(shop: TestShop, count: number): Promise<TestU
       id,
       email: emails[i]!,
       role: 'BUYER' as const,
-      token: await shop.ctx.tokens.sign({ id, role: 'BUYER' }),
+      token: await shop.ctx.tokens.sign({ id, role: 'BUYER', tokenVersion: 0 }),
     })),
   );
 }

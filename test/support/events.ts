@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { query, sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
-import { commandOrder, notifyOrder } from '../../workers/order/order-step';
+import { commandOrder, notifyOrder } from '../../src/orders/order-commands';
 import type { TestShop, TestUser } from './test-shop';
 import { eventually } from './worker-process';
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { findInventoryDrift } from '../../src/catalog/inventory-actor';
 import { query, sql } from '../../src/db/sql';
-import { findInventoryDrift } from '../../workers/inventory.worker';
 
 type Check = [string, ReturnType<typeof sql>];
 

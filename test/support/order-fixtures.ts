@@ -2,8 +2,8 @@ import { initialTransition, transition } from 'xstate';
 import { type OrderEvent, orderMachine } from '../../machines/order.machine';
 import { uuidv7 } from '../../src/ids';
 import type { PayOrderCommand } from '../../src/messaging/messages';
-import { commitStep } from '../../workers/order/commit-step';
-import { loadOrder } from '../../workers/order/order-store';
+import { commitStep } from '../../src/orders/commit-transition';
+import { loadOrder } from '../../src/orders/order-store';
 import type { TestShop, TestUser } from './test-shop';
 
 /**
@@ -117,7 +117,7 @@ export async function stepFixtureOrder(
       event: full,
       actions,
       messageId: null,
-      command,
+      command: command && { name: 'PAY', data: command },
     });
   });
 }

@@ -1,5 +1,5 @@
 import { uuidv7 } from '../../src/ids';
-import { commandOrder, notifyOrder } from '../../workers/order/order-step';
+import { commandOrder, notifyOrder } from '../../src/orders/order-commands';
 import type { TestShop, TestUser } from './test-shop';
 
 /** Places an order through the API (201 expected) and returns it. */
@@ -50,4 +50,19 @@ export async function markPaid(shop: TestShop, buyer: TestUser, orderId: string,
     ),
   );
   return paymentId;
+}
+
+/**
+ * Delivers a notice (a timeout coming due, a payment outcome) to an order through the order actor's
+ * own step, at a moment the test chooses: 'applied' if the machine took it, else why not.
+ */
+export async function deliverNotice(
+  shop: TestShop,
+  orderId: string,
+  event: { type: string; [key: string]: unknown },
+): Promise<'applied' | 'ignored' | 'duplicate'> {
+  const outcome = await shop.ctx.orm.em
+    .fork()
+    .transactional((tx) => notifyOrder(tx, orderId, event, `test-${event.type}-${uuidv7()}`, new Date()));
+  return typeof outcome === 'string' ? outcome : 'applied';
 }

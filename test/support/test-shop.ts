@@ -2,10 +2,11 @@ import { inject } from 'vitest';
 import { type App, createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
 import { type AppContext, createContext } from '../../src/context';
-import type { Role } from '../../src/domain/user.entity';
-import { User } from '../../src/domain/user.entity';
+import type { Role } from '../../src/db/schema/user.entity';
+import { User } from '../../src/db/schema/user.entity';
 import { createLogger } from '../../src/logger';
 import { waitUntilReady } from '../../src/messaging/redis';
+import { startTracing } from '../../src/tracing/tracing';
 import { type RunningWorkers, startWorkers } from '../../workers';
 import { createTestDatabase, databaseUrl, dropTestDatabase } from './databases';
 
@@ -71,6 +72,12 @@ export function testEnv(
  * Redis key prefix, the real HTTP app called in-process through `app.request()`.
  */
 export async function createTestShop(overrides: Record<string, string> = {}): Promise<TestShop> {
+  // TEST_TRACING=1 runs a test file with tracing on (spans made and propagated, then dropped): the
+  // shop must behave the same either way.
+  if (process.env.TEST_TRACING === '1') {
+    const { NoopSpanProcessor } = await import('@opentelemetry/sdk-trace');
+    await startTracing({ spanProcessors: [new NoopSpanProcessor()] });
+  }
   const databaseName = await createTestDatabase(inject('templateDatabase'));
   const config = loadConfig(testEnv(databaseName, overrides));
   const log = createLogger(config);
@@ -115,7 +122,7 @@ export async function createTestShop(overrides: Record<string, string> = {}): Pr
       businessNumber: role === 'SELLER' ? '123-45-67890' : null,
     });
     await em.flush();
-    return { id: user.id, email, role, token: await ctx.tokens.sign({ id: user.id, role }) };
+    return { id: user.id, email, role, token: await ctx.tokens.sign({ id: user.id, role, tokenVersion: 0 }) };
   };
 
   const close = async () => {

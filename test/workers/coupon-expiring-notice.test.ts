@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sweepCoupons } from '../../src/coupons/coupon-expiry';
 import { query, sql } from '../../src/db/sql';
-import { sweepCoupons } from '../../src/services/coupons/coupon-expiry';
 import { createProduct } from '../support/catalog';
 import { createCoupon, issue } from '../support/coupons';
 import { placeOrder } from '../support/orders';

@@ -1,9 +1,9 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activateCoupon, expireCoupon, sweepCoupons } from '../../src/coupons/coupon-expiry';
 import { query, sql } from '../../src/db/sql';
-import { activateCoupon, expireCoupon, sweepCoupons } from '../../src/services/coupons/coupon-expiry';
+import { holdCoupon, restoreCoupon, useCoupon } from '../../src/orders/effects/coupon.effects';
 import { couponWorker } from '../../workers/coupon.worker';
-import { holdCoupon, restoreCoupon, useCoupon } from '../../workers/effects/coupon.effects';
 import { WORKER_DEFINITIONS } from '../../workers/index';
 import { type RunningWorker, startWorker } from '../../workers/runtime';
 import { orderStub, runEffect } from '../support/coupon-effects';
@@ -241,8 +241,8 @@ describe('every state of the coupon and user-coupon lifecycles is reached', () =
     });
     seen.coupon.add(await couponStatus(cancelled.id));
 
-    const { COUPON_STATUSES } = await import('../../src/domain/coupon.entity');
-    const { USER_COUPON_STATUSES } = await import('../../src/domain/user-coupon.entity');
+    const { COUPON_STATUSES } = await import('../../src/db/schema/coupon.entity');
+    const { USER_COUPON_STATUSES } = await import('../../src/db/schema/user-coupon.entity');
     expect([...seen.coupon].sort()).toEqual([...COUPON_STATUSES].sort());
     expect([...seen.userCoupon].sort()).toEqual([...USER_COUPON_STATUSES].sort());
   });

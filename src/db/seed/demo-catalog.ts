@@ -1,6 +1,6 @@
 import type { AppContext } from '../../context';
-import { User } from '../../domain/user.entity';
 import { uuidv7 } from '../../ids';
+import { User } from '../schema/user.entity';
 import { run, sql } from '../sql';
 
 export const DEMO_SELLER = { email: 'seller@shop.local', password: 'seller-password', name: 'Demo Seller' };

@@ -1,8 +1,9 @@
 /** `npm run seed`: migrations, the administrator and the demo catalog, then exit. */
+
+import { ensureAdmin } from '../../auth/auth.service';
 import { loadConfig } from '../../config';
 import { createContext } from '../../context';
 import { createLogger } from '../../logger';
-import { ensureAdmin } from '../../services/auth/auth.service';
 import { resolveDatabase } from '../database-url';
 import { migrate } from '../orm';
 import { seedDemoCatalogIfEmpty } from './demo-catalog';

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import { verifyCredentials } from '../../auth/auth.service';
 import type { AppContext } from '../../context';
 import { DomainError, isDomainError } from '../../errors/domain-error';
-import { login } from '../../services/auth/auth.service';
+import { isStorableText } from '../../validation/text';
 import type { AppEnv } from '../app-env';
+import { clientAddress } from '../client-address';
 import { errorBody, handleError } from '../error-handler';
 
 export const ADMIN_REALM = 'shop admin';
@@ -17,42 +19,60 @@ const BASIC_CACHE_MAX = 256;
  * applies. Anything else is 401 with a Basic challenge, which makes browsers ask for credentials.
  */
 export function adminGate(ctx: AppContext): MiddlewareHandler<AppEnv> {
-  const verified = new Map<string, { userId: string; until: number }>();
+  const verified = new Map<string, { userId: string; tokenVersion: number; until: number }>();
 
-  const basicAdmin = async (credentials: string): Promise<string | undefined> => {
+  /** A cached Basic login counts only while the admin is still an ADMIN at the same token version. */
+  const stillValid = async (entry: { userId: string; tokenVersion: number }) => {
+    const standing = await ctx.tokenChecker.standing(entry.userId);
+    return standing?.role === 'ADMIN' && standing.tokenVersion === entry.tokenVersion;
+  };
+
+  const basicAdmin = async (credentials: string, address: string): Promise<string | undefined> => {
     const key = createHash('sha256').update(credentials).digest('hex');
     const cached = verified.get(key);
-    if (cached && cached.until > Date.now()) return cached.userId;
+    if (cached && cached.until > Date.now() && (await stillValid(cached))) return cached.userId;
     verified.delete(key);
     const decoded = Buffer.from(credentials, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 1) return undefined;
-    const { user } = await login(ctx, decoded.slice(0, colon), decoded.slice(colon + 1)).catch((error) => {
-      if (isDomainError(error) && error.code === 'UNAUTHORIZED') return { user: undefined };
+    if (colon < 1 || !isStorableText(decoded)) return undefined;
+    const user = await verifyCredentials(
+      ctx,
+      decoded.slice(0, colon),
+      decoded.slice(colon + 1),
+      address,
+    ).catch((error) => {
+      if (isDomainError(error) && error.code === 'UNAUTHORIZED') return undefined;
       throw error;
     });
     if (user?.role !== 'ADMIN') return undefined;
     if (verified.size >= BASIC_CACHE_MAX) verified.delete(verified.keys().next().value!);
-    verified.set(key, { userId: user.id, until: Date.now() + BASIC_CACHE_MS });
+    verified.set(key, {
+      userId: user.id,
+      tokenVersion: user.tokenVersion,
+      until: Date.now() + BASIC_CACHE_MS,
+    });
     return user.id;
   };
 
   /** The admin's id, undefined for no or wrong credentials; throws FORBIDDEN for a non-admin token. */
-  const identify = async (header: string): Promise<string | undefined> => {
+  const identify = async (header: string, address: string): Promise<string | undefined> => {
     const [scheme, value] = header.split(/\s+/, 2) as [string, string | undefined];
     if (!value) return undefined;
     if (/^bearer$/i.test(scheme)) {
-      const user = await ctx.tokens.verify(value);
+      const user = await ctx.tokenChecker.authenticate(value);
       if (user && user.role !== 'ADMIN') throw new DomainError('FORBIDDEN', 'This needs the role ADMIN');
       return user?.id;
     }
-    return /^basic$/i.test(scheme) ? basicAdmin(value) : undefined;
+    return /^basic$/i.test(scheme) ? basicAdmin(value, address) : undefined;
   };
 
   return async (c, next) => {
     let adminId: string | undefined;
     try {
-      adminId = await identify(c.req.header('authorization') ?? '');
+      adminId = await identify(
+        c.req.header('authorization') ?? '',
+        clientAddress(c, ctx.config.trustProxyHops),
+      );
     } catch (error) {
       return handleError(error, c);
     }

@@ -1,21 +1,21 @@
 import type { MiddlewareHandler } from 'hono';
-import type { Role } from '../../domain/user.entity';
+import type { TokenChecker } from '../../auth/token-checker';
+import type { Role } from '../../db/schema/user.entity';
 import { DomainError } from '../../errors/domain-error';
-import type { TokenService } from '../../services/auth/tokens';
 import type { AppEnv, AuthUser } from '../app-env';
 
 /**
  * Reads `Authorization: Bearer …` (or `?access_token=` for EventSource, which cannot send headers).
- * A missing token leaves the request anonymous; a bad one is refused outright.
+ * A missing token leaves the request anonymous; a bad, expired or revoked one is refused outright.
  */
-export function authenticate(tokens: TokenService): MiddlewareHandler<AppEnv> {
+export function authenticate(tokens: TokenChecker): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
     const token = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : c.req.query('access_token');
     if (header !== undefined && !token)
       throw new DomainError('UNAUTHORIZED', 'Malformed Authorization header');
     if (token) {
-      const user = await tokens.verify(token);
+      const user = await tokens.authenticate(token);
       if (!user) throw new DomainError('UNAUTHORIZED', 'Invalid or expired token');
       c.set('user', user);
     }

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
-import { listOutboxEvents, retryOutboxEvent } from '../../services/outbox/outbox-admin';
-import { outboxLagByConsumer } from '../../services/outbox/outbox-lag';
+import { listOutboxEvents, retryOutboxEvent } from '../../outbox/outbox-admin';
+import { outboxLagByConsumer } from '../../outbox/outbox-lag';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { requireRole } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonContent } from '../openapi';

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
-import { salesReport } from '../../services/stats/sales-report';
+import { salesReport } from '../../stats/sales-report';
 import { dataEnvelope } from '../envelope';
 import { requireRole } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonContent } from '../openapi';

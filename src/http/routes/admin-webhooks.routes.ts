@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
-import { deleteWebhook, listWebhooks, registerWebhook } from '../../services/webhooks/webhooks.service';
+import { deleteWebhook, listWebhooks, registerWebhook } from '../../webhooks/webhooks.service';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireRole } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';

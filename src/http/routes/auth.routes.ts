@@ -1,11 +1,22 @@
 import { createRoute } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { changePassword, changeRole, logout } from '../../auth/account-changes';
+import { getUser, login, registerUser } from '../../auth/auth.service';
 import type { AppContext } from '../../context';
-import { changeRole, getUser, login, registerUser } from '../../services/auth/auth.service';
+import { clientAddress } from '../client-address';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireRole, requireUser } from '../middleware/auth';
+import { noStore } from '../middleware/no-store';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
 import { idParam } from '../schemas/common';
-import { LoginBody, LoginResult, RegisterBody, RoleBody, UserSchema } from '../schemas/user.schemas';
+import {
+  LoginBody,
+  LoginResult,
+  PasswordChangeBody,
+  RegisterBody,
+  RoleBody,
+  UserSchema,
+} from '../schemas/user.schemas';
 
 const register = createRoute({
   method: 'post',
@@ -27,6 +38,33 @@ const loginRoute = createRoute({
   request: jsonBody(LoginBody),
   responses: {
     200: jsonContent(dataEnvelope(LoginResult), 'A JWT and the user'),
+    ...errorResponses('UNAUTHORIZED', 'RATE_LIMITED'),
+  },
+});
+
+const logoutRoute = createRoute({
+  method: 'post',
+  path: '/logout',
+  tags: ['Auth'],
+  summary: 'Revoke every token issued to the authenticated user so far',
+  security: bearerSecurity,
+  middleware: [requireUser] as const,
+  responses: {
+    204: { description: 'Logged out: this token and every older one stop working' },
+    ...errorResponses('UNAUTHORIZED'),
+  },
+});
+
+const passwordRoute = createRoute({
+  method: 'post',
+  path: '/password',
+  tags: ['Auth'],
+  summary: 'Change the password (every older token stops working; a fresh one is returned)',
+  security: bearerSecurity,
+  middleware: [requireUser] as const,
+  request: jsonBody(PasswordChangeBody),
+  responses: {
+    200: jsonContent(dataEnvelope(LoginResult), 'A fresh JWT and the user'),
     ...errorResponses('UNAUTHORIZED', 'RATE_LIMITED'),
   },
 });
@@ -54,25 +92,39 @@ const setRole = createRoute({
   request: { params: idParam, ...jsonBody(RoleBody) },
   responses: {
     200: jsonContent(dataEnvelope(UserSchema), 'The user with the new role'),
-    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'USER_NOT_FOUND'),
+    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'USER_NOT_FOUND', 'LAST_ADMIN'),
   },
 });
 
-/** Mounted at /auth. */
+/** Mounted at /auth. Answers carry tokens or account data: never cached (Cache-Control: no-store). */
 export function authRoutes(ctx: AppContext) {
-  return createRouter()
+  const address = (c: Context) => clientAddress(c, ctx.config.trustProxyHops);
+  const router = createRouter();
+  router.use('*', noStore);
+  return router
     .openapi(register, async (c) => c.json({ data: await registerUser(ctx, c.req.valid('json')) }, 201))
     .openapi(loginRoute, async (c) => {
       const { email, password } = c.req.valid('json');
-      return c.json({ data: await login(ctx, email, password) }, 200);
+      return c.json({ data: await login(ctx, email, password, address(c)) }, 200);
+    })
+    .openapi(logoutRoute, async (c) => {
+      await logout(ctx, currentUser(c).id);
+      return c.body(null, 204);
+    })
+    .openapi(passwordRoute, async (c) => {
+      const result = await changePassword(ctx, currentUser(c).id, c.req.valid('json'), address(c));
+      return c.json({ data: result }, 200);
     })
     .openapi(me, async (c) => c.json({ data: await getUser(ctx, currentUser(c).id) }, 200));
 }
 
 /** Mounted at /admin/users. */
 export function adminUserRoutes(ctx: AppContext) {
-  return createRouter().openapi(setRole, async (c) => {
-    const user = await changeRole(ctx, c.req.valid('param').id, c.req.valid('json').role);
+  const router = createRouter();
+  router.use('*', noStore);
+  return router.openapi(setRole, async (c) => {
+    const { id } = c.req.valid('param');
+    const user = await changeRole(ctx, currentUser(c).id, id, c.req.valid('json').role);
     return c.json({ data: user }, 200);
   });
 }

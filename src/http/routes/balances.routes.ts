@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
+import { chargeBalance, getBalance } from '../../balance/balance.service';
 import type { AppContext } from '../../context';
-import { chargeBalance, getBalance } from '../../services/balance/balance.service';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';

@@ -1,12 +1,12 @@
 import { createRoute } from '@hono/zod-openapi';
-import type { AppContext } from '../../context';
 import {
   addCartItem,
   clearCart,
   getCart,
   removeCartItem,
   setCartItemQuantity,
-} from '../../services/cart/cart.service';
+} from '../../cart/cart.service';
+import type { AppContext } from '../../context';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { getCommandReceipt } from '../../commands/command-queries';
 import type { AppContext } from '../../context';
-import { getCommandReceipt } from '../../services/commands/command-queries';
+import { resourcePath } from '../command-response';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonContent } from '../openapi';
@@ -25,7 +26,8 @@ const receipt = createRoute({
 
 /** Mounted at /commands. */
 export function commandRoutes(ctx: AppContext) {
-  return createRouter().openapi(receipt, async (c) =>
-    c.json({ data: await getCommandReceipt(ctx, currentUser(c), c.req.valid('param').id) }, 200),
-  );
+  return createRouter().openapi(receipt, async (c) => {
+    const { outcome, ...view } = await getCommandReceipt(ctx, currentUser(c), c.req.valid('param').id);
+    return c.json({ data: { ...view, ...(outcome ? { resource: resourcePath(outcome) } : {}) } }, 200);
+  });
 }

@@ -6,8 +6,8 @@ import {
   getCoupon,
   listCoupons,
   resyncCouponGate,
-} from '../../services/coupons/coupon.service';
-import { issueCoupon, listMyCoupons } from '../../services/coupons/coupon-issue';
+} from '../../coupons/coupon.service';
+import { issueCoupon, listMyCoupons } from '../../coupons/coupon-issue';
 import { dataEnvelope, pageEnvelope, pageMeta } from '../envelope';
 import { currentUser, requireRole, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env';
+import { scriptNonce } from '../middleware/security-headers';
 import { createRouter, jsonContent } from '../openapi';
 import { PACKAGE_ASSETS, serveFile } from '../ui/package-assets';
 
@@ -26,9 +27,19 @@ const openapiJson = createRoute({
   },
 });
 
-// Scalar's bundle, from the package; fonts and telemetry off so nothing is fetched from the internet.
+// Scalar's bundle, from the package; fonts and telemetry off so nothing is fetched from the internet,
+// and nothing that leads to Scalar's hosted services: no MCP generator, no "open in the API client"
+// button, no "Powered by" links (hidden by CSS: no option removes them), no live link to another site
+// (the CSS leaves them as text). The built-in request client sends straight from the browser to this
+// origin (no proxy is configured).
 // (The container is not called #api-reference: Scalar would also mount its default config there.)
-const DOCS_PAGE = `<!doctype html>
+const OFFLINE_CSS = [
+  'a[href*="scalar.com"] { display: none !important; }',
+  // Other absolute links (MDN for a status code) stay as text. (No URL in the page: see openapi.test.ts.)
+  'a[href^="http:"], a[href^="https:"], a[href^="//"] { pointer-events: none; color: inherit; text-decoration: none; }',
+].join(' ');
+
+const docsPage = (nonce: string) => `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -38,7 +49,7 @@ const DOCS_PAGE = `<!doctype html>
 <body>
   <div id="reference"></div>
   <script src="/docs/scalar.js"></script>
-  <script>
+  <script nonce="${nonce}">
     Scalar.createApiReference('#reference', {
       url: '/openapi.json',
       // Without a slug this Scalar version never leaves its loading skeleton.
@@ -48,6 +59,9 @@ const DOCS_PAGE = `<!doctype html>
       telemetry: false,
       showDeveloperTools: 'never',
       agent: { disabled: true },
+      mcp: { disabled: true },
+      hideClientButton: true,
+      customCss: ${JSON.stringify(OFFLINE_CSS)},
     });
   </script>
 </body>
@@ -65,6 +79,6 @@ export function docsRoutes(app: OpenAPIHono<AppEnv>) {
       document ??= app.getOpenAPI31Document(DOCUMENT_INFO);
       return c.json(document as unknown as Record<string, unknown>, 200);
     })
-    .get('/docs', (c) => c.html(DOCS_PAGE))
+    .get('/docs', (c) => c.html(docsPage(scriptNonce(c))))
     .get('/docs/scalar.js', serveFile(PACKAGE_ASSETS.scalar));
 }

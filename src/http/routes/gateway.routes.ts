@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
-import { listCharges } from '../../services/gateway/gateway-ledger';
+import { listCharges } from '../../payments/gateway/gateway-ledger';
 import { pageEnvelope } from '../envelope';
 import { requireRole } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonContent } from '../openapi';

@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { findInventoryDrift } from '../../../workers/inventory.worker';
+import { getInventory } from '../../catalog/inventory.service';
+import { findInventoryDrift } from '../../catalog/inventory-actor';
+import { dispatchCommand } from '../../commands/dispatch';
 import type { AppContext } from '../../context';
-import { getInventory } from '../../services/catalog/inventory.service';
-import { dispatchCommand } from '../../services/commands/dispatch';
 import { commandResponse } from '../command-response';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireRole } from '../middleware/auth';
@@ -95,7 +95,7 @@ export function inventoryRoutes(ctx: AppContext) {
         productId: c.req.valid('param').productId,
         quantity: c.req.valid('json').quantity,
       });
-      return commandResponse(c, outcome);
+      return commandResponse(c, restock, outcome);
     })
     .openapi(adjust, async (c) => {
       const user = currentUser(c);
@@ -105,6 +105,6 @@ export function inventoryRoutes(ctx: AppContext) {
         productId: c.req.valid('param').productId,
         ...c.req.valid('json'),
       });
-      return commandResponse(c, outcome);
+      return commandResponse(c, adjust, outcome);
     });
 }

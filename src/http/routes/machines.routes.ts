@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { describeMachine, listMachines } from '../../services/machines/machine-registry';
+import { describeMachine, listMachines } from '../../statecharts/machine-registry';
 import { dataEnvelope } from '../envelope';
 import { createRouter, errorResponses, jsonContent } from '../openapi';
 import { MachineDescriptionSchema, MachineNameParam, MachineSummarySchema } from '../schemas/machine.schemas';

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
-import { listNotifications, markNotificationRead } from '../../services/notifications/notifications.service';
+import { listNotifications, markNotificationRead } from '../../notifications/notifications.service';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonContent } from '../openapi';

@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { AppContext } from '../../context';
+import { DomainError } from '../../errors/domain-error';
 import { createOrderStatusHub } from '../../messaging/order-status-hub';
-import { assertMayWatchOrder, feedOrderStatus } from '../../services/live/order-status-stream';
+import { assertMayWatchOrder, feedOrderStatus } from '../../orders/order-status-stream';
 import { currentUser, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses } from '../openapi';
 import { idParam } from '../schemas/common';
@@ -15,7 +16,8 @@ const events = createRoute({
   description:
     'An `event: status` with `{orderId, status, state, cancelReason, version, updatedAt}` at once and on ' +
     'every change (pushed from any process through Redis pub/sub), and a `: heartbeat` comment every ' +
-    '15 s. EventSource cannot send headers: the token may be given as `?access_token=`.',
+    '15 s. EventSource cannot send headers: the token may be given as `?access_token=`. A user may hold ' +
+    '`SSE_MAX_STREAMS_PER_USER` (5) streams open at once; one more answers 429.',
   security: bearerSecurity,
   middleware: requireUser,
   request: { params: idParam },
@@ -24,19 +26,45 @@ const events = createRoute({
       description: 'The event stream',
       content: { 'text/event-stream': { schema: z.string() } },
     },
-    ...errorResponses('UNAUTHORIZED', 'ORDER_NOT_FOUND'),
+    ...errorResponses('UNAUTHORIZED', 'ORDER_NOT_FOUND', 'RATE_LIMITED'),
   },
 });
 
-/** Mounted at /orders, beside the orders router: the live order-status stream. */
+/**
+ * Mounted at /orders, beside the orders router: the live order-status stream. Each user may hold
+ * SSE_MAX_STREAMS_PER_USER streams open in this process at once; one more answers 429.
+ */
 export function orderEventsRoutes(ctx: AppContext) {
   const hub = createOrderStatusHub(ctx);
+  const openStreams = new Map<string, number>();
+  const release = (userId: string) => {
+    const left = (openStreams.get(userId) ?? 1) - 1;
+    if (left > 0) openStreams.set(userId, left);
+    else openStreams.delete(userId);
+  };
   return createRouter().openapi(events, async (c) => {
     const orderId = c.req.valid('param').id;
-    await assertMayWatchOrder(ctx, currentUser(c), orderId);
+    const user = currentUser(c);
+    await assertMayWatchOrder(ctx, user, orderId);
+    const open = openStreams.get(user.id) ?? 0;
+    if (open >= ctx.config.sseMaxStreamsPerUser) {
+      throw new DomainError(
+        'RATE_LIMITED',
+        `At most ${ctx.config.sseMaxStreamsPerUser} live order streams at once; close one first`,
+        undefined,
+        { 'Retry-After': '5' },
+      );
+    }
+    openStreams.set(user.id, open + 1);
     return streamSSE(
       c,
-      (stream) => feedOrderStatus(ctx, hub, stream, orderId),
+      async (stream) => {
+        try {
+          await feedOrderStatus(ctx, hub, stream, orderId);
+        } finally {
+          release(user.id);
+        }
+      },
       async (error) => {
         ctx.log.warn({ err: String(error), orderId }, 'order status stream failed');
       },

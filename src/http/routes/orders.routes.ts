@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { dispatchOrderCommand } from '../../commands/dispatch';
 import type { AppContext } from '../../context';
-import { dispatchOrderCommand } from '../../services/commands/dispatch';
-import { getOrder, listOrders, orderHistory, orderMachineState } from '../../services/orders/order-queries';
+import { getOrder, listOrders, orderHistory, orderMachineState } from '../../orders/order-queries';
 import { commandResponse } from '../command-response';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
@@ -151,7 +151,7 @@ export function orderRoutes(ctx: AppContext) {
         { userId: user.id, role: user.role, ...body },
         { idempotencyKey: c.req.valid('header')['idempotency-key'] },
       );
-      return commandResponse(c, outcome);
+      return commandResponse(c, place, outcome);
     })
     .openapi(list, async (c) => {
       const { status, page, size } = c.req.valid('query');
@@ -180,7 +180,7 @@ export function orderRoutes(ctx: AppContext) {
         orderId: c.req.valid('param').id,
         reason: body.reason,
       });
-      return commandResponse(c, outcome);
+      return commandResponse(c, cancel, outcome);
     })
     .openapi(confirm, async (c) => {
       const user = currentUser(c);
@@ -189,6 +189,6 @@ export function orderRoutes(ctx: AppContext) {
         role: user.role,
         orderId: c.req.valid('param').id,
       });
-      return commandResponse(c, outcome);
+      return commandResponse(c, confirm, outcome);
     });
 }

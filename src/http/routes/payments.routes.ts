@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
-import { getPayment, listPayments, requestPayment } from '../../services/payments/payments.service';
+import { getPayment, listPayments, requestPayment } from '../../payments/payments.service';
 import { commandResponse } from '../command-response';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
@@ -72,7 +72,7 @@ export function paymentRoutes(ctx: AppContext) {
         c.req.valid('json'),
         c.req.valid('header')['idempotency-key'],
       );
-      return commandResponse(c, outcome);
+      return commandResponse(c, pay, outcome);
     })
     .openapi(list, async (c) => c.json(await listPayments(ctx, currentUser(c), c.req.valid('query')), 200))
     .openapi(detail, async (c) =>

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
-import { popularProducts } from '../../services/stats/popular-products';
+import { popularProducts } from '../../stats/popular-products';
 import { dataEnvelope } from '../envelope';
 import { createRouter, errorResponses, jsonContent } from '../openapi';
 import { PopularProductSchema, PopularQuery } from '../schemas/stats.schemas';

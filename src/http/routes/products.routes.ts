@@ -1,12 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
+import { changeProductStatus, createProduct, getProduct, updateProduct } from '../../catalog/product.service';
+import { searchProducts } from '../../catalog/product-search';
 import type { AppContext } from '../../context';
-import {
-  changeProductStatus,
-  createProduct,
-  getProduct,
-  updateProduct,
-} from '../../services/catalog/product.service';
-import { searchProducts } from '../../services/catalog/product-search';
 import { dataEnvelope, pageEnvelope, pageMeta } from '../envelope';
 import { currentUser, requireRole } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';

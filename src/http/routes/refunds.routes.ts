@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
-import { getRefund, requestRefund } from '../../services/payments/refunds.service';
+import { getRefund, requestRefund } from '../../payments/refunds.service';
 import { commandResponse } from '../command-response';
 import { dataEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
@@ -61,7 +61,7 @@ export function refundRoutes(ctx: AppContext) {
         c.req.valid('json'),
         c.req.valid('header')['idempotency-key'],
       );
-      return commandResponse(c, outcome);
+      return commandResponse(c, refund, outcome);
     })
     .openapi(detail, async (c) =>
       c.json({ data: await getRefund(ctx, currentUser(c), c.req.valid('param').id) }, 200),

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { addReview, listReviews } from '../../catalog/reviews.service';
 import type { AppContext } from '../../context';
-import { addReview, listReviews } from '../../services/catalog/reviews.service';
+import { text } from '../../validation/text';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireRole } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
@@ -19,7 +20,7 @@ const ReviewSchema = z
   .openapi('Review');
 
 const ReviewBody = z
-  .object({ rating: z.number().int().min(1).max(5), comment: z.string().trim().max(2000).optional() })
+  .object({ rating: z.number().int().min(1).max(5), comment: text().trim().max(2000).optional() })
   .openapi('NewReview');
 
 const create = createRoute({

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { MAX_CART_QUANTITY } from '../../domain/cart-item.entity';
-import { PRODUCT_STATUSES } from '../../domain/product.entity';
+import { MAX_CART_QUANTITY } from '../../db/schema/cart-item.entity';
+import { PRODUCT_STATUSES } from '../../db/schema/product.entity';
 
 const quantity = z
   .number()

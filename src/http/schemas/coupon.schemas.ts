@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
-import { COUPON_STATUSES, DISCOUNT_TYPES, MAX_COUPON_QUANTITY } from '../../domain/coupon.entity';
-import { USER_COUPON_STATUSES } from '../../domain/user-coupon.entity';
-import { REQUESTABLE_COUPON_STATUSES } from '../../services/coupons/coupon-status';
+import { REQUESTABLE_COUPON_STATUSES } from '../../coupons/coupon-status';
+import { COUPON_STATUSES, DISCOUNT_TYPES, MAX_COUPON_QUANTITY } from '../../db/schema/coupon.entity';
+import { USER_COUPON_STATUSES } from '../../db/schema/user-coupon.entity';
+import { text } from '../../validation/text';
 import { money, pagingQuery } from './common';
 
 const MAX_AMOUNT = 1_000_000_000;
@@ -54,13 +55,12 @@ const instant = z.iso
 
 export const NewCouponBody = z
   .object({
-    code: z
-      .string()
+    code: text()
       .trim()
       .regex(/^[A-Za-z0-9_-]{3,40}$/, '3 to 40 letters, digits, - or _')
       .transform((v) => v.toUpperCase())
       .openapi({ example: 'WELCOME10', description: 'stored upper-case; unique' }),
-    name: z.string().trim().min(1).max(100),
+    name: text().trim().min(1).max(100),
     discountType: z.enum(DISCOUNT_TYPES),
     discountValue: z
       .number()

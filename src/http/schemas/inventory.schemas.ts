@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { text } from '../../validation/text';
 
 export const MAX_RESTOCK_QUANTITY = 1_000_000;
 
@@ -23,7 +24,7 @@ export const AdjustStockBody = z
       .min(-MAX_RESTOCK_QUANTITY)
       .max(MAX_RESTOCK_QUANTITY)
       .refine((d) => d !== 0, 'must not be 0'),
-    reason: z.string().trim().min(1).max(500),
+    reason: text().trim().min(1).max(500),
   })
   .openapi('StockAdjustment');
 

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { NOTIFICATION_TYPES } from '../../domain/notification.entity';
+import { NOTIFICATION_TYPES } from '../../db/schema/notification.entity';
 import { pagingQuery } from './common';
 
 export const NotificationSchema = z

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { OUTBOX_STATUSES } from '../../domain/outbox-event.entity';
+import { OUTBOX_STATUSES } from '../../db/schema/outbox-event.entity';
 import { PUBLIC_EVENT_TYPES } from '../../messaging/domain-events';
+import { isStorableText, text, UNSTORABLE_TEXT_MESSAGE } from '../../validation/text';
 import { pagingQuery, queryInt } from './common';
 
 export const OutboxEventSchema = z
@@ -22,8 +23,8 @@ export const OutboxEventSchema = z
 
 export const OutboxListQuery = z.object({
   status: z.enum(OUTBOX_STATUSES).optional(),
-  type: z.string().trim().min(1).max(60).optional(),
-  aggregateId: z.string().trim().min(1).max(80).optional(),
+  type: text().trim().min(1).max(60).optional(),
+  aggregateId: text().trim().min(1).max(80).optional(),
   ...pagingQuery,
 });
 
@@ -51,6 +52,7 @@ export const NewWebhookBody = z
     url: z
       .url({ protocol: /^https?$/ })
       .max(MAX_URL_LENGTH)
+      .refine(isStorableText, UNSTORABLE_TEXT_MESSAGE)
       .refine((v) => {
         const url = URL.parse(v);
         return !url || (url.username === '' && url.password === '');
@@ -61,7 +63,7 @@ export const NewWebhookBody = z
       .min(1)
       .max(PUBLIC_EVENT_TYPES.length + 1)
       .openapi({ description: "event types of SPEC §7, or '*' for all of them" }),
-    secret: z.string().min(16).max(256).openapi({ description: '16…256 characters; signs every delivery' }),
+    secret: text().min(16).max(256).openapi({ description: '16…256 characters; signs every delivery' }),
   })
   .openapi('NewWebhook');
 

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { ORDER_STATUSES } from '../../../machines/order.machine';
-import { MAX_CART_QUANTITY } from '../../domain/cart-item.entity';
+import { MAX_CART_QUANTITY } from '../../db/schema/cart-item.entity';
+import { text } from '../../validation/text';
 
 export const MAX_ORDER_LINES = 100;
 
@@ -26,9 +27,7 @@ export const PlaceOrderBody = z
   })
   .openapi('PlaceOrder');
 
-export const CancelOrderBody = z
-  .object({ reason: z.string().trim().max(500).optional() })
-  .openapi('CancelOrder');
+export const CancelOrderBody = z.object({ reason: text().trim().max(500).optional() }).openapi('CancelOrder');
 
 export const IdempotencyKeyHeader = z.object({
   'idempotency-key': z

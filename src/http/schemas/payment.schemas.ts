@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
-import { GATEWAY_CHARGE_KINDS } from '../../domain/gateway-charge.entity';
-import { PAYMENT_METHODS, PAYMENT_STATUSES } from '../../domain/payment.entity';
-import { REFUND_STATUSES } from '../../domain/refund.entity';
+import { GATEWAY_CHARGE_KINDS } from '../../db/schema/gateway-charge.entity';
+import { PAYMENT_METHODS, PAYMENT_STATUSES } from '../../db/schema/payment.entity';
+import { REFUND_STATUSES } from '../../db/schema/refund.entity';
+import { text } from '../../validation/text';
 import { money } from './common';
 
 export const PayBody = z
@@ -29,7 +30,7 @@ export const RefundBody = z
       .min(1)
       .optional()
       .openapi({ description: 'won; defaults to what is left of the payment' }),
-    reason: z.string().trim().max(500).optional(),
+    reason: text().trim().max(500).optional(),
     restock: z
       .boolean()
       .optional()

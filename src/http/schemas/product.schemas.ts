@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
-import { PRODUCT_STATUSES } from '../../domain/product.entity';
-import type { ProductSort } from '../../services/catalog/product-search';
-import { STOCK_STATUSES } from '../../services/catalog/product-view';
+import type { ProductSort } from '../../catalog/product-search';
+import { STOCK_STATUSES } from '../../catalog/product-view';
+import { PRODUCT_STATUSES } from '../../db/schema/product.entity';
+import { text } from '../../validation/text';
 import { money, pagingQuery, queryInt, sortQuery } from './common';
 
 export const MAX_PRICE = 1_000_000_000;
@@ -27,10 +28,10 @@ export const ProductSchema = z
   })
   .openapi('Product');
 
-const name = z.string().trim().min(1).max(200);
-const description = z.string().max(5000);
-const category = z.string().trim().min(1).max(50);
-const brand = z.string().trim().max(100);
+const name = text().trim().min(1).max(200);
+const description = text().max(5000);
+const category = text().trim().min(1).max(50);
+const brand = text().trim().max(100);
 
 export const NewProductBody = z
   .object({
@@ -63,10 +64,10 @@ export const ProductStatusBody = z
 export const ProductListQuery = z
   .object({
     category: category.optional(),
-    brand: z.string().trim().min(1).max(100).optional(),
+    brand: text().trim().min(1).max(100).optional(),
     minPrice: queryInt(0, MAX_PRICE).optional().openapi({ type: 'integer' }),
     maxPrice: queryInt(0, MAX_PRICE).optional().openapi({ type: 'integer' }),
-    keyword: z.string().trim().max(100).optional(),
+    keyword: text().trim().max(100).optional(),
     status: z.enum(PRODUCT_STATUSES).optional(),
     sort: sortQuery(['price', 'createdAt'], ['popular'])
       .openapi({ description: 'price,asc | price,desc | createdAt,desc (default) | createdAt,asc | popular' })

@@ -8,12 +8,14 @@ import type { AppContext } from '../../context';
 import { QUEUE_NAMES } from '../../messaging/queues';
 import type { AppEnv } from '../app-env';
 import { adminGate } from '../middleware/admin-gate';
+import { refuseCrossSite } from '../middleware/cross-site';
 import { PACKAGE_ASSETS } from './package-assets';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
 /**
- * Bull Board over every queue, for ADMINs only (see adminGate). Mounted at BULL_BOARD_PATH.
+ * Bull Board over every queue, for ADMINs only (see adminGate), read-only unless BULL_BOARD_READ_ONLY
+ * is false, and never changed by a cross-site request (refuseCrossSite). Mounted at BULL_BOARD_PATH.
  * Its views and static files come from the @bull-board/ui package by absolute path: the adapter's
  * own root (relative to the working directory) is replaced.
  */
@@ -23,9 +25,14 @@ export function bullBoardRoutes(ctx: AppContext) {
     serveStatic({ ...options, root: staticRoot })) as typeof serveStatic;
   const adapter = new HonoAdapter(absoluteStatic).setBasePath(BULL_BOARD_PATH);
   createBullBoard({
-    queues: QUEUE_NAMES.map((name) => new BullMQAdapter(ctx.queues[name])),
+    queues: QUEUE_NAMES.map(
+      (name) => new BullMQAdapter(ctx.queues[name], { readOnlyMode: ctx.config.bullBoardReadOnly }),
+    ),
     serverAdapter: adapter,
     options: { uiBasePath: PACKAGE_ASSETS.bullBoardUi, uiConfig: { boardTitle: 'Shop queues' } },
   });
-  return new Hono<AppEnv>().use('*', adminGate(ctx)).route('/', adapter.registerPlugin());
+  return new Hono<AppEnv>()
+    .use('*', refuseCrossSite())
+    .use('*', adminGate(ctx))
+    .route('/', adapter.registerPlugin());
 }

@@ -1,7 +1,7 @@
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import { HIGHLIGHT_CLASSES, mermaidId } from '../../services/machines/mermaid';
-import type { OrderMachineView } from '../../services/machines/order-machine-view';
+import type { OrderMachineView } from '../../orders/order-machine-view';
+import { HIGHLIGHT_CLASSES, mermaidId } from '../../statecharts/mermaid';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -43,7 +43,7 @@ const SCRIPT = `
 `;
 
 /** The order-machine visualizer: the diagram, the machine's tables, live counts, one order's journey. */
-export function orderMachinePage(view: OrderMachineView): Html {
+export function orderMachinePage(view: OrderMachineView, nonce: string): Html {
   const { graph, order } = view;
   const currentNode = order ? mermaidId(order.state) : '';
   return html`<!doctype html>
@@ -65,13 +65,13 @@ export function orderMachinePage(view: OrderMachineView): Html {
       <pre id="diagram" class="mermaid">${view.mermaid}</pre>
     </section>
     <section>
-      <h2>States and live orders</h2>
+      <h2>${view.counts ? 'States and live orders' : 'States'}</h2>
       <table id="states">
-        <tr><th>state</th><th>type</th><th>entry</th><th>orders now</th></tr>
+        <tr><th>state</th><th>type</th><th>entry</th><th>${view.counts ? 'orders now' : ''}</th></tr>
         ${graph.states.map(
           (s) => html`<tr class="${s.path === order?.state ? 'current' : ''}" data-state="${s.path}">
             <td><code>${s.path}</code></td><td>${s.type}</td><td>${s.entry.join(', ')}</td>
-            <td class="count">${s.type === 'atomic' ? (view.counts[s.path] ?? 0) : ''}</td></tr>`,
+            <td class="count">${s.type === 'atomic' && view.counts ? (view.counts[s.path] ?? 0) : ''}</td></tr>`,
         )}
       </table>
     </section>
@@ -97,7 +97,7 @@ export function orderMachinePage(view: OrderMachineView): Html {
     </section>
   </main>
   <script src="/machines/assets/mermaid.min.js"></script>
-  <script>${raw(SCRIPT)}</script>
+  <script nonce="${nonce}">${raw(SCRIPT)}</script>
 </body>
 </html>`;
 }

@@ -3,6 +3,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
 import pg from 'pg';
 import type { EventObject } from 'xstate';
+import { jwtTokens } from '../../../src/auth/tokens';
+import { commandIdFor, requestHashOf } from '../../../src/commands/receipts';
 import { loadConfig } from '../../../src/config';
 import { type AppContext, createContext } from '../../../src/context';
 import { migrate } from '../../../src/db/orm';
@@ -15,12 +17,10 @@ import {
   type PlaceOrderCommand,
 } from '../../../src/messaging/messages';
 import { paymentJobOptions } from '../../../src/messaging/queues';
-import { jwtTokens } from '../../../src/services/auth/tokens';
-import { commandIdFor, requestHashOf } from '../../../src/services/commands/receipts';
-import { businessDay, ensureOrderSequence } from '../../../workers/order/order-number';
-import { commandOrder, notifyOrder } from '../../../workers/order/order-step';
-import { placeOrder } from '../../../workers/order/place-order';
-import { capturePayment } from '../../../workers/payment/capture';
+import { commandOrder, notifyOrder } from '../../../src/orders/order-commands';
+import { businessDay, ensureOrderSequence } from '../../../src/orders/order-number';
+import { placeOrder } from '../../../src/orders/place-order';
+import { capturePayment } from '../../../src/payments/capture';
 import { databaseUrl, withAdminClient } from '../../support/databases';
 import { Seeder } from '../support/seed';
 import {
@@ -153,7 +153,7 @@ async function checkoutOnce(ctx: AppContext, buyerId: string, productId: string)
   keep(
     'capture',
     await recordAll(async () => {
-      captured = await capturePayment(ctx, job, ctx.log);
+      captured = await capturePayment(ctx, job, { paymentId }, ctx.log);
     }),
   );
   if (captured !== 'succeeded') throw new Error(`the captured payment ended '${captured}', not 'succeeded'`);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../../src/config';
 import type { AppContext } from '../../../src/context';
+import { claimCouponSlot, couponGateKeys } from '../../../src/coupons/coupon-gate';
 import { createRedis } from '../../../src/messaging/redis';
-import { claimCouponSlot, couponGateKeys } from '../../../src/services/coupons/coupon-gate';
 
 /** The Redis keys of a coupon's gate in a shop whose keys start with `prefix`. */
 export function shopGateKeys(prefix: string, couponId: string) {

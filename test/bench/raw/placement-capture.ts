@@ -5,9 +5,9 @@ import { query, sql } from '../../../src/db/sql';
 import { uuidv7 } from '../../../src/ids';
 import { createLogger } from '../../../src/logger';
 import type { PlaceOrderCommand } from '../../../src/messaging/messages';
-import type { StepResult } from '../../../workers/order/commit-step';
-import { businessDay, ensureOrderSequence } from '../../../workers/order/order-number';
-import { placeOrder } from '../../../workers/order/place-order';
+import type { StepResult } from '../../../src/orders/commit-transition';
+import { businessDay, ensureOrderSequence } from '../../../src/orders/order-number';
+import { placeOrder } from '../../../src/orders/place-order';
 import { type CapturedWork, recordTransaction } from './statement-recorder';
 
 /** The placement transaction exactly as the worker sends it, and the values it was sent with. */

@@ -1,3 +1,4 @@
+import { prepareLeanPlacement } from '../raw/lean-placement';
 import { capturedReplayPlan, replayTransactions } from '../raw/sql-replay';
 import type { BenchContext, ResultRow, Scenario, ScenarioReport } from '../scenario';
 import { runClosedLoop } from '../support/load';
@@ -32,9 +33,16 @@ export const placement: Scenario = {
       replayTransactions(bench.database.url, plan, options),
     );
 
+    const lean = await prepareLeanPlacement(bench.database.url, PRODUCTS);
+    const leanPhase = await bench
+      .phase(`lean reference placement via pg @${concurrency}`, { concurrency }, lean.run)
+      .finally(lean.drop);
+
     const orders = rateOf(shop.load, '201');
     const rawTx = rateOf(raw.load, 'ok');
+    const leanTx = rateOf(leanPhase.load, 'ok');
     const ratio = orders / rawTx;
+    const leanRatio = orders / leanTx;
     const rows: ResultRow[] = [
       {
         metric: `orders/s @${concurrency}`,
@@ -43,12 +51,23 @@ export const placement: Scenario = {
         ratio,
         target: { text: '≥ 1,000/s and ≥ 25 % of raw', met: orders >= 1000 && ratio >= 0.25 },
       },
+      {
+        metric: `orders/s @${concurrency} vs lean reference`,
+        value: round(orders, 0),
+        raw: {
+          value: round(leanTx, 0),
+          unit: 'tx/s',
+          what: `lean reference placement via pg @${concurrency}`,
+        },
+        ratio: leanRatio,
+        target: { text: '≥ 1,000/s and ≥ 25 % of lean', met: orders >= 1000 && leanRatio >= 0.25 },
+      },
       ...latencyRows(shop.load, { raw: raw.load, rawWhat: 'tx latency', outcome: '201' }),
       { metric: 'responses', value: outcomeSummary(shop.load) },
     ];
     return {
       rows,
-      phases: [shop, raw],
+      phases: [shop, raw, leanPhase],
       checks: { statementsPerPlacement: capture.statements.length },
     } satisfies ScenarioReport;
   },

@@ -1,6 +1,6 @@
 import type pg from 'pg';
+import type { TokenService } from '../../../src/auth/tokens';
 import { uuidv7 } from '../../../src/ids';
-import type { TokenService } from '../../../src/services/auth/tokens';
 
 export interface BenchUser {
   id: string;
@@ -39,7 +39,8 @@ export class Seeder {
     while (this.buyerPool.length < count) {
       const batch = Math.min(BATCH, count - this.buyerPool.length);
       const ids = await this.insertUsers('BUYER', batch);
-      for (const id of ids) this.buyerPool.push({ id, token: await this.tokens.sign({ id, role: 'BUYER' }) });
+      for (const id of ids)
+        this.buyerPool.push({ id, token: await this.tokens.sign({ id, role: 'BUYER', tokenVersion: 0 }) });
     }
     return this.buyerPool.slice(0, count);
   }
@@ -82,7 +83,7 @@ export class Seeder {
 
   private async oneUser(role: 'SELLER' | 'ADMIN'): Promise<BenchUser> {
     const [id] = await this.insertUsers(role, 1);
-    return { id: id!, token: await this.tokens.sign({ id: id!, role }) };
+    return { id: id!, token: await this.tokens.sign({ id: id!, role, tokenVersion: 0 }) };
   }
 
   private async insertUsers(role: 'BUYER' | 'SELLER' | 'ADMIN', count: number): Promise<string[]> {

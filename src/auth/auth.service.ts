@@ -1,0 +1,126 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import type { AppContext } from '../context';
+import { type Role, User } from '../db/schema/user.entity';
+import { DomainError } from '../errors/domain-error';
+import { takeLoginSlot } from './login-attempts';
+
+export interface UserView {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  businessNumber?: string;
+  intro?: string;
+  createdAt: string;
+}
+
+export function toUserView(user: User): UserView {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role,
+    ...(user.businessNumber ? { businessNumber: user.businessNumber } : {}),
+    ...(user.intro ? { intro: user.intro } : {}),
+    createdAt: user.createdAt.toISOString(),
+  };
+}
+
+export interface Registration {
+  email: string;
+  password: string;
+  name: string;
+  role: 'BUYER' | 'SELLER';
+  businessNumber?: string | undefined;
+  intro?: string | undefined;
+}
+
+export async function registerUser(ctx: AppContext, input: Registration): Promise<UserView> {
+  const em = ctx.orm.em.fork();
+  const user = em.create(User, {
+    email: input.email.toLowerCase(),
+    name: input.name,
+    passwordHash: await ctx.passwords.hash(input.password),
+    role: input.role,
+    businessNumber: input.role === 'SELLER' ? normalizeBusinessNumber(input.businessNumber!) : null,
+    intro: input.intro ?? null,
+  });
+  try {
+    await em.flush();
+  } catch (error) {
+    if (error instanceof UniqueConstraintViolationException) throw new DomainError('DUPLICATE_EMAIL');
+    throw error;
+  }
+  return toUserView(user);
+}
+
+/** 1234567890 → 123-45-67890, the usual form of a Korean business registration number. */
+export function normalizeBusinessNumber(raw: string): string {
+  const digits = raw.replace(/-/g, '');
+  return `${digits.slice(0, 3)}-${digits.slice(3, 5)}-${digits.slice(5)}`;
+}
+
+// A real hash of a random password, verified for unknown emails so they take as long as known ones.
+let decoyHash: Promise<string> | undefined;
+
+/**
+ * The user with this email and password, or UNAUTHORIZED. The attempt takes a slot of the account's
+ * and the client address's lockout (takeLoginSlot) before the password is looked at, so parallel
+ * guesses cannot outrun the counter; RATE_LIMITED once either is used up.
+ */
+export async function verifyCredentials(
+  ctx: AppContext,
+  email: string,
+  password: string,
+  clientAddress: string,
+): Promise<User> {
+  const normalized = email.toLowerCase();
+  const slot = await takeLoginSlot(ctx, normalized, clientAddress);
+  const user = await ctx.orm.em.fork().findOne(User, { email: normalized });
+  decoyHash ??= ctx.passwords.hash(crypto.randomUUID());
+  const valid = await ctx.passwords.verify(user?.passwordHash ?? (await decoyHash), password);
+  if (!user || !valid) throw new DomainError('UNAUTHORIZED', 'Wrong email or password');
+  await slot.release();
+  return user;
+}
+
+/** Exchanges email and password for a token signed at the user's current token version. */
+export async function login(ctx: AppContext, email: string, password: string, clientAddress: string) {
+  const user = await verifyCredentials(ctx, email, password, clientAddress);
+  const token = await ctx.tokens.sign({ id: user.id, role: user.role, tokenVersion: user.tokenVersion });
+  return { token, user: toUserView(user) };
+}
+
+export async function getUser(ctx: AppContext, id: string): Promise<UserView> {
+  const user = await ctx.orm.em.fork().findOne(User, { id });
+  if (!user) throw new DomainError('USER_NOT_FOUND');
+  return toUserView(user);
+}
+
+/** Creates the administrator named by ADMIN_EMAIL at start-up if it does not exist yet. */
+export async function ensureAdmin(ctx: AppContext): Promise<void> {
+  const em = ctx.orm.em.fork();
+  const existing = await em.findOne(User, { email: ctx.config.adminEmail });
+  if (existing) {
+    if (existing.role !== 'ADMIN') {
+      existing.role = 'ADMIN';
+      existing.tokenVersion += 1;
+      await em.flush();
+    }
+    return;
+  }
+  em.create(User, {
+    email: ctx.config.adminEmail,
+    name: 'Administrator',
+    passwordHash: await ctx.passwords.hash(ctx.config.adminPassword),
+    role: 'ADMIN',
+    adminCode: 'ROOT',
+  });
+  try {
+    await em.flush();
+  } catch (error) {
+    // Another process created it first.
+    if (!(error instanceof UniqueConstraintViolationException)) throw error;
+  }
+  ctx.log.info({ email: ctx.config.adminEmail }, 'created the administrator account');
+}

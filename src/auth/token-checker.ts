@@ -1,0 +1,75 @@
+import type { Orm } from '../db/orm';
+import type { Role } from '../db/schema/user.entity';
+import { query, sql } from '../db/sql';
+import type { AuthUser } from './auth-user';
+import type { TokenService } from './tokens';
+
+export interface Standing {
+  role: Role;
+  tokenVersion: number;
+}
+
+const CACHE_SIZE = 10_000;
+
+/**
+ * Decides whether a verified token still speaks for its user: the user must exist and the token's
+ * version must be the user's current one (a role change, a password change and a logout bump it).
+ * What a process read of a user is trusted for `cacheMs` (≤ 5 s): a token revoked through another
+ * process stops working within that; one revoked through this process at once (forget()).
+ */
+export class TokenChecker {
+  private readonly standings = new Map<string, { standing: Standing | undefined; until: number }>();
+  private readonly inFlight = new Map<string, Promise<Standing | undefined>>();
+
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly orm: () => Orm,
+    private readonly cacheMs: number,
+  ) {}
+
+  /** The user a bearer token speaks for now, or undefined (invalid, expired, revoked, user gone). */
+  async authenticate(token: string): Promise<AuthUser | undefined> {
+    const claims = await this.tokens.verify(token);
+    if (!claims) return undefined;
+    const standing = await this.standing(claims.id);
+    if (!standing || standing.tokenVersion !== claims.tokenVersion) return undefined;
+    return { id: claims.id, role: standing.role };
+  }
+
+  /** Drops what this process remembers of a user, after changing its role or token version. */
+  forget(userId: string): void {
+    this.standings.delete(userId);
+    this.inFlight.delete(userId);
+  }
+
+  /** The user's current role and token version (cached), undefined when the user does not exist. */
+  async standing(userId: string): Promise<Standing | undefined> {
+    const cached = this.standings.get(userId);
+    if (cached && cached.until > Date.now()) return cached.standing;
+    this.standings.delete(userId);
+    // Concurrent requests of one user share one read.
+    let pending = this.inFlight.get(userId);
+    if (!pending) {
+      pending = this.read(userId);
+      this.inFlight.set(userId, pending);
+    }
+    try {
+      const standing = await pending;
+      if (this.inFlight.get(userId) === pending && this.cacheMs > 0) {
+        this.standings.set(userId, { standing, until: Date.now() + this.cacheMs });
+        if (this.standings.size > CACHE_SIZE) this.standings.delete(this.standings.keys().next().value!);
+      }
+      return standing;
+    } finally {
+      if (this.inFlight.get(userId) === pending) this.inFlight.delete(userId);
+    }
+  }
+
+  private async read(userId: string): Promise<Standing | undefined> {
+    const [row] = await query<{ role: Role; token_version: number }>(
+      this.orm().em.fork(),
+      sql`select role, token_version from users where id = ${userId}`,
+    );
+    return row ? { role: row.role, tokenVersion: row.token_version } : undefined;
+  }
+}

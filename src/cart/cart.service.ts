@@ -1,0 +1,131 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AppContext } from '../context';
+import { MAX_CART_QUANTITY } from '../db/schema/cart-item.entity';
+import type { ProductStatus } from '../db/schema/product.entity';
+import { query, run, sql } from '../db/sql';
+import { DomainError } from '../errors/domain-error';
+
+export interface CartItemView {
+  productId: string;
+  name: string;
+  unitPrice: number;
+  quantity: number;
+  lineTotal: number;
+  available: number;
+  status: ProductStatus;
+}
+
+export interface CartView {
+  items: CartItemView[];
+  subtotal: number;
+}
+
+/**
+ * The user's cart as it is now: current product names and prices (the cart is the present, not a
+ * snapshot) and the units available (stock − reserved), lines in the order they were added.
+ */
+export async function getCart(ctx: AppContext, userId: string): Promise<CartView> {
+  return readCart(ctx.orm.em.fork(), userId);
+}
+
+/**
+ * Adds `quantity` units to the user's line of the product, creating it if needed. One statement does
+ * the check and the merge, so concurrent adds neither lose units nor push a line past the cap.
+ */
+export async function addCartItem(
+  ctx: AppContext,
+  userId: string,
+  productId: string,
+  quantity: number,
+): Promise<CartView> {
+  const em = ctx.orm.em.fork();
+  const written = await run(
+    em,
+    sql`insert into cart_items (user_id, product_id, quantity, created_at, updated_at)
+        select ${userId}, p.id, ${quantity}, clock_timestamp(), clock_timestamp()
+        from products p where p.id = ${productId} and p.status = 'ON_SALE'
+        on conflict (user_id, product_id) do update
+          set quantity = cart_items.quantity + excluded.quantity, updated_at = excluded.updated_at
+          where cart_items.quantity + excluded.quantity <= ${MAX_CART_QUANTITY}`,
+  );
+  if (written === 0) await explainRefusedAdd(em, userId, productId, quantity);
+  return readCart(em, userId);
+}
+
+/** Sets the quantity of an existing line (1 … 999; removing is DELETE's job). */
+export async function setCartItemQuantity(
+  ctx: AppContext,
+  userId: string,
+  productId: string,
+  quantity: number,
+): Promise<CartView> {
+  const em = ctx.orm.em.fork();
+  const updated = await run(
+    em,
+    sql`update cart_items set quantity = ${quantity}, updated_at = clock_timestamp()
+        where user_id = ${userId} and product_id = ${productId}`,
+  );
+  if (updated === 0) throw noSuchLine();
+  return readCart(em, userId);
+}
+
+export async function removeCartItem(ctx: AppContext, userId: string, productId: string): Promise<CartView> {
+  const em = ctx.orm.em.fork();
+  const removed = await run(
+    em,
+    sql`delete from cart_items where user_id = ${userId} and product_id = ${productId}`,
+  );
+  if (removed === 0) throw noSuchLine();
+  return readCart(em, userId);
+}
+
+export async function clearCart(ctx: AppContext, userId: string): Promise<CartView> {
+  await run(ctx.orm.em.fork(), sql`delete from cart_items where user_id = ${userId}`);
+  return { items: [], subtotal: 0 };
+}
+
+const noSuchLine = () => new DomainError('NOT_FOUND', 'The cart has no line for this product');
+
+/** The add wrote nothing: say why (only on this unhappy path do we pay for the extra read). */
+async function explainRefusedAdd(em: EntityManager, userId: string, productId: string, quantity: number) {
+  const [product] = await query<{ status: ProductStatus; inCart: number | null }>(
+    em,
+    sql`select p.status, c.quantity as "inCart" from products p
+        left join cart_items c on c.product_id = p.id and c.user_id = ${userId}
+        where p.id = ${productId}`,
+  );
+  if (!product) throw new DomainError('PRODUCT_NOT_FOUND');
+  if (product.status !== 'ON_SALE') throw new DomainError('PRODUCT_NOT_AVAILABLE');
+  const inCart = product.inCart ?? 0;
+  throw new DomainError('CART_ITEM_INVALID', `A cart line holds at most ${MAX_CART_QUANTITY} units`, [
+    {
+      field: 'body.quantity',
+      message: `${inCart} in the cart + ${quantity} would exceed ${MAX_CART_QUANTITY}`,
+      inCart,
+      max: MAX_CART_QUANTITY,
+    },
+  ]);
+}
+
+async function readCart(em: EntityManager, userId: string): Promise<CartView> {
+  const rows = await query<Omit<CartItemView, 'lineTotal'>>(
+    em,
+    sql`select c.product_id as "productId", p.name, p.price as "unitPrice", c.quantity,
+               coalesce(i.stock - i.reserved, 0) as available, p.status
+        from cart_items c
+        join products p on p.id = c.product_id
+        left join inventory i on i.product_id = c.product_id
+        where c.user_id = ${userId}
+        order by c.created_at, c.product_id`,
+  );
+  const items = rows.map(({ productId, name, unitPrice, quantity, available, status }) => ({
+    productId,
+    name,
+    unitPrice,
+    quantity,
+    lineTotal: unitPrice * quantity,
+    available,
+    status,
+  }));
+  return { items, subtotal: items.reduce((sum, item) => sum + item.lineTotal, 0) };
+}

@@ -1,0 +1,115 @@
+import type { AuthUser } from '../auth/auth-user';
+import type { AppContext } from '../context';
+import { isUniqueViolation } from '../db/errors';
+import { asDate, query, run, sql } from '../db/sql';
+import { DomainError } from '../errors/domain-error';
+import { uuidv7 } from '../ids';
+import { orderTagged } from '../orders/order-tags';
+import { type PageRequest, pageMeta } from '../paging';
+import { invalidateProducts } from './product-cache';
+
+export interface ReviewView {
+  id: string;
+  productId: string;
+  userId: string;
+  orderItemId: string;
+  rating: number;
+  comment: string | null;
+  createdAt: string;
+}
+
+/**
+ * A buyer reviews an item they bought (its order PAID or CONFIRMED), once per order line; the
+ * product's rating summary changes in the same transaction.
+ */
+export async function addReview(
+  ctx: AppContext,
+  user: AuthUser,
+  productId: string,
+  input: { rating: number; comment?: string | undefined },
+): Promise<ReviewView> {
+  const review = await ctx.orm.em
+    .fork()
+    .transactional(async (tx) => {
+      const [product] = await query<{ id: string }>(tx, sql`select id from products where id = ${productId}`);
+      if (!product) throw new DomainError('PRODUCT_NOT_FOUND');
+      const [item] = await query<{ id: string }>(
+        tx,
+        sql`select oi.id from order_items oi join orders o on o.id = oi.order_id
+          where oi.product_id = ${productId} and o.user_id = ${user.id} and ${orderTagged('counts-as-sale')}
+            and not exists (select 1 from reviews r where r.order_item_id = oi.id)
+          order by o.created_at limit 1`,
+      );
+      if (!item) {
+        throw new DomainError(
+          'FORBIDDEN',
+          'Only a buyer with a paid order for this product may review it, once per purchase',
+        );
+      }
+      const id = uuidv7();
+      const now = new Date();
+      await run(
+        tx,
+        sql`insert into reviews (id, product_id, user_id, order_item_id, rating, comment, created_at)
+          values (${id}, ${productId}, ${user.id}, ${item.id}, ${input.rating}, ${input.comment ?? null}, ${now})`,
+      );
+      await run(
+        tx,
+        sql`update products set rating_count = rating_count + 1, rating_sum = rating_sum + ${input.rating}
+          where id = ${productId}`,
+      );
+      return {
+        id,
+        productId,
+        userId: user.id,
+        orderItemId: item.id,
+        rating: input.rating,
+        comment: input.comment ?? null,
+        createdAt: now.toISOString(),
+      };
+    })
+    .catch((error) => {
+      // Two reviews of the same purchase at once: the second loses the unique order line.
+      if (isUniqueViolation(error, 'reviews_order_item_id_unique')) {
+        throw new DomainError('FORBIDDEN', 'This purchase has already been reviewed');
+      }
+      throw error;
+    });
+  await invalidateProducts(ctx, [productId]);
+  return review;
+}
+
+export async function listReviews(ctx: AppContext, productId: string, page: PageRequest) {
+  const em = ctx.orm.em.fork();
+  const [product] = await query<{ id: string }>(em, sql`select id from products where id = ${productId}`);
+  if (!product) throw new DomainError('PRODUCT_NOT_FOUND');
+  const [rows, [count]] = await Promise.all([
+    query<{
+      id: string;
+      product_id: string;
+      user_id: string;
+      order_item_id: string;
+      rating: number;
+      comment: string | null;
+      created_at: Date | string;
+    }>(
+      em,
+      sql`select id, product_id, user_id, order_item_id, rating, comment, created_at from reviews
+          where product_id = ${productId} order by created_at desc, id desc
+          limit ${page.size} offset ${page.page * page.size}`,
+    ),
+    query<{ n: number }>(em, sql`select count(*)::int as n from reviews where product_id = ${productId}`),
+  ]);
+  return {
+    data: rows.map((r) => ({
+      id: r.id,
+      productId: r.product_id,
+      userId: r.user_id,
+      orderItemId: r.order_item_id,
+      rating: r.rating,
+      comment: r.comment,
+      createdAt: asDate(r.created_at).toISOString(),
+    })),
+    meta: pageMeta(page, count!.n),
+  };
+}

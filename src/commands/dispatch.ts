@@ -1,0 +1,106 @@
+import type { AppContext } from '../context';
+import { DomainError, type ErrorDetail } from '../errors/domain-error';
+import type { ErrorCode } from '../errors/error-codes';
+import { uuidv7 } from '../ids';
+import type { CommandMailboxes } from '../messaging/messages';
+import type { CommandError, CommandReply } from '../messaging/replies';
+import type { DomainOutcome } from './outcome';
+import { loadOutcomeView } from './outcome-view';
+import { rememberQueuedCommand } from './queued-commands';
+import { commandIdFor, findReceipt, type Receipt, requestHashOf } from './receipts';
+
+/**
+ * Where a dispatched command stands when the request must be answered: carried out (its outcome and
+ * the view of what it names; `replayed` when the answer comes from an earlier run's receipt), or
+ * still queued. A refusal is thrown as its DomainError.
+ */
+export type CommandResult =
+  | { state: 'done'; outcome: DomainOutcome; view: unknown; replayed: boolean }
+  | { state: 'queued'; commandId: string; type: string };
+
+type CommandData<Q extends keyof CommandMailboxes, N extends keyof CommandMailboxes[Q]> = Omit<
+  CommandMailboxes[Q][N],
+  'commandId' | 'requestHash' | 'idempotencyKey'
+>;
+
+/**
+ * Sends a command to an actor's mailbox and waits up to REPLY_TIMEOUT_MS for its outcome. With an
+ * Idempotency-Key the command id is derived from it, so a retried request neither enqueues twice nor
+ * runs twice, and replays the first answer (or 422 if the body differs).
+ */
+export async function dispatchCommand<
+  Q extends keyof CommandMailboxes,
+  N extends keyof CommandMailboxes[Q] & string,
+>(
+  ctx: AppContext,
+  queue: Q,
+  name: N,
+  data: CommandData<Q, N>,
+  options: { idempotencyKey?: string | undefined } = {},
+): Promise<CommandResult> {
+  const key = options.idempotencyKey ?? null;
+  const { userId, role: _role, ...request } = data as unknown as { userId: string; role: string };
+  const commandId = key ? commandIdFor(userId, name, key) : uuidv7();
+  const requestHash = key ? requestHashOf({ name, ...request }) : null;
+  const em = ctx.orm.em.fork();
+  if (!ctx.dependencies.isUp('database')) throw new DomainError('SERVICE_UNAVAILABLE');
+
+  if (key) {
+    const receipt = await findReceipt(em, commandId);
+    if (receipt) return replay(ctx, receipt, requestHash);
+  }
+
+  const jobData = { ...data, commandId, requestHash, idempotencyKey: key };
+  const waiter = ctx.replies.expect(commandId, ctx.config.replyTimeoutMs);
+  try {
+    await ctx.queues[queue].add(name, jobData as never, {
+      jobId: commandId,
+      attempts: ctx.config.commandMaxAttempts,
+    });
+  } catch (error) {
+    waiter.cancel();
+    throw error;
+  }
+  const reply = await waiter.reply;
+  if (reply) {
+    if (reply.requestHash !== requestHash) throw new DomainError('IDEMPOTENCY_KEY_MISMATCH');
+    return fromReply(reply);
+  }
+  // The reply may have been lost (pub/sub is best effort): the receipt is the durable answer. If it
+  // cannot be read now, the command is still queued: 202 is the truth, not an error.
+  const receipt = await findReceipt(em, commandId).catch(() => undefined);
+  if (receipt) return replay(ctx, receipt, requestHash);
+  await rememberQueuedCommand(
+    em,
+    { id: commandId, userId, queue, type: name, data: jobData },
+    new Date(),
+  ).catch((err) =>
+    ctx.log.warn({ err: String(err), commandId }, 'queued command not recorded; the sweeper cannot end it'),
+  );
+  return { state: 'queued', commandId, type: name };
+}
+
+function fromReply(reply: CommandReply): CommandResult {
+  if (reply.status === 'FAILED') throw toDomainError(reply.error);
+  return { state: 'done', outcome: reply.outcome, view: reply.view, replayed: false };
+}
+
+async function replay(ctx: AppContext, receipt: Receipt, requestHash: string | null): Promise<CommandResult> {
+  if (receipt.requestHash !== requestHash) throw new DomainError('IDEMPOTENCY_KEY_MISMATCH');
+  if (receipt.status === 'FAILED' || !receipt.outcome) throw toDomainError(receipt.error);
+  const view = await loadOutcomeView(ctx, receipt.outcome);
+  return { state: 'done', outcome: receipt.outcome, view, replayed: true };
+}
+
+/** Order commands: the common case, typed by command name. */
+export const dispatchOrderCommand = <N extends keyof CommandMailboxes['order'] & string>(
+  ctx: AppContext,
+  name: N,
+  data: CommandData<'order', N>,
+  options?: { idempotencyKey?: string | undefined },
+) => dispatchCommand(ctx, 'order', name, data, options);
+
+export function toDomainError(error: CommandError | null): DomainError {
+  if (!error) return new DomainError('INTERNAL');
+  return new DomainError(error.error as ErrorCode, error.message, error.details as ErrorDetail[] | undefined);
+}

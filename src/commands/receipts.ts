@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { db } from '../db/database';
+import type { CommandStatus } from '../db/schema/command.entity';
+import { run, sql } from '../db/sql';
+import type { DomainOutcome } from './outcome';
+
+export interface Receipt {
+  id: string;
+  userId: string;
+  type: string;
+  status: CommandStatus;
+  /** A refusal's status; null on a DONE receipt (its outcome decides). */
+  httpStatus: number | null;
+  requestHash: string | null;
+  outcome: DomainOutcome | null;
+  error: { error: string; message: string; details?: unknown[] } | null;
+}
+
+/** Same user, same kind of command, same Idempotency-Key → the same command (and BullMQ job) id. */
+export function commandIdFor(userId: string, type: string, idempotencyKey: string): string {
+  const digest = createHash('sha256')
+    .update(`${userId}\n${type}\n${idempotencyKey}`)
+    .digest('hex')
+    .slice(0, 40);
+  return `${type.toLowerCase()}-${digest}`;
+}
+
+/** Fingerprint of a request body; key order does not matter. */
+export function requestHashOf(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export async function findReceipt(em: EntityManager, id: string): Promise<Receipt | undefined> {
+  const row = await db(em)
+    .selectFrom('commands')
+    .select([
+      'id',
+      'user_id',
+      'type',
+      'status',
+      'http_status',
+      'request_hash',
+      'resource_type',
+      'resource_id',
+      'result',
+      'error',
+    ])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row
+    ? {
+        id: row.id,
+        userId: row.user_id,
+        type: row.type,
+        status: row.status,
+        httpStatus: row.http_status,
+        requestHash: row.request_hash,
+        outcome:
+          row.resource_type && row.resource_id && row.result
+            ? { kind: row.resource_type, id: row.resource_id, result: row.result }
+            : null,
+        error: row.error,
+      }
+    : undefined;
+}
+
+export interface ReceiptInput {
+  commandId: string;
+  userId: string;
+  type: string;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+}
+
+/** Written inside the command's own transaction: the command and its receipt commit together. */
+export function doneReceiptStatement(r: ReceiptInput & { outcome: DomainOutcome }, now: Date) {
+  return sql`insert into commands (id, user_id, type, idempotency_key, request_hash, status, http_status,
+                                   resource_type, resource_id, result, error, created_at, completed_at)
+             values (${r.commandId}, ${r.userId}, ${r.type}, ${r.idempotencyKey}, ${r.requestHash}, 'DONE', null,
+                     ${r.outcome.kind}, ${r.outcome.id}, ${r.outcome.result}, null, ${now}, ${now})`;
+}
+
+export async function insertDoneReceipt(
+  em: EntityManager,
+  r: ReceiptInput & { outcome: DomainOutcome },
+  now: Date,
+) {
+  await run(em, doneReceiptStatement(r, now));
+}
+
+/** A refused command's receipt, written after its transaction rolled back. The first answer stays. */
+export async function insertFailedReceipt(
+  em: EntityManager,
+  r: ReceiptInput & { httpStatus: number; error: Receipt['error'] },
+  now: Date,
+) {
+  await run(
+    em,
+    sql`insert into commands (id, user_id, type, idempotency_key, request_hash, status, http_status, error, created_at,
+                              completed_at)
+        values (${r.commandId}, ${r.userId}, ${r.type}, ${r.idempotencyKey}, ${r.requestHash}, 'FAILED',
+                ${r.httpStatus}, ${JSON.stringify(r.error)}::jsonb, ${now}, ${now})
+        on conflict (id) do nothing`,
+  );
+}

@@ -1,0 +1,145 @@
+import type { AppContext } from '../context';
+import type { CouponStatus } from '../db/schema/coupon.entity';
+import { query, sql } from '../db/sql';
+import { waitUntilReady } from '../messaging/redis';
+import { couponGateKeys, dropCouponGate, GATED_STATUSES } from './coupon-gate';
+import { luaScript } from './lua-script';
+
+/**
+ * Rebuilding the gate from PostgreSQL: at start-up, on POST /admin/coupons/{id}/resync, and when a
+ * request finds the gate missing (a Redis flush or restart).
+ *
+ * The coupon's row and its users are read in one REPEATABLE READ snapshot; the users go into a
+ * temporary set, then one Lua step swaps in set, counter and window together, so no claim ever sees
+ * half a gate. The window that remains: a claim made in Redis before the swap whose row commits
+ * after the snapshot is missing from the rebuilt gate. Its user may be admitted once more (the
+ * unique constraint refuses: 409 COUPON_ALREADY_ISSUED, and the user is put back into the set), and
+ * one slot too many may be admitted (the conditional increment refuses: 409 COUPON_SOLD_OUT, and the
+ * counter is set to 0). Either way PostgreSQL never issues one too many or two to a user.
+ */
+
+export interface GateState {
+  couponId: string;
+  status: CouponStatus;
+  issuedCount: number;
+  remaining: number;
+}
+
+const REBUILD_CHUNK = 10_000;
+const REBUILD_TEMP_TTL_S = 3600;
+
+const installScript = luaScript(`
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('DEL', KEYS[4])
+  return 0
+end
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('RENAME', KEYS[4], KEYS[1])
+  redis.call('PERSIST', KEYS[1])
+else
+  redis.call('DEL', KEYS[1])
+end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[3])
+return 1
+`);
+
+/**
+ * Rebuilds a coupon's gate from PostgreSQL, replacing what Redis had; a coupon that may not be issued
+ * loses its gate instead. With `onlyIfMissing` an existing gate is kept (a request found it missing,
+ * and another may have rebuilt it meanwhile). Null for an unknown coupon.
+ */
+export async function rebuildCouponGate(
+  ctx: AppContext,
+  couponId: string,
+  options: { onlyIfMissing?: boolean } = {},
+): Promise<GateState | null> {
+  const keys = couponGateKeys(ctx, couponId);
+  const temp = ctx.key('coupon', couponId, 'users', 'rebuild', crypto.randomUUID());
+  const read = await ctx.orm.em.fork().transactional(
+    async (tx) => {
+      const [coupon] = await query<{
+        status: CouponStatus;
+        total_quantity: number;
+        issued_count: number;
+        valid_from: Date;
+        valid_until: Date;
+      }>(
+        tx,
+        sql`select status, total_quantity, issued_count, valid_from, valid_until from coupons where id = ${couponId}`,
+      );
+      if (!coupon || !GATED_STATUSES.includes(coupon.status)) return coupon && { coupon, gated: false };
+      for (let after = '00000000-0000-0000-0000-000000000000'; ; ) {
+        const rows = await query<{ user_id: string }>(
+          tx,
+          sql`select user_id from user_coupons where coupon_id = ${couponId} and user_id > ${after}
+              order by user_id limit ${REBUILD_CHUNK}`,
+        );
+        if (rows.length === 0) break;
+        await ctx.redis
+          .multi()
+          .sadd(temp, ...rows.map((r) => r.user_id))
+          .expire(temp, REBUILD_TEMP_TTL_S)
+          .exec();
+        if (rows.length < REBUILD_CHUNK) break;
+        after = rows[rows.length - 1]!.user_id;
+      }
+      return { coupon, gated: true };
+    },
+    { isolationLevel: 'repeatable read', readOnly: true },
+  );
+  if (!read) return null;
+  const { coupon } = read;
+  const state: GateState = {
+    couponId,
+    status: coupon.status,
+    issuedCount: coupon.issued_count,
+    remaining: Math.max(0, coupon.total_quantity - coupon.issued_count),
+  };
+  if (!read.gated) {
+    if (!options.onlyIfMissing) await dropCouponGate(ctx, couponId);
+    return state;
+  }
+  const window = `${new Date(coupon.valid_from).getTime()} ${new Date(coupon.valid_until).getTime()}`;
+  await installScript(
+    ctx.redis,
+    [keys.users, keys.remaining, keys.window, temp],
+    [state.remaining, options.onlyIfMissing ? '1' : '0', window],
+  );
+  return state;
+}
+
+const rebuildsInFlight = new Map<string, Promise<GateState | null>>();
+
+/**
+ * Rebuilds a missing gate, once per process however many requests found it missing together, and
+ * says what PostgreSQL has (null: no such coupon).
+ */
+export function ensureCouponGate(ctx: AppContext, couponId: string): Promise<GateState | null> {
+  const key = couponGateKeys(ctx, couponId).remaining;
+  let rebuilding = rebuildsInFlight.get(key);
+  if (!rebuilding) {
+    rebuilding = rebuildCouponGate(ctx, couponId, { onlyIfMissing: true }).finally(() =>
+      rebuildsInFlight.delete(key),
+    );
+    rebuildsInFlight.set(key, rebuilding);
+  }
+  return rebuilding;
+}
+
+/**
+ * At start-up: every coupon that may still be issued gets its gate rebuilt from PostgreSQL (after
+ * waiting for the fail-fast Redis connection to be ready). Throws if Redis stays unreachable; a gate
+ * not rebuilt here is rebuilt by the first issue request that finds it missing.
+ */
+export async function rebuildAllCouponGates(ctx: AppContext): Promise<number> {
+  await waitUntilReady(ctx.redis);
+  const rows = await query<{ id: string }>(
+    ctx.orm.em.fork(),
+    // SUSPENDED ones too: a gate a failed status change left behind is dropped.
+    sql`select id from coupons where status in ('CREATED', 'ACTIVE', 'EXHAUSTED', 'SUSPENDED') order by id`,
+  );
+  for (const { id } of rows) await rebuildCouponGate(ctx, id);
+  if (rows.length > 0) ctx.log.info({ coupons: rows.length }, 'rebuilt the coupon gates from PostgreSQL');
+  return rows.length;
+}

@@ -1,0 +1,100 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AppContext } from '../context';
+import { query, run, sql } from '../db/sql';
+import type { Logger } from '../logger';
+import { inSpan } from '../tracing/tracing';
+import type { DomainEventMessage } from './domain-events';
+import { observeOutboxLag } from './event-metrics';
+
+/** applied: it changed something now; duplicate: an earlier delivery applied it; skipped: not for it. */
+export type ConsumerOutcome = 'applied' | 'duplicate' | 'skipped';
+
+/**
+ * One consumer of domain events. The events worker offers it every event; it must be idempotent by
+ * event id (SPEC §8.5): a redelivery, or the same event under another job id, changes nothing.
+ */
+export interface EventConsumer {
+  /** Its name in processed_messages (and the `consumer` label of the lag metric). */
+  name: string;
+  handles: (event: DomainEventMessage) => boolean;
+  /**
+   * Whether applying `event` leaves a processed_messages row under `name` (its acknowledgement). The
+   * relay records the consumers that must acknowledge an event and delivers it again until they have.
+   * Absent: the consumer never acknowledges (its effect is best-effort and repeated anyway).
+   */
+  acknowledges?: (ctx: AppContext, event: DomainEventMessage) => boolean | Promise<boolean>;
+  apply: (ctx: AppContext, event: DomainEventMessage, log: Logger) => Promise<ConsumerOutcome>;
+}
+
+/**
+ * Runs `write` in one transaction that first records (consumer, event id) in processed_messages. A
+ * concurrent delivery of the same event waits on that row and then finds it: `write` runs once.
+ */
+export async function applyOnce(
+  ctx: AppContext,
+  consumer: string,
+  event: DomainEventMessage,
+  write: (tx: EntityManager) => Promise<void>,
+): Promise<ConsumerOutcome> {
+  return ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
+    if (!(await markProcessed(tx, consumer, event.id))) return 'duplicate';
+    await write(tx);
+    return 'applied';
+  });
+}
+
+/** Inserts the processed-message row; false when it was there already. */
+export async function markProcessed(em: EntityManager, consumer: string, eventId: string): Promise<boolean> {
+  const inserted = await run(
+    em,
+    sql`insert into processed_messages (consumer, message_id, processed_at)
+        values (${consumer}, ${eventId}, clock_timestamp()) on conflict do nothing`,
+  );
+  return inserted === 1;
+}
+
+export async function wasProcessed(em: EntityManager, consumer: string, eventId: string): Promise<boolean> {
+  const rows = await query<{ one: number }>(
+    em,
+    sql`select 1 as one from processed_messages where consumer = ${consumer} and message_id = ${eventId}`,
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Offers one event to every consumer that handles it, side by side. If any fails, the job fails and
+ * BullMQ retries it; the consumers that had applied it find their processed-message record and skip,
+ * so only the failed one does its work again.
+ */
+export async function offerEvent(
+  ctx: AppContext,
+  event: DomainEventMessage,
+  log: Logger,
+  consumers: EventConsumer[],
+): Promise<Record<string, string>> {
+  const interested = consumers.filter((c) => c.handles(event));
+  const results = await Promise.allSettled(
+    interested.map(async (consumer) => {
+      const outcome = await inSpan(
+        `consume ${event.type} (${consumer.name})`,
+        { 'shop.consumer': consumer.name, 'shop.event.id': event.id, 'shop.event.type': event.type },
+        () => consumer.apply(ctx, event, log),
+      );
+      if (outcome === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
+      return outcome;
+    }),
+  );
+  const failed = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [[interested[i]!.name, r.reason]] : [],
+  );
+  if (failed.length > 0) {
+    for (const [name, reason] of failed) log.warn({ consumer: name, err: String(reason) }, 'consumer failed');
+    throw new AggregateError(
+      failed.map(([, reason]) => reason),
+      `event ${event.id} (${event.type}) failed in ${failed.map(([name]) => name).join(', ')}`,
+    );
+  }
+  return Object.fromEntries(
+    results.map((r, i) => [interested[i]!.name, (r as PromiseFulfilledResult<string>).value]),
+  );
+}

@@ -1,0 +1,101 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from '../db/sql';
+import { WriteBatch } from '../db/write-batch';
+import { uuidv7 } from '../ids';
+import { currentTraceContext } from '../tracing/tracing';
+import type { DomainEventData, DomainEventType } from './domain-events';
+import type { JobData, JobName, Mailbox } from './messages';
+import type { QueueName } from './queues';
+
+export interface OutboxRow {
+  id: string;
+  aggregateType: string;
+  aggregateId: string;
+  type: string;
+  payload: unknown;
+  queue: QueueName;
+  jobId: string | null;
+  deliverAt: Date | null;
+  cancel: boolean;
+}
+
+/**
+ * Collects what a transaction wants to say to the world and writes it, in that transaction, with one
+ * INSERT. Nothing reaches Redis from inside a transaction that may still roll back: the relay
+ * delivers the rows after commit.
+ */
+export class Outbox {
+  readonly rows: OutboxRow[] = [];
+
+  /** A domain event for the notification, statistics and webhook consumers. */
+  event<T extends DomainEventType>(
+    type: T,
+    aggregate: { type: string; id: string },
+    payload: DomainEventData<T>,
+  ): void {
+    this.push({ aggregateType: aggregate.type, aggregateId: aggregate.id, type, payload, queue: 'events' });
+  }
+
+  /** A message to an actor's mailbox; `deliverAt` makes it a delayed job (a timeout). */
+  message<Q extends Mailbox, N extends JobName<Q>>(
+    queue: Q,
+    name: N,
+    data: JobData<Q, N>,
+    options: { jobId: string; aggregateId: string; deliverAt?: Date },
+  ): void {
+    this.push({
+      aggregateType: queue,
+      aggregateId: options.aggregateId,
+      type: name,
+      payload: data,
+      queue,
+      jobId: options.jobId,
+      deliverAt: options.deliverAt ?? null,
+    });
+  }
+
+  /** Withdraws a delayed job that is no longer wanted (a timeout of a state that was left). */
+  cancelMessage(queue: QueueName, jobId: string, aggregateId: string): void {
+    this.push({
+      aggregateType: queue,
+      aggregateId,
+      type: 'CANCEL_JOB',
+      payload: {},
+      queue,
+      jobId,
+      cancel: true,
+    });
+  }
+
+  get size(): number {
+    return this.rows.length;
+  }
+
+  async flush(em: EntityManager, now: Date): Promise<void> {
+    const batch = new WriteBatch();
+    this.writeTo(batch, now);
+    await batch.flush(em);
+  }
+
+  /** Adds the rows' single INSERT to a step's write batch (nothing when there are none). */
+  writeTo(batch: WriteBatch, now: Date): void {
+    if (this.rows.length === 0) return;
+    const r = this.rows;
+    batch.add(
+      sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel,
+                                     status, attempts, next_attempt_at, created_at, trace_context)
+          select id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel,
+                 'PENDING', 0, ${now}, ${now}, ${currentTraceContext()}::text
+          from unnest(${r.map((x) => x.id)}::uuid[], ${r.map((x) => x.aggregateType)}::text[],
+                      ${r.map((x) => x.aggregateId)}::text[], ${r.map((x) => x.type)}::text[],
+                      ${r.map((x) => JSON.stringify(x.payload))}::jsonb[], ${r.map((x) => x.queue)}::text[],
+                      ${r.map((x) => x.jobId)}::text[], ${r.map((x) => x.deliverAt)}::timestamptz[],
+                      ${r.map((x) => x.cancel)}::boolean[])
+            as t(id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel)`,
+    );
+  }
+
+  private push(row: Omit<OutboxRow, 'id' | 'jobId' | 'deliverAt' | 'cancel'> & Partial<OutboxRow>): void {
+    this.rows.push({ id: uuidv7(), jobId: null, deliverAt: null, cancel: false, ...row });
+  }
+}

@@ -1,0 +1,131 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AuthUser } from '../auth/auth-user';
+import type { AppContext } from '../context';
+import type { NotificationType } from '../db/schema/notification.entity';
+import { asDate, query, run, sql } from '../db/sql';
+import { DomainError } from '../errors/domain-error';
+import { uuidv7 } from '../ids';
+import { type PageRequest, pageMeta } from '../paging';
+
+export interface NotificationDraft {
+  userId: string;
+  type: NotificationType;
+  title: string;
+  body: string;
+  orderId: string | null;
+  /** The event (or other fact) it comes from: (userId, type, eventId) is unique. */
+  eventId: string;
+}
+
+export interface NotificationView {
+  id: string;
+  type: NotificationType;
+  title: string;
+  body: string;
+  orderId: string | null;
+  createdAt: string;
+  readAt: string | null;
+}
+
+/**
+ * Writes a notification in the caller's transaction; false when this user already has it for this
+ * event. Other areas (e.g. coupons' COUPON_EXPIRING) call it too.
+ */
+export async function insertNotification(
+  em: EntityManager,
+  n: NotificationDraft,
+  now: Date,
+): Promise<boolean> {
+  const inserted = await run(
+    em,
+    sql`insert into notifications (id, user_id, type, title, body, order_id, event_id, created_at)
+        values (${uuidv7()}, ${n.userId}, ${n.type}, ${n.title}, ${n.body}, ${n.orderId}, ${n.eventId}, ${now})
+        on conflict (user_id, type, event_id) do nothing`,
+  );
+  return inserted === 1;
+}
+
+/**
+ * Records (consumer, event) as processed and writes the notification in ONE statement (a CTE): the
+ * notification is inserted only if this delivery is the first. 'duplicate' when it was not.
+ */
+export async function insertNotificationOnce(
+  em: EntityManager,
+  consumer: string,
+  n: NotificationDraft,
+  now: Date,
+): Promise<'applied' | 'duplicate'> {
+  const [row] = await query<{ first: number }>(
+    em,
+    sql`with first as (
+          insert into processed_messages (consumer, message_id, processed_at)
+          values (${consumer}, ${n.eventId}, clock_timestamp()) on conflict do nothing returning 1),
+        written as (
+          insert into notifications (id, user_id, type, title, body, order_id, event_id, created_at)
+          select ${uuidv7()}, ${n.userId}, ${n.type}, ${n.title}, ${n.body}, ${n.orderId}, ${n.eventId}, ${now}
+          where exists (select 1 from first)
+          on conflict (user_id, type, event_id) do nothing)
+        select count(*)::int as first from first`,
+  );
+  return row!.first === 1 ? 'applied' : 'duplicate';
+}
+
+interface NotificationRow {
+  id: string;
+  type: NotificationType;
+  title: string;
+  body: string;
+  order_id: string | null;
+  created_at: Date | string;
+  read_at: Date | string | null;
+}
+
+const COLUMNS = sql`id, type, title, body, order_id, created_at, read_at`;
+
+function toView(row: NotificationRow): NotificationView {
+  return {
+    id: row.id,
+    type: row.type,
+    title: row.title,
+    body: row.body,
+    orderId: row.order_id,
+    createdAt: asDate(row.created_at).toISOString(),
+    readAt: row.read_at === null ? null : asDate(row.read_at).toISOString(),
+  };
+}
+
+/** The caller's notifications, newest first; `unread` true → only unread, false → only read ones. */
+export async function listNotifications(
+  ctx: AppContext,
+  user: AuthUser,
+  filter: { unread?: boolean | undefined } & PageRequest,
+) {
+  const em = ctx.orm.em.fork();
+  const readFilter =
+    filter.unread === undefined ? sql`true` : filter.unread ? sql`read_at is null` : sql`read_at is not null`;
+  const where = sql`user_id = ${user.id} and ${readFilter}`;
+  const [rows, [count]] = await Promise.all([
+    query<NotificationRow>(
+      em,
+      sql`select ${COLUMNS} from notifications where ${where} order by created_at desc, id desc
+          limit ${filter.size} offset ${filter.page * filter.size}`,
+    ),
+    query<{ n: number }>(em, sql`select count(*)::int as n from notifications where ${where}`),
+  ]);
+  return { data: rows.map(toView), meta: pageMeta(filter, count!.n) };
+}
+
+/** Marks the caller's notification read (the first read time stays); anyone else's is 404. */
+export async function markNotificationRead(
+  ctx: AppContext,
+  user: AuthUser,
+  id: string,
+): Promise<NotificationView> {
+  const [row] = await query<NotificationRow>(
+    ctx.orm.em.fork(),
+    sql`update notifications set read_at = coalesce(read_at, now())
+        where id = ${id} and user_id = ${user.id} returning ${COLUMNS}`,
+  );
+  if (!row) throw new DomainError('NOT_FOUND', 'Notification not found');
+  return toView(row);
+}

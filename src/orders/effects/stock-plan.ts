@@ -1,0 +1,169 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query, run, sql } from '../../db/sql';
+import type { WriteBatch } from '../../db/write-batch';
+import { DomainError } from '../../errors/domain-error';
+
+export interface StockLine {
+  productId: string;
+  quantity: number;
+}
+
+type StockOperation = { op: 'reserve'; lines: StockLine[] } | { op: 'release' | 'commit' | 'restock' };
+
+/**
+ * Inventory changes a transition asks for, applied as the *last* statements of its transaction so the
+ * hot inventory rows stay locked only until commit, and always in product-id order so two orders
+ * never deadlock. The CHECK (0 <= reserved <= stock) stands behind every statement.
+ */
+export class StockPlan {
+  private readonly operations: StockOperation[] = [];
+  /** Products whose stock changed: their cached views are invalidated after commit. */
+  readonly touched = new Set<string>();
+
+  /** Holds units for a new order; any shortage refuses the whole order (409 OUT_OF_STOCK). */
+  reserve(lines: StockLine[]): void {
+    this.operations.push({ op: 'reserve', lines: sumByProduct(lines) });
+  }
+  /** Gives a PENDING order's reservation back (compensates reserve). */
+  release(): void {
+    this.operations.push({ op: 'release' });
+  }
+  /** The order is paid: reserved units leave the stock for good and count as sold. */
+  commit(): void {
+    this.operations.push({ op: 'commit' });
+  }
+  /** A refunded order's units return to the shelf (compensates commit). */
+  restock(): void {
+    this.operations.push({ op: 'restock' });
+  }
+
+  get isEmpty(): boolean {
+    return this.operations.length === 0;
+  }
+
+  /**
+   * Sends the step's write batch with the stock changes last. A one-line reservation (the common
+   * case) rides in the batch as its conditional update; anything needing row locks in product-id
+   * order runs right after it.
+   */
+  async apply(em: EntityManager, orderId: string, batch: WriteBatch): Promise<void> {
+    const [first, ...rest] = this.operations;
+    if (first?.op === 'reserve' && first.lines.length === 1 && rest.length === 0) {
+      const [line] = first.lines as [StockLine];
+      this.touched.add(line.productId);
+      batch.addExpecting(
+        sql`update inventory set reserved = reserved + ${line.quantity}, version = version + 1, updated_at = now()
+            where product_id = ${line.productId} and stock - reserved >= ${line.quantity}`,
+        1,
+        () => outOfStock(em, first.lines),
+      );
+      await batch.flush(em);
+      return;
+    }
+    await batch.flush(em);
+    for (const operation of this.operations) {
+      const lines = operation.op === 'reserve' ? operation.lines : await orderLines(em, orderId);
+      for (const line of lines) this.touched.add(line.productId);
+      if (operation.op === 'reserve') await reserve(em, lines);
+      else await adjust(em, operation.op, lines);
+    }
+  }
+}
+
+/** Duplicate lines of one product become one line with the summed demand (Medusa #16502). */
+export function sumByProduct(lines: StockLine[]): StockLine[] {
+  const totals = new Map<string, number>();
+  for (const { productId, quantity } of lines) totals.set(productId, (totals.get(productId) ?? 0) + quantity);
+  return [...totals].map(([productId, quantity]) => ({ productId, quantity })).sort(byProductId);
+}
+
+const byProductId = (a: StockLine, b: StockLine) =>
+  a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0;
+
+async function orderLines(em: EntityManager, orderId: string): Promise<StockLine[]> {
+  const rows = await query<{ product_id: string; quantity: number }>(
+    em,
+    sql`select product_id, sum(quantity)::int as quantity from order_items where order_id = ${orderId}
+        group by product_id order by product_id`,
+  );
+  return rows.map((r) => ({ productId: r.product_id, quantity: r.quantity }));
+}
+
+async function reserve(em: EntityManager, lines: StockLine[]): Promise<void> {
+  if (lines.length === 1) {
+    // One product: a single conditional update decides and reserves atomically.
+    const [line] = lines as [StockLine];
+    const reserved = await run(
+      em,
+      sql`update inventory set reserved = reserved + ${line.quantity}, version = version + 1, updated_at = now()
+          where product_id = ${line.productId} and stock - reserved >= ${line.quantity}`,
+    );
+    if (reserved === 1) return;
+    throw await outOfStock(em, lines);
+  }
+  const available = await lockInOrder(em, lines);
+  const short = lines.filter((l) => (available.get(l.productId) ?? 0) < l.quantity);
+  if (short.length > 0) throw await outOfStock(em, short);
+  await run(
+    em,
+    sql`update inventory i set reserved = i.reserved + d.quantity, version = i.version + 1, updated_at = now()
+        from unnest(${lines.map((l) => l.productId)}::uuid[], ${lines.map((l) => l.quantity)}::int[])
+          as d(product_id, quantity)
+        where i.product_id = d.product_id`,
+  );
+}
+
+async function adjust(
+  em: EntityManager,
+  op: 'release' | 'commit' | 'restock',
+  lines: StockLine[],
+): Promise<void> {
+  if (lines.length === 0) return;
+  if (lines.length > 1) await lockInOrder(em, lines);
+  const ids = lines.map((l) => l.productId);
+  const quantities = lines.map((l) => l.quantity);
+  const lineTable = sql`unnest(${ids}::uuid[], ${quantities}::int[]) as d(product_id, quantity)`;
+  const set =
+    op === 'release'
+      ? sql`reserved = i.reserved - d.quantity`
+      : op === 'commit'
+        ? sql`stock = i.stock - d.quantity, reserved = i.reserved - d.quantity, sold = i.sold + d.quantity`
+        : sql`stock = i.stock + d.quantity, sold = greatest(i.sold - d.quantity, 0)`;
+  await run(
+    em,
+    sql`update inventory i set ${set}, version = i.version + 1, updated_at = now()
+        from ${lineTable} where i.product_id = d.product_id`,
+  );
+}
+
+/** Row locks in product-id order: concurrent multi-line orders queue up instead of deadlocking. */
+async function lockInOrder(em: EntityManager, lines: StockLine[]): Promise<Map<string, number>> {
+  const rows = await query<{ product_id: string; available: number }>(
+    em,
+    sql`select product_id, stock - reserved as available from inventory
+        where product_id = any(${lines.map((l) => l.productId)}::uuid[]) order by product_id for update`,
+  );
+  return new Map(rows.map((r) => [r.product_id, r.available]));
+}
+
+async function outOfStock(em: EntityManager, lines: StockLine[]): Promise<DomainError> {
+  const rows = await query<{ product_id: string; available: number }>(
+    em,
+    sql`select product_id, stock - reserved as available from inventory
+        where product_id = any(${lines.map((l) => l.productId)}::uuid[])`,
+  );
+  const available = new Map(rows.map((r) => [r.product_id, r.available]));
+  return new DomainError(
+    'OUT_OF_STOCK',
+    undefined,
+    lines
+      .filter((l) => (available.get(l.productId) ?? 0) < l.quantity)
+      .map((l) => ({
+        field: 'productId',
+        message: 'not enough available stock',
+        productId: l.productId,
+        requested: l.quantity,
+        available: available.get(l.productId) ?? 0,
+      })),
+  );
+}

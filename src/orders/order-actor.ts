@@ -1,0 +1,41 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Job } from 'bullmq';
+import { afterCommit, runCommandJob, withConflictRetries } from '../commands/run-command';
+import type { AppContext } from '../context';
+import type { Logger } from '../logger';
+import type { MailboxJob, OrderNotice, PlaceOrderCommand } from '../messaging/messages';
+import { commandOrder, type ExistingOrderCommand, notifyOrder } from './order-commands';
+import { businessDay, ensureOrderSequence } from './order-number';
+import { placeOrder } from './place-order';
+
+/** PLACE from the order mailbox: the day's order sequence exists, then the placement runs once. */
+export async function runPlaceOrder(ctx: AppContext, job: Job, command: PlaceOrderCommand, log: Logger) {
+  const day = businessDay(new Date(), ctx.config.timezone);
+  await ensureOrderSequence(ctx.orm.em.fork(), day);
+  return runCommandJob(ctx, job, command, log, (tx, now) => placeOrder(tx, ctx.config, command, now, day));
+}
+
+/** CANCEL, CONFIRM, PAY or REFUND on an existing order, carried out once. */
+export function runOrderCommand(ctx: AppContext, job: Job, message: ExistingOrderCommand, log: Logger) {
+  return runCommandJob(ctx, job, message.data, log, (tx, now) =>
+    commandOrder(tx, message.name, message.data, now),
+  );
+}
+
+/** A fact from another actor or a timeout coming due; `messageId` makes a redelivery a no-op. */
+export async function applyOrderNotice(ctx: AppContext, notice: OrderNotice, messageId: string, log: Logger) {
+  const { orderId, event } = notice;
+  const outcome = await withConflictRetries(() =>
+    ctx.orm.em
+      .fork()
+      .transactional((tx: EntityManager) => notifyOrder(tx, orderId, event, messageId, new Date())),
+  );
+  if (typeof outcome === 'string') {
+    log.debug({ orderId, event: event.type, outcome }, 'notice not applied');
+    return outcome;
+  }
+  await afterCommit(ctx, outcome, log);
+  return 'applied';
+}
+
+export type OrderMailboxJob = MailboxJob<'order'>;

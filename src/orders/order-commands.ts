@@ -1,0 +1,136 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { transition } from 'xstate';
+import { type OrderEvent, orderMachine } from '../../machines/order.machine';
+import { rejectionFor, statusOf } from '../../machines/order-snapshot';
+import { db } from '../db/database';
+import { run, sql } from '../db/sql';
+import { DomainError } from '../errors/domain-error';
+import { uuidv7 } from '../ids';
+import type { JobData, MailboxJob, OrderNotice, RefundPaymentCommand } from '../messaging/messages';
+import { commitStep, type StepResult } from './commit-transition';
+import { loadOrder, type OrderRecord } from './order-store';
+
+/** A client command on an order that exists already (PLACE creates one: place-order.ts). */
+export type ExistingOrderCommand = Extract<
+  MailboxJob<'order'>,
+  { name: 'CANCEL' | 'CONFIRM' | 'PAY' | 'REFUND' }
+>;
+
+/** Turns a client command into the machine event it stands for, against the order as loaded. */
+function eventFor(message: ExistingOrderCommand, order: OrderRecord, at: number): OrderEvent {
+  switch (message.name) {
+    case 'CANCEL':
+      return { type: 'CANCEL', reason: message.data.reason, at };
+    case 'CONFIRM':
+      return { type: 'CONFIRM', at };
+    case 'PAY':
+      return { type: 'PAY', paymentId: uuidv7(), method: message.data.method, at };
+    case 'REFUND': {
+      const c = order.snapshot.context;
+      const rest = c.total - c.refundedAmount - c.pendingRefundAmount;
+      return {
+        type: 'REFUND',
+        refundId: uuidv7(),
+        amount: message.data.amount ?? rest,
+        // API.md: restock defaults to true for a PAID order, false for a CONFIRMED one.
+        restock: message.data.restock ?? statusOf(order.snapshot) === 'PAID',
+        at,
+      };
+    }
+  }
+}
+
+/** Who may send what: the buyer everything on their own orders; an admin may cancel and refund any. */
+function mayCommand(message: ExistingOrderCommand, order: OrderRecord): boolean {
+  if (message.data.userId === order.userId) return true;
+  return message.data.role === 'ADMIN' && (message.name === 'CANCEL' || message.name === 'REFUND');
+}
+
+async function orderIdOfPayment(em: EntityManager, command: RefundPaymentCommand) {
+  const payment = await db(em)
+    .selectFrom('payments')
+    .select(['order_id', 'user_id'])
+    .where('id', '=', command.paymentId)
+    .executeTakeFirst();
+  if (!payment || (payment.user_id !== command.userId && command.role !== 'ADMIN')) {
+    throw new DomainError('PAYMENT_NOT_FOUND');
+  }
+  return payment.order_id;
+}
+
+/**
+ * A client command on an existing order — load, authorize, ask the machine (`can`), `transition`,
+ * commit — refused with the API error the machine's state implies.
+ */
+export function commandOrder<N extends ExistingOrderCommand['name']>(
+  em: EntityManager,
+  name: N,
+  command: JobData<'order', N>,
+  now: Date,
+): Promise<StepResult> {
+  // The name and its data travel together from here on, so narrowing on the name types the data.
+  return commandExistingOrder(em, { name, data: command } as ExistingOrderCommand, now);
+}
+
+async function commandExistingOrder(
+  em: EntityManager,
+  message: ExistingOrderCommand,
+  now: Date,
+): Promise<StepResult> {
+  const orderId = message.name === 'REFUND' ? await orderIdOfPayment(em, message.data) : message.data.orderId;
+  const order = await loadOrder(em, orderId);
+  if (!order || !mayCommand(message, order)) throw new DomainError('ORDER_NOT_FOUND');
+  if (message.name === 'REFUND' && order.snapshot.context.paymentId !== message.data.paymentId) {
+    throw new DomainError(
+      'INVALID_ORDER_TRANSITION',
+      'Only the order’s own completed payment can be refunded',
+    );
+  }
+  const event = eventFor(message, order, now.getTime());
+  if (!order.snapshot.can(event)) throw new DomainError(rejectionFor(order.snapshot, event));
+  const [next, actions] = transition(orderMachine, order.snapshot, event);
+  return commitStep(em, {
+    now,
+    order,
+    before: order.snapshot,
+    next,
+    event,
+    actions,
+    messageId: message.data.commandId,
+    command: message,
+  });
+}
+
+/**
+ * A fact from another actor or a timeout coming due. Applied at most once (its id is recorded in the
+ * same transaction); one the machine does not accept in the order's state changes nothing.
+ */
+export async function notifyOrder(
+  em: EntityManager,
+  orderId: string,
+  event: OrderNotice['event'],
+  messageId: string,
+  now: Date,
+): Promise<StepResult | 'duplicate' | 'ignored'> {
+  const first = await run(
+    em,
+    sql`insert into processed_messages (consumer, message_id, processed_at) values ('order', ${messageId}, ${now})
+        on conflict do nothing`,
+  );
+  if (first === 0) return 'duplicate';
+  const order = await loadOrder(em, orderId);
+  if (!order) return 'ignored';
+  const machineEvent = { ...event, at: now.getTime() } as OrderEvent;
+  if (!order.snapshot.can(machineEvent)) return 'ignored';
+  const [next, actions] = transition(orderMachine, order.snapshot, machineEvent);
+  return commitStep(em, {
+    now,
+    order,
+    before: order.snapshot,
+    next,
+    event: machineEvent,
+    actions,
+    messageId,
+    command: undefined,
+  });
+}

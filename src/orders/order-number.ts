@@ -1,0 +1,67 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query, run, sql } from '../db/sql';
+
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** yyyyMMdd of `at` in the business time zone (API.md: order numbers and statistics days). */
+export function businessDay(at: Date, timeZone: string): string {
+  let format = dayFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    });
+    dayFormats.set(timeZone, format);
+  }
+  // en-CA formats as 2026-11-21.
+  return format.format(at).replaceAll('-', '');
+}
+
+export const orderSequenceName = (day: string) => `order_no_seq_${day}`;
+
+/** `20261121` + an 8-digit number: `2026112100000042`. */
+export const formatOrderNo = (day: string, sequence: number | string) =>
+  `${day}${String(sequence).padStart(8, '0')}`;
+/** Days whose sequence is known to exist, per database (a process may outlive a database restore). */
+const ensuredDays = new Set<string>();
+const memoKey = (em: EntityManager, day: string) => `${em.config.get('clientUrl')}|${day}`;
+
+/**
+ * One PostgreSQL sequence per business day: numbering never serializes placements on a counter row,
+ * and nextval needs no lock. The sequence is created (outside any transaction) the first time a
+ * process needs that day's.
+ */
+export async function ensureOrderSequence(em: EntityManager, day: string): Promise<void> {
+  if (ensuredDays.has(memoKey(em, day))) return;
+  try {
+    await run(
+      em,
+      sql`create sequence if not exists ${sql.raw(orderSequenceName(day))} minvalue 1 maxvalue 99999999`,
+    );
+  } catch (error) {
+    // Two processes creating the same day's sequence at once: one of them loses the catalog race.
+    if ((error as { code?: string }).code !== '23505') throw error;
+  }
+  ensuredDays.add(memoKey(em, day));
+}
+
+/**
+ * Call when a statement using the day's sequence failed: if PostgreSQL said the sequence does not
+ * exist (dropped, or another database), the memo forgets it so the retry creates it again.
+ */
+export function forgetMissingSequence(em: EntityManager, day: string, error: unknown): void {
+  if ((error as { code?: string }).code === '42P01') ensuredDays.delete(memoKey(em, day));
+}
+
+/** Sequences of days before `oldestToKeep` (yyyyMMdd) are no longer used; the sweeper drops them. */
+export async function dropOldOrderSequences(em: EntityManager, oldestToKeep: string): Promise<number> {
+  const rows = await query<{ relname: string }>(
+    em,
+    sql`select relname from pg_class where relkind = 'S' and relname like 'order\\_no\\_seq\\_%'`,
+  );
+  const old = rows.map((r) => r.relname).filter((name) => name.slice(-8) < oldestToKeep);
+  for (const name of old) await run(em, sql`drop sequence if exists ${sql.raw(name)}`);
+  return old.length;
+}

@@ -1,0 +1,63 @@
+import type { AuthUser } from '../auth/auth-user';
+import type { AppContext } from '../context';
+import { db } from '../db/database';
+import { query, sql } from '../db/sql';
+import { DomainError } from '../errors/domain-error';
+import { type PageRequest, pageMeta } from '../paging';
+import { inspectOrder, loadOrderHistory, type TransitionRecord } from './order-inspection';
+import { loadOrderView, loadOrderViews, type OrderView } from './order-view';
+
+/** The owner and admins see an order; anyone else is told it does not exist. */
+export async function getOrder(ctx: AppContext, user: AuthUser, orderId: string): Promise<OrderView> {
+  const view = await loadOrderView(ctx.orm.em.fork(), orderId);
+  if (!view || (view.userId !== user.id && user.role !== 'ADMIN')) throw new DomainError('ORDER_NOT_FOUND');
+  return view;
+}
+
+/** The caller's orders, newest first: three statements whatever the page size. */
+export async function listOrders(
+  ctx: AppContext,
+  user: AuthUser,
+  filter: { status?: string | undefined } & PageRequest,
+) {
+  const em = ctx.orm.em.fork();
+  const status = filter.status ?? null;
+  const where = sql`user_id = ${user.id} and (${status}::text is null or status = ${status})`;
+  const [ids, [count]] = await Promise.all([
+    query<{ id: string }>(
+      em,
+      sql`select id from orders where ${where} order by created_at desc, id desc
+          limit ${filter.size} offset ${filter.page * filter.size}`,
+    ),
+    query<{ n: number }>(em, sql`select count(*)::int as n from orders where ${where}`),
+  ]);
+  const views = await loadOrderViews(
+    em,
+    ids.map((r) => r.id),
+  );
+  return { data: views, meta: pageMeta(filter, count!.n) };
+}
+
+export async function orderHistory(
+  ctx: AppContext,
+  user: AuthUser,
+  orderId: string,
+): Promise<TransitionRecord[]> {
+  const em = ctx.orm.em.fork();
+  const owner = await db(em)
+    .selectFrom('orders')
+    .select('user_id')
+    .where('id', '=', orderId)
+    .executeTakeFirst();
+  if (!owner || (owner.user_id !== user.id && user.role !== 'ADMIN'))
+    throw new DomainError('ORDER_NOT_FOUND');
+  return loadOrderHistory(em, orderId);
+}
+
+/** The live machine behind an order (API.md `GET /orders/{id}/machine`): owner or admin. */
+export async function orderMachineState(ctx: AppContext, user: AuthUser, orderId: string) {
+  const inspected = await inspectOrder(ctx.orm.em.fork(), orderId);
+  if (!inspected || (inspected.userId !== user.id && user.role !== 'ADMIN'))
+    throw new DomainError('ORDER_NOT_FOUND');
+  return inspected;
+}

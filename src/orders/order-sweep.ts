@@ -1,0 +1,61 @@
+import type { AppContext } from '../context';
+import { query, sql } from '../db/sql';
+import type { Logger } from '../logger';
+import { ORDER_NOTICE, ORDER_SWEEP, type OrderNotice } from '../messaging/messages';
+import { businessDay, dropOldOrderSequences } from './order-number';
+import { orderTagged } from './order-tags';
+
+const BATCH = 500;
+
+/**
+ * The sweep runs as a BullMQ job scheduler: one job per interval, whichever process takes it. Checked
+ * every two intervals (a restarted Redis has lost it); registered only when missing or changed.
+ */
+export async function scheduleOrderSweep(ctx: AppContext): Promise<void> {
+  const current = await ctx.queues.order.getJobScheduler('order-sweep');
+  if (current?.every === ctx.config.orderSweepIntervalMs) return;
+  await ctx.queues.order.upsertJobScheduler(
+    'order-sweep',
+    { every: ctx.config.orderSweepIntervalMs },
+    { name: ORDER_SWEEP, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } },
+  );
+}
+
+/**
+ * The safety net under delayed jobs, which Redis can lose: PENDING orders whose payment window has
+ * passed get EXPIRE, PAID orders due for auto-confirmation get AUTO_CONFIRM. The machine decides:
+ * an order paying right now ignores EXPIRE, and its window waits for the payment's outcome.
+ */
+export async function sweepOrders(ctx: AppContext, log: Logger) {
+  const em = ctx.orm.em.fork();
+  const overdue = await query<{ id: string }>(
+    em,
+    sql`select id from orders o where ${orderTagged('awaits-payment')} and expires_at <= now()
+        order by expires_at limit ${BATCH}`,
+  );
+  const due = await query<{ id: string }>(
+    em,
+    sql`select id from orders o where ${orderTagged('auto-confirms')}
+          and paid_at <= now() - make_interval(secs => (snapshot #>> '{context,autoConfirmMs}')::bigint / 1000.0)
+        order by paid_at limit ${BATCH}`,
+  );
+  // Ids change every few intervals, so an order the machine ignored once is offered again later.
+  const bucket = Math.floor(Date.now() / (ctx.config.orderSweepIntervalMs * 4));
+  const jobs = [
+    ...overdue.map(({ id }) => ({ id, type: 'EXPIRE' as const, jobId: `sweep-expire-${id}-${bucket}` })),
+    ...due.map(({ id }) => ({ id, type: 'AUTO_CONFIRM' as const, jobId: `sweep-confirm-${id}-${bucket}` })),
+  ];
+  if (jobs.length > 0) {
+    await ctx.queues.order.addBulk(
+      jobs.map((j) => ({
+        name: ORDER_NOTICE,
+        data: { orderId: j.id, event: { type: j.type } } satisfies OrderNotice,
+        opts: { jobId: j.jobId },
+      })),
+    );
+    log.info({ expired: overdue.length, autoConfirmed: due.length }, 'sweep found overdue orders');
+  }
+  const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+  await dropOldOrderSequences(em, businessDay(twoDaysAgo, ctx.config.timezone));
+  return { expire: overdue.length, autoConfirm: due.length };
+}

@@ -1,0 +1,216 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { OrderStatus } from '../../machines/order.machine';
+import {
+  allowedActions,
+  type OrderSnapshot,
+  restoreOrderSnapshot,
+  stateOf,
+  statusOf,
+} from '../../machines/order-snapshot';
+import { asIso, query, sql } from '../db/sql';
+
+export interface OrderItemView {
+  id: string;
+  productId: string;
+  name: string;
+  unitPrice: number;
+  quantity: number;
+  lineTotal: number;
+}
+
+export interface OrderView {
+  id: string;
+  orderNo: string;
+  userId: string;
+  status: OrderStatus;
+  state: string;
+  items: OrderItemView[];
+  subtotal: number;
+  discount: number;
+  total: number;
+  refundedAmount: number;
+  coupon: { userCouponId: string; code: string | null; discount: number } | null;
+  payment: { id: string; status: string; method: string } | null;
+  allowedActions: ReturnType<typeof allowedActions>;
+  expiresAt: string;
+  createdAt: string;
+  updatedAt: string;
+  paidAt: string | null;
+  confirmedAt: string | null;
+  cancelledAt: string | null;
+  cancelReason: string | null;
+}
+
+interface OrderRow {
+  id: string;
+  order_no: string;
+  user_id: string;
+  status: OrderStatus;
+  state: string;
+  snapshot: Record<string, unknown>;
+  machine_version: number;
+  subtotal: number;
+  discount: number;
+  total: number;
+  refunded_amount: number;
+  user_coupon_id: string | null;
+  coupon_code: string | null;
+  cancel_reason: string | null;
+  expires_at: Date;
+  paid_at: Date | null;
+  confirmed_at: Date | null;
+  cancelled_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  payment_id: string | null;
+  payment_status: string | null;
+  payment_method: string | null;
+}
+
+function render(
+  row: Omit<OrderRow, 'snapshot' | 'machine_version'>,
+  items: OrderItemView[],
+  snapshot: OrderSnapshot,
+  now: number,
+): OrderView {
+  return {
+    id: row.id,
+    orderNo: row.order_no,
+    userId: row.user_id,
+    status: row.status,
+    state: row.state,
+    items,
+    subtotal: row.subtotal,
+    discount: row.discount,
+    total: row.total,
+    refundedAmount: row.refunded_amount,
+    coupon: row.user_coupon_id
+      ? { userCouponId: row.user_coupon_id, code: row.coupon_code, discount: row.discount }
+      : null,
+    payment: row.payment_id
+      ? { id: row.payment_id, status: row.payment_status!, method: row.payment_method! }
+      : null,
+    allowedActions: allowedActions(snapshot, now),
+    expiresAt: asIso(row.expires_at),
+    createdAt: asIso(row.created_at),
+    updatedAt: asIso(row.updated_at),
+    paidAt: asIso(row.paid_at),
+    confirmedAt: asIso(row.confirmed_at),
+    cancelledAt: asIso(row.cancelled_at),
+    cancelReason: row.cancel_reason,
+  };
+}
+
+/** Orders with their items and current payment, in the order of `ids`: two statements for any number. */
+export async function loadOrderViews(
+  em: EntityManager,
+  ids: string[],
+  now = Date.now(),
+): Promise<OrderView[]> {
+  if (ids.length === 0) return [];
+  const rows = await query<OrderRow>(
+    em,
+    sql`select o.id, o.order_no, o.user_id, o.status, o.state, o.snapshot, o.machine_version, o.subtotal, o.discount,
+               o.total, o.refunded_amount, o.user_coupon_id, o.coupon_code, o.cancel_reason, o.expires_at, o.paid_at,
+               o.confirmed_at, o.cancelled_at, o.created_at, o.updated_at,
+               p.id as payment_id, p.status as payment_status, p.method as payment_method
+        from orders o left join payments p on p.id = o.payment_id
+        where o.id = any(${ids}::uuid[])`,
+  );
+  const items = await query<{
+    id: string;
+    order_id: string;
+    product_id: string;
+    name: string;
+    unit_price: number;
+    quantity: number;
+    line_total: number;
+  }>(
+    em,
+    sql`select id, order_id, product_id, name, unit_price, quantity, line_total from order_items
+        where order_id = any(${ids}::uuid[]) order by order_id, name, id`,
+  );
+  const itemsByOrder = new Map<string, OrderItemView[]>();
+  for (const i of items) {
+    const list = itemsByOrder.get(i.order_id) ?? [];
+    list.push({
+      id: i.id,
+      productId: i.product_id,
+      name: i.name,
+      unitPrice: i.unit_price,
+      quantity: i.quantity,
+      lineTotal: i.line_total,
+    });
+    itemsByOrder.set(i.order_id, list);
+  }
+  const byId = new Map(
+    rows.map((r) => {
+      const snapshot = restoreOrderSnapshot({ snapshot: r.snapshot, machineVersion: r.machine_version });
+      return [r.id, render(r, itemsByOrder.get(r.id) ?? [], snapshot, now)];
+    }),
+  );
+  return ids.map((id) => byId.get(id)).filter((v): v is OrderView => v !== undefined);
+}
+
+export async function loadOrderView(em: EntityManager, id: string): Promise<OrderView | undefined> {
+  const [view] = await loadOrderViews(em, [id]);
+  return view;
+}
+
+/** The view of an order just placed, from what its step holds in memory (no read after commit). */
+export function newOrderView(
+  order: {
+    id: string;
+    orderNo: string;
+    userId: string;
+    subtotal: number;
+    discount: number;
+    total: number;
+    userCouponId: string | null;
+    couponCode: string | null;
+    items: { id: string; productId: string; name: string; unitPrice: number; quantity: number }[];
+  },
+  snapshot: OrderSnapshot,
+  now: Date,
+): OrderView {
+  const items = order.items
+    .map((i) => ({ ...i, lineTotal: i.unitPrice * i.quantity }))
+    .sort((a, b) => (a.name === b.name ? (a.id < b.id ? -1 : 1) : a.name < b.name ? -1 : 1))
+    .map(({ id, productId, name, unitPrice, quantity, lineTotal }) => ({
+      id,
+      productId,
+      name,
+      unitPrice,
+      quantity,
+      lineTotal,
+    }));
+  const c = snapshot.context;
+  return render(
+    {
+      id: order.id,
+      order_no: order.orderNo,
+      user_id: order.userId,
+      status: statusOf(snapshot),
+      state: stateOf(snapshot),
+      subtotal: order.subtotal,
+      discount: order.discount,
+      total: order.total,
+      refunded_amount: c.refundedAmount,
+      user_coupon_id: order.userCouponId,
+      coupon_code: order.couponCode,
+      cancel_reason: c.cancelReason,
+      expires_at: new Date(c.expiresAt),
+      paid_at: null,
+      confirmed_at: null,
+      cancelled_at: null,
+      created_at: now,
+      updated_at: now,
+      payment_id: null,
+      payment_status: null,
+      payment_method: null,
+    },
+    items,
+    snapshot,
+    now.getTime(),
+  );
+}

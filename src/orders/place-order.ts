@@ -1,0 +1,141 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { initialTransition } from 'xstate';
+import { orderMachine } from '../../machines/order.machine';
+import { readCartLines, removeCartLines } from '../cart/cart-lines';
+import type { Config } from '../config';
+import { quoteCoupon } from '../coupons/coupon-quote';
+import { query, sql } from '../db/sql';
+import { DomainError } from '../errors/domain-error';
+import { uuidv7 } from '../ids';
+import type { PlaceOrderCommand } from '../messaging/messages';
+import { commitStep, type StepResult } from './commit-transition';
+import { type StockLine, sumByProduct } from './effects/stock-plan';
+import { forgetMissingSequence, formatOrderNo, orderSequenceName } from './order-number';
+import type { NewOrderItem } from './order-store';
+
+/** Totals stay well inside PostgreSQL's int range. */
+export const MAX_ORDER_TOTAL = 2_000_000_000;
+
+interface ProductRow {
+  id: string;
+  name: string;
+  price: number;
+  category: string;
+  status: string;
+}
+
+/**
+ * PLACE: snapshot the lines at today's prices, run the machine's initial transition and commit the
+ * new order with its reservation. Any shortage, unknown or unavailable product refuses the whole
+ * order and nothing is written.
+ */
+export async function placeOrder(
+  em: EntityManager,
+  config: Pick<Config, 'orderPaymentTimeoutMs' | 'orderAutoConfirmMs'>,
+  command: PlaceOrderCommand,
+  now: Date,
+  day: string,
+): Promise<StepResult> {
+  const lines = sumByProduct(await orderedLines(em, command));
+  const { products, sequence } = await loadProductsAndNumber(em, lines, day);
+  const items: NewOrderItem[] = lines.map((line) => {
+    const product = products.get(line.productId)!;
+    return {
+      id: uuidv7(),
+      productId: product.id,
+      name: product.name,
+      category: product.category,
+      unitPrice: product.price,
+      quantity: line.quantity,
+    };
+  });
+  const subtotal = items.reduce((sum, i) => sum + i.unitPrice * i.quantity, 0);
+  if (subtotal > MAX_ORDER_TOTAL) {
+    throw new DomainError('VALIDATION_ERROR', `An order may total at most ${MAX_ORDER_TOTAL} won`);
+  }
+  const userCouponId = command.userCouponId ?? null;
+  // Validated and priced here; held atomically by the machine's holdCoupon effect in this transaction.
+  const coupon = userCouponId
+    ? await quoteCoupon(em, { userId: command.userId, userCouponId, subtotal, at: now })
+    : undefined;
+  const discount = coupon?.discount ?? 0;
+
+  const orderId = uuidv7();
+  const total = subtotal - discount;
+  const [snapshot, actions] = initialTransition(orderMachine, {
+    orderId,
+    userId: command.userId,
+    total,
+    userCouponId,
+    placedAt: now.getTime(),
+    paymentTimeoutMs: config.orderPaymentTimeoutMs,
+    autoConfirmMs: config.orderAutoConfirmMs,
+  });
+  if (command.fromCart)
+    await removeCartLines(
+      em,
+      command.userId,
+      lines.map((l) => l.productId),
+    );
+  return commitStep(em, {
+    now,
+    order: {
+      id: orderId,
+      orderNo: formatOrderNo(day, sequence),
+      userId: command.userId,
+      subtotal,
+      discount,
+      total,
+      userCouponId,
+      couponCode: coupon?.code ?? null,
+      createdAt: now,
+      items,
+    },
+    before: null,
+    next: snapshot,
+    event: { type: 'xstate.init' },
+    actions,
+    messageId: command.commandId,
+    command: { name: 'PLACE', data: command },
+    placement: { lines },
+  });
+}
+
+async function orderedLines(em: EntityManager, command: PlaceOrderCommand): Promise<StockLine[]> {
+  if (!command.fromCart) return command.items ?? [];
+  const lines = await readCartLines(em, command.userId, command.productIds);
+  if (lines.length === 0) throw new DomainError('CART_EMPTY');
+  return lines;
+}
+
+/** The ordered products and the day's next order number, in one round trip. */
+async function loadProductsAndNumber(em: EntityManager, lines: StockLine[], day: string) {
+  const rows = await query<ProductRow & { sequence: string }>(
+    em,
+    sql`select p.id, p.name, p.price, p.category, p.status, n.sequence
+        from (select nextval(${orderSequenceName(day)}::regclass) as sequence) n
+        left join products p on p.id = any(${lines.map((l) => l.productId)}::uuid[])`,
+  ).catch((error) => {
+    forgetMissingSequence(em, day, error);
+    throw error;
+  });
+  const found = rows.filter((r) => r.id !== null);
+  const products = new Map(found.map((r) => [r.id, r]));
+  const missing = lines.filter((l) => !products.has(l.productId));
+  if (missing.length > 0) {
+    throw new DomainError(
+      'PRODUCT_NOT_FOUND',
+      undefined,
+      missing.map((l) => ({ field: 'productId', message: 'no such product', productId: l.productId })),
+    );
+  }
+  const unavailable = found.filter((p) => p.status !== 'ON_SALE');
+  if (unavailable.length > 0) {
+    throw new DomainError(
+      'PRODUCT_NOT_AVAILABLE',
+      undefined,
+      unavailable.map((p) => ({ field: 'productId', message: `product is ${p.status}`, productId: p.id })),
+    );
+  }
+  return { products, sequence: rows[0]!.sequence };
+}

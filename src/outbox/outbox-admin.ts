@@ -1,0 +1,126 @@
+import type { AppContext } from '../context';
+import type { OutboxStatus } from '../db/schema/outbox-event.entity';
+import { asDate, query, sql } from '../db/sql';
+import { DomainError } from '../errors/domain-error';
+import { wakeOutboxRelay } from '../messaging/outbox-signal';
+import { type PageRequest, pageMeta } from '../paging';
+
+export interface OutboxEventView {
+  id: string;
+  aggregateType: string;
+  aggregateId: string;
+  type: string;
+  /** `events` for domain events; otherwise the actor mailbox the message goes to. */
+  queue: string;
+  payload: Record<string, unknown>;
+  status: OutboxStatus;
+  attempts: number;
+  createdAt: string;
+  nextAttemptAt: string;
+  sentAt: string | null;
+  lastError: string | null;
+}
+
+export interface OutboxFilter extends PageRequest {
+  status?: OutboxStatus | undefined;
+  type?: string | undefined;
+  aggregateId?: string | undefined;
+}
+
+interface OutboxRow {
+  id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  type: string;
+  queue: string;
+  payload: Record<string, unknown>;
+  status: OutboxStatus;
+  attempts: number;
+  created_at: string | Date;
+  next_attempt_at: string | Date;
+  sent_at: string | Date | null;
+  last_error: string | null;
+}
+
+const COLUMNS = sql`id, aggregate_type, aggregate_id, type, queue, payload, status, attempts, created_at,
+  next_attempt_at, sent_at, last_error`;
+
+function toView(r: OutboxRow): OutboxEventView {
+  return {
+    id: r.id,
+    aggregateType: r.aggregate_type,
+    aggregateId: r.aggregate_id,
+    type: r.type,
+    queue: r.queue,
+    payload: r.payload,
+    status: r.status,
+    attempts: r.attempts,
+    createdAt: asDate(r.created_at).toISOString(),
+    nextAttemptAt: asDate(r.next_attempt_at).toISOString(),
+    sentAt: r.sent_at === null ? null : asDate(r.sent_at).toISOString(),
+    lastError: r.last_error,
+  };
+}
+
+/** Outbox rows newest first, filtered by status, type and aggregate id (an operator's view). */
+export async function listOutboxEvents(ctx: AppContext, filter: OutboxFilter) {
+  const em = ctx.orm.em.fork();
+  const status = filter.status ?? null;
+  const type = filter.type ?? null;
+  const aggregateId = filter.aggregateId ?? null;
+  const where = sql`(${status}::text is null or status = ${status})
+    and (${type}::text is null or type = ${type})
+    and (${aggregateId}::text is null or aggregate_id = ${aggregateId})`;
+  const [rows, [count]] = await Promise.all([
+    query<OutboxRow>(
+      em,
+      sql`select ${COLUMNS} from outbox_events where ${where} order by created_at desc, id desc
+          limit ${filter.size} offset ${filter.page * filter.size}`,
+    ),
+    query<{ n: number }>(em, sql`select count(*)::int as n from outbox_events where ${where}`),
+  ]);
+  return { data: rows.map(toView), meta: pageMeta(filter, count!.n) };
+}
+
+/**
+ * Puts a FAILED or ALERTED row back to PENDING, due now and with its attempts counted afresh (an
+ * operator fixed the cause), and wakes the relays. Any other status is 409: a PENDING or PROCESSING
+ * row is on its way already, and a SENT one was delivered (consumers are idempotent, but re-sending
+ * delivered history is not what this button is for).
+ */
+export async function retryOutboxEvent(ctx: AppContext, id: string): Promise<OutboxEventView> {
+  const em = ctx.orm.em.fork();
+  const [row] = await query<OutboxRow>(
+    em,
+    sql`update outbox_events set status = 'PENDING', attempts = 0, next_attempt_at = now(), claimed_at = null
+        where id = ${id} and status in ('FAILED', 'ALERTED') returning ${COLUMNS}`,
+  );
+  if (!row) {
+    const [current] = await query<{ status: string }>(
+      em,
+      sql`select status from outbox_events where id = ${id}`,
+    );
+    if (!current) throw new DomainError('NOT_FOUND', 'Outbox event not found');
+    throw new DomainError(
+      'OUTBOX_EVENT_NOT_RETRYABLE',
+      `Only FAILED or ALERTED events can be retried; this one is ${current.status}`,
+    );
+  }
+  await forgetFailedJob(ctx, row.queue, id);
+  await wakeOutboxRelay(ctx).catch(() => undefined);
+  return toView(row);
+}
+
+/**
+ * A failed BullMQ job kept under the row's job id would make the re-sent job a duplicate that never
+ * runs; the operator asked for it to run again, so the failed one goes.
+ */
+async function forgetFailedJob(ctx: AppContext, queue: string, id: string): Promise<void> {
+  const [target] = await query<{ job_id: string | null }>(
+    ctx.orm.em.fork(),
+    sql`select job_id from outbox_events where id = ${id}`,
+  );
+  const mailbox = ctx.queues[queue as keyof typeof ctx.queues];
+  const job = mailbox && (await mailbox.getJob(target?.job_id ?? id));
+  if (job && (await job.isFailed())) await job.remove();
+}

@@ -1,0 +1,136 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { AppContext } from '../context';
+import type { DeliveryOutcome } from '../db/schema/webhook-delivery.entity';
+import { asDate, query, run, sql } from '../db/sql';
+import { uuidv7 } from '../ids';
+import type { Logger } from '../logger';
+import { webhookAttemptsTotal } from '../messaging/event-metrics';
+import type { WebhookDeliveryJob } from '../messaging/messages';
+import { countFailedAttempt, holdEvents, scheduleProbe } from './circuit-breaker';
+import { type PostResult, postSignedEvent } from './post-signed';
+
+interface Endpoint {
+  url: string;
+  secret: string;
+  usable: boolean;
+  paused_until: Date | string | null;
+}
+
+async function loadEndpoint(em: EntityManager, id: string): Promise<Endpoint | undefined> {
+  const [row] = await query<Endpoint>(
+    em,
+    sql`select url, secret, (active and deleted_at is null) as usable, paused_until from webhooks where id = ${id}`,
+  );
+  return row;
+}
+
+/** The endpoint's circuit is open: the event joins its backlog and the job ends (no attempt spent). */
+async function hold(ctx: AppContext, delivery: WebhookDeliveryJob, pausedUntil: Date) {
+  await holdEvents(ctx.orm.em.fork(), [{ webhookId: delivery.webhookId, event: delivery.event }]);
+  await scheduleProbe(ctx, delivery.webhookId, pausedUntil);
+  return 'held';
+}
+
+const delivered = (r: PostResult) => r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
+
+/**
+ * Delivers one event to one endpoint, one attempt per run: a 2xx within WEBHOOK_TIMEOUT_MS is
+ * delivered; anything else is recorded and thrown, so BullMQ retries with exponential backoff. After
+ * the last attempt the delivery is ALERTED (error log) and counts against the endpoint; a success
+ * resets that count. Receivers may see an event twice (a worker dying after the POST): they
+ * deduplicate by the event's `id` (docs/webhooks.md).
+ */
+export async function deliverWebhook(ctx: AppContext, job: Job, delivery: WebhookDeliveryJob, log: Logger) {
+  const { webhookId, event } = delivery;
+  const attempt = job.attemptsMade + 1;
+  const lastAttempt = attempt >= (job.opts.attempts ?? 1);
+  const endpoint = await loadEndpoint(ctx.orm.em.fork(), webhookId);
+  if (!endpoint?.usable) {
+    if (endpoint)
+      await record(ctx, delivery, attempt, 'ABANDONED', {
+        statusCode: null,
+        error: 'endpoint removed or disabled',
+        durationMs: 0,
+      });
+    return 'abandoned';
+  }
+  if (endpoint.paused_until) return hold(ctx, delivery, asDate(endpoint.paused_until));
+  const result = await postSignedEvent({
+    url: endpoint.url,
+    secret: endpoint.secret,
+    eventType: event.type,
+    rawBody: JSON.stringify(event),
+    timeoutMs: ctx.config.webhookTimeoutMs,
+    publicOnly: ctx.config.isProduction,
+  });
+  if (delivered(result)) {
+    await record(ctx, delivery, attempt, 'DELIVERED', result);
+    return 'delivered';
+  }
+  const failure = result.error ?? `HTTP ${result.statusCode}`;
+  const pausedUntil = await countFailedAttempt(ctx.orm.em.fork(), ctx, webhookId);
+  if (pausedUntil) {
+    await record(ctx, delivery, attempt, 'RETRYING', { ...result, error: failure });
+    log.warn({ webhookId, url: endpoint.url, pausedUntil }, 'webhook endpoint keeps failing: paused');
+    return hold(ctx, delivery, pausedUntil);
+  }
+  if (!lastAttempt) {
+    await record(ctx, delivery, attempt, 'RETRYING', { ...result, error: failure });
+    throw new Error(`webhook delivery failed (${failure}); attempt ${attempt} will be retried`);
+  }
+  const disabled = await record(ctx, delivery, attempt, 'ALERTED', { ...result, error: failure });
+  log.error(
+    { webhookId, eventId: event.id, attempts: attempt, failure, url: endpoint.url },
+    'webhook delivery ALERTED: every attempt failed',
+  );
+  if (disabled)
+    log.error({ webhookId, url: endpoint.url }, 'webhook endpoint disabled after repeated failures');
+  throw new UnrecoverableError(`webhook delivery failed after ${attempt} attempts (${failure})`);
+}
+
+/**
+ * Records the attempt and, in the same transaction, the endpoint's consecutive-failure count (reset by
+ * a delivery, raised by an ALERTED one, disabling it at WEBHOOK_DISABLE_AFTER). True if this disabled it.
+ */
+async function record(
+  ctx: AppContext,
+  delivery: WebhookDeliveryJob,
+  attempt: number,
+  outcome: DeliveryOutcome,
+  result: PostResult,
+): Promise<boolean> {
+  const { webhookId, event } = delivery;
+  webhookAttemptsTotal.inc({ outcome });
+  const disableAfter = ctx.config.webhookDisableAfter;
+  return ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
+    await run(
+      tx,
+      sql`insert into webhook_deliveries (id, webhook_id, event_id, event_type, attempt, status_code, error, duration_ms,
+                                          outcome, at)
+          values (${uuidv7()}, ${webhookId}, ${event.id}, ${event.type}, ${attempt}, ${result.statusCode},
+                  ${result.error?.slice(0, 2000) ?? null}, ${result.durationMs}, ${outcome}, now())`,
+    );
+    if (outcome === 'DELIVERED') {
+      await run(
+        tx,
+        sql`update webhooks set consecutive_failures = 0, failure_streak = 0
+            where id = ${webhookId} and (consecutive_failures > 0 or failure_streak > 0)`,
+      );
+      return false;
+    }
+    if (outcome !== 'ALERTED') return false;
+    // One self-referencing UPDATE: after waiting for a concurrent failure's lock, PostgreSQL evaluates
+    // it again on the latest row, so no increment is lost (a locked sub-select in FROM could be stale).
+    const disabling = sql`active and ${disableAfter}::int > 0 and consecutive_failures + 1 >= ${disableAfter}::int`;
+    const [row] = await query<{ disabled: boolean }>(
+      tx,
+      sql`update webhooks set consecutive_failures = consecutive_failures + 1,
+                 disabled_at = case when ${disabling} then now() else disabled_at end,
+                 active = active and not (${disabling})
+          where id = ${webhookId}
+          returning (not active and disabled_at = now()) as disabled`,
+    );
+    return row?.disabled ?? false;
+  });
+}
