@@ -28,6 +28,8 @@ interface Unacknowledged {
 
 export interface AcknowledgementPass {
   checked: boolean;
+  /** The pass stopped at its batch size: more unacknowledged events wait (run it again at once). */
+  more: boolean;
   redelivered: number;
   alerted: number;
   stillQueued: number;
@@ -48,7 +50,7 @@ export interface AcknowledgementPass {
  * Any number of relays may run it; the watermark row's lock lets one of them work at a time.
  */
 export async function checkAcknowledgements(ctx: AppContext, log: Logger): Promise<AcknowledgementPass> {
-  const idle = { checked: false, redelivered: 0, alerted: 0, stillQueued: 0 };
+  const idle = { checked: false, more: false, redelivered: 0, alerted: 0, stillQueued: 0 };
   return ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
     const deadline = `${ctx.config.outboxAckDeadlineMs} milliseconds`;
     const [mark] = await query<{ checked_until: Date | string; up_to: Date | string }>(
@@ -126,6 +128,7 @@ export async function checkAcknowledgements(ctx: AppContext, log: Logger): Promi
       redelivered: redelivered.length,
       alerted: alerted.length,
       stillQueued: waiting.length,
+      more: rows.length === BATCH,
     };
   });
 }

@@ -108,8 +108,9 @@ export class OutboxRelay {
           lastHousekeeping = Date.now();
         }
         if (Date.now() - lastAckCheck > ackCheckEvery) {
-          await checkAcknowledgements(this.ctx, this.log);
-          lastAckCheck = Date.now();
+          const pass = await checkAcknowledgements(this.ctx, this.log);
+          // After a large loss (a Redis restart under load) the next batch is checked at once.
+          lastAckCheck = pass.more ? 0 : Date.now();
         }
         delivered = await this.deliverBatch();
       } catch (error) {
