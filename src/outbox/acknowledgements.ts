@@ -173,14 +173,13 @@ async function stillQueued(ctx: AppContext, rows: Unacknowledged[]): Promise<Set
 
 async function redeliver(ctx: AppContext, tx: EntityManager, rows: Unacknowledged[]) {
   const max = ctx.config.outboxMaxAttempts;
-  const seconds = Math.round(ctx.config.outboxAckDeadlineMs / 1000);
   return query<{ id: string; type: string; status: string; attempts: number; last_error: string }>(
     tx,
     sql`update outbox_events o
         set status = case when o.attempts + 1 >= ${max} then 'ALERTED' else 'FAILED' end,
             attempts = o.attempts + 1,
             next_attempt_at = now() + least(power(2, o.attempts + 1) * 500, 600000) * interval '1 millisecond',
-            last_error = ${`not acknowledged within ${seconds} s of delivery by: `} || t.missing
+            last_error = ${`not acknowledged within ${ctx.config.outboxAckDeadlineMs} ms of delivery by: `} || t.missing
         from unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => (r.missing ?? []).join(', '))}::text[])
           as t(id, missing)
         where o.id = t.id and o.status = 'SENT'
