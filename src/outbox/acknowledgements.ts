@@ -4,7 +4,7 @@ import { asDate, query, run, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { outboxAlertedTotal } from '../messaging/event-metrics';
 import type { WebhookDeliveryJob } from '../messaging/messages';
-import { webhookJobId, webhookJobOptions } from '../webhooks/webhooks.consumer';
+import { webhookJobId, webhookJobOptions } from '../webhooks/webhook-jobs';
 
 /** Unacknowledged events handled per pass; the watermark stops at the last one when there are more. */
 const BATCH = 1000;

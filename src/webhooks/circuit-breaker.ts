@@ -7,7 +7,7 @@ import type { Logger } from '../logger';
 import type { WebhookDeliveryJob } from '../messaging/messages';
 import { failedJobRetention } from '../messaging/queues';
 import { postSignedEvent } from './post-signed';
-import { webhookJobOptions } from './webhooks.consumer';
+import { webhookJobOptions } from './webhook-jobs';
 
 /**
  * The circuit breaker of a webhook endpoint. WEBHOOK_BREAKER_FAILURES failed attempts in a row (over

@@ -1,23 +1,10 @@
-import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../context';
 import { type EventConsumer, markProcessed, wasProcessed } from '../messaging/consumer';
 import { type DomainEventMessage, isPublicEventType } from '../messaging/domain-events';
 import type { WebhookDeliveryJob } from '../messaging/messages';
-import { failedJobRetention } from '../messaging/queues';
 import { holdEvents } from './circuit-breaker';
 import { activeWebhookEndpoints, type WebhookEndpoint } from './webhook-endpoints';
-
-export const webhookJobId = (eventId: string, webhookId: string) => `${eventId}-${webhookId}`;
-
-export function webhookJobOptions(ctx: AppContext, jobId: string): JobsOptions {
-  return {
-    jobId,
-    attempts: ctx.config.webhookMaxAttempts,
-    backoff: { type: 'exponential', delay: ctx.config.webhookRetryBaseMs },
-    removeOnComplete: { age: 24 * 3600, count: 10_000 },
-    removeOnFail: failedJobRetention(ctx.config),
-  };
-}
+import { webhookJobId, webhookJobOptions } from './webhook-jobs';
 
 async function subscribedEndpoints(ctx: AppContext, type: string): Promise<WebhookEndpoint[]> {
   const endpoints = await activeWebhookEndpoints(ctx);
