@@ -73,6 +73,8 @@ const envSchema = z.object({
    * within this long is delivered again (backoff, OUTBOX_MAX_ATTEMPTS, then ALERTED).
    */
   OUTBOX_ACK_DEADLINE_MS: int(100, 10_000),
+  /** Attempts of an `events` job (50 ms doubling, at most 5 s apart) before the acknowledgement check takes over. */
+  OUTBOX_EVENT_JOB_ATTEMPTS: int(1, 20),
   LOW_STOCK_THRESHOLD: int(0, 5),
   PRODUCT_CACHE_TTL_S: int(1, 60),
   POPULAR_CACHE_TTL_S: int(1, 30),
@@ -208,6 +210,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     outboxMaxAttempts: env.OUTBOX_MAX_ATTEMPTS,
     outboxPollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS,
     outboxAckDeadlineMs: env.OUTBOX_ACK_DEADLINE_MS,
+    outboxEventJobAttempts: env.OUTBOX_EVENT_JOB_ATTEMPTS,
     lowStockThreshold: env.LOW_STOCK_THRESHOLD,
     productCacheTtlS: env.PRODUCT_CACHE_TTL_S,
     popularCacheTtlS: env.POPULAR_CACHE_TTL_S,

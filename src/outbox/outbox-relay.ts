@@ -17,12 +17,13 @@ export const RECLAIM_AFTER_S = 30;
 const SENT_RETENTION_DAYS = 7;
 
 /**
- * An `events` job rides out a consumer's brief hiccup (200 ms doubling, 5 attempts: ~3 s). Past that
- * it fails, and the acknowledgement check (./acknowledgements.ts) delivers the events its consumers
- * did not acknowledge again, with the outbox row's backoff and attempt budget: PostgreSQL, not the
- * job, is what keeps an event from being lost.
+ * An `events` job rides out a consumer's hiccup or a short outage itself (the capped backoff, 50 ms
+ * doubling up to 5 s, so it runs again within seconds of an outage's end; OUTBOX_EVENT_JOB_ATTEMPTS,
+ * 20 ≈ 70 s by default). Past that it fails, and the acknowledgement check (./acknowledgements.ts)
+ * delivers the events its consumers did not acknowledge again, with the outbox row's backoff and
+ * attempt budget: PostgreSQL, not the job, keeps an event from being lost.
  */
-export const EVENT_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 200 } } as const;
+export const eventJobOptions = (attempts: number) => ({ attempts, backoff: { type: 'capped' } }) as const;
 
 export interface OutboxRecord {
   id: string;
@@ -299,7 +300,7 @@ async function publishRows(
       if (adds.length === 0) return;
       if (name === 'events') {
         const expected = await acknowledgers(adds.map(domainEvent));
-        const jobs = eventJobs(adds);
+        const jobs = eventJobs(adds, ctx.config.outboxEventJobAttempts);
         await queue.addBulk(jobs);
         const jobOf = new Map(jobs.flatMap((job) => job.data.events.map((e) => [e.id, job.opts.jobId])));
         for (const [i, row] of adds.entries())
@@ -328,7 +329,7 @@ export const EVENTS_PER_JOB = 20;
  * its first event's id, so a re-delivery of the same rows is deduplicated; consumers apply each event
  * at most once by its own id anyway, whichever job it arrives in.
  */
-function eventJobs(rows: OutboxRecord[]) {
+function eventJobs(rows: OutboxRecord[], attempts: number) {
   const groups = new Map<string, OutboxRecord[]>();
   for (const row of rows) {
     const key = asDate(row.created_at).toISOString();
@@ -340,7 +341,7 @@ function eventJobs(rows: OutboxRecord[]) {
   return [...groups.values()].map((group) => ({
     name: group.map((row) => row.type).join('+'),
     data: { events: group.map(domainEvent) },
-    opts: { ...EVENT_JOB_OPTIONS, jobId: eventJobId(group[0]!) },
+    opts: { ...eventJobOptions(attempts), jobId: eventJobId(group[0]!) },
   }));
 }
 

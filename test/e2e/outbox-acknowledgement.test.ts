@@ -103,6 +103,8 @@ describe('an event a consumer never manages to apply', () => {
       WORKERS: 'all',
       OUTBOX_MAX_ATTEMPTS: '2',
       OUTBOX_ACK_DEADLINE_MS: '300',
+      // Each delivery's job gives up after two tries (the consumer can never succeed).
+      OUTBOX_EVENT_JOB_ATTEMPTS: '2',
     });
     admin = await shop.createUser('ADMIN');
   });
