@@ -5,6 +5,7 @@ import type { Logger } from '../src/logger';
 import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
 import { observeJob } from '../src/observability/job-observer';
+import { annotateActiveSpan, bullTelemetry } from '../src/tracing/tracing';
 
 /** A mailbox consumer: one processor that routes on `job.name`. */
 export interface QueueWorkerDefinition {
@@ -51,6 +52,12 @@ export async function startWorker(
       job: job.name,
       ...(job.data?.orderId ? { orderId: job.data.orderId } : {}),
     });
+    annotateActiveSpan({
+      'shop.job.id': job.id ?? '',
+      'shop.command': job.name,
+      ...(job.data?.orderId ? { 'shop.order.id': String(job.data.orderId) } : {}),
+      ...(job.data?.paymentId ? { 'shop.payment.id': String(job.data.paymentId) } : {}),
+    });
     try {
       const result = await def.process(ctx, job, jobLog);
       observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'completed');
@@ -67,10 +74,14 @@ export async function startWorker(
     connection,
     prefix: bullPrefix(ctx.config.redisPrefix),
     concurrency: def.concurrency?.(ctx) ?? ctx.config.workerConcurrency,
+    // A crashed worker's job runs again within lockDuration + stalledInterval; a job stalled more
+    // often than this is failed (the sweepers then re-derive its work from PostgreSQL).
     lockDuration: ctx.config.workerLockMs,
-    stalledInterval: ctx.config.workerLockMs,
+    stalledInterval: ctx.config.workerStalledIntervalMs,
+    maxStalledCount: 3,
     settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
     autorun: true,
+    ...bullTelemetry(),
   });
   worker.on('error', (err) => log.warn({ err: String(err) }, 'worker connection error'));
   const { onStart, refreshEveryMs } = def;

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
 import { query, run, sql } from '../db/sql';
 import type { Logger } from '../logger';
+import { inSpan } from '../tracing/tracing';
 import type { DomainEventMessage } from './domain-events';
 import { observeOutboxLag } from './event-metrics';
 
@@ -16,6 +17,12 @@ export interface EventConsumer {
   /** Its name in processed_messages (and the `consumer` label of the lag metric). */
   name: string;
   handles: (event: DomainEventMessage) => boolean;
+  /**
+   * Whether applying `event` leaves a processed_messages row under `name` (its acknowledgement). The
+   * relay records the consumers that must acknowledge an event and delivers it again until they have.
+   * Absent: the consumer never acknowledges (its effect is best-effort and repeated anyway).
+   */
+  acknowledges?: (ctx: AppContext, event: DomainEventMessage) => boolean | Promise<boolean>;
   apply: (ctx: AppContext, event: DomainEventMessage, log: Logger) => Promise<ConsumerOutcome>;
   /**
    * Optional: applies many events (all of them handled, none yet applied by it as far as the caller
@@ -93,7 +100,11 @@ export async function offerEvent(
   const interested = consumers.filter((c) => c.handles(event));
   const results = await Promise.allSettled(
     interested.map(async (consumer) => {
-      const outcome = await consumer.apply(ctx, event, log);
+      const outcome = await inSpan(
+        `consume ${event.type} (${consumer.name})`,
+        { 'shop.consumer': consumer.name, 'shop.event.id': event.id, 'shop.event.type': event.type },
+        () => consumer.apply(ctx, event, log),
+      );
       if (outcome === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
       return outcome;
     }),

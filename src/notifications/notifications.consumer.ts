@@ -122,6 +122,7 @@ const selfContained = (event: NotifyingEvent) =>
 export const notificationsConsumer: EventConsumer = {
   name: 'notifications',
   handles: notifies,
+  acknowledges: (_ctx, event) => notifies(event) && contentFor(event, '') !== null,
   /** The self-contained events of a job in one statement; the others one by one. */
   applyMany: async (ctx, events, log) => {
     const outcomes = new Map<string, ConsumerOutcome>();

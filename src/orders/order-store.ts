@@ -12,6 +12,7 @@ import { asDate, sql } from '../db/sql';
 import type { WriteBatch } from '../db/write-batch';
 import { VersionConflictError } from '../errors/version-conflict.error';
 import { uuidv7 } from '../ids';
+import { annotateActiveSpan } from '../tracing/tracing';
 
 /** An order row as the worker loads it: identity, money, and the snapshot that is its state. */
 export interface OrderRecord {
@@ -167,6 +168,15 @@ export interface TransitionRow {
 
 export function insertTransitions(batch: WriteBatch, transitions: TransitionRow[]) {
   const t = transitions;
+  const [only] = t;
+  if (only && t.length === 1) {
+    annotateActiveSpan({
+      'shop.order.id': only.orderId,
+      'shop.order.event': only.event,
+      'shop.order.state_before': only.from ? stateOf(only.from) : '',
+      'shop.order.state_after': stateOf(only.to),
+    });
+  } else annotateActiveSpan({ 'shop.order.batch_size': t.length });
   batch.add(
     sql`insert into order_transitions (id, order_id, from_status, to_status, from_state, to_state, event, message_id, at)
         select * from unnest(${t.map(() => uuidv7())}::uuid[], ${t.map((x) => x.orderId)}::uuid[],

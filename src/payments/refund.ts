@@ -6,6 +6,7 @@ import { sql } from '../db/sql';
 import { isRefundExceedsDebit } from '../errors/refund-exceeds-debit.error';
 import type { Logger } from '../logger';
 import type { RefundPaymentMessage } from '../messaging/messages';
+import { annotateActiveSpan } from '../tracing/tracing';
 import { handlerFor } from './methods';
 import type { Alongside, RefundAttempt } from './methods/payment-method';
 import { tellOrder } from './tell-order';
@@ -52,6 +53,7 @@ export async function carryOutRefund(
     return 'settled';
   }
   const rlog = log.child({ refundId, paymentId: refund.payment_id, orderId: refund.order_id });
+  annotateActiveSpan({ 'shop.order.id': refund.order_id, 'shop.payment.id': refund.payment_id });
   const settle = {
     completed: (alongside?: Alongside) => completed(ctx, rlog, refund, alongside),
     failed: (reason: string) => failed(ctx, rlog, refund, reason),
@@ -68,7 +70,7 @@ async function completed(ctx: AppContext, log: Logger, r: RefundAttempt, alongsi
     restock: r.restock,
   };
   try {
-    await tellOrder(ctx, log, r.order_id, fact, alongside);
+    await tellOrder(ctx, log, r.order_id, fact, alongside, r.attempts);
   } catch (error) {
     if (!isRefundExceedsDebit(error)) throw error;
     return failed(ctx, log, r, error.message);
@@ -78,12 +80,14 @@ async function completed(ctx: AppContext, log: Logger, r: RefundAttempt, alongsi
 
 /** Given up: the order marks the refund MANUAL for staff, and a cancellation waiting on it resumes. */
 async function failed(ctx: AppContext, log: Logger, r: RefundAttempt, reason: string) {
-  await tellOrder(ctx, log, r.order_id, {
-    type: 'REFUND_FAILED',
-    refundId: r.id,
-    paymentId: r.payment_id,
-    amount: r.amount,
-  });
+  await tellOrder(
+    ctx,
+    log,
+    r.order_id,
+    { type: 'REFUND_FAILED', refundId: r.id, paymentId: r.payment_id, amount: r.amount },
+    undefined,
+    r.attempts,
+  );
   log.error({ reason }, 'refund failed: staff must settle it');
   return 'failed';
 }
