@@ -44,8 +44,19 @@ export async function offerEvents(
   consumer: EventConsumer,
 ): Promise<void> {
   const handled = events.filter((e) => consumer.handles(e));
-  if (handled.length === 0 || !consumer.applyMany) return;
-  const outcomes = await consumer.applyMany(ctx, handled, log);
+  const applyMany = consumer.applyMany;
+  if (handled.length === 0 || !applyMany) return;
+  const types = [...new Set(handled.map((e) => e.type))].join('+');
+  const outcomes = await inSpan(
+    `consume ${types} (${consumer.name})`,
+    {
+      'shop.consumer': consumer.name,
+      'shop.event.id': handled.map((e) => e.id).join(','),
+      'shop.event.type': types,
+      'shop.events': handled.length,
+    },
+    () => applyMany(ctx, handled, log),
+  );
   for (const event of handled) {
     if (outcomes.get(event.id) === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
   }

@@ -9,6 +9,7 @@ import { DomainError } from '../errors/domain-error';
 import type { Logger } from '../logger';
 import type { PlaceOrderCommand } from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
+import { currentTraceContext } from '../tracing/tracing';
 import { type PreparedStep, prepareStep } from './commit-transition';
 import { reserveBatchStock, type StockLine, sumByProduct } from './effects/stock-plan';
 import {
@@ -34,6 +35,8 @@ type Decision =
 interface Member {
   job: Job;
   command: PlaceOrderCommand;
+  /** The trace of the member's own job: its outbox rows continue it. */
+  traceContext: string | null;
   log: Logger;
   alone: () => Promise<unknown>;
   settle: (outcome: Promise<unknown>) => void;
@@ -60,6 +63,7 @@ export class PlacementBatcher {
       this.waiting.push({
         job,
         command,
+        traceContext: currentTraceContext(),
         log,
         alone,
         settle: (outcome) => outcome.then(resolve, reject),
@@ -97,6 +101,7 @@ export class PlacementBatcher {
             members.map((m) => m.command),
             now,
             day,
+            members.map((m) => m.traceContext),
           ),
         )
         .catch((error: unknown) => {
@@ -161,6 +166,7 @@ export async function placeOrders(
   commands: PlaceOrderCommand[],
   now: Date,
   day: string,
+  traceContexts: (string | null)[] = [],
 ): Promise<Decision[]> {
   const lines = commands.map((c) => sumByProduct(c.items ?? []));
   const productIds = [...new Set(lines.flat().map((l) => l.productId))].sort();
@@ -202,7 +208,9 @@ export async function placeOrders(
       coupon: undefined,
       now,
     });
-    const done = { ...(await prepareStep(em, step, outbox, writes)), order: step.order };
+    const own = new Outbox();
+    const done = { ...(await prepareStep(em, step, own, writes)), order: step.order };
+    outbox.adopt(own, traceContexts[i] ?? currentTraceContext());
     if (!done.stock.onlyReservations()) throw new Error('a placement step did more than reserve stock');
     prepared.push(done);
     decisions.push(done);
