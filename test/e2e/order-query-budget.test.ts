@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
 import type { PlaceOrderCommand } from '../../src/messaging/messages';
 import { commandOrder } from '../../src/orders/order-commands';
@@ -81,6 +82,27 @@ describe('statements per order command', () => {
     ]);
     expect(await inventoryOf(shop, a)).toMatchObject({ reserved: 4 });
     expect(await inventoryOf(shop, b)).toMatchObject({ reserved: 4 });
+  });
+
+  it("a batch member's outbox rows continue its own trace, not the batch's", async () => {
+    const productId = await createProduct(shop, seller);
+    const commands = [0, 1].map(() => command({ items: [{ productId, quantity: 1 }] }));
+    const traces = ['trace-of-first', 'trace-of-second'];
+    const now = new Date();
+    const day = businessDay(now, shop.config.timezone);
+    await ensureOrderSequence(shop.ctx.orm.em.fork(), day);
+    const decisions = await shop.ctx.orm.em
+      .fork()
+      .transactional((tx) => placeOrders(tx, shop.config, commands, now, day, traces));
+    for (const [i, decision] of decisions.entries()) {
+      if (decision.kind !== 'placed') throw new Error(`member ${i} was not placed`);
+      const rows = await query<{ trace_context: string }>(
+        shop.ctx.orm.em.fork(),
+        sql`select trace_context from outbox_events where aggregate_id = ${decision.result.answer.id}`,
+      );
+      expect(rows.length).toBeGreaterThan(0);
+      expect(new Set(rows.map((r) => r.trace_context))).toEqual(new Set([traces[i]]));
+    }
   });
 
   it('PLACE with five lines: the same count plus one row-lock statement (no N+1)', async () => {
