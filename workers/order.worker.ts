@@ -9,7 +9,7 @@ import type { QueueWorkerDefinition } from './runtime';
 export const orderWorker: QueueWorkerDefinition = {
   kind: 'queue',
   queue: 'order',
-  concurrency: (ctx) => ctx.config.workerConcurrency,
+  concurrency: (ctx) => ctx.config.orderWorkerConcurrency,
   onStart: scheduleOrderSweep,
   refreshEveryMs: (ctx) => Math.max(1000, ctx.config.orderSweepIntervalMs * 2),
   process: async (ctx, job, log) => {
