@@ -77,7 +77,11 @@ export class PlacementBatcher {
     try {
       while (this.waiting.length > 0) {
         const members = this.waiting.splice(0, MAX_PLACEMENT_BATCH);
-        await this.commitBatch(members);
+        // Never leaves a member waiting: anything unexpected fails its jobs, which BullMQ retries
+        // (a retry runs alone and finds the receipt if the batch did commit).
+        await this.commitBatch(members).catch((error: unknown) => {
+          for (const member of members) member.settle(Promise.reject(error));
+        });
       }
     } finally {
       this.committing = false;
