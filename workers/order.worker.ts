@@ -21,9 +21,12 @@ export const orderWorker: QueueWorkerDefinition = {
       case 'CONFIRM':
       case 'PAY':
       case 'REFUND':
-        return runOrderCommand(ctx, job, message, log);
+        // No return value: the receipt (or processed_messages) is the record; Redis need not keep one.
+        await runOrderCommand(ctx, job, message, log);
+        return;
       case ORDER_NOTICE:
-        return applyOrderNotice(ctx, message.data, job.id!, log);
+        await applyOrderNotice(ctx, message.data, job.id!, log);
+        return;
       case ORDER_TIMERS_DUE:
         return fireDueTimers(ctx, job, message.data.delay, log);
       case ORDER_SWEEP:
