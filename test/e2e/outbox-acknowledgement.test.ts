@@ -147,6 +147,9 @@ describe('an event a consumer never manages to apply', () => {
         )) === 1,
       20_000,
     );
+    // The relay publishes the job, then marks the row SENT (deliveries + 1): the consumer may apply it
+    // in between, so the count is read once the relay has settled the row.
+    await eventually(async () => (await state()).status === 'SENT', 20_000);
     expect((await state()).deliveries).toBe(3);
   }, 90_000);
 });
