@@ -42,24 +42,6 @@ export async function failPayment(shop: TestShop, buyer: TestUser, orderId: stri
   await notify(shop, orderId, { type: 'PAYMENT_FAILED', paymentId: pay.answer.id, reason: 'CARD_DECLINED' });
 }
 
-/** Stands in for the payment actor: completes the order's requested refunds. */
-export async function completeRefunds(shop: TestShop, orderId: string) {
-  const refunds = await rows<{ id: string; payment_id: string; amount: number; restock: boolean }>(
-    shop,
-    sql`select id, payment_id, amount, restock from refunds where order_id = ${orderId} and status = 'REQUESTED'`,
-  );
-  for (const r of refunds) {
-    await notify(shop, orderId, {
-      type: 'REFUND_COMPLETED',
-      refundId: r.id,
-      paymentId: r.payment_id,
-      amount: r.amount,
-      restock: r.restock,
-    });
-  }
-  return refunds.length;
-}
-
 /** Until the relay has sent every domain event and no event or webhook job is waiting or running. */
 export async function eventsSettled(shop: TestShop, timeoutMs = 20_000) {
   await eventually(async () => {
