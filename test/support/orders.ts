@@ -22,9 +22,11 @@ export async function placeOrder(
  * PAYMENT_SUCCEEDED notice), without the payment actor: for tests about what happens after payment.
  */
 export async function markPaid(shop: TestShop, buyer: TestUser, orderId: string, amount: number) {
-  const em = () => shop.ctx.orm.em.fork();
-  const pay = await em().transactional((tx) =>
-    commandOrder(
+  // One transaction: the payment is SUCCEEDED when the PAY message is committed, so a payment actor
+  // that runs in the test (WORKERS=all) finds it settled and never captures it at the gateway. In two
+  // transactions the actor could capture in between, depending on how fast the relay was.
+  return shop.ctx.orm.em.fork().transactional(async (tx) => {
+    const pay = await commandOrder(
       tx,
       'PAY',
       {
@@ -37,19 +39,17 @@ export async function markPaid(shop: TestShop, buyer: TestUser, orderId: string,
         method: 'CARD',
       },
       new Date(),
-    ),
-  );
-  const paymentId = pay.answer.id;
-  await em().transactional((tx) =>
-    notifyOrder(
+    );
+    const paymentId = pay.answer.id;
+    await notifyOrder(
       tx,
       orderId,
       { type: 'PAYMENT_SUCCEEDED', paymentId, amount } as never,
       `test-paid-${paymentId}`,
       new Date(),
-    ),
-  );
-  return paymentId;
+    );
+    return paymentId as string;
+  });
 }
 
 /**
