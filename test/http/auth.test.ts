@@ -129,10 +129,13 @@ describe('tokens', () => {
   it('answers 401 for an expired token, even one it accepted (and remembered) while it was valid', async () => {
     const { jwtTokens } = await import('../../src/auth/tokens');
     const user = await shop.createUser('BUYER');
-    const shortLived = jwtTokens(shop.config.jwtSecret, 1);
+    // JWT expiries are whole seconds: a 1 s token signed late in a second expired at the next one,
+    // sometimes before the first request. 3 s leaves at least 2 s for it; then wait past `exp` itself.
+    const shortLived = jwtTokens(shop.config.jwtSecret, 3);
     const token = await shortLived.sign({ id: user.id, role: 'BUYER', tokenVersion: 0 });
     expect((await shop.request('GET', '/api/v1/auth/me', { token })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 2100));
+    const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number };
+    while (Date.now() <= exp * 1000 + 100) await new Promise((r) => setTimeout(r, 100));
     expect((await shop.request('GET', '/api/v1/auth/me', { token })).status).toBe(401);
   });
 });
