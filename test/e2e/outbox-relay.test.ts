@@ -189,17 +189,23 @@ describe('a row that cannot be published', () => {
           attempts: number;
           last_error: string;
           next_attempt_at: string;
+          created_at: string;
           sent_at: string | null;
         }>(
           shop,
-          sql`select status, attempts, last_error, next_attempt_at, sent_at from outbox_events where id = ${id}`,
+          sql`select status, attempts, last_error, next_attempt_at, created_at, sent_at from outbox_events
+              where id = ${id}`,
         )
       )[0]!;
     await eventually(async () => (await stateOf()).status === 'FAILED');
     const failed = await stateOf();
     expect(failed.attempts).toBe(1);
-    expect(Date.parse(failed.next_attempt_at)).toBeGreaterThan(Date.now());
-    await eventually(async () => (await stateOf()).status === 'ALERTED', 10_000);
+    // Backed off (1 s after the first failure), measured on the database's clock: compared with the
+    // test's Date.now() it also required the row to be read within that second, which load can delay.
+    expect(
+      new Date(failed.next_attempt_at).getTime() - new Date(failed.created_at).getTime(),
+    ).toBeGreaterThanOrEqual(1000);
+    await eventually(async () => (await stateOf()).status === 'ALERTED', 30_000);
     expect(await stateOf()).toMatchObject({
       attempts: 2,
       last_error: expect.stringContaining('no-such-queue'),
