@@ -93,7 +93,7 @@ describe('live order status over Server-Sent Events', () => {
     try {
       expect(stream.res.status).toBe(200);
       expect(stream.res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-      await eventually(async () => stream.statuses().length === 1, 5000);
+      await eventually(async () => stream.statuses().length === 1, 20_000);
       expect(stream.statuses()[0]).toMatchObject({
         orderId: order.id,
         status: 'PENDING',
@@ -127,7 +127,7 @@ describe('live order status over Server-Sent Events', () => {
     const mine = await watch(order.id, buyer);
     const staff = await watch(order.id, admin);
     try {
-      await eventually(async () => mine.statuses().length === 1 && staff.statuses().length === 1, 5000);
+      await eventually(async () => mine.statuses().length === 1 && staff.statuses().length === 1, 20_000);
       const cancelled = await shop.request('POST', `/api/v1/orders/${order.id}/cancel`, {
         token: buyer.token,
       });
@@ -148,7 +148,7 @@ describe('live order status over Server-Sent Events', () => {
     try {
       await eventually(
         async () => stream.messages.filter((m) => m.comment === 'heartbeat').length >= 2,
-        5000,
+        20_000,
       );
     } finally {
       await stream.close();
@@ -166,7 +166,7 @@ describe('live order status over Server-Sent Events', () => {
       return counts.filter((_, i) => i % 2 === 1).map(Number);
     };
     try {
-      await eventually(async () => streams.every((s) => s.statuses().length === 1), 5000);
+      await eventually(async () => streams.every((s) => s.statuses().length === 1), 20_000);
       expect(await subscribers()).toEqual([1, 1, 1]);
       const clients = String(await shop.ctx.redis.client('LIST'))
         .split('\n')
@@ -175,7 +175,7 @@ describe('live order status over Server-Sent Events', () => {
     } finally {
       await Promise.all(streams.map((s) => s.close()));
     }
-    await eventually(async () => (await subscribers()).every((n) => n === 0), 5000);
+    await eventually(async () => (await subscribers()).every((n) => n === 0), 20_000);
   });
 });
 

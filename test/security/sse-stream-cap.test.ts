@@ -70,7 +70,7 @@ describe('concurrent SSE streams per user', () => {
         streams.push(again);
         if (again.res.status !== 200) await again.close();
         return again.res.status === 200;
-      }, 5000);
+      }, 20_000);
     } finally {
       for (const stream of streams) await stream.close();
     }

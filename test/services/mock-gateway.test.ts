@@ -110,7 +110,7 @@ describe('card tokens', () => {
     const g = gateway(300, 100);
     const request = capture();
     expect(isGatewayTimeout(await failureOf(g.capture(request)))).toBe(true);
-    const found = await eventually(() => g.findCapture(request.paymentId), 3000, 20);
+    const found = await eventually(() => g.findCapture(request.paymentId), 15_000, 20);
     expect(found).toMatchObject({ kind: 'CAPTURE', amount: request.amount });
   });
 });
