@@ -393,7 +393,7 @@ describe('malformed input gets a 4xx in the envelope and writes nothing', () => 
 
 /** Polls until `count` backends of this test database wait for a row lock. */
 async function waitForLockWaiters(count: number) {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 20_000;
   for (;;) {
     const [row] = await query<{ waiting: number }>(
       shop.ctx.orm.em.fork(),

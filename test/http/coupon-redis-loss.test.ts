@@ -90,7 +90,7 @@ describe('a Redis restart (empty, like a lost Redis) is repaired from PostgreSQL
 
     await redis.restart();
     // The API's connection reconnects by itself; a request may be refused with 503 meanwhile.
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while ((await shop.ctx.redis.ping().catch(() => null)) !== 'PONG') {
       if (Date.now() > deadline) throw new Error('the API did not reconnect to Redis');
       await new Promise((resolve) => setTimeout(resolve, 50));

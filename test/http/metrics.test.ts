@@ -71,7 +71,7 @@ describe('jobs: queue depth at scrape time, durations and outcomes as workers fi
         return 'done';
       },
     });
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     let text = '';
     while (Date.now() < deadline) {
       text = (await scrape()).text;
