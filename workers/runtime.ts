@@ -1,7 +1,8 @@
-import { type Job, type Processor, Worker } from 'bullmq';
+import { type ConnectionOptions, type Job, type Processor, Worker } from 'bullmq';
 import { recordCommandFailure } from '../src/commands/command-failures';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
+import { orderShardNames } from '../src/messaging/order-shards';
 import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
 import { observeJob } from '../src/observability/job-observer';
@@ -69,18 +70,29 @@ export async function startWorker(
       throw error;
     }
   };
-  const connection = createRedis(ctx.config.redisUrl, 'blocking', `${ctx.config.redisPrefix}:worker:${name}`);
-  const worker = new Worker(def.queue, processor, {
-    connection,
-    prefix: bullPrefix(ctx.config.redisPrefix),
-    concurrency: def.concurrency?.(ctx) ?? ctx.config.workerConcurrency,
-    lockDuration: ctx.config.workerLockMs,
-    stalledInterval: ctx.config.workerLockMs,
-    settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
-    autorun: true,
-    ...bullTelemetry(),
+  const queueNames = def.queue === 'order' ? consumedOrderShards(ctx.config) : [def.queue];
+  const concurrency = def.concurrency?.(ctx) ?? ctx.config.workerConcurrency;
+  // The process's concurrency is shared by the shards it consumes (its database pool is not larger).
+  const perQueue = Math.max(1, Math.ceil(concurrency / queueNames.length));
+  const consumers = queueNames.map((queueName) => {
+    const connection = createRedis(
+      ctx.config,
+      'blocking',
+      `${ctx.config.redisPrefix}:worker:${name}${queueName === def.queue ? '' : `:${queueName}`}`,
+    );
+    const worker = new Worker(queueName, processor, {
+      connection: connection as ConnectionOptions,
+      prefix: bullPrefix(ctx.config.redisPrefix, queueName, ctx.config.redisClusterNodes !== undefined),
+      concurrency: perQueue,
+      lockDuration: ctx.config.workerLockMs,
+      stalledInterval: ctx.config.workerLockMs,
+      settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
+      autorun: true,
+      ...bullTelemetry(),
+    });
+    worker.on('error', (err) => log.warn({ err: String(err), queue: queueName }, 'worker connection error'));
+    return { worker, connection };
   });
-  worker.on('error', (err) => log.warn({ err: String(err) }, 'worker connection error'));
   const { onStart, refreshEveryMs } = def;
   let refresh: NodeJS.Timeout | undefined;
   if (onStart) {
@@ -93,14 +105,20 @@ export async function startWorker(
       refresh.unref();
     }
   }
-  log.info({ queue: def.queue }, 'worker started');
+  log.info({ queue: def.queue, queues: queueNames }, 'worker started');
   return {
     name,
     close: async () => {
       clearInterval(refresh);
       // Waits for jobs in flight to finish; nothing new is taken.
-      await worker.close();
-      connection.disconnect();
+      await Promise.all(consumers.map(({ worker }) => worker.close()));
+      for (const { connection } of consumers) connection.disconnect();
     },
   };
+}
+
+/** The order shards this process consumes: all of them, or those WORKER_SHARDS names. */
+export function consumedOrderShards(config: AppContext['config']): string[] {
+  const names = orderShardNames(config.orderShards);
+  return config.workerShards === 'all' ? names : config.workerShards.map((i) => names[i]!);
 }

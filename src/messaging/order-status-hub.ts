@@ -73,7 +73,7 @@ export class OrderStatusHub {
   private connection(): Redis {
     if (this.subscriber) return this.subscriber;
     const subscriber = createRedis(
-      this.ctx.config.redisUrl,
+      this.ctx.config,
       'blocking',
       `${this.ctx.config.redisPrefix}:order-status`,
     );

@@ -2,6 +2,7 @@ import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { ORDER_NOTICE, ORDER_SWEEP, type OrderNotice } from '../messaging/messages';
+import { addRoutedJobs, mailboxFor } from '../messaging/queues';
 import { businessDay, dropOldOrderSequences } from './order-number';
 import { orderTagged } from './order-tags';
 
@@ -9,7 +10,8 @@ const BATCH = 500;
 
 /** The sweep runs as a BullMQ job scheduler: one job per interval, whichever process takes it. */
 export async function scheduleOrderSweep(ctx: AppContext): Promise<void> {
-  await ctx.queues.order.upsertJobScheduler(
+  // One sweep for all shards: it runs in whichever worker consumes shard 0.
+  await mailboxFor(ctx.queues, 'order', {}).upsertJobScheduler(
     'order-sweep',
     { every: ctx.config.orderSweepIntervalMs },
     { name: ORDER_SWEEP, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } },
@@ -41,7 +43,9 @@ export async function sweepOrders(ctx: AppContext, log: Logger) {
     ...due.map(({ id }) => ({ id, type: 'AUTO_CONFIRM' as const, jobId: `sweep-confirm-${id}-${bucket}` })),
   ];
   if (jobs.length > 0) {
-    await ctx.queues.order.addBulk(
+    await addRoutedJobs(
+      ctx.queues,
+      'order',
       jobs.map((j) => ({
         name: ORDER_NOTICE,
         data: { orderId: j.id, event: { type: j.type } } satisfies OrderNotice,

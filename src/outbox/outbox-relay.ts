@@ -1,11 +1,11 @@
-import type { JobsOptions, Queue } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../context';
 import { asDate, query, run, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
 import type { Logger } from '../logger';
 import { outboxAlertedTotal } from '../messaging/event-metrics';
 import { outboxWakeChannel } from '../messaging/outbox-signal';
-import type { QueueName } from '../messaging/queues';
+import { isQueueName, mailboxFor, type QueueName } from '../messaging/queues';
 import { createRedis } from '../messaging/redis';
 import { inStoredTraceContext } from '../tracing/tracing';
 import { WakeSignal } from './wake-signal';
@@ -55,7 +55,7 @@ export class OutboxRelay {
     private readonly ctx: AppContext,
     private readonly log: Logger,
   ) {
-    this.subscriber = createRedis(ctx.config.redisUrl, 'blocking', `${ctx.config.redisPrefix}:outbox-relay`);
+    this.subscriber = createRedis(ctx.config, 'blocking', `${ctx.config.redisPrefix}:outbox-relay`);
     this.subscriber.subscribe(outboxWakeChannel(ctx.config.redisPrefix)).catch(() => undefined);
     this.subscriber.on('message', () => this.wake.signal());
   }
@@ -238,13 +238,22 @@ async function publish(ctx: AppContext, rows: OutboxRecord[]): Promise<void> {
 
 /** Domain events become `events` jobs named by their type; actor messages carry their own payload. */
 async function publishRows(ctx: AppContext, rows: OutboxRecord[]): Promise<void> {
-  const byQueue = new Map<QueueName, OutboxRecord[]>();
-  for (const row of rows) byQueue.set(row.queue, [...(byQueue.get(row.queue) ?? []), row]);
+  for (const row of rows)
+    if (!isQueueName(row.queue)) throw new Error(`outbox row names an unknown queue '${row.queue}'`);
+  // A row of the order mailbox goes to its order's shard (a cancellation, whose payload is empty,
+  // by its aggregate: the order).
+  const byQueue = Map.groupBy(rows, (row) =>
+    mailboxFor(
+      ctx.queues,
+      row.queue,
+      { ...row.payload, orderId: row.payload.orderId ?? row.aggregate_id },
+      row.job_id ?? row.id,
+    ),
+  );
   const now = Date.now();
   await Promise.all(
-    [...byQueue].map(async ([name, list]) => {
-      const queue: Queue | undefined = ctx.queues[name];
-      if (!queue) throw new Error(`outbox row names an unknown queue '${name}'`);
+    [...byQueue].map(async ([queue, list]) => {
+      const name = list[0]!.queue;
       for (const row of list.filter((r) => r.cancel)) await queue.remove(row.job_id!);
       const adds = list.filter((r) => !r.cancel);
       if (adds.length === 0) return;

@@ -70,9 +70,9 @@ describe('when PostgreSQL is down', () => {
     const original = shop.ctx.orm;
     const unreachable = await createOrm('postgresql://postgres@127.0.0.1:1/nowhere', 1);
     const placements = async () =>
-      (await shop.ctx.queues.order.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter(
-        (job) => job.name === 'PLACE',
-      ).length;
+      (
+        await shop.ctx.queues.orderShards[0]!.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])
+      ).filter((job) => job.name === 'PLACE').length;
     const placedBefore = await placements();
     shop.ctx.orm = unreachable;
     try {

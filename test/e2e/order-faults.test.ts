@@ -77,7 +77,7 @@ describe('several worker processes on one mailbox', () => {
         headers: { 'idempotency-key': `kill-${b.id}` },
       }),
     );
-    await eventually(async () => (await shop.ctx.queues.order.getActiveCount()) > 0, 10_000, 5);
+    await eventually(async () => (await shop.ctx.queues.orderShards[0]!.getActiveCount()) > 0, 10_000, 5);
     await first.kill('SIGKILL');
     const answers = await Promise.all(requests);
     const second = await spawnWorkerProcess(shop.config);

@@ -56,7 +56,7 @@ describe('tracing off (the default): nothing is traced and nothing extra is carr
     expect(written.every((r) => r.trace_context === null)).toBe(true);
     // The payment-window timeout the relay enqueued carries no trace metadata.
     const job = await eventually(async () => {
-      const found = await shop.ctx.queues.order.getJob(`expire-${order.id}`);
+      const found = await shop.ctx.queues.orderShards[0]!.getJob(`expire-${order.id}`);
       if (!found) throw new Error('the timeout job is not enqueued yet');
       return found;
     });
