@@ -35,7 +35,16 @@ export function createRedis(target: string | RedisTarget, role: RedisRole, name:
     ...(role === 'command' ? { enableAutoPipelining: true } : {}),
   };
   const redis = redisClusterNodes
-    ? new Cluster(redisClusterNodes, clusterOptions(redisUrl, options))
+    ? new Cluster(
+        redisClusterNodes,
+        clusterOptions(
+          redisUrl,
+          // A blocking command sent to a master as it died can stay unanswered on a cluster (seen
+          // in the failover test: a shard's worker stalled for good). BullMQ blocks at most ~10 s,
+          // so a command pending for 30 s is given up and the worker asks again, on the new master.
+          role === 'blocking' ? { ...options, commandTimeout: 30_000 } : options,
+        ),
+      )
     : new SingleRedis(redisUrl, options);
   // Without a listener ioredis prints every reconnect attempt as an unhandled error.
   redis.on('error', () => undefined);

@@ -86,8 +86,16 @@ export async function startRedisCluster(
           ports.map((port) => nodeCommand(port, ['CLUSTER', 'INFO']).catch(() => undefined)),
         );
         const live = states.filter((state): state is string => typeof state === 'string');
+        const replication = await Promise.all(
+          ports.map((port) => nodeCommand(port, ['INFO', 'replication']).catch(() => '')),
+        );
+        // A replica counts once it holds its master's data (the link is up), not merely configured.
+        const replicasInSync = replication.every(
+          (info) => !String(info).includes('role:slave') || String(info).includes('master_link_status:up'),
+        );
         if (
           live.length > 0 &&
+          replicasInSync &&
           live.every((s) => s.includes('cluster_state:ok') && s.includes('cluster_slots_ok:16384'))
         )
           return;
@@ -129,6 +137,13 @@ function clusterNode(port: number, dir: string): ClusterNode {
           '',
           '--appendonly',
           'no',
+          // Replicas sync over the socket at once, and may take over whatever their data's age.
+          '--repl-diskless-sync',
+          'yes',
+          '--repl-diskless-sync-delay',
+          '0',
+          '--cluster-replica-validity-factor',
+          '0',
         ],
         { stdio: 'ignore' },
       );
