@@ -5,7 +5,13 @@ import type { Config } from './config';
 import { createOrm, type Orm } from './db/orm';
 import { DATABASE_PROBE, DependencyMonitor } from './health/dependency-monitor';
 import type { Logger } from './logger';
-import { closeQueues, createQueues, paymentJobOptions, type Queues } from './messaging/queues';
+import {
+  closeQueues,
+  createQueues,
+  failedJobRetention,
+  paymentJobOptions,
+  type Queues,
+} from './messaging/queues';
 import { createRedis, type Redis, waitUntilReady } from './messaging/redis';
 import { ReplyListener } from './messaging/replies';
 
@@ -42,6 +48,7 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
   const queues = createQueues(producer, prefix, {
     orderShards: config.orderShards,
     jobOptions: { payment: paymentJobOptions(config) },
+    removeOnFail: failedJobRetention(config),
   });
   const replies = new ReplyListener(createRedis(config, 'blocking', `${prefix}:replies`), prefix, log);
   // Probes go through ctx, so they follow whatever ORM and Redis the context holds.

@@ -84,8 +84,11 @@ export async function startWorker(
       connection: connection as ConnectionOptions,
       prefix: bullPrefix(ctx.config.redisPrefix, queueName, ctx.config.redisClusterNodes !== undefined),
       concurrency: perQueue,
+      // A crashed worker's job runs again within lockDuration + stalledInterval; a job stalled more
+      // often than this is failed (the sweepers then re-derive its work from PostgreSQL).
       lockDuration: ctx.config.workerLockMs,
-      stalledInterval: ctx.config.workerLockMs,
+      stalledInterval: ctx.config.workerStalledIntervalMs,
+      maxStalledCount: 3,
       settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
       autorun: true,
       ...bullTelemetry(),

@@ -19,14 +19,20 @@ export type Queues = { [K in Exclude<QueueName, 'order'>]: Queue } & { orderShar
 /**
  * Retries back off 50 ms, 100 ms, … up to 5 s, twenty times (about a minute): long enough to ride out
  * a database failover; a refusal by the machine is an answer and is never retried. Completed jobs are
- * kept an hour (at most 5,000) so a redelivery still dedupes by id; failures a week.
+ * kept an hour (at most 5,000) so a redelivery still dedupes by id; failures a day, at most 1,000 per
+ * queue (FAILED_JOBS_KEEP_*): PostgreSQL, not the failed set, is what sweepers re-derive work from.
  */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 20,
   backoff: { type: 'capped' },
   removeOnComplete: { age: 3600, count: 5000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
+  removeOnFail: { age: 24 * 3600, count: 1000 },
 };
+
+/** How many failed jobs each queue keeps, and for how long: Redis memory stays bounded whatever fails. */
+export function failedJobRetention(config: { failedJobsKeepCount: number; failedJobsKeepAgeS: number }) {
+  return { count: config.failedJobsKeepCount, age: config.failedJobsKeepAgeS };
+}
 
 /**
  * The payment mailbox retries a failed gateway call PAYMENT_MAX_ATTEMPTS times in all, waiting
@@ -58,11 +64,18 @@ export function bullPrefix(redisPrefix: string, queueName: string, cluster: bool
 export function createQueues(
   connection: Redis,
   redisPrefix: string,
-  options: { orderShards?: number; jobOptions?: Partial<Record<QueueName, JobsOptions>> } = {},
+  options: {
+    orderShards?: number;
+    jobOptions?: Partial<Record<QueueName, JobsOptions>>;
+    removeOnFail?: JobsOptions['removeOnFail'];
+  } = {},
 ): Queues {
   const cluster = isCluster(connection);
   const open = (kind: QueueName, name: string) => {
-    const defaultJobOptions = options.jobOptions?.[kind] ?? DEFAULT_JOB_OPTIONS;
+    const defaultJobOptions = {
+      ...(options.jobOptions?.[kind] ?? DEFAULT_JOB_OPTIONS),
+      removeOnFail: options.removeOnFail ?? DEFAULT_JOB_OPTIONS.removeOnFail,
+    };
     const prefix = bullPrefix(redisPrefix, name, cluster);
     const queue = new Queue(name, {
       connection: connection as ConnectionOptions,

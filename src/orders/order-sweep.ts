@@ -8,10 +8,16 @@ import { orderTagged } from './order-tags';
 
 const BATCH = 500;
 
-/** The sweep runs as a BullMQ job scheduler: one job per interval, whichever process takes it. */
+/**
+ * The sweep runs as a BullMQ job scheduler: one job per interval, whichever process takes it. Checked
+ * every two intervals (a restarted Redis has lost it); registered only when missing or changed.
+ */
 export async function scheduleOrderSweep(ctx: AppContext): Promise<void> {
   // One sweep for all shards: it runs in whichever worker consumes shard 0.
-  await mailboxFor(ctx.queues, 'order', {}).upsertJobScheduler(
+  const home = mailboxFor(ctx.queues, 'order', {});
+  const current = await home.getJobScheduler('order-sweep');
+  if (current?.every === ctx.config.orderSweepIntervalMs) return;
+  await home.upsertJobScheduler(
     'order-sweep',
     { every: ctx.config.orderSweepIntervalMs },
     { name: ORDER_SWEEP, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } },
