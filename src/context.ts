@@ -50,7 +50,7 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
     jobOptions: { payment: paymentJobOptions(config) },
     removeOnFail: failedJobRetention(config),
   });
-  const replies = new ReplyListener(createRedis(config, 'blocking', `${prefix}:replies`), prefix, log);
+  const replies = new ReplyListener(createRedis(config, 'subscriber', `${prefix}:replies`), prefix, log);
   // Probes go through ctx, so they follow whatever ORM and Redis the context holds.
   const dependencies = new DependencyMonitor(
     { database: () => ctx.orm.em.getConnection().execute(DATABASE_PROBE), redis: () => ctx.redis.ping() },

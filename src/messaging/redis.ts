@@ -8,9 +8,10 @@ export type Redis = SingleRedis | Cluster;
  * the commands issued in one tick automatically (many concurrent requests share round trips).
  * `producer`: fails fast too, without auto-pipelining: for BullMQ producers, whose scripts and
  * MULTIs are left to BullMQ.
- * `blocking`: for BullMQ workers and subscribers, which must wait and reconnect forever.
+ * `blocking`: for BullMQ workers, which must wait and reconnect forever.
+ * `subscriber`: blocking, and on a cluster able to SSUBSCRIBE (one connection per master).
  */
-export type RedisRole = 'command' | 'producer' | 'blocking';
+export type RedisRole = 'command' | 'producer' | 'blocking' | 'subscriber';
 
 /** Where Redis is: REDIS_URL, or the seed nodes of a cluster (REDIS_CLUSTER_NODES). */
 export interface RedisTarget {
@@ -29,7 +30,7 @@ export function createRedis(target: string | RedisTarget, role: RedisRole, name:
     protocol: 2,
     lazyConnect: false,
     retryStrategy: (times) => Math.min(times * 100, 2000),
-    ...(role === 'blocking'
+    ...(role === 'blocking' || role === 'subscriber'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true }
       : { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }),
     ...(role === 'command' ? { enableAutoPipelining: true } : {}),
@@ -43,6 +44,7 @@ export function createRedis(target: string | RedisTarget, role: RedisRole, name:
           // in the failover test: a shard's worker stalled for good). BullMQ blocks at most ~10 s,
           // so a command pending for 30 s is given up and the worker asks again, on the new master.
           role === 'blocking' ? { ...options, commandTimeout: 30_000 } : options,
+          role === 'subscriber',
         ),
       )
     : new SingleRedis(redisUrl, options);
@@ -56,7 +58,7 @@ export function createRedis(target: string | RedisTarget, role: RedisRole, name:
  * TLS. Slots are refreshed on MOVED/ASK and after a node is lost, so a failover is followed without
  * a restart. Reads go to masters: a replica may lag behind a gate or a lock.
  */
-function clusterOptions(redisUrl: string, node: RedisOptions): ClusterOptions {
+function clusterOptions(redisUrl: string, node: RedisOptions, shardedSubscribers: boolean): ClusterOptions {
   const url = new URL(redisUrl);
   const { enableOfflineQueue, enableAutoPipelining, retryStrategy, lazyConnect, ...perNode } = node;
   return {
@@ -75,6 +77,7 @@ function clusterOptions(redisUrl: string, node: RedisOptions): ClusterOptions {
     retryDelayOnClusterDown: 200,
     slotsRefreshTimeout: 2000,
     scaleReads: 'master',
+    shardedSubscribers,
   };
 }
 

@@ -5,6 +5,7 @@ import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
 import type { Logger } from '../logger';
 import { outboxAlertedTotal } from '../messaging/event-metrics';
 import { outboxWakeChannel } from '../messaging/outbox-signal';
+import { onChannelMessage, subscribeTo } from '../messaging/pubsub';
 import { isQueueName, mailboxFor, type QueueName } from '../messaging/queues';
 import { createRedis } from '../messaging/redis';
 import { inStoredTraceContext } from '../tracing/tracing';
@@ -76,9 +77,9 @@ export class OutboxRelay {
     private readonly log: Logger,
     private readonly acknowledgers: ExpectedAcknowledgements = async (events) => events.map(() => []),
   ) {
-    this.subscriber = createRedis(ctx.config, 'blocking', `${ctx.config.redisPrefix}:outbox-relay`);
-    this.subscriber.subscribe(outboxWakeChannel(ctx.config.redisPrefix)).catch(() => undefined);
-    this.subscriber.on('message', () => this.wake.signal());
+    this.subscriber = createRedis(ctx.config, 'subscriber', `${ctx.config.redisPrefix}:outbox-relay`);
+    subscribeTo(this.subscriber, outboxWakeChannel(ctx.config.redisPrefix)).catch(() => undefined);
+    onChannelMessage(this.subscriber, () => this.wake.signal());
   }
 
   start(): void {

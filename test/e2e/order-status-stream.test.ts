@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderStatusChannel } from '../../src/messaging/order-status';
-import { masterNodes } from '../../src/messaging/redis';
+import { isCluster, masterNodes } from '../../src/messaging/redis';
 import { createProduct } from '../support/catalog';
 import { markPaid, placeOrder } from '../support/orders';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
@@ -166,7 +166,12 @@ describe('live order status over Server-Sent Events', () => {
     const subscribers = async () => {
       const perNode = await Promise.all(
         masterNodes(shop.ctx.redis).map(async (node) => {
-          const counts = (await node.pubsub('NUMSUB', ...channels)) as (string | number)[];
+          // A cluster carries the stream over sharded pub/sub (src/messaging/pubsub.ts).
+          const counts = (
+            isCluster(shop.ctx.redis)
+              ? await node.pubsub('SHARDNUMSUB', ...channels)
+              : await node.pubsub('NUMSUB', ...channels)
+          ) as (string | number)[];
           return counts.filter((_, i) => i % 2 === 1).map(Number);
         }),
       );

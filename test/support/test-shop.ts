@@ -74,7 +74,8 @@ export function testEnv(
     ORDER_SWEEP_INTERVAL_MS: '1000',
     OUTBOX_POLL_INTERVAL_MS: '200',
     PAYMENT_GATEWAY_LATENCY_MS: '0',
-    ...clusterEnv(),
+    // A file that brings its own Redis (a private server it stops and restarts) keeps it.
+    ...(overrides.REDIS_URL ? {} : clusterEnv()),
     ...overrides,
   };
 }

@@ -16,7 +16,10 @@ async function nodeStats(ports: number[]) {
     ports.map(async (port) => {
       const info = String(await nodeCommand(port, ['INFO', 'all']));
       const field = (name: string) => Number(info.match(new RegExp(`${name}:([\\d.]+)`))?.[1] ?? 0);
-      return { cpu: field('used_cpu_user') + field('used_cpu_sys'), commands: field('total_commands_processed') };
+      return {
+        cpu: field('used_cpu_user') + field('used_cpu_sys'),
+        commands: field('total_commands_processed'),
+      };
     }),
   );
 }
@@ -63,7 +66,9 @@ async function measure(
   console.log(
     `${label.padEnd(34)} ${Math.round(MESSAGES / seconds)
       .toString()
-      .padStart(7)} msg/s  node CPU ms ${perNode.map((n) => n.cpuMs).join(' / ')}  (sum ${perNode.reduce((s, n) => s + n.cpuMs, 0)})`,
+      .padStart(
+        7,
+      )} msg/s  node CPU ms ${perNode.map((n) => n.cpuMs).join(' / ')}  (sum ${perNode.reduce((s, n) => s + n.cpuMs, 0)})`,
   );
   subscriber.disconnect();
   publisher.disconnect();
