@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -42,8 +43,9 @@ export async function startRedisCluster(
   const ports: number[] = [];
   while (ports.length < masters * (1 + replicas)) {
     const port = await freeListeningPort();
-    // The cluster bus listens on port + 10000: it must be free too, and below 65536.
-    if (port + 10_000 < 65_536 && !ports.includes(port)) ports.push(port);
+    // The cluster bus listens on port + 10000: free too, and below the ephemeral range (32768+),
+    // where the suite's own client sockets could take it before the server binds.
+    if (port + 10_000 < 32_768 && !ports.includes(port) && (await isFree(port + 10_000))) ports.push(port);
   }
   const nodes = ports.map((port) => clusterNode(port, dir));
   try {
@@ -166,6 +168,14 @@ function clusterNode(port: number, dir: string): ClusterNode {
       await exited;
     },
   };
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /** One command on one node, over a plain (non-cluster) connection. */
