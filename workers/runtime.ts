@@ -3,10 +3,11 @@ import { recordCommandFailure } from '../src/commands/command-failures';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import { orderShardNames } from '../src/messaging/order-shards';
-import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
+import { allQueues, bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
 import { observeJob } from '../src/observability/job-observer';
 import { annotateActiveSpan, bullTelemetry } from '../src/tracing/tracing';
+import { watchForStalls } from './stall-watchdog';
 
 /** A mailbox consumer: one processor that routes on `job.name`. */
 export interface QueueWorkerDefinition {
@@ -74,7 +75,7 @@ export async function startWorker(
   const concurrency = def.concurrency?.(ctx) ?? ctx.config.workerConcurrency;
   // The process's concurrency is shared by the shards it consumes (its database pool is not larger).
   const perQueue = Math.max(1, Math.ceil(concurrency / queueNames.length));
-  const consumers = queueNames.map((queueName) => {
+  const open = (queueName: string) => {
     const connection = createRedis(
       ctx.config,
       'blocking',
@@ -94,8 +95,30 @@ export async function startWorker(
       ...bullTelemetry(),
     });
     worker.on('error', (err) => log.warn({ err: String(err), queue: queueName }, 'worker connection error'));
-    return { worker, connection };
-  });
+    const consumer = { queueName, worker, connection, lastActive: Date.now() };
+    worker.on('active', () => {
+      consumer.lastActive = Date.now();
+    });
+    return consumer;
+  };
+  const consumers = queueNames.map(open);
+  const stopWatching = ctx.config.redisClusterNodes
+    ? watchForStalls({
+        consumers,
+        waitingCount: (queueName) =>
+          allQueues(ctx.queues)
+            .find((queue) => queue.name === queueName)!
+            .getWaitingCount(),
+        restart: (stalled) => {
+          // Not awaited: the stalled worker's own close may wait on the connection it is stuck on.
+          void stalled.worker.close(true).catch(() => undefined);
+          stalled.connection.disconnect();
+          consumers.splice(consumers.indexOf(stalled), 1, open(stalled.queueName));
+        },
+        stallMs: 3 * ctx.config.workerLockMs,
+        log,
+      })
+    : () => undefined;
   const { onStart, refreshEveryMs } = def;
   let refresh: NodeJS.Timeout | undefined;
   if (onStart) {
@@ -113,6 +136,7 @@ export async function startWorker(
     name,
     close: async () => {
       clearInterval(refresh);
+      stopWatching();
       // Waits for jobs in flight to finish; nothing new is taken.
       await Promise.all(consumers.map(({ worker }) => worker.close()));
       for (const { connection } of consumers) connection.disconnect();
