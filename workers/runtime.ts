@@ -138,7 +138,13 @@ export async function startWorker(
       clearInterval(refresh);
       stopWatching();
       // Waits for jobs in flight to finish; nothing new is taken.
-      await Promise.all(consumers.map(({ worker }) => worker.close()));
+      await Promise.all(
+        consumers.map(({ worker, queueName }) =>
+          ctx.config.redisClusterNodes
+            ? closeWithin(worker, ctx.config.workerLockMs, queueName, log)
+            : worker.close(),
+        ),
+      );
       for (const { connection } of consumers) connection.disconnect();
     },
   };
@@ -148,4 +154,22 @@ export async function startWorker(
 export function consumedOrderShards(config: AppContext['config']): string[] {
   const names = orderShardNames(config.orderShards);
   return config.workerShards === 'all' ? names : config.workerShards.map((i) => names[i]!);
+}
+
+/**
+ * On a cluster, a worker stuck on a master that died (see stall-watchdog.ts) may never finish a
+ * graceful close: after the lock time — when its jobs in flight would be redelivered anyway — it is
+ * closed by force.
+ */
+async function closeWithin(worker: Worker, ms: number, queueName: string, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = worker.close().then(() => true);
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const closed = await Promise.race([graceful, late]);
+  clearTimeout(timer);
+  if (closed) return;
+  log.warn({ queue: queueName }, 'worker did not close in time: closing it by force');
+  void worker.close(true).catch(() => undefined);
 }

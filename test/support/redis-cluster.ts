@@ -13,6 +13,8 @@ export interface ClusterNode {
   port: number;
   /** Kills the server (SIGKILL: no goodbye to the cluster, as a crashed host). */
   kill: () => Promise<void>;
+  /** SIGKILL without waiting (process exit). */
+  killNow: () => void;
   /** Starts it again with its node id and slot map (nodes.conf), without data (no persistence). */
   start: () => Promise<void>;
 }
@@ -48,6 +50,10 @@ export async function startRedisCluster(
     if (port + 10_000 < 32_768 && !ports.includes(port) && (await isFree(port + 10_000))) ports.push(port);
   }
   const nodes = ports.map((port) => clusterNode(port, dir));
+  // A test file that dies or times out before stop() leaves no server behind.
+  process.once('exit', () => {
+    for (const node of nodes) node.killNow();
+  });
   try {
     await Promise.all(nodes.map((node) => node.start()));
     await run(
@@ -160,6 +166,9 @@ function clusterNode(port: number, dir: string): ClusterNode {
         if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer`);
         await new Promise((r) => setTimeout(r, 50));
       }
+    },
+    killNow: () => {
+      if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
     },
     kill: async () => {
       if (!server || server.exitCode !== null || server.signalCode !== null) return;
