@@ -11,6 +11,7 @@ export interface AuthUser {
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** The process logger; requestLog(c) gives a child carrying the request id. */
     log: Logger;
     lang: Language;
     user: AuthUser | undefined;
