@@ -25,13 +25,16 @@ export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.fre
 
 const API_SECURITY_ENTRIES = Object.entries(API_SECURITY_HEADERS);
 
-// Answers built here already carry the request id and the security headers, as a plain object: the
-// middleware leaves them alone, so @hono/node-server writes them without building a web Headers.
-const complete = new WeakSet<Response>();
+// Marks answers built here: they already carry the request id and the security headers, as a plain
+// object, so the middleware leaves them alone and @hono/node-server writes them without building a web
+// Headers.
+const PREPARED = Symbol('prepared answer');
+type Marked = Response & { [PREPARED]?: true };
 
 /**
  * A JSON answer from an already serialized body, with every header the middleware would add (request
- * id, security headers). For hot routes: no JSON.stringify of a cached body, no Headers object.
+ * id, security headers). For hot routes: no JSON.stringify of a cached body, no Headers object. The
+ * literal repeats API_SECURITY_HEADERS (a test compares them): a literal is cheaper than a spread.
  */
 export function preparedJson<T, S extends ContentfulStatusCode>(
   c: Context<AppEnv>,
@@ -41,18 +44,30 @@ export function preparedJson<T, S extends ContentfulStatusCode>(
   const res = new Response(body, {
     status,
     headers: {
-      ...API_SECURITY_HEADERS,
       'Content-Type': 'application/json',
       'X-Request-Id': c.get('requestId'),
+      'Cross-Origin-Resource-Policy': 'same-origin',
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Origin-Agent-Cluster': '?1',
+      'Referrer-Policy': 'no-referrer',
+      'Strict-Transport-Security': 'max-age=15552000; includeSubDomains',
+      'X-Content-Type-Options': 'nosniff',
+      'X-DNS-Prefetch-Control': 'off',
+      'X-Download-Options': 'noopen',
+      'X-Frame-Options': 'DENY',
+      'X-Permitted-Cross-Domain-Policies': 'none',
+      'X-XSS-Protection': '0',
+      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+      'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=()',
     },
   });
-  complete.add(res);
+  (res as Marked)[PREPARED] = true;
   // The body is the caller's JSON text of T: typed as hono's c.json would type it.
   return res as Response & TypedResponse<T, S, 'json'>;
 }
 
 /** Whether this answer came from preparedJson (and so needs no header from the middleware). */
-export const isPreparedResponse = (res: Response): boolean => complete.has(res);
+export const isPreparedResponse = (res: Response): boolean => (res as Marked)[PREPARED] === true;
 
 /** Sets the API security headers on an answer built elsewhere (the slow path). */
 export function setApiSecurityHeaders(headers: Headers): void {
