@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import type { JSONValue } from 'hono/utils/types';
 
 export interface PageRequest {
   page: number;
@@ -38,3 +39,10 @@ export const errorEnvelope = z
     details: z.array(z.record(z.string(), z.unknown())).optional(),
   })
   .openapi('Error');
+
+/** The error envelope's type as a JSON answer carries it (what hono's typed responses compare). */
+export interface ErrorEnvelope {
+  error: string;
+  message: string;
+  details?: { [field: string]: JSONValue }[];
+}
