@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { ROLES, type Role } from '../db/schema/user.entity';
 
@@ -26,6 +26,8 @@ const VERIFIED_CACHE_SIZE = 10_000;
 
 export function jwtTokens(secret: string, ttlSeconds: number): TokenService {
   const key = new TextEncoder().encode(secret);
+  // Imported once: handing createHmac raw bytes makes it import a key on every call.
+  const hmacKey = createSecretKey(key);
   // token → who it speaks for and until when; the expiry is checked again on every hit. Insertion
   // order makes the Map an LRU: a hit is moved to the end, the oldest entry goes first.
   const verified = new Map<string, { user: TokenClaims; expiresAt: number }>();
@@ -52,7 +54,7 @@ export function jwtTokens(secret: string, ttlSeconds: number): TokenService {
         }
         verified.delete(token);
       }
-      const payload = verifyHs256(token, key, Math.floor(Date.now() / 1000));
+      const payload = verifyHs256(token, hmacKey, Math.floor(Date.now() / 1000));
       if (!payload) return undefined;
       const role = payload.role as Role;
       const tokenVersion = payload.tv;
@@ -86,7 +88,11 @@ function decodeJson(segment: string): Claims | undefined {
  * header names HS256 and nothing critical, the signature matches (constant-time, canonical base64url),
  * the issuer is ours, `exp` is in the future, `nbf` (if any) has passed, `iat` (if any) is a number.
  */
-export function verifyHs256(token: string, key: Uint8Array, nowSeconds: number): Claims | undefined {
+export function verifyHs256(
+  token: string,
+  key: KeyObject | Uint8Array,
+  nowSeconds: number,
+): Claims | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   const [head, body, signature] = parts as [string, string, string];
