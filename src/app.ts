@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppContext } from './context';
 import type { AppEnv } from './http/app-env';
+import { withCachedReadLane } from './http/cached-read-lane';
 import { handleError, handleNotFound } from './http/error-handler';
 import { authenticate } from './http/middleware/auth';
 import { limitBody } from './http/middleware/body-limit';
@@ -100,6 +101,7 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/admin/gateway', adminGatewayRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  app.fetch = withCachedReadLane(ctx, metrics, app.fetch);
   return app;
 }
 

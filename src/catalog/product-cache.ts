@@ -55,6 +55,22 @@ async function lookupCachedProductJson(ctx: AppContext, productId: string): Prom
   return { hit: false, generation };
 }
 
+/**
+ * The cached view's JSON text when the cache holds the current generation, else undefined (a miss, or
+ * Redis unreachable): the caller then takes the full path (getCachedProductJson).
+ */
+export async function cachedProductJsonIfFresh(
+  ctx: AppContext,
+  productId: string,
+): Promise<string | undefined> {
+  try {
+    const lookup = await lookupCachedProductJson(ctx, productId);
+    return lookup.hit ? lookup.json : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Like the cached JSON lookup, with the view parsed. */
 export async function lookupCachedProduct(ctx: AppContext, productId: string): Promise<CacheLookup> {
   const lookup = await lookupCachedProductJson(ctx, productId);

@@ -41,11 +41,17 @@ export function preparedJson<T, S extends ContentfulStatusCode>(
   status: S,
   body: string,
 ): Response & TypedResponse<T, S, 'json'> {
+  // The body is the caller's JSON text of T: typed as hono's c.json would type it.
+  return preparedJsonResponse(c.get('requestId'), status, body) as Response & TypedResponse<T, S, 'json'>;
+}
+
+/** preparedJson outside a hono context (the cached read lane in front of the router). */
+export function preparedJsonResponse(requestId: string, status: number, body: string): Response {
   const res = new Response(body, {
     status,
     headers: {
       'Content-Type': 'application/json',
-      'X-Request-Id': c.get('requestId'),
+      'X-Request-Id': requestId,
       'Cross-Origin-Resource-Policy': 'same-origin',
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Origin-Agent-Cluster': '?1',
@@ -62,8 +68,7 @@ export function preparedJson<T, S extends ContentfulStatusCode>(
     },
   });
   (res as Marked)[PREPARED] = true;
-  // The body is the caller's JSON text of T: typed as hono's c.json would type it.
-  return res as Response & TypedResponse<T, S, 'json'>;
+  return res;
 }
 
 /** Whether this answer came from preparedJson (and so needs no header from the middleware). */

@@ -126,3 +126,72 @@ describe('body limit behind the Node server', () => {
     }
   });
 });
+
+describe('the cached read lane in front of the router', () => {
+  const histogramCount = async (status: string) => {
+    const text = await (await shop.app.request('/metrics')).text();
+    const line = text
+      .split('\n')
+      .find((l) =>
+        l.startsWith(
+          `shop_http_request_duration_seconds_count{method="GET",route="/api/v1/products/:id",status="${status}"}`,
+        ),
+      );
+    return line ? Number(line.split(' ').pop()) : 0;
+  };
+
+  it('answers a hit as the router answers a miss: same body, status and headers, same histogram series', async () => {
+    const seller = await shop.createUser('SELLER');
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Lane', price: 500, category: 'c', initialStock: 2 },
+    });
+    const path = `/api/v1/products/${created.body.data.id}`;
+    const before = await histogramCount('200');
+    const miss = await send('GET', path); // the router: PostgreSQL, then cached
+    const hit = await send('GET', path); // the lane: Redis only
+    expect(await histogramCount('200')).toBe(before + 2);
+    expect(hit.status).toBe(200);
+    expect(hit.body).toBe(miss.body);
+    expect(JSON.parse(hit.body)).toEqual({ data: created.body.data });
+    const names = (res: typeof hit) =>
+      Object.keys(res.headers)
+        .filter((h) => !['x-request-id', 'date', 'connection', 'keep-alive'].includes(h))
+        .sort();
+    expect(names(hit)).toEqual(names(miss));
+    for (const name of names(hit)) expect(hit.headers[name], name).toBe(miss.headers[name]);
+    expect(hit.headers['x-request-id']).not.toBe(miss.headers['x-request-id']);
+  });
+
+  it('leaves a request with a token to the router, which refuses a bad one (401) even for a cached product', async () => {
+    const seller = await shop.createUser('SELLER');
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Guarded', price: 500, category: 'c', initialStock: 2 },
+    });
+    const path = `/api/v1/products/${created.body.data.id}`;
+    expect((await send('GET', path)).status).toBe(200);
+    expect((await send('GET', path)).status).toBe(200);
+    const bad = await send('GET', path, { headers: { authorization: 'Bearer not-a-token' } });
+    expect([bad.status, JSON.parse(bad.body).error]).toEqual([401, 'UNAUTHORIZED']);
+    const good = await send('GET', path, { headers: { authorization: `Bearer ${seller.token}` } });
+    expect(good.status).toBe(200);
+    // A query string or a trailing path is the router's too.
+    expect((await send('GET', `${path}?x=1`)).status).toBe(200);
+    expect((await send('GET', `${path}/reviews`)).status).toBe(200);
+  });
+
+  it('serves a changed product fresh at once (the generation check is the lane’s too)', async () => {
+    const seller = await shop.createUser('SELLER');
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Before', price: 500, category: 'c', initialStock: 2 },
+    });
+    const path = `/api/v1/products/${created.body.data.id}`;
+    await send('GET', path);
+    expect(JSON.parse((await send('GET', path)).body).data.name).toBe('Before');
+    const changed = await shop.request('PATCH', path, { token: seller.token, body: { name: 'After' } });
+    expect(changed.status).toBe(200);
+    expect(JSON.parse((await send('GET', path)).body).data.name).toBe('After');
+  });
+});

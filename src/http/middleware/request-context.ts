@@ -10,6 +10,22 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** A request slower than this is logged at info; every other access line is at debug. */
 export const SLOW_REQUEST_MS = 1000;
 
+/** The client's X-Request-Id when it is sane, else a new one. */
+export function requestIdFrom(header: string | undefined | null): string {
+  return header && REQUEST_ID.test(header) ? header : uuidv7();
+}
+
+/** The access line of a request that took `ms`: at debug, at info when slow; nothing built when off. */
+export function logAccess(
+  log: Logger,
+  ms: number,
+  line: () => { requestId: string; method: string; path: string; status: number; userId?: string },
+): void {
+  const level = ms >= SLOW_REQUEST_MS ? 'info' : 'debug';
+  if (!log.isLevelEnabled(level)) return;
+  log[level]({ ...line(), ms: Math.round(ms * 10) / 10 }, 'request');
+}
+
 export function languageOf(acceptLanguage: string | undefined): Language {
   if (acceptLanguage === undefined) return 'en';
   const first = acceptLanguage.split(',')[0]?.trim().toLowerCase() ?? '';
@@ -24,8 +40,7 @@ export function languageOf(acceptLanguage: string | undefined): Language {
  */
 export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const incoming = c.req.header('x-request-id');
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : uuidv7();
+    const requestId = requestIdFrom(c.req.header('x-request-id'));
     const started = performance.now();
     c.set('requestId', requestId);
     c.set('log', log);
@@ -33,21 +48,16 @@ export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
     c.set('user', undefined);
     await next();
     if (!isPreparedResponse(c.res)) c.res.headers.set('X-Request-Id', requestId);
-    const ms = performance.now() - started;
-    const level = ms >= SLOW_REQUEST_MS ? 'info' : 'debug';
-    if (!log.isLevelEnabled(level)) return;
-    const user = c.get('user');
-    log[level](
-      {
+    logAccess(log, performance.now() - started, () => {
+      const user = c.get('user');
+      return {
         requestId,
         method: c.req.method,
         path: c.req.path,
         status: c.res.status,
-        ms: Math.round(ms * 10) / 10,
         ...(user ? { userId: user.id } : {}),
-      },
-      'request',
-    );
+      };
+    });
   };
 }
 
