@@ -29,7 +29,7 @@ export class TokenChecker {
   private readonly standings = new Map<string, { standing: Standing | undefined; until: number }>();
   private readonly inFlight = new Map<string, Promise<Standing | undefined>>();
   private readonly queued = new Map<string, QueuedRead>();
-  private reading = false;
+  private readScheduled = false;
 
   constructor(
     private readonly tokens: TokenService,
@@ -76,41 +76,44 @@ export class TokenChecker {
   }
 
   /**
-   * Reads of users this process does not know yet are batched: while one query is out, the users asked
-   * for meanwhile wait and then go in the next one (a stampede of new buyers costs one query per batch,
-   * not one per buyer; a lone request waits for nothing).
+   * Reads of users this process does not know yet are batched: the users asked for within one turn of
+   * the event loop are read in one query (a stampede of new buyers costs a query per batch, not one per
+   * buyer; a lone request waits one turn). Requests that arrive together are judged on one snapshot.
    */
   private read(userId: string): Promise<Standing | undefined> {
     if (!isUuid(userId)) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
       this.queued.set(userId, { resolve, reject });
-      if (!this.reading) void this.readQueued();
+      this.scheduleRead();
+    });
+  }
+
+  private scheduleRead(): void {
+    if (this.readScheduled) return;
+    this.readScheduled = true;
+    setImmediate(() => {
+      this.readScheduled = false;
+      void this.readQueued();
     });
   }
 
   private async readQueued(): Promise<void> {
-    this.reading = true;
+    const batch = [...this.queued].slice(0, MAX_READ_BATCH);
+    for (const [userId] of batch) this.queued.delete(userId);
+    if (this.queued.size > 0) this.scheduleRead();
+    const ids = batch.map(([userId]) => userId);
     try {
-      while (this.queued.size > 0) {
-        const batch = [...this.queued].slice(0, MAX_READ_BATCH);
-        for (const [userId] of batch) this.queued.delete(userId);
-        const ids = batch.map(([userId]) => userId);
-        try {
-          const rows = await query<{ id: string; role: Role; token_version: number }>(
-            this.orm().em.fork(),
-            sql`select id, role, token_version from users where id = any(${ids}::uuid[])`,
-          );
-          const found = new Map(rows.map((row) => [row.id, row]));
-          for (const [userId, read] of batch) {
-            const row = found.get(userId.toLowerCase());
-            read.resolve(row ? { role: row.role, tokenVersion: row.token_version } : undefined);
-          }
-        } catch (error) {
-          for (const [, read] of batch) read.reject(error);
-        }
+      const rows = await query<{ id: string; role: Role; token_version: number }>(
+        this.orm().em.fork(),
+        sql`select id, role, token_version from users where id = any(${ids}::uuid[])`,
+      );
+      const found = new Map(rows.map((row) => [row.id, row]));
+      for (const [userId, read] of batch) {
+        const row = found.get(userId.toLowerCase());
+        read.resolve(row ? { role: row.role, tokenVersion: row.token_version } : undefined);
       }
-    } finally {
-      this.reading = false;
+    } catch (error) {
+      for (const [, read] of batch) read.reject(error);
     }
   }
 }
