@@ -57,12 +57,19 @@ export function rejectionFor(snapshot: OrderSnapshot, event: OrderEvent): Reject
     case 'CANCEL':
       return status === 'CANCELLED' ? 'ORDER_ALREADY_CANCELLED' : 'INVALID_ORDER_TRANSITION';
     case 'REFUND':
-      return (status === 'PAID' && snapshot.matches({ PAID: 'active' })) || status === 'CONFIRMED'
+      return (status === 'PAID' && snapshot.matches({ PAID: 'active' })) ||
+        status === 'CONFIRMED' ||
+        paymentFullyReturned(snapshot)
         ? 'REFUND_EXCEEDS_PAYMENT'
         : 'INVALID_ORDER_TRANSITION';
     default:
       return 'INVALID_ORDER_TRANSITION';
   }
+}
+
+/** The order was paid and all of it is refunded or being refunded: nothing is left to return. */
+function paymentFullyReturned({ context: c }: OrderSnapshot): boolean {
+  return c.paidAt !== null && c.total - c.refundedAmount - c.pendingRefundAmount <= 0;
 }
 
 export interface PersistedOrderState {
@@ -77,10 +84,38 @@ export function persistOrderSnapshot(snapshot: OrderSnapshot): PersistedOrderSta
   };
 }
 
-/** Revives a stored snapshot; older machine versions would be migrated here before resolving. */
-export function restoreOrderSnapshot(state: PersistedOrderState): OrderSnapshot {
-  if (state.machineVersion !== ORDER_MACHINE_VERSION) {
-    throw new Error(`No migration from order machine v${state.machineVersion} to v${ORDER_MACHINE_VERSION}`);
+/** Rewrites a stored snapshot of one machine version into the next one's shape. */
+export type SnapshotMigration = (snapshot: Record<string, unknown>) => Record<string, unknown>;
+
+/**
+ * Snapshot migrations, keyed by the version they migrate from (v → v + 1). A machine change that
+ * would misread an order stored before it (a state renamed or split, a context field added) bumps
+ * ORDER_MACHINE_VERSION and adds its step here; orders in flight are migrated as they are loaded.
+ */
+export const ORDER_SNAPSHOT_MIGRATIONS: Readonly<Record<number, SnapshotMigration>> = {};
+
+/** A stored snapshot brought up to `target`, one registered step at a time. */
+export function migrateSnapshot(
+  state: PersistedOrderState,
+  migrations: Readonly<Record<number, SnapshotMigration>> = ORDER_SNAPSHOT_MIGRATIONS,
+  target: number = ORDER_MACHINE_VERSION,
+): Record<string, unknown> {
+  if (state.machineVersion > target) {
+    throw new Error(
+      `No migration from order machine v${state.machineVersion} to v${target}: the snapshot is newer than this machine`,
+    );
   }
-  return orderMachine.resolveState(state.snapshot as Parameters<typeof orderMachine.resolveState>[0]);
+  let snapshot = state.snapshot;
+  for (let version = state.machineVersion; version < target; version++) {
+    const step = migrations[version];
+    if (!step) throw new Error(`No migration from order machine v${version} to v${version + 1}`);
+    snapshot = step(snapshot);
+  }
+  return snapshot;
+}
+
+/** Revives a stored snapshot, migrated from whatever machine version stored it. */
+export function restoreOrderSnapshot(state: PersistedOrderState): OrderSnapshot {
+  const snapshot = migrateSnapshot(state);
+  return orderMachine.resolveState(snapshot as Parameters<typeof orderMachine.resolveState>[0]);
 }

@@ -17,7 +17,16 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const CANCEL_REASONS = ['USER_CANCELLED', 'PAYMENT_FAILED', 'PAYMENT_TIMEOUT', 'REFUNDED'] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 
-export type PaymentMethod = 'CARD' | 'BALANCE';
+/**
+ * What a state means to the rest of the shop, so nothing outside the machine compares state names
+ * (`snapshot.hasTag(…)`, or src/orders/order-tags.ts in SQL):
+ * - holds-stock: the order's units are reserved (inventory: reserved = Σ these orders' quantities);
+ * - awaits-payment: the payment window runs (the sweep expires it when due);
+ * - auto-confirms: a paid order the auto-confirmation picks up when due;
+ * - counts-as-sale: the order counts in sales statistics and entitles its buyer to review.
+ */
+export const ORDER_TAGS = ['holds-stock', 'awaits-payment', 'auto-confirms', 'counts-as-sale'] as const;
+export type OrderTag = (typeof ORDER_TAGS)[number];
 
 export interface OrderInput {
   orderId: string;
@@ -51,7 +60,8 @@ export interface OrderContext {
 
 type At = { at: number };
 export type OrderEvent =
-  | ({ type: 'PAY'; paymentId: string; method: PaymentMethod } & At)
+  /** The method is the payments module's business (its list of handlers); the machine treats all alike. */
+  | ({ type: 'PAY'; paymentId: string; method: string } & At)
   | ({ type: 'PAYMENT_SUCCEEDED'; paymentId: string; amount: number } & At)
   | ({ type: 'PAYMENT_FAILED'; paymentId: string; reason: string } & At)
   | ({ type: 'CANCEL'; reason?: string } & At)
@@ -138,6 +148,7 @@ export const orderMachine = setup({
     context: {} as OrderContext,
     events: {} as OrderEvent,
     input: {} as OrderInput,
+    tags: {} as OrderTag,
   },
   delays: {
     paymentWindow: ({ context }) => context.paymentTimeoutMs,
@@ -214,10 +225,12 @@ export const orderMachine = setup({
   initial: 'PENDING',
   states: {
     PENDING: {
+      tags: ['holds-stock'],
       entry: ['reserveStock', 'holdCoupon', { type: 'emit', params: { event: 'ORDER_CREATED' } }],
       initial: 'awaitingPayment',
       states: {
         awaitingPayment: {
+          tags: ['awaits-payment'],
           after: {
             paymentWindow: { target: '#order.CANCELLED', actions: cancelPending('PAYMENT_TIMEOUT') },
           },
@@ -259,6 +272,7 @@ export const orderMachine = setup({
       },
     },
     PAID: {
+      tags: ['counts-as-sale'],
       initial: 'active',
       after: {
         // While a cancellation refund runs the timer is spent without effect; the sweeper's
@@ -270,6 +284,7 @@ export const orderMachine = setup({
       },
       states: {
         active: {
+          tags: ['auto-confirms'],
           on: {
             CONFIRM: { target: '#order.CONFIRMED', actions: confirm },
             AUTO_CONFIRM: { guard: 'isAutoConfirmDue', target: '#order.CONFIRMED', actions: confirm },
@@ -296,6 +311,7 @@ export const orderMachine = setup({
       },
     },
     CONFIRMED: {
+      tags: ['counts-as-sale'],
       on: {
         REFUND: { guard: 'refundFitsPayment', actions: ['addPendingRefund', 'requestRefund'] },
         REFUND_COMPLETED: [

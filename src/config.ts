@@ -114,6 +114,15 @@ const envSchema = z.object({
   SSE_HEARTBEAT_MS: int(100, 15_000),
   /** How often the payment actor looks for payments and refunds whose messages Redis may have lost. */
   PAYMENT_SWEEP_INTERVAL_MS: int(100, 30_000),
+  /**
+   * `lenient` makes the mock gateway dedupe nothing and check nothing (a second capture of a payment,
+   * a refund above the capture all move money): for tests that the shop itself prevents them.
+   */
+  MOCK_GATEWAY_MODE: z.enum(['strict', 'lenient']).default('strict'),
+  /** Attempts of a client command's job (the first included) before it ends FAILED. */
+  COMMAND_MAX_ATTEMPTS: int(1, 20),
+  /** How often commands answered 202 are checked for a job that Redis lost or that failed for good. */
+  COMMAND_SWEEP_INTERVAL_MS: int(100, 10_000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -148,6 +157,8 @@ function productionProblems(
   }
   if (env.JWT_SECRET === DEV_JWT_SECRET)
     problems.push('JWT_SECRET: the development default is refused in production');
+  if (env.MOCK_GATEWAY_MODE !== 'strict')
+    problems.push('MOCK_GATEWAY_MODE: only the strict gateway is allowed in production');
   if (env.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD) {
     problems.push('ADMIN_PASSWORD: the development default is refused in production');
   } else {
@@ -208,5 +219,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     webhookDisableAfter: env.WEBHOOK_DISABLE_AFTER,
     sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
     paymentSweepIntervalMs: env.PAYMENT_SWEEP_INTERVAL_MS,
+    mockGatewayMode: env.MOCK_GATEWAY_MODE,
+    commandMaxAttempts: env.COMMAND_MAX_ATTEMPTS,
+    commandSweepIntervalMs: env.COMMAND_SWEEP_INTERVAL_MS,
   };
 }

@@ -1,10 +1,12 @@
 import { UnrecoverableError } from 'bullmq';
-import { activateCoupon, expireCoupon, sweepCoupons } from '../src/coupons/coupon-expiry';
+import {
+  activateCoupon,
+  expireCoupon,
+  scheduleCouponSweep,
+  sweepCoupons,
+} from '../src/coupons/coupon-expiry';
 import { parseMailboxJob } from '../src/messaging/parse-job';
 import type { QueueWorkerDefinition } from './runtime';
-
-/** The job scheduler that runs the coupon sweeper (one per shop, however many processes upsert it). */
-export const COUPON_SWEEP_SCHEDULER_ID = 'coupon-sweep';
 
 /**
  * The coupon mailbox: EXPIRE at validUntil and ACTIVATE at validFrom (delayed jobs the outbox relay
@@ -35,13 +37,7 @@ export const couponWorker: QueueWorkerDefinition = {
         throw new UnrecoverableError(`the coupon mailbox has no job '${job.name}'`);
     }
   },
-  onStart: async (ctx) => {
-    await ctx.queues.coupon.upsertJobScheduler(
-      COUPON_SWEEP_SCHEDULER_ID,
-      { every: ctx.config.couponSweepIntervalMs },
-      { name: 'SWEEP', data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
-    );
-  },
+  onStart: scheduleCouponSweep,
   // The scheduler lives in Redis: registered again periodically, so a flushed Redis regains it.
   refreshEveryMs: (ctx) => Math.max(5000, ctx.config.couponSweepIntervalMs * 5),
 };

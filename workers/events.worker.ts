@@ -1,9 +1,7 @@
-import type { Job } from 'bullmq';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
-import type { EventConsumer } from '../src/messaging/consumer';
-import type { DomainEventMessage } from '../src/messaging/domain-events';
-import { observeOutboxLag } from '../src/messaging/event-metrics';
+import { type EventConsumer, offerEvent } from '../src/messaging/consumer';
+import { type DomainEventMessage, EventsJobSchema, parseDomainEvent } from '../src/messaging/domain-events';
 import { notificationsConsumer } from '../src/notifications/notifications.consumer';
 import { orderStatusConsumer } from '../src/orders/order-status.consumer';
 import { salesStatsConsumer } from '../src/stats/sales-stats.consumer';
@@ -18,39 +16,13 @@ export const EVENT_CONSUMERS: EventConsumer[] = [
   webhooksConsumer,
 ];
 
-/**
- * Offers one event to every consumer that handles it, side by side. If any fails, the job fails and
- * BullMQ retries it; the consumers that had applied it find their processed-message record and skip,
- * so only the failed one does its work again.
- */
-export async function dispatchEvent(
+/** Offers one event to every consumer that handles it (src/messaging/consumer.ts: offerEvent). */
+export const dispatchEvent = (
   ctx: AppContext,
   event: DomainEventMessage,
   log: Logger,
   consumers: EventConsumer[] = EVENT_CONSUMERS,
-): Promise<Record<string, string>> {
-  const interested = consumers.filter((c) => c.handles(event));
-  const results = await Promise.allSettled(
-    interested.map(async (consumer) => {
-      const outcome = await consumer.apply(ctx, event, log);
-      if (outcome === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
-      return outcome;
-    }),
-  );
-  const failed = results.flatMap((r, i) =>
-    r.status === 'rejected' ? [[interested[i]!.name, r.reason]] : [],
-  );
-  if (failed.length > 0) {
-    for (const [name, reason] of failed) log.warn({ consumer: name, err: String(reason) }, 'consumer failed');
-    throw new AggregateError(
-      failed.map(([, reason]) => reason),
-      `event ${event.id} (${event.type}) failed in ${failed.map(([name]) => name).join(', ')}`,
-    );
-  }
-  return Object.fromEntries(
-    results.map((r, i) => [interested[i]!.name, (r as PromiseFulfilledResult<string>).value]),
-  );
-}
+) => offerEvent(ctx, event, log, consumers);
 
 /**
  * The `events` queue: domain events delivered by the outbox relay, a transaction's events per job
@@ -60,12 +32,14 @@ export async function dispatchEvent(
 export const eventsWorker: QueueWorkerDefinition = {
   kind: 'queue',
   queue: 'events',
-  process: async (ctx, job: Job, log) => {
-    const events = (job.data?.events ?? [job.data]) as DomainEventMessage[];
+  process: async (ctx, job, log) => {
+    const batch = EventsJobSchema.safeParse(job.data);
+    const events = batch.success ? batch.data.events : [job.data];
     const outcomes: Record<string, Record<string, string>> = {};
-    for (const event of events) {
-      if (!event?.id || !event.type || !event.data) {
-        log.error({ data: event }, 'malformed event; dropped');
+    for (const raw of events) {
+      const { event, issues } = parseDomainEvent(raw);
+      if (!event) {
+        log.error({ data: raw, issues }, 'malformed event; dropped');
         continue;
       }
       outcomes[event.id] = await dispatchEvent(

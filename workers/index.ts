@@ -1,4 +1,5 @@
 import type { AppContext } from '../src/context';
+import { commandSweeper } from './command-sweeper.worker';
 import { couponWorker } from './coupon.worker';
 import { eventsWorker } from './events.worker';
 import { inventoryWorker } from './inventory.worker';
@@ -21,6 +22,7 @@ export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
   coupon: couponWorker,
   events: eventsWorker,
   webhooks: webhooksWorker,
+  commands: commandSweeper,
 };
 
 export interface RunningWorkers {

@@ -1,8 +1,8 @@
 import type { Orm } from '../db/orm';
 import type { Role } from '../db/schema/user.entity';
 import { query, sql } from '../db/sql';
-import type { AuthUser } from '../http/app-env';
 import { isUuid } from '../ids';
+import type { AuthUser } from './auth-user';
 import type { TokenService } from './tokens';
 
 export interface Standing {

@@ -12,6 +12,7 @@ import {
   type RestockCommand,
 } from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
+import { orderTagged } from '../orders/order-tags';
 import { applyRestock, applyStockAdjustment } from './inventory.service';
 
 const RECONCILE_EVERY_MS = 5 * 60_000;
@@ -40,19 +41,30 @@ async function restock(tx: EntityManager, command: RestockCommand, now: Date): P
     command.productId,
     command.quantity,
   );
-  return commit(tx, command, now, 'RESTOCK', view.productId, {
-    quantity: command.quantity,
-    stock: view.stock,
-  });
+  const outbox = new Outbox();
+  outbox.event(
+    'INVENTORY_RESTOCKED',
+    { type: 'product', id: view.productId },
+    { productId: view.productId, by: command.userId, quantity: command.quantity, stock: view.stock },
+  );
+  return commit(tx, command, now, 'RESTOCK', view.productId, outbox);
 }
 
 async function adjust(tx: EntityManager, command: AdjustStockCommand, now: Date): Promise<StepResult> {
   const view = await applyStockAdjustment(tx, command.productId, command.delta);
-  return commit(tx, command, now, 'ADJUST', view.productId, {
-    delta: command.delta,
-    reason: command.reason,
-    stock: view.stock,
-  });
+  const outbox = new Outbox();
+  outbox.event(
+    'INVENTORY_ADJUSTED',
+    { type: 'product', id: view.productId },
+    {
+      productId: view.productId,
+      by: command.userId,
+      delta: command.delta,
+      reason: command.reason,
+      stock: view.stock,
+    },
+  );
+  return commit(tx, command, now, 'ADJUST', view.productId, outbox);
 }
 
 /** The event and the receipt of a stock change, in its transaction. */
@@ -62,18 +74,8 @@ async function commit(
   now: Date,
   type: string,
   productId: string,
-  facts: Record<string, unknown>,
+  outbox: Outbox,
 ): Promise<StepResult> {
-  const outbox = new Outbox();
-  outbox.event(
-    type === 'RESTOCK' ? 'INVENTORY_RESTOCKED' : 'INVENTORY_ADJUSTED',
-    { type: 'product', id: productId },
-    {
-      productId,
-      by: command.userId,
-      ...facts,
-    },
-  );
   await outbox.flush(tx, now);
   await insertDoneReceipt(
     tx,
@@ -101,7 +103,8 @@ export interface InventoryDrift {
 }
 
 /**
- * Verifies SPEC §8.1 on live data: for every product, reserved = Σ quantities of its PENDING orders.
+ * Verifies SPEC §8.1 on live data: for every product, reserved = Σ quantities of its orders whose state
+ * holds stock (PENDING).
  * Drift means a bug or a manual edit; it is reported (error log) rather than silently "fixed".
  */
 export async function findInventoryDrift(em: EntityManager): Promise<InventoryDrift[]> {
@@ -110,7 +113,7 @@ export async function findInventoryDrift(em: EntityManager): Promise<InventoryDr
     sql`select i.product_id as "productId", i.reserved, coalesce(p.held, 0)::int as "heldByPendingOrders"
         from inventory i
         left join (select oi.product_id, sum(oi.quantity) as held from order_items oi
-                   join orders o on o.id = oi.order_id and o.status = 'PENDING' group by oi.product_id) p
+                   join orders o on o.id = oi.order_id and ${orderTagged('holds-stock')} group by oi.product_id) p
           on p.product_id = i.product_id
         where i.reserved <> coalesce(p.held, 0)
         order by i.product_id limit 1000`,

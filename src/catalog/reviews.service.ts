@@ -1,10 +1,11 @@
+import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import { isUniqueViolation } from '../db/errors';
 import { asDate, query, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
-import { type PageRequest, pageMeta } from '../http/envelope';
 import { uuidv7 } from '../ids';
+import { orderTagged } from '../orders/order-tags';
+import { type PageRequest, pageMeta } from '../paging';
 import { invalidateProducts } from './product-cache';
 
 export interface ReviewView {
@@ -35,7 +36,7 @@ export async function addReview(
       const [item] = await query<{ id: string }>(
         tx,
         sql`select oi.id from order_items oi join orders o on o.id = oi.order_id
-          where oi.product_id = ${productId} and o.user_id = ${user.id} and o.status in ('PAID', 'CONFIRMED')
+          where oi.product_id = ${productId} and o.user_id = ${user.id} and ${orderTagged('counts-as-sale')}
             and not exists (select 1 from reviews r where r.order_item_id = oi.id)
           order by o.created_at limit 1`,
       );

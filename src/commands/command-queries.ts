@@ -1,9 +1,10 @@
+import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
 import { CommandEnvelopeSchema } from '../messaging/messages';
 import { QUEUE_NAMES } from '../messaging/queues';
 import type { DomainOutcome } from './outcome';
+import { findQueuedCommand } from './queued-commands';
 import { findReceipt } from './receipts';
 
 export interface CommandReceiptView {
@@ -33,6 +34,11 @@ export async function getCommandReceipt(
       ...(receipt.outcome ? { outcome: receipt.outcome } : {}),
       ...(receipt.error ? { error: { error: receipt.error.error, message: receipt.error.message } } : {}),
     };
+  }
+  const queued = await findQueuedCommand(ctx.orm.em.fork(), id);
+  if (queued) {
+    if (queued.userId !== user.id && user.role !== 'ADMIN') throw new DomainError('COMMAND_NOT_FOUND');
+    return { id, type: queued.type, status: 'QUEUED' };
   }
   for (const name of QUEUE_NAMES) {
     const job = await ctx.queues[name].getJob(id);

@@ -6,6 +6,7 @@ import type { CommandMailboxes } from '../messaging/messages';
 import type { CommandError, CommandReply } from '../messaging/replies';
 import type { DomainOutcome } from './outcome';
 import { loadOutcomeView } from './outcome-view';
+import { rememberQueuedCommand } from './queued-commands';
 import { commandIdFor, findReceipt, type Receipt, requestHashOf } from './receipts';
 
 /**
@@ -49,10 +50,12 @@ export async function dispatchCommand<
     if (receipt) return replay(ctx, receipt, requestHash);
   }
 
+  const jobData = { ...data, commandId, requestHash, idempotencyKey: key };
   const waiter = ctx.replies.expect(commandId, ctx.config.replyTimeoutMs);
   try {
-    await ctx.queues[queue].add(name, { ...data, commandId, requestHash, idempotencyKey: key } as never, {
+    await ctx.queues[queue].add(name, jobData as never, {
       jobId: commandId,
+      attempts: ctx.config.commandMaxAttempts,
     });
   } catch (error) {
     waiter.cancel();
@@ -67,6 +70,13 @@ export async function dispatchCommand<
   // cannot be read now, the command is still queued: 202 is the truth, not an error.
   const receipt = await findReceipt(em, commandId).catch(() => undefined);
   if (receipt) return replay(ctx, receipt, requestHash);
+  await rememberQueuedCommand(
+    em,
+    { id: commandId, userId, queue, type: name, data: jobData },
+    new Date(),
+  ).catch((err) =>
+    ctx.log.warn({ err: String(err), commandId }, 'queued command not recorded; the sweeper cannot end it'),
+  );
   return { state: 'queued', commandId, type: name };
 }
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { CommandStatus, OutcomeResult, ResourceKind } from '../db/schema/command.entity';
-import { query, run, sql } from '../db/sql';
+import { db } from '../db/database';
+import type { CommandStatus } from '../db/schema/command.entity';
+import { run, sql } from '../db/sql';
 import type { DomainOutcome } from './outcome';
 
 export interface Receipt {
@@ -42,22 +43,22 @@ function canonicalJson(value: unknown): string {
 }
 
 export async function findReceipt(em: EntityManager, id: string): Promise<Receipt | undefined> {
-  const [row] = await query<{
-    id: string;
-    user_id: string;
-    type: string;
-    status: CommandStatus;
-    http_status: number | null;
-    request_hash: string | null;
-    resource_type: ResourceKind | null;
-    resource_id: string | null;
-    result: OutcomeResult | null;
-    error: Receipt['error'];
-  }>(
-    em,
-    sql`select id, user_id, type, status, http_status, request_hash, resource_type, resource_id, result, error
-        from commands where id = ${id}`,
-  );
+  const row = await db(em)
+    .selectFrom('commands')
+    .select([
+      'id',
+      'user_id',
+      'type',
+      'status',
+      'http_status',
+      'request_hash',
+      'resource_type',
+      'resource_id',
+      'result',
+      'error',
+    ])
+    .where('id', '=', id)
+    .executeTakeFirst();
   return row
     ? {
         id: row.id,

@@ -112,3 +112,15 @@ export async function sweepCoupons(
   }
   return { activated, expired, expiringNotices: await noticeExpiringCoupons(ctx, now) };
 }
+
+/** The job scheduler that runs the coupon sweeper (one per shop, however many processes upsert it). */
+export const COUPON_SWEEP_SCHEDULER_ID = 'coupon-sweep';
+
+/** Registers the sweep's scheduler (again on every refresh: a flushed Redis loses it). */
+export async function scheduleCouponSweep(ctx: AppContext): Promise<void> {
+  await ctx.queues.coupon.upsertJobScheduler(
+    COUPON_SWEEP_SCHEDULER_ID,
+    { every: ctx.config.couponSweepIntervalMs },
+    { name: 'SWEEP', data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+  );
+}

@@ -46,7 +46,7 @@ function assertIssuable(coupon: IssueWindow | undefined, now: Date): void {
   }
 }
 
-/** A gate's refusal, answered from a prepared body (see coupon-refusals.ts), never thrown. */
+/** A gate's refusal, answered from a prepared body (see src/http/coupon-refusals.ts), never thrown. */
 export type IssueRefusal = 'SOLD_OUT' | 'ALREADY_ISSUED' | 'RATE_LIMITED' | 'OUTSIDE_WINDOW';
 
 export type IssueOutcome =

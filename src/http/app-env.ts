@@ -1,11 +1,8 @@
-import type { Role } from '../db/schema/user.entity';
+import type { AuthUser } from '../auth/auth-user';
 import type { Language } from '../errors/error-codes';
 import type { Logger } from '../logger';
 
-export interface AuthUser {
-  id: string;
-  role: Role;
-}
+export type { AuthUser };
 
 /** What middleware puts on every request's context. */
 export interface AppEnv {

@@ -35,7 +35,8 @@ function anonymousProductRead(request: Request, corsEnabled: boolean): string | 
  * chain cost twice what the read itself costs. The lane gives exactly the router's answer for it —
  * the cached JSON, the request id, the security headers (preparedJsonResponse), the same histogram
  * series, the access line — and hands everything else to the router, misses included (the router
- * then reads PostgreSQL, answers 404 for an unknown id, and so on).
+ * then reads PostgreSQL, answers 404 for an unknown id, and so on). createApp leaves it out while
+ * tracing is on: a lane hit would have no HTTP span.
  */
 export function withCachedReadLane<F extends Fetch>(ctx: AppContext, metrics: Metrics, fetch: F): F {
   const corsEnabled = ctx.config.corsOrigins.length > 0;

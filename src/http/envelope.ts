@@ -1,21 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { JSONValue } from 'hono/utils/types';
 
-export interface PageRequest {
-  page: number;
-  size: number;
-}
-
-export interface PageMeta {
-  page: number;
-  size: number;
-  totalElements: number;
-  totalPages: number;
-}
-
-export function pageMeta({ page, size }: PageRequest, totalElements: number): PageMeta {
-  return { page, size, totalElements, totalPages: Math.ceil(totalElements / size) };
-}
+export { type PageMeta, type PageRequest, pageMeta } from '../paging';
 
 /** `{ data }` — the success envelope of API.md. */
 export const dataEnvelope = <T extends z.ZodType>(schema: T) => z.object({ data: schema });

@@ -2,7 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
 import { query, run, sql } from '../db/sql';
 import type { Logger } from '../logger';
+import { inSpan } from '../tracing/tracing';
 import type { DomainEventMessage } from './domain-events';
+import { observeOutboxLag } from './event-metrics';
 
 /** applied: it changed something now; duplicate: an earlier delivery applied it; skipped: not for it. */
 export type ConsumerOutcome = 'applied' | 'duplicate' | 'skipped';
@@ -51,4 +53,42 @@ export async function wasProcessed(em: EntityManager, consumer: string, eventId:
     sql`select 1 as one from processed_messages where consumer = ${consumer} and message_id = ${eventId}`,
   );
   return rows.length > 0;
+}
+
+/**
+ * Offers one event to every consumer that handles it, side by side. If any fails, the job fails and
+ * BullMQ retries it; the consumers that had applied it find their processed-message record and skip,
+ * so only the failed one does its work again.
+ */
+export async function offerEvent(
+  ctx: AppContext,
+  event: DomainEventMessage,
+  log: Logger,
+  consumers: EventConsumer[],
+): Promise<Record<string, string>> {
+  const interested = consumers.filter((c) => c.handles(event));
+  const results = await Promise.allSettled(
+    interested.map(async (consumer) => {
+      const outcome = await inSpan(
+        `consume ${event.type} (${consumer.name})`,
+        { 'shop.consumer': consumer.name, 'shop.event.id': event.id, 'shop.event.type': event.type },
+        () => consumer.apply(ctx, event, log),
+      );
+      if (outcome === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
+      return outcome;
+    }),
+  );
+  const failed = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [[interested[i]!.name, r.reason]] : [],
+  );
+  if (failed.length > 0) {
+    for (const [name, reason] of failed) log.warn({ consumer: name, err: String(reason) }, 'consumer failed');
+    throw new AggregateError(
+      failed.map(([, reason]) => reason),
+      `event ${event.id} (${event.type}) failed in ${failed.map(([name]) => name).join(', ')}`,
+    );
+  }
+  return Object.fromEntries(
+    results.map((r, i) => [interested[i]!.name, (r as PromiseFulfilledResult<string>).value]),
+  );
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PAYMENT_METHODS } from '../db/schema/payment.entity';
 import { ROLES } from '../db/schema/user.entity';
+import { text } from '../validation/text';
 
 /*
  * The one map from job name to payload, per mailbox. Producers (the HTTP dispatcher, the outbox, the
@@ -13,11 +14,11 @@ const count = z.number().int();
 
 /** Every command from HTTP carries who sent it and how to answer and deduplicate it. */
 const envelope = {
-  commandId: z.string().min(1).max(200),
+  commandId: text().min(1).max(200),
   userId: id,
   role: z.enum(ROLES),
-  idempotencyKey: z.string().nullable(),
-  requestHash: z.string().nullable(),
+  idempotencyKey: text().nullable(),
+  requestHash: text().nullable(),
 };
 export const CommandEnvelopeSchema = z.object(envelope);
 export type CommandEnvelope = z.infer<typeof CommandEnvelopeSchema>;
@@ -32,26 +33,26 @@ const placeOrder = z.object({
   productIds: z.array(id).optional(),
   userCouponId: id.nullable().optional(),
 });
-const cancelOrder = z.object({ ...envelope, orderId: id, reason: z.string().optional() });
+const cancelOrder = z.object({ ...envelope, orderId: id, reason: text().optional() });
 const confirmOrder = z.object({ ...envelope, orderId: id });
 const payOrder = z.object({
   ...envelope,
   orderId: id,
   method: z.enum(PAYMENT_METHODS),
-  cardToken: z.string().optional(),
+  cardToken: text().optional(),
 });
 const refundPayment = z.object({
   ...envelope,
   paymentId: id,
   amount: count.positive().optional(),
-  reason: z.string().optional(),
+  reason: text().optional(),
   restock: z.boolean().optional(),
 });
 
 /** Facts other actors report to an order (through the outbox), and timeouts coming due. */
 const orderNoticeEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('PAYMENT_SUCCEEDED'), paymentId: id, amount: count.nonnegative() }),
-  z.object({ type: z.literal('PAYMENT_FAILED'), paymentId: id, reason: z.string() }),
+  z.object({ type: z.literal('PAYMENT_FAILED'), paymentId: id, reason: text() }),
   z.object({
     type: z.literal('REFUND_COMPLETED'),
     refundId: id,
@@ -64,13 +65,13 @@ const orderNoticeEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('AUTO_CONFIRM') }),
 ]);
 /** A machine `after` delay that came due: its event is fed back through transition(). */
-const delayedEvent = z.object({ type: z.string().regex(/^xstate\.after\./) });
+const delayedEvent = z.object({ type: text().regex(/^xstate\.after\./) });
 const orderNotice = z.object({ orderId: id, event: z.union([orderNoticeEvent, delayedEvent]) });
 
 const noData = z.object({});
 const restock = z.object({ ...envelope, productId: id, quantity: count.positive() });
 /** An operator's correction of counted stock (damage, loss, a recount), positive or negative. */
-const adjustStock = z.object({ ...envelope, productId: id, delta: count, reason: z.string() });
+const adjustStock = z.object({ ...envelope, productId: id, delta: count, reason: text() });
 const coupon = z.object({ couponId: id });
 
 export const ORDER_NOTICE = 'NOTICE';
@@ -84,10 +85,10 @@ export const INVENTORY_RECONCILE = 'RECONCILE';
 export const WebhookDeliverySchema = z.object({
   webhookId: id,
   event: z.object({
-    id: z.string(),
-    type: z.string(),
-    occurredAt: z.string(),
-    data: z.record(z.string(), z.unknown()),
+    id: text(),
+    type: text(),
+    occurredAt: text(),
+    data: z.record(text(), z.unknown()),
   }),
 });
 export type WebhookDeliveryJob = z.infer<typeof WebhookDeliverySchema>;

@@ -2,34 +2,17 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from '../db/sql';
 import { WriteBatch } from '../db/write-batch';
 import { uuidv7 } from '../ids';
+import { currentTraceContext } from '../tracing/tracing';
+import type { DomainEventData, DomainEventType } from './domain-events';
+import type { JobData, JobName, Mailbox } from './messages';
 import type { QueueName } from './queues';
-
-export const DOMAIN_EVENT_TYPES = [
-  'ORDER_CREATED',
-  'ORDER_PAID',
-  'ORDER_CONFIRMED',
-  'ORDER_CANCELLED',
-  'PAYMENT_SUCCEEDED',
-  'PAYMENT_FAILED',
-  'REFUND_COMPLETED',
-  'INVENTORY_RESERVED',
-  'INVENTORY_COMMITTED',
-  'INVENTORY_RELEASED',
-  'INVENTORY_RESTOCKED',
-  'INVENTORY_ADJUSTED',
-  'COUPON_ISSUED',
-  'COUPON_USED',
-  'COUPON_RESTORED',
-  'COUPON_EXPIRED',
-] as const;
-export type DomainEventType = (typeof DOMAIN_EVENT_TYPES)[number];
 
 export interface OutboxRow {
   id: string;
   aggregateType: string;
   aggregateId: string;
   type: string;
-  payload: Record<string, unknown>;
+  payload: unknown;
   queue: QueueName;
   jobId: string | null;
   deliverAt: Date | null;
@@ -45,19 +28,19 @@ export class Outbox {
   readonly rows: OutboxRow[] = [];
 
   /** A domain event for the notification, statistics and webhook consumers. */
-  event(
-    type: DomainEventType,
+  event<T extends DomainEventType>(
+    type: T,
     aggregate: { type: string; id: string },
-    payload: Record<string, unknown>,
+    payload: DomainEventData<T>,
   ): void {
     this.push({ aggregateType: aggregate.type, aggregateId: aggregate.id, type, payload, queue: 'events' });
   }
 
   /** A message to an actor's mailbox; `deliverAt` makes it a delayed job (a timeout). */
-  message(
-    queue: QueueName,
-    name: string,
-    data: Record<string, unknown> & { id?: string },
+  message<Q extends Mailbox, N extends JobName<Q>>(
+    queue: Q,
+    name: N,
+    data: JobData<Q, N>,
     options: { jobId: string; aggregateId: string; deliverAt?: Date },
   ): void {
     this.push({
@@ -100,9 +83,9 @@ export class Outbox {
     const r = this.rows;
     batch.add(
       sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel,
-                                     status, attempts, next_attempt_at, created_at)
+                                     status, attempts, next_attempt_at, created_at, trace_context)
           select id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel,
-                 'PENDING', 0, ${now}, ${now}
+                 'PENDING', 0, ${now}, ${now}, ${currentTraceContext()}::text
           from unnest(${r.map((x) => x.id)}::uuid[], ${r.map((x) => x.aggregateType)}::text[],
                       ${r.map((x) => x.aggregateId)}::text[], ${r.map((x) => x.type)}::text[],
                       ${r.map((x) => JSON.stringify(x.payload))}::jsonb[], ${r.map((x) => x.queue)}::text[],

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, sql } from '../db/sql';
 import { applyOnce, type EventConsumer } from '../messaging/consumer';
-import { type DomainEventMessage, dataNumber, dataString } from '../messaging/domain-events';
+import type { DomainEventMessage } from '../messaging/domain-events';
 import { insertNotification, insertNotificationOnce, type NotificationDraft } from './notifications.service';
 
 const won = (amount: number | undefined) =>
@@ -15,30 +15,41 @@ const CANCEL_REASONS: Record<string, string> = {
 
 type Content = Omit<NotificationDraft, 'userId' | 'eventId' | 'orderId'>;
 
+const NOTIFYING = [
+  'ORDER_CREATED',
+  'PAYMENT_SUCCEEDED',
+  'PAYMENT_FAILED',
+  'ORDER_CANCELLED',
+  'REFUND_COMPLETED',
+  'COUPON_ISSUED',
+] as const;
+type NotifyingEvent = Extract<DomainEventMessage, { type: (typeof NOTIFYING)[number] }>;
+const notifies = (event: DomainEventMessage): event is NotifyingEvent =>
+  (NOTIFYING as readonly string[]).includes(event.type);
+
 /** The buyer-facing text of each event type that notifies (API.md "Notifications"); null: none. */
-function contentFor(event: DomainEventMessage, orderNo: string): Content | null {
-  const amount = dataNumber(event, 'amount') ?? dataNumber(event, 'total');
+function contentFor(event: NotifyingEvent, orderNo: string): Content | null {
   switch (event.type) {
     case 'ORDER_CREATED':
       return {
         type: 'ORDER_CREATED',
         title: 'Order received',
-        body: `Order ${orderNo} (${won(amount).trim()}) was placed and is waiting for payment.`,
+        body: `Order ${orderNo} (${won(event.data.total).trim()}) was placed and is waiting for payment.`,
       };
     case 'PAYMENT_SUCCEEDED':
       return {
         type: 'PAYMENT_SUCCEEDED',
         title: 'Payment completed',
-        body: `We received your payment of${won(amount)} for order ${orderNo}.`,
+        body: `We received your payment of${won(event.data.amount)} for order ${orderNo}.`,
       };
     case 'PAYMENT_FAILED':
       return {
         type: 'PAYMENT_FAILED',
         title: 'Payment failed',
-        body: `The payment for order ${orderNo} failed (${dataString(event, 'reason') ?? 'declined'}); the order was cancelled.`,
+        body: `The payment for order ${orderNo} failed (${event.data.reason || 'declined'}); the order was cancelled.`,
       };
     case 'ORDER_CANCELLED': {
-      const reason = dataString(event, 'cancelReason');
+      const reason = event.data.cancelReason;
       if (reason === 'PAYMENT_TIMEOUT') {
         return {
           type: 'ORDER_EXPIRED',
@@ -59,35 +70,33 @@ function contentFor(event: DomainEventMessage, orderNo: string): Content | null 
       return {
         type: 'REFUND_COMPLETED',
         title: 'Refund completed',
-        body: `${won(amount).trim()} for order ${orderNo} was refunded.`,
+        body: `${won(event.data.amount).trim()} for order ${orderNo} was refunded.`,
       };
     case 'COUPON_ISSUED': {
-      const name = dataString(event, 'name') ?? dataString(event, 'code');
+      const name = event.data.name || event.data.code;
       return {
         type: 'COUPON_ISSUED',
         title: 'Coupon issued',
         body: name ? `You received the coupon "${name}".` : 'You received a coupon.',
       };
     }
-    default:
-      return null;
   }
 }
 
-const NOTIFYING = new Set([
-  'ORDER_CREATED',
-  'PAYMENT_SUCCEEDED',
-  'PAYMENT_FAILED',
-  'ORDER_CANCELLED',
-  'REFUND_COMPLETED',
-  'COUPON_ISSUED',
-]);
+function orderIdOf(event: NotifyingEvent): string | undefined {
+  const orderId = 'orderId' in event.data ? event.data.orderId : undefined;
+  return typeof orderId === 'string' && orderId.length > 0 ? orderId : undefined;
+}
+/** Order events carry the order's number; payment and refund events name the order, whose number is read. */
+const orderNoOfEvent = (event: NotifyingEvent) =>
+  'orderNo' in event.data && typeof event.data.orderNo === 'string' && event.data.orderNo.length > 0
+    ? event.data.orderNo
+    : undefined;
 
-/** Events carry ids, not blobs: payment and refund events name the order, whose number we read. */
-async function orderNoOf(tx: EntityManager, event: DomainEventMessage): Promise<string> {
-  const orderNo = dataString(event, 'orderNo');
+async function orderNoOf(tx: EntityManager, event: NotifyingEvent): Promise<string> {
+  const orderNo = orderNoOfEvent(event);
   if (orderNo) return orderNo;
-  const orderId = dataString(event, 'orderId');
+  const orderId = orderIdOf(event);
   if (!orderId) return '';
   const [row] = await query<{ order_no: string }>(tx, sql`select order_no from orders where id = ${orderId}`);
   return row?.order_no ?? '';
@@ -96,21 +105,22 @@ async function orderNoOf(tx: EntityManager, event: DomainEventMessage): Promise<
 /** Writes the buyer's notification of an order, payment, refund or coupon event, once. */
 export const notificationsConsumer: EventConsumer = {
   name: 'notifications',
-  handles: (event) => NOTIFYING.has(event.type) && dataString(event, 'userId') !== undefined,
+  handles: notifies,
   apply: async (ctx, event) => {
+    if (!notifies(event)) return 'skipped';
     const draft = (orderNo: string) => {
       const content = contentFor(event, orderNo);
       return content
         ? {
             ...content,
-            userId: dataString(event, 'userId')!,
-            orderId: dataString(event, 'orderId') ?? null,
+            userId: event.data.userId,
+            orderId: orderIdOf(event) ?? null,
             eventId: event.id,
           }
         : null;
     };
-    const orderNo = dataString(event, 'orderNo');
-    if (orderNo !== undefined || dataString(event, 'orderId') === undefined) {
+    const orderNo = orderNoOfEvent(event);
+    if (orderNo !== undefined || orderIdOf(event) === undefined) {
       // Everything is in the event (the common case): one statement records it and writes the row.
       const notification = draft(orderNo ?? '');
       if (!notification) return 'skipped';

@@ -1,11 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import type { NotificationType } from '../db/schema/notification.entity';
 import { asDate, query, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
-import { type PageRequest, pageMeta } from '../http/envelope';
 import { uuidv7 } from '../ids';
+import { type PageRequest, pageMeta } from '../paging';
 
 export interface NotificationDraft {
   userId: string;

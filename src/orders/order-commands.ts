@@ -2,7 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { transition } from 'xstate';
 import { type OrderEvent, orderMachine } from '../../machines/order.machine';
 import { rejectionFor, statusOf } from '../../machines/order-snapshot';
-import { query, run, sql } from '../db/sql';
+import { db } from '../db/database';
+import { run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
 import type { JobData, MailboxJob, OrderNotice, RefundPaymentCommand } from '../messaging/messages';
@@ -46,10 +47,11 @@ function mayCommand(message: ExistingOrderCommand, order: OrderRecord): boolean 
 }
 
 async function orderIdOfPayment(em: EntityManager, command: RefundPaymentCommand) {
-  const [payment] = await query<{ order_id: string; user_id: string }>(
-    em,
-    sql`select order_id, user_id from payments where id = ${command.paymentId}`,
-  );
+  const payment = await db(em)
+    .selectFrom('payments')
+    .select(['order_id', 'user_id'])
+    .where('id', '=', command.paymentId)
+    .executeTakeFirst();
   if (!payment || (payment.user_id !== command.userId && command.role !== 'ADMIN')) {
     throw new DomainError('PAYMENT_NOT_FOUND');
   }

@@ -11,14 +11,26 @@ export interface OrderMachineView {
   graph: MachineGraph;
   /** The diagram, with the order's current state and the states it passed through highlighted. */
   mermaid: string;
-  /** Orders in each state now (dotted paths). */
-  counts: Record<string, number>;
+  /** Orders in each state now (dotted paths); only in the operators' view. */
+  counts?: Record<string, number>;
   order: OrderInspection | undefined;
   /** States the order passed through, in order of first visit. */
   path: string[];
 }
 
-/** What the visualizer page shows: the machine, live counts, and optionally one order's journey. */
+/** The developers' diagram: the machine alone, no live data (public, like /docs). */
+export function orderMachineDiagram(): OrderMachineView {
+  const graph = graphOf('order');
+  return {
+    version: ORDER_MACHINE_VERSION,
+    graph,
+    mermaid: toMermaid(graph, { visited: [] }),
+    order: undefined,
+    path: [],
+  };
+}
+
+/** What the operators' page shows: the machine, live counts, and optionally one order's journey. */
 export async function orderMachineView(ctx: AppContext, orderId?: string): Promise<OrderMachineView> {
   const em = ctx.orm.em.fork();
   const order = orderId ? await inspectOrder(em, orderId) : undefined;

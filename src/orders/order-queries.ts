@@ -1,8 +1,9 @@
+import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
+import { db } from '../db/database';
 import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
-import { type PageRequest, pageMeta } from '../http/envelope';
+import { type PageRequest, pageMeta } from '../paging';
 import { inspectOrder, loadOrderHistory, type TransitionRecord } from './order-inspection';
 import { loadOrderView, loadOrderViews, type OrderView } from './order-view';
 
@@ -43,7 +44,11 @@ export async function orderHistory(
   orderId: string,
 ): Promise<TransitionRecord[]> {
   const em = ctx.orm.em.fork();
-  const [owner] = await query<{ user_id: string }>(em, sql`select user_id from orders where id = ${orderId}`);
+  const owner = await db(em)
+    .selectFrom('orders')
+    .select('user_id')
+    .where('id', '=', orderId)
+    .executeTakeFirst();
   if (!owner || (owner.user_id !== user.id && user.role !== 'ADMIN'))
     throw new DomainError('ORDER_NOT_FOUND');
   return loadOrderHistory(em, orderId);

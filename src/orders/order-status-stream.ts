@@ -1,7 +1,7 @@
 import type { SSEStreamingApi } from 'hono/streaming';
+import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
 import { loadOrderStatus, type OrderStatusUpdate } from '../messaging/order-status';
 import type { OrderStatusHub } from '../messaging/order-status-hub';
 

@@ -1,8 +1,11 @@
 import type { EventConsumer } from '../messaging/consumer';
-import { dataString } from '../messaging/domain-events';
+import type { DomainEventMessage } from '../messaging/domain-events';
 import { announceOrderChange } from '../messaging/order-status';
 
-const ORDER_EVENTS = new Set(['ORDER_CREATED', 'ORDER_PAID', 'ORDER_CONFIRMED', 'ORDER_CANCELLED']);
+const ORDER_EVENTS = ['ORDER_CREATED', 'ORDER_PAID', 'ORDER_CONFIRMED', 'ORDER_CANCELLED'] as const;
+type OrderEventMessage = Extract<DomainEventMessage, { type: (typeof ORDER_EVENTS)[number] }>;
+const isOrderEvent = (event: DomainEventMessage): event is OrderEventMessage =>
+  (ORDER_EVENTS as readonly string[]).includes(event.type);
 
 /**
  * Live order status: pings the order's pub/sub channel; the streams watching it (in any process) read
@@ -11,9 +14,10 @@ const ORDER_EVENTS = new Set(['ORDER_CREATED', 'ORDER_PAID', 'ORDER_CONFIRMED', 
  */
 export const orderStatusConsumer: EventConsumer = {
   name: 'order-status',
-  handles: (event) => ORDER_EVENTS.has(event.type) && !!dataString(event, 'orderId'),
+  handles: isOrderEvent,
   apply: async (ctx, event) => {
-    await announceOrderChange(ctx, dataString(event, 'orderId')!, event.type);
+    if (!isOrderEvent(event)) return 'skipped';
+    await announceOrderChange(ctx, event.data.orderId, event.type);
     return 'applied';
   },
 };

@@ -7,10 +7,12 @@ import {
   stateOf,
   statusOf,
 } from '../../machines/order-snapshot';
-import { asDate, query, sql } from '../db/sql';
+import { db } from '../db/database';
+import { asDate, sql } from '../db/sql';
 import type { WriteBatch } from '../db/write-batch';
 import { VersionConflictError } from '../errors/version-conflict.error';
 import { uuidv7 } from '../ids';
+import { annotateActiveSpan } from '../tracing/tracing';
 
 /** An order row as the worker loads it: identity, money, and the snapshot that is its state. */
 export interface OrderRecord {
@@ -58,25 +60,24 @@ function projection(snapshot: OrderSnapshot) {
 }
 
 export async function loadOrder(em: EntityManager, orderId: string): Promise<OrderRecord | undefined> {
-  const [row] = await query<{
-    id: string;
-    order_no: string;
-    user_id: string;
-    subtotal: number;
-    discount: number;
-    total: number;
-    user_coupon_id: string | null;
-    coupon_code: string | null;
-    created_at: Date;
-    version: number;
-    snapshot: Record<string, unknown>;
-    machine_version: number;
-  }>(
-    em,
-    sql`select id, order_no, user_id, subtotal, discount, total, user_coupon_id, coupon_code, created_at, version,
-               snapshot, machine_version
-        from orders where id = ${orderId}`,
-  );
+  const row = await db(em)
+    .selectFrom('orders')
+    .select([
+      'id',
+      'order_no',
+      'user_id',
+      'subtotal',
+      'discount',
+      'total',
+      'user_coupon_id',
+      'coupon_code',
+      'created_at',
+      'version',
+      'snapshot',
+      'machine_version',
+    ])
+    .where('id', '=', orderId)
+    .executeTakeFirst();
   if (!row) return undefined;
   return {
     id: row.id,
@@ -143,6 +144,12 @@ export function insertTransition(
     at: Date;
   },
 ) {
+  annotateActiveSpan({
+    'shop.order.id': t.orderId,
+    'shop.order.event': t.event,
+    'shop.order.state_before': t.from ? stateOf(t.from) : '',
+    'shop.order.state_after': stateOf(t.to),
+  });
   batch.add(
     sql`insert into order_transitions (id, order_id, from_status, to_status, from_state, to_state, event, message_id, at)
         values (${uuidv7()}, ${t.orderId}, ${t.from ? statusOf(t.from) : null}, ${statusOf(t.to)},

@@ -1,8 +1,9 @@
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
-import { ORDER_NOTICE, ORDER_SWEEP } from '../messaging/messages';
+import { ORDER_NOTICE, ORDER_SWEEP, type OrderNotice } from '../messaging/messages';
 import { businessDay, dropOldOrderSequences } from './order-number';
+import { orderTagged } from './order-tags';
 
 const BATCH = 500;
 
@@ -24,26 +25,26 @@ export async function sweepOrders(ctx: AppContext, log: Logger) {
   const em = ctx.orm.em.fork();
   const overdue = await query<{ id: string }>(
     em,
-    sql`select id from orders where status = 'PENDING' and state = 'PENDING.awaitingPayment' and expires_at <= now()
+    sql`select id from orders o where ${orderTagged('awaits-payment')} and expires_at <= now()
         order by expires_at limit ${BATCH}`,
   );
   const due = await query<{ id: string }>(
     em,
-    sql`select id from orders where status = 'PAID' and state = 'PAID.active'
+    sql`select id from orders o where ${orderTagged('auto-confirms')}
           and paid_at <= now() - make_interval(secs => (snapshot #>> '{context,autoConfirmMs}')::bigint / 1000.0)
         order by paid_at limit ${BATCH}`,
   );
   // Ids change every few intervals, so an order the machine ignored once is offered again later.
   const bucket = Math.floor(Date.now() / (ctx.config.orderSweepIntervalMs * 4));
   const jobs = [
-    ...overdue.map(({ id }) => ({ id, type: 'EXPIRE', jobId: `sweep-expire-${id}-${bucket}` })),
-    ...due.map(({ id }) => ({ id, type: 'AUTO_CONFIRM', jobId: `sweep-confirm-${id}-${bucket}` })),
+    ...overdue.map(({ id }) => ({ id, type: 'EXPIRE' as const, jobId: `sweep-expire-${id}-${bucket}` })),
+    ...due.map(({ id }) => ({ id, type: 'AUTO_CONFIRM' as const, jobId: `sweep-confirm-${id}-${bucket}` })),
   ];
   if (jobs.length > 0) {
     await ctx.queues.order.addBulk(
       jobs.map((j) => ({
         name: ORDER_NOTICE,
-        data: { orderId: j.id, event: { type: j.type } },
+        data: { orderId: j.id, event: { type: j.type } } satisfies OrderNotice,
         opts: { jobId: j.jobId },
       })),
     );

@@ -2,8 +2,8 @@ import type { AppContext } from '../context';
 import type { OutboxStatus } from '../db/schema/outbox-event.entity';
 import { asDate, query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
-import { type PageRequest, pageMeta } from '../http/envelope';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
+import { type PageRequest, pageMeta } from '../paging';
 
 export interface OutboxEventView {
   id: string;

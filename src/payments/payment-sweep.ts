@@ -1,11 +1,18 @@
 import type { AppContext } from '../context';
+import type { PaymentMethod } from '../db/schema/payment.entity';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
-import { PAYMENT_CAPTURE, PAYMENT_REFUND, PAYMENT_SWEEP } from '../messaging/messages';
+import {
+  type CapturePaymentMessage,
+  PAYMENT_CAPTURE,
+  PAYMENT_REFUND,
+  PAYMENT_SWEEP,
+  type RefundPaymentMessage,
+} from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
-import { lookUpOrAssumeNothing, retryWindowMs } from './attempts';
-import { paymentGateway } from './gateway';
+import { retryWindowMs } from './attempts';
+import { handlerFor, METHODS_WITH_LATE_ANSWERS } from './methods';
 import { addNotice, type PaymentFact } from './tell-order';
 
 const BATCH = 200;
@@ -27,8 +34,8 @@ export async function schedulePaymentSweep(ctx: AppContext): Promise<void> {
  *    message (Redis flushed, a job failed on an infrastructure error): they are offered again, under a
  *    job id that changes with time so an old failed job of the same id does not swallow the new one.
  *    Their attempt count lives in the row, so a re-offer never buys more gateway calls.
- * 2. Payments FAILED and refunds given up on for a gateway timeout are compared with the gateway's
- *    ledger for a while: a capture or refund that landed after all is reported to the order (whose
+ * 2. Payments FAILED and refunds given up on for a gateway timeout are compared with their method's
+ *    provider (PaymentMethodHandler.lateAnswers) for a while: a capture or refund that landed after all is reported to the order (whose
  *    machine refunds a late capture, so a cancelled order keeps no money).
  */
 export async function sweepPayments(ctx: AppContext, log: Logger) {
@@ -51,12 +58,12 @@ export async function sweepPayments(ctx: AppContext, log: Logger) {
   const jobs = [
     ...payments.map(({ id }) => ({
       name: PAYMENT_CAPTURE,
-      data: { paymentId: id },
+      data: { paymentId: id } satisfies CapturePaymentMessage,
       opts: { jobId: `capture-${id}-sweep-${bucket}` },
     })),
     ...refunds.map(({ id }) => ({
       name: PAYMENT_REFUND,
-      data: { refundId: id },
+      data: { refundId: id } satisfies RefundPaymentMessage,
       opts: { jobId: `refund-${id}-sweep-${bucket}` },
     })),
   ];
@@ -76,27 +83,33 @@ async function reconcileLateAnswers(ctx: AppContext, log: Logger): Promise<numbe
   const em = ctx.orm.em.fork();
   const watch = `${LATE_ANSWER_WATCH_MS} milliseconds`;
   const [failedPayments, manualRefunds] = await Promise.all([
-    query<{ id: string; order_id: string }>(
+    query<{ id: string; order_id: string; method: PaymentMethod }>(
       em,
-      sql`select id, order_id from payments
-          where method = 'CARD' and status = 'FAILED' and failure_reason in ('GATEWAY_TIMEOUT', 'GATEWAY_ERROR')
+      sql`select id, order_id, method from payments
+          where method = any(${METHODS_WITH_LATE_ANSWERS}::text[]) and status = 'FAILED' and failure_reason in ('GATEWAY_TIMEOUT', 'GATEWAY_ERROR')
             and updated_at > now() - ${watch}::interval
           order by updated_at limit ${BATCH}`,
     ),
-    query<{ id: string; payment_id: string; order_id: string; amount: number; restock: boolean }>(
+    query<{
+      id: string;
+      payment_id: string;
+      order_id: string;
+      amount: number;
+      restock: boolean;
+      method: PaymentMethod;
+    }>(
       em,
-      sql`select r.id, r.payment_id, r.order_id, r.amount, r.restock from refunds r
+      sql`select r.id, r.payment_id, r.order_id, r.amount, r.restock, p.method from refunds r
           join payments p on p.id = r.payment_id
-          where p.method = 'CARD' and r.status = 'MANUAL' and r.updated_at > now() - ${watch}::interval
+          where p.method = any(${METHODS_WITH_LATE_ANSWERS}::text[]) and r.status = 'MANUAL' and r.updated_at > now() - ${watch}::interval
           order by r.updated_at limit ${BATCH}`,
     ),
   ]);
   if (failedPayments.length === 0 && manualRefunds.length === 0) return 0;
-  const gateway = paymentGateway(ctx);
   const facts: { orderId: string; fact: PaymentFact }[] = [];
   await Promise.all([
     ...failedPayments.map(async (p) => {
-      const capture = await lookUpOrAssumeNothing(() => gateway.findCapture(p.id));
+      const capture = await handlerFor(p.method).lateAnswers?.findCapture(ctx, p.id);
       if (capture) {
         facts.push({
           orderId: p.order_id,
@@ -105,7 +118,7 @@ async function reconcileLateAnswers(ctx: AppContext, log: Logger): Promise<numbe
       }
     }),
     ...manualRefunds.map(async (r) => {
-      if (await lookUpOrAssumeNothing(() => gateway.findRefund(r.id))) {
+      if (await handlerFor(r.method).lateAnswers?.findRefund(ctx, r.id)) {
         facts.push({
           orderId: r.order_id,
           fact: {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { PaymentStatus } from '../db/schema/payment.entity';
+import type { PaymentMethod, PaymentStatus } from '../db/schema/payment.entity';
 import type { RefundStatus } from '../db/schema/refund.entity';
 import { asIso, query, sql } from '../db/sql';
 
@@ -7,7 +7,7 @@ export interface PaymentView {
   id: string;
   orderId: string;
   userId: string;
-  method: 'CARD' | 'BALANCE';
+  method: PaymentMethod;
   amount: number;
   status: PaymentStatus;
   failureReason: string | null;
@@ -42,7 +42,7 @@ export async function loadPaymentViews(
     id: string;
     order_id: string;
     user_id: string;
-    method: 'CARD' | 'BALANCE';
+    method: PaymentMethod;
     amount: number;
     status: PaymentStatus;
     failure_reason: string | null;

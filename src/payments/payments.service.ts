@@ -1,11 +1,10 @@
-import type { PaymentMethod } from '../../machines/order.machine';
+import type { AuthUser } from '../auth/auth-user';
 import { type CommandResult, dispatchOrderCommand } from '../commands/dispatch';
 import type { AppContext } from '../context';
-import type { PaymentStatus } from '../db/schema/payment.entity';
+import type { PaymentMethod, PaymentStatus } from '../db/schema/payment.entity';
 import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
-import { type PageRequest, pageMeta } from '../http/envelope';
+import { type PageRequest, pageMeta } from '../paging';
 import { loadPaymentView, loadPaymentViews, type PaymentView } from './payment-view';
 
 /** Money-moving requests must be safe to retry, so they must say which request they are. */

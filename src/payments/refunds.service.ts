@@ -1,7 +1,7 @@
+import type { AuthUser } from '../auth/auth-user';
 import { type CommandResult, dispatchOrderCommand } from '../commands/dispatch';
 import type { AppContext } from '../context';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
 import { loadRefundView, type RefundView } from './payment-view';
 import { requireIdempotencyKey } from './payments.service';
 

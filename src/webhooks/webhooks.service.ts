@@ -1,9 +1,9 @@
+import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import { asIso, query, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
-import type { AuthUser } from '../http/app-env';
-import { type PageRequest, pageMeta } from '../http/envelope';
 import { uuidv7 } from '../ids';
+import { type PageRequest, pageMeta } from '../paging';
 import { nonPublicReason } from './endpoint-guard';
 import { forgetWebhookEndpoints } from './webhook-endpoints';
 

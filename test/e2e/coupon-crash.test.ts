@@ -106,23 +106,33 @@ describe('a shop killed while its winners wait for PostgreSQL', () => {
       await blocker.query('begin');
       await blocker.query('lock table user_coupons in access exclusive mode');
       const pending = Promise.all(buyers.map((b) => issueOverHttp(port, b.token, coupon.id)));
-      await waitFor(async () => {
-        const { rows } = await blocker.query(
-          `select 1 from pg_stat_activity
+      await waitFor(
+        async () => {
+          const { rows } = await blocker.query(
+            `select 1 from pg_stat_activity
            where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'`,
-        );
-        return rows.length > 0;
-      }, 'a batch of winners waiting on the lock');
+          );
+          return rows.length > 0;
+        },
+        'a batch of winners waiting on the lock',
+        30_000,
+      );
       // Every buyer has claimed in Redis by now: the gate promises 6 coupons PostgreSQL does not have.
-      await waitFor(async () => (await gateOf(shop, coupon.id)).users.length === 6, 'all six claims');
+      await waitFor(async () => (await gateOf(shop, coupon.id)).users.length === 6, 'all six claims', 30_000);
       await first.kill();
       answers = await pending;
     } finally {
       await blocker.query('rollback').catch(() => undefined);
       await blocker.end();
     }
-    expect(answers.filter((a) => a === '201')).toEqual([]);
-    expect(answers.every((a) => a.startsWith('error'))).toBe(true);
+    expect(
+      answers.filter((a) => a === '201'),
+      answers.join(', '),
+    ).toEqual([]);
+    expect(
+      answers.every((a) => a.startsWith('error')),
+      answers.join(', '),
+    ).toBe(true);
     // The killed shop never sent COMMIT: whatever its backend wrote is invisible and rolls back.
     expect(await storedIssuance(shop, coupon.id)).toMatchObject({ issued_count: 0, userIds: [] });
 
@@ -130,12 +140,12 @@ describe('a shop killed while its winners wait for PostgreSQL', () => {
     try {
       expect(await gateOf(shop, coupon.id)).toEqual({ users: [], remaining: 10 });
       const again = await Promise.all(buyers.map((b) => issueOverHttp(port, b.token, coupon.id)));
-      expect(again).toEqual(buyers.map(() => '201'));
+      expect(again, again.join(', ')).toEqual(buyers.map(() => '201'));
       const stored = await storedIssuance(shop, coupon.id);
       expect(stored.issued_count).toBe(6);
       expect(stored.userIds.sort()).toEqual(buyers.map((b) => b.id).sort());
     } finally {
       await second.kill();
     }
-  });
+  }, 180_000); // two shop processes start on a busy box
 });

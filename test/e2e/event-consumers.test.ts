@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
-import type { DomainEventMessage } from '../../src/messaging/domain-events';
-import { outboxLagSeconds } from '../../src/messaging/event-metrics';
+import { type DomainEventMessage, parseDomainEvent } from '../../src/messaging/domain-events';
+import { eventConsumerLagSeconds } from '../../src/messaging/event-metrics';
 import { dispatchEvent } from '../../workers/events.worker';
 import { createProduct } from '../support/catalog';
 import {
@@ -16,6 +16,8 @@ import { markPaid, placeOrder } from '../support/orders';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
+/** Every event of this file was committed after this: no lag can be longer than the time since. */
+const fileStartedAt = Date.now();
 let shop: TestShop;
 let seller: TestUser;
 let buyer: TestUser;
@@ -121,14 +123,19 @@ describe('every transition reaches each consumer, exactly once', () => {
       sql`select id, type, aggregate_type, aggregate_id, payload, created_at from outbox_events
           where queue = 'events' order by created_at, id`,
     );
-    events = outbox.map((r) => ({
-      id: r.id,
-      type: r.type as DomainEventMessage['type'],
-      aggregateType: r.aggregate_type,
-      aggregateId: r.aggregate_id,
-      occurredAt: new Date(r.created_at).toISOString(),
-      data: r.payload,
-    }));
+    // Every event the transitions wrote must parse with the one payload map the consumers rely on.
+    events = outbox.map((r) => {
+      const parsed = parseDomainEvent({
+        id: r.id,
+        type: r.type,
+        aggregateType: r.aggregate_type,
+        aggregateId: r.aggregate_id,
+        occurredAt: new Date(r.created_at).toISOString(),
+        data: r.payload,
+      });
+      if (!parsed.event) throw new Error(`outbox row ${r.id} is not a valid ${r.type}: ${parsed.issues}`);
+      return parsed.event;
+    });
   }, 60_000);
 
   it('notifies the buyer once per notifying event, with the API.md types', async () => {
@@ -219,12 +226,12 @@ describe('every transition reaches each consumer, exactly once', () => {
       expect(lag.events).toBeGreaterThan(0);
       expect(lag.p50Ms).toBeLessThanOrEqual(lag.p99Ms);
       expect(lag.p99Ms).toBeLessThanOrEqual(lag.maxMs);
-      expect(lag.maxMs).toBeLessThan(10_000);
+      expect(lag.maxMs).toBeLessThanOrEqual(Date.now() - fileStartedAt);
     }
-    const histogram = await outboxLagSeconds.get();
+    const histogram = await eventConsumerLagSeconds.get();
     const counts = Object.fromEntries(
       histogram.values
-        .filter((v) => v.metricName === 'shop_outbox_lag_seconds_count')
+        .filter((v) => v.metricName === 'shop_event_consumer_lag_seconds_count')
         .map((v) => [v.labels.consumer, v.value]),
     );
     for (const consumer of ['notifications', 'sales-stats', 'webhooks', 'order-status']) {

@@ -2,13 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
 import { createProduct } from '../support/catalog';
 import { newKey, pay, refund, rows, waitForOrder } from '../support/payments';
+import { testSeed } from '../support/seed';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
 // SPEC §8.2 over a randomized run: many orders paid by random cards and balances, cancelled,
 // confirmed and refunded in part or in full, concurrently; then the money is counted in SQL.
-// A failure prints the seed; MONEY_SEED=<seed> replays the same choices.
-const SEED = Number(process.env.MONEY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// The seed is printed; TEST_SEED=<seed> replays the same choices.
+const SEED = testSeed('money-invariants');
 const ORDERS = 40;
 
 /** mulberry32: small, seedable, good enough to pick test scenarios. */
@@ -227,22 +228,16 @@ async function assertMoneyInvariants() {
                or not exists (select 1 from payments p where p.id = o.payment_id
                               and p.status in ('COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED')))`,
   );
-  await none(
-    'the gateway captures at most once per payment',
-    sql`select payment_id from gateway_charges where kind = 'CAPTURE' group by payment_id having count(*) > 1`,
-  );
+  // "The gateway captures at most once per payment" and "never refunds more than it captured" hold here
+  // by the strict gateway's own construction (unique indexes, its refund check), so they are not
+  // asserted here: test/e2e/gateway-lenient.test.ts shows the shop holds them against a gateway that
+  // would move the money twice.
   await none(
     'refunds never exceed the payment, and the payment counts exactly its completed refunds',
     sql`select p.id from payments p
         left join (select payment_id, sum(amount) as refunded from refunds where status = 'REFUNDED'
                    group by payment_id) r on r.payment_id = p.id
         where coalesce(r.refunded, 0) > p.amount or coalesce(r.refunded, 0) <> p.refunded_amount`,
-  );
-  await none(
-    'the gateway never refunds more than it captured',
-    sql`select payment_id from gateway_charges group by payment_id
-        having sum(case kind when 'REFUND' then amount else 0 end)
-             > sum(case kind when 'CAPTURE' then amount else 0 end)`,
   );
   const held = sql`(select coalesce(sum(case g.kind when 'CAPTURE' then g.amount else -g.amount end), 0)
                     from gateway_charges g where g.order_id = o.id)

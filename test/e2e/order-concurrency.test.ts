@@ -58,9 +58,23 @@ describe('inventory under concurrent placement', () => {
     expect(await inventoryOf(shop, b)).toMatchObject({ reserved: 30 });
   });
 
-  it('after everything settles, reserved = Σ quantities of PENDING orders for every product', async () => {
+  it('after racing placements and cancellations, reserved = Σ quantities of PENDING orders', async () => {
+    const productId = await createProduct(shop, seller, { stock: 10 });
+    const buyers = await Promise.all(Array.from({ length: 15 }, () => shop.createUser('BUYER')));
+    const answers = await Promise.all(buyers.map((b) => place(b, [{ productId, quantity: 1 }])));
+    const placed = buyers.flatMap((buyer, i) =>
+      answers[i]!.status === 201 ? [{ buyer, id: answers[i]!.body.data.id as string }] : [],
+    );
+    expect(placed).toHaveLength(10);
+    const cancels = await Promise.all(
+      placed
+        .slice(0, 4)
+        .map(({ buyer, id }) => shop.request('POST', `/api/v1/orders/${id}/cancel`, { token: buyer.token })),
+    );
+    expect(cancels.map((c) => c.status)).toEqual([200, 200, 200, 200]);
+    expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 10, reserved: 6 });
     const drift = await findInventoryDrift(shop.ctx.orm.em.fork());
-    expect(drift).toEqual([]);
+    expect(drift.filter((d) => d.productId === productId)).toEqual([]);
   });
 });
 

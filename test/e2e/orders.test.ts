@@ -280,9 +280,15 @@ describe('reading orders', () => {
   it('never changes a past order when the product changes (price, name)', async () => {
     const productId = await createProduct(shop, seller, { price: 5000, name: 'Old name' });
     const id = (await place(buyer, { items: [{ productId, quantity: 2 }] })).body.data.id;
-    await shop.request('PATCH', `/api/v1/products/${productId}`, {
+    const patched = await shop.request('PATCH', `/api/v1/products/${productId}`, {
       token: seller.token,
       body: { price: 9999, name: 'New name' },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body.data).toMatchObject({ price: 9999, name: 'New name' });
+    expect((await shop.request('GET', `/api/v1/products/${productId}`)).body.data).toMatchObject({
+      price: 9999,
+      name: 'New name',
     });
     const order = (await shop.request('GET', `/api/v1/orders/${id}`, { token: buyer.token })).body.data;
     expect(order.items[0]).toMatchObject({ name: 'Old name', unitPrice: 5000, lineTotal: 10_000 });
@@ -365,7 +371,29 @@ describe('cancelling a PENDING order', () => {
 });
 
 describe('every transition has exactly one audit row', () => {
-  it('holds for all orders of this file: placement is version 1, each later transition adds one', async () => {
+  it('placement is version 1, each later transition adds one', async () => {
+    const productId = await createProduct(shop, seller);
+    const admin = await shop.createUser('ADMIN');
+    const placed = (await place(buyer, { items: [{ productId, quantity: 1 }] })).body.data.id;
+    const cancelled = (await place(buyer, { items: [{ productId, quantity: 1 }] })).body.data.id;
+    expect(
+      (await shop.request('POST', `/api/v1/orders/${cancelled}/cancel`, { token: buyer.token })).status,
+    ).toBe(200);
+    const cancelledByAdmin = (await place(buyer, { items: [{ productId, quantity: 1 }] })).body.data.id;
+    expect(
+      (await shop.request('POST', `/api/v1/orders/${cancelledByAdmin}/cancel`, { token: admin.token }))
+        .status,
+    ).toBe(200);
+    const ids = [placed, cancelled, cancelledByAdmin];
+    const audit = await rows<{ id: string; version: number; transitions: number }>(
+      sql`select o.id, o.version, (select count(*)::int from order_transitions t where t.order_id = o.id) as transitions
+          from orders o where o.id = any(${ids}::uuid[]) order by o.id`,
+    );
+    expect(audit.map((o) => o.id)).toEqual([...ids].sort());
+    expect(audit.map((o) => [o.version, o.transitions])).toEqual(
+      audit.map((o) => (o.id === placed ? [1, 1] : [2, 2])),
+    );
+    // …and across every order in this file's database, whatever other tests did.
     const mismatched = await rows<{ id: string }>(
       sql`select o.id from orders o
           where (select count(*) from order_transitions t where t.order_id = o.id) <> o.version`,

@@ -301,16 +301,8 @@ describe('one order, ten concurrent payments with different keys', () => {
     expect(await balanceOf(shop, user.id)).toBe(byCard ? 100_000 : 100_000 - order.total);
   });
 
-  it('with card only: exactly one CAPTURE', async () => {
-    const { order } = await orderOf(buyer, { quantity: 1 });
-    const answers = await Promise.all(
-      Array.from({ length: 10 }, () => pay(shop, buyer, { orderId: order.id, method: 'CARD' })),
-    );
-    expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
-    expect(answers.filter((a) => a.status === 409)).toHaveLength(9);
-    await waitForOrder(shop, buyer, order.id);
-    expect((await ledgerOf(shop, order.id)).map((l) => l.kind)).toEqual(['CAPTURE']);
-  });
+  // With card only, "exactly one CAPTURE" is shown against a gateway that would capture twice:
+  // test/e2e/gateway-lenient.test.ts.
 });
 
 describe('BALANCE payments', () => {

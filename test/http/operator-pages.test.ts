@@ -121,15 +121,28 @@ describe('Bull Board at /admin/queues is for ADMINs only', () => {
 describe('the order-machine page at /machines/order', () => {
   const adminAuth = () => `Bearer ${admin.token}`;
 
-  it('is for ADMINs (it shows live orders): 401 with a Basic challenge otherwise', async () => {
+  it("without an order is the developers' diagram, public like /docs, with no live data", async () => {
     const res = await get('/machines/order');
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('<pre id="diagram" class="mermaid">stateDiagram-v2');
+    expect(html).not.toContain('orders now');
+    expect(html).not.toMatch(/<td class="count">\d/);
+  });
+
+  it('with ?orderId= it is for ADMINs (it shows live orders): 401 with a Basic challenge otherwise', async () => {
+    const res = await get(`/machines/order?orderId=${paidOrderId}`);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Basic/);
-    expect((await get('/machines/order', basic(admin.email, PASSWORD))).status).toBe(200);
+    const buyerToken = await get(`/machines/order?orderId=${paidOrderId}`, `Bearer ${buyer.token}`);
+    expect(buyerToken.status).toBe(403);
+    expect((await get(`/machines/order?orderId=${paidOrderId}`, basic(admin.email, PASSWORD))).status).toBe(
+      200,
+    );
   });
 
   it('draws the machine from its definition and lists states, events, guards and delays', async () => {
-    const res = await get('/machines/order', adminAuth());
+    const res = await get('/machines/order');
     const html = await res.text();
     expect(html).toContain('<pre id="diagram" class="mermaid">stateDiagram-v2');
     expect(html).toContain('<script src="/machines/assets/mermaid.min.js"></script>');
@@ -144,8 +157,8 @@ describe('the order-machine page at /machines/order', () => {
       expect(html).toContain(text);
   });
 
-  it('shows how many orders sit in each state now', async () => {
-    const html = await (await get('/machines/order', adminAuth())).text();
+  it('shows ADMINs how many orders sit in each state now', async () => {
+    const html = await (await get(`/machines/order?orderId=${paidOrderId}`, adminAuth())).text();
     const count = (state: string) =>
       Number(
         new RegExp(`data-state="${state.replace('.', '\\.')}">[\\s\\S]*?<td class="count">(\\d+)</td>`).exec(

@@ -58,13 +58,16 @@ describe('allowedActions lists the client commands the machine accepts now', () 
 
 /**
  * The API error for a client command the machine refuses (API.md "Error codes"). A refund without an
- * amount asks for the rest, so with nothing left it arrives as a refund of 0: REFUND_EXCEEDS_PAYMENT.
+ * amount asks for the rest, so with nothing left it arrives as a refund of 0: REFUND_EXCEEDS_PAYMENT;
+ * so does any refund of an order whose payment is already all returned (or being returned), whatever
+ * state that left it in.
  */
-function expectedRejection(state: string, type: string): RejectionCode {
+function expectedRejection(state: string, type: string, c: OrderContext): RejectionCode {
   if (type === 'PAY') return state === 'PENDING.paying' ? 'PAYMENT_IN_PROGRESS' : 'ORDER_NOT_PAYABLE';
   if (type === 'CANCEL')
     return state === 'CANCELLED' ? 'ORDER_ALREADY_CANCELLED' : 'INVALID_ORDER_TRANSITION';
-  if (type === 'REFUND' && (state === 'PAID.active' || state === 'CONFIRMED'))
+  const fullyReturned = c.paidAt !== null && restOf(c) <= 0;
+  if (type === 'REFUND' && (state === 'PAID.active' || state === 'CONFIRMED' || fullyReturned))
     return 'REFUND_EXCEEDS_PAYMENT';
   return 'INVALID_ORDER_TRANSITION';
 }
@@ -82,7 +85,7 @@ describe('rejectionFor gives the API error of every client command the machine r
   );
 
   for (const { situation, variant, event } of refused) {
-    const code = expectedRejection(situation.state, event.type);
+    const code = expectedRejection(situation.state, event.type, situation.snapshot.context);
     it(`${situation.label} + ${variant.name} → ${code}`, () => {
       expect(rejectionFor(situation.snapshot, event)).toBe(code);
     });

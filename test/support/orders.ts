@@ -51,3 +51,18 @@ export async function markPaid(shop: TestShop, buyer: TestUser, orderId: string,
   );
   return paymentId;
 }
+
+/**
+ * Delivers a notice (a timeout coming due, a payment outcome) to an order through the order actor's
+ * own step, at a moment the test chooses: 'applied' if the machine took it, else why not.
+ */
+export async function deliverNotice(
+  shop: TestShop,
+  orderId: string,
+  event: { type: string; [key: string]: unknown },
+): Promise<'applied' | 'ignored' | 'duplicate'> {
+  const outcome = await shop.ctx.orm.em
+    .fork()
+    .transactional((tx) => notifyOrder(tx, orderId, event, `test-${event.type}-${uuidv7()}`, new Date()));
+  return typeof outcome === 'string' ? outcome : 'applied';
+}

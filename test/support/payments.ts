@@ -97,3 +97,22 @@ export async function balanceOf(shop: TestShop, userId: string): Promise<number>
   const [row] = await rows<{ balance: string }>(shop, sql`select balance from users where id = ${userId}`);
   return Number(row!.balance);
 }
+
+/**
+ * For a shop started with MOCK_GATEWAY_MODE=lenient: the gateway's ledger loses its unique indexes in
+ * this file's database, so a second capture of a payment or a refund repeated would be recorded (and
+ * counted by the tests) instead of being refused by the gateway on the shop's behalf.
+ */
+export async function withoutGatewaySafeguards(shop: TestShop): Promise<void> {
+  if (shop.config.mockGatewayMode !== 'lenient')
+    throw new Error('start the shop with MOCK_GATEWAY_MODE=lenient');
+  await rows(shop, sql`drop index if exists gateway_charges_one_capture_per_payment`);
+  await rows(shop, sql`drop index if exists gateway_charges_one_refund_per_refund`);
+}
+
+/** Gateway charges per payment and kind: more than one CAPTURE, or REFUNDs above it, is money moved twice. */
+export const gatewayChargesOf = (shop: TestShop, orderId: string) =>
+  rows<{ kind: string; refund_id: string | null; amount: number }>(
+    shop,
+    sql`select kind, refund_id, amount from gateway_charges where order_id = ${orderId} order by created_at, id`,
+  );

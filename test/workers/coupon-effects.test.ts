@@ -140,7 +140,16 @@ describe('holdCoupon: an order takes its user coupon, and of two racing orders e
       // The second order's step writes something, then blocks on the held row until this commits.
       loser = shop.ctx.orm.em.fork().transactional(async (em2) => {
         const e2 = effectContext(em2, second, new Date());
-        e2.outbox.event('ORDER_CREATED', { type: 'order', id: second.id }, { orderId: second.id });
+        e2.outbox.event(
+          'ORDER_CREATED',
+          { type: 'order', id: second.id },
+          {
+            orderId: second.id,
+            orderNo: e2.order.orderNo,
+            userId: buyer.id,
+            total: e2.order.total,
+          },
+        );
         await e2.outbox.flush(em2, e2.now);
         await holdCoupon(e2, undefined);
       });
@@ -250,7 +259,7 @@ describe('the held coupon follows its order: released, used, restored', () => {
     await runEffect(shop, useCoupon, paid);
     const afterItsWindow = new Date(Date.now() + 25 * 3600_000);
     const events = await runEffect(shop, restoreCoupon, paid, afterItsWindow);
-    expect(events[0]!.payload.status).toBe('EXPIRED');
+    expect(events[0]!.payload).toMatchObject({ status: 'EXPIRED' });
     expect(await userCoupon(other.userCouponId)).toMatchObject({ status: 'EXPIRED', order_id: null });
   });
 

@@ -85,6 +85,22 @@ describe('forged jobs are refused before any SQL', () => {
     expect(statements).toEqual([]);
   });
 
+  it('a CANCEL whose reason carries a NUL (unstorable text) is refused the same way', async () => {
+    const jobId = `forged-${uuidv7()}`;
+    let outcome: Awaited<ReturnType<typeof settled>> | undefined;
+    const statements = await statementsDuring(shop.databaseName, async () => {
+      await shop.ctx.queues.order.add(
+        'CANCEL',
+        { ...envelope(), orderId: uuidv7(), reason: 'bad\u0000reason' },
+        { jobId, attempts: 5 },
+      );
+      outcome = await settled('order', jobId);
+    });
+    expect(outcome!.state).toBe('failed');
+    expect(outcome!.job.failedReason).toMatch(/^VALIDATION_ERROR: order job 'CANCEL' refused: reason/);
+    expect(statements).toEqual([]);
+  });
+
   it('the same PLACE with a valid quantity goes through the same router (the control)', async () => {
     const productId = await createProduct(shop, seller);
     const jobId = `valid-${uuidv7()}`;

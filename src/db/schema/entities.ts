@@ -13,6 +13,7 @@ import { OutboxEvent } from './outbox-event.entity';
 import { Payment } from './payment.entity';
 import { ProcessedMessage } from './processed-message.entity';
 import { Product } from './product.entity';
+import { QueuedCommand } from './queued-command.entity';
 import { Refund } from './refund.entity';
 import { Review } from './review.entity';
 import { SalesLine } from './sales-line.entity';
@@ -33,6 +34,7 @@ export const entities = [
   OrderTransition,
   OutboxEvent,
   Command,
+  QueuedCommand,
   ProcessedMessage,
   Payment,
   Refund,

@@ -2,7 +2,9 @@ import { defineEntity, p } from '@mikro-orm/postgresql';
 import { Order } from './order.entity';
 import { User } from './user.entity';
 
+/** The payment methods; each has its handler in src/payments/methods/ (the compiler checks). */
 export const PAYMENT_METHODS = ['CARD', 'BALANCE'] as const;
+export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
 export const PAYMENT_STATUSES = [
   'REQUESTED',
   'PROCESSING',

@@ -8,7 +8,7 @@ import {
   resyncCouponGate,
 } from '../../coupons/coupon.service';
 import { issueCoupon, listMyCoupons } from '../../coupons/coupon-issue';
-import { prepareRefusals } from '../../coupons/coupon-refusals';
+import { prepareRefusals } from '../coupon-refusals';
 import { dataEnvelope, type ErrorEnvelope, errorEnvelope, pageEnvelope, pageMeta } from '../envelope';
 import { currentUser, requireRole, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';

@@ -65,13 +65,13 @@ export function orderMachinePage(view: OrderMachineView, nonce: string): Html {
       <pre id="diagram" class="mermaid">${view.mermaid}</pre>
     </section>
     <section>
-      <h2>States and live orders</h2>
+      <h2>${view.counts ? 'States and live orders' : 'States'}</h2>
       <table id="states">
-        <tr><th>state</th><th>type</th><th>entry</th><th>orders now</th></tr>
+        <tr><th>state</th><th>type</th><th>entry</th><th>${view.counts ? 'orders now' : ''}</th></tr>
         ${graph.states.map(
           (s) => html`<tr class="${s.path === order?.state ? 'current' : ''}" data-state="${s.path}">
             <td><code>${s.path}</code></td><td>${s.type}</td><td>${s.entry.join(', ')}</td>
-            <td class="count">${s.type === 'atomic' ? (view.counts[s.path] ?? 0) : ''}</td></tr>`,
+            <td class="count">${s.type === 'atomic' && view.counts ? (view.counts[s.path] ?? 0) : ''}</td></tr>`,
         )}
       </table>
     </section>

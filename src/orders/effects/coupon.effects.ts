@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { db } from '../../db/database';
 import type { UserCouponStatus } from '../../db/schema/user-coupon.entity';
 import { query, sql } from '../../db/sql';
 import { DomainError } from '../../errors/domain-error';
@@ -37,10 +38,11 @@ export const holdCoupon: Effect = async (e) => {
 };
 
 async function holdRefusal(em: EntityManager, userCouponId: string, userId: string): Promise<DomainError> {
-  const [row] = await query<{ user_id: string; status: UserCouponStatus; order_id: string | null }>(
-    em,
-    sql`select user_id, status, order_id from user_coupons where id = ${userCouponId}`,
-  );
+  const row = await db(em)
+    .selectFrom('user_coupons')
+    .select(['user_id', 'status', 'order_id'])
+    .where('id', '=', userCouponId)
+    .executeTakeFirst();
   if (!row || row.user_id !== userId) {
     return new DomainError('COUPON_NOT_APPLICABLE', undefined, [
       { field: 'userCouponId', message: 'no such coupon of yours' },

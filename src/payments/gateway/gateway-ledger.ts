@@ -1,5 +1,5 @@
 import type { AppContext } from '../../context';
-import { pageMeta } from '../../http/envelope';
+import { pageMeta } from '../../paging';
 import { listGatewayCharges } from './mock-gateway';
 
 /** The mock gateway's ledger for operators (`GET /admin/gateway/charges`), newest first. */

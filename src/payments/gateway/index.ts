@@ -18,6 +18,7 @@ export function paymentGateway(ctx: AppContext): PaymentGateway {
       new MockGateway(() => ctx.orm.em.fork(), {
         latencyMs: ctx.config.gatewayLatencyMs,
         timeoutMs: ctx.config.gatewayTimeoutMs,
+        lenient: ctx.config.mockGatewayMode === 'lenient',
       }),
     );
     gateways.set(ctx, gateway);

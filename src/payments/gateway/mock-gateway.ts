@@ -28,6 +28,12 @@ export interface MockGatewayOptions {
   latencyMs: number;
   /** The caller gives up after this long (its HTTP client's timeout, were the gateway remote). */
   timeoutMs: number;
+  /**
+   * Tests only: every capture and refund moves money — no dedupe by payment or refund id, no check of
+   * refunds against the capture — so a test shows the shop itself never asks twice or for too much.
+   * (The test database must drop the ledger's unique indexes for the duplicates to be recorded.)
+   */
+  lenient?: boolean;
 }
 
 interface ChargeRow {
@@ -105,7 +111,7 @@ export class MockGateway implements PaymentGateway {
   }
 
   private async carryOutCapture(r: CaptureRequest): Promise<GatewayChargeRecord> {
-    const existing = await this.capturedFor(r.paymentId);
+    const existing = this.options.lenient ? undefined : await this.capturedFor(r.paymentId);
     if (existing) return view(existing)!;
     const token = r.cardToken ?? MOCK_CARD_TOKENS.approved;
     switch (token) {
@@ -123,6 +129,7 @@ export class MockGateway implements PaymentGateway {
         // tok_declined, and any card this gateway does not know.
         throw new GatewayDeclinedError('CARD_DECLINED');
     }
+    if (this.options.lenient) return view(await this.insertCharge(this.em(), r, 'CAPTURE', null, token))!;
     const [inserted] = await query<ChargeRow>(
       this.em(),
       sql`insert into gateway_charges (id, payment_id, order_id, refund_id, kind, amount, card_token, created_at)
@@ -135,11 +142,12 @@ export class MockGateway implements PaymentGateway {
   }
 
   private async carryOutRefund(r: RefundRequest): Promise<GatewayChargeRecord> {
-    const existing = await this.refundRow(r.refundId);
+    const existing = this.options.lenient ? undefined : await this.refundRow(r.refundId);
     if (existing) return view(existing)!;
     const capture = await this.capturedFor(r.paymentId);
     if (!capture) throw new GatewayDeclinedError('NO_CAPTURE');
     if (capture.card_token === MOCK_CARD_TOKENS.flaky) await this.failWhileFlaky(`refund-${r.refundId}`);
+    if (this.options.lenient) return view(await this.insertCharge(this.em(), r, 'REFUND', r.refundId, null))!;
     const row = await this.em().transactional(async (tx) => {
       // The capture row is the lock that serialises refunds of one payment.
       await query(tx, sql`select id from gateway_charges where id = ${capture.id} for update`);
@@ -160,6 +168,22 @@ export class MockGateway implements PaymentGateway {
       return inserted!;
     });
     return view(row)!;
+  }
+
+  private async insertCharge(
+    em: EntityManager,
+    r: { paymentId: string; orderId: string; amount: number },
+    kind: GatewayChargeKind,
+    refundId: string | null,
+    token: string | null,
+  ): Promise<ChargeRow> {
+    const [inserted] = await query<ChargeRow>(
+      em,
+      sql`insert into gateway_charges (id, payment_id, order_id, refund_id, kind, amount, card_token, created_at)
+          values (${uuidv7()}, ${r.paymentId}, ${r.orderId}, ${refundId}, ${kind}, ${r.amount}, ${token}, now())
+          returning *`,
+    );
+    return inserted!;
   }
 
   /** `tok_flaky`: the first FLAKY_FAILURES requests of an operation fail; counted in the gateway's own log. */

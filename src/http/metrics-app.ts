@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../context';
-import { metricsRoutes } from '../http/routes/metrics.routes';
-import { createMetrics } from './metrics';
+import { createMetrics } from '../observability/metrics';
+import { metricsRoutes } from './routes/metrics.routes';
 
 /**
  * `/metrics` alone, for a process that serves no API (`npm run worker`): its job durations and

@@ -1,8 +1,8 @@
 import type { AppContext } from '../context';
+import type { IssueRefusal } from '../coupons/coupon-issue';
 import { DomainError } from '../errors/domain-error';
 import type { Language } from '../errors/error-codes';
-import { errorBody } from '../http/error-handler';
-import type { IssueRefusal } from './coupon-issue';
+import { errorBody } from './error-handler';
 
 export interface PreparedRefusal {
   status: 400 | 409 | 429;

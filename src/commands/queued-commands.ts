@@ -1,0 +1,78 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query, run, sql } from '../db/sql';
+
+/** A command answered 202: enough to put its job in its mailbox again. */
+export interface QueuedCommandRow {
+  id: string;
+  userId: string;
+  queue: string;
+  type: string;
+  data: Record<string, unknown>;
+  requeues: number;
+  acceptedAt: Date;
+}
+
+/**
+ * Remembers a command the client was told is QUEUED (written only on the 202 path, so a command
+ * answered in time costs nothing more). The receipt sweeper ends it if its job is lost or failed.
+ */
+export async function rememberQueuedCommand(
+  em: EntityManager,
+  command: { id: string; userId: string; queue: string; type: string; data: unknown },
+  now: Date,
+): Promise<void> {
+  await run(
+    em,
+    sql`insert into queued_commands (id, user_id, queue, type, data, requeues, accepted_at)
+        values (${command.id}, ${command.userId}, ${command.queue}, ${command.type},
+                ${JSON.stringify(command.data)}::jsonb, 0, ${now})
+        on conflict (id) do nothing`,
+  );
+}
+
+export async function findQueuedCommand(
+  em: EntityManager,
+  id: string,
+): Promise<QueuedCommandRow | undefined> {
+  const [row] = await query<QueuedCommandRow>(
+    em,
+    sql`select id, user_id as "userId", queue, type, data, requeues, accepted_at as "acceptedAt"
+        from queued_commands where id = ${id}`,
+  );
+  return row;
+}
+
+/** Queued commands accepted before `acceptedBefore`, oldest first, that have no receipt yet. */
+export async function listUnfinishedCommands(
+  em: EntityManager,
+  acceptedBefore: Date,
+  limit: number,
+): Promise<QueuedCommandRow[]> {
+  return query<QueuedCommandRow>(
+    em,
+    sql`select q.id, q.user_id as "userId", q.queue, q.type, q.data, q.requeues, q.accepted_at as "acceptedAt"
+        from queued_commands q
+        where q.accepted_at < ${acceptedBefore}
+          and not exists (select 1 from commands c where c.id = q.id)
+        order by q.accepted_at limit ${limit}`,
+  );
+}
+
+/** Forgets the queued commands that have their receipt (DONE or FAILED) now. */
+export async function forgetFinishedCommands(em: EntityManager): Promise<number> {
+  return run(em, sql`delete from queued_commands q using commands c where c.id = q.id`);
+}
+
+export async function forgetQueuedCommand(em: EntityManager, id: string): Promise<void> {
+  await run(em, sql`delete from queued_commands where id = ${id}`);
+}
+
+/** Counts one more re-enqueue; false if another sweeper counted it first. */
+export async function countRequeue(em: EntityManager, id: string, seen: number): Promise<boolean> {
+  return (
+    (await run(
+      em,
+      sql`update queued_commands set requeues = requeues + 1 where id = ${id} and requeues = ${seen}`,
+    )) === 1
+  );
+}

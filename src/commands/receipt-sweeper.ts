@@ -1,0 +1,87 @@
+import type { AppContext } from '../context';
+import { ERROR_CODES } from '../errors/error-codes';
+import type { Logger } from '../logger';
+import { QUEUE_NAMES, type QueueName } from '../messaging/queues';
+import { endCommandFailed } from './command-failures';
+import {
+  countRequeue,
+  forgetFinishedCommands,
+  forgetQueuedCommand,
+  listUnfinishedCommands,
+  type QueuedCommandRow,
+} from './queued-commands';
+import { findReceipt } from './receipts';
+
+/** A lost job is put back this many times; lost again after that, the command ends FAILED. */
+export const MAX_REQUEUES = 3;
+const BATCH = 500;
+
+export interface SweepOutcome {
+  requeued: number;
+  failed: number;
+  forgotten: number;
+}
+
+const isQueueName = (name: string): name is QueueName => (QUEUE_NAMES as readonly string[]).includes(name);
+
+/**
+ * Ends every command answered 202 that can no longer end by itself: its job failed for good without
+ * a receipt (the database was down when it failed, or it stalled too often), or Redis lost the job
+ * (it is put back from what was stored at acceptance, at most MAX_REQUEUES times). A job still
+ * waiting, delayed or running is left alone. Safe to run in any number of processes at once.
+ */
+export async function sweepQueuedCommands(ctx: AppContext, log: Logger): Promise<SweepOutcome> {
+  const em = ctx.orm.em.fork();
+  const outcome: SweepOutcome = { requeued: 0, failed: 0, forgotten: await forgetFinishedCommands(em) };
+  for (const row of await listUnfinishedCommands(em, new Date(), BATCH)) {
+    const result = await sweepOne(ctx, row, log);
+    if (result) outcome[result] += 1;
+  }
+  if (outcome.requeued + outcome.failed > 0) log.warn(outcome, 'queued commands swept');
+  return outcome;
+}
+
+async function sweepOne(
+  ctx: AppContext,
+  row: QueuedCommandRow,
+  log: Logger,
+): Promise<keyof SweepOutcome | undefined> {
+  const em = ctx.orm.em.fork();
+  const fail = async (message: string) => {
+    await endCommandFailed(
+      ctx,
+      em,
+      {
+        commandId: row.id,
+        userId: row.userId,
+        type: row.type,
+        idempotencyKey: (row.data.idempotencyKey as string | null | undefined) ?? null,
+        requestHash: (row.data.requestHash as string | null | undefined) ?? null,
+      },
+      { httpStatus: ERROR_CODES.INTERNAL.status, error: { error: 'INTERNAL', message } },
+      log,
+    );
+    return 'failed' as const;
+  };
+  if (!isQueueName(row.queue)) return fail('The command was sent to an unknown mailbox');
+  const queue = ctx.queues[row.queue];
+  const job = await queue.getJob(row.id);
+  if (job) {
+    const state = await job.getState();
+    if (state === 'failed')
+      return fail(`The command could not be carried out (${job.attemptsMade} attempts)`);
+    // Completed without a receipt: a job its mailbox did not know; it will never answer.
+    if (state === 'completed') return fail('The command was not carried out');
+    return undefined;
+  }
+  // The job is gone. A receipt written meanwhile means it ended after all.
+  if (await findReceipt(em, row.id)) {
+    await forgetQueuedCommand(em, row.id);
+    return 'forgotten';
+  }
+  if (row.requeues >= MAX_REQUEUES) return fail('The command was lost by the message broker');
+  if (!(await countRequeue(em, row.id, row.requeues))) return undefined;
+  await queue.add(row.type, row.data, { jobId: row.id, attempts: ctx.config.commandMaxAttempts });
+  log.warn({ commandId: row.id, type: row.type }, 'lost command job put back in its mailbox');
+  return 'requeued';
+}
