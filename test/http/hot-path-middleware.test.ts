@@ -3,8 +3,11 @@ import { type ServerType, serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app';
 import { API_SECURITY_OPTIONS } from '../../src/http/middleware/security-headers';
 import { API_SECURITY_HEADERS } from '../../src/http/prepared-response';
+import { createLogger } from '../../src/logger';
+import { createBuyers, createCoupon } from '../support/coupons';
 import { createTestShop, type TestShop } from '../support/test-shop';
 
 // Issue 12 item 4: the hot read answers from prepared bodies and precomputed headers, and the body
@@ -193,5 +196,55 @@ describe('the cached read lane in front of the router', () => {
     const changed = await shop.request('PATCH', path, { token: seller.token, body: { name: 'After' } });
     expect(changed.status).toBe(200);
     expect(JSON.parse((await send('GET', path)).body).data.name).toBe('After');
+  });
+});
+
+describe('access lines', () => {
+  /** The shop's app with a logger at `level` writing into an array. */
+  function appLoggingAt(level: string) {
+    const lines: { level: string; msg: string; method?: string; path?: string; requestId?: string }[] = [];
+    const log = createLogger(
+      { logLevel: level as 'info' },
+      {},
+      {
+        write: (line: string) => {
+          lines.push(JSON.parse(line));
+        },
+      },
+    );
+    return { app: createApp({ ...shop.ctx, log }), lines };
+  }
+
+  it('are at info, except on the hot routes (cached reads, coupon claims), which log at debug', async () => {
+    const seller = await shop.createUser('SELLER');
+    const [buyer] = await createBuyers(shop, 1);
+    const coupon = await createCoupon(shop, seller, { totalQuantity: 1 });
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Logged', price: 500, category: 'c', initialStock: 2 },
+    });
+    const product = `/api/v1/products/${created.body.data.id}`;
+    const issue = `/api/v1/coupons/${coupon.id}/issue`;
+    const run = async (app: ReturnType<typeof appLoggingAt>['app']) => {
+      await app.request(product); // the router (the cache may be cold)
+      await app.request(product); // the lane
+      await app.request(issue, { method: 'POST', headers: { authorization: `Bearer ${buyer!.token}` } });
+      await app.request('/api/v1/coupons');
+    };
+    const atInfo = appLoggingAt('info');
+    await run(atInfo.app);
+    const requests = (lines: typeof atInfo.lines) =>
+      lines.filter((l) => l.msg === 'request').map((l) => `${l.level} ${l.method} ${l.path}`);
+    expect(requests(atInfo.lines)).toEqual(['info GET /api/v1/coupons']);
+
+    const atDebug = appLoggingAt('debug');
+    await run(atDebug.app);
+    expect(requests(atDebug.lines)).toEqual([
+      `debug GET ${product}`,
+      `debug GET ${product}`,
+      `debug POST ${issue}`,
+      'info GET /api/v1/coupons',
+    ]);
+    expect(atDebug.lines.every((l) => l.msg !== 'request' || typeof l.requestId === 'string')).toBe(true);
   });
 });

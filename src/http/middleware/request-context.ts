@@ -7,21 +7,41 @@ import { isPreparedResponse } from '../prepared-response';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** A request slower than this is logged at info; every other access line is at debug. */
+/** A request slower than this is logged at info, even on a hot route. */
 export const SLOW_REQUEST_MS = 1000;
+
+/**
+ * The hot routes (a stampede of cached reads or coupon claims): their access lines are at debug, as
+ * writing a line costs as much as answering. Every other request gets its line at info.
+ */
+const HOT_ROUTES: readonly { method: string; path: RegExp }[] = [
+  { method: 'GET', path: /^\/api\/v1\/products\/[^/]+$/ },
+  { method: 'POST', path: /^\/api\/v1\/coupons\/[^/]+\/issue$/ },
+];
+
+export const isHotRoute = (method: string, path: string): boolean =>
+  HOT_ROUTES.some((route) => route.method === method && route.path.test(path));
 
 /** The client's X-Request-Id when it is sane, else a new one. */
 export function requestIdFrom(header: string | undefined | null): string {
   return header && REQUEST_ID.test(header) ? header : uuidv7();
 }
 
-/** The access line of a request that took `ms`: at debug, at info when slow; nothing built when off. */
-export function logAccess(
-  log: Logger,
-  ms: number,
-  line: () => { requestId: string; method: string; path: string; status: number; userId?: string },
-): void {
-  const level = ms >= SLOW_REQUEST_MS ? 'info' : 'debug';
+interface AccessLine {
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  userId?: string;
+}
+
+/**
+ * The access line of a request that took `ms`: at info, at debug on a hot route unless it was slow;
+ * nothing is built when that level is off.
+ */
+export function logAccess(log: Logger, ms: number, hot: () => boolean, line: () => AccessLine): void {
+  if (!log.isLevelEnabled('info')) return; // debug is below info: nothing would be written
+  const level = ms < SLOW_REQUEST_MS && hot() ? 'debug' : 'info';
   if (!log.isLevelEnabled(level)) return;
   log[level]({ ...line(), ms: Math.round(ms * 10) / 10 }, 'request');
 }
@@ -33,10 +53,10 @@ export function languageOf(acceptLanguage: string | undefined): Language {
 }
 
 /**
- * Request id (echoed when the client sent a sane one), the language, and an access log line: at debug
- * (at info when slower than SLOW_REQUEST_MS), built only when that level is on. No child logger per
- * request: `c.get('log')` is the process logger, and requestLog(c) makes a child for a line that should
- * carry the request id (errors, warnings).
+ * Request id (echoed when the client sent a sane one), the language, and an access log line (at debug
+ * on the hot routes, see logAccess), built only when its level is on. No child logger per request:
+ * `c.get('log')` is the process logger, and requestLog(c) makes a child for a line that should carry
+ * the request id (errors, warnings).
  */
 export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -48,7 +68,8 @@ export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
     c.set('user', undefined);
     await next();
     if (!isPreparedResponse(c.res)) c.res.headers.set('X-Request-Id', requestId);
-    logAccess(log, performance.now() - started, () => {
+    const hot = () => isHotRoute(c.req.method, c.req.path);
+    logAccess(log, performance.now() - started, hot, () => {
       const user = c.get('user');
       return {
         requestId,
