@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { CommandEnvelope } from '../messaging/messages';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
 import { type CommandAnswer, publishReply } from '../messaging/replies';
+import { addTimerBuckets, type TimerBucket } from '../messaging/timer-buckets';
 import type { DomainOutcome } from './outcome';
 import { loadOutcomeView, type OutcomeView } from './outcome-view';
 import { findReceipt, insertFailedReceipt, type Receipt } from './receipts';
@@ -22,6 +23,8 @@ export interface StepResult {
   outboxRows: number;
   /** The outcome's view when the step could render it from memory (else it is read after commit). */
   view?: OutcomeView;
+  /** Timeouts the step started, as time buckets to add after commit. */
+  timers?: TimerBucket[];
 }
 
 const CONFLICT_RETRIES = 12;
@@ -39,9 +42,10 @@ export async function runCommandJob(
   log: Logger,
   execute: (tx: EntityManager, now: Date) => Promise<StepResult>,
 ) {
-  // A first delivery of a command without an Idempotency-Key cannot have a receipt yet; a redelivery
-  // (or a keyed retry) looks first. Either way the receipt's primary key stops a second commit.
-  if (job.attemptsMade > 0 || command.idempotencyKey || job.stalledCounter > 0) {
+  // A first delivery cannot have a receipt yet: the dispatcher looked for one just before adding the
+  // job, and a keyed retry while the job exists is the same job. A redelivery looks first. Either way
+  // the receipt's primary key stops a second commit (and its answer is replayed).
+  if (job.attemptsMade > 0 || job.stalledCounter > 0) {
     const done = await findReceipt(ctx.orm.em.fork(), command.commandId);
     if (done) return replyFromReceipt(ctx, command, done);
   }
@@ -50,9 +54,7 @@ export async function runCommandJob(
     const result = await withConflictRetries(() =>
       ctx.orm.em.fork().transactional((tx: EntityManager) => execute(tx, now)),
     );
-    await afterCommit(ctx, result, log);
-    const view = result.view ?? (await loadOutcomeView(ctx, result.answer));
-    await reply(ctx, command, { status: 'DONE', outcome: result.answer, view });
+    await replyCommitted(ctx, [{ command, result }], log);
     return result.answer;
   } catch (error) {
     if (isUniqueViolation(error, 'commands_pkey')) {
@@ -65,7 +67,27 @@ export async function runCommandJob(
   }
 }
 
-async function refuse(
+/**
+ * After commit: the waiting requests are answered first, then the product caches and the relay are
+ * told, all sent together (one wake-up and one invalidation for a whole placement batch).
+ */
+export async function replyCommitted(
+  ctx: AppContext,
+  committed: { command: CommandEnvelope; result: StepResult }[],
+  log: Logger,
+): Promise<void> {
+  const answered = committed.map(async ({ command, result }) => {
+    const view = result.view ?? (await loadOutcomeView(ctx, result.answer));
+    await reply(ctx, command, { status: 'DONE', outcome: result.answer, view });
+  });
+  const touchedProducts = [...new Set(committed.flatMap(({ result }) => result.touchedProducts))];
+  const outboxRows = committed.reduce((sum, { result }) => sum + result.outboxRows, 0);
+  const timers = committed.flatMap(({ result }) => result.timers ?? []);
+  await Promise.all([...answered, afterCommit(ctx, { touchedProducts, outboxRows, timers }, log)]);
+}
+
+/** A refusal (a DomainError) is the command's answer: stored as a FAILED receipt and replied. */
+export async function refuse(
   ctx: AppContext,
   type: string,
   command: CommandEnvelope,
@@ -109,11 +131,23 @@ async function reply(ctx: AppContext, command: CommandEnvelope, answer: CommandA
   }).catch((err) => ctx.log.warn({ err: String(err) }, 'reply not published; the receipt still answers'));
 }
 
-/** After commit: fresh product views, and the relay told there are rows to deliver. */
-export async function afterCommit(ctx: AppContext, result: StepResult, log: Logger): Promise<void> {
-  if (result.touchedProducts.length > 0) await invalidateProducts(ctx, result.touchedProducts);
-  if (result.outboxRows > 0)
-    await wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'));
+/** After commit: fresh product views, the relay told there are rows to deliver, timer buckets added. */
+export async function afterCommit(
+  ctx: AppContext,
+  result: Pick<StepResult, 'touchedProducts' | 'outboxRows' | 'timers'>,
+  log: Logger,
+): Promise<void> {
+  await Promise.all([
+    result.touchedProducts.length > 0 ? invalidateProducts(ctx, result.touchedProducts) : undefined,
+    result.outboxRows > 0
+      ? wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'))
+      : undefined,
+    result.timers?.length
+      ? addTimerBuckets(ctx, result.timers).catch((err) =>
+          log.warn({ err: String(err) }, 'timer bucket not added; the sweeper will find the due orders'),
+        )
+      : undefined,
+  ]);
 }
 
 /** Version conflicts and deadlocks mean another message won: run the step again on the new state. */
