@@ -69,13 +69,17 @@ describe('winners in batches', () => {
       await blocker.query('begin');
       await blocker.query('lock table user_coupons in access exclusive mode');
       const pending = Promise.all(buyers.map((b) => issue(shop, b, coupon.id)));
-      const waiting = await waitFor(async () => {
-        const { rows } = await blocker.query<{ pid: number }>(
-          `select pid from pg_stat_activity
+      const waiting = await waitFor(
+        async () => {
+          const { rows } = await blocker.query<{ pid: number }>(
+            `select pid from pg_stat_activity
            where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'`,
-        );
-        return rows.length > 0 ? rows : undefined;
-      }, 'the batch waiting on the lock');
+          );
+          return rows.length > 0 ? rows : undefined;
+        },
+        'the batch waiting on the lock',
+        30_000,
+      );
       for (const { pid } of waiting) await blocker.query('select pg_terminate_backend($1)', [pid]);
       await blocker.query('rollback');
       answers = await pending;
