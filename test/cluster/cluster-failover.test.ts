@@ -71,7 +71,9 @@ it('survives a master killed mid-checkout: every order PAID once, stock and char
   await cluster.nodes.find((n) => n.port === victim)!.kill();
   const secondHalf = orders.slice(8).map((o, i) => payUntilAccepted(buyers[i + 8]!, o.id));
   const answers = await Promise.all([...firstHalf, ...secondHalf]);
-  expect(answers.filter((a) => a!.status !== 201 && a!.status !== 202).map((a) => a!.body)).toEqual([]);
+  // A retry after a 503 whose request had got through is a replay: 200 with the payment as it is now
+  // (API.md). Under load the first payments can complete before the retry, so 200 is a right answer.
+  expect(answers.filter((a) => ![200, 201, 202].includes(a!.status)).map((a) => a!.body)).toEqual([]);
 
   await cluster.waitUntilHealthy(60_000);
   const roles = await cluster.roles();
