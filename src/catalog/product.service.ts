@@ -7,6 +7,7 @@ import { uuidv7 } from '../ids';
 import { type Actor, assertMayManage } from './ownership';
 import { getCachedProductView, invalidateProducts } from './product-cache';
 import { loadProductViews, type ProductView } from './product-view';
+import { openStockCounter } from './stock-gate';
 
 export interface NewProduct {
   name: string;
@@ -49,6 +50,9 @@ export async function createProduct(ctx: AppContext, actor: Actor, input: NewPro
     tx.create(Inventory, { productId: created.id, stock: input.initialStock, reserved: 0, sold: 0 });
     return created;
   });
+  await openStockCounter(ctx, product.id, input.initialStock).catch((err) =>
+    ctx.log.warn({ err: String(err) }, 'stock gate counter not opened; the first order builds it'),
+  );
   return mustLoad(ctx, em, product.id);
 }
 

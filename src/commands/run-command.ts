@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
 import { invalidateProducts } from '../catalog/product-cache';
+import { type GateLine as StockChange, settleStock } from '../catalog/stock-gate';
 import type { AppContext } from '../context';
 import { isTransientConflict, isUniqueViolation } from '../db/errors';
 import { type DomainError, isDomainError } from '../errors/domain-error';
@@ -19,6 +20,8 @@ export interface StepResult {
   answer: DomainOutcome;
   /** Products whose stock changed: their cached views are invalidated after commit. */
   touchedProducts: string[];
+  /** Committed changes of available units (reservations negative): the stock gate follows them. */
+  stockChanges?: readonly StockChange[];
   outboxRows: number;
   /** The outcome's view when the step could render it from memory (else it is read after commit). */
   view?: OutcomeView;
@@ -50,7 +53,7 @@ export async function runCommandJob(
     const result = await withConflictRetries(() =>
       ctx.orm.em.fork().transactional((tx: EntityManager) => execute(tx, now)),
     );
-    await afterCommit(ctx, result, log);
+    await afterCommit(ctx, result, log, command.commandId);
     const view = result.view ?? (await loadOutcomeView(ctx, result.answer));
     await reply(ctx, command, { status: 'DONE', outcome: result.answer, view });
     return result.answer;
@@ -109,8 +112,20 @@ async function reply(ctx: AppContext, command: CommandEnvelope, answer: CommandA
   }).catch((err) => ctx.log.warn({ err: String(err) }, 'reply not published; the receipt still answers'));
 }
 
-/** After commit: fresh product views, and the relay told there are rows to deliver. */
-export async function afterCommit(ctx: AppContext, result: StepResult, log: Logger): Promise<void> {
+/**
+ * After commit: the stock gate follows the committed stock changes (and settles the command's take),
+ * fresh product views, and the relay told there are rows to deliver.
+ */
+export async function afterCommit(
+  ctx: AppContext,
+  result: StepResult,
+  log: Logger,
+  commandId?: string,
+): Promise<void> {
+  if (result.stockChanges?.length)
+    await settleStock(ctx, commandId, result.stockChanges ?? []).catch((err) =>
+      log.warn({ err: String(err) }, 'stock gate not settled; the reconciliation repairs it'),
+    );
   if (result.touchedProducts.length > 0) await invalidateProducts(ctx, result.touchedProducts);
   if (result.outboxRows > 0)
     await wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'));

@@ -111,7 +111,13 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   await stock.apply(em, facts.id, writes);
   // A new order's answer is what this step wrote: rendered from memory, not read back.
   const view = 'items' in step.order ? newOrderView(step.order, step.next, step.now) : undefined;
-  return { answer, touchedProducts: [...stock.touched], outboxRows: outbox.size, view };
+  return {
+    answer,
+    touchedProducts: [...stock.touched],
+    stockChanges: stock.availableChanges,
+    outboxRows: outbox.size,
+    view,
+  };
 }
 
 function runEffect<K extends OrderEffectName>(
