@@ -35,6 +35,7 @@ import { reviewRoutes } from './http/routes/reviews.routes';
 import { BULL_BOARD_PATH, bullBoardRoutes } from './http/ui/bull-board';
 import { machinePageRoutes } from './http/ui/machine-page';
 import { createMetrics } from './observability/metrics';
+import { httpTracing } from './tracing/tracing';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -50,6 +51,8 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.notFound(handleNotFound);
   const metrics = createMetrics(ctx);
 
+  const tracing = httpTracing();
+  if (tracing) app.use('*', tracing);
   app.use('*', httpMetrics(metrics));
   app.use('*', requestContext(ctx.log));
   app.use('*', securityHeaders);

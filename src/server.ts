@@ -11,6 +11,7 @@ import { migrate } from './db/orm';
 import { seedDemoCatalogIfEmpty } from './db/seed/demo-catalog';
 import { createLogger, type Logger } from './logger';
 import { closeOrderStatusStreams } from './messaging/order-status-hub';
+import { stopTracing } from './tracing/tracing';
 
 export interface RunningShop {
   ctx: AppContext;
@@ -86,13 +87,16 @@ async function main() {
   const shop = await startShop(config, log);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
-      shop.stop().then(
-        () => process.exit(0),
-        (error) => {
-          log.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+      shop
+        .stop()
+        .then(() => stopTracing()) // flushes the last spans (nothing while tracing is off)
+        .then(
+          () => process.exit(0),
+          (error) => {
+            log.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
     });
   }
 }

@@ -7,6 +7,7 @@ import { resolveDatabase } from '../src/db/database-url';
 import { migrate } from '../src/db/orm';
 import { metricsApp } from '../src/http/metrics-app';
 import { createLogger } from '../src/logger';
+import { stopTracing } from '../src/tracing/tracing';
 import { startWorkers } from '.';
 
 async function main() {
@@ -39,6 +40,7 @@ async function main() {
       await workers.close();
       await ctx.close();
       await database.stop();
+      await stopTracing(); // flushes the last spans (nothing while tracing is off)
       log.info('drained');
       process.exit(0);
     });

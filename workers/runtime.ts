@@ -5,6 +5,7 @@ import type { Logger } from '../src/logger';
 import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
 import { observeJob } from '../src/observability/job-observer';
+import { annotateActiveSpan, bullTelemetry } from '../src/tracing/tracing';
 
 /** A mailbox consumer: one processor that routes on `job.name`. */
 export interface QueueWorkerDefinition {
@@ -51,6 +52,12 @@ export async function startWorker(
       job: job.name,
       ...(job.data?.orderId ? { orderId: job.data.orderId } : {}),
     });
+    annotateActiveSpan({
+      'shop.job.id': job.id ?? '',
+      'shop.command': job.name,
+      ...(job.data?.orderId ? { 'shop.order.id': String(job.data.orderId) } : {}),
+      ...(job.data?.paymentId ? { 'shop.payment.id': String(job.data.paymentId) } : {}),
+    });
     try {
       const result = await def.process(ctx, job, jobLog);
       observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'completed');
@@ -71,6 +78,7 @@ export async function startWorker(
     stalledInterval: ctx.config.workerLockMs,
     settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
     autorun: true,
+    ...bullTelemetry(),
   });
   worker.on('error', (err) => log.warn({ err: String(err) }, 'worker connection error'));
   const { onStart, refreshEveryMs } = def;

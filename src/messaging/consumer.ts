@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
 import { query, run, sql } from '../db/sql';
 import type { Logger } from '../logger';
+import { inSpan } from '../tracing/tracing';
 import type { DomainEventMessage } from './domain-events';
 import { observeOutboxLag } from './event-metrics';
 
@@ -68,7 +69,11 @@ export async function offerEvent(
   const interested = consumers.filter((c) => c.handles(event));
   const results = await Promise.allSettled(
     interested.map(async (consumer) => {
-      const outcome = await consumer.apply(ctx, event, log);
+      const outcome = await inSpan(
+        `consume ${event.type} (${consumer.name})`,
+        { 'shop.consumer': consumer.name, 'shop.event.id': event.id, 'shop.event.type': event.type },
+        () => consumer.apply(ctx, event, log),
+      );
       if (outcome === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
       return outcome;
     }),

@@ -8,12 +8,12 @@ function metric<T extends Metric>(name: string, create: () => T): T {
   return (register.getSingleMetric(name) as T | undefined) ?? create();
 }
 
-/** Outbox lag: the event's commit (occurredAt) → a consumer applied it. */
-export const outboxLagSeconds = metric(
-  'shop_outbox_lag_seconds',
+/** Event lag per consumer: the event's commit (occurredAt) → that consumer applied it. */
+export const eventConsumerLagSeconds = metric(
+  'shop_event_consumer_lag_seconds',
   () =>
     new Histogram({
-      name: 'shop_outbox_lag_seconds',
+      name: 'shop_event_consumer_lag_seconds',
       help: 'Seconds from an event being committed to the outbox until a consumer applied it',
       labelNames: ['consumer'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
@@ -42,5 +42,6 @@ export const webhookAttemptsTotal = metric(
 
 export function observeOutboxLag(consumer: string, occurredAt: string, now = Date.now()): void {
   const committed = Date.parse(occurredAt);
-  if (Number.isFinite(committed)) outboxLagSeconds.observe({ consumer }, Math.max(0, now - committed) / 1000);
+  if (Number.isFinite(committed))
+    eventConsumerLagSeconds.observe({ consumer }, Math.max(0, now - committed) / 1000);
 }

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from '../db/sql';
 import { WriteBatch } from '../db/write-batch';
 import { uuidv7 } from '../ids';
+import { currentTraceContext } from '../tracing/tracing';
 import type { DomainEventData, DomainEventType } from './domain-events';
 import type { JobData, JobName, Mailbox } from './messages';
 import type { QueueName } from './queues';
@@ -82,9 +83,9 @@ export class Outbox {
     const r = this.rows;
     batch.add(
       sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel,
-                                     status, attempts, next_attempt_at, created_at)
+                                     status, attempts, next_attempt_at, created_at, trace_context)
           select id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel,
-                 'PENDING', 0, ${now}, ${now}
+                 'PENDING', 0, ${now}, ${now}, ${currentTraceContext()}::text
           from unnest(${r.map((x) => x.id)}::uuid[], ${r.map((x) => x.aggregateType)}::text[],
                       ${r.map((x) => x.aggregateId)}::text[], ${r.map((x) => x.type)}::text[],
                       ${r.map((x) => JSON.stringify(x.payload))}::jsonb[], ${r.map((x) => x.queue)}::text[],

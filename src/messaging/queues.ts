@@ -1,4 +1,5 @@
 import { type JobsOptions, Queue } from 'bullmq';
+import { bullTelemetry } from '../tracing/tracing';
 import type { Redis } from './redis';
 
 /** One queue per actor kind (their mailboxes), plus outbox deliveries and webhooks (SPEC §4). */
@@ -49,7 +50,7 @@ export function createQueues(
   return Object.fromEntries(
     QUEUE_NAMES.map((name) => {
       const defaultJobOptions = jobOptions[name] ?? DEFAULT_JOB_OPTIONS;
-      const queue = new Queue(name, { connection, prefix, defaultJobOptions });
+      const queue = new Queue(name, { connection, prefix, defaultJobOptions, ...bullTelemetry() });
       queue.on('error', () => undefined);
       return [name, queue];
     }),

@@ -4,9 +4,15 @@ import { withTimeout } from '../async';
 import { type StockGateDrift, setStockGateDriftObserver } from '../catalog/stock-gate-rebuild';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
+import {
+  eventConsumerLagSeconds,
+  outboxAlertedTotal,
+  webhookAttemptsTotal,
+} from '../messaging/event-metrics';
 import { QUEUE_NAMES } from '../messaging/queues';
 import { setGatewayLatencyObserver } from '../payments/gateway/gateway-observer';
 import { setJobObserver } from './job-observer';
+import { registerOperatorGauges, sharedWhileRunning } from './operator-gauges';
 
 /** The queue states a scrape reports (BullMQ's getJobCounts names). */
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -88,6 +94,10 @@ export function createMetrics(ctx: AppContext): Metrics {
     help: '1 when the last scrape could read the source (postgres, redis), 0 when it failed or timed out',
     labelNames: ['source'] as const,
     registers: [registry],
+    // Gauges collect concurrently: this one waits for the reads of the same scrape to report.
+    collect: async () => {
+      await Promise.all([readQueues(), readDatabase(), ...readOperatorGauges]);
+    },
   });
 
   const readSource = async (source: 'postgres' | 'redis', read: () => Promise<void>) => {
@@ -100,21 +110,22 @@ export function createMetrics(ctx: AppContext): Metrics {
     }
   };
 
-  new Gauge({
+  const readQueues = sharedWhileRunning(() =>
+    readSource('redis', async () => {
+      const counts = await Promise.all(
+        QUEUE_NAMES.map((name) => ctx.queues[name].getJobCounts(...QUEUE_JOB_STATES)),
+      );
+      QUEUE_NAMES.forEach((queue, i) => {
+        for (const state of QUEUE_JOB_STATES) queueJobs.set({ queue, state }, counts[i]?.[state] ?? 0);
+      });
+    }),
+  );
+  const queueJobs = new Gauge({
     name: 'shop_queue_jobs',
     help: 'Jobs in each queue by state (waiting, active, delayed, failed), read from Redis at scrape time',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
-    async collect() {
-      await readSource('redis', async () => {
-        const counts = await Promise.all(
-          QUEUE_NAMES.map((name) => ctx.queues[name].getJobCounts(...QUEUE_JOB_STATES)),
-        );
-        QUEUE_NAMES.forEach((queue, i) => {
-          for (const state of QUEUE_JOB_STATES) this.set({ queue, state }, counts[i]?.[state] ?? 0);
-        });
-      });
-    },
+    collect: readQueues,
   });
 
   // One scrape reads PostgreSQL once for the three gauges below (they collect concurrently and share
@@ -160,6 +171,12 @@ export function createMetrics(ctx: AppContext): Metrics {
     collect: readDatabase,
   });
 
+  const readOperatorGauges = registerOperatorGauges(registry, ctx, readSource);
+  // The event pipeline counts in prom-client's process-wide registry (src/messaging/event-metrics.ts).
+  for (const metric of [eventConsumerLagSeconds, outboxAlertedTotal, webhookAttemptsTotal]) {
+    registry.registerMetric(metric);
+  }
+
   const metrics: Metrics = {
     registry,
     httpDuration,
@@ -188,15 +205,4 @@ export function createMetrics(ctx: AppContext): Metrics {
     for (const m of live) m.observeJob(queue, name, seconds, outcome);
   });
   return metrics;
-}
-
-/** Calls made while a run is in flight share it, so one scrape does the work once. */
-function sharedWhileRunning(run: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  return () => {
-    running ??= run().finally(() => {
-      running = undefined;
-    });
-    return running;
-  };
 }

@@ -12,6 +12,7 @@ import { asDate, sql } from '../db/sql';
 import type { WriteBatch } from '../db/write-batch';
 import { VersionConflictError } from '../errors/version-conflict.error';
 import { uuidv7 } from '../ids';
+import { annotateActiveSpan } from '../tracing/tracing';
 
 /** An order row as the worker loads it: identity, money, and the snapshot that is its state. */
 export interface OrderRecord {
@@ -143,6 +144,12 @@ export function insertTransition(
     at: Date;
   },
 ) {
+  annotateActiveSpan({
+    'shop.order.id': t.orderId,
+    'shop.order.event': t.event,
+    'shop.order.state_before': t.from ? stateOf(t.from) : '',
+    'shop.order.state_after': stateOf(t.to),
+  });
   batch.add(
     sql`insert into order_transitions (id, order_id, from_status, to_status, from_state, to_state, event, message_id, at)
         values (${uuidv7()}, ${t.orderId}, ${t.from ? statusOf(t.from) : null}, ${statusOf(t.to)},

@@ -7,6 +7,7 @@ import { outboxAlertedTotal } from '../messaging/event-metrics';
 import { outboxWakeChannel } from '../messaging/outbox-signal';
 import type { QueueName } from '../messaging/queues';
 import { createRedis } from '../messaging/redis';
+import { inStoredTraceContext } from '../tracing/tracing';
 import { WakeSignal } from './wake-signal';
 
 const BATCH = 500;
@@ -33,6 +34,8 @@ export interface OutboxRecord {
   cancel: boolean;
   attempts: number;
   created_at: Date;
+  /** The trace of the transaction that wrote the row (null when tracing was off). */
+  trace_context: string | null;
 }
 
 /**
@@ -116,7 +119,7 @@ export class OutboxRelay {
                        where status in ('PENDING', 'FAILED') and next_attempt_at <= now()
                        order by next_attempt_at limit ${BATCH} for update skip locked)
           returning id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel, attempts,
-                    created_at`,
+                    created_at, trace_context`,
     );
   }
 
@@ -218,8 +221,23 @@ export class OutboxRelay {
   }
 }
 
-/** Domain events become `events` jobs named by their type; actor messages carry their own payload. */
+/**
+ * Rows written by one transaction share its trace context: each group is published in a span of that
+ * trace, so the jobs it enqueues continue it (with tracing off there is one group and no span).
+ */
 async function publish(ctx: AppContext, rows: OutboxRecord[]): Promise<void> {
+  const byTrace = Map.groupBy(rows, (row) => row.trace_context);
+  await Promise.all(
+    [...byTrace].map(([traceContext, group]) =>
+      inStoredTraceContext(traceContext, 'outbox relay', { 'shop.outbox.rows': group.length }, () =>
+        publishRows(ctx, group),
+      ),
+    ),
+  );
+}
+
+/** Domain events become `events` jobs named by their type; actor messages carry their own payload. */
+async function publishRows(ctx: AppContext, rows: OutboxRecord[]): Promise<void> {
   const byQueue = new Map<QueueName, OutboxRecord[]>();
   for (const row of rows) byQueue.set(row.queue, [...(byQueue.get(row.queue) ?? []), row]);
   const now = Date.now();

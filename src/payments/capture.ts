@@ -5,6 +5,7 @@ import { db } from '../db/database';
 import { sql } from '../db/sql';
 import type { Logger } from '../logger';
 import type { CapturePaymentMessage } from '../messaging/messages';
+import { annotateActiveSpan } from '../tracing/tracing';
 import { handlerFor } from './methods';
 import type { Alongside, PaymentAttempt } from './methods/payment-method';
 import { tellOrder } from './tell-order';
@@ -41,6 +42,7 @@ export async function capturePayment(
     return 'settled';
   }
   const plog = log.child({ paymentId, orderId: payment.order_id, attempt: payment.attempts });
+  annotateActiveSpan({ 'shop.order.id': payment.order_id, 'shop.payment.attempt': payment.attempts });
   const settle = {
     // The money and the news of it commit together (alongside); a second run finds the money moved
     // and only repeats the (deduplicated) news.

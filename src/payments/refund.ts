@@ -6,6 +6,7 @@ import { sql } from '../db/sql';
 import { isRefundExceedsDebit } from '../errors/refund-exceeds-debit.error';
 import type { Logger } from '../logger';
 import type { RefundPaymentMessage } from '../messaging/messages';
+import { annotateActiveSpan } from '../tracing/tracing';
 import { handlerFor } from './methods';
 import type { Alongside, RefundAttempt } from './methods/payment-method';
 import { tellOrder } from './tell-order';
@@ -52,6 +53,7 @@ export async function carryOutRefund(
     return 'settled';
   }
   const rlog = log.child({ refundId, paymentId: refund.payment_id, orderId: refund.order_id });
+  annotateActiveSpan({ 'shop.order.id': refund.order_id, 'shop.payment.id': refund.payment_id });
   const settle = {
     completed: (alongside?: Alongside) => completed(ctx, rlog, refund, alongside),
     failed: (reason: string) => failed(ctx, rlog, refund, reason),

@@ -76,6 +76,9 @@ async function openPage(path: string, credentials?: { username: string; password
     viewport: { width: 1440, height: 900 },
     ...(credentials ? { httpCredentials: credentials } : {}),
   });
+  // Every request the page (or a worker of it) makes, wherever it goes.
+  const requested: string[] = [];
+  context.on('request', (request) => requested.push(request.url()));
   // Offline: whatever a page asks of any other host is refused, and recorded.
   const external: string[] = [];
   await context.route('**/*', (route) => {
@@ -95,7 +98,7 @@ async function openPage(path: string, credentials?: { username: string; password
   });
   const response = await page.goto(`${origin}${path}`, { waitUntil: 'domcontentloaded' });
   const csp = response?.headers()['content-security-policy'];
-  return { context, page, errors, external, blocked, csp, status: response?.status() };
+  return { context, page, errors, external, requested, blocked, csp, status: response?.status() };
 }
 
 describe.skipIf(!hasChromium)('operator pages render in a real browser', () => {
@@ -113,6 +116,62 @@ describe.skipIf(!hasChromium)('operator pages render in a real browser', () => {
     expect(external).toEqual([]);
     await context.close();
   });
+
+  it('/docs reaches nothing outside the shop: every request goes to its origin, no link leads elsewhere', async () => {
+    const { context, page, errors, requested, blocked } = await openPage('/docs');
+    await page.getByRole('heading', { name: 'Shop backend API' }).first().waitFor({ timeout: 20_000 });
+    // Use it as a reader would: open an operation and send it from the built-in request client.
+    await page.locator('button', { hasText: 'Open Group - Operations' }).first().click({ timeout: 10_000 });
+    await page.getByText('Liveness: the process answers', { exact: true }).first().click({ timeout: 10_000 });
+    await page
+      .locator('button', { hasText: 'Test Request(get /health/live)' })
+      .first()
+      .click({ timeout: 10_000 });
+    const sent = page.waitForResponse((res) => res.url() === `${origin}/health/live`, { timeout: 20_000 });
+    await page
+      .locator('button', { hasText: 'Send get request to /health/live' })
+      .first()
+      .click({ timeout: 10_000 });
+    expect((await sent).status()).toBe(200);
+    await page.waitForLoadState('networkidle');
+
+    const elsewhere = requested.filter(
+      (url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:') && !url.startsWith('blob:'),
+    );
+    expect(elsewhere).toEqual([]);
+    expect(requested).toEqual(
+      expect.arrayContaining([`${origin}/docs`, `${origin}/docs/scalar.js`, `${origin}/openapi.json`]),
+    );
+    // No visible link that can be followed to another site, no button to a hosted service (Scalar's MCP
+    // generator, its hosted client, "Powered by").
+    const links = await page.$$eval('a[href]', (anchors) => {
+      // Runs in the page (this project compiles without the DOM library).
+      const window = globalThis as unknown as {
+        getComputedStyle: (element: unknown) => { pointerEvents: string };
+        document: { baseURI: string };
+      };
+      return anchors
+        .filter((a) => a.getClientRects().length > 0 && window.getComputedStyle(a).pointerEvents !== 'none')
+        .map((a) => ({
+          text: a.textContent?.trim(),
+          href: new URL(a.getAttribute('href')!, window.document.baseURI).href,
+        }));
+    });
+    // A blob: link (download the response body) holds data already in the page.
+    const leavesShop = (href: string) =>
+      !href.startsWith(`${origin}/`) && !href.startsWith(`blob:${origin}/`);
+    expect(links.filter((link) => leavesShop(link.href))).toEqual([]);
+    await expect(page.getByText('Generate MCP').count()).resolves.toBe(0);
+    await expect(
+      page
+        .getByText(/Powered by/i)
+        .filter({ visible: true })
+        .count(),
+    ).resolves.toBe(0);
+    expect(errors).toEqual([]);
+    expect(blocked).toEqual([]);
+    await context.close();
+  }, 60_000);
 
   it('/admin/queues shows Bull Board with every queue after Basic auth', async () => {
     const { context, page, status, errors, external, blocked, csp } = await openPage('/admin/queues', {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
 import { type DomainEventMessage, parseDomainEvent } from '../../src/messaging/domain-events';
-import { outboxLagSeconds } from '../../src/messaging/event-metrics';
+import { eventConsumerLagSeconds } from '../../src/messaging/event-metrics';
 import { dispatchEvent } from '../../workers/events.worker';
 import { createProduct } from '../support/catalog';
 import {
@@ -228,10 +228,10 @@ describe('every transition reaches each consumer, exactly once', () => {
       expect(lag.p99Ms).toBeLessThanOrEqual(lag.maxMs);
       expect(lag.maxMs).toBeLessThanOrEqual(Date.now() - fileStartedAt);
     }
-    const histogram = await outboxLagSeconds.get();
+    const histogram = await eventConsumerLagSeconds.get();
     const counts = Object.fromEntries(
       histogram.values
-        .filter((v) => v.metricName === 'shop_outbox_lag_seconds_count')
+        .filter((v) => v.metricName === 'shop_event_consumer_lag_seconds_count')
         .map((v) => [v.labels.consumer, v.value]),
     );
     for (const consumer of ['notifications', 'sales-stats', 'webhooks', 'order-status']) {

@@ -1,10 +1,12 @@
 import { UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app';
+import { couponGateKeys } from '../../src/coupons/coupon-gate';
 import { run, sql } from '../../src/db/sql';
 import { metricsApp } from '../../src/http/metrics-app';
 import { observeGatewayLatency } from '../../src/observability/metrics';
 import { type RunningWorker, startWorker } from '../../workers/runtime';
+import { createCoupon, gateOf } from '../support/coupons';
 import {
   createFixtureProduct,
   payFixtureOrder,
@@ -117,6 +119,54 @@ describe('orders by status and outbox health are read from PostgreSQL at scrape 
     expect(sample(text, 'shop_outbox_lag_seconds')).toBeGreaterThan(0);
     expect(sample(text, 'shop_outbox_alerted_events')).toBe(1);
     expect(sample(text, 'shop_scrape_source_up', { source: 'postgres' })).toBe(1);
+  });
+});
+
+describe('orders past their deadline (a lost timer the sweeper has not caught) are counted at scrape time', () => {
+  it('counts PENDING orders past their payment window and PAID ones past auto-confirmation, with the worst delay', async () => {
+    const before = (await scrape()).text;
+    expect(sample(before, 'shop_orders_overdue', { status: 'PENDING' })).toBe(0);
+    expect(sample(before, 'shop_orders_overdue_seconds', { status: 'PENDING' })).toBe(0);
+    expect(sample(before, 'shop_orders_overdue', { status: 'PAID' })).toBe(0);
+
+    const buyer = await shop.createUser('BUYER');
+    const product = await createFixtureProduct(shop, await shop.createUser('SELLER'));
+    const late = await placeFixtureOrder(shop, buyer, product);
+    await placeFixtureOrder(shop, buyer, product); // inside its window
+    const paid = await placeFixtureOrder(shop, buyer, product);
+    await payFixtureOrder(shop, buyer, paid);
+    const em = shop.ctx.orm.em.fork();
+    // No worker runs here: nothing expires or confirms them.
+    await run(em, sql`update orders set expires_at = now() - interval '10 minutes' where id = ${late}`);
+    const confirmS = shop.config.orderAutoConfirmMs / 1000;
+    await run(
+      em,
+      sql`update orders set paid_at = now() - make_interval(secs => ${confirmS + 120}::float8) where id = ${paid}`,
+    );
+
+    const { text } = await scrape();
+    expect(sample(text, 'shop_orders_overdue', { status: 'PENDING' })).toBe(1);
+    expect(sample(text, 'shop_orders_overdue_seconds', { status: 'PENDING' })).toBeGreaterThanOrEqual(600);
+    expect(sample(text, 'shop_orders_overdue', { status: 'PAID' })).toBe(1);
+    expect(sample(text, 'shop_orders_overdue_seconds', { status: 'PAID' })).toBeGreaterThanOrEqual(120);
+  });
+});
+
+describe('coupon gate drift: Redis gates compared with PostgreSQL at scrape time', () => {
+  it('is 0 for gates that agree and counts the coupons and slots by which they differ', async () => {
+    const seller = await shop.createUser('SELLER');
+    const agreeing = await createCoupon(shop, seller, { totalQuantity: 50 });
+    const drifting = await createCoupon(shop, seller, { totalQuantity: 100 });
+    expect((await gateOf(shop, agreeing.id)).remaining).toBe(50);
+    expect((await gateOf(shop, drifting.id)).remaining).toBe(100);
+    const before = (await scrape()).text;
+    expect(sample(before, 'shop_coupon_gates_drifted')).toBe(0);
+    expect(sample(before, 'shop_coupon_gate_drift_slots')).toBe(0);
+
+    await shop.ctx.redis.set(couponGateKeys(shop.ctx, drifting.id).remaining, 97);
+    const { text } = await scrape();
+    expect(sample(text, 'shop_coupon_gates_drifted')).toBe(1);
+    expect(sample(text, 'shop_coupon_gate_drift_slots')).toBe(3);
   });
 });
 

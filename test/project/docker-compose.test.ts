@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Ajv2019 from 'ajv/dist/2019';
@@ -25,7 +25,10 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs postgres, redis, an API-only process and a worker process from one image', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['api', 'postgres', 'redis', 'worker']);
+    const byDefault = Object.entries(compose.services)
+      .filter(([, service]) => !(service as { profiles?: string[] }).profiles)
+      .map(([name]) => name);
+    expect(byDefault.sort()).toEqual(['api', 'postgres', 'redis', 'worker']);
     expect(compose.services.api.environment.WORKERS).toBe('none');
     expect(compose.services.worker.command).toEqual(['npm', 'run', 'worker']);
     expect(compose.services.api.build).toBe('.');
@@ -40,5 +43,38 @@ describe('docker-compose.yml', () => {
     }
     expect(compose.services.api.depends_on.postgres.condition).toBe('service_healthy');
     expect(compose.services.api.depends_on.redis.condition).toBe('service_healthy');
+  });
+
+  it('adds Prometheus, Grafana and Jaeger only with --profile observability, wired to the shop', () => {
+    const observability = Object.entries(compose.services)
+      .filter(([, service]) => (service as { profiles?: string[] }).profiles?.includes('observability'))
+      .map(([name]) => name);
+    expect(observability.sort()).toEqual(['grafana', 'jaeger', 'prometheus']);
+    // Every file a service mounts from ops/ exists.
+    for (const name of observability) {
+      for (const volume of compose.services[name].volumes ?? []) {
+        const source = String(volume).split(':')[0]!;
+        expect(existsSync(join(root, source)), `${name} mounts ${source}`).toBe(true);
+      }
+    }
+    const prometheus = parse(readFileSync(join(root, 'ops/prometheus/prometheus.yml'), 'utf8'));
+    const targets = prometheus.scrape_configs.flatMap(
+      (job: {
+        static_configs?: { targets: string[] }[];
+        dns_sd_configs?: { names: string[]; port: number }[];
+      }) => [
+        ...(job.static_configs ?? []).flatMap((c) => c.targets),
+        ...(job.dns_sd_configs ?? []).flatMap((c) => c.names.map((n) => `${n}:${c.port}`)),
+      ],
+    );
+    expect(targets.sort()).toEqual([`api:${compose.services.api.environment.PORT}`, 'worker:9464']);
+    expect(compose.services.worker.environment.WORKER_METRICS_PORT).toBe('9464');
+    expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+    // The shop exports traces over OTLP when given the endpoint; Jaeger listens for OTLP/HTTP on 4318.
+    for (const name of ['api', 'worker']) {
+      expect(compose.services[name].environment).toHaveProperty('OTEL_EXPORTER_OTLP_ENDPOINT');
+      expect(compose.services[name].environment.OTEL_SERVICE_NAME).toBe(`shop-${name}`);
+    }
+    expect(compose.services.jaeger.expose).toContain('4318');
   });
 });

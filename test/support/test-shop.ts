@@ -6,6 +6,7 @@ import type { Role } from '../../src/db/schema/user.entity';
 import { User } from '../../src/db/schema/user.entity';
 import { createLogger } from '../../src/logger';
 import { waitUntilReady } from '../../src/messaging/redis';
+import { startTracing } from '../../src/tracing/tracing';
 import { type RunningWorkers, startWorkers } from '../../workers';
 import { createTestDatabase, databaseUrl, dropTestDatabase } from './databases';
 
@@ -71,6 +72,12 @@ export function testEnv(
  * Redis key prefix, the real HTTP app called in-process through `app.request()`.
  */
 export async function createTestShop(overrides: Record<string, string> = {}): Promise<TestShop> {
+  // TEST_TRACING=1 runs a test file with tracing on (spans made and propagated, then dropped): the
+  // shop must behave the same either way.
+  if (process.env.TEST_TRACING === '1') {
+    const { NoopSpanProcessor } = await import('@opentelemetry/sdk-trace');
+    await startTracing({ spanProcessors: [new NoopSpanProcessor()] });
+  }
   const databaseName = await createTestDatabase(inject('templateDatabase'));
   const config = loadConfig(testEnv(databaseName, overrides));
   const log = createLogger(config);

@@ -7,6 +7,7 @@ import { Migration20261121055408_events } from './Migration20261121055408_events
 import { Migration20261121055453_gateway } from './Migration20261121055453_gateway';
 import { Migration20261121062254_processed_messages_index } from './Migration20261121062254_processed_messages_index';
 import { Migration20261206100313_receipt_outcomes } from './Migration20261206100313_receipt_outcomes';
+import { Migration20261206100945_outbox_trace_context } from './Migration20261206100945_outbox_trace_context';
 import { Migration20261206101500_token_version } from './Migration20261206101500_token_version';
 import { Migration20261206103000_queued_commands } from './Migration20261206103000_queued_commands';
 
@@ -19,6 +20,7 @@ export const migrations = [
   Migration20261121055453_gateway,
   Migration20261121062254_processed_messages_index,
   Migration20261206100313_receipt_outcomes,
+  Migration20261206100945_outbox_trace_context,
   Migration20261206101500_token_version,
   Migration20261206103000_queued_commands,
 ];

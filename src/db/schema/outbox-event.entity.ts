@@ -31,6 +31,8 @@ export const OutboxEventSchema = defineEntity({
     claimedAt: p.datetime().nullable(),
     createdAt: p.datetime(),
     sentAt: p.datetime().nullable(),
+    /** W3C trace context of the transaction that wrote the row (JSON carrier); null when tracing is off. */
+    traceContext: p.text().nullable(),
   },
   indexes: [
     // Rows a relay may claim: new ones, and failed ones whose backoff has passed.

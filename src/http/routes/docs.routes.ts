@@ -27,8 +27,18 @@ const openapiJson = createRoute({
   },
 });
 
-// Scalar's bundle, from the package; fonts and telemetry off so nothing is fetched from the internet.
+// Scalar's bundle, from the package; fonts and telemetry off so nothing is fetched from the internet,
+// and nothing that leads to Scalar's hosted services: no MCP generator, no "open in the API client"
+// button, no "Powered by" links (hidden by CSS: no option removes them), no live link to another site
+// (the CSS leaves them as text). The built-in request client sends straight from the browser to this
+// origin (no proxy is configured).
 // (The container is not called #api-reference: Scalar would also mount its default config there.)
+const OFFLINE_CSS = [
+  'a[href*="scalar.com"] { display: none !important; }',
+  // Other absolute links (MDN for a status code) stay as text. (No URL in the page: see openapi.test.ts.)
+  'a[href^="http:"], a[href^="https:"], a[href^="//"] { pointer-events: none; color: inherit; text-decoration: none; }',
+].join(' ');
+
 const docsPage = (nonce: string) => `<!doctype html>
 <html lang="en">
 <head>
@@ -49,6 +59,9 @@ const docsPage = (nonce: string) => `<!doctype html>
       telemetry: false,
       showDeveloperTools: 'never',
       agent: { disabled: true },
+      mcp: { disabled: true },
+      hideClientButton: true,
+      customCss: ${JSON.stringify(OFFLINE_CSS)},
     });
   </script>
 </body>
