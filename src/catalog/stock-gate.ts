@@ -76,18 +76,26 @@ redis.call('HSET', KEYS[2], ARGV[1], record)
 return {'TAKEN'}
 `);
 
-// After a step committed: its take (if any) is settled, and the committed changes of available stock
-// reach the gate — except the reservations a take had already paid for. Missing counters are left to
-// the next rebuild (which reads PostgreSQL, changes included).
+// After steps committed (one call for a whole batch): each step's take (if any) is settled, and its
+// committed changes of available stock reach the gate — except the reservations its take had already
+// paid for. Missing counters are left to the next rebuild (which reads PostgreSQL, changes included).
+// ARGV: per step, its command id ('' for none), its number of changes, then product, delta pairs.
 const settleScript = luaScript(`
-local prepaid = ARGV[1] ~= '' and redis.call('HDEL', KEYS[2], ARGV[1]) == 1
-for i = 2, #ARGV, 2 do
-  local delta = tonumber(ARGV[i + 1])
-  if not (prepaid and delta < 0) and redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
-    redis.call('HINCRBY', KEYS[1], ARGV[i], delta)
+local i = 1
+local settled = 0
+while i <= #ARGV do
+  local prepaid = ARGV[i] ~= '' and redis.call('HDEL', KEYS[2], ARGV[i]) == 1
+  if prepaid then settled = settled + 1 end
+  local count = tonumber(ARGV[i + 1])
+  for j = i + 2, i + 2 * count, 2 do
+    local delta = tonumber(ARGV[j + 1])
+    if not (prepaid and delta < 0) and redis.call('HEXISTS', KEYS[1], ARGV[j]) == 1 then
+      redis.call('HINCRBY', KEYS[1], ARGV[j], delta)
+    end
   end
+  i = i + 2 + 2 * count
 end
-return prepaid and 1 or 0
+return settled
 `);
 
 // PostgreSQL refused (or will never commit) a command that took units: they go back to the gate.
@@ -142,19 +150,27 @@ export async function takeStock(
   return { kind: kind === 'TAKEN_BEFORE' ? 'TAKEN_BEFORE' : 'TAKEN' };
 }
 
+/** One committed step as the stock gate sees it. */
+export interface CommittedStock {
+  /** The command that ran the step: a take it made is settled. */
+  commandId?: string | undefined;
+  /** Committed changes of available units: reservations negative, releases and restocks positive. */
+  changes: readonly GateLine[];
+}
+
 /**
- * After commit: `changes` are the step's committed changes of available stock (reservations
- * negative, releases and restocks positive). With the command's id, a take it made is settled
- * and its reservations are not taken from the gate twice.
+ * After commit, one Redis call for any number of steps (a placement batch): each step's take is
+ * settled and its changes reach the gate, except reservations its take had already paid for.
  */
-export async function settleStock(
-  ctx: AppContext,
-  commandId: string | undefined,
-  changes: readonly GateLine[],
-): Promise<void> {
-  if (!ctx.config.stockGate || (changes.length === 0 && !commandId)) return;
+export async function settleStock(ctx: AppContext, steps: readonly CommittedStock[]): Promise<void> {
+  const relevant = steps.filter((s) => s.changes.length > 0);
+  if (!ctx.config.stockGate || relevant.length === 0) return;
   const keys = stockGateKeys(ctx);
-  await settleScript(ctx.redis, [keys.available, keys.takes], [commandId ?? '', ...flatten(changes)]);
+  await settleScript(
+    ctx.redis,
+    [keys.available, keys.takes],
+    relevant.flatMap((s) => [s.commandId ?? '', s.changes.length, ...flatten(s.changes)]),
+  );
 }
 
 /** A command that took units will not reserve them (PostgreSQL refused, or it ended otherwise). */

@@ -123,7 +123,7 @@ export async function afterCommit(
   commandId?: string,
 ): Promise<void> {
   if (result.stockChanges?.length)
-    await settleStock(ctx, commandId, result.stockChanges ?? []).catch((err) =>
+    await settleStock(ctx, [{ commandId, changes: result.stockChanges }]).catch((err) =>
       log.warn({ err: String(err) }, 'stock gate not settled; the reconciliation repairs it'),
     );
   if (result.touchedProducts.length > 0) await invalidateProducts(ctx, result.touchedProducts);
