@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
 import { invalidateProducts } from '../catalog/product-cache';
-import { type GateLine as StockChange, settleStock } from '../catalog/stock-gate';
+import { giveBackTake, type GateLine as StockChange, settleStock } from '../catalog/stock-gate';
 import type { AppContext } from '../context';
 import { isTransientConflict, isUniqueViolation } from '../db/errors';
 import { type DomainError, isDomainError } from '../errors/domain-error';
@@ -89,6 +89,12 @@ async function refuse(
     },
     new Date(),
   );
+  // PostgreSQL refused a placement: units the stock gate handed this command go back (a no-op
+  // without a take), before the answer, so whoever hears the 409 sees the gate as it now is.
+  if (type === 'PLACE')
+    await giveBackTake(ctx, command.commandId).catch((err) =>
+      log.warn({ err: String(err) }, 'stock gate take not given back; the reconciliation repairs it'),
+    );
   log.debug({ code: error.code }, 'command refused');
   await reply(ctx, command, { status: 'FAILED', error: body });
   return { refused: error.code };

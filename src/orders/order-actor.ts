@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
-import { giveBackTake } from '../catalog/stock-gate';
 import { afterCommit, runCommandJob, withConflictRetries } from '../commands/run-command';
 import type { AppContext } from '../context';
 import type { Logger } from '../logger';
@@ -13,15 +12,7 @@ import { placeOrder } from './place-order';
 export async function runPlaceOrder(ctx: AppContext, job: Job, command: PlaceOrderCommand, log: Logger) {
   const day = businessDay(new Date(), ctx.config.timezone);
   await ensureOrderSequence(ctx.orm.em.fork(), day);
-  const outcome = await runCommandJob(ctx, job, command, log, (tx, now) =>
-    placeOrder(tx, ctx.config, command, now, day),
-  );
-  // PostgreSQL refused: units the stock gate handed this command go back (a no-op without a take).
-  if (typeof outcome === 'object' && 'refused' in outcome)
-    await giveBackTake(ctx, command.commandId).catch((err) =>
-      log.warn({ err: String(err) }, 'stock gate take not given back; the reconciliation repairs it'),
-    );
-  return outcome;
+  return runCommandJob(ctx, job, command, log, (tx, now) => placeOrder(tx, ctx.config, command, now, day));
 }
 
 /** CANCEL, CONFIRM, PAY or REFUND on an existing order, carried out once. */
