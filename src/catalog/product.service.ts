@@ -7,7 +7,7 @@ import { uuidv7 } from '../ids';
 import { type Actor, assertMayManage } from './ownership';
 import { getCachedProductView, invalidateProducts } from './product-cache';
 import { loadProductViews, type ProductView } from './product-view';
-import { openStockCounter } from './stock-gate';
+import { closeStockCounter, openStockCounter } from './stock-gate';
 
 export interface NewProduct {
   name: string;
@@ -72,9 +72,14 @@ export async function changeProductStatus(
   productId: string,
   status: ProductStatus,
 ): Promise<ProductView> {
-  return changeOwnedProduct(ctx, actor, productId, (product) => {
+  const view = await changeOwnedProduct(ctx, actor, productId, (product) => {
     product.status = status;
   });
+  if (status !== 'ON_SALE')
+    await closeStockCounter(ctx, productId).catch((err) =>
+      ctx.log.warn({ err: String(err) }, 'stock gate counter not closed; the worker refuses its orders'),
+    );
+  return view;
 }
 
 async function changeOwnedProduct(

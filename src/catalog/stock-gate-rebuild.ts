@@ -6,7 +6,7 @@ import { waitUntilReady } from '../messaging/redis';
 import { giveBackTake, HELD_BY_TAKES_LUA, readTakes, stockGateKeys } from './stock-gate';
 
 /**
- * Building the stock gate from PostgreSQL — `available = stock − reserved − Σ takes in flight` — at
+ * Building the stock gate (products ON_SALE only) from PostgreSQL — `available = stock − reserved − Σ takes in flight` — at
  * start-up, on demand (POST /admin/inventory/stock-gate/rebuild), for products a placement finds
  * missing (a new product, a flushed Redis), and the periodic reconciliation that compares and repairs.
  */
@@ -67,10 +67,12 @@ async function readAvailable(ctx: AppContext, productIds?: readonly string[], af
   return query<AvailableRow>(
     ctx.orm.em.fork(),
     productIds
-      ? sql`select product_id, stock - reserved as available, version from inventory
-            where product_id = any(${productIds}::uuid[]) order by product_id`
-      : sql`select product_id, stock - reserved as available, version from inventory
-            where product_id > ${after}::uuid order by product_id limit ${CHUNK}`,
+      ? sql`select i.product_id, i.stock - i.reserved as available, i.version
+            from inventory i join products p on p.id = i.product_id and p.status = 'ON_SALE'
+            where i.product_id = any(${productIds}::uuid[]) order by i.product_id`
+      : sql`select i.product_id, i.stock - i.reserved as available, i.version
+            from inventory i join products p on p.id = i.product_id and p.status = 'ON_SALE'
+            where i.product_id > ${after}::uuid order by i.product_id limit ${CHUNK}`,
   );
 }
 

@@ -199,3 +199,12 @@ export async function openStockCounter(ctx: AppContext, productId: string, units
   if (!ctx.config.stockGate) return;
   await ctx.redis.hsetnx(stockGateKeys(ctx).available, productId, units);
 }
+
+/**
+ * A product taken off sale has no counter, so its orders reach the worker and hear
+ * PRODUCT_NOT_AVAILABLE; back on sale, the next order builds it from PostgreSQL.
+ */
+export async function closeStockCounter(ctx: AppContext, productId: string): Promise<void> {
+  if (!ctx.config.stockGate) return;
+  await ctx.redis.hdel(stockGateKeys(ctx).available, productId);
+}

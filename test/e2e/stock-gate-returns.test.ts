@@ -113,4 +113,20 @@ describe('units come back to the stock gate', () => {
     expect(await shop.ctx.redis.hlen(stockGateKeys(shop.ctx).takes)).toBe(0);
     expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 1, reserved: 1 });
   });
+
+  it('a product taken off sale loses its counter: its orders hear PRODUCT_NOT_AVAILABLE, not OUT_OF_STOCK', async () => {
+    const productId = await createProduct(shop, seller, { stock: 1 });
+    const [a, b] = await Promise.all([1, 2].map(() => shop.createUser('BUYER')));
+    expect((await place(a!, productId)).status).toBe(201);
+    const off = await shop.request('PATCH', `/api/v1/products/${productId}/status`, {
+      token: seller.token,
+      body: { status: 'DISCONTINUED' },
+    });
+    expect(off.status).toBe(200);
+    expect(await gateCounter(productId)).toBeNull();
+    const refused = await place(b!, productId);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toBe('PRODUCT_NOT_AVAILABLE');
+    expect(await gateCounter(productId)).toBeNull();
+  });
 });
