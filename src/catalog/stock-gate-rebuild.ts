@@ -137,6 +137,9 @@ export function setStockGateDriftObserver(observer: DriftObserver): void {
   driftObserver = observer;
 }
 
+/** How long a drifting counter must stay put before it is repaired. */
+const SETTLE_GRACE_MS = 100;
+
 /** A take older than this without a live command behind it is settled from its receipt. */
 const STALE_TAKE_MS = 30_000;
 
@@ -179,6 +182,9 @@ async function repairUnchanged(ctx: AppContext, before: AvailableRow[], seen: st
   const counters = new Map<string, string>();
   for (let i = 0; i < seen.length; i += 2) counters.set(seen[i]!, seen[i + 1]!);
   const earlier = new Map(before.map((r) => [r.product_id, r]));
+  // A step that committed just before the first read settles its counter right after: give it time,
+  // then repair only a counter that still reads the same (compare-and-set) for a row that did not move.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_GRACE_MS));
   const now = await readAvailable(ctx, [...counters.keys()]);
   const steady = now.filter((r) => earlier.get(r.product_id)?.version === r.version);
   if (steady.length === 0) return [];

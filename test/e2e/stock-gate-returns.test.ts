@@ -129,4 +129,21 @@ describe('units come back to the stock gate', () => {
     expect(refused.body.error).toBe('PRODUCT_NOT_AVAILABLE');
     expect(await gateCounter(productId)).toBeNull();
   });
+
+  it("the inventory actor's scheduled reconciliation repairs a drifted counter by itself", async () => {
+    const reconciling = await createTestShop({ WORKERS: 'all', STOCK_GATE_RECONCILE_INTERVAL_MS: '300' });
+    try {
+      const owner = await reconciling.createUser('SELLER');
+      const productId = await createProduct(reconciling, owner, { stock: 6 });
+      await reconciling.ctx.redis.hset(stockGateKeys(reconciling.ctx).available, productId, 1);
+      await until(
+        'the reconciliation repairs the counter',
+        async () => (await gateCounter(productId, reconciling)) === 6,
+      );
+      const metrics = await reconciling.request('GET', '/metrics');
+      expect(String(metrics.body)).toMatch(/shop_stock_gate_drift_repairs_total [1-9]/);
+    } finally {
+      await reconciling.close();
+    }
+  });
 });
