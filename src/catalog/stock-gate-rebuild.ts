@@ -81,6 +81,7 @@ export async function rebuildStockGate(
   ctx: AppContext,
   options: { productIds?: readonly string[]; onlyMissing?: boolean } = {},
 ): Promise<number> {
+  if (!ctx.config.stockGate) return 0;
   const keys = stockGateKeys(ctx);
   const mode = options.onlyMissing ? 'missing' : 'all';
   let installed = 0;
@@ -136,6 +137,9 @@ let driftObserver: DriftObserver = () => undefined;
 export function setStockGateDriftObserver(observer: DriftObserver): void {
   driftObserver = observer;
 }
+
+/** A take without a receipt this long after it went stale is given back. */
+const ABANDONED_TAKE_MS = 3600_000;
 
 /** How long a drifting counter must stay put before it is repaired. */
 const SETTLE_GRACE_MS = 100;
@@ -215,5 +219,11 @@ async function settleEndedTakes(ctx: AppContext, before: number): Promise<number
     if (receipt.status === 'DONE') await ctx.redis.hdel(keys.takes, receipt.id);
     else await giveBackTake(ctx, receipt.id);
   }
-  return receipts.length;
+  // A take this old without a receipt belongs to a command that never reached its mailbox (its
+  // give-back was lost too). Giving it back is safe even if it still commits one day: a commit
+  // without a take is debited from the gate.
+  const answered = new Set(receipts.map((r) => r.id));
+  const abandoned = stale.filter((t) => t.at < before - ABANDONED_TAKE_MS && !answered.has(t.commandId));
+  for (const take of abandoned) await giveBackTake(ctx, take.commandId);
+  return receipts.length + abandoned.length;
 }

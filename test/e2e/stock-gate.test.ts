@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findInventoryDrift } from '../../src/catalog/inventory-actor';
-import { stockGateKeys, takeStock } from '../../src/catalog/stock-gate';
+import { giveBackTake, stockGateKeys, takeStock } from '../../src/catalog/stock-gate';
 import { reconcileStockGate } from '../../src/catalog/stock-gate-rebuild';
 import { query, run, sql } from '../../src/db/sql';
 import { createProduct, inventoryOf } from '../support/catalog';
@@ -170,6 +170,8 @@ describe('the stock gate in front of PostgreSQL', () => {
       kind: 'TAKEN_BEFORE',
     });
     expect(await gateCounter(productId)).toBe(0);
+    expect(await giveBackTake(shop.ctx, commandId)).toBe(true);
+    expect(await gateCounter(productId)).toBe(3);
   });
 
   it('a drift between the gate and PostgreSQL is repaired by the reconciliation, with a log line and a metric', async () => {
@@ -237,5 +239,36 @@ describe('the stock gate in front of PostgreSQL', () => {
       body: {},
     });
     expect(forbidden.status).toBe(403);
+  });
+
+  it('takes left behind are settled by the reconciliation: from their receipt, or given back when abandoned', async () => {
+    const productId = await createProduct(shop, seller, { stock: 10 });
+    const [buyer] = await buyers(1);
+    expect((await place(buyer!, productId, 2, { 'idempotency-key': `left-${productId}` })).status).toBe(201);
+    const [receipt] = await query<{ id: string }>(
+      shop.ctx.orm.em.fork(),
+      sql`select id from commands where user_id = ${buyer!.id} and type = 'PLACE' and status = 'DONE'`,
+    );
+    // A worker died between its commit and the settle: the take is still there, the units already
+    // reserved in PostgreSQL. And a take whose command never reached the mailbox.
+    const keys = stockGateKeys(shop.ctx);
+    await shop.ctx.redis.hset(keys.takes, receipt!.id, `${Date.now()} ${productId} 2`);
+    expect(await takeStock(shop.ctx, 'place-abandoned-take', [{ productId, quantity: 3 }])).toEqual({
+      kind: 'TAKEN',
+    });
+    expect(await gateCounter(productId)).toBe(5);
+
+    const log = pino({ level: 'silent' });
+    // Not yet stale: nothing happens.
+    expect((await reconcileStockGate(shop.ctx, log)).settled).toBe(0);
+    // Stale: the DONE receipt settles its take (units stay taken); the other waits for its hour.
+    expect((await reconcileStockGate(shop.ctx, log, Date.now() + 60_000)).settled).toBe(1);
+    expect(await shop.ctx.redis.hexists(keys.takes, receipt!.id)).toBe(0);
+    expect(await gateCounter(productId)).toBe(5);
+    // Abandoned: its units go back, and the counter agrees with PostgreSQL again.
+    expect((await reconcileStockGate(shop.ctx, log, Date.now() + 2 * 3600_000)).settled).toBe(1);
+    expect(await shop.ctx.redis.hlen(keys.takes)).toBe(0);
+    expect(await gateCounter(productId)).toBe(8);
+    expect(await inventoryOf(shop, productId)).toMatchObject({ available: 8 });
   });
 });
