@@ -271,4 +271,33 @@ describe('the stock gate in front of PostgreSQL', () => {
     expect(await gateCounter(productId)).toBe(8);
     expect(await inventoryOf(shop, productId)).toMatchObject({ available: 8 });
   });
+
+  it("an order's lines are taken all or none: one short line leaves the others' counters alone", async () => {
+    const plenty = await createProduct(shop, seller, { stock: 5 });
+    const scarce = await createProduct(shop, seller, { stock: 1 });
+    const [first, second] = await buyers(2);
+    expect((await place(first!, scarce)).status).toBe(201);
+    const refused = await shop.request('POST', '/api/v1/orders', {
+      token: second!.token,
+      body: {
+        items: [
+          { productId: plenty, quantity: 2 },
+          { productId: scarce, quantity: 1 },
+        ],
+      },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.details).toEqual([
+      {
+        field: 'productId',
+        message: 'not enough available stock',
+        productId: scarce,
+        requested: 1,
+        available: 0,
+      },
+    ]);
+    expect(await gateCounter(plenty)).toBe(5);
+    expect(await gateCounter(scarce)).toBe(0);
+    expect(await inventoryOf(shop, plenty)).toMatchObject({ reserved: 0 });
+  });
 });
