@@ -3,6 +3,7 @@ import { luaScript } from '../coupons/lua-script';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { waitUntilReady } from '../messaging/redis';
+import { soldOutMemo } from './sold-out-memo';
 import { giveBackTake, HELD_BY_TAKES_LUA, readTakes, stockGateKeys } from './stock-gate';
 
 /**
@@ -99,6 +100,7 @@ export async function rebuildStockGate(
     if (options.productIds || rows.length < CHUNK) break;
     after = rows[rows.length - 1]!.product_id;
   }
+  soldOutMemo(ctx).forget(options.productIds);
   return installed;
 }
 
@@ -176,6 +178,7 @@ export async function reconcileStockGate(
     after = rows[rows.length - 1]!.product_id;
   }
   if (repaired.length > 0) {
+    soldOutMemo(ctx).forget(repaired.map((r) => r.productId));
     log.warn({ drift: repaired }, 'stock gate drift: repaired from PostgreSQL');
     driftObserver(repaired);
   }

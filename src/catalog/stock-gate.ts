@@ -1,5 +1,6 @@
 import type { AppContext } from '../context';
 import { luaScript } from '../coupons/lua-script';
+import { soldOutMemo } from './sold-out-memo';
 
 /**
  * The Redis stock gate in front of placements (issue 12). Two hashes under one hash tag, so every
@@ -165,6 +166,8 @@ export interface CommittedStock {
 export async function settleStock(ctx: AppContext, steps: readonly CommittedStock[]): Promise<void> {
   const relevant = steps.filter((s) => s.changes.length > 0);
   if (!ctx.config.stockGate || relevant.length === 0) return;
+  const returned = relevant.flatMap((s) => s.changes.filter((c) => c.quantity > 0).map((c) => c.productId));
+  if (returned.length > 0) soldOutMemo(ctx).forget(returned);
   const keys = stockGateKeys(ctx);
   await settleScript(
     ctx.redis,
@@ -177,7 +180,9 @@ export async function settleStock(ctx: AppContext, steps: readonly CommittedStoc
 export async function giveBackTake(ctx: AppContext, commandId: string): Promise<boolean> {
   if (!ctx.config.stockGate) return false;
   const keys = stockGateKeys(ctx);
-  return (await giveBackScript(ctx.redis, [keys.available, keys.takes], [commandId])) === 1;
+  const given = (await giveBackScript(ctx.redis, [keys.available, keys.takes], [commandId])) === 1;
+  if (given) soldOutMemo(ctx).forget();
+  return given;
 }
 
 /** The takes in flight: command id → when it took and what. */
@@ -207,4 +212,5 @@ export async function openStockCounter(ctx: AppContext, productId: string, units
 export async function closeStockCounter(ctx: AppContext, productId: string): Promise<void> {
   if (!ctx.config.stockGate) return;
   await ctx.redis.hdel(stockGateKeys(ctx).available, productId);
+  soldOutMemo(ctx).forget([productId]);
 }

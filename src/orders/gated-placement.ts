@@ -1,3 +1,4 @@
+import { type Shortage, soldOutMemo } from '../catalog/sold-out-memo';
 import { type GateLine, giveBackTake, type TakeVerdict, takeStock } from '../catalog/stock-gate';
 import { ensureStockGate } from '../catalog/stock-gate-rebuild';
 import { type CommandResult, dispatchOrderCommand } from '../commands/dispatch';
@@ -33,18 +34,17 @@ export async function placeThroughGate(
   if (!ctx.config.stockGate || !request.items) {
     return dispatchOrderCommand(ctx, 'PLACE', request, { idempotencyKey });
   }
-  const commandId = idempotencyKey ? commandIdFor(request.userId, 'PLACE', idempotencyKey) : uuidv7();
   const lines = sumByProduct(request.items);
+  const memo = soldOutMemo(ctx);
+  if (!idempotencyKey) {
+    const known = memo.shortOf(lines, Date.now());
+    if (known) return soldOut(known);
+  }
+  const commandId = idempotencyKey ? commandIdFor(request.userId, 'PLACE', idempotencyKey) : uuidv7();
   const verdict = await takeWithRebuild(ctx, commandId, lines);
-  if (verdict.kind === 'SOLD_OUT' && !idempotencyKey) {
-    return {
-      state: 'sold-out',
-      details: verdict.short.map((s) => ({
-        field: 'productId',
-        message: 'not enough available stock',
-        ...s,
-      })),
-    };
+  if (verdict.kind === 'SOLD_OUT') {
+    memo.remember(verdict.short, Date.now());
+    if (!idempotencyKey) return soldOut(verdict.short);
   }
   let result: CommandResult;
   try {
@@ -56,6 +56,11 @@ export async function placeThroughGate(
   if (verdict.kind === 'TAKEN' && result.state === 'done' && result.replayed) await giveBack(ctx, commandId);
   return result;
 }
+
+const soldOut = (short: readonly Shortage[]): SoldOut => ({
+  state: 'sold-out',
+  details: short.map((s) => ({ field: 'productId', message: 'not enough available stock', ...s })),
+});
 
 /** Products the gate does not know yet are built from PostgreSQL, then the take is tried again. */
 async function takeWithRebuild(ctx: AppContext, commandId: string, lines: GateLine[]): Promise<TakeVerdict> {

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findInventoryDrift } from '../../src/catalog/inventory-actor';
+import { SOLD_OUT_MEMO_MS } from '../../src/catalog/sold-out-memo';
 import { giveBackTake, stockGateKeys, takeStock } from '../../src/catalog/stock-gate';
 import { reconcileStockGate } from '../../src/catalog/stock-gate-rebuild';
 import { query, run, sql } from '../../src/db/sql';
@@ -299,5 +300,29 @@ describe('the stock gate in front of PostgreSQL', () => {
     expect(await gateCounter(plenty)).toBe(5);
     expect(await gateCounter(scarce)).toBe(0);
     expect(await inventoryOf(shop, plenty)).toMatchObject({ reserved: 0 });
+  });
+
+  it('a sold-out answer is remembered in the process for a moment: no Redis call, then the gate is asked again', async () => {
+    const productId = await createProduct(shop, seller, { stock: 1 });
+    const [winner, loser] = await buyers(2);
+    expect((await place(winner!, productId)).status).toBe(201);
+    const redis = shop.ctx.redis;
+    const scripts: string[] = [];
+    const original = redis.evalsha.bind(redis);
+    redis.evalsha = ((...args: Parameters<typeof redis.evalsha>) => {
+      scripts.push(String(args[0]));
+      return original(...args);
+    }) as typeof redis.evalsha;
+    try {
+      expect((await place(loser!, productId)).status).toBe(409);
+      expect(scripts).toHaveLength(1); // the gate said so
+      expect((await place(loser!, productId)).status).toBe(409);
+      expect(scripts).toHaveLength(1); // the memo said so
+      await new Promise((r) => setTimeout(r, SOLD_OUT_MEMO_MS + 20));
+      expect((await place(loser!, productId)).status).toBe(409);
+      expect(scripts).toHaveLength(2); // the gate again
+    } finally {
+      redis.evalsha = original as typeof redis.evalsha;
+    }
   });
 });
