@@ -21,15 +21,15 @@ class SoldOutMemo {
   /** The lines the memo knows to be short now, or undefined when it knows of none. */
   shortOf(lines: readonly { productId: string; quantity: number }[], now: number): Shortage[] | undefined {
     if (this.entries.size === 0) return undefined;
-    let short: Shortage[] | undefined;
+    const short: Shortage[] = [];
     for (const { productId, quantity } of lines) {
       const entry = this.entries.get(productId);
       if (!entry) continue;
       if (entry.until <= now) this.entries.delete(productId);
       else if (entry.available < quantity)
-        (short ??= []).push({ productId, requested: quantity, available: entry.available });
+        short.push({ productId, requested: quantity, available: entry.available });
     }
-    return short;
+    return short.length > 0 ? short : undefined;
   }
 
   remember(short: readonly Shortage[], now: number): void {
