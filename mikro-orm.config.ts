@@ -1,6 +1,7 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { migrations } from './src/db/migrations';
+import { releaseClientsThatDie } from './src/db/pool-guard';
 import { entities } from './src/db/schema/entities';
 
 export interface OrmSettings {
@@ -24,7 +25,7 @@ export function ormConfig({ clientUrl, poolSize, debug = false }: OrmSettings): 
       silent: true,
     },
     pool: { min: 0, max: poolSize, idleTimeoutMillis: 30_000 },
-    driverOptions: { connectionTimeoutMillis: 5000 },
+    driverOptions: { connectionTimeoutMillis: 5000, onPoolCreated: releaseClientsThatDie },
     // Entities are read-your-writes within one fork; nothing implicit is loaded behind a query.
     forceUtcTimezone: true,
     debug,

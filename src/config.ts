@@ -59,7 +59,8 @@ const envSchema = z.object({
   PASSWORD_HASH_MEMORY_KIB: int(1024, 19456),
   ORDER_PAYMENT_TIMEOUT_MS: int(1, 900_000),
   ORDER_AUTO_CONFIRM_MS: int(1, 604_800_000),
-  ORDER_SWEEP_INTERVAL_MS: int(100, 30_000),
+  /** The safety net under lost timers; also bounds how late an order expires after Redis lost its timer. */
+  ORDER_SWEEP_INTERVAL_MS: int(100, 5000),
   REPLY_TIMEOUT_MS: int(0, 5000),
   PAYMENT_GATEWAY_LATENCY_MS: int(0, 200),
   PAYMENT_GATEWAY_TIMEOUT_MS: int(1, 3000),
@@ -67,6 +68,13 @@ const envSchema = z.object({
   PAYMENT_RETRY_BASE_MS: int(1, 500),
   OUTBOX_MAX_ATTEMPTS: int(1, 8),
   OUTBOX_POLL_INTERVAL_MS: int(10, 1000),
+  /**
+   * A delivered domain event every consumer that should apply it has not acknowledged (processed_messages)
+   * within this long is delivered again (backoff, OUTBOX_MAX_ATTEMPTS, then ALERTED).
+   */
+  OUTBOX_ACK_DEADLINE_MS: int(100, 10_000),
+  /** Attempts of an `events` job (50 ms doubling, at most 5 s apart) before the acknowledgement check takes over. */
+  OUTBOX_EVENT_JOB_ATTEMPTS: int(1, 20),
   LOW_STOCK_THRESHOLD: int(0, 5),
   PRODUCT_CACHE_TTL_S: int(1, 60),
   POPULAR_CACHE_TTL_S: int(1, 30),
@@ -91,7 +99,12 @@ const envSchema = z.object({
   WORKERS: workersSchema,
   WORKER_CONCURRENCY: int(1, 32),
   /** A job whose worker stops renewing its lock this long is redelivered (a crashed worker). */
-  WORKER_LOCK_MS: int(1000, 30_000),
+  WORKER_LOCK_MS: int(1000, 5000),
+  /** How often each worker looks for jobs whose lock lapsed (redelivery ≤ lock + this after a crash). */
+  WORKER_STALLED_INTERVAL_MS: int(100, 2500),
+  /** Failed jobs kept per queue (Bull Board, admin retry): at most this many, and none older than the age. */
+  FAILED_JOBS_KEEP_COUNT: int(0, 1000),
+  FAILED_JOBS_KEEP_AGE_S: int(0, 24 * 3600),
   SHOP_TIMEZONE: z
     .string()
     .default('Asia/Seoul')
@@ -110,10 +123,14 @@ const envSchema = z.object({
   WEBHOOK_TIMEOUT_MS: int(1, 5000),
   /** An endpoint is disabled after this many deliveries in a row exhausted their attempts (0: never). */
   WEBHOOK_DISABLE_AFTER: int(0, 20),
+  /** Failed attempts in a row (any deliveries) that pause an endpoint: its events then wait in PostgreSQL. */
+  WEBHOOK_BREAKER_FAILURES: int(1, 10),
+  /** First pause of a failing endpoint before a probe; doubles with each failed probe, up to 10 minutes. */
+  WEBHOOK_BREAKER_PAUSE_MS: int(10, 30_000),
   /** Live order-status streams (SSE) send a heartbeat comment this often. */
   SSE_HEARTBEAT_MS: int(100, 15_000),
   /** How often the payment actor looks for payments and refunds whose messages Redis may have lost. */
-  PAYMENT_SWEEP_INTERVAL_MS: int(100, 30_000),
+  PAYMENT_SWEEP_INTERVAL_MS: int(100, 2000),
   /**
    * `lenient` makes the mock gateway dedupe nothing and check nothing (a second capture of a payment,
    * a refund above the capture all move money): for tests that the shop itself prevents them.
@@ -196,6 +213,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     paymentRetryBaseMs: env.PAYMENT_RETRY_BASE_MS,
     outboxMaxAttempts: env.OUTBOX_MAX_ATTEMPTS,
     outboxPollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS,
+    outboxAckDeadlineMs: env.OUTBOX_ACK_DEADLINE_MS,
+    outboxEventJobAttempts: env.OUTBOX_EVENT_JOB_ATTEMPTS,
     lowStockThreshold: env.LOW_STOCK_THRESHOLD,
     productCacheTtlS: env.PRODUCT_CACHE_TTL_S,
     popularCacheTtlS: env.POPULAR_CACHE_TTL_S,
@@ -211,6 +230,9 @@ function toConfig(env: z.infer<typeof envSchema>) {
     workers: env.WORKERS,
     workerConcurrency: env.WORKER_CONCURRENCY,
     workerLockMs: env.WORKER_LOCK_MS,
+    workerStalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+    failedJobsKeepCount: env.FAILED_JOBS_KEEP_COUNT,
+    failedJobsKeepAgeS: env.FAILED_JOBS_KEEP_AGE_S,
     timezone: env.SHOP_TIMEZONE,
     seedDemo: env.SEED_DEMO,
     logLevel: env.LOG_LEVEL,
@@ -221,6 +243,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     webhookRetryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS,
     webhookDisableAfter: env.WEBHOOK_DISABLE_AFTER,
+    webhookBreakerFailures: env.WEBHOOK_BREAKER_FAILURES,
+    webhookBreakerPauseMs: env.WEBHOOK_BREAKER_PAUSE_MS,
     sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
     paymentSweepIntervalMs: env.PAYMENT_SWEEP_INTERVAL_MS,
     mockGatewayMode: env.MOCK_GATEWAY_MODE,

@@ -5,7 +5,13 @@ import type { Config } from './config';
 import { createOrm, type Orm } from './db/orm';
 import { DATABASE_PROBE, DependencyMonitor } from './health/dependency-monitor';
 import type { Logger } from './logger';
-import { closeQueues, createQueues, paymentJobOptions, type Queues } from './messaging/queues';
+import {
+  closeQueues,
+  createQueues,
+  failedJobRetention,
+  paymentJobOptions,
+  type Queues,
+} from './messaging/queues';
 import { createRedis, type Redis, waitUntilReady } from './messaging/redis';
 import { ReplyListener } from './messaging/replies';
 
@@ -39,7 +45,12 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
   const prefix = config.redisPrefix;
   const redis = createRedis(config.redisUrl, 'command', `${prefix}:api`);
   const producer = createRedis(config.redisUrl, 'producer', `${prefix}:producer`);
-  const queues = createQueues(producer, prefix, { payment: paymentJobOptions(config) });
+  const queues = createQueues(
+    producer,
+    prefix,
+    { payment: paymentJobOptions(config) },
+    failedJobRetention(config),
+  );
   const replies = new ReplyListener(
     createRedis(config.redisUrl, 'blocking', `${prefix}:replies`),
     prefix,

@@ -16,6 +16,28 @@ export const EVENT_CONSUMERS: EventConsumer[] = [
   webhooksConsumer,
 ];
 
+/**
+ * For each event, the consumers that must acknowledge it (EventConsumer.acknowledges): decided in
+ * memory when the relay delivers it (the webhook endpoints are cached), so it costs no round trip.
+ * A malformed event is dropped by the events worker: nobody acknowledges it.
+ */
+export async function expectedAcknowledgements(
+  ctx: AppContext,
+  events: unknown[],
+  consumers: EventConsumer[] = EVENT_CONSUMERS,
+): Promise<string[][]> {
+  return Promise.all(
+    events.map(async (raw) => {
+      const { event } = parseDomainEvent(raw);
+      const names: string[] = [];
+      if (!event) return names;
+      for (const consumer of consumers)
+        if (consumer.acknowledges && (await consumer.acknowledges(ctx, event))) names.push(consumer.name);
+      return names;
+    }),
+  );
+}
+
 /** Offers one event to every consumer that handles it (src/messaging/consumer.ts: offerEvent). */
 export const dispatchEvent = (
   ctx: AppContext,

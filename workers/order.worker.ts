@@ -10,7 +10,7 @@ export const orderWorker: QueueWorkerDefinition = {
   queue: 'order',
   concurrency: (ctx) => ctx.config.workerConcurrency,
   onStart: scheduleOrderSweep,
-  refreshEveryMs: (ctx) => Math.max(5000, ctx.config.orderSweepIntervalMs * 5),
+  refreshEveryMs: (ctx) => Math.max(1000, ctx.config.orderSweepIntervalMs * 2),
   process: async (ctx, job, log) => {
     const message = parseMailboxJob('order', job);
     switch (message?.name) {

@@ -14,7 +14,7 @@ export const paymentWorker: QueueWorkerDefinition = {
   queue: 'payment',
   concurrency: (ctx) => ctx.config.workerConcurrency,
   onStart: schedulePaymentSweep,
-  refreshEveryMs: (ctx) => Math.max(5000, ctx.config.paymentSweepIntervalMs * 5),
+  refreshEveryMs: (ctx) => Math.max(1000, ctx.config.paymentSweepIntervalMs * 2),
   process: async (ctx, job, log) => {
     const message = parseMailboxJob('payment', job);
     switch (message?.name) {

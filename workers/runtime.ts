@@ -74,8 +74,11 @@ export async function startWorker(
     connection,
     prefix: bullPrefix(ctx.config.redisPrefix),
     concurrency: def.concurrency?.(ctx) ?? ctx.config.workerConcurrency,
+    // A crashed worker's job runs again within lockDuration + stalledInterval; a job stalled more
+    // often than this is failed (the sweepers then re-derive its work from PostgreSQL).
     lockDuration: ctx.config.workerLockMs,
-    stalledInterval: ctx.config.workerLockMs,
+    stalledInterval: ctx.config.workerStalledIntervalMs,
+    maxStalledCount: 3,
     settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
     autorun: true,
     ...bullTelemetry(),

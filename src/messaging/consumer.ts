@@ -17,6 +17,12 @@ export interface EventConsumer {
   /** Its name in processed_messages (and the `consumer` label of the lag metric). */
   name: string;
   handles: (event: DomainEventMessage) => boolean;
+  /**
+   * Whether applying `event` leaves a processed_messages row under `name` (its acknowledgement). The
+   * relay records the consumers that must acknowledge an event and delivers it again until they have.
+   * Absent: the consumer never acknowledges (its effect is best-effort and repeated anyway).
+   */
+  acknowledges?: (ctx: AppContext, event: DomainEventMessage) => boolean | Promise<boolean>;
   apply: (ctx: AppContext, event: DomainEventMessage, log: Logger) => Promise<ConsumerOutcome>;
 }
 

@@ -11,14 +11,20 @@ export type Queues = Record<QueueName, Queue>;
 /**
  * Retries back off 50 ms, 100 ms, … up to 5 s, twenty times (about a minute): long enough to ride out
  * a database failover; a refusal by the machine is an answer and is never retried. Completed jobs are
- * kept an hour (at most 5,000) so a redelivery still dedupes by id; failures a week.
+ * kept an hour (at most 5,000) so a redelivery still dedupes by id; failures a day, at most 1,000 per
+ * queue (FAILED_JOBS_KEEP_*): PostgreSQL, not the failed set, is what sweepers re-derive work from.
  */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 20,
   backoff: { type: 'capped' },
   removeOnComplete: { age: 3600, count: 5000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
+  removeOnFail: { age: 24 * 3600, count: 1000 },
 };
+
+/** How many failed jobs each queue keeps, and for how long: Redis memory stays bounded whatever fails. */
+export function failedJobRetention(config: { failedJobsKeepCount: number; failedJobsKeepAgeS: number }) {
+  return { count: config.failedJobsKeepCount, age: config.failedJobsKeepAgeS };
+}
 
 /**
  * The payment mailbox retries a failed gateway call PAYMENT_MAX_ATTEMPTS times in all, waiting
@@ -45,11 +51,12 @@ export function createQueues(
   connection: Redis,
   redisPrefix: string,
   jobOptions: Partial<Record<QueueName, JobsOptions>> = {},
+  removeOnFail: JobsOptions['removeOnFail'] = DEFAULT_JOB_OPTIONS.removeOnFail,
 ): Queues {
   const prefix = bullPrefix(redisPrefix);
   return Object.fromEntries(
     QUEUE_NAMES.map((name) => {
-      const defaultJobOptions = jobOptions[name] ?? DEFAULT_JOB_OPTIONS;
+      const defaultJobOptions = { ...(jobOptions[name] ?? DEFAULT_JOB_OPTIONS), removeOnFail };
       const queue = new Queue(name, { connection, prefix, defaultJobOptions, ...bullTelemetry() });
       queue.on('error', () => undefined);
       return [name, queue];

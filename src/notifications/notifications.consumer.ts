@@ -106,6 +106,7 @@ async function orderNoOf(tx: EntityManager, event: NotifyingEvent): Promise<stri
 export const notificationsConsumer: EventConsumer = {
   name: 'notifications',
   handles: notifies,
+  acknowledges: (_ctx, event) => notifies(event) && contentFor(event, '') !== null,
   apply: async (ctx, event) => {
     if (!notifies(event)) return 'skipped';
     const draft = (orderNo: string) => {

@@ -7,8 +7,13 @@ import { orderTagged } from './order-tags';
 
 const BATCH = 500;
 
-/** The sweep runs as a BullMQ job scheduler: one job per interval, whichever process takes it. */
+/**
+ * The sweep runs as a BullMQ job scheduler: one job per interval, whichever process takes it. Checked
+ * every two intervals (a restarted Redis has lost it); registered only when missing or changed.
+ */
 export async function scheduleOrderSweep(ctx: AppContext): Promise<void> {
+  const current = await ctx.queues.order.getJobScheduler('order-sweep');
+  if (current?.every === ctx.config.orderSweepIntervalMs) return;
   await ctx.queues.order.upsertJobScheduler(
     'order-sweep',
     { every: ctx.config.orderSweepIntervalMs },

@@ -8,6 +8,7 @@ import { outboxWakeChannel } from '../messaging/outbox-signal';
 import type { QueueName } from '../messaging/queues';
 import { createRedis } from '../messaging/redis';
 import { inStoredTraceContext } from '../tracing/tracing';
+import { checkAcknowledgements } from './acknowledgements';
 import { WakeSignal } from './wake-signal';
 
 const BATCH = 500;
@@ -16,11 +17,13 @@ export const RECLAIM_AFTER_S = 30;
 const SENT_RETENTION_DAYS = 7;
 
 /**
- * Once SENT, an event lives on only as its `events` job, so that job must outlast any outage of a
- * consumer's dependencies: retried for about a day (200 ms doubling, 20 attempts) rather than the
- * default seconds, and then kept in the failed set for a week (Bull Board can retry it).
+ * An `events` job rides out a consumer's hiccup or a short outage itself (the capped backoff, 50 ms
+ * doubling up to 5 s, so it runs again within seconds of an outage's end; OUTBOX_EVENT_JOB_ATTEMPTS,
+ * 20 ≈ 70 s by default). Past that it fails, and the acknowledgement check (./acknowledgements.ts)
+ * delivers the events its consumers did not acknowledge again, with the outbox row's backoff and
+ * attempt budget: PostgreSQL, not the job, keeps an event from being lost.
  */
-export const EVENT_JOB_OPTIONS = { attempts: 20, backoff: { type: 'exponential', delay: 200 } } as const;
+export const eventJobOptions = (attempts: number) => ({ attempts, backoff: { type: 'capped' } }) as const;
 
 export interface OutboxRecord {
   id: string;
@@ -33,10 +36,27 @@ export interface OutboxRecord {
   deliver_at: Date | null;
   cancel: boolean;
   attempts: number;
+  /** How often the row was delivered before; a re-delivery's job id carries it. */
+  deliveries: number;
   created_at: Date;
   /** The trace of the transaction that wrote the row (null when tracing was off). */
   trace_context: string | null;
 }
+
+/** What one delivery of a row left behind: its job's id and, for a domain event, who must acknowledge it. */
+export interface Delivered {
+  id: string;
+  jobId: string | null;
+  consumers: string[] | null;
+}
+
+/**
+ * For each domain event (as the relay sends it: `{id, type, aggregateType, aggregateId, occurredAt,
+ * data}`), the consumers that must acknowledge it (record it in processed_messages): decided in memory
+ * when the relay delivers it, so it costs no round trip. Given by whoever knows the consumers
+ * (workers/events.worker.ts).
+ */
+export type ExpectedAcknowledgements = (events: unknown[]) => Promise<string[][]>;
 
 /**
  * Delivers committed outbox rows to Redis, at least once. Any number of relays may run: each claims
@@ -54,6 +74,7 @@ export class OutboxRelay {
   constructor(
     private readonly ctx: AppContext,
     private readonly log: Logger,
+    private readonly acknowledgers: ExpectedAcknowledgements = async (events) => events.map(() => []),
   ) {
     this.subscriber = createRedis(ctx.config.redisUrl, 'blocking', `${ctx.config.redisPrefix}:outbox-relay`);
     this.subscriber.subscribe(outboxWakeChannel(ctx.config.redisPrefix)).catch(() => undefined);
@@ -74,6 +95,9 @@ export class OutboxRelay {
 
   private async run(): Promise<void> {
     let lastHousekeeping = 0;
+    let lastAckCheck = Date.now();
+    // A quarter of the deadline: an unacknowledged event is found at most ~1.25 deadlines after delivery.
+    const ackCheckEvery = Math.min(5000, Math.max(100, this.ctx.config.outboxAckDeadlineMs / 4));
     while (this.running) {
       let delivered = 0;
       let pause = this.ctx.config.outboxPollIntervalMs;
@@ -83,6 +107,11 @@ export class OutboxRelay {
         if (Date.now() - lastHousekeeping > 5000) {
           await this.housekeeping();
           lastHousekeeping = Date.now();
+        }
+        if (Date.now() - lastAckCheck > ackCheckEvery) {
+          const pass = await checkAcknowledgements(this.ctx, this.log);
+          // After a large loss (a Redis restart under load) the next batch is checked at once.
+          lastAckCheck = pass.more ? 0 : Date.now();
         }
         delivered = await this.deliverBatch();
       } catch (error) {
@@ -99,8 +128,7 @@ export class OutboxRelay {
     const rows = await this.claim();
     if (rows.length === 0) return 0;
     try {
-      await publish(this.ctx, rows);
-      await this.markSent(rows.map((r) => r.id));
+      await this.markSent(await publish(this.ctx, rows, this.acknowledgers));
     } catch (error) {
       if (isInfrastructureUnavailable(error)) {
         await this.release(rows);
@@ -119,7 +147,7 @@ export class OutboxRelay {
                        where status in ('PENDING', 'FAILED') and next_attempt_at <= now()
                        order by next_attempt_at limit ${BATCH} for update skip locked)
           returning id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel, attempts,
-                    created_at, trace_context`,
+                    deliveries, created_at, trace_context`,
     );
   }
 
@@ -127,8 +155,7 @@ export class OutboxRelay {
   private async publishOneByOne(rows: OutboxRecord[]): Promise<void> {
     for (const row of rows) {
       try {
-        await publish(this.ctx, [row]);
-        await this.markSent([row.id]);
+        await this.markSent(await publish(this.ctx, [row], this.acknowledgers));
       } catch (error) {
         if (isInfrastructureUnavailable(error)) {
           await this.release([row]);
@@ -139,10 +166,17 @@ export class OutboxRelay {
     }
   }
 
-  private async markSent(ids: string[]): Promise<void> {
+  /** One statement for the batch, whatever it carried: the acknowledgement needs no extra round trip. */
+  private async markSent(delivered: Delivered[]): Promise<void> {
     await run(
       this.ctx.orm.em.fork(),
-      sql`update outbox_events set status = 'SENT', sent_at = now(), claimed_at = null where id = any(${ids}::uuid[])`,
+      sql`update outbox_events o
+          set status = 'SENT', sent_at = now(), claimed_at = null, deliveries = o.deliveries + 1,
+              job_id = coalesce(t.job_id, o.job_id),
+              consumers = case when t.consumers is null then null else string_to_array(t.consumers, ',') end
+          from unnest(${delivered.map((d) => d.id)}::uuid[], ${delivered.map((d) => d.jobId)}::text[],
+                      ${delivered.map((d) => d.consumers?.join(',') ?? null)}::text[]) as t(id, job_id, consumers)
+          where o.id = t.id`,
     );
   }
 
@@ -225,31 +259,52 @@ export class OutboxRelay {
  * Rows written by one transaction share its trace context: each group is published in a span of that
  * trace, so the jobs it enqueues continue it (with tracing off there is one group and no span).
  */
-async function publish(ctx: AppContext, rows: OutboxRecord[]): Promise<void> {
+async function publish(
+  ctx: AppContext,
+  rows: OutboxRecord[],
+  acknowledgers: ExpectedAcknowledgements,
+): Promise<Delivered[]> {
   const byTrace = Map.groupBy(rows, (row) => row.trace_context);
-  await Promise.all(
+  const delivered = await Promise.all(
     [...byTrace].map(([traceContext, group]) =>
       inStoredTraceContext(traceContext, 'outbox relay', { 'shop.outbox.rows': group.length }, () =>
-        publishRows(ctx, group),
+        publishRows(ctx, group, acknowledgers),
       ),
     ),
   );
+  return delivered.flat();
 }
 
-/** Domain events become `events` jobs named by their type; actor messages carry their own payload. */
-async function publishRows(ctx: AppContext, rows: OutboxRecord[]): Promise<void> {
+/**
+ * Domain events become `events` jobs named by their type; actor messages carry their own payload.
+ * Returns, per row, the job it went out as and (domain events) the consumers that must acknowledge it.
+ */
+async function publishRows(
+  ctx: AppContext,
+  rows: OutboxRecord[],
+  acknowledgers: ExpectedAcknowledgements,
+): Promise<Delivered[]> {
   const byQueue = new Map<QueueName, OutboxRecord[]>();
   for (const row of rows) byQueue.set(row.queue, [...(byQueue.get(row.queue) ?? []), row]);
   const now = Date.now();
+  const delivered: Delivered[] = [];
   await Promise.all(
     [...byQueue].map(async ([name, list]) => {
       const queue: Queue | undefined = ctx.queues[name];
       if (!queue) throw new Error(`outbox row names an unknown queue '${name}'`);
-      for (const row of list.filter((r) => r.cancel)) await queue.remove(row.job_id!);
+      for (const row of list.filter((r) => r.cancel)) {
+        await queue.remove(row.job_id!);
+        delivered.push({ id: row.id, jobId: null, consumers: null });
+      }
       const adds = list.filter((r) => !r.cancel);
       if (adds.length === 0) return;
       if (name === 'events') {
-        await queue.addBulk(eventJobs(adds));
+        const expected = await acknowledgers(adds.map(domainEvent));
+        const jobs = eventJobs(adds, ctx.config.outboxEventJobAttempts);
+        await queue.addBulk(jobs);
+        const jobOf = new Map(jobs.flatMap((job) => job.data.events.map((e) => [e.id, job.opts.jobId])));
+        for (const [i, row] of adds.entries())
+          delivered.push({ id: row.id, jobId: jobOf.get(row.id) ?? null, consumers: expected[i]! });
         return;
       }
       await queue.addBulk(
@@ -259,8 +314,10 @@ async function publishRows(ctx: AppContext, rows: OutboxRecord[]): Promise<void>
           return { name: row.type, data: row.payload, opts };
         }),
       );
+      for (const row of adds) delivered.push({ id: row.id, jobId: null, consumers: null });
     }),
   );
+  return delivered;
 }
 
 /** At most this many events ride in one `events` job. */
@@ -272,7 +329,7 @@ export const EVENTS_PER_JOB = 20;
  * its first event's id, so a re-delivery of the same rows is deduplicated; consumers apply each event
  * at most once by its own id anyway, whichever job it arrives in.
  */
-function eventJobs(rows: OutboxRecord[]) {
+function eventJobs(rows: OutboxRecord[], attempts: number) {
   const groups = new Map<string, OutboxRecord[]>();
   for (const row of rows) {
     const key = asDate(row.created_at).toISOString();
@@ -284,8 +341,17 @@ function eventJobs(rows: OutboxRecord[]) {
   return [...groups.values()].map((group) => ({
     name: group.map((row) => row.type).join('+'),
     data: { events: group.map(domainEvent) },
-    opts: { ...EVENT_JOB_OPTIONS, jobId: group[0]!.id },
+    opts: { ...eventJobOptions(attempts), jobId: eventJobId(group[0]!) },
   }));
+}
+
+/**
+ * The first delivery of a group is known by its first event's id (a relay that died before marking
+ * it SENT re-adds the same job, which BullMQ ignores); a re-delivery carries the delivery count, so a
+ * kept completed or failed job of an earlier delivery does not swallow it.
+ */
+function eventJobId(first: OutboxRecord): string {
+  return first.deliveries > 0 ? `${first.id}-d${first.deliveries}` : first.id;
 }
 
 function domainEvent(row: OutboxRecord) {

@@ -29,18 +29,26 @@ export const gatewayFailureReason = (error: unknown) =>
   isGatewayTimeout(error) ? 'GATEWAY_TIMEOUT' : 'GATEWAY_ERROR';
 
 /**
- * How long a payment or refund can legitimately stay REQUESTED/PROCESSING: every attempt timing out,
- * every backoff, and a crashed worker's job being noticed as stalled. Past this, its message was lost.
+ * How long a payment or refund can legitimately go without starting an attempt (each attempt stamps
+ * `updated_at`): one gateway call timing out, the longest backoff before the next, and a crashed
+ * worker's job being noticed as stalled (its lock lapsing, then the stalled check). Past this, its
+ * message was lost (Redis restarted, a job failed while PostgreSQL was down) and the sweep offers it
+ * again. With the defaults that is about 12 s, so an in-flight payment ends within ~15 s of an outage.
  */
 export function retryWindowMs(
   config: Pick<
     Config,
-    'paymentMaxAttempts' | 'gatewayTimeoutMs' | 'gatewayLatencyMs' | 'paymentRetryBaseMs' | 'workerLockMs'
+    | 'paymentMaxAttempts'
+    | 'gatewayTimeoutMs'
+    | 'gatewayLatencyMs'
+    | 'paymentRetryBaseMs'
+    | 'workerLockMs'
+    | 'workerStalledIntervalMs'
   >,
 ): number {
-  const calls = config.paymentMaxAttempts * (config.gatewayTimeoutMs + config.gatewayLatencyMs);
-  const backoffs = config.paymentRetryBaseMs * (2 ** (config.paymentMaxAttempts - 1) - 1);
-  return calls + backoffs + 2 * config.workerLockMs;
+  const call = config.gatewayTimeoutMs + config.gatewayLatencyMs;
+  const longestBackoff = config.paymentRetryBaseMs * 2 ** Math.max(0, config.paymentMaxAttempts - 2);
+  return call + longestBackoff + config.workerLockMs + config.workerStalledIntervalMs;
 }
 
 /**

@@ -53,11 +53,19 @@ export async function capturePayment(
         payment.order_id,
         { type: 'PAYMENT_SUCCEEDED', paymentId: payment.id, amount },
         alongside,
+        payment.attempts,
       );
       return 'succeeded';
     },
     failed: async (reason: string) => {
-      await tellOrder(ctx, plog, payment.order_id, { type: 'PAYMENT_FAILED', paymentId: payment.id, reason });
+      await tellOrder(
+        ctx,
+        plog,
+        payment.order_id,
+        { type: 'PAYMENT_FAILED', paymentId: payment.id, reason },
+        undefined,
+        payment.attempts,
+      );
       plog.info({ reason }, 'payment failed');
       return 'failed';
     },

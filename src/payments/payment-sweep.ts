@@ -19,8 +19,13 @@ const BATCH = 200;
 /** How long a payment or refund given up on for want of an answer is still compared with the gateway. */
 export const LATE_ANSWER_WATCH_MS = 10 * 60_000;
 
-/** The sweep runs as a BullMQ job scheduler: one job per interval, whichever process takes it. */
+/**
+ * The sweep runs as a BullMQ job scheduler: one job per interval, whichever process takes it. Checked
+ * every two intervals (a restarted Redis has lost it); registered only when missing or changed.
+ */
 export async function schedulePaymentSweep(ctx: AppContext): Promise<void> {
+  const current = await ctx.queues.payment.getJobScheduler('payment-sweep');
+  if (current?.every === ctx.config.paymentSweepIntervalMs) return;
   await ctx.queues.payment.upsertJobScheduler(
     'payment-sweep',
     { every: ctx.config.paymentSweepIntervalMs },

@@ -70,7 +70,7 @@ async function completed(ctx: AppContext, log: Logger, r: RefundAttempt, alongsi
     restock: r.restock,
   };
   try {
-    await tellOrder(ctx, log, r.order_id, fact, alongside);
+    await tellOrder(ctx, log, r.order_id, fact, alongside, r.attempts);
   } catch (error) {
     if (!isRefundExceedsDebit(error)) throw error;
     return failed(ctx, log, r, error.message);
@@ -80,12 +80,14 @@ async function completed(ctx: AppContext, log: Logger, r: RefundAttempt, alongsi
 
 /** Given up: the order marks the refund MANUAL for staff, and a cancellation waiting on it resumes. */
 async function failed(ctx: AppContext, log: Logger, r: RefundAttempt, reason: string) {
-  await tellOrder(ctx, log, r.order_id, {
-    type: 'REFUND_FAILED',
-    refundId: r.id,
-    paymentId: r.payment_id,
-    amount: r.amount,
-  });
+  await tellOrder(
+    ctx,
+    log,
+    r.order_id,
+    { type: 'REFUND_FAILED', refundId: r.id, paymentId: r.payment_id, amount: r.amount },
+    undefined,
+    r.attempts,
+  );
   log.error({ reason }, 'refund failed: staff must settle it');
   return 'failed';
 }

@@ -15,28 +15,31 @@ export type PaymentFact = WithoutAt<
 >;
 
 /**
- * One job id per fact, so a fact reported twice (a retried job, the sweep) is one message: BullMQ
- * drops the duplicate job and the order records the id it applied.
+ * One job id per fact and attempt, so a fact reported twice by one attempt (a retried job) is one
+ * message: BullMQ drops the duplicate job and the order records the id it applied. A later attempt
+ * (the sweep offering a payment whose notice was lost or failed for good) gets a new id: a failed job
+ * kept under the old one would otherwise swallow it. The machine ignores a fact it has applied.
  */
-export function noticeJobId(fact: PaymentFact): string {
+export function noticeJobId(fact: PaymentFact, attempt = 1): string {
+  const round = attempt > 1 ? `-a${attempt}` : '';
   switch (fact.type) {
     case 'PAYMENT_SUCCEEDED':
-      return `paid-${fact.paymentId}`;
+      return `paid-${fact.paymentId}${round}`;
     case 'PAYMENT_FAILED':
-      return `payfail-${fact.paymentId}`;
+      return `payfail-${fact.paymentId}${round}`;
     case 'REFUND_COMPLETED':
-      return `refunded-${fact.refundId}`;
+      return `refunded-${fact.refundId}${round}`;
     case 'REFUND_FAILED':
-      return `refundfail-${fact.refundId}`;
+      return `refundfail-${fact.refundId}${round}`;
   }
 }
 
-export function addNotice(outbox: Outbox, orderId: string, fact: PaymentFact): void {
+export function addNotice(outbox: Outbox, orderId: string, fact: PaymentFact, attempt = 1): void {
   outbox.message(
     'order',
     ORDER_NOTICE,
     { orderId, event: fact },
-    { jobId: noticeJobId(fact), aggregateId: orderId },
+    { jobId: noticeJobId(fact, attempt), aggregateId: orderId },
   );
 }
 
@@ -51,12 +54,13 @@ export async function tellOrder(
   orderId: string,
   fact: PaymentFact,
   alongside?: (tx: EntityManager) => Promise<unknown>,
+  attempt = 1,
 ): Promise<void> {
   await retryOnBalanceConflict(() =>
     ctx.orm.em.fork().transactional(async (tx) => {
       await alongside?.(tx);
       const outbox = new Outbox();
-      addNotice(outbox, orderId, fact);
+      addNotice(outbox, orderId, fact, attempt);
       await outbox.flush(tx, new Date());
     }),
   );

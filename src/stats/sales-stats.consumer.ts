@@ -39,6 +39,7 @@ const changesSales = (event: DomainEventMessage): event is SalesEvent =>
 export const salesStatsConsumer: EventConsumer = {
   name: 'sales-stats',
   handles: changesSales,
+  acknowledges: (_ctx, event) => changesSales(event),
   apply: async (ctx, event) => {
     if (!changesSales(event)) return 'skipped';
     const { orderId } = event.data;

@@ -2,25 +2,34 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../context';
 import type { DeliveryOutcome } from '../db/schema/webhook-delivery.entity';
-import { query, run, sql } from '../db/sql';
+import { asDate, query, run, sql } from '../db/sql';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import { webhookAttemptsTotal } from '../messaging/event-metrics';
 import type { WebhookDeliveryJob } from '../messaging/messages';
+import { countFailedAttempt, holdEvents, scheduleProbe } from './circuit-breaker';
 import { type PostResult, postSignedEvent } from './post-signed';
 
 interface Endpoint {
   url: string;
   secret: string;
   usable: boolean;
+  paused_until: Date | string | null;
 }
 
 async function loadEndpoint(em: EntityManager, id: string): Promise<Endpoint | undefined> {
-  const [row] = await query<{ url: string; secret: string; usable: boolean }>(
+  const [row] = await query<Endpoint>(
     em,
-    sql`select url, secret, (active and deleted_at is null) as usable from webhooks where id = ${id}`,
+    sql`select url, secret, (active and deleted_at is null) as usable, paused_until from webhooks where id = ${id}`,
   );
   return row;
+}
+
+/** The endpoint's circuit is open: the event joins its backlog and the job ends (no attempt spent). */
+async function hold(ctx: AppContext, delivery: WebhookDeliveryJob, pausedUntil: Date) {
+  await holdEvents(ctx.orm.em.fork(), [{ webhookId: delivery.webhookId, event: delivery.event }]);
+  await scheduleProbe(ctx, delivery.webhookId, pausedUntil);
+  return 'held';
 }
 
 const delivered = (r: PostResult) => r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
@@ -46,6 +55,7 @@ export async function deliverWebhook(ctx: AppContext, job: Job, delivery: Webhoo
       });
     return 'abandoned';
   }
+  if (endpoint.paused_until) return hold(ctx, delivery, asDate(endpoint.paused_until));
   const result = await postSignedEvent({
     url: endpoint.url,
     secret: endpoint.secret,
@@ -59,6 +69,12 @@ export async function deliverWebhook(ctx: AppContext, job: Job, delivery: Webhoo
     return 'delivered';
   }
   const failure = result.error ?? `HTTP ${result.statusCode}`;
+  const pausedUntil = await countFailedAttempt(ctx.orm.em.fork(), ctx, webhookId);
+  if (pausedUntil) {
+    await record(ctx, delivery, attempt, 'RETRYING', { ...result, error: failure });
+    log.warn({ webhookId, url: endpoint.url, pausedUntil }, 'webhook endpoint keeps failing: paused');
+    return hold(ctx, delivery, pausedUntil);
+  }
   if (!lastAttempt) {
     await record(ctx, delivery, attempt, 'RETRYING', { ...result, error: failure });
     throw new Error(`webhook delivery failed (${failure}); attempt ${attempt} will be retried`);
@@ -98,7 +114,8 @@ async function record(
     if (outcome === 'DELIVERED') {
       await run(
         tx,
-        sql`update webhooks set consecutive_failures = 0 where id = ${webhookId} and consecutive_failures > 0`,
+        sql`update webhooks set consecutive_failures = 0, failure_streak = 0
+            where id = ${webhookId} and (consecutive_failures > 0 or failure_streak > 0)`,
       );
       return false;
     }

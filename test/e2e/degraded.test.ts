@@ -1,27 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrm } from '../../src/db/orm';
 import { query, sql } from '../../src/db/sql';
 import { createProduct } from '../support/catalog';
+import { type PrivatePostgres, startPrivatePostgres } from '../support/private-postgres';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
 let redis: PrivateRedis;
+let postgres: PrivatePostgres;
 let shop: TestShop;
 let seller: TestUser;
 let buyer: TestUser;
 let productId: string;
 
 beforeAll(async () => {
-  redis = await startPrivateRedis();
-  shop = await createTestShop({ REDIS_URL: redis.url, WORKERS: 'all' });
+  // Servers of this file's own: it stops them.
+  [redis, postgres] = await Promise.all([startPrivateRedis(), startPrivatePostgres()]);
+  shop = await createTestShop({ REDIS_URL: redis.url, DATABASE_URL: postgres.url, WORKERS: 'all' });
   seller = await shop.createUser('SELLER');
   buyer = await shop.createUser('BUYER');
   productId = await createProduct(shop, seller, { stock: 100 });
 });
 afterAll(async () => {
   await shop?.close();
-  await redis?.stop();
+  await Promise.all([redis?.stop(), postgres?.destroy()]);
 });
 
 const place = () =>
@@ -67,14 +69,12 @@ describe('when Redis is down', () => {
 
 describe('when PostgreSQL is down', () => {
   it('refuses commands with 503 before enqueueing anything, and reports not ready', async () => {
-    const original = shop.ctx.orm;
-    const unreachable = await createOrm('postgresql://postgres@127.0.0.1:1/nowhere', 1);
     const placements = async () =>
       (await shop.ctx.queues.order.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter(
         (job) => job.name === 'PLACE',
       ).length;
     const placedBefore = await placements();
-    shop.ctx.orm = unreachable;
+    await postgres.stop();
     try {
       await eventually(async () => !shop.ctx.dependencies.isUp('database'), 5000);
       const refused = await place();
@@ -86,8 +86,7 @@ describe('when PostgreSQL is down', () => {
       expect([read.status, read.body.error]).toEqual([503, 'SERVICE_UNAVAILABLE']);
       expect(JSON.stringify(read.body)).not.toMatch(/at .*\.ts|ECONNREFUSED/);
     } finally {
-      shop.ctx.orm = original;
-      await unreachable.close();
+      await postgres.start();
     }
     await eventually(async () => shop.ctx.dependencies.isUp('database'), 5000);
     expect((await place()).status).toBe(201);

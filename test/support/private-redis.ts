@@ -10,6 +10,8 @@ export interface PrivateRedis {
   restart: () => Promise<void>;
   stop: () => Promise<void>;
   start: () => Promise<void>;
+  /** `SHUTDOWN NOSAVE`, as an operator would: the server exits and everything in it is gone. */
+  shutdownNosave: () => Promise<void>;
 }
 
 async function ping(port: number): Promise<boolean> {
@@ -69,5 +71,19 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     },
     stop,
     start,
+    shutdownNosave: async () => {
+      if (!server || server.exitCode !== null) return;
+      const exited = new Promise((r) => server!.once('exit', r));
+      const client = new Redis({
+        port,
+        host: '127.0.0.1',
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      client.on('error', () => undefined);
+      await client.call('shutdown', 'nosave').catch(() => undefined);
+      client.disconnect();
+      await exited;
+    },
   };
 }

@@ -44,6 +44,8 @@ export async function spawnWorkerProcess(
       WORKERS: 'all',
       WORKER_METRICS_PORT: '0',
       WORKER_LOCK_MS: String(config.workerLockMs),
+      WORKER_STALLED_INTERVAL_MS: String(config.workerStalledIntervalMs),
+      OUTBOX_ACK_DEADLINE_MS: String(config.outboxAckDeadlineMs),
       ORDER_PAYMENT_TIMEOUT_MS: String(config.orderPaymentTimeoutMs),
       ORDER_SWEEP_INTERVAL_MS: String(config.orderSweepIntervalMs),
       OUTBOX_POLL_INTERVAL_MS: String(config.outboxPollIntervalMs),

@@ -10,6 +10,7 @@ import { Migration20261206100313_receipt_outcomes } from './Migration20261206100
 import { Migration20261206100945_outbox_trace_context } from './Migration20261206100945_outbox_trace_context';
 import { Migration20261206101500_token_version } from './Migration20261206101500_token_version';
 import { Migration20261206103000_queued_commands } from './Migration20261206103000_queued_commands';
+import { Migration20261206110000_outbox_acknowledgements } from './Migration20261206110000_outbox_acknowledgements';
 
 export const migrations = [
   Migration20261121051105_initial,
@@ -23,4 +24,5 @@ export const migrations = [
   Migration20261206100945_outbox_trace_context,
   Migration20261206101500_token_version,
   Migration20261206103000_queued_commands,
+  Migration20261206110000_outbox_acknowledgements,
 ];

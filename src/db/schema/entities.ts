@@ -9,7 +9,7 @@ import { Notification } from './notification.entity';
 import { Order } from './order.entity';
 import { OrderItem } from './order-item.entity';
 import { OrderTransition } from './order-transition.entity';
-import { OutboxEvent } from './outbox-event.entity';
+import { OutboxAckWatermark, OutboxEvent } from './outbox-event.entity';
 import { Payment } from './payment.entity';
 import { ProcessedMessage } from './processed-message.entity';
 import { Product } from './product.entity';
@@ -19,7 +19,7 @@ import { Review } from './review.entity';
 import { SalesLine } from './sales-line.entity';
 import { User } from './user.entity';
 import { UserCoupon } from './user-coupon.entity';
-import { Webhook } from './webhook.entity';
+import { Webhook, WebhookBacklog } from './webhook.entity';
 import { WebhookDelivery } from './webhook-delivery.entity';
 
 /** Every entity the ORM knows; add new ones here. */
@@ -33,6 +33,7 @@ export const entities = [
   OrderItem,
   OrderTransition,
   OutboxEvent,
+  OutboxAckWatermark,
   Command,
   QueuedCommand,
   ProcessedMessage,
@@ -44,6 +45,7 @@ export const entities = [
   Notification,
   SalesLine,
   Webhook,
+  WebhookBacklog,
   WebhookDelivery,
   GatewayCharge,
   GatewayAttempt,

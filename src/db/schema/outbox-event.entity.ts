@@ -33,6 +33,10 @@ export const OutboxEventSchema = defineEntity({
     sentAt: p.datetime().nullable(),
     /** W3C trace context of the transaction that wrote the row (JSON carrier); null when tracing is off. */
     traceContext: p.text().nullable(),
+    /** A delivered domain event: the consumers that must acknowledge it (processed_messages). */
+    consumers: p.array().nullable(),
+    /** How often it was delivered; a re-delivery's job id carries it, so no kept job swallows it. */
+    deliveries: p.integer().default(0),
   },
   indexes: [
     // Rows a relay may claim: new ones, and failed ones whose backoff has passed.
@@ -44,7 +48,25 @@ export const OutboxEventSchema = defineEntity({
     { name: 'outbox_events_processing_index', properties: ['claimedAt'], where: "status = 'PROCESSING'" },
     { name: 'outbox_events_aggregate_index', properties: ['aggregateId', 'createdAt'] },
     { name: 'outbox_events_status_created_index', properties: ['status', 'createdAt'] },
+    // Delivered domain events, for the acknowledgement check.
+    {
+      name: 'outbox_events_sent_index',
+      properties: ['sentAt'],
+      where: "status = 'SENT' and queue = 'events'",
+    },
   ],
 });
 export class OutboxEvent extends OutboxEventSchema.class {}
 OutboxEventSchema.setClass(OutboxEvent);
+
+/** One row: delivered domain events up to `checkedUntil` have been checked for acknowledgements. */
+export const OutboxAckWatermarkSchema = defineEntity({
+  name: 'OutboxAckWatermark',
+  tableName: 'outbox_ack_watermark',
+  properties: {
+    id: p.integer().primary(),
+    checkedUntil: p.datetime(),
+  },
+});
+export class OutboxAckWatermark extends OutboxAckWatermarkSchema.class {}
+OutboxAckWatermarkSchema.setClass(OutboxAckWatermark);

@@ -16,6 +16,10 @@ export const WebhookSchema = defineEntity({
     active: p.boolean().default(true),
     /** Deliveries that exhausted their retries since the last success; reset by a success. */
     consecutiveFailures: p.integer().default(0),
+    /** Failed attempts in a row, across deliveries; at WEBHOOK_BREAKER_FAILURES the endpoint is paused. */
+    failureStreak: p.integer().default(0),
+    /** Circuit open: new deliveries wait in webhook_backlog until a probe at this time succeeds. */
+    pausedUntil: p.datetime().nullable(),
     disabledAt: p.datetime().nullable(),
     createdBy: () => p.manyToOne(User).mapToPk().fieldName('created_by'),
     createdAt: p.datetime(),
@@ -25,3 +29,17 @@ export const WebhookSchema = defineEntity({
 });
 export class Webhook extends WebhookSchema.class {}
 WebhookSchema.setClass(Webhook);
+
+/** An event held for a paused endpoint (circuit open); released as jobs when a probe succeeds. */
+export const WebhookBacklogSchema = defineEntity({
+  name: 'WebhookBacklog',
+  tableName: 'webhook_backlog',
+  properties: {
+    webhookId: () => p.manyToOne(Webhook).mapToPk().fieldName('webhook_id').primary(),
+    eventId: p.string().length(120).primary(),
+    event: p.json<Record<string, unknown>>(),
+    heldAt: p.datetime(),
+  },
+});
+export class WebhookBacklog extends WebhookBacklogSchema.class {}
+WebhookBacklogSchema.setClass(WebhookBacklog);
