@@ -119,12 +119,16 @@ export function ensureStockGate(ctx: AppContext, productIds: readonly string[]):
   return building;
 }
 
-/** At start-up, after the fail-fast Redis connection is ready. */
+/**
+ * At start-up, after the fail-fast Redis connection is ready: every counter Redis lacks (a new or
+ * restarted Redis) is built from PostgreSQL. Live counters are kept — another process may be selling
+ * through them — and left to the reconciliation.
+ */
 export async function rebuildStockGateAtStart(ctx: AppContext): Promise<void> {
   if (!ctx.config.stockGate) return;
   await waitUntilReady(ctx.redis);
-  const products = await rebuildStockGate(ctx);
-  ctx.log.info({ products }, 'rebuilt the stock gate from PostgreSQL');
+  const products = await rebuildStockGate(ctx, { onlyMissing: true });
+  ctx.log.info({ products }, 'stock gate: counters built from PostgreSQL');
 }
 
 export interface StockGateDrift {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stockGateKeys } from '../../src/catalog/stock-gate';
+import { rebuildStockGateAtStart } from '../../src/catalog/stock-gate-rebuild';
 import { createProduct, inventoryOf } from '../support/catalog';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
@@ -145,5 +146,18 @@ describe('units come back to the stock gate', () => {
     } finally {
       await reconciling.close();
     }
+  });
+
+  it('at start-up the counters Redis lacks are built from PostgreSQL; live ones are kept', async () => {
+    const lost = await createProduct(shop, seller, { stock: 7 });
+    const live = await createProduct(shop, seller, { stock: 7 });
+    const buyer = await shop.createUser('BUYER');
+    expect((await place(buyer, lost, 2)).status).toBe(201);
+    const keys = stockGateKeys(shop.ctx);
+    await shop.ctx.redis.hdel(keys.available, lost);
+    await shop.ctx.redis.hset(keys.available, live, 6); // as another process left it a moment ago
+    await rebuildStockGateAtStart(shop.ctx);
+    expect(await gateCounter(lost)).toBe(5);
+    expect(await gateCounter(live)).toBe(6);
   });
 });
