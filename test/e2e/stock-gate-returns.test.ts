@@ -105,6 +105,7 @@ describe('units come back to the stock gate', () => {
     const productId = await createProduct(shop, seller, { stock: 1 });
     const [a, b] = await Promise.all([1, 2].map(() => shop.createUser('BUYER')));
     expect((await place(a!, productId)).status).toBe(201);
+    expect(await gateCounter(productId)).toBe(0);
     // The gate believes in 2 units PostgreSQL does not have: it admits, PostgreSQL refuses.
     await shop.ctx.redis.hset(stockGateKeys(shop.ctx).available, productId, 2);
     const refused = await place(b!, productId);
@@ -119,6 +120,7 @@ describe('units come back to the stock gate', () => {
     const productId = await createProduct(shop, seller, { stock: 1 });
     const [a, b] = await Promise.all([1, 2].map(() => shop.createUser('BUYER')));
     expect((await place(a!, productId)).status).toBe(201);
+    expect(await gateCounter(productId)).toBe(0);
     const off = await shop.request('PATCH', `/api/v1/products/${productId}/status`, {
       token: seller.token,
       body: { status: 'DISCONTINUED' },
