@@ -1,10 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import type { AppContext } from './context';
-import { DomainError } from './errors/domain-error';
 import type { AppEnv } from './http/app-env';
+import { withCachedReadLane } from './http/cached-read-lane';
 import { handleError, handleNotFound } from './http/error-handler';
 import { authenticate } from './http/middleware/auth';
+import { limitBody } from './http/middleware/body-limit';
 import { apiCors } from './http/middleware/cors';
 import { refuseCrossSite } from './http/middleware/cross-site';
 import { httpMetrics } from './http/middleware/metrics';
@@ -56,16 +56,7 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.use('*', httpMetrics(metrics));
   app.use('*', requestContext(ctx.log));
   app.use('*', securityHeaders);
-  const limitBody = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new DomainError('PAYLOAD_TOO_LARGE');
-    },
-  });
-  // Reads carry no body to limit; skipping them spares building a Request per GET on the hot path.
-  app.use('*', (c, next) =>
-    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
-  );
+  app.use('*', limitBody(MAX_BODY_BYTES));
   if (ctx.config.corsOrigins.length > 0) app.use('/api/*', apiCors(ctx.config.corsOrigins));
   app.use('/api/*', authenticate(ctx.tokenChecker));
   app.use('/api/v1/admin/*', refuseCrossSite(ctx.config.corsOrigins));
@@ -113,6 +104,8 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/admin/gateway', adminGatewayRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  // While tracing, every request goes through the router, so each gets its HTTP span.
+  if (!tracing) app.fetch = withCachedReadLane(ctx, metrics, app.fetch);
   return app;
 }
 

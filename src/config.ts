@@ -98,6 +98,8 @@ const envSchema = z.object({
   COUPON_ISSUE_RATE_PER_MIN: int(1, 30),
   WORKERS: workersSchema,
   WORKER_CONCURRENCY: int(1, 32),
+  /** Jobs in flight in the order worker: the PLACE commands it holds at once form its placement batches. */
+  ORDER_WORKER_CONCURRENCY: int(1, 128),
   /** A job whose worker stops renewing its lock this long is redelivered (a crashed worker). */
   WORKER_LOCK_MS: int(1000, 5000),
   /** How often each worker looks for jobs whose lock lapsed (redelivery ≤ lock + this after a crash). */
@@ -229,6 +231,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     couponIssueRatePerMin: env.COUPON_ISSUE_RATE_PER_MIN,
     workers: env.WORKERS,
     workerConcurrency: env.WORKER_CONCURRENCY,
+    orderWorkerConcurrency: env.ORDER_WORKER_CONCURRENCY,
     workerLockMs: env.WORKER_LOCK_MS,
     workerStalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
     failedJobsKeepCount: env.FAILED_JOBS_KEEP_COUNT,

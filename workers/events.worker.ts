@@ -1,6 +1,6 @@
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
-import { type EventConsumer, offerEvent } from '../src/messaging/consumer';
+import { type EventConsumer, offerEvent, offerEvents } from '../src/messaging/consumer';
 import { type DomainEventMessage, EventsJobSchema, parseDomainEvent } from '../src/messaging/domain-events';
 import { notificationsConsumer } from '../src/notifications/notifications.consumer';
 import { orderStatusConsumer } from '../src/orders/order-status.consumer';
@@ -46,30 +46,56 @@ export const dispatchEvent = (
   consumers: EventConsumer[] = EVENT_CONSUMERS,
 ) => offerEvent(ctx, event, log, consumers);
 
+/** Aggregates whose events are offered side by side within one job. */
+const AGGREGATES_IN_PARALLEL = 8;
+
 /**
- * The `events` queue: domain events delivered by the outbox relay, a transaction's events per job
- * (`{ events: [...] }`; a lone event as the job data is accepted too). They are offered in order; a
- * failure fails the job and its retry skips what each consumer already applied.
+ * The `events` queue: domain events delivered by the outbox relay, a relay claim's events per job
+ * (`{ events: [...] }`; a lone event as the job data is accepted too). One aggregate's events are
+ * offered in their order; different aggregates side by side. A failure fails the job and its retry
+ * skips what each consumer already applied.
  */
 export const eventsWorker: QueueWorkerDefinition = {
   kind: 'queue',
   queue: 'events',
   process: async (ctx, job, log) => {
     const batch = EventsJobSchema.safeParse(job.data);
-    const events = batch.success ? batch.data.events : [job.data];
-    const outcomes: Record<string, Record<string, string>> = {};
-    for (const raw of events) {
+    const raws = batch.success ? batch.data.events : [job.data];
+    const byAggregate = new Map<string, DomainEventMessage[]>();
+    for (const raw of raws) {
       const { event, issues } = parseDomainEvent(raw);
       if (!event) {
         log.error({ data: raw, issues }, 'malformed event; dropped');
         continue;
       }
-      outcomes[event.id] = await dispatchEvent(
-        ctx,
-        event,
-        log.child({ eventId: event.id, event: event.type }),
-      );
+      const key = `${event.aggregateType}:${event.aggregateId}`;
+      byAggregate.set(key, [...(byAggregate.get(key) ?? []), event]);
     }
-    return outcomes;
+    // Consumers that apply many at once get the job's events together; the others event by event.
+    const together = EVENT_CONSUMERS.filter((c) => c.applyMany);
+    const oneByOne = EVENT_CONSUMERS.filter((c) => !c.applyMany);
+    const parsed = [...byAggregate.values()].flat();
+    const queues = [...byAggregate.values()];
+    const failures: unknown[] = [];
+    const lane = async () => {
+      for (let events = queues.shift(); events; events = queues.shift()) {
+        try {
+          for (const event of events) await dispatchEvent(ctx, event, log, oneByOne);
+        } catch (error) {
+          failures.push(error);
+        }
+      }
+    };
+    const batched = together.map((consumer) =>
+      offerEvents(ctx, parsed, log, consumer).catch((error) => {
+        failures.push(error);
+      }),
+    );
+    await Promise.all([
+      ...batched,
+      ...Array.from({ length: Math.min(AGGREGATES_IN_PARALLEL, queues.length) }, lane),
+    ]);
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, `${failures.length} aggregates failed`);
   },
 };

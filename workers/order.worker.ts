@@ -1,28 +1,34 @@
-import { ORDER_NOTICE, ORDER_SWEEP } from '../src/messaging/messages';
+import { ORDER_NOTICE, ORDER_SWEEP, ORDER_TIMERS_DUE } from '../src/messaging/messages';
 import { parseMailboxJob } from '../src/messaging/parse-job';
-import { applyOrderNotice, runOrderCommand, runPlaceOrder } from '../src/orders/order-actor';
+import { applyOrderNotice, receivePlaceOrder, runOrderCommand } from '../src/orders/order-actor';
 import { scheduleOrderSweep, sweepOrders } from '../src/orders/order-sweep';
+import { fireDueTimers } from '../src/orders/order-timers';
 import type { QueueWorkerDefinition } from './runtime';
 
 /** The order actor's mailbox: client commands, facts from other actors, timeouts, and the sweep. */
 export const orderWorker: QueueWorkerDefinition = {
   kind: 'queue',
   queue: 'order',
-  concurrency: (ctx) => ctx.config.workerConcurrency,
+  concurrency: (ctx) => ctx.config.orderWorkerConcurrency,
   onStart: scheduleOrderSweep,
   refreshEveryMs: (ctx) => Math.max(1000, ctx.config.orderSweepIntervalMs * 2),
   process: async (ctx, job, log) => {
     const message = parseMailboxJob('order', job);
     switch (message?.name) {
       case 'PLACE':
-        return runPlaceOrder(ctx, job, message.data, log);
+        return receivePlaceOrder(ctx, job, message.data, log);
       case 'CANCEL':
       case 'CONFIRM':
       case 'PAY':
       case 'REFUND':
-        return runOrderCommand(ctx, job, message, log);
+        // No return value: the receipt (or processed_messages) is the record; Redis need not keep one.
+        await runOrderCommand(ctx, job, message, log);
+        return;
       case ORDER_NOTICE:
-        return applyOrderNotice(ctx, message.data, job.id!, log);
+        await applyOrderNotice(ctx, message.data, job.id!, log);
+        return;
+      case ORDER_TIMERS_DUE:
+        return fireDueTimers(ctx, job, message.data.delay, log);
       case ORDER_SWEEP:
         return sweepOrders(ctx, log);
       default:

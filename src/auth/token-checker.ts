@@ -1,6 +1,7 @@
 import type { Orm } from '../db/orm';
 import type { Role } from '../db/schema/user.entity';
 import { query, sql } from '../db/sql';
+import { isUuid } from '../ids';
 import type { AuthUser } from './auth-user';
 import type { TokenService } from './tokens';
 
@@ -10,6 +11,13 @@ export interface Standing {
 }
 
 const CACHE_SIZE = 10_000;
+/** At most this many users' standings are read in one query. */
+const MAX_READ_BATCH = 500;
+
+interface QueuedRead {
+  resolve: (standing: Standing | undefined) => void;
+  reject: (error: unknown) => void;
+}
 
 /**
  * Decides whether a verified token still speaks for its user: the user must exist and the token's
@@ -20,6 +28,8 @@ const CACHE_SIZE = 10_000;
 export class TokenChecker {
   private readonly standings = new Map<string, { standing: Standing | undefined; until: number }>();
   private readonly inFlight = new Map<string, Promise<Standing | undefined>>();
+  private readonly queued = new Map<string, QueuedRead>();
+  private readScheduled = false;
 
   constructor(
     private readonly tokens: TokenService,
@@ -65,11 +75,45 @@ export class TokenChecker {
     }
   }
 
-  private async read(userId: string): Promise<Standing | undefined> {
-    const [row] = await query<{ role: Role; token_version: number }>(
-      this.orm().em.fork(),
-      sql`select role, token_version from users where id = ${userId}`,
-    );
-    return row ? { role: row.role, tokenVersion: row.token_version } : undefined;
+  /**
+   * Reads of users this process does not know yet are batched: the users asked for within one turn of
+   * the event loop are read in one query (a stampede of new buyers costs a query per batch, not one per
+   * buyer; a lone request waits one turn). Requests that arrive together are judged on one snapshot.
+   */
+  private read(userId: string): Promise<Standing | undefined> {
+    if (!isUuid(userId)) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      this.queued.set(userId, { resolve, reject });
+      this.scheduleRead();
+    });
+  }
+
+  private scheduleRead(): void {
+    if (this.readScheduled) return;
+    this.readScheduled = true;
+    setImmediate(() => {
+      this.readScheduled = false;
+      void this.readQueued();
+    });
+  }
+
+  private async readQueued(): Promise<void> {
+    const batch = [...this.queued].slice(0, MAX_READ_BATCH);
+    for (const [userId] of batch) this.queued.delete(userId);
+    if (this.queued.size > 0) this.scheduleRead();
+    const ids = batch.map(([userId]) => userId);
+    try {
+      const rows = await query<{ id: string; role: Role; token_version: number }>(
+        this.orm().em.fork(),
+        sql`select id, role, token_version from users where id = any(${ids}::uuid[])`,
+      );
+      const found = new Map(rows.map((row) => [row.id, row]));
+      for (const [userId, read] of batch) {
+        const row = found.get(userId.toLowerCase());
+        read.resolve(row ? { role: row.role, tokenVersion: row.token_version } : undefined);
+      }
+    } catch (error) {
+      for (const [, read] of batch) read.reject(error);
+    }
   }
 }

@@ -17,31 +17,74 @@ import { loadProductViews, type ProductView } from './product-view';
  * when PostgreSQL is down, because that is where they go.
  */
 
-interface CachedProduct {
-  gen: number;
-  view: ProductView;
-}
-
 export type CacheLookup = { hit: true; view: ProductView } | { hit: false; generation: number };
+type JsonLookup = { hit: true; json: string } | { hit: false; generation: number };
 
 const entryKey = (ctx: AppContext, productId: string) => ctx.key('product', productId);
 const generationKey = (ctx: AppContext, productId: string) => ctx.key('product-gen', productId);
 
+// An entry is the JSON text `{"gen":<generation>,"view":<the view's JSON>}`, written only by
+// storeCachedProduct, so a hit can hand the view's JSON on as it is: no parse and no stringify on
+// the hot path.
+const ENTRY_HEAD = '{"gen":';
+const VIEW_FIELD = ',"view":';
+
+function entryText(generation: number, viewJson: string): string {
+  return `${ENTRY_HEAD}${generation}${VIEW_FIELD}${viewJson}}`;
+}
+
+/** The generation and the view's JSON of an entry, or undefined when it is not one of ours. */
+function splitEntry(entry: string): { gen: number; viewJson: string } | undefined {
+  if (!entry.startsWith(ENTRY_HEAD) || !entry.endsWith('}')) return undefined;
+  const field = entry.indexOf(VIEW_FIELD, ENTRY_HEAD.length);
+  if (field < 0) return undefined;
+  const digits = entry.slice(ENTRY_HEAD.length, field);
+  if (!/^\d+$/.test(digits)) return undefined;
+  const viewJson = entry.slice(field + VIEW_FIELD.length, -1);
+  return viewJson.startsWith('{') ? { gen: Number(digits), viewJson } : undefined;
+}
+
 /** One MGET of the entry and the generation; a hit only when the entry carries the current generation. */
-export async function lookupCachedProduct(ctx: AppContext, productId: string): Promise<CacheLookup> {
+async function lookupCachedProductJson(ctx: AppContext, productId: string): Promise<JsonLookup> {
   const [entry, gen] = await ctx.redis.mget(entryKey(ctx, productId), generationKey(ctx, productId));
   const generation = Number(gen ?? 0);
   if (entry) {
-    const cached = parseEntry(entry);
-    if (cached && cached.gen === generation) return { hit: true, view: cached.view };
+    const cached = splitEntry(entry);
+    if (cached && cached.gen === generation) return { hit: true, json: cached.viewJson };
   }
   return { hit: false, generation };
 }
 
+/**
+ * The cached view's JSON text when the cache holds the current generation, else undefined (a miss, or
+ * Redis unreachable): the caller then takes the full path (getCachedProductJson).
+ */
+export async function cachedProductJsonIfFresh(
+  ctx: AppContext,
+  productId: string,
+): Promise<string | undefined> {
+  try {
+    const lookup = await lookupCachedProductJson(ctx, productId);
+    return lookup.hit ? lookup.json : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Like the cached JSON lookup, with the view parsed. */
+export async function lookupCachedProduct(ctx: AppContext, productId: string): Promise<CacheLookup> {
+  const lookup = await lookupCachedProductJson(ctx, productId);
+  return lookup.hit ? { hit: true, view: JSON.parse(lookup.json) as ProductView } : lookup;
+}
+
 /** Stores a view read from the database, tagged with the generation seen before that read. */
 export async function storeCachedProduct(ctx: AppContext, view: ProductView, generation: number) {
-  const entry: CachedProduct = { gen: generation, view };
-  await ctx.redis.set(entryKey(ctx, view.id), JSON.stringify(entry), 'EX', ctx.config.productCacheTtlS);
+  await storeCachedJson(ctx, view.id, JSON.stringify(view), generation);
+}
+
+async function storeCachedJson(ctx: AppContext, productId: string, viewJson: string, generation: number) {
+  const entry = entryText(generation, viewJson);
+  await ctx.redis.set(entryKey(ctx, productId), entry, 'EX', ctx.config.productCacheTtlS);
 }
 
 /**
@@ -87,18 +130,16 @@ function retryInvalidation(ctx: AppContext, ids: string[], deadline: number) {
 }
 
 /**
- * The product's current view: from the cache when it holds the current generation, otherwise from
- * PostgreSQL (then cached). Undefined for an unknown id; misses are not cached, because an unknown
- * id costs one primary-key probe and a cached "absent" would need invalidating on create.
+ * The product's current view as JSON text: from the cache when it holds the current generation (as
+ * stored, never parsed), otherwise from PostgreSQL (then cached). Undefined for an unknown id; misses
+ * are not cached, because an unknown id costs one primary-key probe and a cached "absent" would need
+ * invalidating on create.
  */
-export async function getCachedProductView(
-  ctx: AppContext,
-  productId: string,
-): Promise<ProductView | undefined> {
+export async function getCachedProductJson(ctx: AppContext, productId: string): Promise<string | undefined> {
   let generation: number | undefined;
   try {
-    const lookup = await lookupCachedProduct(ctx, productId);
-    if (lookup.hit) return lookup.view;
+    const lookup = await lookupCachedProductJson(ctx, productId);
+    if (lookup.hit) return lookup.json;
     generation = lookup.generation;
   } catch (error) {
     if (!isInfrastructureUnavailable(error)) throw error;
@@ -106,19 +147,21 @@ export async function getCachedProductView(
   }
   const views = await loadProductViews(ctx.orm.em.fork(), [productId], ctx.config.lowStockThreshold);
   const view = views.get(productId);
-  if (view && generation !== undefined) {
-    await storeCachedProduct(ctx, view, generation).catch((error: unknown) => {
+  if (!view) return undefined;
+  const json = JSON.stringify(view);
+  if (generation !== undefined) {
+    await storeCachedJson(ctx, productId, json, generation).catch((error: unknown) => {
       ctx.log.warn({ err: String(error) }, 'could not cache a product');
     });
   }
-  return view;
+  return json;
 }
 
-function parseEntry(raw: string): CachedProduct | undefined {
-  try {
-    const parsed = JSON.parse(raw) as CachedProduct;
-    return typeof parsed?.gen === 'number' && parsed.view ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
+/** The product's current view (see getCachedProductJson), parsed. */
+export async function getCachedProductView(
+  ctx: AppContext,
+  productId: string,
+): Promise<ProductView | undefined> {
+  const json = await getCachedProductJson(ctx, productId);
+  return json === undefined ? undefined : (JSON.parse(json) as ProductView);
 }

@@ -5,7 +5,7 @@ import { Product, type ProductStatus } from '../db/schema/product.entity';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
 import { type Actor, assertMayManage } from './ownership';
-import { getCachedProductView, invalidateProducts } from './product-cache';
+import { getCachedProductJson, getCachedProductView, invalidateProducts } from './product-cache';
 import { loadProductViews, type ProductView } from './product-view';
 import { closeStockCounter, openStockCounter } from './stock-gate';
 
@@ -26,7 +26,14 @@ export interface ProductChanges {
   brand?: string | undefined;
 }
 
-/** GET /products/{id}: cache-aside, see product-cache.ts. */
+/** GET /products/{id} as the view's JSON text (served as cached, never re-serialized). */
+export async function getProductJson(ctx: AppContext, productId: string): Promise<string> {
+  const json = await getCachedProductJson(ctx, productId);
+  if (json === undefined) throw new DomainError('PRODUCT_NOT_FOUND');
+  return json;
+}
+
+/** One product's view: cache-aside, see product-cache.ts. */
 export async function getProduct(ctx: AppContext, productId: string): Promise<ProductView> {
   const view = await getCachedProductView(ctx, productId);
   if (!view) throw new DomainError('PRODUCT_NOT_FOUND');

@@ -84,20 +84,24 @@ export interface ReceiptInput {
   requestHash: string | null;
 }
 
-/** Written inside the command's own transaction: the command and its receipt commit together. */
-export function doneReceiptStatement(r: ReceiptInput & { outcome: DomainOutcome }, now: Date) {
+export type DoneReceipt = ReceiptInput & { outcome: DomainOutcome };
+
+/** Written inside the commands' own transaction: commands and their receipts commit together. */
+export function doneReceiptsStatement(receipts: DoneReceipt[], now: Date) {
+  const r = receipts;
   return sql`insert into commands (id, user_id, type, idempotency_key, request_hash, status, http_status,
                                    resource_type, resource_id, result, error, created_at, completed_at)
-             values (${r.commandId}, ${r.userId}, ${r.type}, ${r.idempotencyKey}, ${r.requestHash}, 'DONE', null,
-                     ${r.outcome.kind}, ${r.outcome.id}, ${r.outcome.result}, null, ${now}, ${now})`;
+             select id, user_id, type, idempotency_key, request_hash, 'DONE', null, resource_type, resource_id,
+                    result, null, ${now}, ${now}
+             from unnest(${r.map((x) => x.commandId)}::text[], ${r.map((x) => x.userId)}::uuid[],
+                         ${r.map((x) => x.type)}::text[], ${r.map((x) => x.idempotencyKey)}::text[],
+                         ${r.map((x) => x.requestHash)}::text[], ${r.map((x) => x.outcome.kind)}::text[],
+                         ${r.map((x) => x.outcome.id)}::uuid[], ${r.map((x) => x.outcome.result)}::text[])
+               as t(id, user_id, type, idempotency_key, request_hash, resource_type, resource_id, result)`;
 }
 
-export async function insertDoneReceipt(
-  em: EntityManager,
-  r: ReceiptInput & { outcome: DomainOutcome },
-  now: Date,
-) {
-  await run(em, doneReceiptStatement(r, now));
+export async function insertDoneReceipt(em: EntityManager, r: DoneReceipt, now: Date) {
+  await run(em, doneReceiptsStatement([r], now));
 }
 
 /** A refused command's receipt, written after its transaction rolled back. The first answer stays. */

@@ -1,7 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
 import { invalidateProducts } from '../catalog/product-cache';
-import { giveBackTake, type GateLine as StockChange, settleStock } from '../catalog/stock-gate';
+import {
+  type CommittedStock,
+  giveBackTake,
+  type GateLine as StockChange,
+  settleStock,
+} from '../catalog/stock-gate';
 import type { AppContext } from '../context';
 import { isTransientConflict, isUniqueViolation } from '../db/errors';
 import { type DomainError, isDomainError } from '../errors/domain-error';
@@ -10,6 +15,7 @@ import type { Logger } from '../logger';
 import type { CommandEnvelope } from '../messaging/messages';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
 import { type CommandAnswer, publishReply } from '../messaging/replies';
+import { addTimerBuckets, type TimerBucket } from '../messaging/timer-buckets';
 import type { DomainOutcome } from './outcome';
 import { loadOutcomeView, type OutcomeView } from './outcome-view';
 import { findReceipt, insertFailedReceipt, type Receipt } from './receipts';
@@ -25,6 +31,8 @@ export interface StepResult {
   outboxRows: number;
   /** The outcome's view when the step could render it from memory (else it is read after commit). */
   view?: OutcomeView;
+  /** Timeouts the step started, as time buckets to add after commit. */
+  timers?: TimerBucket[];
 }
 
 const CONFLICT_RETRIES = 12;
@@ -42,9 +50,10 @@ export async function runCommandJob(
   log: Logger,
   execute: (tx: EntityManager, now: Date) => Promise<StepResult>,
 ) {
-  // A first delivery of a command without an Idempotency-Key cannot have a receipt yet; a redelivery
-  // (or a keyed retry) looks first. Either way the receipt's primary key stops a second commit.
-  if (job.attemptsMade > 0 || command.idempotencyKey || job.stalledCounter > 0) {
+  // A first delivery cannot have a receipt yet: the dispatcher looked for one just before adding the
+  // job, and a keyed retry while the job exists is the same job. A redelivery looks first. Either way
+  // the receipt's primary key stops a second commit (and its answer is replayed).
+  if (job.attemptsMade > 0 || job.stalledCounter > 0) {
     const done = await findReceipt(ctx.orm.em.fork(), command.commandId);
     if (done) return replyFromReceipt(ctx, command, done);
   }
@@ -53,9 +62,7 @@ export async function runCommandJob(
     const result = await withConflictRetries(() =>
       ctx.orm.em.fork().transactional((tx: EntityManager) => execute(tx, now)),
     );
-    await afterCommit(ctx, result, log, command.commandId);
-    const view = result.view ?? (await loadOutcomeView(ctx, result.answer));
-    await reply(ctx, command, { status: 'DONE', outcome: result.answer, view });
+    await replyCommitted(ctx, [{ command, result }], log);
     return result.answer;
   } catch (error) {
     if (isUniqueViolation(error, 'commands_pkey')) {
@@ -68,7 +75,39 @@ export async function runCommandJob(
   }
 }
 
-async function refuse(
+/**
+ * After commit: the waiting requests are answered first, then the product caches and the relay are
+ * told, all sent together (one wake-up and one invalidation for a whole placement batch).
+ */
+export async function replyCommitted(
+  ctx: AppContext,
+  committed: { command: CommandEnvelope; result: StepResult }[],
+  log: Logger,
+): Promise<void> {
+  // The stock gate first (one call for the batch), so whoever hears the answer sees the gate in step.
+  await settleStockChanges(
+    ctx,
+    committed.map(({ command, result }) => ({
+      commandId: command.commandId,
+      changes: result.stockChanges ?? [],
+    })),
+    log,
+  );
+  const answered = committed.map(async ({ command, result }) => {
+    const view = result.view ?? (await loadOutcomeView(ctx, result.answer));
+    await reply(ctx, command, { status: 'DONE', outcome: result.answer, view });
+  });
+  const touchedProducts = [...new Set(committed.flatMap(({ result }) => result.touchedProducts))];
+  const outboxRows = committed.reduce((sum, { result }) => sum + result.outboxRows, 0);
+  const timers = committed.flatMap(({ result }) => result.timers ?? []);
+  await Promise.all([
+    ...answered,
+    afterCommit(ctx, { touchedProducts, outboxRows, timers, settlements: [] }, log),
+  ]);
+}
+
+/** A refusal (a DomainError) is the command's answer: stored as a FAILED receipt and replied. */
+export async function refuse(
   ctx: AppContext,
   type: string,
   command: CommandEnvelope,
@@ -119,22 +158,37 @@ async function reply(ctx: AppContext, command: CommandEnvelope, answer: CommandA
 }
 
 /**
- * After commit: the stock gate follows the committed stock changes (and settles the command's take),
- * fresh product views, and the relay told there are rows to deliver.
+ * After commit: the stock gate follows the committed stock changes (settling each command's take)
+ * before anyone hears of them; then fresh product views, the relay told there are rows to deliver,
+ * timer buckets added.
  */
 export async function afterCommit(
   ctx: AppContext,
-  result: StepResult,
+  result: Pick<StepResult, 'touchedProducts' | 'outboxRows' | 'timers' | 'stockChanges'> & {
+    /** Per command, for a batch; else the step's own stockChanges. */
+    settlements?: readonly CommittedStock[];
+  },
   log: Logger,
-  commandId?: string,
 ): Promise<void> {
-  if (result.stockChanges?.length)
-    await settleStock(ctx, [{ commandId, changes: result.stockChanges }]).catch((err) =>
-      log.warn({ err: String(err) }, 'stock gate not settled; the reconciliation repairs it'),
-    );
-  if (result.touchedProducts.length > 0) await invalidateProducts(ctx, result.touchedProducts);
-  if (result.outboxRows > 0)
-    await wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'));
+  await settleStockChanges(ctx, result.settlements ?? [{ changes: result.stockChanges ?? [] }], log);
+  await Promise.all([
+    result.touchedProducts.length > 0 ? invalidateProducts(ctx, result.touchedProducts) : undefined,
+    result.outboxRows > 0
+      ? wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'))
+      : undefined,
+    result.timers?.length
+      ? addTimerBuckets(ctx, result.timers).catch((err) =>
+          log.warn({ err: String(err) }, 'timer bucket not added; the sweeper will find the due orders'),
+        )
+      : undefined,
+  ]);
+}
+
+/** The stock gate follows committed steps; a failure leaves it to the reconciliation. */
+function settleStockChanges(ctx: AppContext, settlements: readonly CommittedStock[], log: Logger) {
+  return settleStock(ctx, settlements).catch((err) =>
+    log.warn({ err: String(err) }, 'stock gate not settled; the reconciliation repairs it'),
+  );
 }
 
 /** Version conflicts and deadlocks mean another message won: run the step again on the new state. */

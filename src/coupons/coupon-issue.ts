@@ -16,6 +16,7 @@ import {
   type UserCouponRow,
   type UserCouponView,
 } from './coupon-view';
+import { WinnerBatches } from './winner-batches';
 
 // A CREATED coupon whose window has opened is issuable: issuing starts it, should its activation
 // job be late.
@@ -45,18 +46,37 @@ function assertIssuable(coupon: IssueWindow | undefined, now: Date): void {
   }
 }
 
+/** A gate's refusal, answered from a prepared body (see src/http/coupon-refusals.ts), never thrown. */
+export type IssueRefusal = 'SOLD_OUT' | 'ALREADY_ISSUED' | 'RATE_LIMITED' | 'OUTSIDE_WINDOW';
+
+export type IssueOutcome =
+  | { issued: UserCouponView; refusal?: undefined }
+  | { issued?: undefined; refusal: IssueRefusal };
+
+const batchesOf = new WeakMap<AppContext, WinnerBatches>();
+
+function winnerBatches(ctx: AppContext): WinnerBatches {
+  let batches = batchesOf.get(ctx);
+  if (!batches) {
+    batches = new WinnerBatches(
+      ctx,
+      (couponId, userId) => recordOne(ctx, couponId, userId),
+      (couponId, userId) => giveBack(ctx, couponId, userId, 'NOT_RECORDED'),
+    );
+    batchesOf.set(ctx, batches);
+  }
+  return batches;
+}
+
 /**
  * POST /coupons/{id}/issue. The Redis gate decides (one Lua step: rate limit, window, already
- * issued, sold out, claim), so losers never touch PostgreSQL; the winner's user coupon is then
- * durable in PostgreSQL before the 201. If PostgreSQL refuses or fails, the claim is handed back so
- * the gate stays in step with the truth. Without a gate, PostgreSQL says whether the coupon exists
- * and may be issued, and the gate is rebuilt.
+ * issued, sold out, claim), so losers never touch PostgreSQL and are answered with a refusal, not an
+ * exception. The winners' user coupons are written in batches (winner-batches.ts) and each is durable
+ * in PostgreSQL before its 201; if PostgreSQL refuses or fails, the claim is handed back so the gate
+ * stays in step with the truth. Without a gate, PostgreSQL says whether the coupon exists and may be
+ * issued (404 and 400 are thrown), and the gate is rebuilt.
  */
-export async function issueCoupon(
-  ctx: AppContext,
-  userId: string,
-  couponId: string,
-): Promise<UserCouponView> {
+export async function issueCoupon(ctx: AppContext, userId: string, couponId: string): Promise<IssueOutcome> {
   const now = new Date();
   let verdict = await claimCouponSlot(ctx, couponId, userId, now);
   if (verdict === 'NO_GATE') {
@@ -71,22 +91,16 @@ export async function issueCoupon(
   }
   switch (verdict) {
     case 'CLAIMED':
-      break;
+      return { issued: await winnerBatches(ctx).record(couponId, userId) };
     case 'NO_GATE':
       throw new DomainError('SERVICE_UNAVAILABLE');
-    case 'RATE_LIMITED':
-      throw new DomainError(
-        'RATE_LIMITED',
-        `At most ${ctx.config.couponIssueRatePerMin} issue requests a minute`,
-      );
-    case 'OUTSIDE_WINDOW':
-      throw outsideWindow();
-    case 'ALREADY_ISSUED':
-      throw new DomainError('COUPON_ALREADY_ISSUED');
-    case 'SOLD_OUT':
-      throw new DomainError('COUPON_SOLD_OUT');
+    default:
+      return { refusal: verdict };
   }
+}
 
+/** One winner in a transaction of its own; PostgreSQL's refusal corrects the gate and is thrown. */
+async function recordOne(ctx: AppContext, couponId: string, userId: string): Promise<UserCouponView> {
   const em = ctx.orm.em.fork();
   try {
     return await em.transactional((tx) => recordIssue(tx, couponId, userId, new Date()));
@@ -97,14 +111,18 @@ export async function issueCoupon(
         : isDomainError(error) && error.code === 'COUPON_SOLD_OUT'
           ? 'SOLD_OUT'
           : 'NOT_RECORDED';
-    await giveBackClaim(ctx, couponId, userId, reason).catch((err) =>
-      ctx.log.error(
-        { err: String(err), couponId, userId, reason },
-        'could not hand a coupon claim back; POST /admin/coupons/{id}/resync repairs the gate',
-      ),
-    );
+    await giveBack(ctx, couponId, userId, reason);
     throw error;
   }
+}
+
+async function giveBack(ctx: AppContext, couponId: string, userId: string, reason: GiveBackReason) {
+  await giveBackClaim(ctx, couponId, userId, reason).catch((err) =>
+    ctx.log.error(
+      { err: String(err), couponId, userId, reason },
+      'could not hand a coupon claim back; POST /admin/coupons/{id}/resync repairs the gate',
+    ),
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ export type { AuthUser };
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** The process logger; requestLog(c) gives a child carrying the request id. */
     log: Logger;
     lang: Language;
     user: AuthUser | undefined;

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import type { JSONValue } from 'hono/utils/types';
 
 export { type PageMeta, type PageRequest, pageMeta } from '../paging';
 
@@ -24,3 +25,10 @@ export const errorEnvelope = z
     details: z.array(z.record(z.string(), z.unknown())).optional(),
   })
   .openapi('Error');
+
+/** The error envelope's type as a JSON answer carries it (what hono's typed responses compare). */
+export interface ErrorEnvelope {
+  error: string;
+  message: string;
+  details?: { [field: string]: JSONValue }[];
+}

@@ -4,6 +4,7 @@ import { DomainError, type ErrorDetail, isDomainError } from '../errors/domain-e
 import { ERROR_CODES, type ErrorCode, type Language } from '../errors/error-codes';
 import { isInfrastructureUnavailable, isMalformedValue } from '../errors/infrastructure-error';
 import type { AppEnv } from './app-env';
+import { requestLog } from './middleware/request-context';
 
 /** The error envelope of API.md, translated when the client asked for Korean. */
 export function errorBody(error: DomainError, lang: Language) {
@@ -36,9 +37,9 @@ export function toDomainError(err: unknown): DomainError {
 
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
   const error = toDomainError(err);
-  const log = c.get('log');
-  if (error.code === 'INTERNAL') log?.error({ err }, 'unhandled error');
-  else if (error.code === 'SERVICE_UNAVAILABLE') log?.warn({ err: String(err) }, 'dependency unavailable');
+  if (error.code === 'INTERNAL') requestLog(c)?.error({ err }, 'unhandled error');
+  else if (error.code === 'SERVICE_UNAVAILABLE')
+    requestLog(c)?.warn({ err: String(err) }, 'dependency unavailable');
   const headers: Record<string, string> = { ...error.headers };
   if (error.code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
   if (error.code === 'SERVICE_UNAVAILABLE') headers['Retry-After'] = '5';

@@ -24,6 +24,42 @@ export interface EventConsumer {
    */
   acknowledges?: (ctx: AppContext, event: DomainEventMessage) => boolean | Promise<boolean>;
   apply: (ctx: AppContext, event: DomainEventMessage, log: Logger) => Promise<ConsumerOutcome>;
+  /**
+   * Optional: applies many events (all of them handled, none yet applied by it as far as the caller
+   * knows) with as few statements as it can, each still at most once. An events job hands its
+   * events to it together.
+   */
+  applyMany?: (
+    ctx: AppContext,
+    events: DomainEventMessage[],
+    log: Logger,
+  ) => Promise<Map<string, ConsumerOutcome>>;
+}
+
+/** Offers a job's events to a consumer that applies many at once; a failure fails the job. */
+export async function offerEvents(
+  ctx: AppContext,
+  events: DomainEventMessage[],
+  log: Logger,
+  consumer: EventConsumer,
+): Promise<void> {
+  const handled = events.filter((e) => consumer.handles(e));
+  const applyMany = consumer.applyMany;
+  if (handled.length === 0 || !applyMany) return;
+  const types = [...new Set(handled.map((e) => e.type))].join('+');
+  const outcomes = await inSpan(
+    `consume ${types} (${consumer.name})`,
+    {
+      'shop.consumer': consumer.name,
+      'shop.event.id': handled.map((e) => e.id).join(','),
+      'shop.event.type': types,
+      'shop.events': handled.length,
+    },
+    () => applyMany(ctx, handled, log),
+  );
+  for (const event of handled) {
+    if (outcomes.get(event.id) === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
+  }
 }
 
 /**

@@ -76,6 +76,8 @@ const coupon = z.object({ couponId: id });
 
 export const ORDER_NOTICE = 'NOTICE';
 export const ORDER_SWEEP = 'SWEEP';
+/** A time bucket of order timers came due (src/orders/order-timers.ts). */
+export const ORDER_TIMERS_DUE = 'TIMERS_DUE';
 export const PAYMENT_CAPTURE = 'CAPTURE';
 export const PAYMENT_REFUND = 'REFUND';
 export const PAYMENT_SWEEP = 'SWEEP';
@@ -103,6 +105,7 @@ export const MAILBOX_JOBS = {
     REFUND: refundPayment,
     [ORDER_NOTICE]: orderNotice,
     [ORDER_SWEEP]: noData,
+    [ORDER_TIMERS_DUE]: z.object({ delay: z.enum(['paymentWindow', 'autoConfirmDelay']) }),
   },
   payment: {
     [PAYMENT_CAPTURE]: z.object({ paymentId: id }),

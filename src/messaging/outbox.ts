@@ -9,6 +9,8 @@ import type { QueueName } from './queues';
 
 export interface OutboxRow {
   id: string;
+  /** The trace the row continues, when not the writing transaction's (a member of a batch). */
+  traceContext?: string | null;
   aggregateType: string;
   aggregateId: string;
   type: string;
@@ -67,6 +69,11 @@ export class Outbox {
     });
   }
 
+  /** Adds another outbox's rows, as continuing `traceContext` (a batch member's own trace). */
+  adopt(other: Outbox, traceContext: string | null): void {
+    for (const row of other.rows) this.rows.push({ ...row, traceContext });
+  }
+
   get size(): number {
     return this.rows.length;
   }
@@ -81,17 +88,19 @@ export class Outbox {
   writeTo(batch: WriteBatch, now: Date): void {
     if (this.rows.length === 0) return;
     const r = this.rows;
+    const current = currentTraceContext();
     batch.add(
       sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel,
                                      status, attempts, next_attempt_at, created_at, trace_context)
           select id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel,
-                 'PENDING', 0, ${now}, ${now}, ${currentTraceContext()}::text
+                 'PENDING', 0, ${now}, ${now}, trace_context
           from unnest(${r.map((x) => x.id)}::uuid[], ${r.map((x) => x.aggregateType)}::text[],
                       ${r.map((x) => x.aggregateId)}::text[], ${r.map((x) => x.type)}::text[],
                       ${r.map((x) => JSON.stringify(x.payload))}::jsonb[], ${r.map((x) => x.queue)}::text[],
                       ${r.map((x) => x.jobId)}::text[], ${r.map((x) => x.deliverAt)}::timestamptz[],
-                      ${r.map((x) => x.cancel)}::boolean[])
-            as t(id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel)`,
+                      ${r.map((x) => x.cancel)}::boolean[],
+                      ${r.map((x) => (x.traceContext === undefined ? current : x.traceContext))}::text[])
+            as t(id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel, trace_context)`,
     );
   }
 

@@ -1,8 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, sql } from '../db/sql';
-import { applyOnce, type EventConsumer } from '../messaging/consumer';
+import { applyOnce, type ConsumerOutcome, type EventConsumer } from '../messaging/consumer';
 import type { DomainEventMessage } from '../messaging/domain-events';
-import { insertNotification, insertNotificationOnce, type NotificationDraft } from './notifications.service';
+import {
+  insertNotification,
+  insertNotificationOnce,
+  insertNotificationsOnce,
+  type NotificationDraft,
+} from './notifications.service';
 
 const won = (amount: number | undefined) =>
   amount === undefined ? '' : ` ₩${amount.toLocaleString('en-US')}`;
@@ -102,24 +107,44 @@ async function orderNoOf(tx: EntityManager, event: NotifyingEvent): Promise<stri
   return row?.order_no ?? '';
 }
 
+function draftOf(event: NotifyingEvent, orderNo: string): NotificationDraft | null {
+  const content = contentFor(event, orderNo);
+  return content
+    ? { ...content, userId: event.data.userId, orderId: orderIdOf(event) ?? null, eventId: event.id }
+    : null;
+}
+
+/** Everything the notification needs is in the event (the common case): no read. */
+const selfContained = (event: NotifyingEvent) =>
+  orderNoOfEvent(event) !== undefined || orderIdOf(event) === undefined;
+
 /** Writes the buyer's notification of an order, payment, refund or coupon event, once. */
 export const notificationsConsumer: EventConsumer = {
   name: 'notifications',
   handles: notifies,
   acknowledges: (_ctx, event) => notifies(event) && contentFor(event, '') !== null,
+  /** The self-contained events of a job in one statement; the others one by one. */
+  applyMany: async (ctx, events, log) => {
+    const outcomes = new Map<string, ConsumerOutcome>();
+    const drafts: { draft: NotificationDraft; at: Date }[] = [];
+    for (const event of events) {
+      if (!notifies(event)) continue;
+      if (!selfContained(event)) {
+        outcomes.set(event.id, await notificationsConsumer.apply(ctx, event, log));
+        continue;
+      }
+      const draft = draftOf(event, orderNoOfEvent(event) ?? '');
+      if (draft) drafts.push({ draft, at: new Date(event.occurredAt) });
+      else outcomes.set(event.id, 'skipped');
+    }
+    const first = await insertNotificationsOnce(ctx.orm.em.fork(), 'notifications', drafts);
+    for (const { draft } of drafts)
+      outcomes.set(draft.eventId, first.has(draft.eventId) ? 'applied' : 'duplicate');
+    return outcomes;
+  },
   apply: async (ctx, event) => {
     if (!notifies(event)) return 'skipped';
-    const draft = (orderNo: string) => {
-      const content = contentFor(event, orderNo);
-      return content
-        ? {
-            ...content,
-            userId: event.data.userId,
-            orderId: orderIdOf(event) ?? null,
-            eventId: event.id,
-          }
-        : null;
-    };
+    const draft = (orderNo: string) => draftOf(event, orderNo);
     const orderNo = orderNoOfEvent(event);
     if (orderNo !== undefined || orderIdOf(event) === undefined) {
       // Everything is in the event (the common case): one statement records it and writes the row.

@@ -70,6 +70,38 @@ export async function insertNotificationOnce(
   return row!.first === 1 ? 'applied' : 'duplicate';
 }
 
+/**
+ * insertNotificationOnce for many events at once: ONE statement records every (consumer, event) and
+ * writes the notifications of the events seen for the first time. Returns the ids of those events.
+ */
+export async function insertNotificationsOnce(
+  em: EntityManager,
+  consumer: string,
+  drafts: { draft: NotificationDraft; at: Date }[],
+): Promise<Set<string>> {
+  if (drafts.length === 0) return new Set();
+  const d = drafts.map((x) => x.draft);
+  const rows = await query<{ message_id: string }>(
+    em,
+    sql`with first as (
+          insert into processed_messages (consumer, message_id, processed_at)
+          select ${consumer}, e, clock_timestamp() from unnest(${d.map((n) => n.eventId)}::text[]) as e
+          on conflict do nothing returning message_id),
+        written as (
+          insert into notifications (id, user_id, type, title, body, order_id, event_id, created_at)
+          select t.id, t.user_id, t.type, t.title, t.body, t.order_id, t.event_id, t.created_at
+          from unnest(${d.map(() => uuidv7())}::uuid[], ${d.map((n) => n.userId)}::uuid[],
+                      ${d.map((n) => n.type)}::text[], ${d.map((n) => n.title)}::text[],
+                      ${d.map((n) => n.body)}::text[], ${d.map((n) => n.orderId)}::uuid[],
+                      ${d.map((n) => n.eventId)}::text[], ${drafts.map((x) => x.at)}::timestamptz[])
+            as t(id, user_id, type, title, body, order_id, event_id, created_at)
+          join first f on f.message_id = t.event_id
+          on conflict (user_id, type, event_id) do nothing)
+        select message_id from first`,
+  );
+  return new Set(rows.map((r) => r.message_id));
+}
+
 interface NotificationRow {
   id: string;
   type: NotificationType;

@@ -3,31 +3,39 @@ import type { EventObject } from 'xstate';
 import type { OrderEffectName, OrderEffectParams, OrderEvent } from '../../machines/order.machine';
 import type { OrderSnapshot } from '../../machines/order-snapshot';
 import type { DomainOutcome } from '../commands/outcome';
-import { doneReceiptStatement } from '../commands/receipts';
+import type { OutcomeView } from '../commands/outcome-view';
+import { type DoneReceipt, doneReceiptsStatement } from '../commands/receipts';
 import type { StepResult } from '../commands/run-command';
 import { WriteBatch } from '../db/write-batch';
 import type { OrderCommandMessage } from '../messaging/messages';
+import { ORDER_TIMERS_DUE } from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
+import { bucketEnd, type TimerBucket } from '../messaging/timer-buckets';
 import { orderEffects } from './effects';
 import type { EffectContext, OrderEffects, OrderFacts } from './effects/effect-context';
 import { type StockLine, StockPlan } from './effects/stock-plan';
 import { interpretActions, type Timer } from './machine-actions';
-import { insertOrder, insertTransition, type NewOrder, type OrderRecord, saveOrder } from './order-store';
+import {
+  insertOrders,
+  insertTransitions,
+  type NewOrder,
+  type OrderRecord,
+  saveOrder,
+  type TransitionRow,
+} from './order-store';
 import { newOrderView } from './order-view';
 
 /** The machine's delays, the deterministic job ids of their timeouts, and their names in the history. */
-export const ORDER_TIMERS: Record<string, { jobPrefix: string; eventName: string }> = {
+export const ORDER_TIMERS = {
   paymentWindow: { jobPrefix: 'expire', eventName: 'EXPIRE' },
   autoConfirmDelay: { jobPrefix: 'confirm', eventName: 'AUTO_CONFIRM' },
-};
-
-export const timerJobId = (delayName: string, orderId: string) =>
-  `${ORDER_TIMERS[delayName]?.jobPrefix ?? delayName}-${orderId}`;
+} as const satisfies Record<string, { jobPrefix: string; eventName: string }>;
+export type OrderTimerName = keyof typeof ORDER_TIMERS;
 
 /** `xstate.after.paymentWindow.…` is recorded as EXPIRE; everything else under its own name. */
 export function historyEventName(event: EventObject): string {
   const delay = /^xstate\.after\.([^.]+)\./.exec(event.type)?.[1];
-  if (delay) return ORDER_TIMERS[delay]?.eventName ?? event.type;
+  if (delay) return ORDER_TIMERS[delay as OrderTimerName]?.eventName ?? event.type;
   return event.type === 'xstate.init' ? 'PLACE' : event.type;
 }
 
@@ -46,17 +54,32 @@ export interface Step {
 
 export type { StepResult };
 
+/** What a prepared step will write: its snapshot row, history row, receipt and answer. */
+export interface PreparedStep {
+  step: Step;
+  answer: DomainOutcome;
+  stock: StockPlan;
+  transition: TransitionRow;
+  receipt: DoneReceipt | undefined;
+  timers: TimerBucket[];
+  /** The answer's view as committed, when the step knows it (a new order, a new payment). */
+  view: OutcomeView | undefined;
+}
+
 /**
- * Persists one machine step in the caller's transaction: effects, timeouts as outbox messages, the
- * snapshot (compare-and-set), one history row, the outbox rows, the command receipt — and the
- * inventory changes last, so hot stock rows are locked only until commit.
+ * Runs a step's effects (and names its timers' buckets), into `outbox` and `writes` (which
+ * the caller may share between steps); nothing is sent yet. The order, history and receipt rows are
+ * returned for the caller to write, alone (commitStep) or with other steps' (the placement batch).
  */
-export async function commitStep(em: EntityManager, step: Step): Promise<StepResult> {
+export async function prepareStep(
+  em: EntityManager,
+  step: Step,
+  outbox: Outbox,
+  writes: WriteBatch,
+): Promise<PreparedStep> {
   const { effects, timers } = interpretActions(step.actions);
   const facts = orderFacts(step.order);
-  const outbox = new Outbox();
   const stock = new StockPlan();
-  const writes = new WriteBatch();
   const e = {
     em,
     now: step.now,
@@ -70,55 +93,71 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
     writes,
     stock,
     answer: undefined as DomainOutcome | undefined,
+    view: undefined as OutcomeView | undefined,
   };
   for (const effect of effects) await runEffect(e, effect);
-  scheduleTimers(outbox, facts.id, timers, step.now);
-
-  if ('version' in step.order) saveOrder(writes, step.order, step.next, step.now);
-  else insertOrder(writes, step.order, step.next, step.now);
-  insertTransition(writes, {
-    orderId: facts.id,
-    from: step.before,
-    to: step.next,
-    event: historyEventName(step.event),
-    messageId: step.messageId,
-    at: step.now,
-  });
-  outbox.writeTo(writes, step.now);
 
   const answer: DomainOutcome = e.answer ?? {
     kind: 'order',
     id: facts.id,
     result: 'items' in step.order ? 'created' : 'updated',
   };
-  if (step.command) {
-    const c = step.command.data;
-    writes.add(
-      doneReceiptStatement(
-        {
-          commandId: c.commandId,
-          userId: c.userId,
-          type: commandType(step),
-          idempotencyKey: c.idempotencyKey,
-          requestHash: c.requestHash,
-          outcome: answer,
-        },
-        step.now,
-      ),
-    );
-  }
-  // The batch goes out with the stock changes last (a single-line reservation rides in it).
-  await stock.apply(em, facts.id, writes);
-  // A new order's answer is what this step wrote: rendered from memory, not read back.
-  const view = 'items' in step.order ? newOrderView(step.order, step.next, step.now) : undefined;
+  const c = step.command?.data;
   return {
+    step,
+    view: newOrderViewOf(step) ?? e.view,
+    timers: timerBuckets(timers, step.now),
     answer,
+    stock,
+    transition: {
+      orderId: facts.id,
+      from: step.before,
+      to: step.next,
+      event: historyEventName(step.event),
+      messageId: step.messageId,
+      at: step.now,
+    },
+    receipt: c && {
+      commandId: c.commandId,
+      userId: c.userId,
+      type: historyEventName(step.event),
+      idempotencyKey: c.idempotencyKey,
+      requestHash: c.requestHash,
+      outcome: answer,
+    },
+  };
+}
+
+/**
+ * Persists one machine step in the caller's transaction: effects, timeouts as outbox messages, the
+ * snapshot (compare-and-set), one history row, the outbox rows, the command receipt — and the
+ * inventory changes last, so hot stock rows are locked only until commit.
+ */
+export async function commitStep(em: EntityManager, step: Step): Promise<StepResult> {
+  const outbox = new Outbox();
+  const writes = new WriteBatch();
+  const prepared = await prepareStep(em, step, outbox, writes);
+  if ('version' in step.order) saveOrder(writes, step.order, step.next, step.now);
+  else insertOrders(writes, [{ order: step.order, snapshot: step.next }], step.now);
+  insertTransitions(writes, [prepared.transition]);
+  outbox.writeTo(writes, step.now);
+  if (prepared.receipt) writes.add(doneReceiptsStatement([prepared.receipt], step.now));
+  // The batch goes out with the stock changes last (a single-line reservation rides in it).
+  const { stock } = prepared;
+  await stock.apply(em, step.order.id, writes);
+  return {
+    answer: prepared.answer,
     touchedProducts: [...stock.touched],
     stockChanges: stock.availableChanges,
     outboxRows: outbox.size,
-    view,
+    view: prepared.view,
+    timers: prepared.timers,
   };
 }
+
+/** A new order's answer is what its step wrote: rendered from memory, not read back. */
+export const newOrderViewOf = (step: Step) =>
+  'items' in step.order ? newOrderView(step.order, step.next, step.now) : undefined;
 
 function runEffect<K extends OrderEffectName>(
   e: EffectContext,
@@ -128,24 +167,22 @@ function runEffect<K extends OrderEffectName>(
   return effects[effect.type](e, effect.params);
 }
 
-function commandType(step: Step): string {
-  return historyEventName(step.event);
-}
-
-function scheduleTimers(outbox: Outbox, orderId: string, timers: Timer[], now: Date) {
-  for (const timer of timers) {
-    const jobId = timerJobId(timer.delayName, orderId);
-    if (timer.kind === 'schedule') {
-      outbox.message(
-        'order',
-        'NOTICE',
-        { orderId, event: timer.event },
-        { jobId, aggregateId: orderId, deliverAt: new Date(now.getTime() + timer.delayMs) },
-      );
-    } else {
-      outbox.cancelMessage('order', jobId, orderId);
-    }
-  }
+/**
+ * The machine's `after` decides when; a timer becomes "a delayed job exists for its due bucket"
+ * (`expire-at-{second}`, `confirm-at-{minute}`, order-timers.ts), added after commit. Leaving the state
+ * needs nothing: the bucket's handler asks the machine, whose guards refuse a timer no longer due.
+ */
+function timerBuckets(timers: Timer[], now: Date): TimerBucket[] {
+  return timers.flatMap((timer) => {
+    if (timer.kind !== 'schedule') return [];
+    const delay = timer.delayName as OrderTimerName;
+    if (!ORDER_TIMERS[delay]) throw new Error(`No time bucket for the machine's delay '${timer.delayName}'`);
+    const { end, width } = bucketEnd(now.getTime() + timer.delayMs);
+    const jobId = `${ORDER_TIMERS[delay].jobPrefix}-at-${width === 'second' ? end / 1000 : `m${end / 60_000}`}`;
+    return [
+      { queue: 'order', name: ORDER_TIMERS_DUE, data: { delay }, jobId, dueAt: end } satisfies TimerBucket,
+    ];
+  });
 }
 
 function orderFacts(order: OrderRecord | NewOrder): OrderFacts {

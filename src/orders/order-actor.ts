@@ -7,12 +7,29 @@ import type { MailboxJob, OrderNotice, PlaceOrderCommand } from '../messaging/me
 import { commandOrder, type ExistingOrderCommand, notifyOrder } from './order-commands';
 import { businessDay, ensureOrderSequence } from './order-number';
 import { placeOrder } from './place-order';
+import { batchable, placementBatcher } from './placement-batch';
 
 /** PLACE from the order mailbox: the day's order sequence exists, then the placement runs once. */
 export async function runPlaceOrder(ctx: AppContext, job: Job, command: PlaceOrderCommand, log: Logger) {
   const day = businessDay(new Date(), ctx.config.timezone);
   await ensureOrderSequence(ctx.orm.em.fork(), day);
   return runCommandJob(ctx, job, command, log, (tx, now) => placeOrder(tx, ctx.config, command, now, day));
+}
+
+/**
+ * PLACE as the order worker receives it: a plain placement joins the process's placement batch
+ * (group commit, placement-batch.ts); one with a coupon, from the cart or redelivered runs alone.
+ * No return value: the receipt is the record, BullMQ need not store one.
+ */
+export async function receivePlaceOrder(
+  ctx: AppContext,
+  job: Job,
+  command: PlaceOrderCommand,
+  log: Logger,
+): Promise<void> {
+  const alone = () => runPlaceOrder(ctx, job, command, log);
+  if (batchable(job, command)) await placementBatcher(ctx).submit(job, command, log, alone);
+  else await alone();
 }
 
 /** CANCEL, CONFIRM, PAY or REFUND on an existing order, carried out once. */

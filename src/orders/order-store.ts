@@ -94,26 +94,49 @@ export async function loadOrder(em: EntityManager, orderId: string): Promise<Ord
   };
 }
 
-export function insertOrder(batch: WriteBatch, order: NewOrder, snapshot: OrderSnapshot, now: Date) {
-  const p = projection(snapshot);
-  const { snapshot: json, machineVersion } = persistOrderSnapshot(snapshot);
+/** New orders and their items: one multi-row INSERT per table, whatever the number of orders. */
+export function insertOrders(
+  batch: WriteBatch,
+  entries: { order: NewOrder; snapshot: OrderSnapshot }[],
+  now: Date,
+) {
+  const rows = entries.map(({ order, snapshot }) => ({
+    order,
+    p: projection(snapshot),
+    persisted: persistOrderSnapshot(snapshot),
+  }));
+  const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
   batch.add(
     sql`insert into orders (id, order_no, user_id, status, state, snapshot, machine_version, subtotal, discount, total,
                             refunded_amount, payment_id, user_coupon_id, coupon_code, cancel_reason, expires_at,
                             paid_at, confirmed_at, cancelled_at, created_at, updated_at, version)
-        values (${order.id}, ${order.orderNo}, ${order.userId}, ${p.status}, ${p.state}, ${JSON.stringify(json)}::jsonb,
-                ${machineVersion}, ${order.subtotal}, ${order.discount}, ${order.total}, ${p.refundedAmount},
-                ${p.paymentId}, ${order.userCouponId}, ${order.couponCode}, ${p.cancelReason}, ${p.expiresAt},
-                ${p.paidAt}, ${p.confirmedAt}, ${p.cancelledAt}, ${now}, ${now}, 1)`,
+        select id, order_no, user_id, status, state, snapshot, machine_version, subtotal, discount, total,
+               refunded_amount, payment_id, user_coupon_id, coupon_code, cancel_reason, expires_at,
+               paid_at, confirmed_at, cancelled_at, ${now}, ${now}, 1
+        from unnest(${column((r) => r.order.id)}::uuid[], ${column((r) => r.order.orderNo)}::text[],
+                    ${column((r) => r.order.userId)}::uuid[], ${column((r) => r.p.status)}::text[],
+                    ${column((r) => r.p.state)}::text[],
+                    ${column((r) => JSON.stringify(r.persisted.snapshot))}::jsonb[],
+                    ${column((r) => r.persisted.machineVersion)}::int[], ${column((r) => r.order.subtotal)}::int[],
+                    ${column((r) => r.order.discount)}::int[], ${column((r) => r.order.total)}::int[],
+                    ${column((r) => r.p.refundedAmount)}::int[], ${column((r) => r.p.paymentId)}::uuid[],
+                    ${column((r) => r.order.userCouponId)}::uuid[], ${column((r) => r.order.couponCode)}::text[],
+                    ${column((r) => r.p.cancelReason)}::text[], ${column((r) => r.p.expiresAt)}::timestamptz[],
+                    ${column((r) => r.p.paidAt)}::timestamptz[], ${column((r) => r.p.confirmedAt)}::timestamptz[],
+                    ${column((r) => r.p.cancelledAt)}::timestamptz[])
+          as t(id, order_no, user_id, status, state, snapshot, machine_version, subtotal, discount, total,
+               refunded_amount, payment_id, user_coupon_id, coupon_code, cancel_reason, expires_at,
+               paid_at, confirmed_at, cancelled_at)`,
   );
-  const items = order.items;
+  const items = entries.flatMap(({ order }) => order.items.map((item) => ({ orderId: order.id, ...item })));
   batch.add(
     sql`insert into order_items (id, order_id, product_id, name, category, unit_price, quantity, line_total)
-        select id, ${order.id}, product_id, name, category, unit_price, quantity, unit_price * quantity
-        from unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.productId)}::uuid[],
-                    ${items.map((i) => i.name)}::text[], ${items.map((i) => i.category)}::text[],
-                    ${items.map((i) => i.unitPrice)}::int[], ${items.map((i) => i.quantity)}::int[])
-          as t(id, product_id, name, category, unit_price, quantity)`,
+        select id, order_id, product_id, name, category, unit_price, quantity, unit_price * quantity
+        from unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.orderId)}::uuid[],
+                    ${items.map((i) => i.productId)}::uuid[], ${items.map((i) => i.name)}::text[],
+                    ${items.map((i) => i.category)}::text[], ${items.map((i) => i.unitPrice)}::int[],
+                    ${items.map((i) => i.quantity)}::int[])
+          as t(id, order_id, product_id, name, category, unit_price, quantity)`,
   );
 }
 
@@ -133,26 +156,34 @@ export function saveOrder(batch: WriteBatch, order: OrderRecord, next: OrderSnap
   );
 }
 
-export function insertTransition(
-  batch: WriteBatch,
-  t: {
-    orderId: string;
-    from: OrderSnapshot | null;
-    to: OrderSnapshot;
-    event: string;
-    messageId: string | null;
-    at: Date;
-  },
-) {
-  annotateActiveSpan({
-    'shop.order.id': t.orderId,
-    'shop.order.event': t.event,
-    'shop.order.state_before': t.from ? stateOf(t.from) : '',
-    'shop.order.state_after': stateOf(t.to),
-  });
+/** One history row per step. */
+export interface TransitionRow {
+  orderId: string;
+  from: OrderSnapshot | null;
+  to: OrderSnapshot;
+  event: string;
+  messageId: string | null;
+  at: Date;
+}
+
+export function insertTransitions(batch: WriteBatch, transitions: TransitionRow[]) {
+  const t = transitions;
+  const [only] = t;
+  if (only && t.length === 1) {
+    annotateActiveSpan({
+      'shop.order.id': only.orderId,
+      'shop.order.event': only.event,
+      'shop.order.state_before': only.from ? stateOf(only.from) : '',
+      'shop.order.state_after': stateOf(only.to),
+    });
+  } else annotateActiveSpan({ 'shop.order.batch_size': t.length });
   batch.add(
     sql`insert into order_transitions (id, order_id, from_status, to_status, from_state, to_state, event, message_id, at)
-        values (${uuidv7()}, ${t.orderId}, ${t.from ? statusOf(t.from) : null}, ${statusOf(t.to)},
-                ${t.from ? stateOf(t.from) : null}, ${stateOf(t.to)}, ${t.event}, ${t.messageId}, ${t.at})`,
+        select * from unnest(${t.map(() => uuidv7())}::uuid[], ${t.map((x) => x.orderId)}::uuid[],
+                             ${t.map((x) => (x.from ? statusOf(x.from) : null))}::text[],
+                             ${t.map((x) => statusOf(x.to))}::text[],
+                             ${t.map((x) => (x.from ? stateOf(x.from) : null))}::text[],
+                             ${t.map((x) => stateOf(x.to))}::text[], ${t.map((x) => x.event)}::text[],
+                             ${t.map((x) => x.messageId)}::text[], ${t.map((x) => x.at)}::timestamptz[])`,
   );
 }

@@ -1,11 +1,34 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { ORDER_NOTICE, ORDER_SWEEP, type OrderNotice } from '../messaging/messages';
+import type { OrderTimerName } from './commit-transition';
 import { businessDay, dropOldOrderSequences } from './order-number';
 import { orderTagged } from './order-tags';
 
 const BATCH = 500;
+
+/** Orders whose timer is due now: unpaid past their window (the `expires_at` index), or due to auto-confirm. */
+export function dueOrders(
+  em: EntityManager,
+  timer: OrderTimerName,
+  limit: number,
+  after = '',
+): Promise<{ id: string }[]> {
+  if (timer === 'paymentWindow')
+    return query<{ id: string }>(
+      em,
+      sql`select id from orders o where ${orderTagged('awaits-payment')} and expires_at <= now()
+          ${after ? sql`and id > ${after}` : sql``} order by id limit ${limit}`,
+    );
+  return query<{ id: string }>(
+    em,
+    sql`select id from orders o where ${orderTagged('auto-confirms')}
+          and paid_at <= now() - make_interval(secs => (snapshot #>> '{context,autoConfirmMs}')::bigint / 1000.0)
+          ${after ? sql`and id > ${after}` : sql``} order by id limit ${limit}`,
+  );
+}
 
 /**
  * The sweep runs as a BullMQ job scheduler: one job per interval, whichever process takes it. Checked
@@ -28,17 +51,8 @@ export async function scheduleOrderSweep(ctx: AppContext): Promise<void> {
  */
 export async function sweepOrders(ctx: AppContext, log: Logger) {
   const em = ctx.orm.em.fork();
-  const overdue = await query<{ id: string }>(
-    em,
-    sql`select id from orders o where ${orderTagged('awaits-payment')} and expires_at <= now()
-        order by expires_at limit ${BATCH}`,
-  );
-  const due = await query<{ id: string }>(
-    em,
-    sql`select id from orders o where ${orderTagged('auto-confirms')}
-          and paid_at <= now() - make_interval(secs => (snapshot #>> '{context,autoConfirmMs}')::bigint / 1000.0)
-        order by paid_at limit ${BATCH}`,
-  );
+  const overdue = await dueOrders(em, 'paymentWindow', BATCH);
+  const due = await dueOrders(em, 'autoConfirmDelay', BATCH);
   // Ids change every few intervals, so an order the machine ignored once is offered again later.
   const bucket = Math.floor(Date.now() / (ctx.config.orderSweepIntervalMs * 4));
   const jobs = [

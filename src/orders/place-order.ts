@@ -8,15 +8,15 @@ import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
 import type { PlaceOrderCommand } from '../messaging/messages';
-import { commitStep, type StepResult } from './commit-transition';
+import { commitStep, type Step, type StepResult } from './commit-transition';
 import { type StockLine, sumByProduct } from './effects/stock-plan';
 import { forgetMissingSequence, formatOrderNo, orderSequenceName } from './order-number';
-import type { NewOrderItem } from './order-store';
+import type { NewOrder, NewOrderItem } from './order-store';
 
 /** Totals stay well inside PostgreSQL's int range. */
 export const MAX_ORDER_TOTAL = 2_000_000_000;
 
-interface ProductRow {
+export interface ProductRow {
   id: string;
   name: string;
   price: number;
@@ -31,15 +31,56 @@ interface ProductRow {
  */
 export async function placeOrder(
   em: EntityManager,
-  config: Pick<Config, 'orderPaymentTimeoutMs' | 'orderAutoConfirmMs'>,
+  config: PlacementConfig,
   command: PlaceOrderCommand,
   now: Date,
   day: string,
 ): Promise<StepResult> {
   const lines = sumByProduct(await orderedLines(em, command));
   const { products, sequence } = await loadProductsAndNumber(em, lines, day);
-  const items: NewOrderItem[] = lines.map((line) => {
-    const product = products.get(line.productId)!;
+  const subtotal = subtotalOf(lines, products);
+  const userCouponId = command.userCouponId ?? null;
+  // Validated and priced here; held atomically by the machine's holdCoupon effect in this transaction.
+  const coupon = userCouponId
+    ? await quoteCoupon(em, { userId: command.userId, userCouponId, subtotal, at: now })
+    : undefined;
+  if (command.fromCart)
+    await removeCartLines(
+      em,
+      command.userId,
+      lines.map((l) => l.productId),
+    );
+  return commitStep(
+    em,
+    placementStep(config, command, { lines, products, orderNo: formatOrderNo(day, sequence), coupon, now }),
+  );
+}
+
+export type PlacementConfig = Pick<Config, 'orderPaymentTimeoutMs' | 'orderAutoConfirmMs'>;
+
+/** The order's total before any coupon; refused past MAX_ORDER_TOTAL. */
+export function subtotalOf(lines: StockLine[], products: Map<string, ProductRow>): number {
+  const subtotal = lines.reduce((sum, l) => sum + products.get(l.productId)!.price * l.quantity, 0);
+  if (subtotal > MAX_ORDER_TOTAL) {
+    throw new DomainError('VALIDATION_ERROR', `An order may total at most ${MAX_ORDER_TOTAL} won`);
+  }
+  return subtotal;
+}
+
+/** The machine's initial step of a new order: its lines snapshotted at today's prices. */
+export function placementStep(
+  config: PlacementConfig,
+  command: PlaceOrderCommand,
+  p: {
+    lines: StockLine[];
+    products: Map<string, ProductRow>;
+    orderNo: string;
+    coupon: { discount: number; code: string | null } | undefined;
+    now: Date;
+  },
+): Step & { order: NewOrder } {
+  const items: NewOrderItem[] = p.lines.map((line) => {
+    const product = p.products.get(line.productId)!;
     return {
       id: uuidv7(),
       productId: product.id,
@@ -50,16 +91,8 @@ export async function placeOrder(
     };
   });
   const subtotal = items.reduce((sum, i) => sum + i.unitPrice * i.quantity, 0);
-  if (subtotal > MAX_ORDER_TOTAL) {
-    throw new DomainError('VALIDATION_ERROR', `An order may total at most ${MAX_ORDER_TOTAL} won`);
-  }
   const userCouponId = command.userCouponId ?? null;
-  // Validated and priced here; held atomically by the machine's holdCoupon effect in this transaction.
-  const coupon = userCouponId
-    ? await quoteCoupon(em, { userId: command.userId, userCouponId, subtotal, at: now })
-    : undefined;
-  const discount = coupon?.discount ?? 0;
-
+  const discount = p.coupon?.discount ?? 0;
   const orderId = uuidv7();
   const total = subtotal - discount;
   const [snapshot, actions] = initialTransition(orderMachine, {
@@ -67,28 +100,22 @@ export async function placeOrder(
     userId: command.userId,
     total,
     userCouponId,
-    placedAt: now.getTime(),
+    placedAt: p.now.getTime(),
     paymentTimeoutMs: config.orderPaymentTimeoutMs,
     autoConfirmMs: config.orderAutoConfirmMs,
   });
-  if (command.fromCart)
-    await removeCartLines(
-      em,
-      command.userId,
-      lines.map((l) => l.productId),
-    );
-  return commitStep(em, {
-    now,
+  return {
+    now: p.now,
     order: {
       id: orderId,
-      orderNo: formatOrderNo(day, sequence),
+      orderNo: p.orderNo,
       userId: command.userId,
       subtotal,
       discount,
       total,
       userCouponId,
-      couponCode: coupon?.code ?? null,
-      createdAt: now,
+      couponCode: p.coupon?.code ?? null,
+      createdAt: p.now,
       items,
     },
     before: null,
@@ -97,8 +124,8 @@ export async function placeOrder(
     actions,
     messageId: command.commandId,
     command: { name: 'PLACE', data: command },
-    placement: { lines },
-  });
+    placement: { lines: p.lines },
+  };
 }
 
 async function orderedLines(em: EntityManager, command: PlaceOrderCommand): Promise<StockLine[]> {

@@ -321,25 +321,20 @@ async function publishRows(
 }
 
 /** At most this many events ride in one `events` job. */
-export const EVENTS_PER_JOB = 20;
+export const EVENTS_PER_JOB = 100;
 
 /**
- * Domain events committed together (one step's rows share its timestamp) travel as ONE `events` job:
- * a job costs a BullMQ round trip to add, to fetch and to finish, whatever it carries. The job id is
- * its first event's id, so a re-delivery of the same rows is deduplicated; consumers apply each event
- * at most once by its own id anyway, whichever job it arrives in.
+ * The domain events of one claim travel as ONE `events` job (split every EVENTS_PER_JOB): a job costs
+ * a BullMQ round trip to add, to fetch and to finish, whatever it carries, and a placement batch's
+ * events are claimed together. The job id is its first event's id, so a re-delivery of the same rows
+ * is deduplicated while the job exists; consumers apply each event at most once by its own id anyway,
+ * whichever job it arrives in.
  */
 function eventJobs(rows: OutboxRecord[], attempts: number) {
-  const groups = new Map<string, OutboxRecord[]>();
-  for (const row of rows) {
-    const key = asDate(row.created_at).toISOString();
-    const group = groups.get(key) ?? [];
-    if (group.length === EVENTS_PER_JOB) groups.set(`${key}#${row.id}`, group.splice(0));
-    group.push(row);
-    groups.set(key, group);
-  }
-  return [...groups.values()].map((group) => ({
-    name: group.map((row) => row.type).join('+'),
+  const jobs: OutboxRecord[][] = [];
+  for (let i = 0; i < rows.length; i += EVENTS_PER_JOB) jobs.push(rows.slice(i, i + EVENTS_PER_JOB));
+  return jobs.map((group) => ({
+    name: [...new Set(group.map((row) => row.type))].join('+'),
     data: { events: group.map(domainEvent) },
     opts: { ...eventJobOptions(attempts), jobId: eventJobId(group[0]!) },
   }));

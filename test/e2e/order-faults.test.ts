@@ -111,7 +111,12 @@ describe('several worker processes on one mailbox', () => {
 describe('the payment window', () => {
   let shop: TestShop;
   beforeAll(async () => {
-    shop = await createTestShop({ WORKERS: 'all', ORDER_PAYMENT_TIMEOUT_MS: '1500' });
+    // The sweeper is hourly here: only the time bucket can expire the order.
+    shop = await createTestShop({
+      WORKERS: 'all',
+      ORDER_PAYMENT_TIMEOUT_MS: '1500',
+      ORDER_SWEEP_INTERVAL_MS: '3600000',
+    });
   });
   afterAll(() => shop?.close());
 
@@ -133,6 +138,12 @@ describe('the payment window', () => {
     expect(await inventoryOf(shop, productId)).toMatchObject({ reserved: 0 });
     const history = await shop.request('GET', `/api/v1/orders/${id}/history`, { token: buyer.token });
     expect(history.body.data.map((h: { event: string }) => h.event)).toEqual(['PLACE', 'EXPIRE']);
+    // The due second's bucket (`expire-at-{second}`) expired it, not the sweeper.
+    const [expiry] = await query<{ message_id: string }>(
+      shop.ctx.orm.em.fork(),
+      sql`select message_id from order_transitions where order_id = ${id} and event = 'EXPIRE'`,
+    );
+    expect(expiry!.message_id).toMatch(/^expire-at-\d+-/);
   });
 });
 
@@ -157,20 +168,16 @@ describe('the sweeper, when Redis lost the delayed jobs', () => {
     const seller = await shop.createUser('SELLER');
     const buyer = await shop.createUser('BUYER');
     const productId = await createProduct(shop, seller, { stock: 2 });
-    const id = (
+    const placed = (
       await shop.request('POST', '/api/v1/orders', {
         token: buyer.token,
         body: { items: [{ productId, quantity: 2 }] },
       })
-    ).body.data.id;
-    // Let the relay hand the timeout to Redis, then lose everything Redis had.
-    await eventually(async () => {
-      const [row] = await rows<{ status: string }>(
-        shop,
-        sql`select status from outbox_events where aggregate_id = ${id} and type = 'NOTICE'`,
-      );
-      return row?.status === 'SENT';
-    });
+    ).body.data;
+    const id = placed.id;
+    // The order's time bucket is in Redis (added after commit); then Redis loses everything it had.
+    const bucket = `expire-at-${Math.ceil(Date.parse(placed.expiresAt) / 1000)}`;
+    await eventually(async () => (await shop.ctx.queues.order.getJob(bucket)) !== undefined);
     await redis.flushAll();
     const order = await eventually(async () => {
       const res = await shop.request('GET', `/api/v1/orders/${id}`, { token: buyer.token });

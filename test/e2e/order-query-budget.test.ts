@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
 import type { PlaceOrderCommand } from '../../src/messaging/messages';
 import { commandOrder } from '../../src/orders/order-commands';
 import { businessDay, ensureOrderSequence } from '../../src/orders/order-number';
 import { placeOrder } from '../../src/orders/place-order';
-import { createProduct } from '../support/catalog';
+import { placeOrders } from '../../src/orders/placement-batch';
+import { createProduct, inventoryOf } from '../support/catalog';
 import { statementKind, statementsDuring } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
@@ -54,6 +56,53 @@ describe('statements per order command', () => {
       'batch(insert orders, insert order_items, insert order_transitions, insert outbox_events, insert commands, update inventory)',
       'commit',
     ]);
+  });
+
+  it('a batch of 8 placements (group commit): 4 statements in all — one write per table, one stock update per product', async () => {
+    const [a, b] = await Promise.all([createProduct(shop, seller), createProduct(shop, seller)]);
+    const commands = Array.from({ length: 8 }, (_, i) =>
+      command({ items: [{ productId: i % 2 ? a : b, quantity: 1 }] }),
+    );
+    const now = new Date();
+    const day = businessDay(now, shop.config.timezone);
+    await ensureOrderSequence(shop.ctx.orm.em.fork(), day);
+    let placed = 0;
+    const statements = await statementsDuring(shop.databaseName, () =>
+      shop.ctx.orm.em.fork().transactional(async (tx) => {
+        const decisions = await placeOrders(tx, shop.config, commands, now, day);
+        placed = decisions.filter((d) => d.kind === 'placed').length;
+      }),
+    );
+    expect(placed).toBe(8);
+    expect(statements.map(kindOf)).toEqual([
+      'begin',
+      'lock inventory + nextval',
+      'batch(insert orders, insert order_items, insert order_transitions, insert outbox_events, insert commands, update inventory)',
+      'commit',
+    ]);
+    expect(await inventoryOf(shop, a)).toMatchObject({ reserved: 4 });
+    expect(await inventoryOf(shop, b)).toMatchObject({ reserved: 4 });
+  });
+
+  it("a batch member's outbox rows continue its own trace, not the batch's", async () => {
+    const productId = await createProduct(shop, seller);
+    const commands = [0, 1].map(() => command({ items: [{ productId, quantity: 1 }] }));
+    const traces = ['trace-of-first', 'trace-of-second'];
+    const now = new Date();
+    const day = businessDay(now, shop.config.timezone);
+    await ensureOrderSequence(shop.ctx.orm.em.fork(), day);
+    const decisions = await shop.ctx.orm.em
+      .fork()
+      .transactional((tx) => placeOrders(tx, shop.config, commands, now, day, traces));
+    for (const [i, decision] of decisions.entries()) {
+      if (decision.kind !== 'placed') throw new Error(`member ${i} was not placed`);
+      const rows = await query<{ trace_context: string }>(
+        shop.ctx.orm.em.fork(),
+        sql`select trace_context from outbox_events where aggregate_id = ${decision.result.answer.id}`,
+      );
+      expect(rows.length).toBeGreaterThan(0);
+      expect(new Set(rows.map((r) => r.trace_context))).toEqual(new Set([traces[i]]));
+    }
   });
 
   it('PLACE with five lines: the same count plus one row-lock statement (no N+1)', async () => {

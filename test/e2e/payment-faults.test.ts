@@ -134,11 +134,12 @@ describe('payments racing the payment window', () => {
     const buyer = await shop.createUser('BUYER');
     const productId = await createProduct(shop, seller);
     const order = await placeOrder(shop, buyer, [{ productId, quantity: 1 }]);
-    // The order's own timer (scheduled by the outbox relay) is taken away, and the sweeper is hourly:
-    // no expiry can land meanwhile.
-    const timer = await eventually(() => shop.ctx.queues.order.getJob(`expire-${order.id}`));
+    // The order's time bucket (added after its placement committed) is taken away, and the sweeper is
+    // hourly: no expiry can land meanwhile.
+    const bucket = `expire-at-${Math.ceil(Date.parse(order.expiresAt) / 1000)}`;
+    const timer = await eventually(() => shop.ctx.queues.order.getJob(bucket));
     await timer!.remove();
-    expect(await shop.ctx.queues.order.getJob(`expire-${order.id}`)).toBeUndefined();
+    expect(await shop.ctx.queues.order.getJob(bucket)).toBeUndefined();
     await windowPassed(buyer, order.id);
     const res = await pay(shop, buyer, { orderId: order.id, method: 'CARD' });
     expect([res.status, res.body.error]).toEqual([409, 'ORDER_NOT_PAYABLE']);

@@ -14,7 +14,7 @@ describe('graceful shutdown (SIGTERM)', () => {
     const seller = await shop.createUser('SELLER');
     const productId = await createProduct(shop, seller, { stock: 1000 });
     const buyers = await Promise.all(Array.from({ length: 80 }, () => shop.createUser('BUYER')));
-    const worker = await spawnWorkerProcess(shop.config, { WORKERS: 'order', WORKER_CONCURRENCY: '4' });
+    const worker = await spawnWorkerProcess(shop.config, { WORKERS: 'order', ORDER_WORKER_CONCURRENCY: '4' });
     // REPLY_TIMEOUT_MS=0: requests answer at once (202, or 201 if the worker was quicker still).
     const answers = await Promise.all(
       buyers.map((b) =>

@@ -54,9 +54,10 @@ describe('tracing off (the default): nothing is traced and nothing extra is carr
     );
     expect(written.length).toBeGreaterThan(0);
     expect(written.every((r) => r.trace_context === null)).toBe(true);
-    // The payment-window timeout the relay enqueued carries no trace metadata.
+    // The payment window's time bucket, added after the placement committed, carries no trace metadata.
+    const bucket = `expire-at-${Math.ceil(Date.parse(order.expiresAt) / 1000)}`;
     const job = await eventually(async () => {
-      const found = await shop.ctx.queues.order.getJob(`expire-${order.id}`);
+      const found = await shop.ctx.queues.order.getJob(bucket);
       if (!found) throw new Error('the timeout job is not enqueued yet');
       return found;
     });

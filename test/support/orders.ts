@@ -14,7 +14,7 @@ export async function placeOrder(
     body: { items, ...(userCouponId ? { userCouponId } : {}) },
   });
   if (res.status !== 201) throw new Error(`order not placed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.data as { id: string; total: number; orderNo: string };
+  return res.body.data as { id: string; total: number; orderNo: string; expiresAt: string };
 }
 
 /**

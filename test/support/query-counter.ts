@@ -37,6 +37,8 @@ export function statementKind(statement: string): string {
     const tables = [...s.matchAll(/join "?([a-z_]+)"?/g)].map((m) => m[1]);
     return `select ${tables.join(' + ')} + nextval`;
   }
+  const locked = /^with \w+ as \( select .*? from "?([a-z_]+)"?.*? for update/.exec(s);
+  if (locked) return `lock ${locked[1]}${s.includes('nextval(') ? ' + nextval' : ''}`;
   if (s.startsWith('with w0 as (')) {
     const writes = [...s.matchAll(/w\d+ as \((insert into|update|delete from) "?([a-z_]+)"?/g)];
     return `batch(${writes.map((w) => `${w[1]!.split(' ')[0]} ${w[2]}`).join(', ')})`;

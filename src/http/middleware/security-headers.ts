@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from '../app-env';
+import { isPreparedResponse, setApiSecurityHeaders } from '../prepared-response';
 
 type SecureHeadersOptions = NonNullable<Parameters<typeof secureHeaders>[0]>;
 
@@ -9,17 +10,18 @@ const PAGE_PREFIXES = ['/docs', '/admin/queues', '/machines'];
 const isPage = (path: string) =>
   PAGE_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
 
-const common: SecureHeadersOptions = {
+/** What every answer gets besides its CSP (the API's set is API_SECURITY_HEADERS, precomputed). */
+export const COMMON_SECURITY_OPTIONS: SecureHeadersOptions = {
   xFrameOptions: 'DENY',
   referrerPolicy: 'no-referrer',
   permissionsPolicy: { camera: false, microphone: false, geolocation: false, payment: false },
 };
 
-/** JSON, event streams and metrics: nothing in them may run, load or be framed. */
-const apiHeaders = secureHeaders({
-  ...common,
+/** The API's policy as hono/secure-headers options (API_SECURITY_HEADERS must equal what it gives). */
+export const API_SECURITY_OPTIONS: SecureHeadersOptions = {
+  ...COMMON_SECURITY_OPTIONS,
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-});
+};
 
 /**
  * The pages load everything from this origin (the bundles are served from the installed packages, so
@@ -28,7 +30,7 @@ const apiHeaders = secureHeaders({
  * or point the base URL elsewhere (Bull Board sets a same-origin <base>).
  */
 const pageHeaders = secureHeaders({
-  ...common,
+  ...COMMON_SECURITY_OPTIONS,
   contentSecurityPolicy: {
     defaultSrc: ["'self'"],
     scriptSrc: ["'self'", NONCE],
@@ -44,9 +46,15 @@ const pageHeaders = secureHeaders({
   },
 });
 
-/** hono/secure-headers on every response: a strict policy for the API, a page policy for the UIs. */
-export const securityHeaders: MiddlewareHandler<AppEnv> = (c, next) =>
-  isPage(c.req.path) ? pageHeaders(c, next) : apiHeaders(c, next);
+/**
+ * Security headers on every response: a page policy (with a nonce) for the UIs, the precomputed strict
+ * set for everything else. Answers from preparedJson carry the set already and are left alone.
+ */
+export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (isPage(c.req.path)) return pageHeaders(c, next);
+  await next();
+  if (!isPreparedResponse(c.res)) setApiSecurityHeaders(c.res.headers);
+};
 
 /** The nonce an inline script of this response must carry (set by securityHeaders on pages). */
 export function scriptNonce(c: { get(key: 'secureHeadersNonce'): string | undefined }): string {

@@ -8,9 +8,11 @@ import {
   resyncCouponGate,
 } from '../../coupons/coupon.service';
 import { issueCoupon, listMyCoupons } from '../../coupons/coupon-issue';
-import { dataEnvelope, pageEnvelope, pageMeta } from '../envelope';
+import { prepareRefusals } from '../coupon-refusals';
+import { dataEnvelope, type ErrorEnvelope, errorEnvelope, pageEnvelope, pageMeta } from '../envelope';
 import { currentUser, requireRole, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
+import { preparedJson } from '../prepared-response';
 import { idParam } from '../schemas/common';
 import {
   CouponGateSchema,
@@ -101,16 +103,11 @@ const issue = createRoute({
   request: { params: idParam },
   responses: {
     201: jsonContent(dataEnvelope(UserCouponSchema), 'The user coupon, durable in the database'),
-    ...errorResponses(
-      'UNAUTHORIZED',
-      'FORBIDDEN',
-      'COUPON_NOT_FOUND',
-      'COUPON_NOT_APPLICABLE',
-      'COUPON_SOLD_OUT',
-      'COUPON_ALREADY_ISSUED',
-      'RATE_LIMITED',
-      'SERVICE_UNAVAILABLE',
-    ),
+    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'COUPON_NOT_FOUND', 'SERVICE_UNAVAILABLE'),
+    // The gate's refusals, typed: the handler answers them itself (prepared bodies), not by throwing.
+    400: jsonContent(errorEnvelope, 'VALIDATION_ERROR, COUPON_NOT_APPLICABLE'),
+    409: jsonContent(errorEnvelope, 'COUPON_SOLD_OUT, COUPON_ALREADY_ISSUED'),
+    429: jsonContent(errorEnvelope, 'RATE_LIMITED'),
   },
 });
 
@@ -130,6 +127,7 @@ const resync = createRoute({
 
 /** Mounted at /coupons. `/mine` is registered before `/{id}`, which only accepts UUIDs. */
 export function couponRoutes(ctx: AppContext) {
+  const refusals = prepareRefusals(ctx);
   return createRouter()
     .openapi(list, async (c) => {
       const search = c.req.valid('query');
@@ -150,8 +148,17 @@ export function couponRoutes(ctx: AppContext) {
       return c.json({ data: coupon }, 200);
     })
     .openapi(issue, async (c) => {
-      const userCoupon = await issueCoupon(ctx, currentUser(c).id, c.req.valid('param').id);
-      return c.json({ data: userCoupon }, 201);
+      const outcome = await issueCoupon(ctx, currentUser(c).id, c.req.valid('param').id);
+      if (outcome.issued) return c.json({ data: outcome.issued }, 201);
+      const { status, body } = refusals(outcome.refusal, c.get('lang'));
+      switch (status) {
+        case 400:
+          return preparedJson<ErrorEnvelope, 400>(c, status, body);
+        case 409:
+          return preparedJson<ErrorEnvelope, 409>(c, status, body);
+        case 429:
+          return preparedJson<ErrorEnvelope, 429>(c, status, body);
+      }
     });
 }
 

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { withTimeout } from '../../async';
 import { dataEnvelope, errorEnvelope } from '../envelope';
+import { requestLog } from '../middleware/request-context';
 import { createRouter, jsonContent } from '../openapi';
 
 export type ReadinessCheck = () => Promise<void>;
@@ -43,7 +44,7 @@ export function healthRoutes(checks: Record<string, ReadinessCheck>) {
             await withTimeout(check(), 1000);
             return [name, 'UP'] as const;
           } catch (error) {
-            c.get('log').warn({ check: name, err: String(error) }, 'readiness check failed');
+            requestLog(c)?.warn({ check: name, err: String(error) }, 'readiness check failed');
             return [name, 'DOWN'] as const;
           }
         }),

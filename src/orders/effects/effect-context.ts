@@ -6,6 +6,7 @@ import type {
   OrderEvent,
 } from '../../../machines/order.machine';
 import type { DomainOutcome } from '../../commands/outcome';
+import type { OutcomeView } from '../../commands/outcome-view';
 import type { WriteBatch } from '../../db/write-batch';
 import type { OrderCommandMessage } from '../../messaging/messages';
 import type { Outbox } from '../../messaging/outbox';
@@ -39,6 +40,8 @@ export interface EffectContext {
   stock: StockPlan;
   /** What the step's command did, when an effect knows better than "the order changed". */
   answer: DomainOutcome | undefined;
+  /** The answer's view when the effect knows it as committed (rendered from memory, not read back). */
+  view?: OutcomeView | undefined;
 }
 
 /** One named effect of the machine: what it does inside the step's transaction, given its parameters. */

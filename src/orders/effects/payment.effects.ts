@@ -1,5 +1,6 @@
 import { run, sql } from '../../db/sql';
 import { uuidv7 } from '../../ids';
+import type { PaymentView } from '../../payments/payment-view';
 import type { Effect, EffectContext } from './effect-context';
 
 const paymentAggregate = (id: string) => ({ type: 'payment', id });
@@ -22,6 +23,20 @@ export const createPayment: Effect = async (e) => {
     { jobId: `capture-${e.event.paymentId}`, aggregateId: e.event.paymentId },
   );
   e.answer = { kind: 'payment', id: e.event.paymentId, result: 'pending' };
+  // PAY is answered with the payment as this step writes it (REQUESTED), without reading it back.
+  e.view = {
+    id: e.event.paymentId,
+    orderId: e.order.id,
+    userId: e.order.userId,
+    method: command.method,
+    amount: e.order.total,
+    status: 'REQUESTED',
+    failureReason: null,
+    refundedAmount: 0,
+    attempts: 0,
+    createdAt: e.now.toISOString(),
+    completedAt: null,
+  } satisfies PaymentView;
 };
 
 export const completePayment: Effect = async (e) => {
@@ -33,6 +48,7 @@ export const completePayment: Effect = async (e) => {
   e.outbox.event('PAYMENT_SUCCEEDED', paymentAggregate(e.event.paymentId), {
     paymentId: e.event.paymentId,
     orderId: e.order.id,
+    orderNo: e.order.orderNo,
     userId: e.order.userId,
     amount: e.event.amount,
   });
@@ -48,6 +64,7 @@ export const failPayment: Effect = async (e) => {
   e.outbox.event('PAYMENT_FAILED', paymentAggregate(e.event.paymentId), {
     paymentId: e.event.paymentId,
     orderId: e.order.id,
+    orderNo: e.order.orderNo,
     userId: e.order.userId,
     reason: e.event.reason,
   });
@@ -135,6 +152,7 @@ export const recordRefund: Effect = async (e) => {
     refundId,
     paymentId,
     orderId: e.order.id,
+    orderNo: e.order.orderNo,
     userId: e.order.userId,
     amount,
   });

@@ -43,6 +43,12 @@ export class StockPlan {
     return this.operations.length === 0;
   }
 
+  /** The lines this plan reserves, when reserving is all it does (a placement); else undefined. */
+  onlyReservations(): StockLine[] | undefined {
+    if (this.operations.length === 0 || this.operations.some((o) => o.op !== 'reserve')) return undefined;
+    return sumByProduct(this.operations.flatMap((o) => (o.op === 'reserve' ? o.lines : [])));
+  }
+
   /**
    * Sends the step's write batch with the stock changes last. A one-line reservation (the common
    * case) rides in the batch as its conditional update; anything needing row locks in product-id
@@ -75,6 +81,24 @@ export class StockPlan {
       else await adjust(em, operation.op, lines);
     }
   }
+}
+
+/**
+ * The placement batch's reservations: ONE conditional update per product for the whole batch, its
+ * members' units summed (a flash sale's hot row is written once per batch, not once per order). The
+ * batch decided who gets units while holding the rows' locks, so a mismatch here means the decision
+ * was wrong and rolls the whole batch back. Sent last in the batch's statement (see StockPlan).
+ */
+export function reserveBatchStock(batch: WriteBatch, totals: StockLine[], mismatch: () => Error): void {
+  if (totals.length === 0) return;
+  batch.addExpecting(
+    sql`update inventory i set reserved = i.reserved + d.quantity, version = i.version + 1, updated_at = now()
+        from unnest(${totals.map((l) => l.productId)}::uuid[], ${totals.map((l) => l.quantity)}::int[])
+          as d(product_id, quantity)
+        where i.product_id = d.product_id and i.stock - i.reserved >= d.quantity`,
+    totals.length,
+    mismatch,
+  );
 }
 
 /** Duplicate lines of one product become one line with the summed demand (Medusa #16502). */

@@ -36,6 +36,14 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * Extra node flags for the shop's processes from BENCH_SHOP_NODE_ARGS (space-separated), e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the shop under load (NODE_OPTIONS refuses --cpu-prof).
+ */
+function nodeArgsOfShop(): string[] {
+  return (process.env.BENCH_SHOP_NODE_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
+}
+
+/**
  * Starts the shop (`src/server.ts`, API + workers in one process, as `npm start` does) as a child
  * process on its own port, plus `workerProcesses` worker-only processes (`workers/main.ts`, as
  * `npm run worker` does), all logging to `logFile`, and waits until `/health/ready` answers 200.
@@ -55,7 +63,7 @@ export async function startShopProcess(options: {
   let death: string | undefined;
   const start = (script: string) => {
     const log = openSync(options.logFile, 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    const child = spawn(process.execPath, [...nodeArgsOfShop(), '--import', 'tsx', script], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...options.env, PORT: String(port) },
       stdio: ['ignore', log, log],

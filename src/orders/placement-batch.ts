@@ -1,0 +1,281 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Job } from 'bullmq';
+import { doneReceiptsStatement } from '../commands/receipts';
+import { refuse, replyCommitted, type StepResult } from '../commands/run-command';
+import type { AppContext } from '../context';
+import { query, sql } from '../db/sql';
+import { WriteBatch } from '../db/write-batch';
+import { DomainError } from '../errors/domain-error';
+import type { Logger } from '../logger';
+import type { PlaceOrderCommand } from '../messaging/messages';
+import { Outbox } from '../messaging/outbox';
+import { currentTraceContext } from '../tracing/tracing';
+import { type PreparedStep, prepareStep } from './commit-transition';
+import { reserveBatchStock, type StockLine, sumByProduct } from './effects/stock-plan';
+import {
+  businessDay,
+  ensureOrderSequence,
+  forgetMissingSequence,
+  formatOrderNo,
+  orderSequenceName,
+} from './order-number';
+import { insertOrders, insertTransitions, type NewOrder } from './order-store';
+import { MAX_ORDER_TOTAL, type PlacementConfig, type ProductRow, placementStep } from './place-order';
+
+/** At most this many placements commit together. */
+export const MAX_PLACEMENT_BATCH = 64;
+
+/** What the batch decided for one placement. */
+type Decision =
+  | { kind: 'placed'; result: StepResult }
+  | { kind: 'refused'; error: DomainError }
+  /** Not decided here (an unknown or unavailable product, a total too large): it runs on its own. */
+  | { kind: 'alone' };
+
+interface Member {
+  job: Job;
+  command: PlaceOrderCommand;
+  /** The trace of the member's own job: its outbox rows continue it. */
+  traceContext: string | null;
+  log: Logger;
+  alone: () => Promise<unknown>;
+  settle: (outcome: Promise<unknown>) => void;
+}
+
+/**
+ * Group commit of placements. The order worker hands over the plain placements it holds (no coupon,
+ * no cart, first delivery); while one batch commits the next one fills — no timer, so a lone order
+ * waits for nothing. A batch is one transaction: the products' stock rows locked in product-id order
+ * and the day's order numbers in one read, every decision made in memory (first come, first served;
+ * all or nothing per order), one multi-row write per table and one stock update per product. Any
+ * error of the batch as a whole re-runs its members one by one on the ordinary path, so one bad
+ * order never fails its neighbours.
+ */
+export class PlacementBatcher {
+  private readonly waiting: Member[] = [];
+  private committing = false;
+
+  constructor(private readonly ctx: AppContext) {}
+
+  /** Resolves when this placement was carried out (placed, refused, or run alone). */
+  submit(job: Job, command: PlaceOrderCommand, log: Logger, alone: () => Promise<unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({
+        job,
+        command,
+        traceContext: currentTraceContext(),
+        log,
+        alone,
+        settle: (outcome) => outcome.then(resolve, reject),
+      });
+      if (!this.committing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.committing = true;
+    try {
+      while (this.waiting.length > 0) {
+        const members = this.waiting.splice(0, MAX_PLACEMENT_BATCH);
+        // Never leaves a member waiting: anything unexpected fails its jobs, which BullMQ retries
+        // (a retry runs alone and finds the receipt if the batch did commit).
+        await this.commitBatch(members).catch((error: unknown) => {
+          for (const member of members) member.settle(Promise.reject(error));
+        });
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async commitBatch(members: Member[]): Promise<void> {
+    const { ctx } = this;
+    const log = members[0]!.log;
+    const now = new Date();
+    const day = businessDay(now, ctx.config.timezone);
+    let decisions: Decision[];
+    try {
+      await ensureOrderSequence(ctx.orm.em.fork(), day);
+      const em = ctx.orm.em.fork();
+      decisions = await em
+        .transactional((tx: EntityManager) =>
+          placeOrders(
+            tx,
+            ctx.config,
+            members.map((m) => m.command),
+            now,
+            day,
+            members.map((m) => m.traceContext),
+          ),
+        )
+        .catch((error: unknown) => {
+          forgetMissingSequence(em, day, error);
+          throw error;
+        });
+    } catch (error) {
+      log.debug({ err: String(error), size: members.length }, 'placement batch failed; one by one');
+      for (const member of members) member.settle(member.alone());
+      return;
+    }
+    const placed = members.flatMap((member, i) => {
+      const decision = decisions[i]!;
+      return decision.kind === 'placed' ? [{ command: member.command, result: decision.result }] : [];
+    });
+    const answered = placed.length > 0 ? replyCommitted(ctx, placed, log) : Promise.resolve();
+    members.forEach((member, i) => {
+      const decision = decisions[i]!;
+      if (decision.kind === 'placed') member.settle(answered);
+      else if (decision.kind === 'refused')
+        member.settle(refuse(ctx, 'PLACE', member.command, decision.error, member.log));
+      else member.settle(member.alone());
+    });
+    await answered.catch(() => undefined);
+  }
+}
+
+const batchers = new WeakMap<AppContext, PlacementBatcher>();
+
+/** The process's batcher for this shop context. */
+export function placementBatcher(ctx: AppContext): PlacementBatcher {
+  let batcher = batchers.get(ctx);
+  if (!batcher) {
+    batcher = new PlacementBatcher(ctx);
+    batchers.set(ctx, batcher);
+  }
+  return batcher;
+}
+
+/** A placement the batch can decide: plain lines, no coupon to hold, no cart to read, first delivery. */
+export function batchable(job: Job, command: PlaceOrderCommand): boolean {
+  return (
+    !command.fromCart &&
+    !command.userCouponId &&
+    (command.items?.length ?? 0) > 0 &&
+    job.attemptsMade === 0 &&
+    job.stalledCounter === 0
+  );
+}
+
+interface LockedProduct extends ProductRow {
+  available: number;
+}
+
+/**
+ * Places a batch of orders in the caller's transaction (see PlacementBatcher): returns one decision
+ * per command, in order. Throws (rolling everything back) only for an error of the batch as a whole.
+ */
+export async function placeOrders(
+  em: EntityManager,
+  config: PlacementConfig,
+  commands: PlaceOrderCommand[],
+  now: Date,
+  day: string,
+  traceContexts: (string | null)[] = [],
+): Promise<Decision[]> {
+  const lines = commands.map((c) => sumByProduct(c.items ?? []));
+  const productIds = [...new Set(lines.flat().map((l) => l.productId))].sort();
+  const [row] = await query<{ products: LockedProduct[]; sequences: string[] }>(
+    em,
+    sql`with locked as (
+          select i.product_id as id, i.stock - i.reserved as available, p.name, p.price, p.category, p.status
+          from inventory i join products p on p.id = i.product_id
+          where i.product_id = any(${productIds}::uuid[]) order by i.product_id for update of i),
+        numbers as (
+          select nextval(${orderSequenceName(day)}::regclass)::text as n from generate_series(1, ${commands.length}))
+        select (select coalesce(json_agg(locked), '[]'::json) from locked) as products,
+               (select array_agg(n) from numbers) as sequences`,
+  );
+  const products = new Map(row!.products.map((p) => [p.id, p]));
+  const available = new Map(row!.products.map((p) => [p.id, p.available]));
+  const sequences = row!.sequences;
+
+  const outbox = new Outbox();
+  const writes = new WriteBatch();
+  const prepared: (PreparedStep & { order: NewOrder })[] = [];
+  const decisions: (Decision | PreparedStep)[] = [];
+  for (const [i, command] of commands.entries()) {
+    const orderLines = lines[i]!;
+    if (!decidable(orderLines, products)) {
+      decisions.push({ kind: 'alone' });
+      continue;
+    }
+    const short = orderLines.filter((l) => available.get(l.productId)! < l.quantity);
+    if (short.length > 0) {
+      decisions.push({ kind: 'refused', error: outOfStock(short, available) });
+      continue;
+    }
+    for (const l of orderLines) available.set(l.productId, available.get(l.productId)! - l.quantity);
+    const step = placementStep(config, command, {
+      lines: orderLines,
+      products,
+      orderNo: formatOrderNo(day, sequences[i]!),
+      coupon: undefined,
+      now,
+    });
+    const own = new Outbox();
+    const done = { ...(await prepareStep(em, step, own, writes)), order: step.order };
+    outbox.adopt(own, traceContexts[i] ?? currentTraceContext());
+    if (!done.stock.onlyReservations()) throw new Error('a placement step did more than reserve stock');
+    prepared.push(done);
+    decisions.push(done);
+  }
+  if (prepared.length > 0) {
+    insertOrders(
+      writes,
+      prepared.map((p) => ({ order: p.order, snapshot: p.step.next })),
+      now,
+    );
+    insertTransitions(
+      writes,
+      prepared.map((p) => p.transition),
+    );
+    outbox.writeTo(writes, now);
+    writes.add(
+      doneReceiptsStatement(
+        prepared.flatMap((p) => (p.receipt ? [p.receipt] : [])),
+        now,
+      ),
+    );
+    const totals = sumByProduct(prepared.flatMap((p) => p.stock.onlyReservations()!));
+    reserveBatchStock(writes, totals, () => new Error('placement batch: a stock row moved under its lock'));
+    await writes.flush(em);
+  }
+  const outboxRows = outbox.size;
+  return decisions.map((d) => {
+    if ('kind' in d) return d;
+    const reserved = d.stock.onlyReservations()!;
+    return {
+      kind: 'placed',
+      result: {
+        answer: d.answer,
+        touchedProducts: reserved.map((l) => l.productId),
+        // The stock gate settles each member's take after commit (replyCommitted).
+        stockChanges: reserved.map((l) => ({ productId: l.productId, quantity: -l.quantity })),
+        outboxRows,
+        view: d.view,
+        timers: d.timers,
+      },
+    } satisfies Decision;
+  });
+}
+
+/** Every product known, on sale and stocked, and a total in range: else the ordinary path decides. */
+function decidable(lines: StockLine[], products: Map<string, LockedProduct>): boolean {
+  if (!lines.every((l) => products.get(l.productId)?.status === 'ON_SALE')) return false;
+  const subtotal = lines.reduce((sum, l) => sum + products.get(l.productId)!.price * l.quantity, 0);
+  return subtotal <= MAX_ORDER_TOTAL;
+}
+
+function outOfStock(short: StockLine[], available: Map<string, number>): DomainError {
+  return new DomainError(
+    'OUT_OF_STOCK',
+    undefined,
+    short.map((l) => ({
+      field: 'productId',
+      message: 'not enough available stock',
+      productId: l.productId,
+      requested: l.quantity,
+      available: Math.max(0, available.get(l.productId) ?? 0),
+    })),
+  );
+}

@@ -1,0 +1,250 @@
+import http from 'node:http';
+import { type ServerType, serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { secureHeaders } from 'hono/secure-headers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app';
+import { API_SECURITY_OPTIONS } from '../../src/http/middleware/security-headers';
+import { API_SECURITY_HEADERS } from '../../src/http/prepared-response';
+import { createLogger } from '../../src/logger';
+import { createBuyers, createCoupon } from '../support/coupons';
+import { createTestShop, type TestShop } from '../support/test-shop';
+
+// Issue 12 item 4: the hot read answers from prepared bodies and precomputed headers, and the body
+// limit reads Content-Length instead of making @hono/node-server build a web Request. These tests pin
+// that nothing the middleware promised is lost on the way.
+
+let shop: TestShop;
+let server: ServerType;
+let port: number;
+beforeAll(async () => {
+  shop = await createTestShop();
+  await new Promise<void>((resolve) => {
+    server = serve({ fetch: shop.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
+      port = info.port;
+      resolve();
+    });
+  });
+});
+afterAll(async () => {
+  await new Promise((resolve) => server?.close(resolve));
+  await shop?.close();
+});
+
+/** One request over a real socket; `chunked` sends the body without a Content-Length. */
+function send(
+  method: string,
+  path: string,
+  options: { body?: string; chunked?: boolean; headers?: Record<string, string> } = {},
+) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>(
+    (resolve, reject) => {
+      const headers: Record<string, string | number> = { ...options.headers };
+      if (options.body !== undefined) {
+        headers['content-type'] = 'application/json';
+        if (!options.chunked) headers['content-length'] = Buffer.byteLength(options.body);
+      }
+      const req = http.request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      if (options.body !== undefined) {
+        // Several writes: a chunked body arrives in pieces, as a streaming client sends it.
+        const piece = 256 * 1024;
+        for (let i = 0; i < options.body.length; i += piece) req.write(options.body.slice(i, i + piece));
+      }
+      req.end();
+    },
+  );
+}
+
+describe('security headers', () => {
+  it('the precomputed API set is exactly what hono/secure-headers gives with the same options', async () => {
+    const app = new Hono();
+    app.use('*', secureHeaders(API_SECURITY_OPTIONS));
+    app.get('/', (c) => c.json({}));
+    const res = await app.request('/');
+    const expected: Record<string, string> = {};
+    res.headers.forEach((value, name) => {
+      if (name !== 'content-type') expected[name] = value;
+    });
+    const ours = Object.fromEntries(
+      Object.entries(API_SECURITY_HEADERS).map(([name, value]) => [name.toLowerCase(), value]),
+    );
+    expect(ours).toEqual(expected);
+  });
+
+  it('a cached product read, a 404 and a validation error each carry the whole set and a request id', async () => {
+    const seller = await shop.createUser('SELLER');
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Hot', price: 1000, category: 'c', initialStock: 3 },
+    });
+    expect(created.status).toBe(201);
+    const path = `/api/v1/products/${created.body.data.id}`;
+    await send('GET', path); // fills the cache: the next read is a hit
+    for (const [target, status] of [
+      [path, 200],
+      [`/api/v1/products/${crypto.randomUUID()}`, 404],
+      ['/api/v1/products/not-a-uuid', 400],
+    ] as const) {
+      const res = await send('GET', target, { headers: { 'x-request-id': 'trace-me-1' } });
+      expect(res.status, target).toBe(status);
+      expect(res.headers['x-request-id'], target).toBe('trace-me-1');
+      expect(res.headers['content-type'], target).toMatch(/^application\/json/);
+      for (const [name, value] of Object.entries(API_SECURITY_HEADERS))
+        expect(res.headers[name.toLowerCase()], `${target} ${name}`).toBe(value);
+    }
+    const hit = await send('GET', path);
+    expect(JSON.parse(hit.body)).toEqual({ data: created.body.data });
+    expect(hit.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('body limit behind the Node server', () => {
+  const big = JSON.stringify({ name: 'x'.repeat(1024 * 1024 + 10) });
+
+  it('refuses a Content-Length over 1 MiB with 413', async () => {
+    const res = await send('POST', '/api/v1/auth/login', { body: big });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body).error).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('refuses a chunked body over 1 MiB with 413 (counted as it streams)', async () => {
+    const res = await send('POST', '/api/v1/auth/login', { body: big, chunked: true });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body).error).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('passes bodies under the limit, with or without a Content-Length', async () => {
+    const body = JSON.stringify({ email: 'nobody@example.com', password: 'wrong password' });
+    for (const chunked of [false, true]) {
+      const res = await send('POST', '/api/v1/auth/login', { body, chunked });
+      expect(res.status, `chunked ${chunked}`).toBe(401);
+    }
+  });
+});
+
+describe('the cached read lane in front of the router', () => {
+  const histogramCount = async (status: string) => {
+    const text = await (await shop.app.request('/metrics')).text();
+    const line = text
+      .split('\n')
+      .find((l) =>
+        l.startsWith(
+          `shop_http_request_duration_seconds_count{method="GET",route="/api/v1/products/:id",status="${status}"}`,
+        ),
+      );
+    return line ? Number(line.split(' ').pop()) : 0;
+  };
+
+  it('answers a hit as the router answers a miss: same body, status and headers, same histogram series', async () => {
+    const seller = await shop.createUser('SELLER');
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Lane', price: 500, category: 'c', initialStock: 2 },
+    });
+    const path = `/api/v1/products/${created.body.data.id}`;
+    const before = await histogramCount('200');
+    const miss = await send('GET', path); // the router: PostgreSQL, then cached
+    const hit = await send('GET', path); // the lane: Redis only
+    expect(await histogramCount('200')).toBe(before + 2);
+    expect(hit.status).toBe(200);
+    expect(hit.body).toBe(miss.body);
+    expect(JSON.parse(hit.body)).toEqual({ data: created.body.data });
+    const names = (res: typeof hit) =>
+      Object.keys(res.headers)
+        .filter((h) => !['x-request-id', 'date', 'connection', 'keep-alive'].includes(h))
+        .sort();
+    expect(names(hit)).toEqual(names(miss));
+    for (const name of names(hit)) expect(hit.headers[name], name).toBe(miss.headers[name]);
+    expect(hit.headers['x-request-id']).not.toBe(miss.headers['x-request-id']);
+  });
+
+  it('leaves a request with a token to the router, which refuses a bad one (401) even for a cached product', async () => {
+    const seller = await shop.createUser('SELLER');
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Guarded', price: 500, category: 'c', initialStock: 2 },
+    });
+    const path = `/api/v1/products/${created.body.data.id}`;
+    expect((await send('GET', path)).status).toBe(200);
+    expect((await send('GET', path)).status).toBe(200);
+    const bad = await send('GET', path, { headers: { authorization: 'Bearer not-a-token' } });
+    expect([bad.status, JSON.parse(bad.body).error]).toEqual([401, 'UNAUTHORIZED']);
+    const good = await send('GET', path, { headers: { authorization: `Bearer ${seller.token}` } });
+    expect(good.status).toBe(200);
+    // A query string or a trailing path is the router's too.
+    expect((await send('GET', `${path}?x=1`)).status).toBe(200);
+    expect((await send('GET', `${path}/reviews`)).status).toBe(200);
+  });
+
+  it('serves a changed product fresh at once (the generation check is the lane’s too)', async () => {
+    const seller = await shop.createUser('SELLER');
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Before', price: 500, category: 'c', initialStock: 2 },
+    });
+    const path = `/api/v1/products/${created.body.data.id}`;
+    await send('GET', path);
+    expect(JSON.parse((await send('GET', path)).body).data.name).toBe('Before');
+    const changed = await shop.request('PATCH', path, { token: seller.token, body: { name: 'After' } });
+    expect(changed.status).toBe(200);
+    expect(JSON.parse((await send('GET', path)).body).data.name).toBe('After');
+  });
+});
+
+describe('access lines', () => {
+  /** The shop's app with a logger at `level` writing into an array. */
+  function appLoggingAt(level: string) {
+    const lines: { level: string; msg: string; method?: string; path?: string; requestId?: string }[] = [];
+    const log = createLogger(
+      { logLevel: level as 'info' },
+      {},
+      {
+        write: (line: string) => {
+          lines.push(JSON.parse(line));
+        },
+      },
+    );
+    return { app: createApp({ ...shop.ctx, log }), lines };
+  }
+
+  it('are at info, except on the hot routes (cached reads, coupon claims), which log at debug', async () => {
+    const seller = await shop.createUser('SELLER');
+    const [buyer] = await createBuyers(shop, 1);
+    const coupon = await createCoupon(shop, seller, { totalQuantity: 1 });
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Logged', price: 500, category: 'c', initialStock: 2 },
+    });
+    const product = `/api/v1/products/${created.body.data.id}`;
+    const issue = `/api/v1/coupons/${coupon.id}/issue`;
+    const run = async (app: ReturnType<typeof appLoggingAt>['app']) => {
+      await app.request(product); // the router (the cache may be cold)
+      await app.request(product); // the lane
+      await app.request(issue, { method: 'POST', headers: { authorization: `Bearer ${buyer!.token}` } });
+      await app.request('/api/v1/coupons');
+    };
+    const atInfo = appLoggingAt('info');
+    await run(atInfo.app);
+    const requests = (lines: typeof atInfo.lines) =>
+      lines.filter((l) => l.msg === 'request').map((l) => `${l.level} ${l.method} ${l.path}`);
+    expect(requests(atInfo.lines)).toEqual(['info GET /api/v1/coupons']);
+
+    const atDebug = appLoggingAt('debug');
+    await run(atDebug.app);
+    expect(requests(atDebug.lines)).toEqual([
+      `debug GET ${product}`,
+      `debug GET ${product}`,
+      `debug POST ${issue}`,
+      'info GET /api/v1/coupons',
+    ]);
+    expect(atDebug.lines.every((l) => l.msg !== 'request' || typeof l.requestId === 'string')).toBe(true);
+  });
+});
