@@ -20,6 +20,35 @@ const workersSchema = z
     z.string().regex(/^(all|none|[a-z-]+(,[a-z-]+)*)$/, 'all, none, or a comma-separated list of queues'),
   );
 
+/** `host:port,host:port`: the seed nodes of a Redis Cluster (any few masters; the rest is discovered). */
+const clusterNodesSchema = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((node) => node.trim())
+      .filter((node) => node !== ''),
+  )
+  .pipe(
+    z
+      .array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'each node must be host:port'))
+      .min(1, 'name at least one host:port'),
+  )
+  .transform((nodes) =>
+    nodes.map((node) => {
+      const at = node.lastIndexOf(':');
+      return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+    }),
+  );
+
+/** Order mailbox shards this process consumes: `all` or indexes such as `0,1,5`. */
+const workerShardsSchema = z
+  .string()
+  .default('all')
+  .transform((v) => v.trim())
+  .pipe(z.string().regex(/^(all|\d+(,\d+)*)$/, 'all, or a comma-separated list of shard indexes'))
+  .transform((v) => (v === 'all' ? ('all' as const) : [...new Set(v.split(',').map(Number))]));
+
 const corsOriginsSchema = z
   .string()
   .default('')
@@ -46,6 +75,14 @@ const envSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   DATABASE_POOL_SIZE: int(1, 20),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /**
+   * Set: the shop talks to a Redis Cluster through these seed nodes (REDIS_URL then only lends its
+   * user, password and TLS). Unset: the single Redis of REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: clusterNodesSchema.optional(),
+  /** The order mailbox is split into this many queues, each in its own hash slot (docs/redis-cluster.md). */
+  ORDER_SHARDS: int(1, 1).pipe(z.number().max(1024)),
+  WORKER_SHARDS: workerShardsSchema,
   /** Prefix of every Redis key and BullMQ queue: lets several shops (or test files) share one Redis. */
   REDIS_PREFIX: z
     .string()
@@ -164,9 +201,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
-  const problems = productionProblems(parsed.data, present);
+  const problems = [...productionProblems(parsed.data, present), ...shardProblems(parsed.data)];
   if (problems.length > 0) throw new ConfigError(problems);
   return toConfig(parsed.data);
+}
+
+function shardProblems(env: z.infer<typeof envSchema>): string[] {
+  if (env.WORKER_SHARDS === 'all') return [];
+  const outside = env.WORKER_SHARDS.filter((shard) => shard >= env.ORDER_SHARDS);
+  return outside.length > 0
+    ? [`WORKER_SHARDS: ${outside.join(', ')} not below ORDER_SHARDS (${env.ORDER_SHARDS})`]
+    : [];
 }
 
 function productionProblems(
@@ -200,6 +245,9 @@ function toConfig(env: z.infer<typeof envSchema>) {
     databasePoolSize: env.DATABASE_POOL_SIZE,
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,
+    redisClusterNodes: env.REDIS_CLUSTER_NODES,
+    orderShards: env.ORDER_SHARDS,
+    workerShards: env.WORKER_SHARDS,
     jwtSecret: env.JWT_SECRET,
     jwtTtlS: env.JWT_TTL_S,
     adminEmail: env.ADMIN_EMAIL.toLowerCase(),

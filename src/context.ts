@@ -43,19 +43,14 @@ export interface AppContext {
 export async function createContext(config: Config, databaseUrl: string, log: Logger): Promise<AppContext> {
   const orm = await createOrm(databaseUrl, config.databasePoolSize);
   const prefix = config.redisPrefix;
-  const redis = createRedis(config.redisUrl, 'command', `${prefix}:api`);
-  const producer = createRedis(config.redisUrl, 'producer', `${prefix}:producer`);
-  const queues = createQueues(
-    producer,
-    prefix,
-    { payment: paymentJobOptions(config) },
-    failedJobRetention(config),
-  );
-  const replies = new ReplyListener(
-    createRedis(config.redisUrl, 'blocking', `${prefix}:replies`),
-    prefix,
-    log,
-  );
+  const redis = createRedis(config, 'command', `${prefix}:api`);
+  const producer = createRedis(config, 'producer', `${prefix}:producer`);
+  const queues = createQueues(producer, prefix, {
+    orderShards: config.orderShards,
+    jobOptions: { payment: paymentJobOptions(config) },
+    removeOnFail: failedJobRetention(config),
+  });
+  const replies = new ReplyListener(createRedis(config, 'subscriber', `${prefix}:replies`), prefix, log);
   // Probes go through ctx, so they follow whatever ORM and Redis the context holds.
   const dependencies = new DependencyMonitor(
     { database: () => ctx.orm.em.getConnection().execute(DATABASE_PROBE), redis: () => ctx.redis.ping() },

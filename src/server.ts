@@ -59,8 +59,9 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
 
 /** Ready only if some process (this one or another) consumes the order mailbox. */
 export async function assertWorkersReachable(ctx: AppContext): Promise<void> {
-  const count = await ctx.queues.order.getWorkersCount();
-  if (count === 0) throw new Error('no worker consumes the order queue');
+  const counts = await Promise.all(ctx.queues.orderShards.map((shard) => shard.getWorkersCount()));
+  const unconsumed = ctx.queues.orderShards.filter((_, i) => counts[i] === 0).map((shard) => shard.name);
+  if (unconsumed.length > 0) throw new Error(`no worker consumes ${unconsumed.join(', ')}`);
 }
 
 function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number) {

@@ -1,11 +1,13 @@
-import { type Job, type Processor, Worker } from 'bullmq';
+import { type ConnectionOptions, type Job, type Processor, Worker } from 'bullmq';
 import { recordCommandFailure } from '../src/commands/command-failures';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
-import { bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
+import { orderShardNames } from '../src/messaging/order-shards';
+import { allQueues, bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
 import { createRedis } from '../src/messaging/redis';
 import { observeJob } from '../src/observability/job-observer';
 import { annotateActiveSpan, bullTelemetry } from '../src/tracing/tracing';
+import { watchForStalls } from './stall-watchdog';
 
 /** A mailbox consumer: one processor that routes on `job.name`. */
 export interface QueueWorkerDefinition {
@@ -69,21 +71,54 @@ export async function startWorker(
       throw error;
     }
   };
-  const connection = createRedis(ctx.config.redisUrl, 'blocking', `${ctx.config.redisPrefix}:worker:${name}`);
-  const worker = new Worker(def.queue, processor, {
-    connection,
-    prefix: bullPrefix(ctx.config.redisPrefix),
-    concurrency: def.concurrency?.(ctx) ?? ctx.config.workerConcurrency,
-    // A crashed worker's job runs again within lockDuration + stalledInterval; a job stalled more
-    // often than this is failed (the sweepers then re-derive its work from PostgreSQL).
-    lockDuration: ctx.config.workerLockMs,
-    stalledInterval: ctx.config.workerStalledIntervalMs,
-    maxStalledCount: 3,
-    settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
-    autorun: true,
-    ...bullTelemetry(),
-  });
-  worker.on('error', (err) => log.warn({ err: String(err) }, 'worker connection error'));
+  const queueNames = def.queue === 'order' ? consumedOrderShards(ctx.config) : [def.queue];
+  const concurrency = def.concurrency?.(ctx) ?? ctx.config.workerConcurrency;
+  // The process's concurrency is shared by the shards it consumes (its database pool is not larger).
+  const perQueue = Math.max(1, Math.ceil(concurrency / queueNames.length));
+  const open = (queueName: string) => {
+    const connection = createRedis(
+      ctx.config,
+      'blocking',
+      `${ctx.config.redisPrefix}:worker:${name}${queueName === def.queue ? '' : `:${queueName}`}`,
+    );
+    const worker = new Worker(queueName, processor, {
+      connection: connection as ConnectionOptions,
+      prefix: bullPrefix(ctx.config.redisPrefix, queueName, ctx.config.redisClusterNodes !== undefined),
+      concurrency: perQueue,
+      // A crashed worker's job runs again within lockDuration + stalledInterval; a job stalled more
+      // often than this is failed (the sweepers then re-derive its work from PostgreSQL).
+      lockDuration: ctx.config.workerLockMs,
+      stalledInterval: ctx.config.workerStalledIntervalMs,
+      maxStalledCount: 3,
+      settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
+      autorun: true,
+      ...bullTelemetry(),
+    });
+    worker.on('error', (err) => log.warn({ err: String(err), queue: queueName }, 'worker connection error'));
+    const consumer = { queueName, worker, connection, lastActive: Date.now() };
+    worker.on('active', () => {
+      consumer.lastActive = Date.now();
+    });
+    return consumer;
+  };
+  const consumers = queueNames.map(open);
+  const stopWatching = ctx.config.redisClusterNodes
+    ? watchForStalls({
+        consumers,
+        waitingCount: (queueName) =>
+          allQueues(ctx.queues)
+            .find((queue) => queue.name === queueName)!
+            .getWaitingCount(),
+        restart: (stalled) => {
+          // Not awaited: the stalled worker's own close may wait on the connection it is stuck on.
+          void stalled.worker.close(true).catch(() => undefined);
+          stalled.connection.disconnect();
+          consumers.splice(consumers.indexOf(stalled), 1, open(stalled.queueName));
+        },
+        stallMs: 3 * ctx.config.workerLockMs,
+        log,
+      })
+    : () => undefined;
   const { onStart, refreshEveryMs } = def;
   let refresh: NodeJS.Timeout | undefined;
   if (onStart) {
@@ -96,14 +131,45 @@ export async function startWorker(
       refresh.unref();
     }
   }
-  log.info({ queue: def.queue }, 'worker started');
+  log.info({ queue: def.queue, queues: queueNames }, 'worker started');
   return {
     name,
     close: async () => {
       clearInterval(refresh);
+      stopWatching();
       // Waits for jobs in flight to finish; nothing new is taken.
-      await worker.close();
-      connection.disconnect();
+      await Promise.all(
+        consumers.map(({ worker, queueName }) =>
+          ctx.config.redisClusterNodes
+            ? closeWithin(worker, ctx.config.workerLockMs, queueName, log)
+            : worker.close(),
+        ),
+      );
+      for (const { connection } of consumers) connection.disconnect();
     },
   };
+}
+
+/** The order shards this process consumes: all of them, or those WORKER_SHARDS names. */
+export function consumedOrderShards(config: AppContext['config']): string[] {
+  const names = orderShardNames(config.orderShards);
+  return config.workerShards === 'all' ? names : config.workerShards.map((i) => names[i]!);
+}
+
+/**
+ * On a cluster, a worker stuck on a master that died (see stall-watchdog.ts) may never finish a
+ * graceful close: after the lock time — when its jobs in flight would be redelivered anyway — it is
+ * closed by force.
+ */
+async function closeWithin(worker: Worker, ms: number, queueName: string, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = worker.close().then(() => true);
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const closed = await Promise.race([graceful, late]);
+  clearTimeout(timer);
+  if (closed) return;
+  log.warn({ queue: queueName }, 'worker did not close in time: closing it by force');
+  void worker.close(true).catch(() => undefined);
 }

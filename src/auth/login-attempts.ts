@@ -1,6 +1,7 @@
 import type { AppContext } from '../context';
 import { luaScript } from '../coupons/lua-script';
 import { DomainError } from '../errors/domain-error';
+import { hashTag } from '../messaging/redis';
 
 /**
  * Takes a login slot for the account and for the client address in one step, before any password is
@@ -50,7 +51,11 @@ export interface LoginSlot {
  * (LOGIN_MAX_FAILURES_PER_ADDRESS) within LOGIN_WINDOW_S.
  */
 export async function takeLoginSlot(ctx: AppContext, email: string, address: string): Promise<LoginSlot> {
-  const keys = [ctx.key('login-attempts', 'account', email), ctx.key('login-attempts', 'address', address)];
+  // Both counters in one hash slot: the script moves them together, on a cluster too.
+  const keys = [
+    ctx.key(hashTag('login-attempts'), 'account', email),
+    ctx.key(hashTag('login-attempts'), 'address', address),
+  ];
   const { loginMaxFailures, loginMaxFailuresPerAddress, loginWindowS } = ctx.config;
   const wait = Number(
     await TAKE_SLOT(ctx.redis, keys, [loginMaxFailures, loginMaxFailuresPerAddress, loginWindowS]),

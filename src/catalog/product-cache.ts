@@ -1,5 +1,6 @@
 import type { AppContext } from '../context';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
+import { hashTag } from '../messaging/redis';
 import { loadProductViews, type ProductView } from './product-view';
 
 /**
@@ -20,8 +21,13 @@ import { loadProductViews, type ProductView } from './product-view';
 export type CacheLookup = { hit: true; view: ProductView } | { hit: false; generation: number };
 type JsonLookup = { hit: true; json: string } | { hit: false; generation: number };
 
-const entryKey = (ctx: AppContext, productId: string) => ctx.key('product', productId);
-const generationKey = (ctx: AppContext, productId: string) => ctx.key('product-gen', productId);
+/** A product's entry and generation share a hash tag: one MGET reads both, on a cluster too. */
+export const productCacheKeys = (ctx: AppContext, productId: string) => ({
+  entry: ctx.key(hashTag('product', productId)),
+  generation: ctx.key(hashTag('product', productId), 'gen'),
+});
+const entryKey = (ctx: AppContext, productId: string) => productCacheKeys(ctx, productId).entry;
+const generationKey = (ctx: AppContext, productId: string) => productCacheKeys(ctx, productId).generation;
 
 // An entry is the JSON text `{"gen":<generation>,"view":<the view's JSON>}`, written only by
 // storeCachedProduct, so a hit can hand the view's JSON on as it is: no parse and no stringify on
@@ -107,11 +113,13 @@ export async function invalidateProducts(ctx: AppContext, productIds: string[]):
   }
 }
 
+/**
+ * One INCR per product, sent together: the command connection pipelines them automatically (per
+ * node on a cluster, where the products' keys live in different slots). A retry bumps some twice,
+ * which only costs a cache miss.
+ */
 async function bumpGenerations(ctx: AppContext, ids: string[]) {
-  const pipeline = ctx.redis.pipeline();
-  for (const id of ids) pipeline.incr(generationKey(ctx, id));
-  const failed = ((await pipeline.exec()) ?? []).find(([error]) => error);
-  if (failed) throw failed[0];
+  await Promise.all(ids.map((id) => ctx.redis.incr(generationKey(ctx, id))));
 }
 
 const INVALIDATION_RETRY_MS = 1000;

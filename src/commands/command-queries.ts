@@ -2,7 +2,7 @@ import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import { DomainError } from '../errors/domain-error';
 import { CommandEnvelopeSchema } from '../messaging/messages';
-import { QUEUE_NAMES } from '../messaging/queues';
+import { findJob, QUEUE_NAMES } from '../messaging/queues';
 import type { DomainOutcome } from './outcome';
 import { findQueuedCommand } from './queued-commands';
 import { findReceipt } from './receipts';
@@ -41,7 +41,7 @@ export async function getCommandReceipt(
     return { id, type: queued.type, status: 'QUEUED' };
   }
   for (const name of QUEUE_NAMES) {
-    const job = await ctx.queues[name].getJob(id);
+    const job = await findJob(ctx.queues, name, id);
     const sender = CommandEnvelopeSchema.pick({ userId: true }).safeParse(job?.data);
     if (job && ((sender.success && sender.data.userId === user.id) || user.role === 'ADMIN'))
       return { id, type: job.name, status: 'QUEUED' };

@@ -3,6 +3,7 @@ import { DomainError, type ErrorDetail } from '../errors/domain-error';
 import type { ErrorCode } from '../errors/error-codes';
 import { uuidv7 } from '../ids';
 import type { CommandMailboxes } from '../messaging/messages';
+import { mailboxFor } from '../messaging/queues';
 import type { CommandError, CommandReply } from '../messaging/replies';
 import type { DomainOutcome } from './outcome';
 import { loadOutcomeView } from './outcome-view';
@@ -59,7 +60,7 @@ export async function dispatchCommand<
   const jobData = { ...data, commandId, requestHash, idempotencyKey: key };
   const waiter = ctx.replies.expect(commandId, ctx.config.replyTimeoutMs);
   try {
-    await ctx.queues[queue].add(name, jobData as never, {
+    await mailboxFor(ctx.queues, queue, jobData, commandId).add(name, jobData as never, {
       jobId: commandId,
       attempts: ctx.config.commandMaxAttempts,
     });

@@ -1,7 +1,7 @@
 import type { AppContext } from '../context';
 import { ERROR_CODES } from '../errors/error-codes';
 import type { Logger } from '../logger';
-import { QUEUE_NAMES, type QueueName } from '../messaging/queues';
+import { isQueueName, mailboxFor } from '../messaging/queues';
 import { endCommandFailed } from './command-failures';
 import {
   countRequeue,
@@ -21,8 +21,6 @@ export interface SweepOutcome {
   failed: number;
   forgotten: number;
 }
-
-const isQueueName = (name: string): name is QueueName => (QUEUE_NAMES as readonly string[]).includes(name);
 
 /**
  * Ends every command answered 202 that can no longer end by itself: its job failed for good without
@@ -64,7 +62,7 @@ async function sweepOne(
     return 'failed' as const;
   };
   if (!isQueueName(row.queue)) return fail('The command was sent to an unknown mailbox');
-  const queue = ctx.queues[row.queue];
+  const queue = mailboxFor(ctx.queues, row.queue, row.data, row.id);
   const job = await queue.getJob(row.id);
   if (job) {
     const state = await job.getState();

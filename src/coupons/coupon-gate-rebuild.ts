@@ -1,7 +1,7 @@
 import type { AppContext } from '../context';
 import type { CouponStatus } from '../db/schema/coupon.entity';
 import { query, sql } from '../db/sql';
-import { waitUntilReady } from '../messaging/redis';
+import { hashTag, waitUntilReady } from '../messaging/redis';
 import { couponGateKeys, dropCouponGate, GATED_STATUSES } from './coupon-gate';
 import { luaScript } from './lua-script';
 
@@ -55,7 +55,7 @@ export async function rebuildCouponGate(
   options: { onlyIfMissing?: boolean } = {},
 ): Promise<GateState | null> {
   const keys = couponGateKeys(ctx, couponId);
-  const temp = ctx.key('coupon', couponId, 'users', 'rebuild', crypto.randomUUID());
+  const temp = ctx.key(hashTag('coupon', couponId), 'users', 'rebuild', crypto.randomUUID());
   const read = await ctx.orm.em.fork().transactional(
     async (tx) => {
       const [coupon] = await query<{

@@ -1,5 +1,6 @@
 import type { AppContext } from '../context';
 import type { CouponStatus } from '../db/schema/coupon.entity';
+import { hashTag } from '../messaging/redis';
 import { luaScript } from './lua-script';
 
 /**
@@ -33,23 +34,33 @@ export type GiveBackReason = 'NOT_RECORDED' | 'ALREADY_HELD' | 'SOLD_OUT';
 /** Statuses in which a coupon has a gate (EXHAUSTED keeps one to tell holders from latecomers). */
 export const GATED_STATUSES: readonly CouponStatus[] = ['CREATED', 'ACTIVE', 'EXHAUSTED'];
 
+/** A coupon's gate keys share its hash tag, so one script may touch them all on a cluster. */
 export const couponGateKeys = (ctx: AppContext, couponId: string) => ({
-  users: ctx.key('coupon', couponId, 'users'),
-  remaining: ctx.key('coupon', couponId, 'remaining'),
-  window: ctx.key('coupon', couponId, 'window'),
+  users: ctx.key(hashTag('coupon', couponId), 'users'),
+  remaining: ctx.key(hashTag('coupon', couponId), 'remaining'),
+  window: ctx.key(hashTag('coupon', couponId), 'window'),
 });
+
+/** A user's issue-rate counter: its own key (and slot), apart from any coupon's gate. */
+const issueRateKey = (ctx: AppContext, userId: string) => ctx.key(hashTag('coupon-issue-rate', userId));
 
 const RATE_WINDOW_S = 60;
 
+// KEYS: the issue-rate counter. ARGV: the limit, the window in seconds. 1 when within the rate.
+const countRequestScript = luaScript(`
+local calls = redis.call('INCR', KEYS[1])
+if calls == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if calls > tonumber(ARGV[1]) then return 0 end
+return 1
+`);
+
+// KEYS: the gate's users, remaining, window. ARGV: the user, now (ms).
 const claimScript = luaScript(`
 local remaining = redis.call('GET', KEYS[2])
-local window = redis.call('GET', KEYS[4])
+local window = redis.call('GET', KEYS[3])
 if not remaining or not window then return 'NO_GATE' end
-local calls = redis.call('INCR', KEYS[3])
-if calls == 1 then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
-if calls > tonumber(ARGV[2]) then return 'RATE_LIMITED' end
 local opens, closes = string.match(window, '^(%d+) (%d+)$')
-local now = tonumber(ARGV[4])
+local now = tonumber(ARGV[2])
 if now < tonumber(opens) or now >= tonumber(closes) then return 'OUTSIDE_WINDOW' end
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 'ALREADY_ISSUED' end
 if tonumber(remaining) <= 0 then return 'SOLD_OUT' end
@@ -74,21 +85,38 @@ return 1
 `);
 
 /**
- * One atomic step: counts the request against the user's issue rate, checks the window, then refuses
- * a user already in the set, refuses when nothing remains, or claims (SADD + DECR). NO_GATE when the
- * coupon has no gate (never built, flushed, or not issuable).
+ * Counts an issue request against the user's rate (COUPON_ISSUE_RATE_PER_MIN, over all coupons);
+ * false past it. Apart from the claim: the counter is the user's, the gate the coupon's, and on a
+ * cluster one script may only touch keys of one slot.
+ */
+export async function withinIssueRate(ctx: AppContext, userId: string): Promise<boolean> {
+  const within = await countRequestScript(
+    ctx.redis,
+    [issueRateKey(ctx, userId)],
+    [ctx.config.couponIssueRatePerMin, RATE_WINDOW_S],
+  );
+  return Number(within) === 1;
+}
+
+/**
+ * One atomic step on the coupon's gate: checks the window, then refuses a user already in the set,
+ * refuses when nothing remains, or claims (SADD + DECR). NO_GATE when the coupon has no gate (never
+ * built, flushed, or not issuable). RATE_LIMITED when the request is past the user's issue rate
+ * (counted once per request, before the gate).
  */
 export async function claimCouponSlot(
   ctx: AppContext,
   couponId: string,
   userId: string,
   now: Date,
+  options: { countRequest?: boolean } = {},
 ): Promise<ClaimVerdict> {
+  if (options.countRequest !== false && !(await withinIssueRate(ctx, userId))) return 'RATE_LIMITED';
   const keys = couponGateKeys(ctx, couponId);
   const verdict = await claimScript(
     ctx.redis,
-    [keys.users, keys.remaining, ctx.key('coupon-issue-rate', userId), keys.window],
-    [userId, ctx.config.couponIssueRatePerMin, RATE_WINDOW_S, now.getTime()],
+    [keys.users, keys.remaining, keys.window],
+    [userId, now.getTime()],
   );
   return verdict as ClaimVerdict;
 }

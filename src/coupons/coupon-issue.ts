@@ -87,7 +87,8 @@ export async function issueCoupon(ctx: AppContext, userId: string, couponId: str
         { field: 'id', message: `the coupon is ${gate.status.toLowerCase()}` },
       ]);
     }
-    verdict = await claimCouponSlot(ctx, couponId, userId, now);
+    // The same request: its rate was counted by the first attempt.
+    verdict = await claimCouponSlot(ctx, couponId, userId, now, { countRequest: false });
   }
   switch (verdict) {
     case 'CLAIMED':

@@ -41,6 +41,13 @@ export function isInfrastructureUnavailable(error: unknown): boolean {
       if (/^08...$/.test(e.code) || /^57P0[1-3]$/.test(e.code)) return true;
     }
     const message = String(e.message ?? '');
+    // A Redis Cluster failing over: a master is gone and its replica not yet promoted.
+    if (
+      /CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available/.test(
+        message,
+      )
+    )
+      return true;
     if (
       /Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED/i.test(
         message,

@@ -1,5 +1,6 @@
 import type { AppContext } from '../context';
 import { orderStatusChannel } from './order-status';
+import { onChannelMessage, subscribeTo, unsubscribeFrom } from './pubsub';
 import { createRedis, type Redis } from './redis';
 
 /** Called when the order may have changed (a ping, or a reconnection after which pings may be missing). */
@@ -31,7 +32,7 @@ export class OrderStatusHub {
     }
     set.add(listener);
     try {
-      if (set.size === 1) await this.connection().subscribe(channel);
+      if (set.size === 1) await subscribeTo(this.connection(), channel);
     } catch (error) {
       this.remove(channel, listener);
       throw error;
@@ -59,7 +60,7 @@ export class OrderStatusHub {
     const set = this.listeners.get(channel);
     if (!set?.delete(listener) || set.size > 0) return;
     this.listeners.delete(channel);
-    this.subscriber?.unsubscribe(channel).catch(() => undefined);
+    if (this.subscriber) unsubscribeFrom(this.subscriber, channel).catch(() => undefined);
     if (this.listeners.size === 0) {
       this.idleTimer = setTimeout(() => {
         if (this.listeners.size > 0) return;
@@ -73,8 +74,8 @@ export class OrderStatusHub {
   private connection(): Redis {
     if (this.subscriber) return this.subscriber;
     const subscriber = createRedis(
-      this.ctx.config.redisUrl,
-      'blocking',
+      this.ctx.config,
+      'subscriber',
       `${this.ctx.config.redisPrefix}:order-status`,
     );
     let connectedBefore = false;
@@ -83,7 +84,7 @@ export class OrderStatusHub {
       if (connectedBefore) for (const set of this.listeners.values()) for (const listener of set) listener();
       connectedBefore = true;
     });
-    subscriber.on('message', (channel: string) => {
+    onChannelMessage(subscriber, (channel: string) => {
       for (const listener of this.listeners.get(channel) ?? []) listener();
     });
     this.subscriber = subscriber;

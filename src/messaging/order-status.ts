@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
 import { asDate, query, sql } from '../db/sql';
+import { publishTo } from './pubsub';
 
 /** What the live order-status stream shows: the order's status and full state, newest version wins. */
 export interface OrderStatusUpdate {
@@ -54,5 +55,5 @@ export async function announceOrderChange(
   orderId: string,
   eventType: string,
 ): Promise<void> {
-  await ctx.redis.publish(orderStatusChannel(ctx, orderId), eventType);
+  await publishTo(ctx.redis, orderStatusChannel(ctx, orderId), eventType);
 }

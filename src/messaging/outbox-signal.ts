@@ -1,4 +1,5 @@
 import type { AppContext } from '../context';
+import { publishTo } from './pubsub';
 
 export const outboxWakeChannel = (redisPrefix: string) => `${redisPrefix}:outbox-wake`;
 
@@ -7,5 +8,5 @@ export const outboxWakeChannel = (redisPrefix: string) => `${redisPrefix}:outbox
  * than a poll interval. Losing a wake-up only delays delivery until the next poll.
  */
 export async function wakeOutboxRelay(ctx: AppContext): Promise<void> {
-  await ctx.redis.publish(outboxWakeChannel(ctx.config.redisPrefix), '1');
+  await publishTo(ctx.redis, outboxWakeChannel(ctx.config.redisPrefix), '1');
 }

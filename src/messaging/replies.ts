@@ -1,5 +1,6 @@
 import type { OutcomeResult, ResourceKind } from '../db/schema/command.entity';
 import type { Logger } from '../logger';
+import { onChannelMessage, publishTo, subscribeTo } from './pubsub';
 import type { Redis } from './redis';
 
 /** A refusal as stored and replied: the API error code, its message and details. */
@@ -36,10 +37,10 @@ export class ReplyListener {
     log: Logger,
   ) {
     const channel = repliesChannel(redisPrefix);
-    this.ready = subscriber
-      .subscribe(channel)
-      .catch((err) => log.warn({ err: String(err) }, 'reply channel'));
-    subscriber.on('message', (ch, message) => {
+    this.ready = subscribeTo(subscriber, channel).catch((err) =>
+      log.warn({ err: String(err) }, 'reply channel'),
+    );
+    onChannelMessage(subscriber, (ch, message) => {
       if (ch !== channel) return;
       try {
         const reply = JSON.parse(message) as CommandReply;
@@ -83,5 +84,5 @@ export class ReplyListener {
 }
 
 export async function publishReply(redis: Redis, redisPrefix: string, reply: CommandReply): Promise<void> {
-  await redis.publish(repliesChannel(redisPrefix), JSON.stringify(reply));
+  await publishTo(redis, repliesChannel(redisPrefix), JSON.stringify(reply));
 }

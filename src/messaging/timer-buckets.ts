@@ -1,5 +1,6 @@
 import type { AppContext } from '../context';
 import type { JobData, JobName, Mailbox } from './messages';
+import { mailboxFor } from './queues';
 
 /**
  * A timeout as a *time bucket*: one delayed job per due second (or minute) per kind of timer, shared
@@ -41,7 +42,9 @@ export async function addTimerBuckets(ctx: AppContext, timers: TimerBucket[]): P
   if (added.size > 10_000) for (const [id, due] of added) if (due < now) added.delete(id);
   await Promise.all(
     fresh.map(async (t) => {
-      await ctx.queues[t.queue].add(t.name, t.data, {
+      // A bucket names no order: with sharded order mailboxes it lands on the shard of its job id, and
+      // its handler finds the due orders of every shard in PostgreSQL.
+      await mailboxFor(ctx.queues, t.queue, t.data, t.jobId).add(t.name, t.data, {
         jobId: t.jobId,
         delay: Math.max(0, t.dueAt - now),
         removeOnComplete: true,

@@ -9,7 +9,7 @@ import {
   outboxAlertedTotal,
   webhookAttemptsTotal,
 } from '../messaging/event-metrics';
-import { QUEUE_NAMES } from '../messaging/queues';
+import { QUEUE_NAMES, queuesOf } from '../messaging/queues';
 import { setGatewayLatencyObserver } from '../payments/gateway/gateway-observer';
 import { setJobObserver } from './job-observer';
 import { registerOperatorGauges, sharedWhileRunning } from './operator-gauges';
@@ -112,8 +112,16 @@ export function createMetrics(ctx: AppContext): Metrics {
 
   const readQueues = sharedWhileRunning(() =>
     readSource('redis', async () => {
+      // A sharded mailbox reports its shards' sum under its own name.
       const counts = await Promise.all(
-        QUEUE_NAMES.map((name) => ctx.queues[name].getJobCounts(...QUEUE_JOB_STATES)),
+        QUEUE_NAMES.map(async (name) => {
+          const perShard = await Promise.all(
+            queuesOf(ctx.queues, name).map((queue) => queue.getJobCounts(...QUEUE_JOB_STATES)),
+          );
+          return Object.fromEntries(
+            QUEUE_JOB_STATES.map((state) => [state, perShard.reduce((sum, c) => sum + (c[state] ?? 0), 0)]),
+          );
+        }),
       );
       QUEUE_NAMES.forEach((queue, i) => {
         for (const state of QUEUE_JOB_STATES) queueJobs.set({ queue, state }, counts[i]?.[state] ?? 0);

@@ -73,7 +73,8 @@ export function registerOperatorGauges(
       const inRedis =
         compared.length === 0
           ? []
-          : await ctx.redis.mget(...compared.map((c) => couponGateKeys(ctx, c.id).remaining));
+          : // One GET per gate (they live in different slots of a cluster), pipelined together.
+            await Promise.all(compared.map((c) => ctx.redis.get(couponGateKeys(ctx, c.id).remaining)));
       let drifted = 0;
       let slots = 0;
       compared.forEach((coupon, i) => {

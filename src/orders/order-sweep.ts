@@ -3,6 +3,7 @@ import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { ORDER_NOTICE, ORDER_SWEEP, type OrderNotice } from '../messaging/messages';
+import { addRoutedJobs, mailboxFor } from '../messaging/queues';
 import type { OrderTimerName } from './commit-transition';
 import { businessDay, dropOldOrderSequences } from './order-number';
 import { orderTagged } from './order-tags';
@@ -35,9 +36,11 @@ export function dueOrders(
  * every two intervals (a restarted Redis has lost it); registered only when missing or changed.
  */
 export async function scheduleOrderSweep(ctx: AppContext): Promise<void> {
-  const current = await ctx.queues.order.getJobScheduler('order-sweep');
+  // One sweep for all shards: it runs in whichever worker consumes shard 0.
+  const home = mailboxFor(ctx.queues, 'order', {});
+  const current = await home.getJobScheduler('order-sweep');
   if (current?.every === ctx.config.orderSweepIntervalMs) return;
-  await ctx.queues.order.upsertJobScheduler(
+  await home.upsertJobScheduler(
     'order-sweep',
     { every: ctx.config.orderSweepIntervalMs },
     { name: ORDER_SWEEP, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } },
@@ -60,7 +63,9 @@ export async function sweepOrders(ctx: AppContext, log: Logger) {
     ...due.map(({ id }) => ({ id, type: 'AUTO_CONFIRM' as const, jobId: `sweep-confirm-${id}-${bucket}` })),
   ];
   if (jobs.length > 0) {
-    await ctx.queues.order.addBulk(
+    await addRoutedJobs(
+      ctx.queues,
+      'order',
       jobs.map((j) => ({
         name: ORDER_NOTICE,
         data: { orderId: j.id, event: { type: j.type } } satisfies OrderNotice,

@@ -3,6 +3,7 @@ import type { OutboxStatus } from '../db/schema/outbox-event.entity';
 import { asDate, query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
+import { findJob, isQueueName } from '../messaging/queues';
 import { type PageRequest, pageMeta } from '../paging';
 
 export interface OutboxEventView {
@@ -120,7 +121,7 @@ async function forgetFailedJob(ctx: AppContext, queue: string, id: string): Prom
     ctx.orm.em.fork(),
     sql`select job_id from outbox_events where id = ${id}`,
   );
-  const mailbox = ctx.queues[queue as keyof typeof ctx.queues];
-  const job = mailbox && (await mailbox.getJob(target?.job_id ?? id));
+  if (!isQueueName(queue)) return;
+  const job = await findJob(ctx.queues, queue, target?.job_id ?? id);
   if (job && (await job.isFailed())) await job.remove();
 }

@@ -1,11 +1,12 @@
-import type { JobsOptions, Queue } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../context';
 import { asDate, query, run, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
 import type { Logger } from '../logger';
 import { outboxAlertedTotal } from '../messaging/event-metrics';
 import { outboxWakeChannel } from '../messaging/outbox-signal';
-import type { QueueName } from '../messaging/queues';
+import { onChannelMessage, subscribeTo } from '../messaging/pubsub';
+import { isQueueName, mailboxFor, type QueueName } from '../messaging/queues';
 import { createRedis } from '../messaging/redis';
 import { inStoredTraceContext } from '../tracing/tracing';
 import { checkAcknowledgements } from './acknowledgements';
@@ -76,9 +77,9 @@ export class OutboxRelay {
     private readonly log: Logger,
     private readonly acknowledgers: ExpectedAcknowledgements = async (events) => events.map(() => []),
   ) {
-    this.subscriber = createRedis(ctx.config.redisUrl, 'blocking', `${ctx.config.redisPrefix}:outbox-relay`);
-    this.subscriber.subscribe(outboxWakeChannel(ctx.config.redisPrefix)).catch(() => undefined);
-    this.subscriber.on('message', () => this.wake.signal());
+    this.subscriber = createRedis(ctx.config, 'subscriber', `${ctx.config.redisPrefix}:outbox-relay`);
+    subscribeTo(this.subscriber, outboxWakeChannel(ctx.config.redisPrefix)).catch(() => undefined);
+    onChannelMessage(this.subscriber, () => this.wake.signal());
   }
 
   start(): void {
@@ -284,14 +285,23 @@ async function publishRows(
   rows: OutboxRecord[],
   acknowledgers: ExpectedAcknowledgements,
 ): Promise<Delivered[]> {
-  const byQueue = new Map<QueueName, OutboxRecord[]>();
-  for (const row of rows) byQueue.set(row.queue, [...(byQueue.get(row.queue) ?? []), row]);
+  for (const row of rows)
+    if (!isQueueName(row.queue)) throw new Error(`outbox row names an unknown queue '${row.queue}'`);
+  // A row of the order mailbox goes to its order's shard (a cancellation, whose payload is empty,
+  // by its aggregate: the order).
+  const byQueue = Map.groupBy(rows, (row) =>
+    mailboxFor(
+      ctx.queues,
+      row.queue,
+      { ...row.payload, orderId: row.payload.orderId ?? row.aggregate_id },
+      row.job_id ?? row.id,
+    ),
+  );
   const now = Date.now();
   const delivered: Delivered[] = [];
   await Promise.all(
-    [...byQueue].map(async ([name, list]) => {
-      const queue: Queue | undefined = ctx.queues[name];
-      if (!queue) throw new Error(`outbox row names an unknown queue '${name}'`);
+    [...byQueue].map(async ([queue, list]) => {
+      const name = list[0]!.queue;
       for (const row of list.filter((r) => r.cancel)) {
         await queue.remove(row.job_id!);
         delivered.push({ id: row.id, jobId: null, consumers: null });

@@ -2,6 +2,7 @@ import { loadProductViews, type ProductView } from '../catalog/product-view';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
+import { hashTag } from '../messaging/redis';
 
 export interface PopularProduct {
   product: ProductView;
@@ -22,8 +23,9 @@ interface Ranking {
  */
 export const POPULAR_MIN_REFRESH_MS = 1000;
 
-const rankingKey = (ctx: AppContext, days: number, limit: number) => ctx.key('popular', days, limit);
-const generationKey = (ctx: AppContext) => ctx.key('popular-gen');
+// One hash tag for every ranking and the generation: one MGET reads a ranking with it.
+const rankingKey = (ctx: AppContext, days: number, limit: number) => ctx.key(hashTag('popular'), days, limit);
+const generationKey = (ctx: AppContext) => ctx.key(hashTag('popular'), 'gen');
 const inFlight = new Map<string, Promise<Ranking['items']>>();
 
 /**

@@ -11,6 +11,8 @@ export interface BenchOptions {
   serverEnv: Record<string, string>;
   /** `npm run worker` processes started beside the API process (same environment). */
   workerProcesses: number;
+  /** Also run the scenarios on a local 3-master Redis Cluster and report commands per node. */
+  redisCluster: boolean;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -22,6 +24,8 @@ export const USAGE = `npm run bench -- [options]
   --server-env K=V      extra environment for the shop processes (repeatable)
   --worker-processes <n> also start n worker-only processes (workers/main.ts); with
                         --server-env WORKERS=none the API process runs no workers itself (default 0)
+  --redis-cluster       run the scenarios (default: placement, checkout) on the single Redis, then on
+                        a local 3-master Redis Cluster with ORDER_SHARDS=6, and report commands per node
   --help
 
 scenarios:
@@ -38,6 +42,7 @@ export function parseCli(argv: string[]): BenchOptions | 'help' {
       concurrency: { type: 'string' },
       'server-env': { type: 'string', multiple: true, default: [] },
       'worker-processes': { type: 'string', default: '0' },
+      'redis-cluster': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -57,6 +62,7 @@ export function parseCli(argv: string[]): BenchOptions | 'help' {
     concurrency:
       values.concurrency === undefined ? undefined : wholePositive('--concurrency', values.concurrency),
     serverEnv,
+    redisCluster: values['redis-cluster'],
     workerProcesses:
       values['worker-processes'] === '0'
         ? 0

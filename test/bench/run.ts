@@ -10,6 +10,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { jwtTokens } from '../../src/auth/tokens';
+import { type LocalRedisCluster, nodeCommand, startRedisCluster } from '../support/redis-cluster';
 import { type BenchOptions, parseCli, USAGE } from './cli';
 import { type CapturedPlacement, capturePlacement } from './raw/placement-capture';
 import { findScenarios } from './registry';
@@ -30,15 +31,79 @@ async function main() {
     process.stdout.write(USAGE);
     return;
   }
-  const scenarios = findScenarios(parsed.scenarios);
-  const scenarioEnv = mergedServerEnv(scenarios);
+  const scenarios = findScenarios(
+    parsed.redisCluster && parsed.scenarios.length === 0 ? ['placement', 'checkout'] : parsed.scenarios,
+  );
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const resultsDir = join(REPO_ROOT, 'bench-results');
   mkdirSync(resultsDir, { recursive: true });
+  const single = await runBench(parsed, scenarios, stamp, resultsDir, undefined);
+  let outcomes = single.outcomes;
+  let clusterRun: Awaited<ReturnType<typeof runBench>> | undefined;
+  if (parsed.redisCluster) {
+    const cluster = await startRedisCluster({ masters: 3 });
+    try {
+      clusterRun = await runBench(parsed, scenarios, `${stamp}-cluster`, resultsDir, cluster);
+    } finally {
+      await cluster.stop();
+    }
+    outcomes = [
+      ...single.outcomes.map((o) => ({ ...o, name: `${o.name} (one Redis)` })),
+      ...clusterRun.outcomes.map((o) => ({ ...o, name: `${o.name} (3-master cluster)` })),
+    ];
+  }
+  const { serverEnv, serverExitCode } = single;
 
+  const finishedAt = new Date();
+  const report = renderReport(outcomes);
+  process.stdout.write(`\n${report}\n`);
+  if (clusterRun?.commandsPerNode)
+    process.stdout.write(
+      `Redis commands per cluster node (ORDER_SHARDS=${CLUSTER_SHARDS}): ${clusterRun.commandsPerNode
+        .map((n) => `${n.port}: ${n.commands.toLocaleString('en-US')}`)
+        .join(', ')}\n`,
+    );
+  const json = JSON.stringify(
+    {
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      options: parsed,
+      environment: environment(),
+      serverEnv: { ...serverEnv, JWT_SECRET: '(random per run)' },
+      serverExitCode,
+      scenarios: outcomes,
+      ...(clusterRun
+        ? {
+            cluster: {
+              commandsPerNode: clusterRun.commandsPerNode,
+              serverExitCode: clusterRun.serverExitCode,
+            },
+          }
+        : {}),
+    },
+    null,
+    2,
+  );
+  writeFileSync(join(resultsDir, `${stamp}.json`), json);
+  writeFileSync(join(resultsDir, 'latest.json'), json);
+  note(`results: bench-results/${stamp}.json (and latest.json)`);
+}
+
+const CLUSTER_SHARDS = 6;
+
+/** One bench run against the single Redis, or against a local cluster when given one. */
+async function runBench(
+  parsed: BenchOptions,
+  scenarios: Scenario[],
+  stamp: string,
+  resultsDir: string,
+  cluster: LocalRedisCluster | undefined,
+) {
+  const scenarioEnv = mergedServerEnv(scenarios);
   const database = await createBenchDatabase();
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const redis = cluster ? clusterCounters(cluster) : new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const before = cluster ? await commandsPerNode(cluster) : undefined;
   const redisPrefix = `bench${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const jwtSecret = randomBytes(32).toString('hex');
   const serverEnv = {
@@ -49,6 +114,7 @@ async function main() {
     JWT_SECRET: jwtSecret,
     LOG_LEVEL: 'warn',
     SEED_DEMO: 'false',
+    ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodesEnv, ORDER_SHARDS: String(CLUSTER_SHARDS) } : {}),
     ...scenarioEnv,
     ...parsed.serverEnv,
   };
@@ -59,9 +125,10 @@ async function main() {
     await closeClients();
     await shop?.stop().catch(() => undefined);
     await database.drop().catch((err) => note(`could not drop ${database.name}: ${String(err)}`));
-    await deleteRedisKeys(redis, redisPrefix).catch((err) =>
-      note(`could not delete the Redis keys under ${redisPrefix}: ${String(err)}`),
-    );
+    if (!cluster)
+      await deleteRedisKeys(redis as Redis, redisPrefix).catch((err) =>
+        note(`could not delete the Redis keys under ${redisPrefix}: ${String(err)}`),
+      );
     redis.disconnect();
   };
   process.once('SIGINT', () => {
@@ -85,7 +152,7 @@ async function main() {
       warmupMs: parsed.warmupS * 1000,
       shop: { baseUrl: shop.baseUrl, pids: shop.pids, env: serverEnv },
       database,
-      redis: { url: REDIS_URL, prefix: redisPrefix, client: redis },
+      redis: { url: REDIS_URL, prefix: redisPrefix, client: redis as Redis },
       seed,
       http: (connections) => {
         const client = createHttpClient(shop!.baseUrl, connections);
@@ -130,26 +197,38 @@ async function main() {
   } finally {
     await cleanup();
   }
+  const after = cluster ? await commandsPerNode(cluster) : undefined;
+  return {
+    outcomes,
+    serverEnv,
+    serverExitCode,
+    commandsPerNode: after?.map((n, i) => ({ port: n.port, commands: n.commands - before![i]!.commands })),
+  };
+}
 
-  const finishedAt = new Date();
-  const report = renderReport(outcomes);
-  process.stdout.write(`\n${report}\n`);
-  const json = JSON.stringify(
-    {
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      options: parsed,
-      environment: environment(),
-      serverEnv: { ...serverEnv, JWT_SECRET: '(random per run)' },
-      serverExitCode,
-      scenarios: outcomes,
+/** The cluster's nodes seen as one Redis by the phase meter: INFO commandstats summed over them. */
+function clusterCounters(cluster: LocalRedisCluster) {
+  return {
+    info: async (_section: 'commandstats') => {
+      const calls = new Map<string, number>();
+      for (const node of cluster.nodes) {
+        const info = String(await nodeCommand(node.port, ['INFO', 'commandstats']));
+        for (const [, command, n] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+          calls.set(command!, (calls.get(command!) ?? 0) + Number(n));
+      }
+      return [...calls].map(([command, n]) => `cmdstat_${command}:calls=${n}`).join('\n');
     },
-    null,
-    2,
+    disconnect: () => undefined,
+  };
+}
+
+async function commandsPerNode(cluster: LocalRedisCluster) {
+  return Promise.all(
+    cluster.nodes.map(async (node) => {
+      const info = String(await nodeCommand(node.port, ['INFO', 'stats']));
+      return { port: node.port, commands: Number(info.match(/total_commands_processed:(\d+)/)?.[1] ?? 0) };
+    }),
   );
-  writeFileSync(join(resultsDir, `${stamp}.json`), json);
-  writeFileSync(join(resultsDir, 'latest.json'), json);
-  note(`results: bench-results/${stamp}.json (and latest.json)`);
 }
 
 async function runScenario(

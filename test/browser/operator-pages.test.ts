@@ -44,7 +44,11 @@ beforeAll(async () => {
   await payFixtureOrder(shop, buyer, orderId);
   await placeFixtureOrder(shop, buyer, product);
   // Something for the board to show: a payment-window timeout waiting in the order mailbox.
-  await shop.ctx.queues.order.add('NOTICE', { orderId }, { delay: 900_000, jobId: `expire-${orderId}` });
+  await shop.ctx.queues.orderShards[0]!.add(
+    'NOTICE',
+    { orderId },
+    { delay: 900_000, jobId: `expire-${orderId}` },
+  );
 
   server = serve({ fetch: shop.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));

@@ -126,7 +126,7 @@ describe('a command whose job Redis lost', () => {
       async () => {
         throw new UnrecoverableError('nobody records this');
       },
-      { connection, prefix: bullPrefix(shop.config.redisPrefix) },
+      { connection, prefix: bullPrefix(shop.config.redisPrefix, 'inventory', false) },
     );
     try {
       await eventually(async () => {

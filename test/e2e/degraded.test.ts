@@ -70,9 +70,9 @@ describe('when Redis is down', () => {
 describe('when PostgreSQL is down', () => {
   it('refuses commands with 503 before enqueueing anything, and reports not ready', async () => {
     const placements = async () =>
-      (await shop.ctx.queues.order.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter(
-        (job) => job.name === 'PLACE',
-      ).length;
+      (
+        await shop.ctx.queues.orderShards[0]!.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])
+      ).filter((job) => job.name === 'PLACE').length;
     const placedBefore = await placements();
     await postgres.stop();
     try {

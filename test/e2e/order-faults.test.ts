@@ -77,7 +77,7 @@ describe('several worker processes on one mailbox', () => {
         headers: { 'idempotency-key': `kill-${b.id}` },
       }),
     );
-    await eventually(async () => (await shop.ctx.queues.order.getActiveCount()) > 0, 10_000, 5);
+    await eventually(async () => (await shop.ctx.queues.orderShards[0]!.getActiveCount()) > 0, 10_000, 5);
     await first.kill('SIGKILL');
     const answers = await Promise.all(requests);
     const second = await spawnWorkerProcess(shop.config);
@@ -177,7 +177,7 @@ describe('the sweeper, when Redis lost the delayed jobs', () => {
     const id = placed.id;
     // The order's time bucket is in Redis (added after commit); then Redis loses everything it had.
     const bucket = `expire-at-${Math.ceil(Date.parse(placed.expiresAt) / 1000)}`;
-    await eventually(async () => (await shop.ctx.queues.order.getJob(bucket)) !== undefined);
+    await eventually(async () => (await shop.ctx.queues.orderShards[0]!.getJob(bucket)) !== undefined);
     await redis.flushAll();
     const order = await eventually(async () => {
       const res = await shop.request('GET', `/api/v1/orders/${id}`, { token: buyer.token });

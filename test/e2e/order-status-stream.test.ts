@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderStatusChannel } from '../../src/messaging/order-status';
+import { isCluster, masterNodes } from '../../src/messaging/redis';
 import { createProduct } from '../support/catalog';
 import { markPaid, placeOrder } from '../support/orders';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
@@ -161,14 +162,27 @@ describe('live order status over Server-Sent Events', () => {
     );
     const streams = await Promise.all(orders.map((o) => watch(o.id, buyer)));
     const channels = orders.map((o) => orderStatusChannel(shop.ctx, o.id));
+    // Summed over the nodes: on a Redis Cluster the subscriber connection lives on one of them.
     const subscribers = async () => {
-      const counts = (await shop.ctx.redis.pubsub('NUMSUB', ...channels)) as (string | number)[];
-      return counts.filter((_, i) => i % 2 === 1).map(Number);
+      const perNode = await Promise.all(
+        masterNodes(shop.ctx.redis).map(async (node) => {
+          // A cluster carries the stream over sharded pub/sub (src/messaging/pubsub.ts).
+          const counts = (
+            isCluster(shop.ctx.redis)
+              ? await node.pubsub('SHARDNUMSUB', ...channels)
+              : await node.pubsub('NUMSUB', ...channels)
+          ) as (string | number)[];
+          return counts.filter((_, i) => i % 2 === 1).map(Number);
+        }),
+      );
+      return channels.map((_, i) => perNode.reduce((sum, counts) => sum + counts[i]!, 0));
     };
     try {
       await eventually(async () => streams.every((s) => s.statuses().length === 1), 5000);
       expect(await subscribers()).toEqual([1, 1, 1]);
-      const clients = String(await shop.ctx.redis.client('LIST'))
+      const lists = await Promise.all(masterNodes(shop.ctx.redis).map((node) => node.client('LIST')));
+      const clients = lists
+        .join('\n')
         .split('\n')
         .filter((line) => line.includes(`name=${shop.config.redisPrefix}:order-status`));
       expect(clients).toHaveLength(1);

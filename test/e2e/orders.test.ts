@@ -305,7 +305,7 @@ describe('payment windows as time buckets', () => {
     const orders = placed.map((res) => res.body.data as { id: string; expiresAt: string });
     expect(orders.every((o) => typeof o.id === 'string')).toBe(true);
     const dueSeconds = new Set(orders.map((o) => Math.ceil(Date.parse(o.expiresAt) / 1000)));
-    const delayed = await shop.ctx.queues.order.getDelayed(0, 10_000);
+    const delayed = await shop.ctx.queues.orderShards[0]!.getDelayed(0, 10_000);
     const ids = new Set(orders.map((o) => o.id));
     // No delayed job names one of these orders…
     expect(

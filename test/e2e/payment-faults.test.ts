@@ -137,9 +137,9 @@ describe('payments racing the payment window', () => {
     // The order's time bucket (added after its placement committed) is taken away, and the sweeper is
     // hourly: no expiry can land meanwhile.
     const bucket = `expire-at-${Math.ceil(Date.parse(order.expiresAt) / 1000)}`;
-    const timer = await eventually(() => shop.ctx.queues.order.getJob(bucket));
+    const timer = await eventually(() => shop.ctx.queues.orderShards[0]!.getJob(bucket));
     await timer!.remove();
-    expect(await shop.ctx.queues.order.getJob(bucket)).toBeUndefined();
+    expect(await shop.ctx.queues.orderShards[0]!.getJob(bucket)).toBeUndefined();
     await windowPassed(buyer, order.id);
     const res = await pay(shop, buyer, { orderId: order.id, method: 'CARD' });
     expect([res.status, res.body.error]).toEqual([409, 'ORDER_NOT_PAYABLE']);
@@ -252,8 +252,8 @@ describe('the late-capture transition', () => {
       orderId: order.id,
       event: { type: 'PAYMENT_SUCCEEDED', paymentId, amount: order.total },
     };
-    await shop.ctx.queues.order.add('NOTICE', notice, { jobId: `late-${paymentId}` });
-    await shop.ctx.queues.order.add('NOTICE', notice, { jobId: `late-again-${paymentId}` });
+    await shop.ctx.queues.orderShards[0]!.add('NOTICE', notice, { jobId: `late-${paymentId}` });
+    await shop.ctx.queues.orderShards[0]!.add('NOTICE', notice, { jobId: `late-again-${paymentId}` });
     const after = await waitForOrder(shop, buyer, order.id, (o) => o.payment.status === 'REFUNDED');
     expect(after).toMatchObject({ status: 'CANCELLED', refundedAmount: order.total });
     expect((await ledgerOf(shop, order.id)).map((l) => l.kind)).toEqual(['CAPTURE', 'REFUND']);
@@ -273,14 +273,15 @@ describe('the late-capture transition', () => {
       await waitForOrder(shop, buyer, order.id, (o) => o.status === 'CANCELLED');
       expect(await balanceOf(shop, buyer.id)).toBe(50_000);
       // Not something the payment actor sends (its notices share one id per payment): a forged one.
-      await shop.ctx.queues.order.add(
+      await shop.ctx.queues.orderShards[0]!.add(
         'NOTICE',
         { orderId: order.id, event: { type: 'PAYMENT_SUCCEEDED', paymentId, amount: order.total } },
         { jobId: `forged-${paymentId}` },
       );
       // The order's own payment was settled as paid: its CANCELLED state does not take the notice.
       await eventually(
-        async () => (await shop.ctx.queues.order.getJobState(`forged-${paymentId}`)) === 'completed',
+        async () =>
+          (await shop.ctx.queues.orderShards[0]!.getJobState(`forged-${paymentId}`)) === 'completed',
       );
       const late = await rows<{ status: string }>(
         shop,

@@ -27,7 +27,7 @@ describe('graceful shutdown (SIGTERM)', () => {
     expect(answers.every((a) => a.status === 202 || a.status === 201)).toBe(true);
     const held = await eventually(
       async () => {
-        const active = await shop.ctx.queues.order.getActive();
+        const active = await shop.ctx.queues.orderShards[0]!.getActive();
         return active.length > 0 ? active.map((job) => job.id!) : undefined;
       },
       10_000,
@@ -37,8 +37,8 @@ describe('graceful shutdown (SIGTERM)', () => {
     const exitCode = await worker.kill('SIGTERM');
     expect(exitCode).toBe(0);
     expect(worker.output()).toContain('drained');
-    for (const id of held!) expect(await shop.ctx.queues.order.getJobState(id)).toBe('completed');
-    expect(await shop.ctx.queues.order.getActiveCount()).toBe(0);
+    for (const id of held!) expect(await shop.ctx.queues.orderShards[0]!.getJobState(id)).toBe('completed');
+    expect(await shop.ctx.queues.orderShards[0]!.getActiveCount()).toBe(0);
 
     // What it did not take waits for the next worker, and nothing was lost.
     const next = await spawnWorkerProcess(shop.config, { WORKERS: 'order' });

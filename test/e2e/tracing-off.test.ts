@@ -57,7 +57,7 @@ describe('tracing off (the default): nothing is traced and nothing extra is carr
     // The payment window's time bucket, added after the placement committed, carries no trace metadata.
     const bucket = `expire-at-${Math.ceil(Date.parse(order.expiresAt) / 1000)}`;
     const job = await eventually(async () => {
-      const found = await shop.ctx.queues.order.getJob(bucket);
+      const found = await shop.ctx.queues.orderShards[0]!.getJob(bucket);
       if (!found) throw new Error('the timeout job is not enqueued yet');
       return found;
     });

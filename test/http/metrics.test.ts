@@ -49,12 +49,12 @@ describe('jobs: queue depth at scrape time, durations and outcomes as workers fi
   afterAll(() => worker?.close());
 
   it('reports waiting/active/delayed/failed per queue and times every processed job', async () => {
-    await shop.ctx.queues.order.add(
+    await shop.ctx.queues.orderShards[0]!.add(
       'NOTICE',
       { orderId: 'a' },
       { delay: 60_000, jobId: 'metrics-delayed-1' },
     );
-    await shop.ctx.queues.order.add(
+    await shop.ctx.queues.orderShards[0]!.add(
       'NOTICE',
       { orderId: 'b' },
       { delay: 60_000, jobId: 'metrics-delayed-2' },

@@ -3,6 +3,7 @@ import {
   getCachedProductView,
   invalidateProducts,
   lookupCachedProduct,
+  productCacheKeys,
   storeCachedProduct,
 } from '../../src/catalog/product-cache';
 import { loadProductViews } from '../../src/catalog/product-view';
@@ -50,11 +51,11 @@ describe('a cached product read does not touch PostgreSQL', () => {
   it('stores the entry with the configured TTL and keeps the generation without one', async () => {
     const product = await createProduct();
     await read(product.id);
-    const ttl = await shop.ctx.redis.ttl(shop.ctx.key('product', product.id));
+    const ttl = await shop.ctx.redis.ttl(productCacheKeys(shop.ctx, product.id).entry);
     expect(ttl).toBeGreaterThan(55);
     expect(ttl).toBeLessThanOrEqual(60);
     await invalidateProducts(shop.ctx, [product.id]);
-    expect(await shop.ctx.redis.ttl(shop.ctx.key('product-gen', product.id))).toBe(-1);
+    expect(await shop.ctx.redis.ttl(productCacheKeys(shop.ctx, product.id).generation)).toBe(-1);
   });
 
   it('does not cache unknown ids', async () => {
@@ -63,12 +64,12 @@ describe('a cached product read does not touch PostgreSQL', () => {
       const res = await shop.request('GET', `/api/v1/products/${id}`);
       expect([res.status, res.body.error]).toEqual([404, 'PRODUCT_NOT_FOUND']);
     }
-    expect(await shop.ctx.redis.exists(shop.ctx.key('product', id))).toBe(0);
+    expect(await shop.ctx.redis.exists(productCacheKeys(shop.ctx, id).entry)).toBe(0);
   });
 
   it('treats an unreadable entry as a miss', async () => {
     const product = await createProduct();
-    await shop.ctx.redis.set(shop.ctx.key('product', product.id), '{not json');
+    await shop.ctx.redis.set(productCacheKeys(shop.ctx, product.id).entry, '{not json');
     expect((await read(product.id)).id).toBe(product.id);
     expect(await lookupCachedProduct(shop.ctx, product.id)).toMatchObject({ hit: true });
   });
@@ -131,7 +132,7 @@ describe('invalidation by generation survives the read/write race', () => {
     expect(restock.body.data.stock).toBe(100);
     // …and only then does the reader store its stale copy.
     await storeCachedProduct(shop.ctx, staleViews.get(product.id)!, generation);
-    expect(await shop.ctx.redis.exists(shop.ctx.key('product', product.id))).toBe(1);
+    expect(await shop.ctx.redis.exists(productCacheKeys(shop.ctx, product.id).entry)).toBe(1);
 
     expect((await lookupCachedProduct(shop.ctx, product.id)).hit).toBe(false);
     let fresh: any;
@@ -161,7 +162,9 @@ describe('invalidation by generation survives the read/write race', () => {
     await invalidateProducts(shop.ctx, [...ids, ids[0]!]);
     await invalidateProducts(shop.ctx, [ids[1]!]);
     await invalidateProducts(shop.ctx, []);
-    const gens = await shop.ctx.redis.mget(...ids.map((id) => shop.ctx.key('product-gen', id)));
+    const gens = await Promise.all(
+      ids.map((id) => shop.ctx.redis.get(productCacheKeys(shop.ctx, id).generation)),
+    );
     expect(gens).toEqual(['1', '2', '1']);
   });
 });

@@ -77,4 +77,33 @@ describe('docker-compose.yml', () => {
     }
     expect(compose.services.jaeger.expose).toContain('4318');
   });
+
+  it('runs the shop on a 3-master Redis Cluster with --profile cluster: N APIs, M workers, sharded orders', () => {
+    const inProfile = Object.entries(compose.services)
+      .filter(([, service]) => (service as { profiles?: string[] }).profiles?.includes('cluster'))
+      .map(([name]) => name);
+    expect(inProfile.sort()).toEqual([
+      'cluster-api',
+      'cluster-worker',
+      'redis-c1',
+      'redis-c2',
+      'redis-c3',
+      'redis-cluster-init',
+    ]);
+    const nodes = ['redis-c1', 'redis-c2', 'redis-c3'];
+    for (const node of nodes) expect(compose.services[node].command).toContain('--cluster-enabled');
+    const init = compose.services['redis-cluster-init'];
+    for (const node of nodes) expect(init.command.join(' ')).toContain(`getent hosts ${node}`);
+    expect(init.command.join(' ')).toContain('--cluster create');
+    for (const name of ['cluster-api', 'cluster-worker']) {
+      const env = compose.services[name].environment;
+      expect(env.REDIS_CLUSTER_NODES).toBe(nodes.map((n) => `${n}:6379`).join(','));
+      expect(Number(env.ORDER_SHARDS)).toBeGreaterThan(1);
+      expect(compose.services[name].deploy.replicas).toBeGreaterThan(1);
+    }
+    expect(compose.services['cluster-api'].environment.WORKERS).toBe('none');
+    expect(compose.services['cluster-api'].depends_on['redis-cluster-init'].condition).toBe(
+      'service_completed_successfully',
+    );
+  });
 });

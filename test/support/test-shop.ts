@@ -5,12 +5,23 @@ import { type AppContext, createContext } from '../../src/context';
 import type { Role } from '../../src/db/schema/user.entity';
 import { User } from '../../src/db/schema/user.entity';
 import { createLogger } from '../../src/logger';
-import { waitUntilReady } from '../../src/messaging/redis';
+import { masterNodes, waitUntilReady } from '../../src/messaging/redis';
 import { startTracing } from '../../src/tracing/tracing';
 import { type RunningWorkers, startWorkers } from '../../workers';
 import { createTestDatabase, databaseUrl, dropTestDatabase } from './databases';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * TEST_REDIS_CLUSTER_NODES=host:port,… runs a test file against a Redis Cluster instead of the
+ * single Redis, with the order mailbox in TEST_ORDER_SHARDS shards (4 by default) — e.g. the order,
+ * payment and coupon files: docs/redis-cluster.md#tests.
+ */
+function clusterEnv(): Record<string, string> {
+  const nodes = process.env.TEST_REDIS_CLUSTER_NODES;
+  if (!nodes) return {};
+  return { REDIS_CLUSTER_NODES: nodes, ORDER_SHARDS: process.env.TEST_ORDER_SHARDS ?? '4' };
+}
 
 export interface TestUser {
   id: string;
@@ -63,6 +74,8 @@ export function testEnv(
     ORDER_SWEEP_INTERVAL_MS: '1000',
     OUTBOX_POLL_INTERVAL_MS: '200',
     PAYMENT_GATEWAY_LATENCY_MS: '0',
+    // A file that brings its own Redis (a private server it stops and restarts) keeps it.
+    ...(overrides.REDIS_URL ? {} : clusterEnv()),
     ...overrides,
   };
 }
@@ -135,11 +148,16 @@ export async function createTestShop(overrides: Record<string, string> = {}): Pr
   return { ctx, workers, app, config, databaseName, request, createUser, close };
 }
 
+/** Deletes the file's keys, on each master of a cluster (SCAN walks one node's keys). */
 async function deleteKeys(ctx: AppContext, pattern: string) {
-  let cursor = '0';
-  do {
-    const [next, keys] = await ctx.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (keys.length > 0) await ctx.redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  // A master killed by a fault test may linger in the client's node list: only live ones are asked.
+  for (const node of masterNodes(ctx.redis).filter((n) => n.status === 'ready')) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      // One UNLINK per key: on a cluster, keys of different slots cannot share a command.
+      await Promise.all(keys.map((key) => node.unlink(key)));
+      cursor = next;
+    } while (cursor !== '0');
+  }
 }

@@ -38,6 +38,10 @@ export async function spawnWorkerProcess(
       DATABASE_POOL_SIZE: '10',
       REDIS_URL: config.redisUrl,
       REDIS_PREFIX: config.redisPrefix,
+      ...(config.redisClusterNodes
+        ? { REDIS_CLUSTER_NODES: config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',') }
+        : {}),
+      ORDER_SHARDS: String(config.orderShards),
       LOG_LEVEL: 'info',
       SEED_DEMO: 'false',
       PASSWORD_HASH_MEMORY_KIB: '1024',

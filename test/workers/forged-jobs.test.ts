@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
+import { findJob } from '../../src/messaging/queues';
 import { orderWorker } from '../../workers/order.worker';
 import { paymentWorker } from '../../workers/payment.worker';
 import { type RunningWorker, startWorker, type WorkerDefinition } from '../../workers/runtime';
@@ -41,10 +42,10 @@ const envelope = () => ({
 
 async function settled(queue: 'order' | 'payment', jobId: string) {
   const state = await waitFor(async () => {
-    const state = await (await shop.ctx.queues[queue].getJob(jobId))?.getState();
+    const state = await (await findJob(shop.ctx.queues, queue, jobId))?.getState();
     return state === 'failed' || state === 'completed' ? state : undefined;
   }, `job ${jobId} to settle`);
-  return { job: (await shop.ctx.queues[queue].getJob(jobId))!, state };
+  return { job: (await findJob(shop.ctx.queues, queue, jobId))!, state };
 }
 
 const orderCount = async () =>
@@ -57,7 +58,7 @@ describe('forged jobs are refused before any SQL', () => {
     const jobId = `forged-${uuidv7()}`;
     let outcome: Awaited<ReturnType<typeof settled>> | undefined;
     const statements = await statementsDuring(shop.databaseName, async () => {
-      await shop.ctx.queues.order.add(
+      await shop.ctx.queues.orderShards[0]!.add(
         'PLACE',
         { ...envelope(), items: [{ productId, quantity: -5 }] },
         { jobId, attempts: 5 },
@@ -89,7 +90,7 @@ describe('forged jobs are refused before any SQL', () => {
     const jobId = `forged-${uuidv7()}`;
     let outcome: Awaited<ReturnType<typeof settled>> | undefined;
     const statements = await statementsDuring(shop.databaseName, async () => {
-      await shop.ctx.queues.order.add(
+      await shop.ctx.queues.orderShards[0]!.add(
         'CANCEL',
         { ...envelope(), orderId: uuidv7(), reason: 'bad\u0000reason' },
         { jobId, attempts: 5 },
@@ -104,7 +105,7 @@ describe('forged jobs are refused before any SQL', () => {
   it('the same PLACE with a valid quantity goes through the same router (the control)', async () => {
     const productId = await createProduct(shop, seller);
     const jobId = `valid-${uuidv7()}`;
-    await shop.ctx.queues.order.add(
+    await shop.ctx.queues.orderShards[0]!.add(
       'PLACE',
       { ...envelope(), items: [{ productId, quantity: 1 }] },
       { jobId },

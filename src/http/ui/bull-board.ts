@@ -5,7 +5,7 @@ import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { AppContext } from '../../context';
-import { QUEUE_NAMES } from '../../messaging/queues';
+import { allQueues } from '../../messaging/queues';
 import type { AppEnv } from '../app-env';
 import { adminGate } from '../middleware/admin-gate';
 import { refuseCrossSite } from '../middleware/cross-site';
@@ -25,8 +25,9 @@ export function bullBoardRoutes(ctx: AppContext) {
     serveStatic({ ...options, root: staticRoot })) as typeof serveStatic;
   const adapter = new HonoAdapter(absoluteStatic).setBasePath(BULL_BOARD_PATH);
   createBullBoard({
-    queues: QUEUE_NAMES.map(
-      (name) => new BullMQAdapter(ctx.queues[name], { readOnlyMode: ctx.config.bullBoardReadOnly }),
+    // Every queue, each order shard its own (order.0, order.1, … when ORDER_SHARDS > 1).
+    queues: allQueues(ctx.queues).map(
+      (queue) => new BullMQAdapter(queue, { readOnlyMode: ctx.config.bullBoardReadOnly }),
     ),
     serverAdapter: adapter,
     options: { uiBasePath: PACKAGE_ASSETS.bullBoardUi, uiConfig: { boardTitle: 'Shop queues' } },

@@ -69,7 +69,10 @@ export class RawCouponClaims {
 
   /** Drops the copies and the rate-limit counters the calls left (tens of thousands of small keys). */
   async close(): Promise<void> {
-    for (const pattern of [`${this.prefix}:coupon:raw-${this.tag}-*`, `${this.prefix}:coupon-issue-rate:*`]) {
+    for (const pattern of [
+      `${this.prefix}:{coupon:raw-${this.tag}-*`,
+      `${this.prefix}:{coupon-issue-rate:*`,
+    ]) {
       let cursor = '0';
       do {
         const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5000);

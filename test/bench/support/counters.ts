@@ -21,14 +21,21 @@ type Reading = Omit<WorkCounters, 'redisByCommand'> & { redisByCommand: Map<stri
  * backend's counts when it goes idle, at most once a second, so a window's figures are accurate
  * to about a second's worth of work.
  */
-export async function readCounters(pool: pg.Pool, database: string, redis: Redis): Promise<Reading> {
+/** Where INFO commandstats comes from: one Redis, or a cluster's nodes summed (run.ts). */
+export type CommandStatsSource = Pick<Redis, 'info'> | { info: (section: 'commandstats') => Promise<string> };
+
+export async function readCounters(
+  pool: pg.Pool,
+  database: string,
+  redis: CommandStatsSource,
+): Promise<Reading> {
   const [{ rows }, info] = await Promise.all([
     pool.query<{ c: string; r: string; i: string; u: string }>(
       `select xact_commit as c, xact_rollback as r, tup_inserted as i, tup_updated as u
        from pg_stat_database where datname = $1`,
       [database],
     ),
-    redis.info('commandstats'),
+    (redis.info as (section: 'commandstats') => Promise<string>)('commandstats'),
   ]);
   const byCommand = new Map<string, number>();
   for (const [, command, calls] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { countersBetween, readCounters, type WorkCounters } from './counters';
+import { type CommandStatsSource, countersBetween, readCounters, type WorkCounters } from './counters';
 import { CpuMeter, type CpuShare } from './cpu';
 
 export interface PhaseMeasurement {
@@ -15,7 +14,7 @@ export class PhaseMeter {
   constructor(
     private readonly pool: pg.Pool,
     private readonly database: string,
-    private readonly redis: Redis,
+    private readonly redis: CommandStatsSource,
   ) {
     this.cpu = new CpuMeter(async () => {
       const { rows } = await pool.query<{ pid: number }>(
