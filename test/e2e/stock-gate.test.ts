@@ -135,10 +135,11 @@ describe('the stock gate in front of PostgreSQL', () => {
 
     // The mailbox is paused while the loser asks, so a job added for it would still be waiting.
     let answer: ApiResponse | undefined;
-    await shop.ctx.queues.order.pause();
+    const mailboxes = shop.ctx.queues.orderShards;
+    await Promise.all(mailboxes.map((q) => q.pause()));
     const statements = await statementsDuring(shop.databaseName, async () => {
       answer = await place(loser!, productId, 1, { 'accept-language': 'ko' });
-    }).finally(() => shop.ctx.queues.order.resume());
+    }).finally(() => Promise.all(mailboxes.map((q) => q.resume())));
     expect(answer!.status).toBe(409);
     expect(answer!.body).toEqual({
       error: 'OUT_OF_STOCK',
@@ -150,7 +151,8 @@ describe('the stock gate in front of PostgreSQL', () => {
     expect(statements.map(statementKind)).toEqual([]);
     // No job of the loser's in the mailbox, in any state (the winner's order timer may arrive
     // meanwhile through the outbox relay, so the queue's size is not the measure).
-    const jobs = await shop.ctx.queues.order.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
+    const states = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
+    const jobs = (await Promise.all(mailboxes.map((q) => q.getJobs([...states])))).flat();
     expect(jobs.filter((j) => (j.data as { userId?: string }).userId === loser!.id)).toEqual([]);
   });
 
