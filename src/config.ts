@@ -179,6 +179,10 @@ const envSchema = z.object({
   COMMAND_MAX_ATTEMPTS: int(1, 20),
   /** How often commands answered 202 are checked for a job that Redis lost or that failed for good. */
   COMMAND_SWEEP_INTERVAL_MS: int(100, 10_000),
+  /** The Redis stock gate in front of placements (src/catalog/stock-gate.ts); false: PostgreSQL alone. */
+  STOCK_GATE: flag(true),
+  /** How often the inventory actor compares the stock gate with PostgreSQL and repairs it. */
+  STOCK_GATE_RECONCILE_INTERVAL_MS: int(100, 60_000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -297,5 +301,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     mockGatewayMode: env.MOCK_GATEWAY_MODE,
     commandMaxAttempts: env.COMMAND_MAX_ATTEMPTS,
     commandSweepIntervalMs: env.COMMAND_SWEEP_INTERVAL_MS,
+    stockGate: env.STOCK_GATE,
+    stockGateReconcileIntervalMs: env.STOCK_GATE_RECONCILE_INTERVAL_MS,
   };
 }

@@ -2,6 +2,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { startWorkers } from '../workers';
 import { createApp } from './app';
 import { ensureAdmin } from './auth/auth.service';
+import { rebuildStockGateAtStart } from './catalog/stock-gate-rebuild';
 import { type Config, ConfigError, loadConfig } from './config';
 import { type AppContext, createContext } from './context';
 import { rebuildAllCouponGates } from './coupons/coupon-gate-rebuild';
@@ -28,6 +29,7 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
   await ensureAdmin(ctx);
   await rebuildAllCouponGates(ctx).catch((err) => log.warn({ err: String(err) }, 'coupon gates not rebuilt'));
   if (config.seedDemo) await seedDemoCatalogIfEmpty(ctx);
+  await rebuildStockGateAtStart(ctx).catch((err) => log.warn({ err: String(err) }, 'stock gate not rebuilt'));
 
   const workers = await startWorkers(ctx, config.workers);
   const app = createApp(ctx, { readiness: { workers: () => assertWorkersReachable(ctx) } });

@@ -14,14 +14,13 @@ import {
 import { Outbox } from '../messaging/outbox';
 import { orderTagged } from '../orders/order-tags';
 import { applyRestock, applyStockAdjustment } from './inventory.service';
-
-const RECONCILE_EVERY_MS = 5 * 60_000;
+import { reconcileStockGate } from './stock-gate-rebuild';
 
 /** The periodic reconciliation runs as a BullMQ job scheduler (registered again on every refresh). */
 export async function scheduleInventoryReconciliation(ctx: AppContext): Promise<void> {
   await ctx.queues.inventory.upsertJobScheduler(
     'inventory-reconcile',
-    { every: RECONCILE_EVERY_MS },
+    { every: ctx.config.stockGateReconcileIntervalMs },
     { name: INVENTORY_RECONCILE, data: {}, opts: { removeOnComplete: 10, removeOnFail: 10 } },
   );
 }
@@ -47,7 +46,7 @@ async function restock(tx: EntityManager, command: RestockCommand, now: Date): P
     { type: 'product', id: view.productId },
     { productId: view.productId, by: command.userId, quantity: command.quantity, stock: view.stock },
   );
-  return commit(tx, command, now, 'RESTOCK', view.productId, outbox);
+  return commit(tx, command, now, 'RESTOCK', view.productId, outbox, command.quantity);
 }
 
 async function adjust(tx: EntityManager, command: AdjustStockCommand, now: Date): Promise<StepResult> {
@@ -64,7 +63,7 @@ async function adjust(tx: EntityManager, command: AdjustStockCommand, now: Date)
       stock: view.stock,
     },
   );
-  return commit(tx, command, now, 'ADJUST', view.productId, outbox);
+  return commit(tx, command, now, 'ADJUST', view.productId, outbox, command.delta);
 }
 
 /** The event and the receipt of a stock change, in its transaction. */
@@ -75,6 +74,7 @@ async function commit(
   type: string,
   productId: string,
   outbox: Outbox,
+  availableChange: number,
 ): Promise<StepResult> {
   await outbox.flush(tx, now);
   await insertDoneReceipt(
@@ -92,6 +92,7 @@ async function commit(
   return {
     answer: { kind: 'inventory', id: productId, result: 'updated' },
     touchedProducts: [productId],
+    stockChanges: [{ productId, quantity: availableChange }],
     outboxRows: 1,
   };
 }
@@ -120,10 +121,12 @@ export async function findInventoryDrift(em: EntityManager): Promise<InventoryDr
   );
 }
 
+/** The periodic job: PostgreSQL's reserved units against PENDING orders, then the stock gate against PostgreSQL. */
 export async function reconcileInventory(ctx: AppContext, log: Logger) {
   const drift = await findInventoryDrift(ctx.orm.em.fork());
   if (drift.length > 0)
     log.error({ drift }, 'inventory drift: reserved differs from what pending orders hold');
-  else log.info('inventory reconciled: no drift');
-  return { drift: drift.length };
+  else log.debug('inventory reconciled: no drift');
+  const gate = await reconcileStockGate(ctx, log);
+  return { drift: drift.length, gateSettled: gate.settled, gateRepaired: gate.repaired.length };
 }

@@ -7,6 +7,7 @@ import { uuidv7 } from '../ids';
 import { type Actor, assertMayManage } from './ownership';
 import { getCachedProductJson, getCachedProductView, invalidateProducts } from './product-cache';
 import { loadProductViews, type ProductView } from './product-view';
+import { closeStockCounter, openStockCounter } from './stock-gate';
 
 export interface NewProduct {
   name: string;
@@ -56,6 +57,9 @@ export async function createProduct(ctx: AppContext, actor: Actor, input: NewPro
     tx.create(Inventory, { productId: created.id, stock: input.initialStock, reserved: 0, sold: 0 });
     return created;
   });
+  await openStockCounter(ctx, product.id, input.initialStock).catch((err) =>
+    ctx.log.warn({ err: String(err) }, 'stock gate counter not opened; the first order builds it'),
+  );
   return mustLoad(ctx, em, product.id);
 }
 
@@ -75,9 +79,14 @@ export async function changeProductStatus(
   productId: string,
   status: ProductStatus,
 ): Promise<ProductView> {
-  return changeOwnedProduct(ctx, actor, productId, (product) => {
+  const view = await changeOwnedProduct(ctx, actor, productId, (product) => {
     product.status = status;
   });
+  if (status !== 'ON_SALE')
+    await closeStockCounter(ctx, productId).catch((err) =>
+      ctx.log.warn({ err: String(err) }, 'stock gate counter not closed; the worker refuses its orders'),
+    );
+  return view;
 }
 
 async function changeOwnedProduct(

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Job, UnrecoverableError } from 'bullmq';
+import { giveBackTake } from '../catalog/stock-gate';
 import type { AppContext } from '../context';
 import { isDomainError } from '../errors/domain-error';
 import { ERROR_CODES, type ErrorCode } from '../errors/error-codes';
@@ -77,6 +78,10 @@ export async function endCommandFailed(
   // The first answer stays: if the command got a receipt meanwhile, that one answers the client.
   const stored = await findReceipt(em, command.commandId);
   if (stored?.status !== 'FAILED') return;
+  // A placement that ended without reserving: its stock gate take (if any) goes back.
+  await giveBackTake(ctx, command.commandId).catch((err) =>
+    log.warn({ err: String(err) }, 'stock gate take not given back; the reconciliation repairs it'),
+  );
   await publishReply(ctx.redis, ctx.config.redisPrefix, {
     commandId: command.commandId,
     requestHash: command.requestHash,

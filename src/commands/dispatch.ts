@@ -19,6 +19,12 @@ export type CommandResult =
   | { state: 'done'; outcome: DomainOutcome; view: unknown; replayed: boolean }
   | { state: 'queued'; commandId: string; type: string };
 
+export interface DispatchOptions {
+  idempotencyKey?: string | undefined;
+  /** The id of a command without an Idempotency-Key, when the caller needed it first (the stock gate). */
+  commandId?: string | undefined;
+}
+
 type CommandData<Q extends keyof CommandMailboxes, N extends keyof CommandMailboxes[Q]> = Omit<
   CommandMailboxes[Q][N],
   'commandId' | 'requestHash' | 'idempotencyKey'
@@ -37,11 +43,11 @@ export async function dispatchCommand<
   queue: Q,
   name: N,
   data: CommandData<Q, N>,
-  options: { idempotencyKey?: string | undefined } = {},
+  options: DispatchOptions = {},
 ): Promise<CommandResult> {
   const key = options.idempotencyKey ?? null;
   const { userId, role: _role, ...request } = data as unknown as { userId: string; role: string };
-  const commandId = key ? commandIdFor(userId, name, key) : uuidv7();
+  const commandId = key ? commandIdFor(userId, name, key) : (options.commandId ?? uuidv7());
   const requestHash = key ? requestHashOf({ name, ...request }) : null;
   const em = ctx.orm.em.fork();
   if (!ctx.dependencies.isUp('database')) throw new DomainError('SERVICE_UNAVAILABLE');
@@ -98,7 +104,7 @@ export const dispatchOrderCommand = <N extends keyof CommandMailboxes['order'] &
   ctx: AppContext,
   name: N,
   data: CommandData<'order', N>,
-  options?: { idempotencyKey?: string | undefined },
+  options?: DispatchOptions,
 ) => dispatchCommand(ctx, 'order', name, data, options);
 
 export function toDomainError(error: CommandError | null): DomainError {

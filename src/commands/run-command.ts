@@ -1,6 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
 import { invalidateProducts } from '../catalog/product-cache';
+import {
+  type CommittedStock,
+  giveBackTake,
+  type GateLine as StockChange,
+  settleStock,
+} from '../catalog/stock-gate';
 import type { AppContext } from '../context';
 import { isTransientConflict, isUniqueViolation } from '../db/errors';
 import { type DomainError, isDomainError } from '../errors/domain-error';
@@ -20,6 +26,8 @@ export interface StepResult {
   answer: DomainOutcome;
   /** Products whose stock changed: their cached views are invalidated after commit. */
   touchedProducts: string[];
+  /** Committed changes of available units (reservations negative): the stock gate follows them. */
+  stockChanges?: readonly StockChange[];
   outboxRows: number;
   /** The outcome's view when the step could render it from memory (else it is read after commit). */
   view?: OutcomeView;
@@ -76,6 +84,15 @@ export async function replyCommitted(
   committed: { command: CommandEnvelope; result: StepResult }[],
   log: Logger,
 ): Promise<void> {
+  // The stock gate first (one call for the batch), so whoever hears the answer sees the gate in step.
+  await settleStockChanges(
+    ctx,
+    committed.map(({ command, result }) => ({
+      commandId: command.commandId,
+      changes: result.stockChanges ?? [],
+    })),
+    log,
+  );
   const answered = committed.map(async ({ command, result }) => {
     const view = result.view ?? (await loadOutcomeView(ctx, result.answer));
     await reply(ctx, command, { status: 'DONE', outcome: result.answer, view });
@@ -83,7 +100,10 @@ export async function replyCommitted(
   const touchedProducts = [...new Set(committed.flatMap(({ result }) => result.touchedProducts))];
   const outboxRows = committed.reduce((sum, { result }) => sum + result.outboxRows, 0);
   const timers = committed.flatMap(({ result }) => result.timers ?? []);
-  await Promise.all([...answered, afterCommit(ctx, { touchedProducts, outboxRows, timers }, log)]);
+  await Promise.all([
+    ...answered,
+    afterCommit(ctx, { touchedProducts, outboxRows, timers, settlements: [] }, log),
+  ]);
 }
 
 /** A refusal (a DomainError) is the command's answer: stored as a FAILED receipt and replied. */
@@ -108,6 +128,12 @@ export async function refuse(
     },
     new Date(),
   );
+  // PostgreSQL refused a placement: units the stock gate handed this command go back (a no-op
+  // without a take), before the answer, so whoever hears the 409 sees the gate as it now is.
+  if (type === 'PLACE')
+    await giveBackTake(ctx, command.commandId).catch((err) =>
+      log.warn({ err: String(err) }, 'stock gate take not given back; the reconciliation repairs it'),
+    );
   log.debug({ code: error.code }, 'command refused');
   await reply(ctx, command, { status: 'FAILED', error: body });
   return { refused: error.code };
@@ -131,12 +157,20 @@ async function reply(ctx: AppContext, command: CommandEnvelope, answer: CommandA
   }).catch((err) => ctx.log.warn({ err: String(err) }, 'reply not published; the receipt still answers'));
 }
 
-/** After commit: fresh product views, the relay told there are rows to deliver, timer buckets added. */
+/**
+ * After commit: the stock gate follows the committed stock changes (settling each command's take)
+ * before anyone hears of them; then fresh product views, the relay told there are rows to deliver,
+ * timer buckets added.
+ */
 export async function afterCommit(
   ctx: AppContext,
-  result: Pick<StepResult, 'touchedProducts' | 'outboxRows' | 'timers'>,
+  result: Pick<StepResult, 'touchedProducts' | 'outboxRows' | 'timers' | 'stockChanges'> & {
+    /** Per command, for a batch; else the step's own stockChanges. */
+    settlements?: readonly CommittedStock[];
+  },
   log: Logger,
 ): Promise<void> {
+  await settleStockChanges(ctx, result.settlements ?? [{ changes: result.stockChanges ?? [] }], log);
   await Promise.all([
     result.touchedProducts.length > 0 ? invalidateProducts(ctx, result.touchedProducts) : undefined,
     result.outboxRows > 0
@@ -148,6 +182,13 @@ export async function afterCommit(
         )
       : undefined,
   ]);
+}
+
+/** The stock gate follows committed steps; a failure leaves it to the reconciliation. */
+function settleStockChanges(ctx: AppContext, settlements: readonly CommittedStock[], log: Logger) {
+  return settleStock(ctx, settlements).catch((err) =>
+    log.warn({ err: String(err) }, 'stock gate not settled; the reconciliation repairs it'),
+  );
 }
 
 /** Version conflicts and deadlocks mean another message won: run the step again on the new state. */

@@ -2,7 +2,10 @@ import type { RouteConfig, RouteConfigToTypedResponse } from '@hono/zod-openapi'
 import type { Context } from 'hono';
 import type { CommandResult } from '../commands/dispatch';
 import type { DomainOutcome } from '../commands/outcome';
+import type { ErrorDetail } from '../errors/domain-error';
+import { ERROR_CODES, type ErrorCode } from '../errors/error-codes';
 import type { AppEnv } from './app-env';
+import { refusalBody } from './error-handler';
 
 const RESOURCE_PATHS: Record<DomainOutcome['kind'], string> = {
   order: 'orders',
@@ -44,5 +47,19 @@ export function commandResponse<R extends RouteConfig>(
   } else {
     response = c.json({ data: result.view }, commandStatus(result.outcome, result.replayed));
   }
+  return response as unknown as RouteConfigToTypedResponse<R>;
+}
+
+/**
+ * A refusal decided before any command ran (the stock gate's sold-out answer): the error envelope
+ * built directly, without an Error thrown through the middleware.
+ */
+export function refusalResponse<R extends RouteConfig>(
+  c: Context<AppEnv>,
+  _route: R,
+  code: ErrorCode,
+  details?: ErrorDetail[],
+): RouteConfigToTypedResponse<R> {
+  const response = c.json(refusalBody(code, c.get('lang') ?? 'en', details), ERROR_CODES[code].status as 409);
   return response as unknown as RouteConfigToTypedResponse<R>;
 }

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { DomainError, isDomainError } from '../errors/domain-error';
-import { ERROR_CODES, type Language } from '../errors/error-codes';
+import { DomainError, type ErrorDetail, isDomainError } from '../errors/domain-error';
+import { ERROR_CODES, type ErrorCode, type Language } from '../errors/error-codes';
 import { isInfrastructureUnavailable, isMalformedValue } from '../errors/infrastructure-error';
 import type { AppEnv } from './app-env';
 import { requestLog } from './middleware/request-context';
@@ -10,6 +10,11 @@ import { requestLog } from './middleware/request-context';
 export function errorBody(error: DomainError, lang: Language) {
   const message = lang === 'ko' && error.hasDefaultMessage ? ERROR_CODES[error.code].ko : error.message;
   return { error: error.code, message, ...(error.details ? { details: error.details } : {}) };
+}
+
+/** The envelope of a refusal built without an Error (no stack trace): for answers on hot paths. */
+export function refusalBody(code: ErrorCode, lang: Language, details?: ErrorDetail[]) {
+  return { error: code, message: ERROR_CODES[code][lang], ...(details ? { details } : {}) };
 }
 
 /** Maps anything thrown by a handler to the envelope; never leaks a stack trace. */

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { ORDER_STATUSES } from '../../machines/order.machine';
 import { withTimeout } from '../async';
+import { type StockGateDrift, setStockGateDriftObserver } from '../catalog/stock-gate-rebuild';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import {
@@ -25,6 +26,8 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   observeJob: (queue: string, name: string, seconds: number, outcome: 'completed' | 'failed') => void;
   observeGatewayLatency: (seconds: number, operation: string, outcome: string) => void;
+  /** Counters of the stock gate repaired by the reconciliation, and the units they were off by. */
+  observeStockGateDrift: (drift: readonly StockGateDrift[]) => void;
   /** Stops feeding this registry from the process-wide hooks (jobs, gateway). */
   dispose: () => void;
 }
@@ -74,6 +77,16 @@ export function createMetrics(ctx: AppContext): Metrics {
     help: 'Payment gateway call latency by operation (capture, refund, lookups) and outcome',
     labelNames: ['operation', 'outcome'] as const,
     buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const gateRepairs = new Counter({
+    name: 'shop_stock_gate_drift_repairs_total',
+    help: 'Stock gate counters found to differ from PostgreSQL (stock − reserved) and repaired by the reconciliation',
+    registers: [registry],
+  });
+  const gateDriftUnits = new Counter({
+    name: 'shop_stock_gate_drift_units_total',
+    help: 'Units by which repaired stock gate counters differed from PostgreSQL (absolute, summed)',
     registers: [registry],
   });
   const sourceUp = new Gauge({
@@ -181,6 +194,10 @@ export function createMetrics(ctx: AppContext): Metrics {
     },
     observeGatewayLatency: (seconds, operation, outcome) =>
       gatewayDuration.observe({ operation, outcome }, seconds),
+    observeStockGateDrift: (drift) => {
+      gateRepairs.inc(drift.length);
+      gateDriftUnits.inc(drift.reduce((sum, d) => sum + Math.abs(d.gate - d.postgres), 0));
+    },
     dispose: () => {
       live.delete(metrics);
     },
@@ -189,6 +206,9 @@ export function createMetrics(ctx: AppContext): Metrics {
   setGatewayLatencyObserver((operation, outcome, seconds) =>
     observeGatewayLatency(seconds, operation, outcome),
   );
+  setStockGateDriftObserver((drift) => {
+    for (const m of live) m.observeStockGateDrift(drift);
+  });
   setJobObserver((queue, name, seconds, outcome) => {
     for (const m of live) m.observeJob(queue, name, seconds, outcome);
   });

@@ -148,6 +148,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   return {
     answer: prepared.answer,
     touchedProducts: [...stock.touched],
+    stockChanges: stock.availableChanges,
     outboxRows: outbox.size,
     view: prepared.view,
     timers: prepared.timers,

@@ -243,12 +243,14 @@ export async function placeOrders(
   const outboxRows = outbox.size;
   return decisions.map((d) => {
     if ('kind' in d) return d;
-    const touchedProducts = d.stock.onlyReservations()!.map((l) => l.productId);
+    const reserved = d.stock.onlyReservations()!;
     return {
       kind: 'placed',
       result: {
         answer: d.answer,
-        touchedProducts,
+        touchedProducts: reserved.map((l) => l.productId),
+        // The stock gate settles each member's take after commit (replyCommitted).
+        stockChanges: reserved.map((l) => ({ productId: l.productId, quantity: -l.quantity })),
         outboxRows,
         view: d.view,
         timers: d.timers,

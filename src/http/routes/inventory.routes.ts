@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getInventory } from '../../catalog/inventory.service';
 import { findInventoryDrift } from '../../catalog/inventory-actor';
+import { rebuildStockGate, reconcileStockGate } from '../../catalog/stock-gate-rebuild';
 import { dispatchCommand } from '../../commands/dispatch';
 import type { AppContext } from '../../context';
 import { commandResponse } from '../command-response';
@@ -13,6 +14,7 @@ import {
   InventoryDriftSchema,
   InventorySchema,
   RestockBody,
+  StockGateRebuildSchema,
 } from '../schemas/inventory.schemas';
 import { CommandReceiptSchema } from '../schemas/order.schemas';
 
@@ -74,11 +76,29 @@ const drift = createRoute({
   },
 });
 
-/** Mounted at /admin/inventory: the reconciliation check on demand. */
+const rebuildGate = createRoute({
+  method: 'post',
+  path: '/stock-gate/rebuild',
+  tags: ['Admin'],
+  summary:
+    'Rebuild the Redis stock gate from PostgreSQL (stock − reserved − units in flight), after settling ended commands',
+  security: bearerSecurity,
+  middleware: [requireRole('ADMIN')] as const,
+  responses: {
+    200: jsonContent(dataEnvelope(StockGateRebuildSchema), 'What the rebuild found and did'),
+    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'SERVICE_UNAVAILABLE'),
+  },
+});
+
+/** Mounted at /admin/inventory: the reconciliation check on demand, and the stock gate's rebuild. */
 export function adminInventoryRoutes(ctx: AppContext) {
-  return createRouter().openapi(drift, async (c) =>
-    c.json({ data: await findInventoryDrift(ctx.orm.em.fork()) }, 200),
-  );
+  return createRouter()
+    .openapi(drift, async (c) => c.json({ data: await findInventoryDrift(ctx.orm.em.fork()) }, 200))
+    .openapi(rebuildGate, async (c) => {
+      const { settled, repaired } = await reconcileStockGate(ctx, c.get('log') ?? ctx.log);
+      const products = await rebuildStockGate(ctx);
+      return c.json({ data: { products, settledTakes: settled, repaired } }, 200);
+    });
 }
 
 /** Mounted at /inventory. Stock changes go through the inventory actor's mailbox. */

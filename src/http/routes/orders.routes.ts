@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { dispatchOrderCommand } from '../../commands/dispatch';
 import type { AppContext } from '../../context';
+import { placeThroughGate } from '../../orders/gated-placement';
 import { getOrder, listOrders, orderHistory, orderMachineState } from '../../orders/order-queries';
-import { commandResponse } from '../command-response';
+import { commandResponse, refusalResponse } from '../command-response';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
@@ -145,12 +146,15 @@ export function orderRoutes(ctx: AppContext) {
     .openapi(place, async (c) => {
       const user = currentUser(c);
       const body = c.req.valid('json');
-      const outcome = await dispatchOrderCommand(
+      const outcome = await placeThroughGate(
         ctx,
-        'PLACE',
         { userId: user.id, role: user.role, ...body },
-        { idempotencyKey: c.req.valid('header')['idempotency-key'] },
+        c.req.valid('header')['idempotency-key'],
       );
+      if (outcome.state === 'sold-out') {
+        // The stock gate's answer: no mailbox, no database, nothing thrown.
+        return refusalResponse(c, place, 'OUT_OF_STOCK', outcome.details);
+      }
       return commandResponse(c, place, outcome);
     })
     .openapi(list, async (c) => {

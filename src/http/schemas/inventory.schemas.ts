@@ -31,3 +31,13 @@ export const AdjustStockBody = z
 export const InventoryDriftSchema = z
   .object({ productId: z.uuid(), reserved: z.number().int(), heldByPendingOrders: z.number().int() })
   .openapi('InventoryDrift');
+
+export const StockGateRebuildSchema = z
+  .object({
+    products: z.number().int().openapi({ description: 'Counters rebuilt from PostgreSQL' }),
+    settledTakes: z.number().int().openapi({ description: 'Ended commands whose takes were settled' }),
+    repaired: z
+      .array(z.object({ productId: z.uuid(), gate: z.number().int(), postgres: z.number().int() }))
+      .openapi({ description: 'Counters that had drifted, before the rebuild replaced them' }),
+  })
+  .openapi('StockGateRebuild');

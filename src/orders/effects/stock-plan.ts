@@ -19,6 +19,8 @@ export class StockPlan {
   private readonly operations: StockOperation[] = [];
   /** Products whose stock changed: their cached views are invalidated after commit. */
   readonly touched = new Set<string>();
+  /** Committed changes of available units (stock − reserved): the stock gate follows them after commit. */
+  readonly availableChanges: StockLine[] = [];
 
   /** Holds units for a new order; any shortage refuses the whole order (409 OUT_OF_STOCK). */
   reserve(lines: StockLine[]): void {
@@ -57,6 +59,7 @@ export class StockPlan {
     if (first?.op === 'reserve' && first.lines.length === 1 && rest.length === 0) {
       const [line] = first.lines as [StockLine];
       this.touched.add(line.productId);
+      this.availableChanges.push({ productId: line.productId, quantity: -line.quantity });
       batch.addExpecting(
         sql`update inventory set reserved = reserved + ${line.quantity}, version = version + 1, updated_at = now()
             where product_id = ${line.productId} and stock - reserved >= ${line.quantity}`,
@@ -70,6 +73,10 @@ export class StockPlan {
     for (const operation of this.operations) {
       const lines = operation.op === 'reserve' ? operation.lines : await orderLines(em, orderId);
       for (const line of lines) this.touched.add(line.productId);
+      const sign = operation.op === 'reserve' ? -1 : operation.op === 'commit' ? 0 : 1;
+      if (sign !== 0)
+        for (const l of lines)
+          this.availableChanges.push({ productId: l.productId, quantity: sign * l.quantity });
       if (operation.op === 'reserve') await reserve(em, lines);
       else await adjust(em, operation.op, lines);
     }

@@ -61,6 +61,10 @@ export const productReads: Scenario = {
 
     const reads = rateOf(shop.load, '200');
     const rawReads = rateOf(raw.load, '200');
+    if (rawReads === 0) {
+      // The bare server reads the shop's cache key by its own spelling: a layout change shows here.
+      throw new Error(`the raw server found no cached product (answers: ${outcomeSummary(raw.load)})`);
+    }
     const rows: ResultRow[] = [
       {
         metric: `req/s @${concurrency}`,

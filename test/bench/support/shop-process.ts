@@ -63,7 +63,7 @@ export async function startShopProcess(options: {
   let death: string | undefined;
   const start = (script: string) => {
     const log = openSync(options.logFile, 'a');
-    const child = spawn(process.execPath, [...nodeArgsOfShop(), '--import', 'tsx', script], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgsOfShop(), script], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...options.env, PORT: String(port) },
       stdio: ['ignore', log, log],
