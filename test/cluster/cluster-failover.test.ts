@@ -4,7 +4,8 @@ import { query, sql } from '../../src/db/sql';
 import { createProduct, inventoryOf } from '../support/catalog';
 import { placeOrder } from '../support/orders';
 import { gatewayChargesOf, newKey, pay, withoutGatewaySafeguards } from '../support/payments';
-import { type LocalRedisCluster, nodeCommand, startRedisCluster } from '../support/redis-cluster';
+import { nodeCommand } from '../support/private-redis';
+import { type LocalRedisCluster, startRedisCluster } from '../support/redis-cluster';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 

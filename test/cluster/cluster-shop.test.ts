@@ -6,7 +6,8 @@ import { createProduct, inventoryOf } from '../support/catalog';
 import { createBuyers, createCoupon, issue, storedIssuance } from '../support/coupons';
 import { placeOrder } from '../support/orders';
 import { pay, waitForOrder } from '../support/payments';
-import { type LocalRedisCluster, nodeCommand, startRedisCluster } from '../support/redis-cluster';
+import { nodeCommand } from '../support/private-redis';
+import { type LocalRedisCluster, startRedisCluster } from '../support/redis-cluster';
 import { createTestShop, type TestShop } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 

@@ -15,6 +15,14 @@ export interface PrivateRedis {
 }
 
 async function ping(port: number): Promise<boolean> {
+  return nodeCommand(port, ['PING']).then(
+    (answer) => answer === 'PONG',
+    () => false,
+  );
+}
+
+/** One command on one redis-server, over a plain (non-cluster) connection that never retries. */
+export async function nodeCommand(port: number, command: string[]): Promise<unknown> {
   const client = new Redis({
     port,
     host: '127.0.0.1',
@@ -25,18 +33,12 @@ async function ping(port: number): Promise<boolean> {
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
+    return await client.call(command[0]!, ...command.slice(1));
   } finally {
     client.disconnect();
   }
 }
 
-/**
- * A redis-server of the test's own, so a test can FLUSHALL, stop or restart Redis without
- * disturbing the test files running beside it on the shared one.
- */
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freeListeningPort();
   let server: ChildProcess | undefined;

@@ -1,11 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
-import { freeListeningPort } from './ports';
+import { freeListeningPort, isPortFree } from './ports';
+import { nodeCommand } from './private-redis';
 
 const run = promisify(execFile);
 
@@ -47,7 +46,8 @@ export async function startRedisCluster(
     const port = await freeListeningPort();
     // The cluster bus listens on port + 10000: free too, and below the ephemeral range (32768+),
     // where the suite's own client sockets could take it before the server binds.
-    if (port + 10_000 < 32_768 && !ports.includes(port) && (await isFree(port + 10_000))) ports.push(port);
+    if (port + 10_000 < 32_768 && !ports.includes(port) && (await isPortFree(port + 10_000)))
+      ports.push(port);
   }
   const nodes = ports.map((port) => clusterNode(port, dir));
   // A test file that dies or times out before stop() leaves no server behind.
@@ -177,30 +177,4 @@ function clusterNode(port: number, dir: string): ClusterNode {
       await exited;
     },
   };
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** One command on one node, over a plain (non-cluster) connection. */
-export async function nodeCommand(port: number, command: string[]): Promise<unknown> {
-  const client = new Redis({
-    port,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return await client.call(command[0]!, ...command.slice(1));
-  } finally {
-    client.disconnect();
-  }
 }

@@ -6,7 +6,8 @@
  * messages/s and each node's CPU seconds and commands, so the difference in work per node shows.
  */
 import { Cluster } from 'ioredis';
-import { nodeCommand, startRedisCluster } from '../../support/redis-cluster';
+import { nodeCommand } from '../../support/private-redis';
+import { startRedisCluster } from '../../support/redis-cluster';
 
 const MESSAGES = Number(process.argv[2] ?? 20_000);
 const ORDERS = 200;
