@@ -1,6 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, run, sql } from '../db/sql';
 
+/**
+ * The key of a queued command's data naming the job that carries it when that is not the command's
+ * own (a member of a PLACE_BATCH job). Job schemas strip it when the command is put back alone.
+ */
+export const MAILBOX_JOB_ID = 'mailboxJobId';
+
 /** A command answered 202: enough to put its job in its mailbox again. */
 export interface QueuedCommandRow {
   id: string;
