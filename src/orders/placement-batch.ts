@@ -24,11 +24,13 @@ import { MAX_ORDER_TOTAL, type PlacementConfig, type ProductRow, placementStep }
 /** At most this many placements commit together. */
 export const MAX_PLACEMENT_BATCH = 64;
 /**
- * Batches committing at once: while one waits for its commit the next is already locking and
- * writing, so an order never waits a whole transaction for its turn. Both lock stock rows in
- * product-id order, so they cannot deadlock; on a hot row they simply queue in PostgreSQL.
+ * Batches committing at once per process. One: while a batch commits the next one fills. Two were
+ * tried (an order then never waits a whole transaction for its turn, and both lock stock rows in
+ * product-id order, so they cannot deadlock) and measured worse at 8 clients on this box: smaller
+ * batches, ~20 % more transactions and ~10 % more Redis commands per order, a lower rate
+ * (test/bench/README.md, "Issue 11, the PLACE hop").
  */
-export const CONCURRENT_PLACEMENT_BATCHES = 2;
+export const CONCURRENT_PLACEMENT_BATCHES = 1;
 
 /** What the batch decided for one placement. */
 type Decision =
