@@ -1,27 +1,27 @@
 import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { asDate } from '../db/sql';
 import { ORDER_NOTICE, PAYMENT_CAPTURE, PAYMENT_REFUND } from '../messaging/messages';
 import { isQueueName, mailboxFor, type QueueName } from '../messaging/queues';
 import { inStoredTraceContext } from '../tracing/tracing';
 
-export interface OutboxRecord {
-  id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  type: string;
-  payload: Record<string, unknown>;
-  queue: QueueName;
-  job_id: string | null;
-  deliver_at: Date | null;
-  cancel: boolean;
-  attempts: number;
-  /** How often the row was delivered before; a re-delivery's job id carries it. */
-  deliveries: number;
-  created_at: Date;
-  /** The trace of the transaction that wrote the row (null when tracing was off). */
-  trace_context: string | null;
-}
+/** A claimed row: `deliveries` counts earlier deliveries (a re-delivery's job id carries it). */
+export type OutboxRecord = Row<
+  'outbox_events',
+  | 'id'
+  | 'aggregate_type'
+  | 'aggregate_id'
+  | 'type'
+  | 'payload'
+  | 'job_id'
+  | 'deliver_at'
+  | 'cancel'
+  | 'attempts'
+  | 'deliveries'
+  | 'created_at'
+  | 'trace_context'
+> & { queue: QueueName };
 
 /** What one delivery of a row left behind: its job's id and, for a domain event, who must acknowledge it. */
 export interface Delivered {

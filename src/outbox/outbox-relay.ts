@@ -1,4 +1,5 @@
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { query, run, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
 import type { Logger } from '../logger';
@@ -201,13 +202,7 @@ export class OutboxRelay {
   private async housekeeping(): Promise<number> {
     const em = this.ctx.orm.em.fork();
     const max = this.ctx.config.outboxMaxAttempts;
-    const reclaimed = await query<{
-      id: string;
-      type: string;
-      queue: string;
-      status: string;
-      attempts: number;
-    }>(
+    const reclaimed = await query<Row<'outbox_events', 'id' | 'type' | 'queue' | 'status' | 'attempts'>>(
       em,
       sql`update outbox_events
           set status = case when attempts + 1 >= ${max} then 'ALERTED' else 'PENDING' end,
