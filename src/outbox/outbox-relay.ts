@@ -89,7 +89,7 @@ export class OutboxRelay {
 
   /**
    * The acknowledgement check and housekeeping, on their own clock: a slow pass of either (they scan
-   * what was sent since the last one) never holds up a delivery — it used to set the lag's p99.
+   * what was sent since the last one, and delete old rows) never holds up a delivery.
    */
   private async maintain(): Promise<void> {
     let lastHousekeeping = 0;
