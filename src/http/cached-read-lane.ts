@@ -2,10 +2,9 @@ import { cachedProductJsonIfFresh } from '../catalog/product-cache';
 import type { AppContext } from '../context';
 import { isUuid } from '../ids';
 import type { Metrics } from '../observability/metrics';
+import { type Fetch, pathWithoutQuery } from './lane-support';
 import { logAccess, requestIdFrom } from './middleware/request-context';
 import { preparedJsonResponse } from './prepared-response';
-
-type Fetch = (request: Request, ...rest: never[]) => Response | Promise<Response>;
 
 const PRODUCT_PATH = '/api/v1/products/';
 const onHotRoute = () => true;
@@ -19,10 +18,9 @@ export const PRODUCT_ROUTE = '/api/v1/products/:id';
  */
 function anonymousProductRead(request: Request, corsEnabled: boolean): string | undefined {
   if (request.method !== 'GET') return undefined;
-  const url = request.url;
-  const pathStart = url.indexOf('/', url.indexOf('//') + 2);
-  if (pathStart < 0 || !url.startsWith(PRODUCT_PATH, pathStart)) return undefined;
-  const id = url.slice(pathStart + PRODUCT_PATH.length);
+  const path = pathWithoutQuery(request.url);
+  if (!path?.startsWith(PRODUCT_PATH)) return undefined;
+  const id = path.slice(PRODUCT_PATH.length);
   if (id.length !== 36 || !isUuid(id)) return undefined;
   const headers = request.headers;
   if (headers.get('authorization') !== null) return undefined;
