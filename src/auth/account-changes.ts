@@ -1,6 +1,7 @@
 import type { AppContext } from '../context';
+import { db } from '../db/database';
 import { type Role, User } from '../db/schema/user.entity';
-import { query, run, sql } from '../db/sql';
+import { run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { toUserView, type UserView, verifyCredentials } from './auth.service';
 
@@ -31,11 +32,19 @@ export async function changeRole(
 ): Promise<UserView> {
   if (actorId === id) throw new DomainError('FORBIDDEN', 'Nobody may change their own role');
   await ctx.orm.em.fork().transactional(async (tx) => {
-    const admins = await query<{ id: string }>(
-      tx,
-      sql`select id from users where role = 'ADMIN' order by id for update`,
-    );
-    const [target] = await query<{ role: Role }>(tx, sql`select role from users where id = ${id} for update`);
+    const admins = await db(tx)
+      .selectFrom('users')
+      .select('id')
+      .where('role', '=', 'ADMIN')
+      .orderBy('id')
+      .forUpdate()
+      .execute();
+    const target = await db(tx)
+      .selectFrom('users')
+      .select('role')
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
     if (!target) throw new DomainError('USER_NOT_FOUND');
     if (target.role === role) return;
     if (target.role === 'ADMIN' && !admins.some((admin) => admin.id !== id)) {
@@ -70,12 +79,17 @@ export async function changePassword(
   if (!user) throw new DomainError('UNAUTHORIZED');
   await verifyCredentials(ctx, user.email, change.currentPassword, clientAddress);
   const passwordHash = await ctx.passwords.hash(change.newPassword);
-  const [row] = await query<{ token_version: number }>(
-    em,
-    sql`update users set password_hash = ${passwordHash}, token_version = token_version + 1,
-          version = version + 1, updated_at = now()
-        where id = ${userId} returning token_version`,
-  );
+  const row = await db(em)
+    .updateTable('users')
+    .set((eb) => ({
+      password_hash: passwordHash,
+      token_version: eb('token_version', '+', 1),
+      version: eb('version', '+', 1),
+      updated_at: sql<string>`now()`,
+    }))
+    .where('id', '=', userId)
+    .returning('token_version')
+    .executeTakeFirst();
   if (!row) throw new DomainError('UNAUTHORIZED');
   ctx.tokenChecker.forget(userId);
   const token = await ctx.tokens.sign({ id: userId, role: user.role, tokenVersion: row.token_version });

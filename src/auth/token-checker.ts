@@ -1,3 +1,4 @@
+import type { Row } from '../db/database';
 import type { Orm } from '../db/orm';
 import type { Role } from '../db/schema/user.entity';
 import { query, sql } from '../db/sql';
@@ -103,7 +104,7 @@ export class TokenChecker {
     if (this.queued.size > 0) this.scheduleRead();
     const ids = batch.map(([userId]) => userId);
     try {
-      const rows = await query<{ id: string; role: Role; token_version: number }>(
+      const rows = await query<Row<'users', 'id' | 'role' | 'token_version'>>(
         this.orm().em.fork(),
         sql`select id, role, token_version from users where id = any(${ids}::uuid[])`,
       );

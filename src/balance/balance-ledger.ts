@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { db } from '../db/database';
 import type { BalanceTransactionKind } from '../db/schema/balance-transaction.entity';
 import { query, run, sql } from '../db/sql';
 import { BalanceConflictError } from '../errors/balance-conflict.error';
@@ -49,10 +50,11 @@ export async function applyBalanceChange(
   const { userId, kind, amount } = change;
   const referenceId = change.referenceId ?? null;
 
-  const [user] = await query<{ balance: string; version: number }>(
-    em,
-    sql`select balance, version from users where id = ${userId}`,
-  );
+  const user = await db(em)
+    .selectFrom('users')
+    .select(['balance', 'version'])
+    .where('id', '=', userId)
+    .executeTakeFirst();
   if (!user) throw new DomainError('USER_NOT_FOUND');
   const current = Number(user.balance);
 
@@ -61,8 +63,12 @@ export async function applyBalanceChange(
   // between the two reads would be missed by both.) When it is found, the balance read above may
   // predate it, so the answer reads the balance again.
   if (referenceId !== null && (await isAlreadyApplied(em, kind, referenceId))) {
-    const [fresh] = await query<{ balance: string }>(em, sql`select balance from users where id = ${userId}`);
-    return { userId, balance: Number(fresh!.balance), applied: false, transactionId: null };
+    const fresh = await db(em)
+      .selectFrom('users')
+      .select('balance')
+      .where('id', '=', userId)
+      .executeTakeFirstOrThrow();
+    return { userId, balance: Number(fresh.balance), applied: false, transactionId: null };
   }
 
   const next = current + amount;

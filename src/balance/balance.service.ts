@@ -1,6 +1,6 @@
 import type { AppContext } from '../context';
+import { db } from '../db/database';
 import type { Role } from '../db/schema/user.entity';
-import { query, sql } from '../db/sql';
 import { isBalanceConflictError } from '../errors/balance-conflict.error';
 import { DomainError } from '../errors/domain-error';
 import { applyBalanceChange } from './balance-ledger';
@@ -38,10 +38,11 @@ export async function chargeBalance(ctx: AppContext, userId: string, amount: num
  */
 export async function getBalance(ctx: AppContext, viewer: Viewer, userId: string): Promise<BalanceView> {
   if (viewer.role !== 'ADMIN' && viewer.id !== userId) throw new DomainError('USER_NOT_FOUND');
-  const [row] = await query<{ balance: string }>(
-    ctx.orm.em.fork(),
-    sql`select balance from users where id = ${userId}`,
-  );
+  const row = await db(ctx.orm.em.fork())
+    .selectFrom('users')
+    .select('balance')
+    .where('id', '=', userId)
+    .executeTakeFirst();
   if (!row) throw new DomainError('USER_NOT_FOUND');
   return { userId, balance: Number(row.balance) };
 }

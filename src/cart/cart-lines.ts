@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { query, run, sql } from '../db/sql';
+import { db } from '../db/database';
+import { run, sql } from '../db/sql';
 
 export interface CartLine {
   productId: string;
@@ -25,14 +26,13 @@ export async function readCartLines(
   { lock = true }: ReadCartLinesOptions = {},
 ): Promise<CartLine[]> {
   if (productIds?.length === 0) return [];
-  const onlyThese = productIds ? sql`and product_id = any(${[...productIds]}::uuid[])` : sql``;
-  const forUpdate = lock ? sql`for update` : sql``;
-  return query<CartLine>(
-    em,
-    sql`select product_id as "productId", quantity from cart_items
-        where user_id = ${userId} ${onlyThese}
-        order by product_id ${forUpdate}`,
-  );
+  let lines = db(em)
+    .selectFrom('cart_items')
+    .select(['product_id as productId', 'quantity'])
+    .where('user_id', '=', userId)
+    .orderBy('product_id');
+  if (productIds) lines = lines.where('product_id', '=', sql<string>`any(${[...productIds]}::uuid[])`);
+  return (lock ? lines.forUpdate() : lines).execute();
 }
 
 /** Removes the user's lines of `productIds` (the ordered ones) and answers how many there were. */

@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
+import { db } from '../db/database';
 import { MAX_CART_QUANTITY } from '../db/schema/cart-item.entity';
 import type { ProductStatus } from '../db/schema/product.entity';
-import { query, run, sql } from '../db/sql';
+import { run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 
 export interface CartItemView {
@@ -88,12 +89,14 @@ const noSuchLine = () => new DomainError('NOT_FOUND', 'The cart has no line for 
 
 /** The add wrote nothing: say why (only on this unhappy path do we pay for the extra read). */
 async function explainRefusedAdd(em: EntityManager, userId: string, productId: string, quantity: number) {
-  const [product] = await query<{ status: ProductStatus; inCart: number | null }>(
-    em,
-    sql`select p.status, c.quantity as "inCart" from products p
-        left join cart_items c on c.product_id = p.id and c.user_id = ${userId}
-        where p.id = ${productId}`,
-  );
+  const product = await db(em)
+    .selectFrom('products as p')
+    .leftJoin('cart_items as c', (join) =>
+      join.onRef('c.product_id', '=', 'p.id').on('c.user_id', '=', userId),
+    )
+    .select(['p.status', 'c.quantity as inCart'])
+    .where('p.id', '=', productId)
+    .executeTakeFirst();
   if (!product) throw new DomainError('PRODUCT_NOT_FOUND');
   if (product.status !== 'ON_SALE') throw new DomainError('PRODUCT_NOT_AVAILABLE');
   const inCart = product.inCart ?? 0;
@@ -108,16 +111,22 @@ async function explainRefusedAdd(em: EntityManager, userId: string, productId: s
 }
 
 async function readCart(em: EntityManager, userId: string): Promise<CartView> {
-  const rows = await query<Omit<CartItemView, 'lineTotal'>>(
-    em,
-    sql`select c.product_id as "productId", p.name, p.price as "unitPrice", c.quantity,
-               coalesce(i.stock - i.reserved, 0) as available, p.status
-        from cart_items c
-        join products p on p.id = c.product_id
-        left join inventory i on i.product_id = c.product_id
-        where c.user_id = ${userId}
-        order by c.created_at, c.product_id`,
-  );
+  const rows = await db(em)
+    .selectFrom('cart_items as c')
+    .innerJoin('products as p', 'p.id', 'c.product_id')
+    .leftJoin('inventory as i', 'i.product_id', 'c.product_id')
+    .select([
+      'c.product_id as productId',
+      'p.name',
+      'p.price as unitPrice',
+      'c.quantity',
+      sql<number>`coalesce(i.stock - i.reserved, 0)`.as('available'),
+      'p.status',
+    ])
+    .where('c.user_id', '=', userId)
+    .orderBy('c.created_at')
+    .orderBy('c.product_id')
+    .execute();
   const items = rows.map(({ productId, name, unitPrice, quantity, available, status }) => ({
     productId,
     name,

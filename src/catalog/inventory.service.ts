@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
-import { query, sql } from '../db/sql';
+import { db } from '../db/database';
+import { sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { type Actor, assertMayManage } from './ownership';
 
@@ -14,24 +15,26 @@ export interface InventoryView {
   available: number;
 }
 
-interface InventoryRow {
-  productId: string;
-  stock: number;
-  reserved: number;
-}
-
-const toInventoryView = ({ productId, stock, reserved }: InventoryRow): InventoryView => ({
+const toInventoryView = ({
+  productId,
+  stock,
+  reserved,
+}: Omit<InventoryView, 'available'>): InventoryView => ({
   productId,
   stock,
   reserved,
   available: stock - reserved,
 });
 
+const readInventory = (em: EntityManager, productId: string) =>
+  db(em)
+    .selectFrom('inventory')
+    .select(['product_id as productId', 'stock', 'reserved'])
+    .where('product_id', '=', productId)
+    .executeTakeFirst();
+
 export async function getInventory(ctx: AppContext, productId: string): Promise<InventoryView> {
-  const [row] = await query<InventoryRow>(
-    ctx.orm.em.fork(),
-    sql`select product_id as "productId", stock, reserved from inventory where product_id = ${productId}`,
-  );
+  const row = await readInventory(ctx.orm.em.fork(), productId);
   if (!row) throw new DomainError('PRODUCT_NOT_FOUND');
   return toInventoryView(row);
 }
@@ -49,16 +52,20 @@ export async function applyRestock(
 ): Promise<InventoryView> {
   const isAdmin = actor.role === 'ADMIN';
   const ownerId = actor.role === 'SELLER' ? actor.id : null;
-  const [row] = await query<InventoryRow>(
-    em,
-    sql`update inventory i
-        set stock = i.stock + ${quantity}, version = i.version + 1, updated_at = now()
-        from products p
-        where i.product_id = ${productId} and p.id = i.product_id
-          and (${isAdmin}::boolean or p.seller_id = ${ownerId}::uuid)
-          and i.stock <= ${MAX_STOCK - quantity}
-        returning i.product_id as "productId", i.stock, i.reserved`,
-  );
+  const row = await db(em)
+    .updateTable('inventory as i')
+    .from('products as p')
+    .set((eb) => ({
+      stock: eb('i.stock', '+', quantity),
+      version: eb('i.version', '+', 1),
+      updated_at: sql<string>`now()`,
+    }))
+    .where('i.product_id', '=', productId)
+    .whereRef('p.id', '=', 'i.product_id')
+    .where(sql<boolean>`(${isAdmin}::boolean or p.seller_id = ${ownerId}::uuid)`)
+    .where('i.stock', '<=', MAX_STOCK - quantity)
+    .returning(['i.product_id as productId', 'i.stock', 'i.reserved'])
+    .executeTakeFirst();
   if (!row) throw await whyRestockFailed(em, actor, productId);
   return toInventoryView(row);
 }
@@ -72,17 +79,20 @@ export async function applyStockAdjustment(
   productId: string,
   delta: number,
 ): Promise<InventoryView> {
-  const [row] = await query<InventoryRow>(
-    em,
-    sql`update inventory set stock = stock + ${delta}, version = version + 1, updated_at = now()
-        where product_id = ${productId} and stock + ${delta} >= reserved and stock + ${delta} <= ${MAX_STOCK}
-        returning product_id as "productId", stock, reserved`,
-  );
+  const row = await db(em)
+    .updateTable('inventory')
+    .set((eb) => ({
+      stock: eb('stock', '+', delta),
+      version: eb('version', '+', 1),
+      updated_at: sql<string>`now()`,
+    }))
+    .where('product_id', '=', productId)
+    .where((eb) => eb(eb('stock', '+', delta), '>=', eb.ref('reserved')))
+    .where((eb) => eb(eb('stock', '+', delta), '<=', MAX_STOCK))
+    .returning(['product_id as productId', 'stock', 'reserved'])
+    .executeTakeFirst();
   if (row) return toInventoryView(row);
-  const [found] = await query<InventoryRow>(
-    em,
-    sql`select product_id as "productId", stock, reserved from inventory where product_id = ${productId}`,
-  );
+  const found = await readInventory(em, productId);
   if (!found) throw new DomainError('PRODUCT_NOT_FOUND');
   throw new DomainError('VALIDATION_ERROR', 'Stock may not drop below the units reserved by pending orders', [
     { field: 'body.delta', message: `stock + delta must stay between ${found.reserved} and ${MAX_STOCK}` },
@@ -91,11 +101,12 @@ export async function applyStockAdjustment(
 
 /** The update changed nothing: say whether the product is unknown, not the actor's, or too full. */
 async function whyRestockFailed(em: EntityManager, actor: Actor, productId: string) {
-  const [found] = await query<{ sellerId: string }>(
-    em,
-    sql`select p.seller_id as "sellerId" from products p join inventory i on i.product_id = p.id
-        where p.id = ${productId}`,
-  );
+  const found = await db(em)
+    .selectFrom('products as p')
+    .innerJoin('inventory as i', 'i.product_id', 'p.id')
+    .select('p.seller_id as sellerId')
+    .where('p.id', '=', productId)
+    .executeTakeFirst();
   if (!found) return new DomainError('PRODUCT_NOT_FOUND');
   assertMayManage(actor, found.sellerId);
   return new DomainError('VALIDATION_ERROR', `Stock may not exceed ${MAX_STOCK}`, [

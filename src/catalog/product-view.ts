@@ -24,23 +24,11 @@ export interface ProductView {
   updatedAt: string;
 }
 
-/** One row of {@link PRODUCT_VIEW_COLUMNS}: products joined with inventory. */
-export interface ProductRow {
-  id: string;
-  sellerId: string;
-  name: string;
-  description: string;
-  price: number;
-  category: string;
-  brand: string;
-  status: ProductStatus;
-  stock: number;
-  reserved: number;
+/** One row of {@link PRODUCT_VIEW_COLUMNS}: products joined with inventory, before the view's figures. */
+export type ProductRow = Omit<ProductView, 'available' | 'stockStatus' | 'rating'> & {
   ratingCount: number;
   ratingSum: number;
-  createdAt: string;
-  updatedAt: string;
-}
+};
 
 // The driver hands timestamptz back as PostgreSQL text; format it as ISO-8601 UTC in SQL instead.
 const iso = (column: string) =>

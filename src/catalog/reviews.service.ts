@@ -1,7 +1,9 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
+import { db } from '../db/database';
 import { isUniqueViolation } from '../db/errors';
-import { asDate, query, run, sql } from '../db/sql';
+import { asDate, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
 import { orderTagged } from '../orders/order-tags';
@@ -31,15 +33,26 @@ export async function addReview(
   const review = await ctx.orm.em
     .fork()
     .transactional(async (tx) => {
-      const [product] = await query<{ id: string }>(tx, sql`select id from products where id = ${productId}`);
-      if (!product) throw new DomainError('PRODUCT_NOT_FOUND');
-      const [item] = await query<{ id: string }>(
-        tx,
-        sql`select oi.id from order_items oi join orders o on o.id = oi.order_id
-          where oi.product_id = ${productId} and o.user_id = ${user.id} and ${orderTagged('counts-as-sale')}
-            and not exists (select 1 from reviews r where r.order_item_id = oi.id)
-          order by o.created_at limit 1`,
-      );
+      if (!(await productExists(tx, productId))) throw new DomainError('PRODUCT_NOT_FOUND');
+      const item = await db(tx)
+        .selectFrom('order_items as oi')
+        .innerJoin('orders as o', 'o.id', 'oi.order_id')
+        .select('oi.id')
+        .where('oi.product_id', '=', productId)
+        .where('o.user_id', '=', user.id)
+        .where(sql<boolean>`${orderTagged('counts-as-sale')}`)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('reviews as r')
+                .select(sql.lit(1).as('one'))
+                .whereRef('r.order_item_id', '=', 'oi.id'),
+            ),
+          ),
+        )
+        .orderBy('o.created_at')
+        .limit(1)
+        .executeTakeFirst();
       if (!item) {
         throw new DomainError(
           'FORBIDDEN',
@@ -79,26 +92,33 @@ export async function addReview(
   return review;
 }
 
+async function productExists(em: EntityManager, productId: string): Promise<boolean> {
+  const product = await db(em)
+    .selectFrom('products')
+    .select('id')
+    .where('id', '=', productId)
+    .executeTakeFirst();
+  return product !== undefined;
+}
+
 export async function listReviews(ctx: AppContext, productId: string, page: PageRequest) {
   const em = ctx.orm.em.fork();
-  const [product] = await query<{ id: string }>(em, sql`select id from products where id = ${productId}`);
-  if (!product) throw new DomainError('PRODUCT_NOT_FOUND');
-  const [rows, [count]] = await Promise.all([
-    query<{
-      id: string;
-      product_id: string;
-      user_id: string;
-      order_item_id: string;
-      rating: number;
-      comment: string | null;
-      created_at: Date | string;
-    }>(
-      em,
-      sql`select id, product_id, user_id, order_item_id, rating, comment, created_at from reviews
-          where product_id = ${productId} order by created_at desc, id desc
-          limit ${page.size} offset ${page.page * page.size}`,
-    ),
-    query<{ n: number }>(em, sql`select count(*)::int as n from reviews where product_id = ${productId}`),
+  if (!(await productExists(em, productId))) throw new DomainError('PRODUCT_NOT_FOUND');
+  const [rows, count] = await Promise.all([
+    db(em)
+      .selectFrom('reviews')
+      .select(['id', 'product_id', 'user_id', 'order_item_id', 'rating', 'comment', 'created_at'])
+      .where('product_id', '=', productId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(page.size)
+      .offset(page.page * page.size)
+      .execute(),
+    db(em)
+      .selectFrom('reviews')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where('product_id', '=', productId)
+      .executeTakeFirstOrThrow(),
   ]);
   return {
     data: rows.map((r) => ({
@@ -110,6 +130,6 @@ export async function listReviews(ctx: AppContext, productId: string, page: Page
       comment: r.comment,
       createdAt: asDate(r.created_at).toISOString(),
     })),
-    meta: pageMeta(page, count!.n),
+    meta: pageMeta(page, count.n),
   };
 }

@@ -1,6 +1,7 @@
 import type { AppContext } from '../context';
 import { luaScript } from '../coupons/lua-script';
-import { query, sql } from '../db/sql';
+import { db } from '../db/database';
+import { sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { waitUntilReady } from '../messaging/redis';
 import { soldOutMemo } from './sold-out-memo';
@@ -56,25 +57,21 @@ end
 return repaired
 `);
 
-interface AvailableRow {
-  product_id: string;
-  available: number;
-  version: number;
-}
-
 const FIRST = '00000000-0000-0000-0000-000000000000';
 
+type AvailableRow = Awaited<ReturnType<typeof readAvailable>>[number];
+
 async function readAvailable(ctx: AppContext, productIds?: readonly string[], after = FIRST) {
-  return query<AvailableRow>(
-    ctx.orm.em.fork(),
-    productIds
-      ? sql`select i.product_id, i.stock - i.reserved as available, i.version
-            from inventory i join products p on p.id = i.product_id and p.status = 'ON_SALE'
-            where i.product_id = any(${productIds}::uuid[]) order by i.product_id`
-      : sql`select i.product_id, i.stock - i.reserved as available, i.version
-            from inventory i join products p on p.id = i.product_id and p.status = 'ON_SALE'
-            where i.product_id > ${after}::uuid order by i.product_id limit ${CHUNK}`,
-  );
+  const onSale = db(ctx.orm.em.fork())
+    .selectFrom('inventory as i')
+    .innerJoin('products as p', (join) =>
+      join.onRef('p.id', '=', 'i.product_id').on('p.status', '=', 'ON_SALE'),
+    )
+    .select(['i.product_id', sql<number>`i.stock - i.reserved`.as('available'), 'i.version'])
+    .orderBy('i.product_id');
+  return productIds
+    ? onSale.where('i.product_id', '=', sql<string>`any(${productIds}::uuid[])`).execute()
+    : onSale.where('i.product_id', '>', after).limit(CHUNK).execute();
 }
 
 /** Every product (or the ones named) rebuilt from PostgreSQL; `onlyMissing` keeps existing counters. */
@@ -217,10 +214,11 @@ async function repairUnchanged(ctx: AppContext, before: AvailableRow[], seen: st
 async function settleEndedTakes(ctx: AppContext, before: number): Promise<number> {
   const stale = (await readTakes(ctx)).filter((t) => t.at < before);
   if (stale.length === 0) return 0;
-  const receipts = await query<{ id: string; status: string }>(
-    ctx.orm.em.fork(),
-    sql`select id, status from commands where id = any(${stale.map((t) => t.commandId)}::text[])`,
-  );
+  const receipts = await db(ctx.orm.em.fork())
+    .selectFrom('commands')
+    .select(['id', 'status'])
+    .where('id', '=', sql<string>`any(${stale.map((t) => t.commandId)}::text[])`)
+    .execute();
   const keys = stockGateKeys(ctx);
   for (const receipt of receipts) {
     if (receipt.status === 'DONE') await ctx.redis.hdel(keys.takes, receipt.id);

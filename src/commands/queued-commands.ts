@@ -1,16 +1,23 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { query, run, sql } from '../db/sql';
+import type { InferResult } from 'kysely';
+import { db } from '../db/database';
+import { run, sql } from '../db/sql';
+
+const selectQueuedCommands = (em: EntityManager) =>
+  db(em)
+    .selectFrom('queued_commands as q')
+    .select([
+      'q.id',
+      'q.user_id as userId',
+      'q.queue',
+      'q.type',
+      'q.data',
+      'q.requeues',
+      'q.accepted_at as acceptedAt',
+    ]);
 
 /** A command answered 202: enough to put its job in its mailbox again. */
-export interface QueuedCommandRow {
-  id: string;
-  userId: string;
-  queue: string;
-  type: string;
-  data: Record<string, unknown>;
-  requeues: number;
-  acceptedAt: Date;
-}
+export type QueuedCommandRow = InferResult<ReturnType<typeof selectQueuedCommands>>[number];
 
 /**
  * Remembers a command the client was told is QUEUED (written only on the 202 path, so a command
@@ -34,12 +41,7 @@ export async function findQueuedCommand(
   em: EntityManager,
   id: string,
 ): Promise<QueuedCommandRow | undefined> {
-  const [row] = await query<QueuedCommandRow>(
-    em,
-    sql`select id, user_id as "userId", queue, type, data, requeues, accepted_at as "acceptedAt"
-        from queued_commands where id = ${id}`,
-  );
-  return row;
+  return selectQueuedCommands(em).where('q.id', '=', id).executeTakeFirst();
 }
 
 /** Queued commands accepted before `acceptedBefore`, oldest first, that have no receipt yet. */
@@ -48,14 +50,14 @@ export async function listUnfinishedCommands(
   acceptedBefore: Date,
   limit: number,
 ): Promise<QueuedCommandRow[]> {
-  return query<QueuedCommandRow>(
-    em,
-    sql`select q.id, q.user_id as "userId", q.queue, q.type, q.data, q.requeues, q.accepted_at as "acceptedAt"
-        from queued_commands q
-        where q.accepted_at < ${acceptedBefore}
-          and not exists (select 1 from commands c where c.id = q.id)
-        order by q.accepted_at limit ${limit}`,
-  );
+  return selectQueuedCommands(em)
+    .where('q.accepted_at', '<', acceptedBefore)
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('commands as c').select(sql.lit(1).as('one')).whereRef('c.id', '=', 'q.id'))),
+    )
+    .orderBy('q.accepted_at')
+    .limit(limit)
+    .execute();
 }
 
 /** Forgets the queued commands that have their receipt (DONE or FAILED) now. */

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { query, run, sql } from '../db/sql';
 import { Outbox } from '../messaging/outbox';
 import { dropCouponGate } from './coupon-gate';
@@ -101,7 +102,7 @@ export async function sweepCoupons(
   );
   let expired = 0;
   for (;;) {
-    const due = await query<{ id: string }>(
+    const due = await query<Row<'coupons', 'id'>>(
       em,
       sql`select id from coupons
           where status in ('CREATED', 'ACTIVE', 'EXHAUSTED', 'SUSPENDED') and valid_until <= ${now}

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import type { CouponStatus } from '../db/schema/coupon.entity';
 import { query, sql } from '../db/sql';
 import { hashTag, waitUntilReady } from '../messaging/redis';
@@ -58,19 +59,15 @@ export async function rebuildCouponGate(
   const temp = ctx.key(hashTag('coupon', couponId), 'users', 'rebuild', crypto.randomUUID());
   const read = await ctx.orm.em.fork().transactional(
     async (tx) => {
-      const [coupon] = await query<{
-        status: CouponStatus;
-        total_quantity: number;
-        issued_count: number;
-        valid_from: Date;
-        valid_until: Date;
-      }>(
+      const [coupon] = await query<
+        Row<'coupons', 'status' | 'total_quantity' | 'issued_count' | 'valid_from' | 'valid_until'>
+      >(
         tx,
         sql`select status, total_quantity, issued_count, valid_from, valid_until from coupons where id = ${couponId}`,
       );
       if (!coupon || !GATED_STATUSES.includes(coupon.status)) return coupon && { coupon, gated: false };
       for (let after = '00000000-0000-0000-0000-000000000000'; ; ) {
-        const rows = await query<{ user_id: string }>(
+        const rows = await query<Row<'user_coupons', 'user_id'>>(
           tx,
           sql`select user_id from user_coupons where coupon_id = ${couponId} and user_id > ${after}
               order by user_id limit ${REBUILD_CHUNK}`,
@@ -134,7 +131,7 @@ export function ensureCouponGate(ctx: AppContext, couponId: string): Promise<Gat
  */
 export async function rebuildAllCouponGates(ctx: AppContext): Promise<number> {
   await waitUntilReady(ctx.redis);
-  const rows = await query<{ id: string }>(
+  const rows = await query<Row<'coupons', 'id'>>(
     ctx.orm.em.fork(),
     // SUSPENDED ones too: a gate a failed status change left behind is dropped.
     sql`select id from coupons where status in ('CREATED', 'ACTIVE', 'EXHAUSTED', 'SUSPENDED') order by id`,

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import type { CouponStatus } from '../db/schema/coupon.entity';
 import type { UserCouponStatus } from '../db/schema/user-coupon.entity';
 import { query, sql } from '../db/sql';
@@ -22,11 +23,7 @@ import { WinnerBatches } from './winner-batches';
 // job be late.
 const ISSUABLE: readonly CouponStatus[] = GATED_STATUSES;
 
-interface IssueWindow {
-  status: CouponStatus;
-  valid_from: Date;
-  valid_until: Date;
-}
+type IssueWindow = Row<'coupons', 'status' | 'valid_from' | 'valid_until'>;
 
 const outsideWindow = () =>
   new DomainError('COUPON_NOT_APPLICABLE', undefined, [
@@ -163,7 +160,9 @@ async function recordIssue(
 }
 
 async function refusal(tx: EntityManager, couponId: string, now: Date): Promise<DomainError> {
-  const [row] = await query<IssueWindow & { issued_count: number; total_quantity: number }>(
+  const [row] = await query<
+    Row<'coupons', 'status' | 'valid_from' | 'valid_until' | 'issued_count' | 'total_quantity'>
+  >(
     tx,
     sql`select status, valid_from, valid_until, issued_count, total_quantity from coupons where id = ${couponId}`,
   );

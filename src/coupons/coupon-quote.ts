@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Row } from '../db/database';
 import type { CouponStatus, DiscountType } from '../db/schema/coupon.entity';
-import type { UserCouponStatus } from '../db/schema/user-coupon.entity';
 import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 
@@ -51,19 +51,17 @@ export interface CouponQuote {
   code: string;
 }
 
-interface QuoteRow {
-  user_id: string;
-  status: UserCouponStatus;
-  order_id: string | null;
-  code: string;
-  coupon_status: CouponStatus;
-  discount_type: DiscountType;
-  discount_value: number;
-  max_discount: number | null;
-  min_order_amount: number;
-  valid_from: Date;
-  valid_until: Date;
-}
+type QuoteRow = Row<'user_coupons', 'user_id' | 'status' | 'order_id'> &
+  Row<
+    'coupons',
+    | 'code'
+    | 'discount_type'
+    | 'discount_value'
+    | 'max_discount'
+    | 'min_order_amount'
+    | 'valid_from'
+    | 'valid_until'
+  > & { coupon_status: CouponStatus };
 
 // EXHAUSTED means "none left to issue": the coupons already issued stay usable.
 const USABLE_COUPON_STATUSES: readonly CouponStatus[] = ['ACTIVE', 'EXHAUSTED'];

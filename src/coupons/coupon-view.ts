@@ -1,3 +1,4 @@
+import type { Row } from '../db/database';
 import type { CouponStatus, DiscountType } from '../db/schema/coupon.entity';
 import type { UserCouponStatus } from '../db/schema/user-coupon.entity';
 import { asIso, sql } from '../db/sql';
@@ -32,23 +33,24 @@ export interface UserCouponView {
   orderId: string | null;
 }
 
-export interface CouponRow {
-  id: string;
-  code: string;
-  name: string;
-  discount_type: DiscountType;
-  discount_value: number;
-  max_discount: number | null;
-  min_order_amount: number;
-  total_quantity: number;
-  issued_count: number;
-  valid_from: Date;
-  valid_until: Date;
-  status: CouponStatus;
-  created_by: string;
-  created_at: Date;
-  updated_at: Date;
-}
+export type CouponRow = Row<
+  'coupons',
+  | 'id'
+  | 'code'
+  | 'name'
+  | 'discount_type'
+  | 'discount_value'
+  | 'max_discount'
+  | 'min_order_amount'
+  | 'total_quantity'
+  | 'issued_count'
+  | 'valid_from'
+  | 'valid_until'
+  | 'status'
+  | 'created_by'
+  | 'created_at'
+  | 'updated_at'
+>;
 
 /** The columns of a CouponRow from the `coupons` table aliased `c`. */
 export const COUPON_COLUMNS = sql`c.id, c.code, c.name, c.discount_type, c.discount_value, c.max_discount,
@@ -76,13 +78,12 @@ export function toCouponView(row: CouponRow): CouponView {
   };
 }
 
-export interface UserCouponRow {
-  uc_id: string;
-  uc_status: UserCouponStatus;
-  uc_issued_at: Date;
-  uc_used_at: Date | null;
-  uc_order_id: string | null;
-}
+type UserCouponColumns = Row<'user_coupons', 'id' | 'status' | 'issued_at' | 'used_at' | 'order_id'>;
+
+/** The user coupon's columns prefixed `uc_`, beside a coupon's in one row. */
+export type UserCouponRow = {
+  [Column in keyof UserCouponColumns as `uc_${Column}`]: UserCouponColumns[Column];
+};
 
 export const USER_COUPON_COLUMNS = sql`uc.id as uc_id, uc.status as uc_status, uc.issued_at as uc_issued_at,
   uc.used_at as uc_used_at, uc.order_id as uc_order_id`;

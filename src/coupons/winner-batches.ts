@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { query, sql } from '../db/sql';
 import { uuidv7 } from '../ids';
 import { Outbox } from '../messaging/outbox';
@@ -116,7 +117,7 @@ async function recordBatch(
   now: Date,
 ): Promise<UserCouponView[]> {
   const ids = userIds.map(() => uuidv7());
-  const inserted = await query<UserCouponRow & { user_id: string }>(
+  const inserted = await query<UserCouponRow & Row<'user_coupons', 'user_id'>>(
     tx,
     sql`insert into user_coupons as uc (id, coupon_id, user_id, status, order_id, issued_at, used_at, updated_at)
         select t.id, ${couponId}::uuid, t.user_id, 'ISSUED', null::uuid, ${now}::timestamptz, null::timestamptz,

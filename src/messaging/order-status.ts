@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { asDate, query, sql } from '../db/sql';
 import { publishTo } from './pubsub';
 
@@ -22,14 +23,9 @@ export async function loadOrderStatus(
   em: EntityManager,
   orderId: string,
 ): Promise<(OrderStatusUpdate & { userId: string }) | undefined> {
-  const [row] = await query<{
-    user_id: string;
-    status: string;
-    state: string;
-    cancel_reason: string | null;
-    version: number;
-    updated_at: string | Date;
-  }>(
+  const [row] = await query<
+    Row<'orders', 'user_id' | 'status' | 'state' | 'cancel_reason' | 'version' | 'updated_at'>
+  >(
     em,
     sql`select user_id, status, state, cancel_reason, version, updated_at from orders where id = ${orderId}`,
   );

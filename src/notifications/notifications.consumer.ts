@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Row } from '../db/database';
 import { query, sql } from '../db/sql';
 import { applyOnce, type ConsumerOutcome, type EventConsumer } from '../messaging/consumer';
 import type { DomainEventMessage } from '../messaging/domain-events';
@@ -103,7 +104,10 @@ async function orderNoOf(tx: EntityManager, event: NotifyingEvent): Promise<stri
   if (orderNo) return orderNo;
   const orderId = orderIdOf(event);
   if (!orderId) return '';
-  const [row] = await query<{ order_no: string }>(tx, sql`select order_no from orders where id = ${orderId}`);
+  const [row] = await query<Row<'orders', 'order_no'>>(
+    tx,
+    sql`select order_no from orders where id = ${orderId}`,
+  );
   return row?.order_no ?? '';
 }
 

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import type { NotificationType } from '../db/schema/notification.entity';
 import { asDate, query, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
@@ -81,7 +82,7 @@ export async function insertNotificationsOnce(
 ): Promise<Set<string>> {
   if (drafts.length === 0) return new Set();
   const d = drafts.map((x) => x.draft);
-  const rows = await query<{ message_id: string }>(
+  const rows = await query<Row<'processed_messages', 'message_id'>>(
     em,
     sql`with first as (
           insert into processed_messages (consumer, message_id, processed_at)
@@ -102,15 +103,10 @@ export async function insertNotificationsOnce(
   return new Set(rows.map((r) => r.message_id));
 }
 
-interface NotificationRow {
-  id: string;
-  type: NotificationType;
-  title: string;
-  body: string;
-  order_id: string | null;
-  created_at: Date | string;
-  read_at: Date | string | null;
-}
+type NotificationRow = Row<
+  'notifications',
+  'id' | 'type' | 'title' | 'body' | 'order_id' | 'created_at' | 'read_at'
+>;
 
 const COLUMNS = sql`id, type, title, body, order_id, created_at, read_at`;
 

@@ -3,6 +3,7 @@ import { ORDER_STATUSES } from '../../machines/order.machine';
 import { withTimeout } from '../async';
 import { type StockGateDrift, setStockGateDriftObserver } from '../catalog/stock-gate-rebuild';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { query, sql } from '../db/sql';
 import {
   eventConsumerLagSeconds,
@@ -142,7 +143,7 @@ export function createMetrics(ctx: AppContext): Metrics {
     readSource('postgres', async () => {
       const em = ctx.orm.em.fork();
       const [statuses, [outbox]] = await Promise.all([
-        query<{ status: string; count: number }>(
+        query<Row<'orders', 'status'> & { count: number }>(
           em,
           sql`select status, count(*)::int as count from orders group by status`,
         ),

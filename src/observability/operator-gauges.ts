@@ -1,10 +1,13 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { AppContext } from '../context';
 import { couponGateKeys, GATED_STATUSES } from '../coupons/coupon-gate';
+import type { Row } from '../db/database';
 import { query, sql } from '../db/sql';
 
 /** Reads one source for a scrape, reporting it up or down (metrics.ts's readSource). */
 export type ReadSource = (source: 'postgres' | 'redis', read: () => Promise<void>) => Promise<void>;
+
+type RemainingInPostgres = Row<'coupons', 'id'> & { remaining: number };
 
 /** More gated coupons than this are not compared in one scrape (the figure then covers the newest). */
 const MAX_GATES_COMPARED = 5000;
@@ -59,9 +62,9 @@ export function registerOperatorGauges(
   });
 
   const readGates = sharedWhileRunning(async () => {
-    let coupons: { id: string; remaining: number }[] | undefined;
+    let coupons: RemainingInPostgres[] | undefined;
     await readSource('postgres', async () => {
-      coupons = await query<{ id: string; remaining: number }>(
+      coupons = await query<RemainingInPostgres>(
         ctx.orm.em.fork(),
         sql`select id, greatest(total_quantity - issued_count, 0)::int as remaining from coupons
             where status = any(${[...GATED_STATUSES]}::text[]) order by created_at desc limit ${MAX_GATES_COMPARED}`,

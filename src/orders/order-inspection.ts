@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { allowedActions, restoreOrderSnapshot, stateOf, statusOf } from '../../machines/order-snapshot';
-import { query, sql } from '../db/sql';
+import { db } from '../db/database';
+import { asIso, sql } from '../db/sql';
 import { eventsHandledIn } from '../statecharts/machine-graph';
 import { graphOf } from '../statecharts/machine-registry';
 
@@ -41,12 +42,11 @@ export async function inspectOrder(
   orderId: string,
   now = Date.now(),
 ): Promise<OrderInspection | undefined> {
-  const [row] = await query<{
-    id: string;
-    user_id: string;
-    snapshot: Record<string, unknown>;
-    machine_version: number;
-  }>(em, sql`select id, user_id, snapshot, machine_version from orders where id = ${orderId}`);
+  const row = await db(em)
+    .selectFrom('orders')
+    .select(['id', 'user_id', 'snapshot', 'machine_version'])
+    .where('id', '=', orderId)
+    .executeTakeFirst();
   if (!row) return undefined;
   const snapshot = restoreOrderSnapshot({ snapshot: row.snapshot, machineVersion: row.machine_version });
   const state = stateOf(snapshot);
@@ -66,33 +66,29 @@ export async function inspectOrder(
 
 /** One row per transition, oldest first (uuidv7 ids break ties within a millisecond). */
 export async function loadOrderHistory(em: EntityManager, orderId: string): Promise<TransitionRecord[]> {
-  const rows = await query<{
-    from_status: string | null;
-    to_status: string;
-    from_state: string | null;
-    to_state: string;
-    event: string;
-    at: Date | string;
-  }>(
-    em,
-    sql`select from_status, to_status, from_state, to_state, event, at from order_transitions
-        where order_id = ${orderId} order by at, id`,
-  );
+  const rows = await db(em)
+    .selectFrom('order_transitions')
+    .select(['from_status', 'to_status', 'from_state', 'to_state', 'event', 'at'])
+    .where('order_id', '=', orderId)
+    .orderBy('at')
+    .orderBy('id')
+    .execute();
   return rows.map((r) => ({
     fromStatus: r.from_status,
     toStatus: r.to_status,
     from: r.from_state,
     to: r.to_state,
     event: r.event,
-    at: new Date(r.at).toISOString(),
+    at: asIso(r.at),
   }));
 }
 
 /** How many orders sit in each state now (dotted paths): the visualizer's live counts. */
 export async function countOrdersByState(em: EntityManager): Promise<Record<string, number>> {
-  const rows = await query<{ state: string; count: number }>(
-    em,
-    sql`select state, count(*)::int as count from orders group by state`,
-  );
+  const rows = await db(em)
+    .selectFrom('orders')
+    .select(['state', sql<number>`count(*)::int`.as('count')])
+    .groupBy('state')
+    .execute();
   return Object.fromEntries(rows.map((r) => [r.state, r.count]));
 }

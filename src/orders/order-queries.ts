@@ -1,7 +1,7 @@
 import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import { db } from '../db/database';
-import { query, sql } from '../db/sql';
+import { sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { type PageRequest, pageMeta } from '../paging';
 import { inspectOrder, loadOrderHistory, type TransitionRecord } from './order-inspection';
@@ -22,20 +22,25 @@ export async function listOrders(
 ) {
   const em = ctx.orm.em.fork();
   const status = filter.status ?? null;
-  const where = sql`user_id = ${user.id} and (${status}::text is null or status = ${status})`;
-  const [ids, [count]] = await Promise.all([
-    query<{ id: string }>(
-      em,
-      sql`select id from orders where ${where} order by created_at desc, id desc
-          limit ${filter.size} offset ${filter.page * filter.size}`,
-    ),
-    query<{ n: number }>(em, sql`select count(*)::int as n from orders where ${where}`),
+  const mine = db(em)
+    .selectFrom('orders')
+    .where('user_id', '=', user.id)
+    .where(sql<boolean>`(${status}::text is null or status = ${status})`);
+  const [ids, count] = await Promise.all([
+    mine
+      .select('id')
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.size)
+      .offset(filter.page * filter.size)
+      .execute(),
+    mine.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
   ]);
   const views = await loadOrderViews(
     em,
     ids.map((r) => r.id),
   );
-  return { data: views, meta: pageMeta(filter, count!.n) };
+  return { data: views, meta: pageMeta(filter, count.n) };
 }
 
 export async function orderHistory(

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { ORDER_NOTICE, ORDER_SWEEP, type OrderNotice } from '../messaging/messages';
@@ -16,14 +17,14 @@ export function dueOrders(
   timer: OrderTimerName,
   limit: number,
   after = '',
-): Promise<{ id: string }[]> {
+): Promise<Row<'orders', 'id'>[]> {
   if (timer === 'paymentWindow')
-    return query<{ id: string }>(
+    return query<Row<'orders', 'id'>>(
       em,
       sql`select id from orders o where ${orderTagged('awaits-payment')} and expires_at <= now()
           ${after ? sql`and id > ${after}` : sql``} order by id limit ${limit}`,
     );
-  return query<{ id: string }>(
+  return query<Row<'orders', 'id'>>(
     em,
     sql`select id from orders o where ${orderTagged('auto-confirms')}
           and paid_at <= now() - make_interval(secs => (snapshot #>> '{context,autoConfirmMs}')::bigint / 1000.0)

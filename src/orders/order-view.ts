@@ -7,7 +7,8 @@ import {
   stateOf,
   statusOf,
 } from '../../machines/order-snapshot';
-import { asIso, query, sql } from '../db/sql';
+import { db, type Row } from '../db/database';
+import { asIso, sql } from '../db/sql';
 
 export interface OrderItemView {
   id: string;
@@ -41,31 +42,29 @@ export interface OrderView {
   cancelReason: string | null;
 }
 
-interface OrderRow {
-  id: string;
-  order_no: string;
-  user_id: string;
-  status: OrderStatus;
-  state: string;
-  snapshot: Record<string, unknown>;
-  machine_version: number;
-  subtotal: number;
-  discount: number;
-  total: number;
-  refunded_amount: number;
-  user_coupon_id: string | null;
-  coupon_code: string | null;
-  cancel_reason: string | null;
-  expires_at: Date;
-  paid_at: Date | null;
-  confirmed_at: Date | null;
-  cancelled_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-  payment_id: string | null;
-  payment_status: string | null;
-  payment_method: string | null;
-}
+type OrderRow = Row<
+  'orders',
+  | 'id'
+  | 'order_no'
+  | 'user_id'
+  | 'status'
+  | 'state'
+  | 'snapshot'
+  | 'machine_version'
+  | 'subtotal'
+  | 'discount'
+  | 'total'
+  | 'refunded_amount'
+  | 'user_coupon_id'
+  | 'coupon_code'
+  | 'cancel_reason'
+  | 'expires_at'
+  | 'paid_at'
+  | 'confirmed_at'
+  | 'cancelled_at'
+  | 'created_at'
+  | 'updated_at'
+> & { payment_id: string | null; payment_status: string | null; payment_method: string | null };
 
 function render(
   row: Omit<OrderRow, 'snapshot' | 'machine_version'>,
@@ -108,28 +107,45 @@ export async function loadOrderViews(
   now = Date.now(),
 ): Promise<OrderView[]> {
   if (ids.length === 0) return [];
-  const rows = await query<OrderRow>(
-    em,
-    sql`select o.id, o.order_no, o.user_id, o.status, o.state, o.snapshot, o.machine_version, o.subtotal, o.discount,
-               o.total, o.refunded_amount, o.user_coupon_id, o.coupon_code, o.cancel_reason, o.expires_at, o.paid_at,
-               o.confirmed_at, o.cancelled_at, o.created_at, o.updated_at,
-               p.id as payment_id, p.status as payment_status, p.method as payment_method
-        from orders o left join payments p on p.id = o.payment_id
-        where o.id = any(${ids}::uuid[])`,
-  );
-  const items = await query<{
-    id: string;
-    order_id: string;
-    product_id: string;
-    name: string;
-    unit_price: number;
-    quantity: number;
-    line_total: number;
-  }>(
-    em,
-    sql`select id, order_id, product_id, name, unit_price, quantity, line_total from order_items
-        where order_id = any(${ids}::uuid[]) order by order_id, name, id`,
-  );
+  const inIds = sql<string>`any(${ids}::uuid[])`;
+  const rows = await db(em)
+    .selectFrom('orders as o')
+    .leftJoin('payments as p', 'p.id', 'o.payment_id')
+    .select([
+      'o.id',
+      'o.order_no',
+      'o.user_id',
+      'o.status',
+      'o.state',
+      'o.snapshot',
+      'o.machine_version',
+      'o.subtotal',
+      'o.discount',
+      'o.total',
+      'o.refunded_amount',
+      'o.user_coupon_id',
+      'o.coupon_code',
+      'o.cancel_reason',
+      'o.expires_at',
+      'o.paid_at',
+      'o.confirmed_at',
+      'o.cancelled_at',
+      'o.created_at',
+      'o.updated_at',
+      'p.id as payment_id',
+      'p.status as payment_status',
+      'p.method as payment_method',
+    ])
+    .where('o.id', '=', inIds)
+    .execute();
+  const items = await db(em)
+    .selectFrom('order_items')
+    .select(['id', 'order_id', 'product_id', 'name', 'unit_price', 'quantity', 'line_total'])
+    .where('order_id', '=', inIds)
+    .orderBy('order_id')
+    .orderBy('name')
+    .orderBy('id')
+    .execute();
   const itemsByOrder = new Map<string, OrderItemView[]>();
   for (const i of items) {
     const list = itemsByOrder.get(i.order_id) ?? [];

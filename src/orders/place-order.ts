@@ -4,6 +4,7 @@ import { orderMachine } from '../../machines/order.machine';
 import { readCartLines, removeCartLines } from '../cart/cart-lines';
 import type { Config } from '../config';
 import { quoteCoupon } from '../coupons/coupon-quote';
+import type { Row } from '../db/database';
 import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
@@ -16,13 +17,7 @@ import type { NewOrder, NewOrderItem } from './order-store';
 /** Totals stay well inside PostgreSQL's int range. */
 export const MAX_ORDER_TOTAL = 2_000_000_000;
 
-export interface ProductRow {
-  id: string;
-  name: string;
-  price: number;
-  category: string;
-  status: string;
-}
+export type ProductRow = Row<'products', 'id' | 'name' | 'price' | 'category' | 'status'>;
 
 /**
  * PLACE: snapshot the lines at today's prices, run the machine's initial transition and commit the

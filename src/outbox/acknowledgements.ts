@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { asDate, query, run, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { outboxAlertedTotal } from '../messaging/event-metrics';
@@ -13,18 +14,14 @@ const OVERLAP = '5 seconds';
 /** BullMQ states in which an events job will still run: its event is on its way, not lost. */
 const ALIVE = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
-interface Unacknowledged {
-  id: string;
-  type: string;
-  job_id: string | null;
+type Unacknowledged = Row<'outbox_events', 'id' | 'type' | 'job_id' | 'created_at' | 'payload'> & {
+  /** Only sent rows are checked. */
   sent_at: Date | string;
-  created_at: Date | string;
-  payload: Record<string, unknown>;
   /** Consumers that have not recorded the event (null: all have). */
   missing: string[] | null;
   /** Endpoints whose delivery of it has no outcome yet, though the webhooks consumer fanned it out. */
   undelivered: string[] | null;
-}
+};
 
 export interface AcknowledgementPass {
   checked: boolean;
@@ -53,7 +50,7 @@ export async function checkAcknowledgements(ctx: AppContext, log: Logger): Promi
   const idle = { checked: false, more: false, redelivered: 0, alerted: 0, stillQueued: 0 };
   return ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
     const deadline = `${ctx.config.outboxAckDeadlineMs} milliseconds`;
-    const [mark] = await query<{ checked_until: Date | string; up_to: Date | string }>(
+    const [mark] = await query<Row<'outbox_ack_watermark', 'checked_until'> & { up_to: Date | string }>(
       tx,
       sql`select checked_until, now() - ${deadline}::interval as up_to from outbox_ack_watermark where id = 1
           for update skip locked`,
@@ -173,7 +170,7 @@ async function stillQueued(ctx: AppContext, rows: Unacknowledged[]): Promise<Set
 
 async function redeliver(ctx: AppContext, tx: EntityManager, rows: Unacknowledged[]) {
   const max = ctx.config.outboxMaxAttempts;
-  return query<{ id: string; type: string; status: string; attempts: number; last_error: string }>(
+  return query<Row<'outbox_events', 'id' | 'type' | 'status' | 'attempts'> & { last_error: string }>(
     tx,
     sql`update outbox_events o
         set status = case when o.attempts + 1 >= ${max} then 'ALERTED' else 'FAILED' end,

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import type { OutboxStatus } from '../db/schema/outbox-event.entity';
 import { asDate, query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
@@ -28,20 +29,21 @@ export interface OutboxFilter extends PageRequest {
   aggregateId?: string | undefined;
 }
 
-interface OutboxRow {
-  id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  type: string;
-  queue: string;
-  payload: Record<string, unknown>;
-  status: OutboxStatus;
-  attempts: number;
-  created_at: string | Date;
-  next_attempt_at: string | Date;
-  sent_at: string | Date | null;
-  last_error: string | null;
-}
+type OutboxRow = Row<
+  'outbox_events',
+  | 'id'
+  | 'aggregate_type'
+  | 'aggregate_id'
+  | 'type'
+  | 'queue'
+  | 'payload'
+  | 'status'
+  | 'attempts'
+  | 'created_at'
+  | 'next_attempt_at'
+  | 'sent_at'
+  | 'last_error'
+>;
 
 const COLUMNS = sql`id, aggregate_type, aggregate_id, type, queue, payload, status, attempts, created_at,
   next_attempt_at, sent_at, last_error`;
@@ -97,7 +99,7 @@ export async function retryOutboxEvent(ctx: AppContext, id: string): Promise<Out
         where id = ${id} and status in ('FAILED', 'ALERTED') returning ${COLUMNS}`,
   );
   if (!row) {
-    const [current] = await query<{ status: string }>(
+    const [current] = await query<Row<'outbox_events', 'status'>>(
       em,
       sql`select status from outbox_events where id = ${id}`,
     );
@@ -117,7 +119,7 @@ export async function retryOutboxEvent(ctx: AppContext, id: string): Promise<Out
  * runs; the operator asked for it to run again, so the failed one goes.
  */
 async function forgetFailedJob(ctx: AppContext, queue: string, id: string): Promise<void> {
-  const [target] = await query<{ job_id: string | null }>(
+  const [target] = await query<Row<'outbox_events', 'job_id'>>(
     ctx.orm.em.fork(),
     sql`select job_id from outbox_events where id = ${id}`,
   );

@@ -1,5 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { asDate, query, run, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
 import type { Logger } from '../logger';
@@ -26,23 +27,22 @@ const SENT_RETENTION_DAYS = 7;
  */
 export const eventJobOptions = (attempts: number) => ({ attempts, backoff: { type: 'capped' } }) as const;
 
-export interface OutboxRecord {
-  id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  type: string;
-  payload: Record<string, unknown>;
-  queue: QueueName;
-  job_id: string | null;
-  deliver_at: Date | null;
-  cancel: boolean;
-  attempts: number;
-  /** How often the row was delivered before; a re-delivery's job id carries it. */
-  deliveries: number;
-  created_at: Date;
-  /** The trace of the transaction that wrote the row (null when tracing was off). */
-  trace_context: string | null;
-}
+/** A claimed row: `deliveries` counts earlier deliveries (a re-delivery's job id carries it). */
+export type OutboxRecord = Row<
+  'outbox_events',
+  | 'id'
+  | 'aggregate_type'
+  | 'aggregate_id'
+  | 'type'
+  | 'payload'
+  | 'job_id'
+  | 'deliver_at'
+  | 'cancel'
+  | 'attempts'
+  | 'deliveries'
+  | 'created_at'
+  | 'trace_context'
+> & { queue: QueueName };
 
 /** What one delivery of a row left behind: its job's id and, for a domain event, who must acknowledge it. */
 export interface Delivered {
@@ -215,13 +215,7 @@ export class OutboxRelay {
   private async housekeeping(): Promise<void> {
     const em = this.ctx.orm.em.fork();
     const max = this.ctx.config.outboxMaxAttempts;
-    const reclaimed = await query<{
-      id: string;
-      type: string;
-      queue: string;
-      status: string;
-      attempts: number;
-    }>(
+    const reclaimed = await query<Row<'outbox_events', 'id' | 'type' | 'queue' | 'status' | 'attempts'>>(
       em,
       sql`update outbox_events
           set status = case when attempts + 1 >= ${max} then 'ALERTED' else 'PENDING' end,

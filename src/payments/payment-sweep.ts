@@ -1,5 +1,5 @@
 import type { AppContext } from '../context';
-import type { PaymentMethod } from '../db/schema/payment.entity';
+import type { Row } from '../db/database';
 import { query, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import {
@@ -48,12 +48,12 @@ export async function sweepPayments(ctx: AppContext, log: Logger) {
   const staleMs = retryWindowMs(ctx.config);
   const stale = `${staleMs} milliseconds`;
   const [payments, refunds] = await Promise.all([
-    query<{ id: string }>(
+    query<Row<'payments', 'id'>>(
       em,
       sql`select id from payments where status in ('REQUESTED', 'PROCESSING') and updated_at < now() - ${stale}::interval
           order by updated_at limit ${BATCH}`,
     ),
-    query<{ id: string }>(
+    query<Row<'refunds', 'id'>>(
       em,
       sql`select id from refunds where status in ('REQUESTED', 'PROCESSING') and updated_at < now() - ${stale}::interval
           order by updated_at limit ${BATCH}`,
@@ -88,21 +88,16 @@ async function reconcileLateAnswers(ctx: AppContext, log: Logger): Promise<numbe
   const em = ctx.orm.em.fork();
   const watch = `${LATE_ANSWER_WATCH_MS} milliseconds`;
   const [failedPayments, manualRefunds] = await Promise.all([
-    query<{ id: string; order_id: string; method: PaymentMethod }>(
+    query<Row<'payments', 'id' | 'order_id' | 'method'>>(
       em,
       sql`select id, order_id, method from payments
           where method = any(${METHODS_WITH_LATE_ANSWERS}::text[]) and status = 'FAILED' and failure_reason in ('GATEWAY_TIMEOUT', 'GATEWAY_ERROR')
             and updated_at > now() - ${watch}::interval
           order by updated_at limit ${BATCH}`,
     ),
-    query<{
-      id: string;
-      payment_id: string;
-      order_id: string;
-      amount: number;
-      restock: boolean;
-      method: PaymentMethod;
-    }>(
+    query<
+      Row<'refunds', 'id' | 'payment_id' | 'order_id' | 'amount' | 'restock'> & Row<'payments', 'method'>
+    >(
       em,
       sql`select r.id, r.payment_id, r.order_id, r.amount, r.restock, p.method from refunds r
           join payments p on p.id = r.payment_id

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Row } from '../db/database';
 import type { PaymentMethod, PaymentStatus } from '../db/schema/payment.entity';
 import type { RefundStatus } from '../db/schema/refund.entity';
 import { asIso, query, sql } from '../db/sql';
@@ -38,19 +39,22 @@ export async function loadPaymentViews(
   page?: { page: number; size: number },
 ): Promise<PaymentView[]> {
   const limit = page ? sql`limit ${page.size} offset ${page.page * page.size}` : sql``;
-  const rows = await query<{
-    id: string;
-    order_id: string;
-    user_id: string;
-    method: PaymentMethod;
-    amount: number;
-    status: PaymentStatus;
-    failure_reason: string | null;
-    refunded_amount: number;
-    attempts: number;
-    created_at: Date;
-    completed_at: Date | null;
-  }>(
+  const rows = await query<
+    Row<
+      'payments',
+      | 'id'
+      | 'order_id'
+      | 'user_id'
+      | 'method'
+      | 'amount'
+      | 'status'
+      | 'failure_reason'
+      | 'refunded_amount'
+      | 'attempts'
+      | 'created_at'
+      | 'completed_at'
+    >
+  >(
     em,
     sql`select id, order_id, user_id, method, amount, status, failure_reason, refunded_amount, attempts, created_at,
                completed_at
@@ -77,19 +81,22 @@ export async function loadPaymentView(em: EntityManager, id: string): Promise<Pa
 }
 
 export async function loadRefundView(em: EntityManager, id: string): Promise<RefundView | undefined> {
-  const [r] = await query<{
-    id: string;
-    payment_id: string;
-    order_id: string;
-    user_id: string;
-    amount: number;
-    reason: string | null;
-    restock: boolean;
-    status: RefundStatus;
-    failure_reason: string | null;
-    created_at: Date;
-    completed_at: Date | null;
-  }>(
+  const [r] = await query<
+    Row<
+      'refunds',
+      | 'id'
+      | 'payment_id'
+      | 'order_id'
+      | 'user_id'
+      | 'amount'
+      | 'reason'
+      | 'restock'
+      | 'status'
+      | 'failure_reason'
+      | 'created_at'
+      | 'completed_at'
+    >
+  >(
     em,
     sql`select id, payment_id, order_id, user_id, amount, reason, restock, status, failure_reason, created_at,
                completed_at

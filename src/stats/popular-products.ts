@@ -1,5 +1,6 @@
 import { loadProductViews, type ProductView } from '../catalog/product-view';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { query, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
 import { hashTag } from '../messaging/redis';
@@ -92,7 +93,7 @@ async function computeAndStore(
 }
 
 async function rankProducts(ctx: AppContext, days: number, limit: number) {
-  const rows = await query<{ product_id: string; units: number }>(
+  const rows = await query<Row<'sales_lines', 'product_id'> & { units: number }>(
     ctx.orm.em.fork(),
     sql`select product_id, sum(units)::int as units from sales_lines
         where paid_at >= now() - make_interval(days => ${days})

@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
+import type { NotNull } from 'kysely';
 import type { AppContext } from '../context';
+import { db, type Row } from '../db/database';
 import { asDate, query, run, sql } from '../db/sql';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
@@ -62,7 +64,7 @@ export async function scheduleProbe(ctx: AppContext, webhookId: string, pausedUn
 export async function countFailedAttempt(em: EntityManager, ctx: AppContext, webhookId: string) {
   const threshold = ctx.config.webhookBreakerFailures;
   const pause = `${ctx.config.webhookBreakerPauseMs} milliseconds`;
-  const [row] = await query<{ paused_until: Date | string | null }>(
+  const [row] = await query<Row<'webhooks', 'paused_until'>>(
     em,
     sql`update webhooks set failure_streak = failure_streak + 1,
                paused_until = case when paused_until is null and failure_streak + 1 >= ${threshold}::int
@@ -74,30 +76,32 @@ export async function countFailedAttempt(em: EntityManager, ctx: AppContext, web
 
 /** Every paused endpoint gets its probe again (Redis may have lost it): run at worker start and periodically. */
 export async function rescheduleProbes(ctx: AppContext): Promise<void> {
-  const paused = await query<{ id: string; paused_until: Date | string }>(
-    ctx.orm.em.fork(),
-    sql`select id, paused_until from webhooks where paused_until is not null and active and deleted_at is null`,
-  );
+  const paused = await db(ctx.orm.em.fork())
+    .selectFrom('webhooks')
+    .select(['id', 'paused_until'])
+    .where('paused_until', 'is not', null)
+    .where('active', '=', true)
+    .where('deleted_at', 'is', null)
+    .$narrowType<{ paused_until: NotNull }>()
+    .execute();
   for (const p of paused) await scheduleProbe(ctx, p.id, asDate(p.paused_until));
-}
-
-interface ProbeTarget {
-  url: string;
-  secret: string;
-  usable: boolean;
-  paused_until: Date | string | null;
-  failure_streak: number;
 }
 
 /** `WEBHOOK_PROBE {webhookId}`: one delivery of the oldest held event decides whether to close the circuit. */
 export async function runProbe(ctx: AppContext, job: Job, log: Logger): Promise<string> {
   const { webhookId } = job.data as { webhookId: string };
   const em = ctx.orm.em.fork();
-  const [endpoint] = await query<ProbeTarget>(
-    em,
-    sql`select url, secret, (active and deleted_at is null) as usable, paused_until, failure_streak
-        from webhooks where id = ${webhookId}`,
-  );
+  const endpoint = await db(em)
+    .selectFrom('webhooks')
+    .select([
+      'url',
+      'secret',
+      sql<boolean>`(active and deleted_at is null)`.as('usable'),
+      'paused_until',
+      'failure_streak',
+    ])
+    .where('id', '=', webhookId)
+    .executeTakeFirst();
   if (!endpoint?.usable) {
     await run(em, sql`delete from webhook_backlog where webhook_id = ${webhookId}`);
     return 'abandoned';
@@ -109,10 +113,7 @@ export async function runProbe(ctx: AppContext, job: Job, log: Logger): Promise<
     await scheduleProbe(ctx, webhookId, pausedUntil);
     return 'early';
   }
-  const [oldest] = await query<{ event: HeldEvent['event'] }>(
-    em,
-    sql`select event from webhook_backlog where webhook_id = ${webhookId} order by held_at, event_id limit 1`,
-  );
+  const [oldest] = await heldEvents(em, webhookId, 1);
   if (!oldest) {
     await closeCircuit(em, webhookId);
     return 'closed';
@@ -171,7 +172,7 @@ async function reopen(tx: EntityManager, ctx: AppContext, webhookId: string, str
   );
   const disableAfter = ctx.config.webhookDisableAfter;
   const disabling = sql`active and ${disableAfter}::int > 0 and consecutive_failures + 1 >= ${disableAfter}::int`;
-  const [row] = await query<{ paused_until: Date | string | null; active: boolean }>(
+  const [row] = await query<Row<'webhooks', 'paused_until' | 'active'>>(
     tx,
     sql`update webhooks set failure_streak = failure_streak + 1, consecutive_failures = consecutive_failures + 1,
                paused_until = now() + ${`${pauseMs} milliseconds`}::interval,
@@ -182,16 +183,24 @@ async function reopen(tx: EntityManager, ctx: AppContext, webhookId: string, str
   return row?.active && row.paused_until ? asDate(row.paused_until) : null;
 }
 
+/** The oldest events held for an endpoint; the backlog stores them as their delivery jobs carry them. */
+const heldEvents = (em: EntityManager, webhookId: string, limit: number) =>
+  db(em)
+    .selectFrom('webhook_backlog')
+    .select(['event_id', 'event', 'held_at'])
+    .where('webhook_id', '=', webhookId)
+    .orderBy('held_at')
+    .orderBy('event_id')
+    .limit(limit)
+    .$narrowType<{ event: HeldEvent['event'] }>()
+    .execute();
+
 /** Held events become ordinary delivery jobs again (added before they leave the backlog: none is lost). */
 async function releaseBacklog(ctx: AppContext, webhookId: string): Promise<number> {
   let released = 0;
   for (;;) {
     const em = ctx.orm.em.fork();
-    const held = await query<{ event_id: string; event: HeldEvent['event']; held_at: Date | string }>(
-      em,
-      sql`select event_id, event, held_at from webhook_backlog where webhook_id = ${webhookId}
-          order by held_at, event_id limit ${RELEASE_BATCH}`,
-    );
+    const held = await heldEvents(em, webhookId, RELEASE_BATCH);
     if (held.length === 0) return released;
     await ctx.queues.webhooks.addBulk(
       held.map((h) => ({

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../context';
+import { db } from '../db/database';
 import type { DeliveryOutcome } from '../db/schema/webhook-delivery.entity';
 import { asDate, query, run, sql } from '../db/sql';
 import { uuidv7 } from '../ids';
@@ -10,19 +11,12 @@ import type { WebhookDeliveryJob } from '../messaging/messages';
 import { countFailedAttempt, holdEvents, scheduleProbe } from './circuit-breaker';
 import { type PostResult, postSignedEvent } from './post-signed';
 
-interface Endpoint {
-  url: string;
-  secret: string;
-  usable: boolean;
-  paused_until: Date | string | null;
-}
-
-async function loadEndpoint(em: EntityManager, id: string): Promise<Endpoint | undefined> {
-  const [row] = await query<Endpoint>(
-    em,
-    sql`select url, secret, (active and deleted_at is null) as usable, paused_until from webhooks where id = ${id}`,
-  );
-  return row;
+function loadEndpoint(em: EntityManager, id: string) {
+  return db(em)
+    .selectFrom('webhooks')
+    .select(['url', 'secret', sql<boolean>`(active and deleted_at is null)`.as('usable'), 'paused_until'])
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 /** The endpoint's circuit is open: the event joins its backlog and the job ends (no attempt spent). */

@@ -1,5 +1,6 @@
 import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
+import { db, type Row } from '../db/database';
 import { asIso, query, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
@@ -67,14 +68,15 @@ export async function registerWebhook(
 }
 
 export async function listWebhooks(ctx: AppContext, page: PageRequest) {
-  const [{ rows }, [count]] = await Promise.all([
+  const [{ rows }, count] = await Promise.all([
     loadWebhookViews(ctx, { ...page }),
-    query<{ n: number }>(
-      ctx.orm.em.fork(),
-      sql`select count(*)::int as n from webhooks where deleted_at is null`,
-    ),
+    db(ctx.orm.em.fork())
+      .selectFrom('webhooks')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where('deleted_at', 'is', null)
+      .executeTakeFirstOrThrow(),
   ]);
-  return { data: rows, meta: pageMeta(page, count!.n) };
+  return { data: rows, meta: pageMeta(page, count.n) };
 }
 
 /** Removes an endpoint from delivery (its history stays); an unknown or removed one is 404. */
@@ -89,14 +91,10 @@ export async function deleteWebhook(ctx: AppContext, id: string): Promise<Webhoo
   return { ...view, active: false };
 }
 
-interface WebhookRow {
-  id: string;
-  url: string;
-  events: string[];
-  active: boolean;
-  consecutive_failures: number;
-  created_at: string | Date;
-  disabled_at: string | Date | null;
+type WebhookRow = Row<
+  'webhooks',
+  'id' | 'url' | 'events' | 'active' | 'consecutive_failures' | 'created_at' | 'disabled_at'
+> & {
   attempts: number;
   delivered: number;
   failed_attempts: number;
@@ -105,7 +103,7 @@ interface WebhookRow {
   last_success_at: string | Date | null;
   last_failure_at: string | Date | null;
   last_error: string | null;
-}
+};
 
 async function loadWebhookViews(ctx: AppContext, filter: { id?: string } & PageRequest) {
   const rows = await query<WebhookRow>(

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { db } from '../../db/database';
+import { db, type Row } from '../../db/database';
 import type { UserCouponStatus } from '../../db/schema/user-coupon.entity';
 import { query, sql } from '../../db/sql';
 import { DomainError } from '../../errors/domain-error';
@@ -27,13 +27,15 @@ function notHeld(e: EffectContext, userCouponId: string, step: string): Error {
 export const holdCoupon: Effect = async (e) => {
   const userCouponId = e.order.userCouponId;
   if (!userCouponId) return;
-  const [held] = await query<{ id: string }>(
-    e.em,
-    sql`update user_coupons set order_id = ${e.order.id}, updated_at = ${e.now}
-        where id = ${userCouponId} and user_id = ${e.order.userId} and status in ('ISSUED', 'REFUNDED')
-          and (order_id is null or order_id = ${e.order.id})
-        returning id`,
-  );
+  const held = await db(e.em)
+    .updateTable('user_coupons')
+    .set({ order_id: e.order.id, updated_at: e.now })
+    .where('id', '=', userCouponId)
+    .where('user_id', '=', e.order.userId)
+    .where('status', 'in', ['ISSUED', 'REFUNDED'])
+    .where((eb) => eb.or([eb('order_id', 'is', null), eb('order_id', '=', e.order.id)]))
+    .returning('id')
+    .executeTakeFirst();
   if (!held) throw await holdRefusal(e.em, userCouponId, e.order.userId);
 };
 
@@ -58,7 +60,7 @@ async function holdRefusal(em: EntityManager, userCouponId: string, userId: stri
 export const releaseCoupon: Effect = async (e) => {
   const userCouponId = e.order.userCouponId;
   if (!userCouponId) return;
-  const [released] = await query<{ id: string }>(
+  const [released] = await query<Row<'user_coupons', 'id'>>(
     e.em,
     sql`update user_coupons uc set order_id = null, updated_at = ${e.now}, status = ${returnedStatus('ISSUED', e.now)}
         from coupons c
@@ -73,12 +75,14 @@ export const releaseCoupon: Effect = async (e) => {
 export const useCoupon: Effect = async (e) => {
   const userCouponId = e.order.userCouponId;
   if (!userCouponId) return;
-  const [used] = await query<{ coupon_id: string }>(
-    e.em,
-    sql`update user_coupons set status = 'USED', used_at = ${e.now}, updated_at = ${e.now}
-        where id = ${userCouponId} and order_id = ${e.order.id} and status in ('ISSUED', 'REFUNDED')
-        returning coupon_id`,
-  );
+  const used = await db(e.em)
+    .updateTable('user_coupons')
+    .set({ status: 'USED', used_at: e.now, updated_at: e.now })
+    .where('id', '=', userCouponId)
+    .where('order_id', '=', e.order.id)
+    .where('status', 'in', ['ISSUED', 'REFUNDED'])
+    .returning('coupon_id')
+    .executeTakeFirst();
   if (!used) throw notHeld(e, userCouponId, 'useCoupon');
   e.outbox.event('COUPON_USED', couponAggregate(used.coupon_id), {
     couponId: used.coupon_id,
@@ -92,7 +96,7 @@ export const useCoupon: Effect = async (e) => {
 export const restoreCoupon: Effect = async (e) => {
   const userCouponId = e.order.userCouponId;
   if (!userCouponId) return;
-  const [restored] = await query<{ coupon_id: string; status: UserCouponStatus }>(
+  const [restored] = await query<Row<'user_coupons', 'coupon_id' | 'status'>>(
     e.em,
     sql`update user_coupons uc set order_id = null, updated_at = ${e.now}, status = ${returnedStatus('REFUNDED', e.now)}
         from coupons c

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Row } from '../../db/database';
 import { query, run, sql } from '../../db/sql';
 import type { WriteBatch } from '../../db/write-batch';
 import { DomainError } from '../../errors/domain-error';
@@ -112,7 +113,7 @@ const byProductId = (a: StockLine, b: StockLine) =>
   a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0;
 
 async function orderLines(em: EntityManager, orderId: string): Promise<StockLine[]> {
-  const rows = await query<{ product_id: string; quantity: number }>(
+  const rows = await query<Row<'order_items', 'product_id'> & { quantity: number }>(
     em,
     sql`select product_id, sum(quantity)::int as quantity from order_items where order_id = ${orderId}
         group by product_id order by product_id`,
@@ -169,7 +170,7 @@ async function adjust(
 
 /** Row locks in product-id order: concurrent multi-line orders queue up instead of deadlocking. */
 async function lockInOrder(em: EntityManager, lines: StockLine[]): Promise<Map<string, number>> {
-  const rows = await query<{ product_id: string; available: number }>(
+  const rows = await query<Row<'inventory', 'product_id'> & { available: number }>(
     em,
     sql`select product_id, stock - reserved as available from inventory
         where product_id = any(${lines.map((l) => l.productId)}::uuid[]) order by product_id for update`,
@@ -178,7 +179,7 @@ async function lockInOrder(em: EntityManager, lines: StockLine[]): Promise<Map<s
 }
 
 async function outOfStock(em: EntityManager, lines: StockLine[]): Promise<DomainError> {
-  const rows = await query<{ product_id: string; available: number }>(
+  const rows = await query<Row<'inventory', 'product_id'> & { available: number }>(
     em,
     sql`select product_id, stock - reserved as available from inventory
         where product_id = any(${lines.map((l) => l.productId)}::uuid[])`,

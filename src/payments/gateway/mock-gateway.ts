@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Row } from '../../db/database';
 import type { GatewayChargeKind } from '../../db/schema/gateway-charge.entity';
 import { asDate, query, sql } from '../../db/sql';
 import { GatewayDeclinedError } from '../../errors/gateway-declined.error';
@@ -36,16 +37,10 @@ export interface MockGatewayOptions {
   lenient?: boolean;
 }
 
-interface ChargeRow {
-  id: string;
-  payment_id: string;
-  order_id: string;
-  refund_id: string | null;
-  kind: GatewayChargeKind;
-  amount: number;
-  card_token: string | null;
-  created_at: Date | string;
-}
+type ChargeRow = Row<
+  'gateway_charges',
+  'id' | 'payment_id' | 'order_id' | 'refund_id' | 'kind' | 'amount' | 'card_token' | 'created_at'
+>;
 
 /**
  * A payment gateway that is part of the product: it keeps its own ledger (`gateway_charges`),
@@ -188,7 +183,7 @@ export class MockGateway implements PaymentGateway {
 
   /** `tok_flaky`: the first FLAKY_FAILURES requests of an operation fail; counted in the gateway's own log. */
   private async failWhileFlaky(operation: string): Promise<void> {
-    const [row] = await query<{ attempts: number }>(
+    const [row] = await query<Row<'gateway_attempts', 'attempts'>>(
       this.em(),
       sql`insert into gateway_attempts (operation, attempts, updated_at) values (${operation}, 1, now())
           on conflict (operation) do update set attempts = gateway_attempts.attempts + 1, updated_at = now()
