@@ -109,8 +109,9 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   // The hot requests answered in front of the router (each hands the rest on). While tracing, every
-  // request goes through the router, so each gets its HTTP span.
-  if (!tracing && options.lanes !== false) {
+  // request goes through the router, so each gets its HTTP span; with CORS configured, every API
+  // answer carries the CORS middleware's headers (Vary, Expose-Headers), which only the router adds.
+  if (!tracing && options.lanes !== false && ctx.config.corsOrigins.length === 0) {
     const routed = app.fetch;
     const couponLane = withCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, routed);
     const soldOutLane = withSoldOutOrderLane(ctx, metrics, MAX_BODY_BYTES, couponLane);

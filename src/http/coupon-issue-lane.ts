@@ -37,7 +37,7 @@ function issuedCouponId(request: Request): string | undefined {
  * (201), a refusal rendered once per language (409, 400, 429), or whatever issueCoupon throws, as the
  * error handler renders it. Request id, security headers, histogram series and access line are the
  * router's. Anything else is the router's: no token or a bad one (401), another role (403), an id the
- * route's schema refuses (400), a body the body limit must look at, a cross-origin browser call.
+ * route's schema refuses (400), a body the body limit must look at.
  */
 export function withCouponIssueLane<F extends Fetch>(
   ctx: AppContext,
@@ -45,7 +45,7 @@ export function withCouponIssueLane<F extends Fetch>(
   maxBodyBytes: number,
   fetch: F,
 ): F {
-  const limits = { corsEnabled: ctx.config.corsOrigins.length > 0, maxBodyBytes, readsBody: false };
+  const limits = { maxBodyBytes, readsBody: false };
   const refusals = prepareRefusals(ctx);
   const answers = new LaneAnswers(ctx, metrics, 'POST', COUPON_ISSUE_ROUTE, true);
 

@@ -33,17 +33,16 @@ export function pathWithoutQuery(url: string): string | undefined {
 }
 
 /**
- * Whether a lane may answer this request at all: no browser's cross-origin call while CORS is
- * configured (the router adds the CORS headers), no body the body limit would have to count or refuse.
- * `readsBody`: the lane reads the body, so it needs its length up front.
+ * Whether a lane may answer this request at all: no body the body limit would have to count or refuse.
+ * `readsBody`: the lane reads the body, so it needs its length up front. (With CORS configured there
+ * are no lanes: the CORS middleware adds headers to every API answer, Origin or not.)
  */
 export function laneMayAnswer(
   request: Request,
   env: unknown,
-  limits: { corsEnabled: boolean; maxBodyBytes: number; readsBody: boolean },
+  limits: { maxBodyBytes: number; readsBody: boolean },
 ): boolean {
   const headers = request.headers;
-  if (limits.corsEnabled && headers.get('origin') !== null) return false;
   if (headers.get('transfer-encoding') !== null) return false;
   const length = headers.get('content-length');
   if (length === null) return !limits.readsBody && (fromNodeServer(env) || request.body === null);

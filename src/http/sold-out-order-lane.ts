@@ -52,7 +52,7 @@ export function withSoldOutOrderLane<F extends Fetch>(
 ): F {
   if (!ctx.config.stockGate) return fetch;
   const memo = soldOutMemo(ctx);
-  const limits = { corsEnabled: ctx.config.corsOrigins.length > 0, maxBodyBytes, readsBody: true };
+  const limits = { maxBodyBytes, readsBody: true };
   const answers = new LaneAnswers(ctx, metrics, 'POST', ORDERS_ROUTE, false);
 
   const answerIfSoldOut = async (request: Request, rest: never[]) => {
