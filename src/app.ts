@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppContext } from './context';
 import type { AppEnv } from './http/app-env';
 import { withCachedReadLane } from './http/cached-read-lane';
+import { withCouponIssueLane } from './http/coupon-issue-lane';
 import { handleError, handleNotFound } from './http/error-handler';
 import { authenticate } from './http/middleware/auth';
 import { limitBody } from './http/middleware/body-limit';
@@ -32,6 +33,7 @@ import { popularProductRoutes } from './http/routes/popular-products.routes';
 import { productRoutes } from './http/routes/products.routes';
 import { refundRoutes } from './http/routes/refunds.routes';
 import { reviewRoutes } from './http/routes/reviews.routes';
+import { withSoldOutOrderLane } from './http/sold-out-order-lane';
 import { BULL_BOARD_PATH, bullBoardRoutes } from './http/ui/bull-board';
 import { machinePageRoutes } from './http/ui/machine-page';
 import { createMetrics } from './observability/metrics';
@@ -42,6 +44,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface AppOptions {
   /** Extra readiness checks (e.g. "workers") beside PostgreSQL and Redis. */
   readiness?: Record<string, ReadinessCheck>;
+  /** The lanes in front of the router (default on; off gives the router's own answers, for tests). */
+  lanes?: boolean;
 }
 
 /** The HTTP application: middleware, then one router per resource. No business rule lives here. */
@@ -104,8 +108,15 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/admin/gateway', adminGatewayRoutes(ctx));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
-  // While tracing, every request goes through the router, so each gets its HTTP span.
-  if (!tracing) app.fetch = withCachedReadLane(ctx, metrics, app.fetch);
+  // The hot requests answered in front of the router (each hands the rest on). While tracing, every
+  // request goes through the router, so each gets its HTTP span; with CORS configured, every API
+  // answer carries the CORS middleware's headers (Vary, Expose-Headers), which only the router adds.
+  if (!tracing && options.lanes !== false && ctx.config.corsOrigins.length === 0) {
+    const routed = app.fetch;
+    const couponLane = withCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, routed);
+    const soldOutLane = withSoldOutOrderLane(ctx, metrics, MAX_BODY_BYTES, couponLane);
+    app.fetch = withCachedReadLane(ctx, metrics, soldOutLane);
+  }
   return app;
 }
 

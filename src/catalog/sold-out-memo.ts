@@ -32,6 +32,13 @@ class SoldOutMemo {
     return short.length > 0 ? short : undefined;
   }
 
+  /** Whether the memo knows of any sold-out product now (expired entries are dropped on the way). */
+  knowsAny(now: number): boolean {
+    if (this.entries.size === 0) return false;
+    for (const [productId, entry] of this.entries) if (entry.until <= now) this.entries.delete(productId);
+    return this.entries.size > 0;
+  }
+
   remember(short: readonly Shortage[], now: number): void {
     for (const s of short)
       this.entries.set(s.productId, { available: s.available, until: now + SOLD_OUT_MEMO_MS });

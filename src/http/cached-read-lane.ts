@@ -2,10 +2,9 @@ import { cachedProductJsonIfFresh } from '../catalog/product-cache';
 import type { AppContext } from '../context';
 import { isUuid } from '../ids';
 import type { Metrics } from '../observability/metrics';
+import { type Fetch, pathWithoutQuery } from './lane-support';
 import { logAccess, requestIdFrom } from './middleware/request-context';
 import { preparedJsonResponse } from './prepared-response';
-
-type Fetch = (request: Request, ...rest: never[]) => Response | Promise<Response>;
 
 const PRODUCT_PATH = '/api/v1/products/';
 const onHotRoute = () => true;
@@ -14,19 +13,16 @@ export const PRODUCT_ROUTE = '/api/v1/products/:id';
 
 /**
  * The product id of an anonymous `GET /api/v1/products/{uuid}` without a query string, or undefined.
- * Anything else — another path or method, a token to check, a browser's cross-origin call when CORS
- * is configured — is the router's.
+ * Anything else — another path or method, a token to check — is the router's.
  */
-function anonymousProductRead(request: Request, corsEnabled: boolean): string | undefined {
+function anonymousProductRead(request: Request): string | undefined {
   if (request.method !== 'GET') return undefined;
-  const url = request.url;
-  const pathStart = url.indexOf('/', url.indexOf('//') + 2);
-  if (pathStart < 0 || !url.startsWith(PRODUCT_PATH, pathStart)) return undefined;
-  const id = url.slice(pathStart + PRODUCT_PATH.length);
+  const path = pathWithoutQuery(request.url);
+  if (!path?.startsWith(PRODUCT_PATH)) return undefined;
+  const id = path.slice(PRODUCT_PATH.length);
   if (id.length !== 36 || !isUuid(id)) return undefined;
   const headers = request.headers;
   if (headers.get('authorization') !== null) return undefined;
-  if (corsEnabled && headers.get('origin') !== null) return undefined;
   return id;
 }
 
@@ -40,11 +36,10 @@ function anonymousProductRead(request: Request, corsEnabled: boolean): string | 
  * tracing is on: a lane hit would have no HTTP span.
  */
 export function withCachedReadLane<F extends Fetch>(ctx: AppContext, metrics: Metrics, fetch: F): F {
-  const corsEnabled = ctx.config.corsOrigins.length > 0;
   const observe = (seconds: number) =>
     metrics.httpDuration.observe({ method: 'GET', route: PRODUCT_ROUTE, status: '200' }, seconds);
   const lane = (request: Request, ...rest: never[]) => {
-    const productId = anonymousProductRead(request, corsEnabled);
+    const productId = anonymousProductRead(request);
     if (productId === undefined) return fetch(request, ...rest);
     const started = performance.now();
     return cachedProductJsonIfFresh(ctx, productId).then((json) => {

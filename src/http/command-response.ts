@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import type { CommandResult } from '../commands/dispatch';
 import type { DomainOutcome } from '../commands/outcome';
 import type { ErrorDetail } from '../errors/domain-error';
-import { ERROR_CODES, type ErrorCode } from '../errors/error-codes';
+import { ERROR_CODES, type ErrorCode, type Language } from '../errors/error-codes';
 import type { AppEnv } from './app-env';
 import { refusalBody } from './error-handler';
 
@@ -62,4 +62,13 @@ export function refusalResponse<R extends RouteConfig>(
 ): RouteConfigToTypedResponse<R> {
   const response = c.json(refusalBody(code, c.get('lang') ?? 'en', details), ERROR_CODES[code].status as 409);
   return response as unknown as RouteConfigToTypedResponse<R>;
+}
+
+/** The same refusal as status and JSON text (the bytes c.json sends), for a lane in front of the router. */
+export function refusalJson(
+  code: ErrorCode,
+  lang: Language,
+  details?: ErrorDetail[],
+): { status: number; body: string } {
+  return { status: ERROR_CODES[code].status, body: JSON.stringify(refusalBody(code, lang, details)) };
 }

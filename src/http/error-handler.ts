@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import { DomainError, type ErrorDetail, isDomainError } from '../errors/domain-error';
 import { ERROR_CODES, type ErrorCode, type Language } from '../errors/error-codes';
 import { isInfrastructureUnavailable, isMalformedValue } from '../errors/infrastructure-error';
+import type { Logger } from '../logger';
 import type { AppEnv } from './app-env';
 import { requestLog } from './middleware/request-context';
 
@@ -35,15 +36,31 @@ export function toDomainError(err: unknown): DomainError {
   return new DomainError('INTERNAL');
 }
 
-export function handleError(err: unknown, c: Context<AppEnv>): Response {
+/** What the error handler answers for anything thrown: status, envelope, extra headers. */
+export interface ErrorAnswer {
+  status: number;
+  body: ReturnType<typeof errorBody>;
+  headers: Record<string, string>;
+}
+
+/**
+ * The answer to anything thrown, in the client's language; an unexpected error or an unavailable
+ * dependency is logged through `log` (made only then). handleError sends it; so do the lanes in front of
+ * the router.
+ */
+export function errorAnswer(err: unknown, lang: Language, log: () => Logger | undefined): ErrorAnswer {
   const error = toDomainError(err);
-  if (error.code === 'INTERNAL') requestLog(c)?.error({ err }, 'unhandled error');
-  else if (error.code === 'SERVICE_UNAVAILABLE')
-    requestLog(c)?.warn({ err: String(err) }, 'dependency unavailable');
+  if (error.code === 'INTERNAL') log()?.error({ err }, 'unhandled error');
+  else if (error.code === 'SERVICE_UNAVAILABLE') log()?.warn({ err: String(err) }, 'dependency unavailable');
   const headers: Record<string, string> = { ...error.headers };
   if (error.code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
   if (error.code === 'SERVICE_UNAVAILABLE') headers['Retry-After'] = '5';
-  return c.json(errorBody(error, c.get('lang') ?? 'en'), error.status as 400, headers);
+  return { status: error.status, body: errorBody(error, lang), headers };
+}
+
+export function handleError(err: unknown, c: Context<AppEnv>): Response {
+  const answer = errorAnswer(err, c.get('lang') ?? 'en', () => requestLog(c));
+  return c.json(answer.body, answer.status as 400, answer.headers);
 }
 
 export function handleNotFound(c: Context<AppEnv>): Response {

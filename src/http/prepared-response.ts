@@ -45,28 +45,34 @@ export function preparedJson<T, S extends ContentfulStatusCode>(
   return preparedJsonResponse(c.get('requestId'), status, body) as Response & TypedResponse<T, S, 'json'>;
 }
 
-/** preparedJson outside a hono context (the cached read lane in front of the router). */
-export function preparedJsonResponse(requestId: string, status: number, body: string): Response {
-  const res = new Response(body, {
-    status,
-    headers: {
-      'Content-Type': 'application/json',
-      'X-Request-Id': requestId,
-      'Cross-Origin-Resource-Policy': 'same-origin',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Origin-Agent-Cluster': '?1',
-      'Referrer-Policy': 'no-referrer',
-      'Strict-Transport-Security': 'max-age=15552000; includeSubDomains',
-      'X-Content-Type-Options': 'nosniff',
-      'X-DNS-Prefetch-Control': 'off',
-      'X-Download-Options': 'noopen',
-      'X-Frame-Options': 'DENY',
-      'X-Permitted-Cross-Domain-Policies': 'none',
-      'X-XSS-Protection': '0',
-      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-      'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=()',
-    },
-  });
+/**
+ * preparedJson outside a hono context (the lanes in front of the router); `extra` headers for the odd
+ * answer that carries more (an error's Retry-After or WWW-Authenticate).
+ */
+export function preparedJsonResponse(
+  requestId: string,
+  status: number,
+  body: string,
+  extra?: Record<string, string>,
+): Response {
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json',
+    'X-Request-Id': requestId,
+    'Cross-Origin-Resource-Policy': 'same-origin',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Origin-Agent-Cluster': '?1',
+    'Referrer-Policy': 'no-referrer',
+    'Strict-Transport-Security': 'max-age=15552000; includeSubDomains',
+    'X-Content-Type-Options': 'nosniff',
+    'X-DNS-Prefetch-Control': 'off',
+    'X-Download-Options': 'noopen',
+    'X-Frame-Options': 'DENY',
+    'X-Permitted-Cross-Domain-Policies': 'none',
+    'X-XSS-Protection': '0',
+    'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+    'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=()',
+  };
+  const res = new Response(body, { status, headers: extra ? Object.assign(headers, extra) : headers });
   (res as Marked)[PREPARED] = true;
   return res;
 }

@@ -34,12 +34,10 @@ export async function placeThroughGate(
   if (!ctx.config.stockGate || !request.items) {
     return dispatchOrderCommand(ctx, 'PLACE', request, { idempotencyKey });
   }
+  const known = knownSoldOut(ctx, request.items, idempotencyKey);
+  if (known) return known;
   const lines = sumByProduct(request.items);
   const memo = soldOutMemo(ctx);
-  if (!idempotencyKey) {
-    const known = memo.shortOf(lines, Date.now());
-    if (known) return soldOut(known);
-  }
   const commandId = idempotencyKey ? commandIdFor(request.userId, 'PLACE', idempotencyKey) : uuidv7();
   const verdict = await takeWithRebuild(ctx, commandId, lines);
   if (verdict.kind === 'SOLD_OUT') {
@@ -55,6 +53,23 @@ export async function placeThroughGate(
   }
   if (verdict.kind === 'TAKEN' && result.state === 'done' && result.replayed) await giveBack(ctx, commandId);
   return result;
+}
+
+/**
+ * The sold-out answer the memo already has for an order of explicit items (no Redis, mailbox or
+ * PostgreSQL), or undefined. Never for a keyed request: its receipt must replay the first answer. The
+ * sold-out lane in front of the router asks this too (src/http/sold-out-order-lane.ts).
+ */
+export function knownSoldOut(
+  ctx: AppContext,
+  items: PlaceRequest['items'],
+  idempotencyKey: string | undefined,
+): SoldOut | undefined {
+  if (!ctx.config.stockGate || !items || idempotencyKey) return undefined;
+  const memo = soldOutMemo(ctx);
+  if (!memo.knowsAny(Date.now())) return undefined;
+  const known = memo.shortOf(sumByProduct(items), Date.now());
+  return known && soldOut(known);
 }
 
 const soldOut = (short: readonly Shortage[]): SoldOut => ({

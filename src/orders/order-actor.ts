@@ -9,6 +9,7 @@ import {
 import type { AppContext } from '../context';
 import type { Logger } from '../logger';
 import type { MailboxJob, OrderNotice, PlaceOrderCommand } from '../messaging/messages';
+import { announceOrderChange } from '../messaging/order-status';
 import { commandOrder, type ExistingOrderCommand, notifyOrder } from './order-commands';
 import { businessDay, ensureOrderSequence } from './order-number';
 import { placeOrder } from './place-order';
@@ -72,7 +73,14 @@ export async function applyOrderNotice(ctx: AppContext, notice: OrderNotice, mes
     log.debug({ orderId, event: event.type, outcome }, 'notice not applied');
     return outcome;
   }
-  await afterCommit(ctx, outcome, log);
+  // Watchers of the order's live status hear of a payment's outcome at commit, not one relay pass and
+  // events job later (the ORDER_PAID/ORDER_CANCELLED consumer's ping follows and changes nothing).
+  await Promise.all([
+    afterCommit(ctx, outcome, log),
+    announceOrderChange(ctx, orderId, event.type).catch((err) =>
+      log.debug({ err: String(err) }, 'order status not announced; the event consumer will'),
+    ),
+  ]);
   return 'applied';
 }
 

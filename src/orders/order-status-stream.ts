@@ -5,11 +5,15 @@ import { DomainError } from '../errors/domain-error';
 import { loadOrderStatus, type OrderStatusUpdate } from '../messaging/order-status';
 import type { OrderStatusHub } from '../messaging/order-status-hub';
 
-/** The owner and admins may watch an order; anyone else is told it does not exist. */
+/**
+ * The owner and admins may watch an order; anyone else is told it does not exist. Returns the status
+ * it read, which the stream sends first.
+ */
 export async function assertMayWatchOrder(ctx: AppContext, user: AuthUser, orderId: string) {
   const status = await loadOrderStatus(ctx.orm.em.fork(), orderId);
   if (!status || (status.userId !== user.id && user.role !== 'ADMIN'))
     throw new DomainError('ORDER_NOT_FOUND');
+  return status;
 }
 
 /**
@@ -22,6 +26,8 @@ export async function feedOrderStatus(
   hub: OrderStatusHub,
   stream: SSEStreamingApi,
   orderId: string,
+  /** The status as just read (the access check's read): sent at once, without another query. */
+  current?: OrderStatusUpdate,
 ) {
   let lastVersion = 0;
   let writing: Promise<unknown> = Promise.resolve();
@@ -46,7 +52,8 @@ export async function feedOrderStatus(
     stream.onAbort(unregister);
   });
   // The current status at once, even if the subscription waits for Redis.
-  await reload();
+  if (current) send(current);
+  else await reload();
   const heartbeat = setInterval(() => {
     writing = writing.then(() => stream.write(': heartbeat\n\n')).catch(() => undefined);
   }, ctx.config.sseHeartbeatMs);

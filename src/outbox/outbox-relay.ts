@@ -1,76 +1,44 @@
-import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../context';
 import type { Row } from '../db/database';
-import { asDate, query, run, sql } from '../db/sql';
+import { query, run, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
 import type { Logger } from '../logger';
 import { outboxAlertedTotal } from '../messaging/event-metrics';
 import { outboxWakeChannel } from '../messaging/outbox-signal';
 import { onChannelMessage, subscribeTo } from '../messaging/pubsub';
-import { isQueueName, mailboxFor, type QueueName } from '../messaging/queues';
 import { createRedis } from '../messaging/redis';
-import { inStoredTraceContext } from '../tracing/tracing';
 import { checkAcknowledgements } from './acknowledgements';
+import { type Delivered, type ExpectedAcknowledgements, type OutboxRecord, publish } from './outbox-publish';
 import { WakeSignal } from './wake-signal';
 
 const BATCH = 500;
 /** A PROCESSING row older than this belongs to a relay that died mid-batch: it is offered again. */
 export const RECLAIM_AFTER_S = 30;
 const SENT_RETENTION_DAYS = 7;
-
 /**
- * An `events` job rides out a consumer's hiccup or a short outage itself (the capped backoff, 50 ms
- * doubling up to 5 s, so it runs again within seconds of an outage's end; OUTBOX_EVENT_JOB_ATTEMPTS,
- * 20 ≈ 70 s by default). Past that it fails, and the acknowledgement check (./acknowledgements.ts)
- * delivers the events its consumers did not acknowledge again, with the outbox row's backoff and
- * attempt budget: PostgreSQL, not the job, keeps an event from being lost.
+ * A delivered batch is marked SENT by the relay's next claim, in the same statement; with no wake-up
+ * within this long, the next claim runs anyway (so the mark never waits for a poll interval).
  */
-export const eventJobOptions = (attempts: number) => ({ attempts, backoff: { type: 'capped' } }) as const;
-
-/** A claimed row: `deliveries` counts earlier deliveries (a re-delivery's job id carries it). */
-export type OutboxRecord = Row<
-  'outbox_events',
-  | 'id'
-  | 'aggregate_type'
-  | 'aggregate_id'
-  | 'type'
-  | 'payload'
-  | 'job_id'
-  | 'deliver_at'
-  | 'cancel'
-  | 'attempts'
-  | 'deliveries'
-  | 'created_at'
-  | 'trace_context'
-> & { queue: QueueName };
-
-/** What one delivery of a row left behind: its job's id and, for a domain event, who must acknowledge it. */
-export interface Delivered {
-  id: string;
-  jobId: string | null;
-  consumers: string[] | null;
-}
-
-/**
- * For each domain event (as the relay sends it: `{id, type, aggregateType, aggregateId, occurredAt,
- * data}`), the consumers that must acknowledge it (record it in processed_messages): decided in memory
- * when the relay delivers it, so it costs no round trip. Given by whoever knows the consumers
- * (workers/events.worker.ts).
- */
-export type ExpectedAcknowledgements = (events: unknown[]) => Promise<string[][]>;
+const MARK_WITHIN_MS = 25;
 
 /**
  * Delivers committed outbox rows to Redis, at least once. Any number of relays may run: each claims
  * due rows with FOR UPDATE SKIP LOCKED, marks them PROCESSING, publishes them (job id = the row's job
- * id or its own id, so a repeat is deduplicated by BullMQ) and marks them SENT. A row that cannot be
- * published backs off exponentially and, after OUTBOX_MAX_ATTEMPTS, is ALERTED for an operator.
- * Redis being down is not the row's fault: then nothing is counted and the relay waits.
+ * id or its own id, so a repeat is deduplicated by BullMQ, or by PostgreSQL for jobs removed on
+ * completion) and marks them SENT — in the statement of its next claim, so a pass under load costs one
+ * statement, not two. Until that mark they stay PROCESSING: a relay that dies first leaves them to be
+ * reclaimed and delivered again (RECLAIM_AFTER_S), exactly as one that died before a separate mark.
+ * A row that cannot be published backs off exponentially and, after OUTBOX_MAX_ATTEMPTS, is ALERTED
+ * for an operator. Redis being down is not the row's fault: then nothing is counted and the relay waits.
  */
 export class OutboxRelay {
   private running = false;
-  private loop: Promise<void> | undefined;
+  private loops: Promise<void>[] = [];
   private readonly wake = new WakeSignal();
+  private readonly maintenanceWake = new WakeSignal();
   private readonly subscriber;
+  /** Published rows whose SENT mark rides in the next claim. */
+  private unmarked: Delivered[] = [];
 
   constructor(
     private readonly ctx: AppContext,
@@ -84,29 +52,56 @@ export class OutboxRelay {
 
   start(): void {
     this.running = true;
-    this.loop = this.run();
+    this.loops = [this.run(), this.maintain()];
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.wake.signal();
-    await this.loop;
+    this.maintenanceWake.signal();
+    await Promise.all(this.loops);
+    await this.markSent(this.unmarked).catch((err) =>
+      this.log.warn({ err: String(err) }, 'outbox rows left PROCESSING at stop; they will be reclaimed'),
+    );
+    this.unmarked = [];
     this.subscriber.disconnect();
   }
 
+  /** Deliveries: a pass on every wake-up (or poll), nothing else in the way. */
   private async run(): Promise<void> {
+    while (this.running) {
+      let delivered = 0;
+      let failed = false;
+      // Rows committed before this point are found by the claim below; later ones wake the next round.
+      this.wake.clear();
+      try {
+        delivered = await this.deliverBatch();
+      } catch (error) {
+        this.log.warn({ err: String(error) }, 'outbox relay cannot reach a dependency; waiting');
+        failed = true;
+        this.wake.clear();
+      }
+      const poll = this.ctx.config.outboxPollIntervalMs;
+      const pause = failed ? 1000 : this.unmarked.length > 0 ? Math.min(poll, MARK_WITHIN_MS) : poll;
+      if (delivered < BATCH && this.running) await this.wake.sleep(pause);
+    }
+  }
+
+  /**
+   * The acknowledgement check and housekeeping, on their own clock: a slow pass of either (they scan
+   * what was sent since the last one, and delete old rows) never holds up a delivery.
+   */
+  private async maintain(): Promise<void> {
     let lastHousekeeping = 0;
     let lastAckCheck = Date.now();
     // A quarter of the deadline: an unacknowledged event is found at most ~1.25 deadlines after delivery.
     const ackCheckEvery = Math.min(5000, Math.max(100, this.ctx.config.outboxAckDeadlineMs / 4));
     while (this.running) {
-      let delivered = 0;
-      let pause = this.ctx.config.outboxPollIntervalMs;
-      // Rows committed before this point are found by the claim below; later ones wake the next round.
-      this.wake.clear();
+      let failed = false;
       try {
         if (Date.now() - lastHousekeeping > 5000) {
-          await this.housekeeping();
+          // Reclaimed rows are due at once: the delivery loop is told.
+          if ((await this.housekeeping()) > 0) this.wake.signal();
           lastHousekeeping = Date.now();
         }
         if (Date.now() - lastAckCheck > ackCheckEvery) {
@@ -114,22 +109,22 @@ export class OutboxRelay {
           // After a large loss (a Redis restart under load) the next batch is checked at once.
           lastAckCheck = pass.more ? 0 : Date.now();
         }
-        delivered = await this.deliverBatch();
       } catch (error) {
-        this.log.warn({ err: String(error) }, 'outbox relay cannot reach a dependency; waiting');
-        pause = 1000;
-        this.wake.clear();
+        this.log.warn({ err: String(error) }, 'outbox relay maintenance cannot reach a dependency; waiting');
+        failed = true;
       }
-      if (delivered < BATCH && this.running) await this.wake.sleep(pause);
+      const due = Math.min(lastAckCheck + ackCheckEvery, lastHousekeeping + 5000) - Date.now();
+      if (this.running) await this.maintenanceWake.sleep(failed ? 1000 : Math.max(10, due + 1));
     }
   }
 
-  /** Claims, publishes and settles one batch; returns how many rows it handled. */
+  /** Marks the previous batch SENT, claims and publishes the next; returns how many rows it claimed. */
   async deliverBatch(): Promise<number> {
-    const rows = await this.claim();
+    const rows = await this.claim(this.unmarked);
+    this.unmarked = [];
     if (rows.length === 0) return 0;
     try {
-      await this.markSent(await publish(this.ctx, rows, this.acknowledgers));
+      this.unmarked = await publish(this.ctx, rows, this.acknowledgers);
     } catch (error) {
       if (isInfrastructureUnavailable(error)) {
         await this.release(rows);
@@ -140,10 +135,12 @@ export class OutboxRelay {
     return rows.length;
   }
 
-  private async claim(): Promise<OutboxRecord[]> {
+  /** One statement: the SENT mark of `delivered` (see markSent) and the claim of the next due rows. */
+  private async claim(delivered: Delivered[]): Promise<OutboxRecord[]> {
     return query<OutboxRecord>(
       this.ctx.orm.em.fork(),
-      sql`update outbox_events set status = 'PROCESSING', claimed_at = now()
+      sql`with marked as (${markSentStatement(delivered)})
+          update outbox_events set status = 'PROCESSING', claimed_at = now()
           where id in (select id from outbox_events
                        where status in ('PENDING', 'FAILED') and next_attempt_at <= now()
                        order by next_attempt_at limit ${BATCH} for update skip locked)
@@ -167,18 +164,8 @@ export class OutboxRelay {
     }
   }
 
-  /** One statement for the batch, whatever it carried: the acknowledgement needs no extra round trip. */
   private async markSent(delivered: Delivered[]): Promise<void> {
-    await run(
-      this.ctx.orm.em.fork(),
-      sql`update outbox_events o
-          set status = 'SENT', sent_at = now(), claimed_at = null, deliveries = o.deliveries + 1,
-              job_id = coalesce(t.job_id, o.job_id),
-              consumers = case when t.consumers is null then null else string_to_array(t.consumers, ',') end
-          from unnest(${delivered.map((d) => d.id)}::uuid[], ${delivered.map((d) => d.jobId)}::text[],
-                      ${delivered.map((d) => d.consumers?.join(',') ?? null)}::text[]) as t(id, job_id, consumers)
-          where o.id = t.id`,
-    );
+    if (delivered.length > 0) await run(this.ctx.orm.em.fork(), markSentStatement(delivered));
   }
 
   /** Back to the queue of due rows without counting an attempt (the dependency was down). */
@@ -209,10 +196,10 @@ export class OutboxRelay {
   }
 
   /**
-   * Reclaims rows of relays that died mid-batch and trims old SENT rows. A reclaim counts as an
+   * Reclaims rows of relays that died mid-batch (returns how many) and trims old SENT rows. A reclaim counts as an
    * attempt: a row that kills every relay that takes it must end ALERTED, not loop forever.
    */
-  private async housekeeping(): Promise<void> {
+  private async housekeeping(): Promise<number> {
     const em = this.ctx.orm.em.fork();
     const max = this.ctx.config.outboxMaxAttempts;
     const reclaimed = await query<Row<'outbox_events', 'id' | 'type' | 'queue' | 'status' | 'attempts'>>(
@@ -247,119 +234,21 @@ export class OutboxRelay {
             select consumer, message_id from processed_messages
             where processed_at < now() - ${`${SENT_RETENTION_DAYS} days`}::interval limit 5000)`,
     );
+    return reclaimed.length;
   }
 }
 
 /**
- * Rows written by one transaction share its trace context: each group is published in a span of that
- * trace, so the jobs it enqueues continue it (with tracing off there is one group and no span).
+ * Marks delivered rows SENT with their job id and, for a domain event, the consumers that must
+ * acknowledge it — one statement for a batch, whatever it carried. Only rows still PROCESSING: one
+ * reclaimed meanwhile (its relay looked dead) is delivered again rather than marked.
  */
-async function publish(
-  ctx: AppContext,
-  rows: OutboxRecord[],
-  acknowledgers: ExpectedAcknowledgements,
-): Promise<Delivered[]> {
-  const byTrace = Map.groupBy(rows, (row) => row.trace_context);
-  const delivered = await Promise.all(
-    [...byTrace].map(([traceContext, group]) =>
-      inStoredTraceContext(traceContext, 'outbox relay', { 'shop.outbox.rows': group.length }, () =>
-        publishRows(ctx, group, acknowledgers),
-      ),
-    ),
-  );
-  return delivered.flat();
-}
-
-/**
- * Domain events become `events` jobs named by their type; actor messages carry their own payload.
- * Returns, per row, the job it went out as and (domain events) the consumers that must acknowledge it.
- */
-async function publishRows(
-  ctx: AppContext,
-  rows: OutboxRecord[],
-  acknowledgers: ExpectedAcknowledgements,
-): Promise<Delivered[]> {
-  for (const row of rows)
-    if (!isQueueName(row.queue)) throw new Error(`outbox row names an unknown queue '${row.queue}'`);
-  // A row of the order mailbox goes to its order's shard (a cancellation, whose payload is empty,
-  // by its aggregate: the order).
-  const byQueue = Map.groupBy(rows, (row) =>
-    mailboxFor(
-      ctx.queues,
-      row.queue,
-      { ...row.payload, orderId: row.payload.orderId ?? row.aggregate_id },
-      row.job_id ?? row.id,
-    ),
-  );
-  const now = Date.now();
-  const delivered: Delivered[] = [];
-  await Promise.all(
-    [...byQueue].map(async ([queue, list]) => {
-      const name = list[0]!.queue;
-      for (const row of list.filter((r) => r.cancel)) {
-        await queue.remove(row.job_id!);
-        delivered.push({ id: row.id, jobId: null, consumers: null });
-      }
-      const adds = list.filter((r) => !r.cancel);
-      if (adds.length === 0) return;
-      if (name === 'events') {
-        const expected = await acknowledgers(adds.map(domainEvent));
-        const jobs = eventJobs(adds, ctx.config.outboxEventJobAttempts);
-        await queue.addBulk(jobs);
-        const jobOf = new Map(jobs.flatMap((job) => job.data.events.map((e) => [e.id, job.opts.jobId])));
-        for (const [i, row] of adds.entries())
-          delivered.push({ id: row.id, jobId: jobOf.get(row.id) ?? null, consumers: expected[i]! });
-        return;
-      }
-      await queue.addBulk(
-        adds.map((row) => {
-          const opts: JobsOptions = { jobId: row.job_id ?? row.id };
-          if (row.deliver_at) opts.delay = Math.max(0, asDate(row.deliver_at).getTime() - now);
-          return { name: row.type, data: row.payload, opts };
-        }),
-      );
-      for (const row of adds) delivered.push({ id: row.id, jobId: null, consumers: null });
-    }),
-  );
-  return delivered;
-}
-
-/** At most this many events ride in one `events` job. */
-export const EVENTS_PER_JOB = 100;
-
-/**
- * The domain events of one claim travel as ONE `events` job (split every EVENTS_PER_JOB): a job costs
- * a BullMQ round trip to add, to fetch and to finish, whatever it carries, and a placement batch's
- * events are claimed together. The job id is its first event's id, so a re-delivery of the same rows
- * is deduplicated while the job exists; consumers apply each event at most once by its own id anyway,
- * whichever job it arrives in.
- */
-function eventJobs(rows: OutboxRecord[], attempts: number) {
-  const jobs: OutboxRecord[][] = [];
-  for (let i = 0; i < rows.length; i += EVENTS_PER_JOB) jobs.push(rows.slice(i, i + EVENTS_PER_JOB));
-  return jobs.map((group) => ({
-    name: [...new Set(group.map((row) => row.type))].join('+'),
-    data: { events: group.map(domainEvent) },
-    opts: { ...eventJobOptions(attempts), jobId: eventJobId(group[0]!) },
-  }));
-}
-
-/**
- * The first delivery of a group is known by its first event's id (a relay that died before marking
- * it SENT re-adds the same job, which BullMQ ignores); a re-delivery carries the delivery count, so a
- * kept completed or failed job of an earlier delivery does not swallow it.
- */
-function eventJobId(first: OutboxRecord): string {
-  return first.deliveries > 0 ? `${first.id}-d${first.deliveries}` : first.id;
-}
-
-function domainEvent(row: OutboxRecord) {
-  return {
-    id: row.id,
-    type: row.type,
-    aggregateType: row.aggregate_type,
-    aggregateId: row.aggregate_id,
-    occurredAt: asDate(row.created_at).toISOString(),
-    data: row.payload,
-  };
+function markSentStatement(delivered: Delivered[]) {
+  return sql`update outbox_events o
+    set status = 'SENT', sent_at = now(), claimed_at = null, deliveries = o.deliveries + 1,
+        job_id = coalesce(t.job_id, o.job_id),
+        consumers = case when t.consumers is null then null else string_to_array(t.consumers, ',') end
+    from unnest(${delivered.map((d) => d.id)}::uuid[], ${delivered.map((d) => d.jobId)}::text[],
+                ${delivered.map((d) => d.consumers?.join(',') ?? null)}::text[]) as t(id, job_id, consumers)
+    where o.id = t.id and o.status = 'PROCESSING'`;
 }

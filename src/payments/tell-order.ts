@@ -46,7 +46,7 @@ export function addNotice(outbox: Outbox, orderId: string, fact: PaymentFact, at
 /**
  * Tells the order a fact through the outbox, in one committed transaction together with `alongside`
  * (the balance debit or credit the fact is about), then wakes the relay. A balance conflict runs the
- * whole transaction again.
+ * whole transaction again. Without `alongside` the notice is one statement (its own transaction).
  */
 export async function tellOrder(
   ctx: AppContext,
@@ -56,14 +56,19 @@ export async function tellOrder(
   alongside?: (tx: EntityManager) => Promise<unknown>,
   attempt = 1,
 ): Promise<void> {
-  await retryOnBalanceConflict(() =>
-    ctx.orm.em.fork().transactional(async (tx) => {
-      await alongside?.(tx);
-      const outbox = new Outbox();
-      addNotice(outbox, orderId, fact, attempt);
-      await outbox.flush(tx, new Date());
-    }),
-  );
+  const writeNotice = (em: EntityManager) => {
+    const outbox = new Outbox();
+    addNotice(outbox, orderId, fact, attempt);
+    return outbox.flush(em, new Date());
+  };
+  if (alongside) {
+    await retryOnBalanceConflict(() =>
+      ctx.orm.em.fork().transactional(async (tx) => {
+        await alongside(tx);
+        await writeNotice(tx);
+      }),
+    );
+  } else await writeNotice(ctx.orm.em.fork());
   await wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'));
   log.debug({ orderId, fact: fact.type, ...('reason' in fact ? { reason: fact.reason } : {}) }, 'order told');
 }

@@ -1,5 +1,5 @@
 import type { Scenario } from './scenario';
-import { checkout } from './scenarios/checkout';
+import { checkout, checkoutStream } from './scenarios/checkout';
 import { couponRush } from './scenarios/coupon-rush';
 import { flashSale } from './scenarios/flash-sale';
 import { outboxLag } from './scenarios/outbox-lag';
@@ -18,6 +18,7 @@ export const SCENARIOS: Scenario[] = [
   flashSale,
   productReads,
   checkout,
+  checkoutStream,
   couponRush,
   outboxLag,
   timers,

@@ -248,3 +248,32 @@ describe('access lines', () => {
     expect(atDebug.lines.every((l) => l.msg !== 'request' || typeof l.requestId === 'string')).toBe(true);
   });
 });
+
+describe('the lanes with CORS configured', () => {
+  it('step aside: every answer carries the CORS middleware’s headers, with or without an Origin', async () => {
+    const seller = await shop.createUser('SELLER');
+    const [buyer] = await createBuyers(shop, 1);
+    const coupon = await createCoupon(shop, seller, { totalQuantity: 1 });
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Cors', price: 500, category: 'c', initialStock: 2 },
+    });
+    const app = createApp({
+      ...shop.ctx,
+      config: { ...shop.ctx.config, corsOrigins: ['https://shop.example'] },
+    });
+    const product = `/api/v1/products/${created.body.data.id}`;
+    await app.request(product); // fills the cache
+    const answers = [
+      await app.request(product),
+      await app.request(`/api/v1/coupons/${coupon.id}/issue`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${buyer!.token}` },
+      }),
+    ];
+    for (const res of answers) {
+      expect(res.headers.get('vary'), res.url).toContain('Origin');
+      expect(res.headers.get('access-control-expose-headers'), res.url).toContain('X-Request-Id');
+    }
+  });
+});

@@ -31,5 +31,6 @@ export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
   };
 }
 
-const fromNodeServer = (env: unknown): boolean =>
+/** Whether the request came through @hono/node-server (its env holds the IncomingMessage). */
+export const fromNodeServer = (env: unknown): boolean =>
   typeof env === 'object' && env !== null && 'incoming' in env && env.incoming !== undefined;

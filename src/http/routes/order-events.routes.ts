@@ -45,7 +45,7 @@ export function orderEventsRoutes(ctx: AppContext) {
   return createRouter().openapi(events, async (c) => {
     const orderId = c.req.valid('param').id;
     const user = currentUser(c);
-    await assertMayWatchOrder(ctx, user, orderId);
+    const current = await assertMayWatchOrder(ctx, user, orderId);
     const open = openStreams.get(user.id) ?? 0;
     if (open >= ctx.config.sseMaxStreamsPerUser) {
       throw new DomainError(
@@ -60,7 +60,7 @@ export function orderEventsRoutes(ctx: AppContext) {
       c,
       async (stream) => {
         try {
-          await feedOrderStatus(ctx, hub, stream, orderId);
+          await feedOrderStatus(ctx, hub, stream, orderId, current);
         } finally {
           release(user.id);
         }

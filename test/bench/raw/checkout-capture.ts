@@ -35,14 +35,17 @@ export interface CapturedCheckout extends CapturedWork {
   steps: { name: string; statements: number; transactions: number }[];
 }
 
+/** Captures made by this process (each gets a scratch database of its own). */
+let captures = 0;
+
 /**
  * Runs one whole card checkout through the actors' own code, in this process, recording every
  * statement at the driver (see statement-recorder.ts):
  * 1. PLACE — `placeOrder` in a transaction, as the order actor runs it;
  * 2. PAY — `commandOrder(tx, 'PAY', …)` in a transaction (payment row, CAPTURE message, order step);
  * 3. CAPTURE — `capturePayment`, as the payment actor runs the CAPTURE job: the attempt's payment
- *    update, the mock gateway's ledger look-up and insert (its own autocommit statements, as a remote
- *    PG's would be), and the transaction with the outbox notice for the order;
+ *    update, the mock gateway's idempotent ledger insert (its own autocommit statement, as a remote
+ *    PG's would be), and the outbox notice for the order (one statement);
  * 4. PAYMENT_SUCCEEDED — `notifyOrder` with the notice's own job id and event, in a transaction, as
  *    the order actor applies it (payment COMPLETED, order PAID, stock committed, events, timer).
  * The relay's deliveries between the steps and the reads around them (receipts, replies, the
@@ -56,7 +59,10 @@ export async function captureCheckout(
   env: Record<string, string>,
   benchDatabase: string,
 ): Promise<CapturedCheckout> {
-  const name = `${benchDatabase}_checkout`;
+  // A name of its own per capture: the order-number sequence is remembered per database URL, so a
+  // second capture in one run (checkout, then checkout-stream) must not reuse the first one's name.
+  captures += 1;
+  const name = `${benchDatabase}_checkout${captures > 1 ? captures : ''}`;
   await withAdminClient((client) => client.query(`create database "${name}"`));
   const url = databaseUrl(name);
   const redisPrefix = `${env.REDIS_PREFIX ?? 'bench'}-capture`;

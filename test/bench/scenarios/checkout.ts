@@ -1,7 +1,7 @@
 import { captureCheckout } from '../raw/checkout-capture';
 import { capturedReplayPlan, replayTransactions, runSetup } from '../raw/sql-replay';
 import type { BenchContext, ResultRow, Scenario } from '../scenario';
-import { type CheckoutStages, POLL_EVERY_MS, runCheckoutPhase } from '../support/checkout';
+import { type CheckoutStages, type CheckoutWait, POLL_EVERY_MS, runCheckoutPhase } from '../support/checkout';
 import { latencyRows, outcomeSummary, rateOf, round } from '../support/rows';
 
 /** Enough products that two concurrent checkouts almost never touch the same inventory row. */
@@ -18,85 +18,109 @@ export const CHECKOUT_SERVER_ENV = { PAYMENT_GATEWAY_LATENCY_MS: '0' };
  * the payment actor's capture statements, PAYMENT_SUCCEEDED), captured from the actors' own code and
  * replayed through `pg` at the same concurrency. SPEC §9 sets no checkout target.
  */
-export const checkout: Scenario = {
-  name: 'checkout',
-  summary:
-    'N buyers: place + pay (CARD, gateway latency 0) + poll until PAID vs the captured checkout SQL via pg',
-  defaultConcurrency: 8,
-  serverEnv: CHECKOUT_SERVER_ENV,
-  run: async (bench, concurrency) => {
-    bench.note(`seeding ${PRODUCTS} products and ${concurrency} buyers`);
-    const buyers = await bench.seed.buyers(concurrency);
-    const products = await bench.seed.products(PRODUCTS, { stock: AMPLE_STOCK });
-    const since = new Date();
-    const { phase: shop, stages } = await runCheckoutPhase(
-      bench,
-      `shop checkout @${concurrency}`,
-      concurrency,
-      buyers,
-      products,
-    );
-    const money = await checkMoney(
-      bench,
-      buyers.map((b) => b.id),
-      since,
-      shop.load.outcomes.PAID ?? 0,
-    );
+export const checkout: Scenario = checkoutScenario(
+  'checkout',
+  'N buyers: place + pay (CARD, gateway latency 0) + poll until PAID vs the captured checkout SQL via pg',
+  'poll',
+);
 
-    const capture = await captureCheckout(bench.shop.env, bench.database.name);
-    bench.note(
-      `captured the checkout: ${capture.steps.map((s) => `${s.name} ${s.statements} statements`).join(', ')}`,
-    );
-    await runSetup(bench.database.url, capture);
-    const plan = capturedReplayPlan(
-      capture,
-      buyers.map((b) => b.id),
-      products,
-    );
-    const raw = await bench.phase(`raw checkout SQL via pg @${concurrency}`, { concurrency }, (options) =>
-      replayTransactions(bench.database.url, plan, options),
-    );
+/**
+ * The same checkout, the buyer waiting on the order's live status stream (GET /orders/{id}/events,
+ * opened before paying) instead of polling: what a checkout costs without the polls' GETs.
+ */
+export const checkoutStream: Scenario = checkoutScenario(
+  'checkout-stream',
+  'checkout, waiting for PAID on the order-status stream (SSE) instead of polling',
+  'stream',
+);
 
-    const checkouts = rateOf(shop.load, 'PAID');
-    const rawRate = rateOf(raw.load, 'ok');
-    const transactions = capture.steps.reduce((n, s) => n + s.transactions, 0);
-    const rows: ResultRow[] = [
-      {
-        metric: `checkouts/s @${concurrency}`,
-        value: round(checkouts, 0),
-        raw: {
-          value: round(rawRate, 0),
-          unit: 'checkouts/s',
-          what: `checkout SQL via pg: ${capture.statements.length} statements, ${transactions} tx`,
+function checkoutScenario(name: string, summary: string, wait: CheckoutWait): Scenario {
+  return {
+    name,
+    summary,
+    defaultConcurrency: 8,
+    serverEnv: CHECKOUT_SERVER_ENV,
+    run: async (bench, concurrency) => {
+      bench.note(`seeding ${PRODUCTS} products and ${concurrency} buyers`);
+      const buyers = await bench.seed.buyers(concurrency);
+      const products = await bench.seed.products(PRODUCTS, { stock: AMPLE_STOCK });
+      const since = new Date();
+      const { phase: shop, stages } = await runCheckoutPhase(
+        bench,
+        `shop checkout${wait === 'stream' ? ' (status stream)' : ''} @${concurrency}`,
+        concurrency,
+        buyers,
+        products,
+        wait,
+      );
+      const money = await checkMoney(
+        bench,
+        buyers.map((b) => b.id),
+        since,
+        shop.load.outcomes.PAID ?? 0,
+      );
+
+      const capture = await captureCheckout(bench.shop.env, bench.database.name);
+      bench.note(
+        `captured the checkout: ${capture.steps.map((s) => `${s.name} ${s.statements} statements`).join(', ')}`,
+      );
+      await runSetup(bench.database.url, capture);
+      const plan = capturedReplayPlan(
+        capture,
+        buyers.map((b) => b.id),
+        products,
+      );
+      const raw = await bench.phase(`raw checkout SQL via pg @${concurrency}`, { concurrency }, (options) =>
+        replayTransactions(bench.database.url, plan, options),
+      );
+
+      const checkouts = rateOf(shop.load, 'PAID');
+      const rawRate = rateOf(raw.load, 'ok');
+      const transactions = capture.steps.reduce((n, s) => n + s.transactions, 0);
+      const rows: ResultRow[] = [
+        {
+          metric: `checkouts/s @${concurrency}`,
+          value: round(checkouts, 0),
+          raw: {
+            value: round(rawRate, 0),
+            unit: 'checkouts/s',
+            what: `checkout SQL via pg: ${capture.statements.length} statements, ${transactions} tx`,
+          },
+          ratio: checkouts / rawRate,
         },
-        ratio: checkouts / rawRate,
-      },
-      ...latencyRows(shop.load, {
-        raw: raw.load,
-        rawWhat: 'SQL sequence',
-        label: 'place→PAID',
-        outcome: 'PAID',
-      }),
-      ...stageRows(stages),
-      { metric: 'responses', value: outcomeSummary(shop.load) },
-      {
-        metric: 'money',
-        value: money.consistent
-          ? `${money.paidOrders} PAID = ${money.completedPayments} COMPLETED = ${money.captures} captures`
-          : `MISMATCH ${JSON.stringify(money)}`,
-        target: { text: 'one capture per PAID order', met: money.consistent },
-      },
-    ];
-    return {
-      rows,
-      phases: [shop, raw],
-      checks: { money, stages: stages.summary(), pollEveryMs: POLL_EVERY_MS, capturedSteps: capture.steps },
-    };
-  },
-};
+        ...latencyRows(shop.load, {
+          raw: raw.load,
+          rawWhat: 'SQL sequence',
+          label: 'place→PAID',
+          outcome: 'PAID',
+        }),
+        ...stageRows(stages, wait),
+        { metric: 'responses', value: outcomeSummary(shop.load) },
+        {
+          metric: 'money',
+          value: money.consistent
+            ? `${money.paidOrders} PAID = ${money.completedPayments} COMPLETED = ${money.captures} captures`
+            : `MISMATCH ${JSON.stringify(money)}`,
+          target: { text: 'one capture per PAID order', met: money.consistent },
+        },
+      ];
+      return {
+        rows,
+        phases: [shop, raw],
+        checks: {
+          money,
+          stages: stages.summary(),
+          wait,
+          pollEveryMs: POLL_EVERY_MS,
+          capturedSteps: capture.steps,
+        },
+      };
+    },
+  };
+}
 
-/** p50 of each leg of a checkout, and how many GET /orders/{id} one took. */
-export function stageRows(stages: CheckoutStages): ResultRow[] {
+/** p50 of each leg of a checkout, and how many GET /orders/{id} one took (none on the status stream). */
+export function stageRows(stages: CheckoutStages, wait: CheckoutWait = 'poll'): ResultRow[] {
   const s = stages.summary();
   return [
     {
@@ -109,10 +133,12 @@ export function stageRows(stages: CheckoutStages): ResultRow[] {
       value: `${round(s.place.p95)} / ${round(s.pay.p95)} / ${round(s.settle.p95)}`,
       unit: 'ms',
     },
-    {
-      metric: `GET /orders polls per checkout (every ${POLL_EVERY_MS} ms)`,
-      value: round(s.pollsPerCheckout, 1),
-    },
+    wait === 'stream'
+      ? { metric: 'waited on', value: 'one order-status stream per checkout (GET /orders/{id}/events)' }
+      : {
+          metric: `GET /orders polls per checkout (every ${POLL_EVERY_MS} ms)`,
+          value: round(s.pollsPerCheckout, 1),
+        },
   ];
 }
 

@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Pool, request as undiciRequest } from 'undici';
 
 export interface HttpResponse {
   status: number;
@@ -14,6 +14,16 @@ export interface HttpRequestOptions {
 
 export interface HttpClient {
   request: (method: string, path: string, options?: HttpRequestOptions) => Promise<HttpResponse>;
+  /**
+   * GETs a streamed response (Server-Sent Events) on a connection of its own, reading until `done`
+   * holds for the text received so far (or `signal` aborts); then drops the connection, as a client
+   * closing its EventSource does. Resolves with the status and the text read.
+   */
+  watch: (
+    path: string,
+    options: { headers?: Record<string, string>; signal: AbortSignal },
+    done: (text: string) => boolean,
+  ) => Promise<HttpResponse>;
   close: () => Promise<void>;
 }
 
@@ -38,5 +48,20 @@ export function createHttpClient(baseUrl: string, connections: number): HttpClie
     await res.body.dump();
     return { status: res.statusCode, body: undefined };
   };
-  return { request, close: () => pool.close() };
+  const watch: HttpClient['watch'] = async (path, { headers, signal }, done) => {
+    const res = await undiciRequest(new URL(path, baseUrl), { method: 'GET', headers, signal });
+    let text = '';
+    try {
+      for await (const chunk of res.body) {
+        text += String(chunk);
+        if (done(text)) break;
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    } finally {
+      res.body.destroy();
+    }
+    return { status: res.statusCode, body: text };
+  };
+  return { request, watch, close: () => pool.close() };
 }

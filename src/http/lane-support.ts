@@ -1,0 +1,146 @@
+import type { AppContext } from '../context';
+import type { Language } from '../errors/error-codes';
+import type { Metrics } from '../observability/metrics';
+import type { AuthUser } from './app-env';
+import { fromNodeServer } from './middleware/body-limit';
+import { languageOf, logAccess, requestIdFrom } from './middleware/request-context';
+import { preparedJsonResponse } from './prepared-response';
+
+/**
+ * What the lanes in front of the router share (the cached read, the sold-out order, the coupon issue):
+ * each answers one hot request exactly as the router would and hands everything it is not sure of to
+ * the router, which then answers it with its whole middleware chain.
+ */
+
+export type Fetch = (request: Request, ...rest: never[]) => Response | Promise<Response>;
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+/** The JSON media types the router's body validator accepts, spelled the common ways (a subset is enough). */
+const JSON_TYPES = new Set([
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/json; charset=UTF-8',
+]);
+
+/**
+ * The path of an absolute request URL, or undefined when it has a query string: a query may carry a
+ * credential (`?access_token=`), so such requests are the router's.
+ */
+export function pathWithoutQuery(url: string): string | undefined {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start < 0 || url.indexOf('?', start) >= 0) return undefined;
+  return url.slice(start);
+}
+
+/**
+ * Whether a lane may answer this request at all: no body the body limit would have to count or refuse.
+ * `readsBody`: the lane reads the body, so it needs its length up front. (With CORS configured there
+ * are no lanes: the CORS middleware adds headers to every API answer, Origin or not.)
+ */
+export function laneMayAnswer(
+  request: Request,
+  env: unknown,
+  limits: { maxBodyBytes: number; readsBody: boolean },
+): boolean {
+  const headers = request.headers;
+  if (headers.get('transfer-encoding') !== null) return false;
+  const length = headers.get('content-length');
+  if (length === null) return !limits.readsBody && (fromNodeServer(env) || request.body === null);
+  return /^\d+$/.test(length) && Number(length) <= limits.maxBodyBytes;
+}
+
+/** A JSON body the router's validator would read as JSON (anything else is the router's to refuse). */
+export const hasJsonContentType = (headers: Headers): boolean =>
+  JSON_TYPES.has(headers.get('content-type') ?? '');
+
+/**
+ * The user the bearer token speaks for (the token checker's per-process caches; a user new to the
+ * process is read as the router would read it), or undefined when the router must answer: no token,
+ * a malformed header, an invalid, expired or revoked token, a lookup that failed.
+ */
+export async function laneUser(ctx: AppContext, headers: Headers): Promise<AuthUser | undefined> {
+  const header = headers.get('authorization');
+  if (header === null) return undefined;
+  const token = BEARER.exec(header)?.[1];
+  if (!token) return undefined;
+  try {
+    return await ctx.tokenChecker.authenticate(token);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The router's request again, for a lane that read the body and then found the request is not its own. */
+export function withBodyAgain(request: Request, body: ArrayBuffer): Request {
+  return new Request(request.url, { method: request.method, headers: request.headers, body });
+}
+
+/** One request a lane answers: what the router's request context would have made of it. */
+export interface LaneRequest {
+  started: number;
+  requestId: string;
+  lang: Language;
+  path: string;
+  user: AuthUser;
+}
+
+export function laneRequest(request: Request, path: string, user: AuthUser, started: number): LaneRequest {
+  const headers = request.headers;
+  return {
+    started,
+    requestId: requestIdFrom(headers.get('x-request-id')),
+    lang: languageOf(headers.get('accept-language') ?? undefined),
+    path,
+    user,
+  };
+}
+
+type Observe = (seconds: number) => void;
+
+/**
+ * Answers a lane's requests of one route as the router's middleware would: the prepared JSON answer
+ * (request id, security headers), the HTTP histogram's series of the router's route template, the
+ * access line at the router's level.
+ */
+export class LaneAnswers {
+  private readonly series = new Map<number, Observe>();
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly metrics: Metrics,
+    private readonly method: string,
+    /** The route template the router's metrics middleware labels this route with. */
+    private readonly route: string,
+    /** Whether the router logs the route's access lines at debug (request-context.ts HOT_ROUTES). */
+    private readonly hot: boolean,
+  ) {}
+
+  answer(req: LaneRequest, status: number, body: string, headers?: Record<string, string>): Response {
+    const res = preparedJsonResponse(req.requestId, status, body, headers);
+    const ms = performance.now() - req.started;
+    this.observe(status)(ms / 1000);
+    const hot = this.hot;
+    logAccess(
+      this.ctx.log,
+      ms,
+      () => hot,
+      () => ({ requestId: req.requestId, method: this.method, path: req.path, status, userId: req.user.id }),
+    );
+    return res;
+  }
+
+  /** The histogram child of one status, made once (labelling per request hashes the labels each time). */
+  private observe(status: number): Observe {
+    let observe = this.series.get(status);
+    if (!observe) {
+      const child = this.metrics.httpDuration.labels({
+        method: this.method,
+        route: this.route,
+        status: String(status),
+      });
+      observe = (seconds) => child.observe(seconds);
+      this.series.set(status, observe);
+    }
+    return observe;
+  }
+}

@@ -1,0 +1,108 @@
+import http from 'node:http';
+import { type ServerType, serve } from '@hono/node-server';
+import { expect } from 'vitest';
+import { createApp, MAX_BODY_BYTES } from '../../src/app';
+import type { Fetch } from '../../src/http/lane-support';
+import { createMetrics, type Metrics } from '../../src/observability/metrics';
+import { sample } from './prometheus';
+import type { TestShop } from './test-shop';
+
+export interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface SendOptions {
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+/** One request over a real socket (as clients reach the shop: @hono/node-server, Content-Length). */
+export function send(port: number, method: string, path: string, options: SendOptions = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { ...options.headers };
+    if (options.body !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      headers['content-length'] = Buffer.byteLength(options.body);
+    }
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    if (options.body !== undefined) req.write(options.body);
+    req.end();
+  });
+}
+
+/**
+ * A lane under test and the router beside it, both over real sockets and on the same shop: `lane`
+ * serves the lane in front of a router that counts what it is handed (`routed()`), `router` serves
+ * the router alone (createApp without lanes), for the answer the lane must give byte for byte.
+ */
+export interface LaneBench {
+  lanePort: number;
+  routerPort: number;
+  /** How many requests the lane handed to the router so far. */
+  routed: () => number;
+  /** The lane's own histogram registry and the router's /metrics text. */
+  laneMetrics: Metrics;
+  routerMetricsText: () => Promise<string>;
+  close: () => Promise<void>;
+}
+
+type Lane = (ctx: TestShop['ctx'], metrics: Metrics, maxBodyBytes: number, fetch: Fetch) => Fetch;
+
+const listen = (fetch: Fetch) =>
+  new Promise<{ server: ServerType; port: number }>((resolve) => {
+    const server = serve({ fetch: fetch as never, port: 0, hostname: '127.0.0.1' }, (info) =>
+      resolve({ server, port: info.port }),
+    );
+  });
+
+export async function startLaneBench(shop: TestShop, lane: Lane): Promise<LaneBench> {
+  const router = createApp(shop.ctx, { lanes: false });
+  const laneMetrics = createMetrics(shop.ctx);
+  let routed = 0;
+  const countingRouter: Fetch = (request, ...rest) => {
+    routed++;
+    return router.fetch(request, ...(rest as []));
+  };
+  const laneServer = await listen(lane(shop.ctx, laneMetrics, MAX_BODY_BYTES, countingRouter));
+  const routerServer = await listen(router.fetch as Fetch);
+  return {
+    lanePort: laneServer.port,
+    routerPort: routerServer.port,
+    routed: () => routed,
+    laneMetrics,
+    routerMetricsText: async () => (await router.request('/metrics')).text(),
+    close: async () => {
+      await new Promise((resolve) => laneServer.server.close(resolve));
+      await new Promise((resolve) => routerServer.server.close(resolve));
+      laneMetrics.dispose();
+    },
+  };
+}
+
+const PER_REQUEST = new Set(['x-request-id', 'date', 'connection', 'keep-alive']);
+
+/** The lane's answer is the router's: status, body bytes, every header but the per-request ones. */
+export function expectSameAnswer(lane: Answer, router: Answer, what: string): void {
+  expect(lane.status, what).toBe(router.status);
+  expect(lane.body, what).toBe(router.body);
+  const names = (a: Answer) =>
+    Object.keys(a.headers)
+      .filter((h) => !PER_REQUEST.has(h))
+      .sort();
+  expect(names(lane), what).toEqual(names(router));
+  for (const name of names(lane)) expect(lane.headers[name], `${what}: ${name}`).toBe(router.headers[name]);
+}
+
+/** The count of one series of the HTTP histogram in a /metrics text. */
+export const histogramCount = (text: string, labels: Record<string, string>) =>
+  sample(text, 'shop_http_request_duration_seconds_count', labels) ?? 0;
