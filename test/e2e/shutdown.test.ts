@@ -34,12 +34,12 @@ describe('graceful shutdown (SIGTERM)', () => {
       10_000,
       5,
     );
-    // A PLACE job carries one command, a PLACE_BATCH job several.
-    const heldCommands = held!.flatMap((job) =>
-      job.name === 'PLACE_BATCH'
-        ? (job.data.commands as { commandId: string }[]).map((c) => c.commandId)
-        : [job.data.commandId as string],
-    );
+    // A PLACE job carries one command, a PLACE_BATCH job several (the sweep's job, none).
+    const heldCommands = held!.flatMap((job) => {
+      if (job.name === 'PLACE_BATCH')
+        return (job.data.commands as { commandId: string }[]).map((c) => c.commandId);
+      return job.name === 'PLACE' ? [job.data.commandId as string] : [];
+    });
 
     const exitCode = await worker.kill('SIGTERM');
     expect(exitCode).toBe(0);
