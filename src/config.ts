@@ -134,6 +134,11 @@ const envSchema = z.object({
   SSE_MAX_STREAMS_PER_USER: int(1, 5),
   COUPON_ISSUE_RATE_PER_MIN: int(1, 30),
   WORKERS: workersSchema,
+  /**
+   * Worker processes `npm start` forks beside its API process (each runs WORKERS, as `npm run
+   * worker`), so HTTP and the workers each get a core; 0 runs the workers inside the API process.
+   */
+  WORKER_PROCESSES: int(0, 1).pipe(z.number().max(16)),
   WORKER_CONCURRENCY: int(1, 32),
   /** Jobs in flight in the order worker: the PLACE commands it holds at once form its placement batches. */
   ORDER_WORKER_CONCURRENCY: int(1, 128),
@@ -278,6 +283,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     sseMaxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
     couponIssueRatePerMin: env.COUPON_ISSUE_RATE_PER_MIN,
     workers: env.WORKERS,
+    workerProcesses: env.WORKER_PROCESSES,
     workerConcurrency: env.WORKER_CONCURRENCY,
     orderWorkerConcurrency: env.ORDER_WORKER_CONCURRENCY,
     workerLockMs: env.WORKER_LOCK_MS,

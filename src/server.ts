@@ -1,5 +1,6 @@
 import { type ServerType, serve } from '@hono/node-server';
 import { startWorkers } from '../workers';
+import { forkWorkerProcesses } from '../workers/worker-processes';
 import { createApp } from './app';
 import { ensureAdmin } from './auth/auth.service';
 import { rebuildStockGateAtStart } from './catalog/stock-gate-rebuild';
@@ -26,15 +27,27 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
   const ctx = await createContext(config, database.url, log);
   const applied = await migrate(ctx.orm);
   if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
+  // The workers in processes of their own (WORKER_PROCESSES), started once the database is migrated.
+  const forked =
+    config.workers !== 'none' && config.workerProcesses > 0
+      ? forkWorkerProcesses(
+          config.workerProcesses,
+          { DATABASE_URL: database.url, WORKERS: config.workers },
+          log,
+        )
+      : undefined;
   await ensureAdmin(ctx);
   await rebuildAllCouponGates(ctx).catch((err) => log.warn({ err: String(err) }, 'coupon gates not rebuilt'));
   if (config.seedDemo) await seedDemoCatalogIfEmpty(ctx);
   await rebuildStockGateAtStart(ctx).catch((err) => log.warn({ err: String(err) }, 'stock gate not rebuilt'));
 
-  const workers = await startWorkers(ctx, config.workers);
+  const workers = await startWorkers(ctx, forked ? 'none' : config.workers);
   const app = createApp(ctx, { readiness: { workers: () => assertWorkersReachable(ctx) } });
   const { server, port } = await listen(app.fetch, config.port);
-  log.info({ port, env: config.env, workers: workers.names }, 'shop is listening');
+  log.info(
+    { port, env: config.env, workers: workers.names, workerProcesses: forked?.pids() ?? [] },
+    'shop is listening',
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -49,6 +62,7 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
       );
       await closed;
       clearTimeout(grace);
+      await forked?.close();
       await workers.close();
       await ctx.close();
       await database.stop();

@@ -11,6 +11,14 @@ import { stopTracing } from '../src/tracing/tracing';
 import { startWorkers } from '.';
 
 async function main() {
+  // A stop asked for while the workers are still starting is kept, and carried out once they run.
+  // Forked by `npm start` (worker-processes.ts): if that process is gone, so is the reason to run.
+  let stopAsked: string | undefined;
+  let stop = (reason: string) => {
+    stopAsked ??= reason;
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(signal));
+  if (process.connected) process.once('disconnect', () => stop('parent process gone'));
   const config = (() => {
     try {
       return loadConfig();
@@ -33,9 +41,10 @@ async function main() {
     : undefined;
   metrics?.on('error', (err) => log.warn({ err: String(err) }, 'worker metrics port unavailable'));
   log.info({ workers: workers.names, metricsPort: config.workerMetricsPort || null }, 'workers running');
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, async () => {
-      log.info({ signal }, 'draining: finishing jobs in flight, taking no new ones');
+  let draining: Promise<void> | undefined;
+  const drain = (reason: string) =>
+    (draining ??= (async () => {
+      log.info({ reason }, 'draining: finishing jobs in flight, taking no new ones');
       metrics?.close();
       await workers.close();
       await ctx.close();
@@ -43,8 +52,9 @@ async function main() {
       await stopTracing(); // flushes the last spans (nothing while tracing is off)
       log.info('drained');
       process.exit(0);
-    });
-  }
+    })());
+  stop = (reason) => void drain(reason);
+  if (stopAsked) stop(stopAsked);
 }
 
 main().catch((error) => {

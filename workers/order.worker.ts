@@ -1,6 +1,6 @@
-import { ORDER_NOTICE, ORDER_SWEEP, ORDER_TIMERS_DUE } from '../src/messaging/messages';
+import { ORDER_NOTICE, ORDER_PLACE_BATCH, ORDER_SWEEP, ORDER_TIMERS_DUE } from '../src/messaging/messages';
 import { parseMailboxJob } from '../src/messaging/parse-job';
-import { applyOrderNotice, receivePlaceOrder, runOrderCommand } from '../src/orders/order-actor';
+import { applyOrderNotice, receivePlacements, runOrderCommand } from '../src/orders/order-actor';
 import { scheduleOrderSweep, sweepOrders } from '../src/orders/order-sweep';
 import { fireDueTimers } from '../src/orders/order-timers';
 import type { QueueWorkerDefinition } from './runtime';
@@ -16,7 +16,9 @@ export const orderWorker: QueueWorkerDefinition = {
     const message = parseMailboxJob('order', job);
     switch (message?.name) {
       case 'PLACE':
-        return receivePlaceOrder(ctx, job, message.data, log);
+        return receivePlacements(ctx, job, [message.data], log);
+      case ORDER_PLACE_BATCH:
+        return receivePlacements(ctx, job, message.data.commands, log);
       case 'CANCEL':
       case 'CONFIRM':
       case 'PAY':

@@ -49,11 +49,6 @@ export async function startWorker(
   }
   const processor: Processor = async (job) => {
     const started = performance.now();
-    const jobLog = log.child({
-      jobId: job.id,
-      job: job.name,
-      ...(job.data?.orderId ? { orderId: job.data.orderId } : {}),
-    });
     annotateActiveSpan({
       'shop.job.id': job.id ?? '',
       'shop.command': job.name,
@@ -61,11 +56,17 @@ export async function startWorker(
       ...(job.data?.paymentId ? { 'shop.payment.id': String(job.data.paymentId) } : {}),
     });
     try {
-      const result = await def.process(ctx, job, jobLog);
+      // The worker's own logger: a child logger per job costs on every job, and is only needed when one fails.
+      const result = await def.process(ctx, job, log);
       observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'completed');
       return result;
     } catch (error) {
       observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'failed');
+      const jobLog = log.child({
+        jobId: job.id,
+        job: job.name,
+        ...(job.data?.orderId ? { orderId: job.data.orderId } : {}),
+      });
       jobLog.warn({ err: error, attemptsMade: job.attemptsMade }, 'job failed');
       await recordCommandFailure(ctx, job, error, jobLog);
       throw error;

@@ -5,7 +5,7 @@ import type { AppContext } from '../context';
 import { isDomainError } from '../errors/domain-error';
 import { ERROR_CODES, type ErrorCode } from '../errors/error-codes';
 import type { Logger } from '../logger';
-import type { CommandEnvelope } from '../messaging/messages';
+import { type CommandEnvelope, ORDER_PLACE_BATCH } from '../messaging/messages';
 import { publishReply } from '../messaging/replies';
 import { forgetQueuedCommand } from './queued-commands';
 import { findReceipt, insertFailedReceipt, type Receipt } from './receipts';
@@ -14,6 +14,21 @@ import { findReceipt, insertFailedReceipt, type Receipt } from './receipts';
 export function isCommandJob(job: Job): job is Job<CommandEnvelope> {
   const data = job.data as Partial<CommandEnvelope> | undefined;
   return typeof data?.commandId === 'string' && typeof data.userId === 'string' && job.id === data.commandId;
+}
+
+const isEnvelope = (data: unknown): data is CommandEnvelope => {
+  const d = data as Partial<CommandEnvelope> | null | undefined;
+  return typeof d?.commandId === 'string' && typeof d.userId === 'string';
+};
+
+/** The commands a job carries: itself, or the members of a PLACE_BATCH job (as far as readable). */
+export function commandsOfJob(job: Job): { type: string; command: CommandEnvelope }[] {
+  if (isCommandJob(job)) return [{ type: job.name, command: job.data }];
+  if (job.name !== ORDER_PLACE_BATCH) return [];
+  const members = (job.data as { commands?: unknown } | undefined)?.commands;
+  return Array.isArray(members)
+    ? members.filter(isEnvelope).map((command) => ({ type: 'PLACE', command }))
+    : [];
 }
 
 const isUnrecoverable = (error: unknown) =>
@@ -100,25 +115,27 @@ export async function recordCommandFailure(
   error: unknown,
   log: Logger,
 ): Promise<void> {
-  if (!isCommandJob(job) || !isFinalFailure(job, error)) return;
-  const command = job.data;
-  await endCommandFailed(
-    ctx,
-    ctx.orm.em.fork(),
-    {
-      commandId: command.commandId,
-      userId: command.userId,
-      type: job.name,
-      idempotencyKey: command.idempotencyKey ?? null,
-      requestHash: command.requestHash ?? null,
-    },
-    failureAnswer(error, job.attemptsMade + 1),
-    log,
-  ).catch((err) =>
-    log.warn(
-      { err: String(err), commandId: command.commandId },
-      'failed receipt not written; the sweeper will',
-    ),
-  );
-  log.warn({ commandId: command.commandId, attempts: job.attemptsMade + 1 }, 'command failed for good');
+  if (!isFinalFailure(job, error)) return;
+  // A batch's members end one by one: those that committed keep their receipt (the first answer stays).
+  for (const { type, command } of commandsOfJob(job)) {
+    await endCommandFailed(
+      ctx,
+      ctx.orm.em.fork(),
+      {
+        commandId: command.commandId,
+        userId: command.userId,
+        type,
+        idempotencyKey: command.idempotencyKey ?? null,
+        requestHash: command.requestHash ?? null,
+      },
+      failureAnswer(error, job.attemptsMade + 1),
+      log,
+    ).catch((err) =>
+      log.warn(
+        { err: String(err), commandId: command.commandId },
+        'failed receipt not written; the sweeper will',
+      ),
+    );
+    log.warn({ commandId: command.commandId, attempts: job.attemptsMade + 1 }, 'command failed for good');
+  }
 }

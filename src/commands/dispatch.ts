@@ -2,12 +2,13 @@ import type { AppContext } from '../context';
 import { DomainError, type ErrorDetail } from '../errors/domain-error';
 import type { ErrorCode } from '../errors/error-codes';
 import { uuidv7 } from '../ids';
-import type { CommandMailboxes } from '../messaging/messages';
+import type { CommandMailboxes, PlaceOrderCommand } from '../messaging/messages';
 import { mailboxFor } from '../messaging/queues';
 import type { CommandError, CommandReply } from '../messaging/replies';
 import type { DomainOutcome } from './outcome';
 import { loadOutcomeView } from './outcome-view';
-import { rememberQueuedCommand } from './queued-commands';
+import { commandJobOptions, placementSender } from './placement-sender';
+import { MAILBOX_JOB_ID, rememberQueuedCommand } from './queued-commands';
 import { commandIdFor, findReceipt, type Receipt, requestHashOf } from './receipts';
 
 /**
@@ -59,11 +60,16 @@ export async function dispatchCommand<
 
   const jobData = { ...data, commandId, requestHash, idempotencyKey: key };
   const waiter = ctx.replies.expect(commandId, ctx.config.replyTimeoutMs);
+  let mailboxJobId = commandId;
   try {
-    await mailboxFor(ctx.queues, queue, jobData, commandId).add(name, jobData as never, {
-      jobId: commandId,
-      attempts: ctx.config.commandMaxAttempts,
-    });
+    if (queue === 'order' && name === 'PLACE') {
+      mailboxJobId = await placementSender(ctx).send(jobData as unknown as PlaceOrderCommand);
+    } else {
+      await mailboxFor(ctx.queues, queue, jobData, commandId).add(name, jobData as never, {
+        ...commandJobOptions(ctx.config),
+        jobId: commandId,
+      });
+    }
   } catch (error) {
     waiter.cancel();
     throw error;
@@ -79,7 +85,14 @@ export async function dispatchCommand<
   if (receipt) return replay(ctx, receipt, requestHash);
   await rememberQueuedCommand(
     em,
-    { id: commandId, userId, queue, type: name, data: jobData },
+    {
+      id: commandId,
+      userId,
+      queue,
+      type: name,
+      // A member of a PLACE_BATCH job: the sweeper looks for the batch's job.
+      data: mailboxJobId === commandId ? jobData : { ...jobData, [MAILBOX_JOB_ID]: mailboxJobId },
+    },
     new Date(),
   ).catch((err) =>
     ctx.log.warn({ err: String(err), commandId }, 'queued command not recorded; the sweeper cannot end it'),

@@ -16,6 +16,12 @@ const selectQueuedCommands = (em: EntityManager) =>
       'q.accepted_at as acceptedAt',
     ]);
 
+/**
+ * The key of a queued command's data naming the job that carries it when that is not the command's
+ * own (a member of a PLACE_BATCH job). Job schemas strip it when the command is put back alone.
+ */
+export const MAILBOX_JOB_ID = 'mailboxJobId';
+
 /** A command answered 202: enough to put its job in its mailbox again. */
 export type QueuedCommandRow = InferResult<ReturnType<typeof selectQueuedCommands>>[number];
 

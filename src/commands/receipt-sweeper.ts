@@ -3,11 +3,13 @@ import { ERROR_CODES } from '../errors/error-codes';
 import type { Logger } from '../logger';
 import { isQueueName, mailboxFor } from '../messaging/queues';
 import { endCommandFailed } from './command-failures';
+import { commandJobOptions } from './placement-sender';
 import {
   countRequeue,
   forgetFinishedCommands,
   forgetQueuedCommand,
   listUnfinishedCommands,
+  MAILBOX_JOB_ID,
   type QueuedCommandRow,
 } from './queued-commands';
 import { findReceipt } from './receipts';
@@ -62,8 +64,13 @@ async function sweepOne(
     return 'failed' as const;
   };
   if (!isQueueName(row.queue)) return fail('The command was sent to an unknown mailbox');
-  const queue = mailboxFor(ctx.queues, row.queue, row.data, row.id);
-  const job = await queue.getJob(row.id);
+  const { [MAILBOX_JOB_ID]: batchJobId, ...data } = row.data;
+  const queue = mailboxFor(ctx.queues, row.queue, data, row.id);
+  // A member of a batch job is looked for in the batch's shard; it is put back as a job of its own.
+  const job =
+    typeof batchJobId === 'string'
+      ? await mailboxFor(ctx.queues, row.queue, {}, batchJobId).getJob(batchJobId)
+      : await queue.getJob(row.id);
   if (job) {
     const state = await job.getState();
     if (state === 'failed')
@@ -79,7 +86,7 @@ async function sweepOne(
   }
   if (row.requeues >= MAX_REQUEUES) return fail('The command was lost by the message broker');
   if (!(await countRequeue(em, row.id, row.requeues))) return undefined;
-  await queue.add(row.type, row.data, { jobId: row.id, attempts: ctx.config.commandMaxAttempts });
+  await queue.add(row.type, data, { ...commandJobOptions(ctx.config), jobId: row.id });
   log.warn({ commandId: row.id, type: row.type }, 'lost command job put back in its mailbox');
   return 'requeued';
 }

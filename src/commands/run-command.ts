@@ -14,7 +14,7 @@ import { isVersionConflict } from '../errors/version-conflict.error';
 import type { Logger } from '../logger';
 import type { CommandEnvelope } from '../messaging/messages';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
-import { type CommandAnswer, publishReply } from '../messaging/replies';
+import { type CommandAnswer, publishReplies } from '../messaging/replies';
 import { addTimerBuckets, type TimerBucket } from '../messaging/timer-buckets';
 import type { DomainOutcome } from './outcome';
 import { loadOutcomeView, type OutcomeView } from './outcome-view';
@@ -38,6 +38,13 @@ export interface StepResult {
 const CONFLICT_RETRIES = 12;
 
 /**
+ * What running a command needs of the job that delivered it (a Job is one; a member of a
+ * PLACE_BATCH job is described by its batch's job). `maybeDone`: look for a receipt even on a
+ * first delivery (the command may have been sent twice).
+ */
+export type CommandDelivery = Pick<Job, 'name' | 'attemptsMade' | 'stalledCounter'> & { maybeDone?: boolean };
+
+/**
  * Carries out one client command from a mailbox, exactly once: a command with a receipt is only
  * answered again; otherwise `execute` runs in one transaction (retried on version conflicts) that
  * must also write the DONE receipt. A DomainError is the answer, not a failure: it is stored as a
@@ -45,15 +52,15 @@ const CONFLICT_RETRIES = 12;
  */
 export async function runCommandJob(
   ctx: AppContext,
-  job: Job,
+  job: CommandDelivery,
   command: CommandEnvelope,
   log: Logger,
   execute: (tx: EntityManager, now: Date) => Promise<StepResult>,
 ) {
-  // A first delivery cannot have a receipt yet: the dispatcher looked for one just before adding the
-  // job, and a keyed retry while the job exists is the same job. A redelivery looks first. Either way
-  // the receipt's primary key stops a second commit (and its answer is replayed).
-  if (job.attemptsMade > 0 || job.stalledCounter > 0) {
+  // A first delivery rarely has a receipt: the dispatcher looked for one just before sending, so it
+  // is not looked up again. A redelivery looks first. Either way the receipt's primary key stops a
+  // second commit (a keyed retry sent in another job while the first ran), and its answer is replayed.
+  if (job.maybeDone || job.attemptsMade > 0 || job.stalledCounter > 0) {
     const done = await findReceipt(ctx.orm.em.fork(), command.commandId);
     if (done) return replyFromReceipt(ctx, command, done);
   }
@@ -93,15 +100,21 @@ export async function replyCommitted(
     })),
     log,
   );
-  const answered = committed.map(async ({ command, result }) => {
-    const view = result.view ?? (await loadOutcomeView(ctx, result.answer));
-    await reply(ctx, command, { status: 'DONE', outcome: result.answer, view });
-  });
+  const answered = Promise.all(
+    committed.map(async ({ command, result }) => ({
+      command,
+      answer: {
+        status: 'DONE',
+        outcome: result.answer,
+        view: result.view ?? (await loadOutcomeView(ctx, result.answer)),
+      } satisfies CommandAnswer,
+    })),
+  ).then((answers) => reply(ctx, answers));
   const touchedProducts = [...new Set(committed.flatMap(({ result }) => result.touchedProducts))];
   const outboxRows = committed.reduce((sum, { result }) => sum + result.outboxRows, 0);
   const timers = committed.flatMap(({ result }) => result.timers ?? []);
   await Promise.all([
-    ...answered,
+    answered,
     afterCommit(ctx, { touchedProducts, outboxRows, timers, settlements: [] }, log),
   ]);
 }
@@ -135,26 +148,30 @@ export async function refuse(
       log.warn({ err: String(err) }, 'stock gate take not given back; the reconciliation repairs it'),
     );
   log.debug({ code: error.code }, 'command refused');
-  await reply(ctx, command, { status: 'FAILED', error: body });
+  await reply(ctx, [{ command, answer: { status: 'FAILED', error: body } }]);
   return { refused: error.code };
 }
 
 async function replyFromReceipt(ctx: AppContext, command: CommandEnvelope, receipt: Receipt) {
   if (receipt.status === 'DONE' && receipt.outcome) {
     const view = await loadOutcomeView(ctx, receipt.outcome);
-    await reply(ctx, command, { status: 'DONE', outcome: receipt.outcome, view });
+    await reply(ctx, [{ command, answer: { status: 'DONE', outcome: receipt.outcome, view } }]);
   } else {
-    await reply(ctx, command, { status: 'FAILED', error: receipt.error });
+    await reply(ctx, [{ command, answer: { status: 'FAILED', error: receipt.error } }]);
   }
   return 'duplicate';
 }
 
-async function reply(ctx: AppContext, command: CommandEnvelope, answer: CommandAnswer) {
-  await publishReply(ctx.redis, ctx.config.redisPrefix, {
-    commandId: command.commandId,
-    requestHash: command.requestHash,
-    ...answer,
-  }).catch((err) => ctx.log.warn({ err: String(err) }, 'reply not published; the receipt still answers'));
+async function reply(ctx: AppContext, answers: { command: CommandEnvelope; answer: CommandAnswer }[]) {
+  await publishReplies(
+    ctx.redis,
+    ctx.config.redisPrefix,
+    answers.map(({ command, answer }) => ({
+      commandId: command.commandId,
+      requestHash: command.requestHash,
+      ...answer,
+    })),
+  ).catch((err) => ctx.log.warn({ err: String(err) }, 'reply not published; the receipt still answers'));
 }
 
 /**

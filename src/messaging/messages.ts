@@ -33,6 +33,14 @@ const placeOrder = z.object({
   productIds: z.array(id).optional(),
   userCouponId: id.nullable().optional(),
 });
+/** Most placements one PLACE_BATCH job carries (the order worker's group commit takes as many). */
+export const MAX_PLACE_BATCH = 64;
+/**
+ * Placements one API process received while its previous add was in flight, sent as ONE job (the
+ * Redis cost of a job is paid once per batch). Each member is a whole PLACE command with its own id,
+ * receipt and reply; the worker hands them to the group commit.
+ */
+const placeBatch = z.object({ commands: z.array(placeOrder).min(2).max(MAX_PLACE_BATCH) });
 const cancelOrder = z.object({ ...envelope, orderId: id, reason: text().optional() });
 const confirmOrder = z.object({ ...envelope, orderId: id });
 const payOrder = z.object({
@@ -74,6 +82,7 @@ const restock = z.object({ ...envelope, productId: id, quantity: count.positive(
 const adjustStock = z.object({ ...envelope, productId: id, delta: count, reason: text() });
 const coupon = z.object({ couponId: id });
 
+export const ORDER_PLACE_BATCH = 'PLACE_BATCH';
 export const ORDER_NOTICE = 'NOTICE';
 export const ORDER_SWEEP = 'SWEEP';
 /** A time bucket of order timers came due (src/orders/order-timers.ts). */
@@ -99,6 +108,7 @@ export type WebhookDeliveryJob = z.infer<typeof WebhookDeliverySchema>;
 export const MAILBOX_JOBS = {
   order: {
     PLACE: placeOrder,
+    [ORDER_PLACE_BATCH]: placeBatch,
     CANCEL: cancelOrder,
     CONFIRM: confirmOrder,
     PAY: payOrder,
@@ -125,6 +135,7 @@ export type MailboxJob<Q extends Mailbox> = {
 }[JobName<Q>];
 
 export type PlaceOrderCommand = JobData<'order', 'PLACE'>;
+export type PlaceBatchMessage = JobData<'order', typeof ORDER_PLACE_BATCH>;
 export type CancelOrderCommand = JobData<'order', 'CANCEL'>;
 export type ConfirmOrderCommand = JobData<'order', 'CONFIRM'>;
 export type PayOrderCommand = JobData<'order', 'PAY'>;

@@ -43,9 +43,11 @@ export class ReplyListener {
     onChannelMessage(subscriber, (ch, message) => {
       if (ch !== channel) return;
       try {
-        const reply = JSON.parse(message) as CommandReply;
-        const waiting = this.waiters.get(reply.commandId);
-        if (waiting) for (const resolve of waiting) resolve(reply);
+        const parsed = JSON.parse(message) as CommandReply | CommandReply[];
+        for (const reply of Array.isArray(parsed) ? parsed : [parsed]) {
+          const waiting = this.waiters.get(reply.commandId);
+          if (waiting) for (const resolve of waiting) resolve(reply);
+        }
       } catch (err) {
         log.warn({ err: String(err) }, 'unreadable reply');
       }
@@ -85,4 +87,18 @@ export class ReplyListener {
 
 export async function publishReply(redis: Redis, redisPrefix: string, reply: CommandReply): Promise<void> {
   await publishTo(redis, repliesChannel(redisPrefix), JSON.stringify(reply));
+}
+
+/** The replies of a batch of commands in one message (one PUBLISH, one wake-up per API process). */
+export async function publishReplies(
+  redis: Redis,
+  redisPrefix: string,
+  replies: readonly CommandReply[],
+): Promise<void> {
+  if (replies.length === 0) return;
+  await publishTo(
+    redis,
+    repliesChannel(redisPrefix),
+    JSON.stringify(replies.length === 1 ? replies[0] : replies),
+  );
 }

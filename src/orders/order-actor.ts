@@ -1,6 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
-import { afterCommit, runCommandJob, withConflictRetries } from '../commands/run-command';
+import {
+  afterCommit,
+  type CommandDelivery,
+  runCommandJob,
+  withConflictRetries,
+} from '../commands/run-command';
 import type { AppContext } from '../context';
 import type { Logger } from '../logger';
 import type { MailboxJob, OrderNotice, PlaceOrderCommand } from '../messaging/messages';
@@ -11,26 +16,42 @@ import { placeOrder } from './place-order';
 import { batchable, placementBatcher } from './placement-batch';
 
 /** PLACE from the order mailbox: the day's order sequence exists, then the placement runs once. */
-export async function runPlaceOrder(ctx: AppContext, job: Job, command: PlaceOrderCommand, log: Logger) {
+export async function runPlaceOrder(
+  ctx: AppContext,
+  delivery: CommandDelivery,
+  command: PlaceOrderCommand,
+  log: Logger,
+) {
   const day = businessDay(new Date(), ctx.config.timezone);
   await ensureOrderSequence(ctx.orm.em.fork(), day);
-  return runCommandJob(ctx, job, command, log, (tx, now) => placeOrder(tx, ctx.config, command, now, day));
+  return runCommandJob(ctx, delivery, command, log, (tx, now) =>
+    placeOrder(tx, ctx.config, command, now, day),
+  );
 }
 
 /**
- * PLACE as the order worker receives it: a plain placement joins the process's placement batch
- * (group commit, placement-batch.ts); one with a coupon, from the cart or redelivered runs alone.
- * No return value: the receipt is the record, BullMQ need not store one.
+ * PLACE, or the members of a PLACE_BATCH job, as the order worker receives them: each plain
+ * placement joins the process's placement batch (group commit, placement-batch.ts); one with a
+ * coupon, from the cart or redelivered runs alone. The job ends when every member did; if one
+ * failed, it fails and its retry runs each member alone, finding the receipts of those that
+ * committed. No return value: the receipts are the record, BullMQ need not store one.
  */
-export async function receivePlaceOrder(
+export async function receivePlacements(
   ctx: AppContext,
   job: Job,
-  command: PlaceOrderCommand,
+  commands: readonly PlaceOrderCommand[],
   log: Logger,
 ): Promise<void> {
-  const alone = () => runPlaceOrder(ctx, job, command, log);
-  if (batchable(job, command)) await placementBatcher(ctx).submit(job, command, log, alone);
-  else await alone();
+  const delivery = { name: 'PLACE', attemptsMade: job.attemptsMade, stalledCounter: job.stalledCounter };
+  const unique = [...new Map(commands.map((c) => [c.commandId, c])).values()];
+  const settled = await Promise.allSettled(
+    unique.map((command) => {
+      const alone = (maybeDone = false) => runPlaceOrder(ctx, { ...delivery, maybeDone }, command, log);
+      return batchable(delivery, command) ? placementBatcher(ctx).submit(command, log, alone) : alone();
+    }),
+  );
+  const failed = settled.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** CANCEL, CONFIRM, PAY or REFUND on an existing order, carried out once. */

@@ -1,7 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Job } from 'bullmq';
 import { doneReceiptsStatement } from '../commands/receipts';
-import { refuse, replyCommitted, type StepResult } from '../commands/run-command';
+import { type CommandDelivery, refuse, replyCommitted, type StepResult } from '../commands/run-command';
 import type { AppContext } from '../context';
 import { query, sql } from '../db/sql';
 import { WriteBatch } from '../db/write-batch';
@@ -24,21 +23,33 @@ import { MAX_ORDER_TOTAL, type PlacementConfig, type ProductRow, placementStep }
 
 /** At most this many placements commit together. */
 export const MAX_PLACEMENT_BATCH = 64;
+/**
+ * Batches committing at once per process. One: while a batch commits the next one fills. Two were
+ * tried (an order then never waits a whole transaction for its turn, and both lock stock rows in
+ * product-id order, so they cannot deadlock) and measured worse at 8 clients on this box: smaller
+ * batches, ~20 % more transactions and ~10 % more Redis commands per order, a lower rate
+ * (test/bench/README.md, "Issue 11, the PLACE hop").
+ */
+export const CONCURRENT_PLACEMENT_BATCHES = 1;
 
 /** What the batch decided for one placement. */
 type Decision =
   | { kind: 'placed'; result: StepResult }
   | { kind: 'refused'; error: DomainError }
   /** Not decided here (an unknown or unavailable product, a total too large): it runs on its own. */
-  | { kind: 'alone' };
+  | { kind: 'alone' }
+  /** The command has a receipt already (a keyed retry sent again): it is answered from it. */
+  | { kind: 'receipted' };
+
+/** Runs one placement on the ordinary path; `maybeDone` looks for its receipt first. */
+export type RunAlone = (maybeDone?: boolean) => Promise<unknown>;
 
 interface Member {
-  job: Job;
   command: PlaceOrderCommand;
   /** The trace of the member's own job: its outbox rows continue it. */
   traceContext: string | null;
   log: Logger;
-  alone: () => Promise<unknown>;
+  alone: RunAlone;
   settle: (outcome: Promise<unknown>) => void;
 }
 
@@ -53,27 +64,26 @@ interface Member {
  */
 export class PlacementBatcher {
   private readonly waiting: Member[] = [];
-  private committing = false;
+  private committing = 0;
 
   constructor(private readonly ctx: AppContext) {}
 
   /** Resolves when this placement was carried out (placed, refused, or run alone). */
-  submit(job: Job, command: PlaceOrderCommand, log: Logger, alone: () => Promise<unknown>): Promise<unknown> {
+  submit(command: PlaceOrderCommand, log: Logger, alone: RunAlone): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.waiting.push({
-        job,
         command,
         traceContext: currentTraceContext(),
         log,
         alone,
         settle: (outcome) => outcome.then(resolve, reject),
       });
-      if (!this.committing) void this.drain();
+      if (this.committing < CONCURRENT_PLACEMENT_BATCHES) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.committing = true;
+    this.committing += 1;
     try {
       while (this.waiting.length > 0) {
         const members = this.waiting.splice(0, MAX_PLACEMENT_BATCH);
@@ -84,7 +94,7 @@ export class PlacementBatcher {
         });
       }
     } finally {
-      this.committing = false;
+      this.committing -= 1;
     }
   }
 
@@ -127,7 +137,7 @@ export class PlacementBatcher {
       if (decision.kind === 'placed') member.settle(answered);
       else if (decision.kind === 'refused')
         member.settle(refuse(ctx, 'PLACE', member.command, decision.error, member.log));
-      else member.settle(member.alone());
+      else member.settle(member.alone(decision.kind === 'receipted'));
     });
     await answered.catch(() => undefined);
   }
@@ -146,13 +156,13 @@ export function placementBatcher(ctx: AppContext): PlacementBatcher {
 }
 
 /** A placement the batch can decide: plain lines, no coupon to hold, no cart to read, first delivery. */
-export function batchable(job: Job, command: PlaceOrderCommand): boolean {
+export function batchable(delivery: CommandDelivery, command: PlaceOrderCommand): boolean {
   return (
     !command.fromCart &&
     !command.userCouponId &&
     (command.items?.length ?? 0) > 0 &&
-    job.attemptsMade === 0 &&
-    job.stalledCounter === 0
+    delivery.attemptsMade === 0 &&
+    delivery.stalledCounter === 0
   );
 }
 
@@ -174,7 +184,10 @@ export async function placeOrders(
 ): Promise<Decision[]> {
   const lines = commands.map((c) => sumByProduct(c.items ?? []));
   const productIds = [...new Set(lines.flat().map((l) => l.productId))].sort();
-  const [row] = await query<{ products: LockedProduct[]; sequences: string[] }>(
+  // A keyed command may reach the mailbox twice (a retry sent in another batch job): one with a
+  // receipt already is not placed again. A race past this check ends on the receipt's primary key.
+  const keyed = commands.flatMap((c) => (c.idempotencyKey ? [c.commandId] : []));
+  const [row] = await query<{ products: LockedProduct[]; sequences: string[]; receipted: string[] }>(
     em,
     sql`with locked as (
           select i.product_id as id, i.stock - i.reserved as available, p.name, p.price, p.category, p.status
@@ -183,8 +196,10 @@ export async function placeOrders(
         numbers as (
           select nextval(${orderSequenceName(day)}::regclass)::text as n from generate_series(1, ${commands.length}))
         select (select coalesce(json_agg(locked), '[]'::json) from locked) as products,
-               (select array_agg(n) from numbers) as sequences`,
+               (select array_agg(n) from numbers) as sequences,
+               array(select id from commands where id = any(${keyed}::text[])) as receipted`,
   );
+  const receipted = new Set(row!.receipted);
   const products = new Map(row!.products.map((p) => [p.id, p]));
   const available = new Map(row!.products.map((p) => [p.id, p.available]));
   const sequences = row!.sequences;
@@ -195,6 +210,11 @@ export async function placeOrders(
   const decisions: (Decision | PreparedStep)[] = [];
   for (const [i, command] of commands.entries()) {
     const orderLines = lines[i]!;
+    if (receipted.has(command.commandId)) {
+      decisions.push({ kind: 'receipted' });
+      continue;
+    }
+    receipted.add(command.commandId); // the same command twice in one batch: the second replays the first
     if (!decidable(orderLines, products)) {
       decisions.push({ kind: 'alone' });
       continue;

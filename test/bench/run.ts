@@ -146,7 +146,7 @@ async function runBench(
     note(`shop ready at ${shop.baseUrl} (pids ${shop.pids.join(', ')})`);
 
     const meter = new PhaseMeter(database.pool, database.name, redis);
-    const seed = new Seeder(database.pool, jwtTokens(jwtSecret, 6 * 3600), redisPrefix);
+    const seed = new Seeder(database.pool, jwtTokens(jwtSecret, 6 * 3600), redisPrefix, shop.baseUrl);
     let capture: Promise<CapturedPlacement> | undefined;
     const bench: BenchContext = {
       durationMs: parsed.durationS * 1000,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, sql } from '../../src/db/sql';
 import { createProduct, inventoryOf } from '../support/catalog';
 import { createTestShop, type TestShop } from '../support/test-shop';
 import { eventually, spawnWorkerProcess } from '../support/worker-process';
@@ -28,16 +29,29 @@ describe('graceful shutdown (SIGTERM)', () => {
     const held = await eventually(
       async () => {
         const active = await shop.ctx.queues.orderShards[0]!.getActive();
-        return active.length > 0 ? active.map((job) => job.id!) : undefined;
+        return active.length > 0 ? active : undefined;
       },
       10_000,
       5,
     );
+    // A PLACE job carries one command, a PLACE_BATCH job several (the sweep's job, none).
+    const heldCommands = held!.flatMap((job) => {
+      if (job.name === 'PLACE_BATCH')
+        return (job.data.commands as { commandId: string }[]).map((c) => c.commandId);
+      return job.name === 'PLACE' ? [job.data.commandId as string] : [];
+    });
 
     const exitCode = await worker.kill('SIGTERM');
     expect(exitCode).toBe(0);
     expect(worker.output()).toContain('drained');
-    for (const id of held!) expect(await shop.ctx.queues.orderShards[0]!.getJobState(id)).toBe('completed');
+    // Finished, not left active: a completed command job is removed at once; its receipt is the record.
+    for (const job of held!)
+      expect(await shop.ctx.queues.orderShards[0]!.getJobState(job.id!)).toMatch(/^(completed|unknown)$/);
+    const [receipts] = await query<{ done: number }>(
+      shop.ctx.orm.em.fork(),
+      sql`select count(*)::int as done from commands where status = 'DONE' and id = any(${heldCommands}::text[])`,
+    );
+    expect(receipts!.done).toBe(heldCommands.length);
     expect(await shop.ctx.queues.orderShards[0]!.getActiveCount()).toBe(0);
 
     // What it did not take waits for the next worker, and nothing was lost.

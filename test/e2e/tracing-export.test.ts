@@ -101,7 +101,8 @@ describe('npm start with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve));
     await eventually(async () => {
       if (child!.exitCode !== null) throw new Error(`the shop exited:\n${output}`);
-      return output.includes('shop is listening');
+      // The workers run in a process of their own (WORKER_PROCESSES): their spans too are awaited.
+      return output.includes('shop is listening') && output.includes('workers running');
     }, 30_000);
 
     const login = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {

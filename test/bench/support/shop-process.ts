@@ -44,7 +44,7 @@ function nodeArgsOfShop(): string[] {
 }
 
 /**
- * Starts the shop (`src/server.ts`, API + workers in one process, as `npm start` does) as a child
+ * Starts the shop (`src/server.ts`, as `npm start` does: the API process forks its worker process) as a child
  * process on its own port, plus `workerProcesses` worker-only processes (`workers/main.ts`, as
  * `npm run worker` does), all logging to `logFile`, and waits until `/health/ready` answers 200.
  * Node runs with tsx as an import hook rather than through the tsx CLI, so each child is the

@@ -1,0 +1,83 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningWorkers, startWorkers } from '../../workers';
+import { createProduct } from '../support/catalog';
+import { createTestShop, TEST_REDIS_URL, type TestShop, type TestUser } from '../support/test-shop';
+import { eventually } from '../support/worker-process';
+
+// Issue 11: the Redis commands a placement costs, from the HTTP request to its answer (stock gate
+// take, mailbox job added, taken and finished, the gate settled, the reply, cache invalidation and
+// relay wake-up), counted with MONITOR on this file's own key prefix — commands run inside BullMQ's
+// Lua scripts included, as INFO commandstats counts them. The outbox relay is not running: its
+// deliveries are measured by the bench, not here. An upper bound on a count, so a regression that
+// makes each order its own job again fails CI.
+let shop: TestShop;
+let seller: TestUser;
+let workers: RunningWorkers;
+
+beforeAll(async () => {
+  shop = await createTestShop({ WORKERS: 'none' });
+  seller = await shop.createUser('SELLER');
+  workers = await startWorkers(shop.ctx, 'order');
+});
+afterAll(async () => {
+  await workers?.close();
+  await shop?.close();
+});
+
+/** Counts the Redis commands naming this shop's prefix while `work` runs. */
+async function redisCommandsDuring(work: () => Promise<unknown>): Promise<Map<string, number>> {
+  const monitor = await new Redis(TEST_REDIS_URL).monitor();
+  const counts = new Map<string, number>();
+  const prefix = shop.config.redisPrefix;
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (!args.some((arg) => arg.includes(prefix))) return;
+    const name = args[0]!.toLowerCase();
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  });
+  try {
+    await work();
+    // MONITOR lines trail the replies a little: the last ones are awaited by a marker command.
+    const marker = `${prefix}:budget-marker`;
+    await shop.ctx.redis.get(marker);
+    await eventually(async () => (counts.get('get') ?? 0) > 0 || undefined, 5000, 10);
+  } finally {
+    monitor.disconnect();
+  }
+  return counts;
+}
+
+describe('Redis commands per placement', () => {
+  it('16 placements at once: at most 25 Redis commands each, all answered 201', async () => {
+    const products = await Promise.all([1, 2, 3, 4].map(() => createProduct(shop, seller, { stock: 1000 })));
+    const buyers = await Promise.all(Array.from({ length: 16 }, () => shop.createUser('BUYER')));
+    // Warm: the stock gate knows the products, the day's order sequence exists.
+    await Promise.all(
+      products.map((productId, i) =>
+        shop.request('POST', '/api/v1/orders', {
+          token: buyers[i]!.token,
+          body: { items: [{ productId, quantity: 1 }] },
+        }),
+      ),
+    );
+    let statuses: number[] = [];
+    const counts = await redisCommandsDuring(async () => {
+      const answers = await Promise.all(
+        buyers.map((buyer, i) =>
+          shop.request('POST', '/api/v1/orders', {
+            token: buyer.token,
+            body: { items: [{ productId: products[i % products.length]!, quantity: 1 }] },
+          }),
+        ),
+      );
+      statuses = answers.map((a) => a.status);
+    });
+    expect(statuses).toEqual(buyers.map(() => 201));
+    const total = [...counts.values()].reduce((sum, n) => sum + n, 0) - 1; // less the marker GET
+    const perOrder = total / buyers.length;
+    console.info(
+      `Redis commands per placement: ${perOrder.toFixed(1)} (${JSON.stringify(Object.fromEntries(counts))})`,
+    );
+    expect(perOrder).toBeLessThanOrEqual(25);
+  });
+});
