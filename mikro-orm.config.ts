@@ -1,7 +1,9 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import type { Pool } from 'pg';
 import { migrations } from './src/db/migrations';
 import { releaseClientsThatDie } from './src/db/pool-guard';
+import { nameRegisteredStatements } from './src/db/prepared-statements';
 import { entities } from './src/db/schema/entities';
 
 export interface OrmSettings {
@@ -25,12 +27,17 @@ export function ormConfig({ clientUrl, poolSize, debug = false }: OrmSettings): 
       silent: true,
     },
     pool: { min: 0, max: poolSize, idleTimeoutMillis: 30_000 },
-    driverOptions: { connectionTimeoutMillis: 5000, onPoolCreated: releaseClientsThatDie },
+    driverOptions: { connectionTimeoutMillis: 5000, onPoolCreated: preparePool },
     // Entities are read-your-writes within one fork; nothing implicit is loaded behind a query.
     forceUtcTimezone: true,
     debug,
     allowGlobalContext: false,
   });
+}
+
+function preparePool(pool: Pool): void {
+  releaseClientsThatDie(pool);
+  nameRegisteredStatements(pool);
 }
 
 export default ormConfig({

@@ -1,5 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
+import { isPrepared, registerStatement } from './prepared-statements';
+
+/** Marks a hot statement to run as a named prepared statement (see prepared-statements.ts). */
+export { preparedStatement } from './prepared-statements';
 
 /**
  * Raw SQL with real bind parameters (arrays arrive as PostgreSQL arrays), running inside the
@@ -8,15 +12,23 @@ import { sql } from 'kysely';
  */
 export { sql };
 
-export async function query<Row>(em: EntityManager, statement: ReturnType<typeof sql<Row>>): Promise<Row[]> {
-  const result = await statement.execute(em.getKysely());
+export async function query<Row>(em: EntityManager, statement: RawBuilder<Row>): Promise<Row[]> {
+  const result = await execute(em, statement);
   return result.rows;
 }
 
 /** Runs a statement and returns how many rows it changed. */
-export async function run(em: EntityManager, statement: ReturnType<typeof sql>): Promise<number> {
-  const result = await statement.execute(em.getKysely());
+export async function run(em: EntityManager, statement: RawBuilder<unknown>): Promise<number> {
+  const result = await execute(em, statement);
   return Number(result.numAffectedRows ?? 0);
+}
+
+function execute<Row>(em: EntityManager, statement: RawBuilder<Row>) {
+  const kysely = em.getKysely();
+  if (!isPrepared(statement)) return statement.execute(kysely);
+  const compiled = statement.compile(kysely);
+  registerStatement(compiled.sql);
+  return kysely.executeQuery(compiled);
 }
 
 /**

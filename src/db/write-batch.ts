@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RawBuilder } from 'kysely';
-import { query, run, sql } from './sql';
+import { preparedStatement, query, run, sql } from './sql';
 
 interface Write {
   statement: RawBuilder<unknown>;
@@ -31,7 +31,8 @@ export class WriteBatch {
     return this.writes.length;
   }
 
-  async flush(em: EntityManager): Promise<void> {
+  /** `hot`: a statement run on every placement batch, sent as a named prepared statement. */
+  async flush(em: EntityManager, { hot = false } = {}): Promise<void> {
     const writes = this.writes.splice(0);
     if (writes.length === 0) return;
     if (writes.length === 1 && !writes[0]!.expect) {
@@ -45,7 +46,8 @@ export class WriteBatch {
           checked.map((i) => sql`(select count(*) from ${sql.raw(`w${i}`)})::int as ${sql.raw(`c${i}`)}`),
         )
       : sql`1 as done`;
-    const [row] = await query<Record<string, number>>(em, sql`with ${sql.join(ctes)} select ${counts}`);
+    const statement = sql<Record<string, number>>`with ${sql.join(ctes)} select ${counts}`;
+    const [row] = await query(em, hot ? preparedStatement(statement) : statement);
     for (const i of checked) {
       const { rows, mismatch } = writes[i]!.expect!;
       if (row![`c${i}`] !== rows) throw await mismatch();

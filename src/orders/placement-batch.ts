@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { doneReceiptsStatement } from '../commands/receipts';
 import { type CommandDelivery, refuse, replyCommitted, type StepResult } from '../commands/run-command';
 import type { AppContext } from '../context';
-import { query, sql } from '../db/sql';
+import { preparedStatement, query, sql } from '../db/sql';
 import { WriteBatch } from '../db/write-batch';
 import { DomainError } from '../errors/domain-error';
 import type { Logger } from '../logger';
@@ -189,7 +189,7 @@ export async function placeOrders(
   const keyed = commands.flatMap((c) => (c.idempotencyKey ? [c.commandId] : []));
   const [row] = await query<{ products: LockedProduct[]; sequences: string[]; receipted: string[] }>(
     em,
-    sql`with locked as (
+    preparedStatement(sql`with locked as (
           select i.product_id as id, i.stock - i.reserved as available, p.name, p.price, p.category, p.status
           from inventory i join products p on p.id = i.product_id
           where i.product_id = any(${productIds}::uuid[]) order by i.product_id for update of i),
@@ -197,7 +197,7 @@ export async function placeOrders(
           select nextval(${orderSequenceName(day)}::regclass)::text as n from generate_series(1, ${commands.length}))
         select (select coalesce(json_agg(locked), '[]'::json) from locked) as products,
                (select array_agg(n) from numbers) as sequences,
-               array(select id from commands where id = any(${keyed}::text[])) as receipted`,
+               array(select id from commands where id = any(${keyed}::text[])) as receipted`),
   );
   const receipted = new Set(row!.receipted);
   const products = new Map(row!.products.map((p) => [p.id, p]));
@@ -258,7 +258,7 @@ export async function placeOrders(
     );
     const totals = sumByProduct(prepared.flatMap((p) => p.stock.onlyReservations()!));
     reserveBatchStock(writes, totals, () => new Error('placement batch: a stock row moved under its lock'));
-    await writes.flush(em);
+    await writes.flush(em, { hot: true });
   }
   const outboxRows = outbox.size;
   return decisions.map((d) => {

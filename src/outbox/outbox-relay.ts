@@ -1,6 +1,6 @@
 import type { AppContext } from '../context';
 import type { Row } from '../db/database';
-import { query, run, sql } from '../db/sql';
+import { preparedStatement, query, run, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
 import type { Logger } from '../logger';
 import { outboxAlertedTotal } from '../messaging/event-metrics';
@@ -139,13 +139,13 @@ export class OutboxRelay {
   private async claim(delivered: Delivered[]): Promise<OutboxRecord[]> {
     return query<OutboxRecord>(
       this.ctx.orm.em.fork(),
-      sql`with marked as (${markSentStatement(delivered)})
+      preparedStatement(sql`with marked as (${markSentStatement(delivered)})
           update outbox_events set status = 'PROCESSING', claimed_at = now()
           where id in (select id from outbox_events
                        where status in ('PENDING', 'FAILED') and next_attempt_at <= now()
                        order by next_attempt_at limit ${BATCH} for update skip locked)
           returning id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel, attempts,
-                    deliveries, created_at, trace_context`,
+                    deliveries, created_at, trace_context`),
     );
   }
 
