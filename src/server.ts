@@ -33,6 +33,7 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
       ? forkWorkerProcesses(
           config.workerProcesses,
           { DATABASE_URL: database.url, WORKERS: config.workers },
+          config.workerMetricsPort,
           log,
         )
       : undefined;

@@ -15,19 +15,22 @@ export interface WorkerProcesses {
 /**
  * `npm start`'s worker processes: `count` children running workers/main.ts (as `npm run worker`)
  * with this process's Node flags and environment plus `env`, so the API and the workers each get a
- * core. A child that dies is started again after a second; a child whose parent is gone drains
- * and exits by itself (workers/main.ts listens for the IPC channel closing).
+ * core. Child i serves its /metrics on `metricsPort + i` (0: none), so several never collide. A
+ * child that dies is started again after a second, on the same port; a child whose parent is gone
+ * drains and exits by itself (workers/main.ts listens for the IPC channel closing).
  */
 export function forkWorkerProcesses(
   count: number,
   env: Record<string, string>,
+  metricsPort: number,
   log: Logger,
 ): WorkerProcesses {
   let stopping = false;
   const children = new Set<ChildProcess>();
-  const start = () => {
+  const start = (index: number) => {
+    const port = metricsPort > 0 ? metricsPort + index : 0;
     const child = fork(WORKER_MAIN, [], {
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...env, WORKER_METRICS_PORT: String(port) },
       execArgv: process.execArgv,
       stdio: 'inherit',
     });
@@ -37,11 +40,11 @@ export function forkWorkerProcesses(
       if (stopping) return;
       log.error({ pid: child.pid, code, signal }, 'worker process died; starting another');
       setTimeout(() => {
-        if (!stopping) start();
+        if (!stopping) start(index);
       }, RESTART_DELAY_MS).unref();
     });
   };
-  for (let i = 0; i < count; i++) start();
+  for (let i = 0; i < count; i++) start(i);
   log.info({ processes: count }, 'worker processes started');
   return {
     pids: () => [...children].flatMap((child) => (child.pid ? [child.pid] : [])),

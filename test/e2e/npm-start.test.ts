@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, databaseUrl, dropTestDatabase } from '../support/databases';
-import { freeListeningPort } from '../support/ports';
+import { freeListeningPort, isPortFree } from '../support/ports';
 import { TEST_REDIS_URL } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
@@ -38,7 +38,7 @@ const alive = (pid: number) => {
   }
 };
 
-async function npmStart() {
+async function npmStart(env: Record<string, string> = {}) {
   const port = await freeListeningPort();
   const child = spawn('npm', ['start'], {
     cwd: ROOT,
@@ -53,6 +53,7 @@ async function npmStart() {
       PASSWORD_HASH_MEMORY_KIB: '1024',
       LOG_LEVEL: 'info',
       WORKER_METRICS_PORT: '0',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -102,5 +103,22 @@ describe('npm start', () => {
     process.kill(shop.listening.pid as number, 'SIGKILL');
     await eventually(async () => !alive(workerPid!), 30_000);
     shop.child.kill('SIGKILL');
+  }, 90_000);
+
+  it('gives each of several worker processes a metrics port of its own', async () => {
+    let metricsPort = await freeListeningPort();
+    while (!(await isPortFree(metricsPort + 1))) metricsPort = await freeListeningPort();
+    const shop = await npmStart({ WORKER_PROCESSES: '2', WORKER_METRICS_PORT: String(metricsPort) });
+    expect(shop.listening.workerProcesses as number[]).toHaveLength(2);
+    for (const port of [metricsPort, metricsPort + 1]) {
+      const metrics = await eventually(async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+        return res?.status === 200 ? res.text() : undefined;
+      }, 30_000);
+      expect(metrics).toContain('# TYPE');
+    }
+    expect(shop.logLines().some((line) => line.msg === 'worker process died; starting another')).toBe(false);
+    process.kill(shop.listening.pid as number, 'SIGTERM');
+    expect(await shop.exited).toBe(0);
   }, 90_000);
 });
