@@ -1,4 +1,5 @@
 import type { AppContext } from '../context';
+import { perContext } from '../per-context';
 
 /**
  * What this process last heard the stock gate say about sold-out products, for a moment: during a
@@ -51,13 +52,4 @@ class SoldOutMemo {
   }
 }
 
-const memos = new WeakMap<AppContext, SoldOutMemo>();
-
-export function soldOutMemo(ctx: AppContext): SoldOutMemo {
-  let memo = memos.get(ctx);
-  if (!memo) {
-    memo = new SoldOutMemo();
-    memos.set(ctx, memo);
-  }
-  return memo;
-}
+export const soldOutMemo = perContext((_ctx: AppContext) => new SoldOutMemo());

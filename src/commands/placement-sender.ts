@@ -3,6 +3,7 @@ import type { AppContext } from '../context';
 import { uuidv7 } from '../ids';
 import { MAX_PLACE_BATCH, ORDER_PLACE_BATCH, type PlaceOrderCommand } from '../messaging/messages';
 import { mailboxFor } from '../messaging/queues';
+import { perContext } from '../per-context';
 
 /**
  * The options of a client command's job. Completed jobs are not kept: the receipt (the `commands`
@@ -87,14 +88,5 @@ export class PlacementSender {
   }
 }
 
-const senders = new WeakMap<AppContext, PlacementSender>();
-
 /** The process's placement sender for this shop context. */
-export function placementSender(ctx: AppContext): PlacementSender {
-  let sender = senders.get(ctx);
-  if (!sender) {
-    sender = new PlacementSender(ctx);
-    senders.set(ctx, sender);
-  }
-  return sender;
-}
+export const placementSender = perContext((ctx: AppContext) => new PlacementSender(ctx));

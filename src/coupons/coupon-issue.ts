@@ -7,6 +7,7 @@ import { query, sql } from '../db/sql';
 import { DomainError, isDomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
 import { Outbox } from '../messaging/outbox';
+import { perContext } from '../per-context';
 import { claimCouponSlot, GATED_STATUSES, type GiveBackReason, giveBackClaim } from './coupon-gate';
 import { ensureCouponGate } from './coupon-gate-rebuild';
 import {
@@ -50,20 +51,14 @@ export type IssueOutcome =
   | { issued: UserCouponView; refusal?: undefined }
   | { issued?: undefined; refusal: IssueRefusal };
 
-const batchesOf = new WeakMap<AppContext, WinnerBatches>();
-
-function winnerBatches(ctx: AppContext): WinnerBatches {
-  let batches = batchesOf.get(ctx);
-  if (!batches) {
-    batches = new WinnerBatches(
+const winnerBatches = perContext(
+  (ctx: AppContext) =>
+    new WinnerBatches(
       ctx,
       (couponId, userId) => recordOne(ctx, couponId, userId),
       (couponId, userId) => giveBack(ctx, couponId, userId, 'NOT_RECORDED'),
-    );
-    batchesOf.set(ctx, batches);
-  }
-  return batches;
-}
+    ),
+);
 
 /**
  * POST /coupons/{id}/issue. The Redis gate decides (one Lua step: rate limit, window, already

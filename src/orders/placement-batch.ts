@@ -8,6 +8,7 @@ import { DomainError } from '../errors/domain-error';
 import type { Logger } from '../logger';
 import type { PlaceOrderCommand } from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
+import { perContext } from '../per-context';
 import { currentTraceContext } from '../tracing/tracing';
 import { type PreparedStep, prepareStep } from './commit-transition';
 import { reserveBatchStock, type StockLine, sumByProduct } from './effects/stock-plan';
@@ -143,17 +144,8 @@ export class PlacementBatcher {
   }
 }
 
-const batchers = new WeakMap<AppContext, PlacementBatcher>();
-
 /** The process's batcher for this shop context. */
-export function placementBatcher(ctx: AppContext): PlacementBatcher {
-  let batcher = batchers.get(ctx);
-  if (!batcher) {
-    batcher = new PlacementBatcher(ctx);
-    batchers.set(ctx, batcher);
-  }
-  return batcher;
-}
+export const placementBatcher = perContext((ctx: AppContext) => new PlacementBatcher(ctx));
 
 /** A placement the batch can decide: plain lines, no coupon to hold, no cart to read, first delivery. */
 export function batchable(delivery: CommandDelivery, command: PlaceOrderCommand): boolean {
