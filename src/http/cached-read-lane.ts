@@ -2,12 +2,9 @@ import { cachedProductJsonIfFresh } from '../catalog/product-cache';
 import type { AppContext } from '../context';
 import { isUuid } from '../ids';
 import type { Metrics } from '../observability/metrics';
-import { type Fetch, pathWithoutQuery } from './lane-support';
-import { logAccess, requestIdFrom } from './middleware/request-context';
-import { preparedJsonResponse } from './prepared-response';
+import { type Fetch, LaneAnswers, laneRequest, pathWithoutQuery } from './lane-support';
 
 const PRODUCT_PATH = '/api/v1/products/';
-const onHotRoute = () => true;
 /** The label the router's own GET /products/{id} gets in the HTTP histogram (one series for both). */
 export const PRODUCT_ROUTE = '/api/v1/products/:id';
 
@@ -36,25 +33,15 @@ function anonymousProductRead(request: Request): string | undefined {
  * tracing is on: a lane hit would have no HTTP span.
  */
 export function withCachedReadLane<F extends Fetch>(ctx: AppContext, metrics: Metrics, fetch: F): F {
-  const observe = (seconds: number) =>
-    metrics.httpDuration.observe({ method: 'GET', route: PRODUCT_ROUTE, status: '200' }, seconds);
+  const answers = new LaneAnswers(ctx, metrics, 'GET', PRODUCT_ROUTE, true);
   const lane = (request: Request, ...rest: never[]) => {
     const productId = anonymousProductRead(request);
     if (productId === undefined) return fetch(request, ...rest);
     const started = performance.now();
     return cachedProductJsonIfFresh(ctx, productId).then((json) => {
       if (json === undefined) return fetch(request, ...rest);
-      const requestId = requestIdFrom(request.headers.get('x-request-id'));
-      const res = preparedJsonResponse(requestId, 200, `{"data":${json}}`);
-      const ms = performance.now() - started;
-      observe(ms / 1000);
-      logAccess(ctx.log, ms, onHotRoute, () => ({
-        requestId,
-        method: 'GET',
-        path: PRODUCT_PATH + productId,
-        status: 200,
-      }));
-      return res;
+      const req = laneRequest(request, PRODUCT_PATH + productId, undefined, started);
+      return answers.answer(req, 200, `{"data":${json}}`);
     });
   };
   return lane as F;

@@ -2,6 +2,7 @@ import type { AppContext } from '../context';
 import type { Language } from '../errors/error-codes';
 import type { Metrics } from '../observability/metrics';
 import type { AuthUser } from './app-env';
+import { bearerToken } from './middleware/auth';
 import { fromNodeServer } from './middleware/body-limit';
 import { languageOf, logAccess, requestIdFrom } from './middleware/request-context';
 import { preparedJsonResponse } from './prepared-response';
@@ -14,7 +15,6 @@ import { preparedJsonResponse } from './prepared-response';
 
 export type Fetch = (request: Request, ...rest: never[]) => Response | Promise<Response>;
 
-const BEARER = /^Bearer\s+(\S+)$/i;
 /** The JSON media types the router's body validator accepts, spelled the common ways (a subset is enough). */
 const JSON_TYPES = new Set([
   'application/json',
@@ -61,7 +61,7 @@ export const hasJsonContentType = (headers: Headers): boolean =>
 export async function laneUser(ctx: AppContext, headers: Headers): Promise<AuthUser | undefined> {
   const header = headers.get('authorization');
   if (header === null) return undefined;
-  const token = BEARER.exec(header)?.[1];
+  const token = bearerToken(header);
   if (!token) return undefined;
   try {
     return await ctx.tokenChecker.authenticate(token);
@@ -76,15 +76,21 @@ export function withBodyAgain(request: Request, body: ArrayBuffer): Request {
 }
 
 /** One request a lane answers: what the router's request context would have made of it. */
-export interface LaneRequest {
+export interface LaneRequest<User extends AuthUser | undefined = AuthUser> {
   started: number;
   requestId: string;
   lang: Language;
   path: string;
-  user: AuthUser;
+  /** Undefined for an anonymous read. */
+  user: User;
 }
 
-export function laneRequest(request: Request, path: string, user: AuthUser, started: number): LaneRequest {
+export function laneRequest<User extends AuthUser | undefined>(
+  request: Request,
+  path: string,
+  user: User,
+  started: number,
+): LaneRequest<User> {
   const headers = request.headers;
   return {
     started,
@@ -115,7 +121,12 @@ export class LaneAnswers {
     private readonly hot: boolean,
   ) {}
 
-  answer(req: LaneRequest, status: number, body: string, headers?: Record<string, string>): Response {
+  answer(
+    req: LaneRequest<AuthUser | undefined>,
+    status: number,
+    body: string,
+    headers?: Record<string, string>,
+  ): Response {
     const res = preparedJsonResponse(req.requestId, status, body, headers);
     const ms = performance.now() - req.started;
     this.observe(status)(ms / 1000);
@@ -124,7 +135,7 @@ export class LaneAnswers {
       this.ctx.log,
       ms,
       () => hot,
-      () => ({ requestId: req.requestId, method: this.method, path: req.path, status, userId: req.user.id }),
+      () => ({ requestId: req.requestId, method: this.method, path: req.path, status, userId: req.user?.id }),
     );
     return res;
   }

@@ -4,6 +4,11 @@ import type { Role } from '../../db/schema/user.entity';
 import { DomainError } from '../../errors/domain-error';
 import type { AppEnv, AuthUser } from '../app-env';
 
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/** The token of an `Authorization: Bearer …` header, or undefined when the header is malformed. */
+export const bearerToken = (header: string): string | undefined => BEARER.exec(header)?.[1];
+
 /**
  * Reads `Authorization: Bearer …` (or `?access_token=` for EventSource, which cannot send headers).
  * A missing token leaves the request anonymous; a bad, expired or revoked one is refused outright.
@@ -11,7 +16,7 @@ import type { AppEnv, AuthUser } from '../app-env';
 export function authenticate(tokens: TokenChecker): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
-    const token = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : c.req.query('access_token');
+    const token = header ? bearerToken(header) : c.req.query('access_token');
     if (header !== undefined && !token)
       throw new DomainError('UNAUTHORIZED', 'Malformed Authorization header');
     if (token) {
