@@ -8,7 +8,7 @@ import type { CapturePaymentMessage } from '../messaging/messages';
 import { annotateActiveSpan } from '../tracing/tracing';
 import { handlerFor } from './methods';
 import type { Alongside, PaymentAttempt } from './methods/payment-method';
-import { tellOrder } from './tell-order';
+import { type PaymentFact, tellOrder } from './tell-order';
 
 /**
  * Starts one attempt: PROCESSING and attempts + 1, committed before the method is called so the
@@ -43,29 +43,17 @@ export async function capturePayment(
   }
   const plog = log.child({ paymentId, orderId: payment.order_id, attempt: payment.attempts });
   annotateActiveSpan({ 'shop.order.id': payment.order_id, 'shop.payment.attempt': payment.attempts });
+  const tell = (fact: PaymentFact, alongside?: Alongside) =>
+    tellOrder(ctx, plog, payment.order_id, fact, alongside, payment.attempts);
   const settle = {
     // The money and the news of it commit together (alongside); a second run finds the money moved
     // and only repeats the (deduplicated) news.
     succeeded: async (amount: number, alongside?: Alongside) => {
-      await tellOrder(
-        ctx,
-        plog,
-        payment.order_id,
-        { type: 'PAYMENT_SUCCEEDED', paymentId: payment.id, amount },
-        alongside,
-        payment.attempts,
-      );
+      await tell({ type: 'PAYMENT_SUCCEEDED', paymentId: payment.id, amount }, alongside);
       return 'succeeded';
     },
     failed: async (reason: string) => {
-      await tellOrder(
-        ctx,
-        plog,
-        payment.order_id,
-        { type: 'PAYMENT_FAILED', paymentId: payment.id, reason },
-        undefined,
-        payment.attempts,
-      );
+      await tell({ type: 'PAYMENT_FAILED', paymentId: payment.id, reason });
       plog.info({ reason }, 'payment failed');
       return 'failed';
     },
