@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { type ServerType, serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
@@ -8,6 +7,7 @@ import { API_SECURITY_OPTIONS } from '../../src/http/middleware/security-headers
 import { API_SECURITY_HEADERS } from '../../src/http/prepared-response';
 import { createLogger } from '../../src/logger';
 import { createBuyers, createCoupon } from '../support/coupons';
+import { type SendOptions, send as sendOver } from '../support/lanes';
 import { createTestShop, type TestShop } from '../support/test-shop';
 
 // Issue 12 item 4: the hot read answers from prepared bodies and precomputed headers, and the body
@@ -32,36 +32,7 @@ afterAll(async () => {
 });
 
 /** One request over a real socket; `chunked` sends the body without a Content-Length. */
-function send(
-  method: string,
-  path: string,
-  options: { body?: string; chunked?: boolean; headers?: Record<string, string> } = {},
-) {
-  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>(
-    (resolve, reject) => {
-      const headers: Record<string, string | number> = { ...options.headers };
-      if (options.body !== undefined) {
-        headers['content-type'] = 'application/json';
-        if (!options.chunked) headers['content-length'] = Buffer.byteLength(options.body);
-      }
-      const req = http.request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-      });
-      req.on('error', reject);
-      if (options.body !== undefined) {
-        // Several writes: a chunked body arrives in pieces, as a streaming client sends it.
-        const piece = 256 * 1024;
-        for (let i = 0; i < options.body.length; i += piece) req.write(options.body.slice(i, i + piece));
-      }
-      req.end();
-    },
-  );
-}
+const send = (method: string, path: string, options?: SendOptions) => sendOver(port, method, path, options);
 
 describe('security headers', () => {
   it('the precomputed API set is exactly what hono/secure-headers gives with the same options', async () => {

@@ -16,6 +16,8 @@ export interface Answer {
 export interface SendOptions {
   body?: string;
   headers?: Record<string, string>;
+  /** Sent without Content-Length, in several writes, as a streaming client sends it. */
+  chunked?: boolean;
 }
 
 /** One request over a real socket (as clients reach the shop: @hono/node-server, Content-Length). */
@@ -24,7 +26,7 @@ export function send(port: number, method: string, path: string, options: SendOp
     const headers: Record<string, string | number> = { ...options.headers };
     if (options.body !== undefined) {
       headers['content-type'] ??= 'application/json';
-      headers['content-length'] = Buffer.byteLength(options.body);
+      if (!options.chunked) headers['content-length'] = Buffer.byteLength(options.body);
     }
     const req = http.request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
       let body = '';
@@ -35,7 +37,10 @@ export function send(port: number, method: string, path: string, options: SendOp
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
     });
     req.on('error', reject);
-    if (options.body !== undefined) req.write(options.body);
+    if (options.body !== undefined) {
+      const piece = 256 * 1024;
+      for (let i = 0; i < options.body.length; i += piece) req.write(options.body.slice(i, i + piece));
+    }
     req.end();
   });
 }
