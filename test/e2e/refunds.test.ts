@@ -24,7 +24,9 @@ beforeAll(async () => {
   shop = await createTestShop({
     WORKERS: 'all',
     PAYMENT_GATEWAY_LATENCY_MS: '4',
-    PAYMENT_GATEWAY_TIMEOUT_MS: '150',
+    // Room for a call on a loaded box: tok_flaky's third try must answer within it (150 ms failed
+    // that in CI once), while tok_timeout still ends FAILED after its three tries in about 3 s.
+    PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
     PAYMENT_RETRY_BASE_MS: '20',
   });
   seller = await shop.createUser('SELLER');
