@@ -21,17 +21,22 @@ interface Pending {
 }
 
 /**
- * Group sending of PLACE commands, the API side of the group commit: the first placement goes to
- * the mailbox at once; those that arrive while an add is in flight wait for it and then go
- * together, as ONE job (PLACE_BATCH) — no timer, so a lone order waits for nothing. A batch of one
- * is an ordinary PLACE job whose id is the command id. Each member keeps its own command id,
- * receipt and reply; the order worker hands them to its placement batch.
+ * Group sending of PLACE commands, the API side of the group commit: a placement goes to the mailbox
+ * at once unless PLACE_JOBS_IN_FLIGHT jobs of this process are still unanswered (or an add is in
+ * flight); those that arrive meanwhile wait and then go together, as ONE job (PLACE_BATCH). No timer:
+ * a lone order waits for nothing, and the next job fills while the worker commits the previous one
+ * — at 8 clients that is what turns jobs of one or two orders into jobs of several. A job stops
+ * holding the next back when its first member is answered, or after PLACE_HOLD_MAX_MS (a lost reply,
+ * a stopped worker); a full batch (64) never waits. A batch of one is an ordinary PLACE job whose id
+ * is the command id. Each member keeps its own command id, receipt and reply; the order worker hands
+ * them to its placement batch.
  */
 export class PlacementSender {
   private waiting: Pending[] = [];
   /** The same command twice while it is being sent (a keyed retry): sent once. */
   private readonly sending = new Map<string, Promise<string>>();
-  private busy = false;
+  private adding = false;
+  private unanswered = 0;
 
   constructor(private readonly ctx: AppContext) {}
 
@@ -43,27 +48,42 @@ export class PlacementSender {
       this.waiting.push({ command, sent: resolve, failed: reject });
     }).finally(() => this.sending.delete(command.commandId));
     this.sending.set(command.commandId, sent);
-    if (!this.busy) void this.drain();
+    this.pump();
     return sent;
   }
 
-  private async drain(): Promise<void> {
-    this.busy = true;
-    try {
-      while (this.waiting.length > 0) {
-        const batch = this.waiting.splice(0, MAX_PLACE_BATCH);
-        await this.add(batch.map((p) => p.command)).then(
-          (jobId) => {
-            for (const p of batch) p.sent(jobId);
-          },
-          (error: unknown) => {
-            for (const p of batch) p.failed(error);
-          },
-        );
-      }
-    } finally {
-      this.busy = false;
-    }
+  private pump(): void {
+    if (this.adding || this.waiting.length === 0) return;
+    const limit = this.ctx.config.placeJobsInFlight;
+    if (limit > 0 && this.unanswered >= limit && this.waiting.length < MAX_PLACE_BATCH) return;
+    const batch = this.waiting.splice(0, MAX_PLACE_BATCH);
+    const hold = limit > 0 ? this.holdUntilAnswered(batch[0]!.command.commandId) : undefined;
+    this.adding = true;
+    void this.add(batch.map((p) => p.command))
+      .then(
+        (jobId) => {
+          for (const p of batch) p.sent(jobId);
+        },
+        (error: unknown) => {
+          hold?.();
+          for (const p of batch) p.failed(error);
+        },
+      )
+      .finally(() => {
+        this.adding = false;
+        this.pump();
+      });
+  }
+
+  /** Counts a job as unanswered until its first member's reply (or the hold limit); returns a release. */
+  private holdUntilAnswered(commandId: string): () => void {
+    this.unanswered++;
+    const { reply, cancel } = this.ctx.replies.expect(commandId, this.ctx.config.placeHoldMaxMs);
+    void reply.then(() => {
+      this.unanswered--;
+      this.pump();
+    });
+    return cancel;
   }
 
   private async add(commands: PlaceOrderCommand[]): Promise<string> {

@@ -66,6 +66,7 @@ interface Member {
 export class PlacementBatcher {
   private readonly waiting: Member[] = [];
   private committing = 0;
+  private drainScheduled = false;
 
   constructor(private readonly ctx: AppContext) {}
 
@@ -79,7 +80,15 @@ export class PlacementBatcher {
         alone,
         settle: (outcome) => outcome.then(resolve, reject),
       });
-      if (this.committing < CONCURRENT_PLACEMENT_BATCHES) void this.drain();
+      // Started after the current task: the members of one PLACE_BATCH job, submitted one after
+      // another in the same tick, commit together instead of the first alone.
+      if (this.committing < CONCURRENT_PLACEMENT_BATCHES && !this.drainScheduled) {
+        this.drainScheduled = true;
+        queueMicrotask(() => {
+          this.drainScheduled = false;
+          if (this.committing < CONCURRENT_PLACEMENT_BATCHES) void this.drain();
+        });
+      }
     });
   }
 
