@@ -100,10 +100,11 @@ const envSchema = z.object({
   ORDER_SWEEP_INTERVAL_MS: int(100, 5000),
   REPLY_TIMEOUT_MS: int(0, 5000),
   /**
-   * PLACE jobs an API process keeps unanswered at once; placements arriving meanwhile wait and go
-   * together as the next job (the API side of the group commit). 0: no limit (only an add in flight).
+   * PLACE jobs an API process keeps unanswered at once (default: one per order shard); placements
+   * arriving meanwhile wait and go together as the next job (the API side of the group commit).
+   * 0: no limit (they wait only while an add is in flight).
    */
-  PLACE_JOBS_IN_FLIGHT: int(0, 1).pipe(z.number().max(64)),
+  PLACE_JOBS_IN_FLIGHT: z.coerce.number().int().min(0).max(1024).optional(),
   /** A PLACE job not answered within this long stops holding the next one back (a lost reply, a slow worker). */
   PLACE_HOLD_MAX_MS: int(1, 50).pipe(z.number().max(60_000)),
   PAYMENT_GATEWAY_LATENCY_MS: int(0, 200),
@@ -269,7 +270,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     orderAutoConfirmMs: env.ORDER_AUTO_CONFIRM_MS,
     orderSweepIntervalMs: env.ORDER_SWEEP_INTERVAL_MS,
     replyTimeoutMs: env.REPLY_TIMEOUT_MS,
-    placeJobsInFlight: env.PLACE_JOBS_IN_FLIGHT,
+    placeJobsInFlight: env.PLACE_JOBS_IN_FLIGHT ?? env.ORDER_SHARDS,
     placeHoldMaxMs: env.PLACE_HOLD_MAX_MS,
     gatewayLatencyMs: env.PAYMENT_GATEWAY_LATENCY_MS,
     gatewayTimeoutMs: env.PAYMENT_GATEWAY_TIMEOUT_MS,
