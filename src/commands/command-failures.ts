@@ -6,7 +6,7 @@ import { isDomainError } from '../errors/domain-error';
 import { ERROR_CODES, type ErrorCode } from '../errors/error-codes';
 import type { Logger } from '../logger';
 import { type CommandEnvelope, ORDER_PLACE_BATCH } from '../messaging/messages';
-import { publishReply } from '../messaging/replies';
+import { publishReply, replyChannelFor } from '../messaging/replies';
 import { forgetQueuedCommand } from './queued-commands';
 import { findReceipt, insertFailedReceipt, type Receipt } from './receipts';
 
@@ -77,6 +77,7 @@ export async function endCommandFailed(
     type: string;
     idempotencyKey: string | null;
     requestHash: string | null;
+    replyTo?: string | undefined;
   },
   answer: { httpStatus: number; error: Receipt['error'] },
   log: Logger,
@@ -97,7 +98,7 @@ export async function endCommandFailed(
   await giveBackTake(ctx, command.commandId).catch((err) =>
     log.warn({ err: String(err) }, 'stock gate take not given back; the reconciliation repairs it'),
   );
-  await publishReply(ctx.redis, ctx.config.redisPrefix, {
+  await publishReply(ctx.redis, replyChannelFor(ctx.config.redisPrefix, command), {
     commandId: command.commandId,
     requestHash: command.requestHash,
     status: 'FAILED',
@@ -127,6 +128,7 @@ export async function recordCommandFailure(
         type,
         idempotencyKey: command.idempotencyKey ?? null,
         requestHash: command.requestHash ?? null,
+        replyTo: command.replyTo,
       },
       failureAnswer(error, job.attemptsMade + 1),
       log,

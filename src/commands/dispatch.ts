@@ -58,7 +58,7 @@ export async function dispatchCommand<
     if (receipt) return replay(ctx, receipt, requestHash);
   }
 
-  const jobData = { ...data, commandId, requestHash, idempotencyKey: key };
+  const jobData = { ...data, commandId, requestHash, idempotencyKey: key, replyTo: ctx.replies.replyTo };
   const waiter = ctx.replies.expect(commandId, ctx.config.replyTimeoutMs);
   let mailboxJobId = commandId;
   try {

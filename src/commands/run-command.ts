@@ -14,7 +14,7 @@ import { isVersionConflict } from '../errors/version-conflict.error';
 import type { Logger } from '../logger';
 import type { CommandEnvelope } from '../messaging/messages';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
-import { type CommandAnswer, publishReplies } from '../messaging/replies';
+import { type CommandAnswer, type CommandReply, publishReplies, replyChannelFor } from '../messaging/replies';
 import { addTimerBuckets, type TimerBucket } from '../messaging/timer-buckets';
 import type { DomainOutcome } from './outcome';
 import { loadOutcomeView, type OutcomeView } from './outcome-view';
@@ -162,15 +162,17 @@ async function replyFromReceipt(ctx: AppContext, command: CommandEnvelope, recei
   return 'duplicate';
 }
 
+/** Each answer to the channel of the process waiting for it: one message per channel. */
 async function reply(ctx: AppContext, answers: { command: CommandEnvelope; answer: CommandAnswer }[]) {
-  await publishReplies(
-    ctx.redis,
-    ctx.config.redisPrefix,
-    answers.map(({ command, answer }) => ({
-      commandId: command.commandId,
-      requestHash: command.requestHash,
-      ...answer,
-    })),
+  const byChannel = new Map<string, CommandReply[]>();
+  for (const { command, answer } of answers) {
+    const channel = replyChannelFor(ctx.config.redisPrefix, command);
+    const replies = byChannel.get(channel) ?? [];
+    replies.push({ commandId: command.commandId, requestHash: command.requestHash, ...answer });
+    byChannel.set(channel, replies);
+  }
+  await Promise.all(
+    [...byChannel].map(([channel, replies]) => publishReplies(ctx.redis, channel, replies)),
   ).catch((err) => ctx.log.warn({ err: String(err) }, 'reply not published; the receipt still answers'));
 }
 

@@ -19,6 +19,8 @@ const envelope = {
   role: z.enum(ROLES),
   idempotencyKey: text().nullable(),
   requestHash: text().nullable(),
+  /** The sending API process's reply channel (see replies.ts); absent: the shared one. */
+  replyTo: id.optional(),
 };
 export const CommandEnvelopeSchema = z.object(envelope);
 export type CommandEnvelope = z.infer<typeof CommandEnvelopeSchema>;
@@ -36,7 +38,7 @@ const placeOrder = z.object({
 /** Most placements one PLACE_BATCH job carries (the order worker's group commit takes as many). */
 export const MAX_PLACE_BATCH = 64;
 /**
- * Placements one API process received while its previous add was in flight, sent as ONE job (the
+ * Placements one API process received while its previous PLACE job was unanswered, sent as ONE job (the
  * Redis cost of a job is paid once per batch). Each member is a whole PLACE command with its own id,
  * receipt and reply; the worker hands them to the group commit.
  */

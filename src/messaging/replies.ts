@@ -1,4 +1,5 @@
 import type { OutcomeResult, ResourceKind } from '../db/schema/command.entity';
+import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import { onChannelMessage, publishTo, subscribeTo } from './pubsub';
 import type { Redis } from './redis';
@@ -21,13 +22,28 @@ export type CommandAnswer =
 /** What a worker tells the waiting HTTP request once a command is carried out (or refused). */
 export type CommandReply = CommandAnswer & { commandId: string; requestHash: string | null };
 
-export const repliesChannel = (redisPrefix: string) => `${redisPrefix}:replies`;
+/** The shared replies channel, or an API process's own (`replyTo`). */
+export const repliesChannel = (redisPrefix: string, replyTo?: string | null) =>
+  replyTo ? `${redisPrefix}:replies:${replyTo}` : `${redisPrefix}:replies`;
 
 /**
- * Best-effort delivery of command outcomes over Redis pub/sub: one subscription per API process,
- * waiters keyed by command id. A lost reply only means the client gets 202 and polls the receipt.
+ * Where a command's answer goes: the channel of the API process that sent it, so each process hears
+ * only its own; a keyed command's goes to the shared channel, as a retry of it may be waiting in
+ * another process (and so does one sent without `replyTo`, e.g. by an older process).
+ */
+export const replyChannelFor = (
+  redisPrefix: string,
+  command: { replyTo?: string | undefined; idempotencyKey: string | null },
+) => repliesChannel(redisPrefix, command.idempotencyKey ? null : command.replyTo);
+
+/**
+ * Best-effort delivery of command outcomes over Redis pub/sub: each API process listens on its own
+ * channel (commands it sends name it as `replyTo`) and on the shared one (keyed commands), waiters
+ * keyed by command id. A lost reply only means the client gets 202 and polls the receipt.
  */
 export class ReplyListener {
+  /** This process's own reply channel, named by the commands it sends. */
+  readonly replyTo = uuidv7();
   private readonly waiters = new Map<string, Set<(reply: CommandReply) => void>>();
   private ready: Promise<unknown>;
 
@@ -36,12 +52,12 @@ export class ReplyListener {
     redisPrefix: string,
     log: Logger,
   ) {
-    const channel = repliesChannel(redisPrefix);
-    this.ready = subscribeTo(subscriber, channel).catch((err) =>
+    const channels = [repliesChannel(redisPrefix), repliesChannel(redisPrefix, this.replyTo)];
+    this.ready = Promise.all(channels.map((channel) => subscribeTo(subscriber, channel))).catch((err) =>
       log.warn({ err: String(err) }, 'reply channel'),
     );
     onChannelMessage(subscriber, (ch, message) => {
-      if (ch !== channel) return;
+      if (!channels.includes(ch)) return;
       try {
         const parsed = JSON.parse(message) as CommandReply | CommandReply[];
         for (const reply of Array.isArray(parsed) ? parsed : [parsed]) {
@@ -85,20 +101,16 @@ export class ReplyListener {
   }
 }
 
-export async function publishReply(redis: Redis, redisPrefix: string, reply: CommandReply): Promise<void> {
-  await publishTo(redis, repliesChannel(redisPrefix), JSON.stringify(reply));
+export async function publishReply(redis: Redis, channel: string, reply: CommandReply): Promise<void> {
+  await publishTo(redis, channel, JSON.stringify(reply));
 }
 
-/** The replies of a batch of commands in one message (one PUBLISH, one wake-up per API process). */
+/** The replies of a batch of commands for one channel in one message (one PUBLISH, one wake-up). */
 export async function publishReplies(
   redis: Redis,
-  redisPrefix: string,
+  channel: string,
   replies: readonly CommandReply[],
 ): Promise<void> {
   if (replies.length === 0) return;
-  await publishTo(
-    redis,
-    repliesChannel(redisPrefix),
-    JSON.stringify(replies.length === 1 ? replies[0] : replies),
-  );
+  await publishTo(redis, channel, JSON.stringify(replies.length === 1 ? replies[0] : replies));
 }
