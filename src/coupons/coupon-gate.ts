@@ -1,6 +1,7 @@
 import type { AppContext } from '../context';
 import type { CouponStatus } from '../db/schema/coupon.entity';
 import { hashTag } from '../messaging/redis';
+import { perContext } from '../per-context';
 import { luaScript } from './lua-script';
 
 /**
@@ -34,12 +35,32 @@ export type GiveBackReason = 'NOT_RECORDED' | 'ALREADY_HELD' | 'SOLD_OUT';
 /** Statuses in which a coupon has a gate (EXHAUSTED keeps one to tell holders from latecomers). */
 export const GATED_STATUSES: readonly CouponStatus[] = ['CREATED', 'ACTIVE', 'EXHAUSTED'];
 
+export interface CouponGateKeys {
+  readonly users: string;
+  readonly remaining: string;
+  readonly window: string;
+}
+
+/** Gate keys built per coupon once per context: a rush asks for the same three keys per request. */
+const gateKeysMemo = perContext((_ctx: AppContext) => new Map<string, CouponGateKeys>());
+const GATE_KEYS_MEMO_SIZE = 1_000;
+
 /** A coupon's gate keys share its hash tag, so one script may touch them all on a cluster. */
-export const couponGateKeys = (ctx: AppContext, couponId: string) => ({
-  users: ctx.key(hashTag('coupon', couponId), 'users'),
-  remaining: ctx.key(hashTag('coupon', couponId), 'remaining'),
-  window: ctx.key(hashTag('coupon', couponId), 'window'),
-});
+export function couponGateKeys(ctx: AppContext, couponId: string): CouponGateKeys {
+  const memo = gateKeysMemo(ctx);
+  let keys = memo.get(couponId);
+  if (!keys) {
+    const tag = hashTag('coupon', couponId);
+    keys = Object.freeze({
+      users: ctx.key(tag, 'users'),
+      remaining: ctx.key(tag, 'remaining'),
+      window: ctx.key(tag, 'window'),
+    });
+    if (memo.size >= GATE_KEYS_MEMO_SIZE) memo.clear();
+    memo.set(couponId, keys);
+  }
+  return keys;
+}
 
 /** A user's issue-rate counter: its own key (and slot), apart from any coupon's gate. */
 const issueRateKey = (ctx: AppContext, userId: string) => ctx.key(hashTag('coupon-issue-rate', userId));

@@ -1,4 +1,5 @@
-import { Pool, request as undiciRequest } from 'undici';
+import { request as undiciRequest } from 'undici';
+import { LeanPool } from './lean-http';
 
 export interface HttpResponse {
   status: number;
@@ -29,24 +30,21 @@ export interface HttpClient {
 
 /**
  * A keep-alive client with one connection per virtual user (a closed loop of N users holds N
- * persistent connections, like N API clients), no pipelining. undici rather than node:http because
- * the load generator shares the two cores with what it measures: on this box undici needs about
- * half the CPU per request. The raw ceilings are loaded through the same client, so its cost weighs
- * on both sides of every ratio.
+ * persistent connections, like N API clients), no pipelining, over the lean HTTP/1.1 client
+ * (lean-http.ts): the load generator shares the two cores with what it measures, and undici spent
+ * about as much CPU per request as the bare server it loaded. The raw HTTP ceilings are loaded through
+ * the same client, so its cost weighs on both sides of every ratio. Event streams (`watch`) use undici.
  */
 export function createHttpClient(baseUrl: string, connections: number): HttpClient {
-  const pool = new Pool(baseUrl, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
-  const request = async (method: string, path: string, options: HttpRequestOptions = {}) => {
+  const pool = new LeanPool(baseUrl, connections);
+  const request = (method: string, path: string, options: HttpRequestOptions = {}) => {
     const headers: Record<string, string> = { ...options.headers };
     let body: string | undefined;
     if (options.body !== undefined) {
       body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await pool.request({ method: method as 'GET', path, headers, body });
-    if (options.readBody) return { status: res.statusCode, body: await res.body.text() };
-    await res.body.dump();
-    return { status: res.statusCode, body: undefined };
+    return pool.request(method, path, headers, body, options.readBody === true);
   };
   const watch: HttpClient['watch'] = async (path, { headers, signal }, done) => {
     const res = await undiciRequest(new URL(path, baseUrl), { method: 'GET', headers, signal });
