@@ -11,9 +11,9 @@ import { createProduct } from '../support/catalog';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
-// PLACE commands an API process receives while its previous add is in flight travel as ONE mailbox
-// job (PLACE_BATCH); each member keeps its own command id, receipt and answer. No worker runs at
-// first: each test starts the order mailbox when its jobs are in place.
+// PLACE commands an API process receives while its previous PLACE job is unanswered travel as ONE
+// mailbox job (PLACE_BATCH); each member keeps its own command id, receipt and answer. No worker runs
+// at first: each test starts the order mailbox when its jobs are in place.
 let shop: TestShop;
 let seller: TestUser;
 let workers: RunningWorkers | undefined;
@@ -67,7 +67,8 @@ describe('placements sent together', () => {
     const sender = placementSender(shop.ctx);
     const jobIds = await Promise.all(commands.map((command) => sender.send(command)));
 
-    // The first went at once as an ordinary PLACE job; the five that came while it was added, together.
+    // The first went at once as an ordinary PLACE job; the five that came while it was unanswered (no
+    // worker: until PLACE_HOLD_MAX_MS), together.
     expect(jobIds[0]).toBe(commands[0]!.commandId);
     expect(new Set(jobIds.slice(1)).size).toBe(1);
     const batch = await findJob(shop.ctx.queues, 'order', jobIds[1]!);
