@@ -3,7 +3,7 @@ import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
 import type { Row } from '../db/database';
 import type { NotificationType } from '../db/schema/notification.entity';
-import { asDate, query, run, sql } from '../db/sql';
+import { asDate, preparedStatement, query, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
 import { type PageRequest, pageMeta } from '../paging';
@@ -84,7 +84,7 @@ export async function insertNotificationsOnce(
   const d = drafts.map((x) => x.draft);
   const rows = await query<Row<'processed_messages', 'message_id'>>(
     em,
-    sql`with first as (
+    preparedStatement(sql`with first as (
           insert into processed_messages (consumer, message_id, processed_at)
           select ${consumer}, e, clock_timestamp() from unnest(${d.map((n) => n.eventId)}::text[]) as e
           on conflict do nothing returning message_id),
@@ -98,7 +98,7 @@ export async function insertNotificationsOnce(
             as t(id, user_id, type, title, body, order_id, event_id, created_at)
           join first f on f.message_id = t.event_id
           on conflict (user_id, type, event_id) do nothing)
-        select message_id from first`,
+        select message_id from first`),
   );
   return new Set(rows.map((r) => r.message_id));
 }

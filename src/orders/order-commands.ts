@@ -3,12 +3,11 @@ import { transition } from 'xstate';
 import { type OrderEvent, orderMachine } from '../../machines/order.machine';
 import { rejectionFor, statusOf } from '../../machines/order-snapshot';
 import { db } from '../db/database';
-import { run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
 import type { JobData, MailboxJob, OrderNotice, RefundPaymentCommand } from '../messaging/messages';
 import { commitStep, type StepResult } from './commit-transition';
-import { loadOrder, type OrderRecord } from './order-store';
+import { loadOrder, type OrderRecord, recordAndLoadOrder } from './order-store';
 
 /** A client command on an order that exists already (PLACE creates one: place-order.ts). */
 export type ExistingOrderCommand = Extract<
@@ -112,13 +111,8 @@ export async function notifyOrder(
   messageId: string,
   now: Date,
 ): Promise<StepResult | 'duplicate' | 'ignored'> {
-  const first = await run(
-    em,
-    sql`insert into processed_messages (consumer, message_id, processed_at) values ('order', ${messageId}, ${now})
-        on conflict do nothing`,
-  );
-  if (first === 0) return 'duplicate';
-  const order = await loadOrder(em, orderId);
+  const order = await recordAndLoadOrder(em, messageId, orderId, now);
+  if (order === 'duplicate') return 'duplicate';
   if (!order) return 'ignored';
   const machineEvent = { ...event, at: now.getTime() } as OrderEvent;
   if (!order.snapshot.can(machineEvent)) return 'ignored';

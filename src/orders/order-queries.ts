@@ -14,7 +14,7 @@ export async function getOrder(ctx: AppContext, user: AuthUser, orderId: string)
   return view;
 }
 
-/** The caller's orders, newest first: three statements whatever the page size. */
+/** The caller’s orders, newest first: three statements whatever the page size (ids, count, views). */
 export async function listOrders(
   ctx: AppContext,
   user: AuthUser,

@@ -7,8 +7,8 @@ import {
   stateOf,
   statusOf,
 } from '../../machines/order-snapshot';
-import { db } from '../db/database';
-import { asDate, sql } from '../db/sql';
+import type { Row } from '../db/database';
+import { asDate, preparedStatement, query, sql } from '../db/sql';
 import type { WriteBatch } from '../db/write-batch';
 import { VersionConflictError } from '../errors/version-conflict.error';
 import { uuidv7 } from '../ids';
@@ -59,26 +59,57 @@ function projection(snapshot: OrderSnapshot) {
   };
 }
 
+type OrderRecordRow = Row<
+  'orders',
+  | 'id'
+  | 'order_no'
+  | 'user_id'
+  | 'subtotal'
+  | 'discount'
+  | 'total'
+  | 'user_coupon_id'
+  | 'coupon_code'
+  | 'created_at'
+  | 'version'
+  | 'snapshot'
+  | 'machine_version'
+>;
+
+const ORDER_RECORD_COLUMNS = sql.raw(
+  'o.id, o.order_no, o.user_id, o.subtotal, o.discount, o.total, o.user_coupon_id, o.coupon_code, o.created_at, o.version, o.snapshot, o.machine_version',
+);
+
 export async function loadOrder(em: EntityManager, orderId: string): Promise<OrderRecord | undefined> {
-  const row = await db(em)
-    .selectFrom('orders')
-    .select([
-      'id',
-      'order_no',
-      'user_id',
-      'subtotal',
-      'discount',
-      'total',
-      'user_coupon_id',
-      'coupon_code',
-      'created_at',
-      'version',
-      'snapshot',
-      'machine_version',
-    ])
-    .where('id', '=', orderId)
-    .executeTakeFirst();
-  if (!row) return undefined;
+  const [row] = await query<OrderRecordRow>(
+    em,
+    preparedStatement(sql`select ${ORDER_RECORD_COLUMNS} from orders o where o.id = ${orderId}`),
+  );
+  return row && orderRecord(row);
+}
+
+/**
+ * Records `messageId` as processed by the order actor and loads the order, in one statement:
+ * 'duplicate' when the message was recorded already (nothing read), undefined when no such order.
+ */
+export async function recordAndLoadOrder(
+  em: EntityManager,
+  messageId: string,
+  orderId: string,
+  now: Date,
+): Promise<OrderRecord | 'duplicate' | undefined> {
+  const [row] = await query<{ first: number } & Partial<OrderRecordRow>>(
+    em,
+    preparedStatement(sql`with first as (
+          insert into processed_messages (consumer, message_id, processed_at) values ('order', ${messageId}, ${now})
+          on conflict do nothing returning 1)
+        select (select count(*) from first)::int as first, ${ORDER_RECORD_COLUMNS}
+        from (select 1) as one left join orders o on o.id = ${orderId}`),
+  );
+  if (row?.first !== 1) return 'duplicate';
+  return row.id === undefined || row.id === null ? undefined : orderRecord(row as OrderRecordRow);
+}
+
+function orderRecord(row: OrderRecordRow): OrderRecord {
   return {
     id: row.id,
     orderNo: row.order_no,

@@ -7,8 +7,8 @@ import {
   stateOf,
   statusOf,
 } from '../../machines/order-snapshot';
-import { db, type Row } from '../db/database';
-import { asIso, sql } from '../db/sql';
+import type { Row } from '../db/database';
+import { asIso, preparedStatement, query, sql } from '../db/sql';
 
 export interface OrderItemView {
   id: string;
@@ -100,69 +100,38 @@ function render(
   };
 }
 
-/** Orders with their items and current payment, in the order of `ids`: two statements for any number. */
+/**
+ * Orders with their items (as JSON, in name order) and current payment, in the order of `ids`: ONE
+ * statement for any number of orders, sent as a named prepared statement (a GET /orders/{id} poll
+ * runs it).
+ */
 export async function loadOrderViews(
   em: EntityManager,
   ids: string[],
   now = Date.now(),
 ): Promise<OrderView[]> {
   if (ids.length === 0) return [];
-  const inIds = sql<string>`any(${ids}::uuid[])`;
-  const rows = await db(em)
-    .selectFrom('orders as o')
-    .leftJoin('payments as p', 'p.id', 'o.payment_id')
-    .select([
-      'o.id',
-      'o.order_no',
-      'o.user_id',
-      'o.status',
-      'o.state',
-      'o.snapshot',
-      'o.machine_version',
-      'o.subtotal',
-      'o.discount',
-      'o.total',
-      'o.refunded_amount',
-      'o.user_coupon_id',
-      'o.coupon_code',
-      'o.cancel_reason',
-      'o.expires_at',
-      'o.paid_at',
-      'o.confirmed_at',
-      'o.cancelled_at',
-      'o.created_at',
-      'o.updated_at',
-      'p.id as payment_id',
-      'p.status as payment_status',
-      'p.method as payment_method',
-    ])
-    .where('o.id', '=', inIds)
-    .execute();
-  const items = await db(em)
-    .selectFrom('order_items')
-    .select(['id', 'order_id', 'product_id', 'name', 'unit_price', 'quantity', 'line_total'])
-    .where('order_id', '=', inIds)
-    .orderBy('order_id')
-    .orderBy('name')
-    .orderBy('id')
-    .execute();
-  const itemsByOrder = new Map<string, OrderItemView[]>();
-  for (const i of items) {
-    const list = itemsByOrder.get(i.order_id) ?? [];
-    list.push({
-      id: i.id,
-      productId: i.product_id,
-      name: i.name,
-      unitPrice: i.unit_price,
-      quantity: i.quantity,
-      lineTotal: i.line_total,
-    });
-    itemsByOrder.set(i.order_id, list);
-  }
+  const rows = await query<OrderRow & { items: OrderItemView[] }>(
+    em,
+    preparedStatement(sql`select o.id, o.order_no, o.user_id, o.status, o.state, o.snapshot, o.machine_version,
+               o.subtotal, o.discount, o.total, o.refunded_amount, o.user_coupon_id, o.coupon_code,
+               o.cancel_reason, o.expires_at, o.paid_at, o.confirmed_at, o.cancelled_at, o.created_at,
+               o.updated_at, p.id as payment_id, p.status as payment_status, p.method as payment_method,
+               coalesce(lines.items, '[]'::json) as items
+        from orders o
+        left join payments p on p.id = o.payment_id
+        left join lateral (
+          select json_agg(json_build_object('id', i.id, 'productId', i.product_id, 'name', i.name,
+                                            'unitPrice', i.unit_price, 'quantity', i.quantity,
+                                            'lineTotal', i.line_total)
+                          order by i.name, i.id) as items
+          from order_items i where i.order_id = o.id) lines on true
+        where o.id = any(${ids}::uuid[])`),
+  );
   const byId = new Map(
     rows.map((r) => {
       const snapshot = restoreOrderSnapshot({ snapshot: r.snapshot, machineVersion: r.machine_version });
-      return [r.id, render(r, itemsByOrder.get(r.id) ?? [], snapshot, now)];
+      return [r.id, render(r, r.items, snapshot, now)];
     }),
   );
   return ids.map((id) => byId.get(id)).filter((v): v is OrderView => v !== undefined);

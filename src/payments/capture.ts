@@ -1,8 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
 import type { AppContext } from '../context';
-import { db } from '../db/database';
-import { sql } from '../db/sql';
+import { preparedStatement, query, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import type { CapturePaymentMessage } from '../messaging/messages';
 import { annotateActiveSpan } from '../tracing/tracing';
@@ -16,13 +15,13 @@ import { type PaymentFact, tellOrder } from './tell-order';
  * marked it COMPLETED or FAILED): a redelivered CAPTURE is then done.
  */
 async function beginAttempt(em: EntityManager, paymentId: string): Promise<PaymentAttempt | undefined> {
-  return db(em)
-    .updateTable('payments')
-    .set((eb) => ({ status: 'PROCESSING', attempts: eb('attempts', '+', 1), updated_at: sql<string>`now()` }))
-    .where('id', '=', paymentId)
-    .where('status', 'in', ['REQUESTED', 'PROCESSING'])
-    .returning(['id', 'order_id', 'user_id', 'method', 'amount', 'card_token', 'attempts'])
-    .executeTakeFirst();
+  const [attempt] = await query<PaymentAttempt>(
+    em,
+    preparedStatement(sql`update payments set status = 'PROCESSING', attempts = attempts + 1, updated_at = now()
+        where id = ${paymentId} and status in ('REQUESTED', 'PROCESSING')
+        returning id, order_id, user_id, method, amount, card_token, attempts`),
+  );
+  return attempt;
 }
 
 /**

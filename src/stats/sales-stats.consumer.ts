@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { query, run, sql } from '../db/sql';
+import { preparedStatement, query, run, sql } from '../db/sql';
 import type { EventConsumer } from '../messaging/consumer';
 import type { DomainEventMessage } from '../messaging/domain-events';
 import { orderTagged } from '../orders/order-tags';
@@ -21,7 +21,7 @@ export async function syncOrderSales(
   if (!locked) await run(tx, sql`select ${salesLock(orderId)}`);
   const [row] = await query<{ changed: number }>(
     tx,
-    sql`with added as (
+    preparedStatement(sql`with added as (
           insert into sales_lines (order_id, product_id, category, day, paid_at, units, revenue)
           select o.id, i.product_id, min(i.category), (o.paid_at at time zone ${timezone})::date, o.paid_at,
                  sum(i.quantity), sum(i.line_total)
@@ -34,7 +34,7 @@ export async function syncOrderSales(
           delete from sales_lines s using orders o
           where s.order_id = ${orderId} and o.id = s.order_id and not (${orderTagged('counts-as-sale')})
           returning 1)
-        select ((select count(*) from added) + (select count(*) from removed))::int as changed`,
+        select ((select count(*) from added) + (select count(*) from removed))::int as changed`),
   );
   return (row?.changed ?? 0) > 0;
 }
@@ -48,10 +48,10 @@ const salesLock = (orderId: string) => sql`pg_advisory_xact_lock(hashtextextende
 async function recordAndLock(tx: EntityManager, eventId: string, orderId: string): Promise<boolean> {
   const [row] = await query<{ first: number }>(
     tx,
-    sql`with first as (
+    preparedStatement(sql`with first as (
           insert into processed_messages (consumer, message_id, processed_at)
           values ('sales-stats', ${eventId}, clock_timestamp()) on conflict do nothing returning 1)
-        select (select count(*) from first)::int as first, ${salesLock(orderId)}`,
+        select (select count(*) from first)::int as first, ${salesLock(orderId)}`),
   );
   return row?.first === 1;
 }

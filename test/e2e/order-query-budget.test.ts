@@ -127,7 +127,26 @@ describe('statements per order command', () => {
     expect(kinds).toContain('delete cart_items');
   });
 
-  it('CANCEL of a PENDING order: load, one batch (save, history, outbox, receipt), then the stock', async () => {
+  it('GET /orders/{id}: the order, its payment and its items (in name order) in one statement', async () => {
+    const ids = await Promise.all(
+      ['b-scarf', 'a-cap', 'c-boots'].map((name) => createProduct(shop, seller, { name, price: 1_000 })),
+    );
+    const { orderId } = await placementStatements(
+      command({ items: ids.map((productId, i) => ({ productId, quantity: i + 1 })) }),
+    );
+    let body: { data: { items: { name: string; quantity: number; lineTotal: number }[] } } | undefined;
+    const statements = await statementsDuring(shop.databaseName, async () => {
+      body = (await shop.request('GET', `/api/v1/orders/${orderId}`, { token: buyer.token })).body;
+    });
+    expect(statements.map(kindOf)).toEqual(['select orders']);
+    expect(body!.data.items.map((i) => [i.name, i.quantity, i.lineTotal])).toEqual([
+      ['a-cap', 2, 2_000],
+      ['b-scarf', 1, 1_000],
+      ['c-boots', 3, 3_000],
+    ]);
+  });
+
+  it('CANCEL of a PENDING order: load, one batch (save, history, outbox, receipt), then the stock in one statement', async () => {
     const productId = await createProduct(shop, seller);
     const { orderId } = await placementStatements(command({ items: [{ productId, quantity: 1 }] }));
     const cancel = { ...command({}), orderId };
@@ -138,7 +157,7 @@ describe('statements per order command', () => {
       'begin',
       'select orders',
       'batch(update orders, insert order_transitions, insert outbox_events, insert commands)',
-      'select order_items',
+      // the order's lines read, their stock rows locked in product-id order and released: one statement
       'update inventory',
       'commit',
     ]);

@@ -39,6 +39,13 @@ export function statementKind(statement: string): string {
   }
   const locked = /^with \w+ as \( select .*? from "?([a-z_]+)"?.*? for update/.exec(s);
   if (locked) return `lock ${locked[1]}${s.includes('nextval(') ? ' + nextval' : ''}`;
+  // A write recorded and a row read in one statement: "insert processed_messages + select orders".
+  const recordThenRead =
+    /^with \w+ as \( (insert into|update|delete from) "?([a-z_]+)"?.*\) select .* (?:from|join) "?([a-z_]+)"? \w+ on /.exec(
+      s,
+    );
+  if (recordThenRead)
+    return `${recordThenRead[1]!.split(' ')[0]} ${recordThenRead[2]} + select ${recordThenRead[3]}`;
   if (s.startsWith('with w0 as (')) {
     const writes = [...s.matchAll(/w\d+ as \((insert into|update|delete from) "?([a-z_]+)"?/g)];
     return `batch(${writes.map((w) => `${w[1]!.split(' ')[0]} ${w[2]}`).join(', ')})`;

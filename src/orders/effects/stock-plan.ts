@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Row } from '../../db/database';
-import { query, run, sql } from '../../db/sql';
+import { preparedStatement, query, run, sql } from '../../db/sql';
 import type { WriteBatch } from '../../db/write-batch';
 import { DomainError } from '../../errors/domain-error';
 
@@ -67,19 +67,19 @@ export class StockPlan {
         1,
         () => outOfStock(em, first.lines),
       );
-      await batch.flush(em);
+      await batch.flush(em, { hot: true });
       return;
     }
-    await batch.flush(em);
+    await batch.flush(em, { hot: true });
     for (const operation of this.operations) {
-      const lines = operation.op === 'reserve' ? operation.lines : await orderLines(em, orderId);
+      const lines =
+        operation.op === 'reserve' ? operation.lines : await adjustOrderLines(em, operation.op, orderId);
       for (const line of lines) this.touched.add(line.productId);
       const sign = operation.op === 'reserve' ? -1 : operation.op === 'commit' ? 0 : 1;
       if (sign !== 0)
         for (const l of lines)
           this.availableChanges.push({ productId: l.productId, quantity: sign * l.quantity });
       if (operation.op === 'reserve') await reserve(em, lines);
-      else await adjust(em, operation.op, lines);
     }
   }
 }
@@ -112,15 +112,6 @@ export function sumByProduct(lines: StockLine[]): StockLine[] {
 const byProductId = (a: StockLine, b: StockLine) =>
   a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0;
 
-async function orderLines(em: EntityManager, orderId: string): Promise<StockLine[]> {
-  const rows = await query<Row<'order_items', 'product_id'> & { quantity: number }>(
-    em,
-    sql`select product_id, sum(quantity)::int as quantity from order_items where order_id = ${orderId}
-        group by product_id order by product_id`,
-  );
-  return rows.map((r) => ({ productId: r.product_id, quantity: r.quantity }));
-}
-
 async function reserve(em: EntityManager, lines: StockLine[]): Promise<void> {
   if (lines.length === 1) {
     // One product: a single conditional update decides and reserves atomically.
@@ -145,27 +136,35 @@ async function reserve(em: EntityManager, lines: StockLine[]): Promise<void> {
   );
 }
 
-async function adjust(
+const ADJUSTMENTS = {
+  release: sql`reserved = i.reserved - d.quantity`,
+  commit: sql`stock = i.stock - d.quantity, reserved = i.reserved - d.quantity, sold = i.sold + d.quantity`,
+  restock: sql`stock = i.stock + d.quantity, sold = greatest(i.sold - d.quantity, 0)`,
+} as const;
+
+/**
+ * Releases, commits or restocks an order's units, reading its lines and locking their inventory rows
+ * in product-id order (the subquery's FOR UPDATE, so two orders never deadlock) in the one statement
+ * that changes them; returns the lines. A fixed text per operation: a named prepared statement.
+ */
+async function adjustOrderLines(
   em: EntityManager,
   op: 'release' | 'commit' | 'restock',
-  lines: StockLine[],
-): Promise<void> {
-  if (lines.length === 0) return;
-  if (lines.length > 1) await lockInOrder(em, lines);
-  const ids = lines.map((l) => l.productId);
-  const quantities = lines.map((l) => l.quantity);
-  const lineTable = sql`unnest(${ids}::uuid[], ${quantities}::int[]) as d(product_id, quantity)`;
-  const set =
-    op === 'release'
-      ? sql`reserved = i.reserved - d.quantity`
-      : op === 'commit'
-        ? sql`stock = i.stock - d.quantity, reserved = i.reserved - d.quantity, sold = i.sold + d.quantity`
-        : sql`stock = i.stock + d.quantity, sold = greatest(i.sold - d.quantity, 0)`;
-  await run(
+  orderId: string,
+): Promise<StockLine[]> {
+  const rows = await query<Row<'inventory', 'product_id'> & { quantity: number }>(
     em,
-    sql`update inventory i set ${set}, version = i.version + 1, updated_at = now()
-        from ${lineTable} where i.product_id = d.product_id`,
+    preparedStatement(sql`update inventory i set ${ADJUSTMENTS[op]}, version = i.version + 1, updated_at = now()
+        from (select x.product_id, l.quantity
+              from inventory x
+              join (select product_id, sum(quantity)::int as quantity from order_items where order_id = ${orderId}
+                    group by product_id) l on l.product_id = x.product_id
+              order by x.product_id
+              for update of x) d
+        where i.product_id = d.product_id
+        returning i.product_id, d.quantity`),
   );
+  return rows.map((r) => ({ productId: r.product_id, quantity: r.quantity })).sort(byProductId);
 }
 
 /** Row locks in product-id order: concurrent multi-line orders queue up instead of deadlocking. */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Row } from '../../db/database';
 import type { GatewayChargeKind } from '../../db/schema/gateway-charge.entity';
-import { asDate, query, sql } from '../../db/sql';
+import { asDate, preparedStatement, query, sql } from '../../db/sql';
 import { GatewayDeclinedError } from '../../errors/gateway-declined.error';
 import { GatewayTimeoutError } from '../../errors/gateway-timeout.error';
 import { GatewayTransientError } from '../../errors/gateway-transient.error';
@@ -132,10 +132,10 @@ export class MockGateway implements PaymentGateway {
     if (this.options.lenient) return view(await this.insertCharge(this.em(), r, 'CAPTURE', null, token))!;
     const [inserted] = await query<ChargeRow>(
       this.em(),
-      sql`insert into gateway_charges (id, payment_id, order_id, refund_id, kind, amount, card_token, created_at)
+      preparedStatement(sql`insert into gateway_charges (id, payment_id, order_id, refund_id, kind, amount, card_token, created_at)
           values (${uuidv7()}, ${r.paymentId}, ${r.orderId}, null, 'CAPTURE', ${r.amount}, ${token}, now())
           on conflict (payment_id) where kind = 'CAPTURE' do nothing
-          returning *`,
+          returning *`),
     );
     // Nothing inserted: a concurrent call for the same payment captured first; answer with its charge.
     return view(inserted ?? (await this.capturedFor(r.paymentId)))!;
