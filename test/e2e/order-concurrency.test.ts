@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findInventoryDrift } from '../../src/catalog/inventory-actor';
 import { query, sql } from '../../src/db/sql';
+import { uuidv7 } from '../../src/ids';
+import { commandOrder } from '../../src/orders/order-commands';
 import { createProduct, inventoryOf } from '../support/catalog';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
@@ -75,6 +77,43 @@ describe('inventory under concurrent placement', () => {
     expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 10, reserved: 6 });
     const drift = await findInventoryDrift(shop.ctx.orm.em.fork());
     expect(drift.filter((d) => d.productId === productId)).toEqual([]);
+  });
+});
+
+describe('stock released by many multi-line orders at once', () => {
+  it('concurrent CANCELs of orders naming the same products in opposite order: no deadlock, every unit back', async () => {
+    const a = await createProduct(shop, seller, { stock: 50 });
+    const b = await createProduct(shop, seller, { stock: 50 });
+    const buyers = await Promise.all(Array.from({ length: 16 }, () => shop.createUser('BUYER')));
+    const lines = (first: string, second: string) => [
+      { productId: first, quantity: 1 },
+      { productId: second, quantity: 2 },
+    ];
+    const placed = await Promise.all(
+      buyers.map((buyer, i) => place(buyer, i % 2 === 0 ? lines(a, b) : lines(b, a))),
+    );
+    expect(placed.map((r) => r.status)).toEqual(Array(16).fill(201));
+    // Each CANCEL in its own transaction, all at once: each locks its order's stock rows and releases them.
+    const cancel = (buyer: TestUser, orderId: string) =>
+      shop.ctx.orm.em.fork().transactional((tx) =>
+        commandOrder(
+          tx,
+          'CANCEL',
+          {
+            commandId: uuidv7(),
+            userId: buyer.id,
+            role: 'BUYER',
+            idempotencyKey: null,
+            requestHash: null,
+            orderId,
+          },
+          new Date(),
+        ),
+      );
+    const outcomes = await Promise.allSettled(placed.map((r, i) => cancel(buyers[i]!, r.body.data.id)));
+    expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+    expect(await inventoryOf(shop, a)).toMatchObject({ stock: 50, reserved: 0 });
+    expect(await inventoryOf(shop, b)).toMatchObject({ stock: 50, reserved: 0 });
   });
 });
 
