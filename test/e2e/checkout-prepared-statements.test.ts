@@ -1,8 +1,8 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../support/catalog';
 import { placeOrder } from '../support/orders';
 import { pay, waitForOrder } from '../support/payments';
+import { watchStatements } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
@@ -30,27 +30,20 @@ const HOT: Record<string, RegExp> = {
 type Sends = Map<string, { sent: number; named: number }>;
 
 /** Counts into `sends` each hot statement's sends during `fn`: how many, and how many by name. */
-async function countingHotSends(sends: Sends, fn: () => Promise<unknown>) {
-  const original = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    if (this.database === shop.databaseName) {
-      const config = args[0] as string | { name?: string; text?: string };
-      const text = (typeof config === 'string' ? config : String(config.text)).replace(/\s+/g, ' ').trim();
+function countingHotSends(sends: Sends, fn: () => Promise<unknown>) {
+  return watchStatements(
+    shop.databaseName,
+    (statement, name) => {
+      const text = statement.replace(/\s+/g, ' ').trim();
       const hot = Object.keys(HOT).find((k) => HOT[k]!.test(text));
-      if (hot) {
-        const seen = sends.get(hot) ?? { sent: 0, named: 0 };
-        seen.sent++;
-        if (typeof config === 'object' && config.name?.startsWith('hot_')) seen.named++;
-        sends.set(hot, seen);
-      }
-    }
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    await fn();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
+      if (!hot) return;
+      const seen = sends.get(hot) ?? { sent: 0, named: 0 };
+      seen.sent++;
+      if (name?.startsWith('hot_')) seen.named++;
+      sends.set(hot, seen);
+    },
+    fn,
+  );
 }
 
 describe('a checkout’s statements by name', () => {

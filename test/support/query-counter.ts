@@ -2,18 +2,22 @@ import pg from 'pg';
 import { DATABASE_PROBE } from '../../src/health/dependency-monitor';
 
 /**
- * Every statement this process sends to `database` while `fn` runs, observed at the pg driver
- * (so it counts what really reaches PostgreSQL, whatever layer issued it) — except the dependency
- * monitor's once-a-second ping, which is not part of anything a test measures.
+ * Calls `seen` with each statement this process sends to `database` while `fn` runs (its text, and its
+ * name when it goes as a named prepared statement), observed at the pg driver — so it sees what really
+ * reaches PostgreSQL, whatever layer issued it — except the dependency monitor's once-a-second ping,
+ * which is not part of anything a test measures.
  */
-export async function statementsDuring(database: string, fn: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
+export async function watchStatements(
+  database: string,
+  seen: (text: string, name: string | undefined) => void,
+  fn: () => Promise<unknown>,
+): Promise<void> {
   const original = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     if (this.database === database) {
-      const raw = args[0];
-      const text = typeof raw === 'string' ? raw : String((raw as { text?: string })?.text);
-      if (text !== DATABASE_PROBE) seen.push(text);
+      const raw = args[0] as string | { text?: string; name?: string } | undefined;
+      const text = typeof raw === 'string' ? raw : String(raw?.text);
+      if (text !== DATABASE_PROBE) seen(text, typeof raw === 'object' ? raw.name : undefined);
     }
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof original;
@@ -22,6 +26,12 @@ export async function statementsDuring(database: string, fn: () => Promise<unkno
   } finally {
     pg.Client.prototype.query = original;
   }
+}
+
+/** Every statement this process sends to `database` while `fn` runs (see watchStatements). */
+export async function statementsDuring(database: string, fn: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  await watchStatements(database, (text) => seen.push(text), fn);
   return seen;
 }
 
