@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findInventoryDrift } from '../../src/catalog/inventory-actor';
 import { query, sql } from '../../src/db/sql';
-import { uuidv7 } from '../../src/ids';
 import { commandOrder } from '../../src/orders/order-commands';
 import { createProduct, inventoryOf } from '../support/catalog';
+import { buyerCommand } from '../support/orders';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 let shop: TestShop;
@@ -95,21 +95,9 @@ describe('stock released by many multi-line orders at once', () => {
     expect(placed.map((r) => r.status)).toEqual(Array(16).fill(201));
     // Each CANCEL in its own transaction, all at once: each locks its order's stock rows and releases them.
     const cancel = (buyer: TestUser, orderId: string) =>
-      shop.ctx.orm.em.fork().transactional((tx) =>
-        commandOrder(
-          tx,
-          'CANCEL',
-          {
-            commandId: uuidv7(),
-            userId: buyer.id,
-            role: 'BUYER',
-            idempotencyKey: null,
-            requestHash: null,
-            orderId,
-          },
-          new Date(),
-        ),
-      );
+      shop.ctx.orm.em
+        .fork()
+        .transactional((tx) => commandOrder(tx, 'CANCEL', { ...buyerCommand(buyer), orderId }, new Date()));
     const outcomes = await Promise.allSettled(placed.map((r, i) => cancel(buyers[i]!, r.body.data.id)));
     expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
     expect(await inventoryOf(shop, a)).toMatchObject({ stock: 50, reserved: 0 });

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
-import { uuidv7 } from '../../src/ids';
 import type { PlaceOrderCommand } from '../../src/messaging/messages';
 import { commandOrder } from '../../src/orders/order-commands';
 import { businessDay, ensureOrderSequence } from '../../src/orders/order-number';
 import { placeOrder } from '../../src/orders/place-order';
 import { placeOrders } from '../../src/orders/placement-batch';
 import { createProduct, inventoryOf } from '../support/catalog';
+import { buyerCommand } from '../support/orders';
 import { statementKind, statementsDuring } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
@@ -22,11 +22,7 @@ beforeAll(async () => {
 afterAll(() => shop?.close());
 
 const command = (overrides: Partial<PlaceOrderCommand>): PlaceOrderCommand => ({
-  commandId: uuidv7(),
-  userId: buyer.id,
-  role: 'BUYER',
-  idempotencyKey: null,
-  requestHash: null,
+  ...buyerCommand(buyer),
   ...overrides,
 });
 

@@ -4,28 +4,16 @@ import { uuidv7 } from '../../src/ids';
 import { commandOrder } from '../../src/orders/order-commands';
 import { createProduct } from '../support/catalog';
 import { eventsSettled, rows } from '../support/events';
-import { placeOrder } from '../support/orders';
+import { buyerCommand, placeOrder } from '../support/orders';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually, spawnWorkerProcess } from '../support/worker-process';
 
 /** A buyer's cancellation committed straight through the order's step: no Redis involved. */
 async function cancelDirectly(shop: TestShop, buyer: TestUser, orderId: string) {
-  await shop.ctx.orm.em.fork().transactional((em) =>
-    commandOrder(
-      em,
-      'CANCEL',
-      {
-        commandId: uuidv7(),
-        userId: buyer.id,
-        role: 'BUYER',
-        idempotencyKey: null,
-        requestHash: null,
-        orderId,
-      },
-      new Date(),
-    ),
-  );
+  await shop.ctx.orm.em
+    .fork()
+    .transactional((em) => commandOrder(em, 'CANCEL', { ...buyerCommand(buyer), orderId }, new Date()));
 }
 
 const outboxOf = (shop: TestShop, orderIds: string[]) =>

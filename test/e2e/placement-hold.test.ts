@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlacementSender } from '../../src/commands/placement-sender';
 import { query, sql } from '../../src/db/sql';
-import { uuidv7 } from '../../src/ids';
 import { MAX_PLACE_BATCH, ORDER_PLACE_BATCH, type PlaceOrderCommand } from '../../src/messaging/messages';
 import { findJob } from '../../src/messaging/queues';
 import { type RunningWorkers, startWorkers } from '../../workers';
 import { createProduct } from '../support/catalog';
+import { buyerCommand } from '../support/orders';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
@@ -28,11 +28,7 @@ afterAll(async () => {
 });
 
 const placeCommand = (productId: string): PlaceOrderCommand => ({
-  commandId: uuidv7(),
-  userId: buyer.id,
-  role: 'BUYER',
-  idempotencyKey: null,
-  requestHash: null,
+  ...buyerCommand(buyer),
   items: [{ productId, quantity: 1 }],
 });
 

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
-import { uuidv7 } from '../../src/ids';
 import type { PlaceOrderCommand } from '../../src/messaging/messages';
 import { commandOrder, notifyOrder } from '../../src/orders/order-commands';
 import { businessDay, ensureOrderSequence } from '../../src/orders/order-number';
 import { loadOrderView } from '../../src/orders/order-view';
 import { placeOrders } from '../../src/orders/placement-batch';
 import { createProduct, inventoryOf } from '../support/catalog';
+import { buyerCommand } from '../support/orders';
 import { statementKind } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
@@ -23,11 +23,7 @@ beforeAll(async () => {
 afterAll(() => shop?.close());
 
 const placement = (productId: string): PlaceOrderCommand => ({
-  commandId: uuidv7(),
-  userId: buyer.id,
-  role: 'BUYER',
-  idempotencyKey: null,
-  requestHash: null,
+  ...buyerCommand(buyer),
   items: [{ productId, quantity: 1 }],
 });
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { query, sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
 import { commandOrder, notifyOrder } from '../../src/orders/order-commands';
+import { buyerCommand } from './orders';
 import type { TestShop, TestUser } from './test-shop';
 import { eventually } from './worker-process';
 
@@ -24,20 +25,7 @@ export async function notify(
 /** PAY, then the payment actor's PAYMENT_FAILED: the order is cancelled with PAYMENT_FAILED. */
 export async function failPayment(shop: TestShop, buyer: TestUser, orderId: string) {
   const pay = await tx(shop, (em) =>
-    commandOrder(
-      em,
-      'PAY',
-      {
-        commandId: uuidv7(),
-        userId: buyer.id,
-        role: 'BUYER',
-        idempotencyKey: null,
-        requestHash: null,
-        orderId,
-        method: 'CARD',
-      },
-      new Date(),
-    ),
+    commandOrder(em, 'PAY', { ...buyerCommand(buyer), orderId, method: 'CARD' }, new Date()),
   );
   await notify(shop, orderId, { type: 'PAYMENT_FAILED', paymentId: pay.answer.id, reason: 'CARD_DECLINED' });
 }

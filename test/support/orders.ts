@@ -2,6 +2,15 @@ import { uuidv7 } from '../../src/ids';
 import { commandOrder, notifyOrder } from '../../src/orders/order-commands';
 import type { TestShop, TestUser } from './test-shop';
 
+/** The envelope of a command a buyer sends without an Idempotency-Key: a fresh command id. */
+export const buyerCommand = (buyer: { id: string }) => ({
+  commandId: uuidv7(),
+  userId: buyer.id,
+  role: 'BUYER' as const,
+  idempotencyKey: null,
+  requestHash: null,
+});
+
 /** Places an order through the API (201 expected) and returns it. */
 export async function placeOrder(
   shop: TestShop,
@@ -29,15 +38,7 @@ export async function markPaid(shop: TestShop, buyer: TestUser, orderId: string,
     const pay = await commandOrder(
       tx,
       'PAY',
-      {
-        commandId: uuidv7(),
-        userId: buyer.id,
-        role: 'BUYER',
-        idempotencyKey: null,
-        requestHash: null,
-        orderId,
-        method: 'CARD',
-      },
+      { ...buyerCommand(buyer), orderId, method: 'CARD' },
       new Date(),
     );
     const paymentId = pay.answer.id;
