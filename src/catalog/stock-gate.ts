@@ -52,45 +52,64 @@ for _, take in ipairs(redis.call('HVALS', KEYS[2])) do
 end
 `;
 
+// The success path costs HMGET, HSETNX and one HINCRBY per product; a refusal HMGET and HEXISTS (a
+// retried command that took before is answered TAKEN_BEFORE whatever the counters say now).
 const takeScript = luaScript(`
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {'TAKEN_BEFORE'} end
 local products = {}
 for i = 3, #ARGV, 2 do products[#products + 1] = ARGV[i] end
 local counts = redis.call('HMGET', KEYS[1], unpack(products))
 local missing = {}
 for i, count in ipairs(counts) do if not count then missing[#missing + 1] = products[i] end end
-if #missing > 0 then return {'NO_GATE', unpack(missing)} end
 local short = {}
-for i, count in ipairs(counts) do
-  local wanted = tonumber(ARGV[2 + 2 * i])
-  if tonumber(count) < wanted then
-    short[#short + 1] = products[i]; short[#short + 1] = tostring(wanted); short[#short + 1] = count
+if #missing == 0 then
+  for i, count in ipairs(counts) do
+    local wanted = tonumber(ARGV[2 + 2 * i])
+    if tonumber(count) < wanted then
+      short[#short + 1] = products[i]; short[#short + 1] = tostring(wanted); short[#short + 1] = count
+    end
   end
 end
-if #short > 0 then return {'SOLD_OUT', unpack(short)} end
-local record = ARGV[2]
-for i = 3, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1]))
-  record = record .. ' ' .. ARGV[i] .. ' ' .. ARGV[i + 1]
+if #missing > 0 or #short > 0 then
+  if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {'TAKEN_BEFORE'} end
+  if #missing > 0 then return {'NO_GATE', unpack(missing)} end
+  return {'SOLD_OUT', unpack(short)}
 end
-redis.call('HSET', KEYS[2], ARGV[1], record)
+local record = ARGV[2]
+for i = 3, #ARGV, 2 do record = record .. ' ' .. ARGV[i] .. ' ' .. ARGV[i + 1] end
+if redis.call('HSETNX', KEYS[2], ARGV[1], record) == 0 then return {'TAKEN_BEFORE'} end
+for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) end
 return {'TAKEN'}
 `);
-
 // After steps committed (one call for a whole batch): each step's take (if any) is settled, and its
 // committed changes of available stock reach the gate — except the reservations its take had already
 // paid for. Missing counters are left to the next rebuild (which reads PostgreSQL, changes included).
+// The takes of a batch are read with one HMGET and removed with one HDEL (a lone take: one HDEL).
 // ARGV: per step, its command id ('' for none), its number of changes, then product, delta pairs.
 const settleScript = luaScript(`
+local ids = {}
 local i = 1
-local settled = 0
 while i <= #ARGV do
-  local prepaid = ARGV[i] ~= '' and redis.call('HDEL', KEYS[2], ARGV[i]) == 1
-  if prepaid then settled = settled + 1 end
+  if ARGV[i] ~= '' then ids[#ids + 1] = ARGV[i] end
+  i = i + 2 + 2 * tonumber(ARGV[i + 1])
+end
+local prepaid = {}
+if #ids == 1 then
+  prepaid[ids[1]] = redis.call('HDEL', KEYS[2], ids[1]) == 1
+elseif #ids > 1 then
+  local takes = redis.call('HMGET', KEYS[2], unpack(ids))
+  for k, take in ipairs(takes) do prepaid[ids[k]] = take ~= false end
+  redis.call('HDEL', KEYS[2], unpack(ids))
+end
+local settled = 0
+i = 1
+while i <= #ARGV do
+  -- A take pays for one step: a command named twice settles once, as with one HDEL per step.
+  local paid = ARGV[i] ~= '' and prepaid[ARGV[i]]
+  if paid then settled = settled + 1; prepaid[ARGV[i]] = false end
   local count = tonumber(ARGV[i + 1])
   for j = i + 2, i + 2 * count, 2 do
     local delta = tonumber(ARGV[j + 1])
-    if not (prepaid and delta < 0) and redis.call('HEXISTS', KEYS[1], ARGV[j]) == 1 then
+    if not (paid and delta < 0) and redis.call('HEXISTS', KEYS[1], ARGV[j]) == 1 then
       redis.call('HINCRBY', KEYS[1], ARGV[j], delta)
     end
   end

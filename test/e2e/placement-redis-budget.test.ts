@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningWorkers, startWorkers } from '../../workers';
 import { createProduct } from '../support/catalog';
-import { createTestShop, TEST_REDIS_URL, type TestShop, type TestUser } from '../support/test-shop';
-import { eventually } from '../support/worker-process';
+import { redisCommandsDuring, totalOf } from '../support/redis-monitor';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 // Issue 11: the Redis commands a placement costs, from the HTTP request to its answer (stock gate
 // take, mailbox job added, taken and finished, the gate settled, the reply, cache invalidation and
@@ -25,28 +24,6 @@ afterAll(async () => {
   await shop?.close();
 });
 
-/** Counts the Redis commands naming this shop's prefix while `work` runs. */
-async function redisCommandsDuring(work: () => Promise<unknown>): Promise<Map<string, number>> {
-  const monitor = await new Redis(TEST_REDIS_URL).monitor();
-  const counts = new Map<string, number>();
-  const prefix = shop.config.redisPrefix;
-  monitor.on('monitor', (_time: string, args: string[]) => {
-    if (!args.some((arg) => arg.includes(prefix))) return;
-    const name = args[0]!.toLowerCase();
-    counts.set(name, (counts.get(name) ?? 0) + 1);
-  });
-  try {
-    await work();
-    // MONITOR lines trail the replies a little: the last ones are awaited by a marker command.
-    const marker = `${prefix}:budget-marker`;
-    await shop.ctx.redis.get(marker);
-    await eventually(async () => (counts.get('get') ?? 0) > 0 || undefined, 5000, 10);
-  } finally {
-    monitor.disconnect();
-  }
-  return counts;
-}
-
 describe('Redis commands per placement', () => {
   it('16 placements at once: at most 25 Redis commands each, all answered 201', async () => {
     const products = await Promise.all([1, 2, 3, 4].map(() => createProduct(shop, seller, { stock: 1000 })));
@@ -61,7 +38,7 @@ describe('Redis commands per placement', () => {
       ),
     );
     let statuses: number[] = [];
-    const counts = await redisCommandsDuring(async () => {
+    const counts = await redisCommandsDuring(shop, async () => {
       const answers = await Promise.all(
         buyers.map((buyer, i) =>
           shop.request('POST', '/api/v1/orders', {
@@ -73,7 +50,7 @@ describe('Redis commands per placement', () => {
       statuses = answers.map((a) => a.status);
     });
     expect(statuses).toEqual(buyers.map(() => 201));
-    const total = [...counts.values()].reduce((sum, n) => sum + n, 0) - 1; // less the marker GET
+    const total = totalOf(counts);
     const perOrder = total / buyers.length;
     console.info(
       `Redis commands per placement: ${perOrder.toFixed(1)} (${JSON.stringify(Object.fromEntries(counts))})`,
