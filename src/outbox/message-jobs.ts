@@ -11,7 +11,10 @@ export interface MessageJob {
 }
 
 /** What of a claimed outbox row (outbox-publish.ts) becomes a job. */
-type OutboxRecord = Row<'outbox_events', 'id' | 'type' | 'payload' | 'job_id' | 'deliver_at' | 'cancel'> & {
+type OutboxRecord = Row<
+  'outbox_events',
+  'id' | 'type' | 'payload' | 'job_id' | 'deliver_at' | 'cancel' | 'attempts' | 'deliveries'
+> & {
   queue: QueueName;
 };
 
@@ -26,8 +29,15 @@ function batchKindOf(row: OutboxRecord): string | undefined {
   return names && Object.hasOwn(names, row.type) ? names[row.type] : undefined;
 }
 
-/** A notice, CAPTURE or REFUND due now rides in a batch; a timer (deliver_at) keeps its own delayed job. */
-const batchNameOf = (row: OutboxRecord) => (row.deliver_at || row.cancel ? undefined : batchKindOf(row));
+/**
+ * A notice, CAPTURE or REFUND due now rides in a batch on its first delivery. A timer (deliver_at)
+ * keeps its own delayed job. A row that may have gone out before (reclaimed from a relay that died,
+ * or retried after a failed publish: attempts > 0) goes alone under its own job id, as it did, so
+ * BullMQ still drops it while its first job exists — in a batch led by another member it would not be
+ * dropped, and a CAPTURE could run twice at once.
+ */
+const batchNameOf = (row: OutboxRecord) =>
+  row.deliver_at || row.cancel || row.attempts > 0 || row.deliveries > 0 ? undefined : batchKindOf(row);
 
 /**
  * Mailboxes whose relay-delivered messages PostgreSQL de-duplicates (the order records a notice's id

@@ -207,6 +207,21 @@ describe('NOTICEs of one claim travel as one NOTICE_BATCH job', () => {
     expect(await Promise.all([a, b, c].map((o) => transitionsOf(o!.orderId)))).toEqual(before);
   }, 60_000);
 
+  it('rows that may have gone out before (reclaimed, retried) travel alone, under their own ids', async () => {
+    const [e, f] = [await payableOrder('tok_ok'), await payableOrder('tok_ok')];
+    const outbox = new Outbox();
+    addNotice(outbox, e.orderId, { type: 'PAYMENT_SUCCEEDED', paymentId: e.paymentId, amount: 5_000 });
+    addNotice(outbox, f.orderId, { type: 'PAYMENT_SUCCEEDED', paymentId: f.paymentId, amount: 5_000 });
+    await shop.ctx.orm.em.fork().transactional((tx) => outbox.flush(tx, new Date()));
+    const ids = [`paid-${e.paymentId}`, `paid-${f.paymentId}`];
+    // As the relay's housekeeping leaves rows a dead relay had claimed: one attempt counted.
+    const reclaimed = (await claimed(ids)).map((row) => ({ ...row, attempts: 1 }));
+    const jobs = await jobsOfOneDelivery(orderQueue(), reclaimed);
+    expect(jobs.map((j) => [j.id, j.name]).sort()).toEqual(ids.map((id) => [id, 'NOTICE']).sort());
+    await waitForOrder(shop, buyer, e.orderId, (o) => o.status === 'PAID');
+    await waitForOrder(shop, buyer, f.orderId, (o) => o.status === 'PAID');
+  }, 30_000);
+
   it('a lone notice still travels as its own NOTICE job, under its own id', async () => {
     const d = await payableOrder('tok_ok');
     const outbox = new Outbox();
