@@ -8,7 +8,7 @@ import { type OutboxRecord, publish } from '../../src/outbox/outbox-publish';
 import { addNotice } from '../../src/payments/tell-order';
 import { createProduct } from '../support/catalog';
 import { placeOrder } from '../support/orders';
-import { getOrder, ledgerOf, pay, rows, waitForOrder } from '../support/payments';
+import { getOrder, ledgerOf, pay, refund, rows, waitForOrder } from '../support/payments';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
@@ -149,6 +149,40 @@ describe('CAPTUREs of one claim travel as one CAPTURE_BATCH job', () => {
     expect(await attemptsOf(ok1.paymentId)).toBe(1);
     expect(await attemptsOf(flaky.paymentId)).toBe(3);
   }, 60_000);
+});
+
+/** Orders paid by card, their CAPTUREs and notices delivered by the test. */
+async function paidOrders(count: number) {
+  const payments = [];
+  for (let i = 0; i < count; i++) payments.push(await payableOrder('tok_ok'));
+  await deliver(await claimed(payments.map((p) => `capture-${p.paymentId}`)));
+  const notices = payments.map((p) => `paid-${p.paymentId}`);
+  await eventually(async () => (await claimed(notices)).length === count);
+  await deliver(await claimed(notices));
+  for (const p of payments) await waitForOrder(shop, buyer, p.orderId, (o) => o.status === 'PAID');
+  return payments;
+}
+
+describe('REFUNDs of one claim travel as one REFUND_BATCH job', () => {
+  it('each member gives its money back once', async () => {
+    const payments = await paidOrders(2);
+    const refundIds: string[] = [];
+    for (const p of payments) {
+      const res = await refund(shop, buyer, { paymentId: p.paymentId, amount: 2_000, restock: false });
+      expect(res.status).toBe(202);
+      refundIds.push(res.body.data.id as string);
+    }
+    const refundRows = await claimed(refundIds.map((id) => `refund-${id}`));
+    const jobs = await jobsOfOneDelivery(shop.ctx.queues.payment, refundRows);
+    expect(jobs.map((j) => [j.id, j.name])).toEqual([[refundRows[0]!.job_id, 'REFUND_BATCH']]);
+    const notices = refundIds.map((id) => `refunded-${id}`);
+    await eventually(async () => (await claimed(notices)).length === 2);
+    await deliver(await claimed(notices));
+    for (const p of payments) {
+      await waitForOrder(shop, buyer, p.orderId, (o) => o.refundedAmount === 2_000);
+      expect((await ledgerOf(shop, p.orderId)).map((l) => l.kind)).toEqual(['CAPTURE', 'REFUND']);
+    }
+  }, 30_000);
 });
 
 describe('NOTICEs of one claim travel as one NOTICE_BATCH job', () => {
