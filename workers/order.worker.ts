@@ -1,6 +1,17 @@
-import { ORDER_NOTICE, ORDER_PLACE_BATCH, ORDER_SWEEP, ORDER_TIMERS_DUE } from '../src/messaging/messages';
+import {
+  ORDER_NOTICE,
+  ORDER_NOTICE_BATCH,
+  ORDER_PLACE_BATCH,
+  ORDER_SWEEP,
+  ORDER_TIMERS_DUE,
+} from '../src/messaging/messages';
 import { parseMailboxJob } from '../src/messaging/parse-job';
-import { applyOrderNotice, receivePlacements, runOrderCommand } from '../src/orders/order-actor';
+import {
+  applyOrderNotice,
+  applyOrderNoticeBatch,
+  receivePlacements,
+  runOrderCommand,
+} from '../src/orders/order-actor';
 import { scheduleOrderSweep, sweepOrders } from '../src/orders/order-sweep';
 import { fireDueTimers } from '../src/orders/order-timers';
 import type { QueueWorkerDefinition } from './runtime';
@@ -29,6 +40,8 @@ export const orderWorker: QueueWorkerDefinition = {
       case ORDER_NOTICE:
         await applyOrderNotice(ctx, message.data, job.id!, log);
         return;
+      case ORDER_NOTICE_BATCH:
+        return applyOrderNoticeBatch(ctx, job, message.data.members, log);
       case ORDER_TIMERS_DUE:
         return fireDueTimers(ctx, job, message.data.delay, log);
       case ORDER_SWEEP:

@@ -1,6 +1,13 @@
-import { PAYMENT_CAPTURE, PAYMENT_REFUND, PAYMENT_SWEEP } from '../src/messaging/messages';
+import {
+  PAYMENT_CAPTURE,
+  PAYMENT_CAPTURE_BATCH,
+  PAYMENT_REFUND,
+  PAYMENT_REFUND_BATCH,
+  PAYMENT_SWEEP,
+} from '../src/messaging/messages';
 import { parseMailboxJob } from '../src/messaging/parse-job';
 import { capturePayment } from '../src/payments/capture';
+import { carryOutPaymentBatch } from '../src/payments/payment-batch';
 import { schedulePaymentSweep, sweepPayments } from '../src/payments/payment-sweep';
 import { carryOutRefund } from '../src/payments/refund';
 import type { QueueWorkerDefinition } from './runtime';
@@ -22,6 +29,10 @@ export const paymentWorker: QueueWorkerDefinition = {
         return capturePayment(ctx, job, message.data, log);
       case PAYMENT_REFUND:
         return carryOutRefund(ctx, job, message.data, log);
+      case PAYMENT_CAPTURE_BATCH:
+        return carryOutPaymentBatch(ctx, job, PAYMENT_CAPTURE, message.data.members, log);
+      case PAYMENT_REFUND_BATCH:
+        return carryOutPaymentBatch(ctx, job, PAYMENT_REFUND, message.data.members, log);
       case PAYMENT_SWEEP:
         return sweepPayments(ctx, log);
       default:

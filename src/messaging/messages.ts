@@ -78,6 +78,21 @@ const orderNoticeEvent = z.discriminatedUnion('type', [
 const delayedEvent = z.object({ type: text().regex(/^xstate\.after\./) });
 const orderNotice = z.object({ orderId: id, event: z.union([orderNoticeEvent, delayedEvent]) });
 
+/** Most relay-delivered messages one `…_BATCH` job carries (src/outbox/message-batches.ts). */
+export const MAX_MESSAGE_BATCH = 100;
+/**
+ * Messages of one relay claim to one mailbox, sent as ONE job (a job's Redis cost is paid once).
+ * Each member keeps the job id it would travel under alone (`id`, the id a notice is recorded by)
+ * and its payload, parsed with the lone message's schema when it runs: a poisoned member is refused
+ * alone, never its neighbours.
+ */
+const messageBatch = z.object({
+  members: z
+    .array(z.object({ id: text().min(1).max(200), data: z.unknown() }))
+    .min(2)
+    .max(MAX_MESSAGE_BATCH),
+});
+
 const noData = z.object({});
 const restock = z.object({ ...envelope, productId: id, quantity: count.positive() });
 /** An operator's correction of counted stock (damage, loss, a recount), positive or negative. */
@@ -86,11 +101,16 @@ const coupon = z.object({ couponId: id });
 
 export const ORDER_PLACE_BATCH = 'PLACE_BATCH';
 export const ORDER_NOTICE = 'NOTICE';
+/** NOTICEs of one relay claim to one order shard (each member applied as a lone NOTICE). */
+export const ORDER_NOTICE_BATCH = 'NOTICE_BATCH';
 export const ORDER_SWEEP = 'SWEEP';
 /** A time bucket of order timers came due (src/orders/order-timers.ts). */
 export const ORDER_TIMERS_DUE = 'TIMERS_DUE';
 export const PAYMENT_CAPTURE = 'CAPTURE';
 export const PAYMENT_REFUND = 'REFUND';
+/** CAPTUREs (REFUNDs) of one relay claim (each member carried out as a lone CAPTURE or REFUND). */
+export const PAYMENT_CAPTURE_BATCH = 'CAPTURE_BATCH';
+export const PAYMENT_REFUND_BATCH = 'REFUND_BATCH';
 export const PAYMENT_SWEEP = 'SWEEP';
 export const INVENTORY_RECONCILE = 'RECONCILE';
 
@@ -116,12 +136,15 @@ export const MAILBOX_JOBS = {
     PAY: payOrder,
     REFUND: refundPayment,
     [ORDER_NOTICE]: orderNotice,
+    [ORDER_NOTICE_BATCH]: messageBatch,
     [ORDER_SWEEP]: noData,
     [ORDER_TIMERS_DUE]: z.object({ delay: z.enum(['paymentWindow', 'autoConfirmDelay']) }),
   },
   payment: {
     [PAYMENT_CAPTURE]: z.object({ paymentId: id }),
     [PAYMENT_REFUND]: z.object({ refundId: id }),
+    [PAYMENT_CAPTURE_BATCH]: messageBatch,
+    [PAYMENT_REFUND_BATCH]: messageBatch,
     [PAYMENT_SWEEP]: noData,
   },
   inventory: { RESTOCK: restock, ADJUST: adjustStock, [INVENTORY_RECONCILE]: noData },
@@ -147,6 +170,12 @@ export type RestockCommand = JobData<'inventory', 'RESTOCK'>;
 export type AdjustStockCommand = JobData<'inventory', 'ADJUST'>;
 export type CapturePaymentMessage = JobData<'payment', typeof PAYMENT_CAPTURE>;
 export type RefundPaymentMessage = JobData<'payment', typeof PAYMENT_REFUND>;
+export type MessageBatch = JobData<'payment', typeof PAYMENT_CAPTURE_BATCH>;
+/** A lone message's name → the name of the job that carries several of them. */
+export const BATCH_OF = {
+  order: { [ORDER_NOTICE]: ORDER_NOTICE_BATCH },
+  payment: { [PAYMENT_CAPTURE]: PAYMENT_CAPTURE_BATCH, [PAYMENT_REFUND]: PAYMENT_REFUND_BATCH },
+} as const;
 
 /** Order mailbox commands from clients, by job name. */
 export const ORDER_COMMANDS = ['PLACE', 'CANCEL', 'CONFIRM', 'PAY', 'REFUND'] as const;

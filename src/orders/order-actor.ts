@@ -8,8 +8,16 @@ import {
 } from '../commands/run-command';
 import type { AppContext } from '../context';
 import type { Logger } from '../logger';
-import type { MailboxJob, OrderNotice, PlaceOrderCommand } from '../messaging/messages';
+import { type BatchMember, runBatchMembers } from '../messaging/batch-members';
+import {
+  MAILBOX_JOBS,
+  type MailboxJob,
+  ORDER_NOTICE,
+  type OrderNotice,
+  type PlaceOrderCommand,
+} from '../messaging/messages';
 import { announceOrderChange } from '../messaging/order-status';
+import { parseWith } from '../messaging/parse-job';
 import { commandOrder, type ExistingOrderCommand, notifyOrder } from './order-commands';
 import { businessDay, ensureOrderSequence } from './order-number';
 import { placeOrder } from './place-order';
@@ -82,6 +90,34 @@ export async function applyOrderNotice(ctx: AppContext, notice: OrderNotice, mes
     ),
   ]);
   return 'applied';
+}
+
+/**
+ * A NOTICE_BATCH job: each member applied as its lone NOTICE, recorded by its own id (the job id it
+ * would have travelled under); one order's notices in the batch's order, different orders side by side.
+ */
+export function applyOrderNoticeBatch(
+  ctx: AppContext,
+  job: Job,
+  members: readonly BatchMember[],
+  log: Logger,
+) {
+  const orderIdOf = (member: BatchMember) => {
+    const data = member.data as { orderId?: unknown } | null;
+    return typeof data?.orderId === 'string' ? data.orderId : member.id;
+  };
+  return runBatchMembers(job, members, {
+    run: (member) =>
+      applyOrderNotice(
+        ctx,
+        parseWith(MAILBOX_JOBS.order[ORDER_NOTICE], 'order', ORDER_NOTICE, member.data),
+        member.id,
+        log,
+      ),
+    laneOf: orderIdOf,
+    concurrency: ctx.config.orderWorkerConcurrency,
+    log,
+  });
 }
 
 export type OrderMailboxJob = MailboxJob<'order'>;

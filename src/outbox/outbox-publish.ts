@@ -1,10 +1,9 @@
-import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../context';
 import type { Row } from '../db/database';
 import { asDate } from '../db/sql';
-import { ORDER_NOTICE, PAYMENT_CAPTURE, PAYMENT_REFUND } from '../messaging/messages';
 import { isQueueName, mailboxFor, type QueueName } from '../messaging/queues';
 import { inStoredTraceContext } from '../tracing/tracing';
+import { messageJobs } from './message-jobs';
 
 /** A claimed row: `deliveries` counts earlier deliveries (a re-delivery's job id carries it). */
 export type OutboxRecord = Row<
@@ -50,17 +49,6 @@ export const eventJobOptions = (attempts: number) =>
   ({ attempts, backoff: { type: 'capped' }, removeOnComplete: true }) as const;
 
 /**
- * Mailboxes whose relay-delivered messages PostgreSQL de-duplicates (the order records a notice's id
- * in processed_messages; a CAPTURE or REFUND finds its payment or refund settled and the gateway its
- * charge): a completed job need not stay in Redis to stop a repeat, so it is removed at once — fewer
- * commands per job and no completed set to trim. The order mailbox's other messages (timeouts) and
- * the coupon mailbox keep the queue's default.
- */
-const removedOnComplete = (row: OutboxRecord) =>
-  (row.queue === 'order' && row.type === ORDER_NOTICE) ||
-  (row.queue === 'payment' && (row.type === PAYMENT_CAPTURE || row.type === PAYMENT_REFUND));
-
-/**
  * Rows written by one transaction share its trace context: each group is published in a span of that
  * trace, so the jobs it enqueues continue it (with tracing off there is one group and no span).
  */
@@ -81,7 +69,8 @@ export async function publish(
 }
 
 /**
- * Domain events become `events` jobs named by their type; actor messages carry their own payload.
+ * Domain events become `events` jobs named by their type; actor messages carry their own payload
+ * (notices, CAPTUREs and REFUNDs of one mailbox together: ./message-jobs.ts).
  * Returns, per row, the job it went out as and (domain events) the consumers that must acknowledge it.
  */
 async function publishRows(
@@ -121,14 +110,7 @@ async function publishRows(
           delivered.push({ id: row.id, jobId: jobOf.get(row.id) ?? null, consumers: expected[i]! });
         return;
       }
-      await queue.addBulk(
-        adds.map((row) => {
-          const opts: JobsOptions = { jobId: row.job_id ?? row.id };
-          if (removedOnComplete(row)) opts.removeOnComplete = true;
-          if (row.deliver_at) opts.delay = Math.max(0, asDate(row.deliver_at).getTime() - now);
-          return { name: row.type, data: row.payload, opts };
-        }),
-      );
+      await queue.addBulk(messageJobs(adds, now));
       for (const row of adds) delivered.push({ id: row.id, jobId: null, consumers: null });
     }),
   );
