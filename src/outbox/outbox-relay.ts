@@ -67,10 +67,20 @@ export class OutboxRelay {
     this.subscriber.disconnect();
   }
 
-  /** Deliveries: a pass on every wake-up (or poll), nothing else in the way. */
+  /**
+   * Deliveries: a pass on every wake-up (or poll), nothing else in the way. While busy (the last pass
+   * claimed rows) passes start at least OUTBOX_GATHER_MS apart, so the commits of that spell share one
+   * claim and one `events` job; after a pass that found nothing, a wake-up is served at once.
+   */
   private async run(): Promise<void> {
+    let lastStart = 0;
+    let delivered = 0;
     while (this.running) {
-      let delivered = 0;
+      const gather = delivered > 0 ? lastStart + this.ctx.config.outboxGatherMs - Date.now() : 0;
+      if (gather > 0) await new Promise((resolve) => setTimeout(resolve, gather));
+      if (!this.running) break;
+      lastStart = Date.now();
+      delivered = 0;
       let failed = false;
       // Rows committed before this point are found by the claim below; later ones wake the next round.
       this.wake.clear();

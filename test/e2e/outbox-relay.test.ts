@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
+import { wakeOutboxRelay } from '../../src/messaging/outbox-signal';
 import { commandOrder } from '../../src/orders/order-commands';
 import { createProduct } from '../support/catalog';
 import { eventsSettled, rows } from '../support/events';
@@ -218,4 +219,66 @@ describe('a row that cannot be published', () => {
       return n?.type === 'COUPON_ISSUED';
     });
   }, 30_000);
+});
+
+describe('a busy relay gathers commits', () => {
+  let shop: TestShop;
+  beforeAll(async () => {
+    // Passes at least a second apart while busy; the hourly poll never runs within the test.
+    shop = await createTestShop({
+      WORKERS: 'all',
+      OUTBOX_POLL_INTERVAL_MS: '3600000',
+      OUTBOX_GATHER_MS: '1000',
+    });
+  });
+  afterAll(() => shop?.close());
+
+  /** A commit and its wake-up, as a command's commit sends it. */
+  const cancel = async (buyer: TestUser, orderId: string) => {
+    await cancelDirectly(shop, buyer, orderId);
+    await wakeOutboxRelay(shop.ctx);
+  };
+
+  const cancellationsOf = (orderIds: string[]) =>
+    rows<{ aggregate_id: string; status: string; job_id: string | null }>(
+      shop,
+      sql`select aggregate_id, status, job_id from outbox_events
+          where queue = 'events' and type = 'ORDER_CANCELLED' and aggregate_id = any(${orderIds}::text[])`,
+    );
+
+  it('delivers a commit after an idle spell at once, and the commits that follow it in one claim and few jobs', async () => {
+    const seller = await shop.createUser('SELLER');
+    const buyer = await shop.createUser('BUYER');
+    const productId = await createProduct(shop, seller, { stock: 100 });
+    const orders = await Promise.all(
+      Array.from({ length: 9 }, () => placeOrder(shop, buyer, [{ productId, quantity: 1 }])),
+    );
+    await eventsSettled(shop, 20_000);
+    const [lone, ...followers] = orders.map((o) => o.id) as [string, ...string[]];
+
+    // The relay's last pass found nothing: this wake-up is served without waiting out the gathering.
+    await cancel(buyer, lone);
+    await eventually(async () => (await cancellationsOf([lone]))[0]?.status !== 'PENDING', 10_000, 10);
+    // The relay is busy now: one commit after another, each with its own wake-up.
+    for (const id of followers) await cancel(buyer, id);
+    await eventually(
+      async () => (await cancellationsOf(followers)).every((e) => e.status === 'SENT'),
+      20_000,
+    );
+
+    const sent = await cancellationsOf(followers);
+    expect(sent).toHaveLength(followers.length);
+    const jobs = new Set(sent.map((e) => e.job_id));
+    expect(jobs.has(null)).toBe(false);
+    expect(jobs.size).toBeLessThan(followers.length);
+    // Delivered all the same: every cancellation reached its consumers.
+    await eventually(
+      async () =>
+        (await notified(
+          shop,
+          orders.map((o) => o.id),
+          'ORDER_CANCELLED',
+        )) === 9,
+    );
+  }, 60_000);
 });
