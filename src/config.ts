@@ -114,10 +114,11 @@ const envSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: int(1, 8),
   OUTBOX_POLL_INTERVAL_MS: int(10, 1000),
   /**
-   * While busy, relay passes start at least this far apart, so one claim (and one `events` job) gathers
-   * the rows of the commits made meanwhile; a wake-up after an idle spell is served at once. 0: no gathering.
+   * After a relay pass that claimed domain events, passes leave events for this long (actor messages
+   * still go at once), so one `events` job carries the commits of that spell; an event after a quiet
+   * spell goes out at once. 0: no gathering.
    */
-  OUTBOX_GATHER_MS: int(0, 5).pipe(z.number().max(1000)),
+  OUTBOX_GATHER_MS: int(0, 20).pipe(z.number().max(1000)),
   /**
    * A delivered domain event every consumer that should apply it has not acknowledged (processed_messages)
    * within this long is delivered again (backoff, OUTBOX_MAX_ATTEMPTS, then ALERTED).

@@ -224,7 +224,7 @@ describe('a row that cannot be published', () => {
 describe('a busy relay gathers commits', () => {
   let shop: TestShop;
   beforeAll(async () => {
-    // Passes at least a second apart while busy; the hourly poll never runs within the test.
+    // Events gathered for a second after each claim of some; the hourly poll never runs within the test.
     shop = await createTestShop({
       WORKERS: 'all',
       OUTBOX_POLL_INTERVAL_MS: '3600000',
@@ -256,10 +256,10 @@ describe('a busy relay gathers commits', () => {
     await eventsSettled(shop, 20_000);
     const [lone, ...followers] = orders.map((o) => o.id) as [string, ...string[]];
 
-    // The relay's last pass found nothing: this wake-up is served without waiting out the gathering.
+    // The relay's last pass claimed no event: this wake-up is served without waiting out a gathering.
     await cancel(buyer, lone);
     await eventually(async () => (await cancellationsOf([lone]))[0]?.status !== 'PENDING', 10_000, 10);
-    // The relay is busy now: one commit after another, each with its own wake-up.
+    // Events were just claimed: one commit after another, each with its own wake-up, gathered.
     for (const id of followers) await cancel(buyer, id);
     await eventually(
       async () => (await cancellationsOf(followers)).every((e) => e.status === 'SENT'),
