@@ -118,7 +118,7 @@ const envSchema = z.object({
    * still go at once), so one `events` job carries the commits of that spell; an event after a quiet
    * spell goes out at once. 0: no gathering.
    */
-  OUTBOX_GATHER_MS: int(0, 20).pipe(z.number().max(1000)),
+  OUTBOX_GATHER_MS: int(0, 20).pipe(z.number().max(60_000)),
   /**
    * A delivered domain event every consumer that should apply it has not acknowledged (processed_messages)
    * within this long is delivered again (backoff, OUTBOX_MAX_ATTEMPTS, then ALERTED).

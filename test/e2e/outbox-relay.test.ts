@@ -282,3 +282,46 @@ describe('a busy relay gathers commits', () => {
     );
   }, 60_000);
 });
+
+describe('while events are being gathered', () => {
+  let shop: TestShop;
+  beforeAll(async () => {
+    // A long spell, so the test sees it: events wait for its end, an actor message does not.
+    // No coupon worker: the message's job only has to be added.
+    shop = await createTestShop({
+      WORKERS: 'outbox,events',
+      OUTBOX_POLL_INTERVAL_MS: '3600000',
+      OUTBOX_GATHER_MS: '15000',
+    });
+  });
+  afterAll(() => shop?.close());
+
+  const insertRow = async (queue: string, type: string, payload: Record<string, unknown>) => {
+    const id = uuidv7();
+    await rows(
+      shop,
+      sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, status, attempts,
+                                     next_attempt_at, created_at)
+          values (${id}, 'coupon', ${uuidv7()}, ${type}, ${JSON.stringify(payload)}::jsonb, ${queue}, 'PENDING', 0,
+                  now(), now())`,
+    );
+    await wakeOutboxRelay(shop.ctx);
+    return id;
+  };
+  const statusOf = async (id: string) =>
+    (await rows<{ status: string }>(shop, sql`select status from outbox_events where id = ${id}`))[0]!.status;
+  const couponIssued = (userId: string) => ({ userId, code: 'WELCOME' });
+
+  it('delivers actor messages at once and the held events when the spell ends', async () => {
+    const buyer = await shop.createUser('BUYER');
+    const first = await insertRow('events', 'COUPON_ISSUED', couponIssued(buyer.id));
+    await eventually(async () => (await statusOf(first)) === 'SENT', 10_000, 10);
+    // The spell began with that claim: this event is left for its end …
+    const held = await insertRow('events', 'COUPON_ISSUED', couponIssued(buyer.id));
+    // … while a message to an actor goes out on its wake-up.
+    const message = await insertRow('coupon', 'SWEEP', {});
+    await eventually(async () => (await statusOf(message)) === 'SENT', 10_000, 10);
+    expect(await statusOf(held)).toBe('PENDING');
+    await eventually(async () => (await statusOf(held)) === 'SENT', 40_000);
+  }, 60_000);
+});
