@@ -30,6 +30,7 @@ const MARK_WITHIN_MS = 25;
  * reclaimed and delivered again (RECLAIM_AFTER_S), exactly as one that died before a separate mark.
  * A row that cannot be published backs off exponentially and, after OUTBOX_MAX_ATTEMPTS, is ALERTED
  * for an operator. Redis being down is not the row's fault: then nothing is counted and the relay waits.
+ * Domain events committed close together are gathered into one claim and one `events` job (see run).
  */
 export class OutboxRelay {
   private running = false;
