@@ -114,6 +114,12 @@ const envSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: int(1, 8),
   OUTBOX_POLL_INTERVAL_MS: int(10, 1000),
   /**
+   * After a relay pass that claimed domain events, passes leave events for this long (actor messages
+   * still go at once), so one `events` job carries the commits of that spell; an event after a quiet
+   * spell goes out at once. 0: no gathering.
+   */
+  OUTBOX_GATHER_MS: int(0, 20).pipe(z.number().max(60_000)),
+  /**
    * A delivered domain event every consumer that should apply it has not acknowledged (processed_messages)
    * within this long is delivered again (backoff, OUTBOX_MAX_ATTEMPTS, then ALERTED).
    */
@@ -278,6 +284,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     paymentRetryBaseMs: env.PAYMENT_RETRY_BASE_MS,
     outboxMaxAttempts: env.OUTBOX_MAX_ATTEMPTS,
     outboxPollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS,
+    outboxGatherMs: env.OUTBOX_GATHER_MS,
     outboxAckDeadlineMs: env.OUTBOX_ACK_DEADLINE_MS,
     outboxEventJobAttempts: env.OUTBOX_EVENT_JOB_ATTEMPTS,
     lowStockThreshold: env.LOW_STOCK_THRESHOLD,

@@ -1,5 +1,5 @@
 import type { AppContext } from '../context';
-import { orderStatusChannel } from './order-status';
+import { orderStatusChannel, parseOrderStatusPing } from './order-status';
 import { onChannelMessage, subscribeTo, unsubscribeFrom } from './pubsub';
 import { createRedis, type Redis } from './redis';
 
@@ -9,13 +9,16 @@ export type OrderStatusListener = () => void;
 const IDLE_DISCONNECT_MS = 30_000;
 
 /**
- * The process's one subscriber connection for live order status, shared by every SSE stream: a
- * channel is subscribed while at least one stream watches its order. The connection opens with the
- * first stream and closes after a while without any, so an idle process holds no extra connection.
+ * The process's one subscriber connection for live order status, shared by every SSE stream: the
+ * order-status channel is subscribed while at least one stream is open, and each ping is handed to the
+ * listeners of the orders it names. The connection opens with the first stream and closes after a while
+ * without any, so an idle process holds no extra connection.
  */
 export class OrderStatusHub {
   private subscriber: Redis | undefined;
+  /** By order id. */
   private readonly listeners = new Map<string, Set<OrderStatusListener>>();
+  private subscribed: Promise<unknown> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly closers = new Set<() => void>();
 
@@ -24,20 +27,21 @@ export class OrderStatusHub {
   /** Resolves once the channel is subscribed; returns the unsubscribe function. */
   async subscribe(orderId: string, listener: OrderStatusListener): Promise<() => void> {
     clearTimeout(this.idleTimer);
-    const channel = orderStatusChannel(this.ctx, orderId);
-    let set = this.listeners.get(channel);
+    let set = this.listeners.get(orderId);
     if (!set) {
       set = new Set();
-      this.listeners.set(channel, set);
+      this.listeners.set(orderId, set);
     }
     set.add(listener);
     try {
-      if (set.size === 1) await subscribeTo(this.connection(), channel);
+      this.subscribed ??= subscribeTo(this.connection(), orderStatusChannel(this.ctx));
+      await this.subscribed;
     } catch (error) {
-      this.remove(channel, listener);
+      this.subscribed = undefined;
+      this.remove(orderId, listener);
       throw error;
     }
-    return () => this.remove(channel, listener);
+    return () => this.remove(orderId, listener);
   }
 
   /** Streams register how to end themselves, so a shutting-down server is not held open by them. */
@@ -54,21 +58,24 @@ export class OrderStatusHub {
     clearTimeout(this.idleTimer);
     this.subscriber?.disconnect();
     this.subscriber = undefined;
+    this.subscribed = undefined;
   }
 
-  private remove(channel: string, listener: OrderStatusListener): void {
-    const set = this.listeners.get(channel);
+  private remove(orderId: string, listener: OrderStatusListener): void {
+    const set = this.listeners.get(orderId);
     if (!set?.delete(listener) || set.size > 0) return;
-    this.listeners.delete(channel);
-    if (this.subscriber) unsubscribeFrom(this.subscriber, channel).catch(() => undefined);
-    if (this.listeners.size === 0) {
-      this.idleTimer = setTimeout(() => {
-        if (this.listeners.size > 0) return;
-        this.subscriber?.disconnect();
-        this.subscriber = undefined;
-      }, IDLE_DISCONNECT_MS);
-      this.idleTimer.unref();
+    this.listeners.delete(orderId);
+    if (this.listeners.size > 0) return;
+    if (this.subscriber && this.subscribed) {
+      unsubscribeFrom(this.subscriber, orderStatusChannel(this.ctx)).catch(() => undefined);
     }
+    this.subscribed = undefined;
+    this.idleTimer = setTimeout(() => {
+      if (this.listeners.size > 0) return;
+      this.subscriber?.disconnect();
+      this.subscriber = undefined;
+    }, IDLE_DISCONNECT_MS);
+    this.idleTimer.unref();
   }
 
   private connection(): Redis {
@@ -84,8 +91,9 @@ export class OrderStatusHub {
       if (connectedBefore) for (const set of this.listeners.values()) for (const listener of set) listener();
       connectedBefore = true;
     });
-    onChannelMessage(subscriber, (channel: string) => {
-      for (const listener of this.listeners.get(channel) ?? []) listener();
+    onChannelMessage(subscriber, (_channel: string, message: string) => {
+      for (const orderId of parseOrderStatusPing(message))
+        for (const listener of this.listeners.get(orderId) ?? []) listener();
     });
     this.subscriber = subscriber;
     return subscriber;

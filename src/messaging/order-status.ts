@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
 import type { AppContext } from '../context';
 import type { Row } from '../db/database';
 import { asDate, query, sql } from '../db/sql';
@@ -15,8 +16,23 @@ export interface OrderStatusUpdate {
   updatedAt: string;
 }
 
-export const orderStatusChannel = (ctx: Pick<AppContext, 'key'>, orderId: string) =>
-  ctx.key('order-status', orderId);
+/**
+ * The one channel of every order's change pings; a message is the changed orders' ids, comma-separated.
+ * One channel, not one per order: an events job's changes cost one PUBLISH, and a process with streams
+ * holds one subscription however many orders they watch.
+ */
+export const orderStatusChannel = (ctx: Pick<AppContext, 'key'>) => ctx.key('order-status');
+
+/** A ping as received: the order ids in it (anything else in the message is ignored). */
+const OrderStatusPingSchema = z
+  .string()
+  .transform((message) => message.split(','))
+  .pipe(z.array(z.string()));
+
+export const parseOrderStatusPing = (message: string): string[] => {
+  const parsed = OrderStatusPingSchema.safeParse(message);
+  return parsed.success ? parsed.data : [];
+};
 
 /** The order's current status and its owner, straight from PostgreSQL. */
 export async function loadOrderStatus(
@@ -42,14 +58,11 @@ export async function loadOrderStatus(
 }
 
 /**
- * Tells every process's subscribers (SSE streams) that the order changed. The message is only a
- * ping: watchers read the current status themselves, so publishing costs no query when nobody
- * watches, and a watcher always shows the latest state whatever order pings arrive in.
+ * Tells every process's subscribers (SSE streams) that these orders changed, in one PUBLISH. The
+ * message is only a ping: watchers read the current status themselves, so publishing costs no query
+ * when nobody watches, and a watcher always shows the latest state whatever order pings arrive in.
  */
-export async function announceOrderChange(
-  ctx: AppContext,
-  orderId: string,
-  eventType: string,
-): Promise<void> {
-  await publishTo(ctx.redis, orderStatusChannel(ctx, orderId), eventType);
+export async function announceOrderChanges(ctx: AppContext, orderIds: string[]): Promise<void> {
+  const unique = [...new Set(orderIds)];
+  if (unique.length > 0) await publishTo(ctx.redis, orderStatusChannel(ctx), unique.join(','));
 }

@@ -16,7 +16,7 @@ import {
   type OrderNotice,
   type PlaceOrderCommand,
 } from '../messaging/messages';
-import { announceOrderChange } from '../messaging/order-status';
+import { announceOrderChanges } from '../messaging/order-status';
 import { parseWith } from '../messaging/parse-job';
 import { commandOrder, type ExistingOrderCommand, notifyOrder } from './order-commands';
 import { businessDay, ensureOrderSequence } from './order-number';
@@ -85,7 +85,7 @@ export async function applyOrderNotice(ctx: AppContext, notice: OrderNotice, mes
   // events job later (the ORDER_PAID/ORDER_CANCELLED consumer's ping follows and changes nothing).
   await Promise.all([
     afterCommit(ctx, outcome, log),
-    announceOrderChange(ctx, orderId, event.type).catch((err) =>
+    announceOrderChanges(ctx, [orderId]).catch((err) =>
       log.debug({ err: String(err) }, 'order status not announced; the event consumer will'),
     ),
   ]);

@@ -30,6 +30,7 @@ const MARK_WITHIN_MS = 25;
  * reclaimed and delivered again (RECLAIM_AFTER_S), exactly as one that died before a separate mark.
  * A row that cannot be published backs off exponentially and, after OUTBOX_MAX_ATTEMPTS, is ALERTED
  * for an operator. Redis being down is not the row's fault: then nothing is counted and the relay waits.
+ * Domain events committed close together are gathered into one claim and one `events` job (see run).
  */
 export class OutboxRelay {
   private running = false;
@@ -67,23 +68,35 @@ export class OutboxRelay {
     this.subscriber.disconnect();
   }
 
-  /** Deliveries: a pass on every wake-up (or poll), nothing else in the way. */
+  /**
+   * Deliveries: a pass on every wake-up (or poll), nothing else in the way. Domain events are gathered:
+   * after a pass that claimed some, the next OUTBOX_GATHER_MS of passes leave them (actor messages go
+   * at once), so the commits of that spell share one `events` job; a pass runs when the spell ends. After
+   * a pass that claimed none, an event goes out on the first wake-up.
+   */
   private async run(): Promise<void> {
+    /** Until when passes leave domain events for later (0: they take them). */
+    let eventsHeldUntil = 0;
     while (this.running) {
-      let delivered = 0;
+      const started = Date.now();
+      const takeEvents = started >= eventsHeldUntil;
+      let claimed = { rows: 0, events: 0 };
       let failed = false;
       // Rows committed before this point are found by the claim below; later ones wake the next round.
       this.wake.clear();
       try {
-        delivered = await this.deliverBatch();
+        claimed = await this.deliverBatch(takeEvents);
       } catch (error) {
         this.log.warn({ err: String(error) }, 'outbox relay cannot reach a dependency; waiting');
         failed = true;
         this.wake.clear();
       }
+      if (takeEvents) eventsHeldUntil = claimed.events > 0 ? started + this.ctx.config.outboxGatherMs : 0;
       const poll = this.ctx.config.outboxPollIntervalMs;
-      const pause = failed ? 1000 : this.unmarked.length > 0 ? Math.min(poll, MARK_WITHIN_MS) : poll;
-      if (delivered < BATCH && this.running) await this.wake.sleep(pause);
+      let pause = failed ? 1000 : this.unmarked.length > 0 ? Math.min(poll, MARK_WITHIN_MS) : poll;
+      // Events left by this pass go out when the spell ends, whether or not a wake-up comes.
+      if (!takeEvents && !failed) pause = Math.min(pause, Math.max(0, eventsHeldUntil - Date.now()));
+      if (claimed.rows < BATCH && this.running) await this.wake.sleep(pause);
     }
   }
 
@@ -118,11 +131,15 @@ export class OutboxRelay {
     }
   }
 
-  /** Marks the previous batch SENT, claims and publishes the next; returns how many rows it claimed. */
-  async deliverBatch(): Promise<number> {
-    const rows = await this.claim(this.unmarked);
+  /**
+   * Marks the previous batch SENT, claims and publishes the next (with its domain events or not);
+   * returns how many rows it claimed, and how many of them were domain events.
+   */
+  async deliverBatch(takeEvents = true): Promise<{ rows: number; events: number }> {
+    const rows = await this.claim(this.unmarked, takeEvents);
     this.unmarked = [];
-    if (rows.length === 0) return 0;
+    const claimed = { rows: rows.length, events: rows.filter((r) => r.queue === 'events').length };
+    if (rows.length === 0) return claimed;
     try {
       this.unmarked = await publish(this.ctx, rows, this.acknowledgers);
     } catch (error) {
@@ -132,17 +149,18 @@ export class OutboxRelay {
       }
       await this.publishOneByOne(rows);
     }
-    return rows.length;
+    return claimed;
   }
 
   /** One statement: the SENT mark of `delivered` (see markSent) and the claim of the next due rows. */
-  private async claim(delivered: Delivered[]): Promise<OutboxRecord[]> {
+  private async claim(delivered: Delivered[], takeEvents: boolean): Promise<OutboxRecord[]> {
     return query<OutboxRecord>(
       this.ctx.orm.em.fork(),
       preparedStatement(sql`with marked as (${markSentStatement(delivered)})
           update outbox_events set status = 'PROCESSING', claimed_at = now()
           where id in (select id from outbox_events
                        where status in ('PENDING', 'FAILED') and next_attempt_at <= now()
+                         and (${takeEvents}::boolean or queue <> 'events')
                        order by next_attempt_at limit ${BATCH} for update skip locked)
           returning id, aggregate_type, aggregate_id, type, payload, queue, job_id, deliver_at, cancel, attempts,
                     deliveries, created_at, trace_context`),

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
+import { wakeOutboxRelay } from '../../src/messaging/outbox-signal';
 import { commandOrder } from '../../src/orders/order-commands';
 import { createProduct } from '../support/catalog';
 import { eventsSettled, rows } from '../support/events';
@@ -218,4 +219,109 @@ describe('a row that cannot be published', () => {
       return n?.type === 'COUPON_ISSUED';
     });
   }, 30_000);
+});
+
+describe('a busy relay gathers commits', () => {
+  let shop: TestShop;
+  beforeAll(async () => {
+    // Events gathered for a second after each claim of some; the hourly poll never runs within the test.
+    shop = await createTestShop({
+      WORKERS: 'all',
+      OUTBOX_POLL_INTERVAL_MS: '3600000',
+      OUTBOX_GATHER_MS: '1000',
+    });
+  });
+  afterAll(() => shop?.close());
+
+  /** A commit and its wake-up, as a command's commit sends it. */
+  const cancel = async (buyer: TestUser, orderId: string) => {
+    await cancelDirectly(shop, buyer, orderId);
+    await wakeOutboxRelay(shop.ctx);
+  };
+
+  const cancellationsOf = (orderIds: string[]) =>
+    rows<{ aggregate_id: string; status: string; job_id: string | null }>(
+      shop,
+      sql`select aggregate_id, status, job_id from outbox_events
+          where queue = 'events' and type = 'ORDER_CANCELLED' and aggregate_id = any(${orderIds}::text[])`,
+    );
+
+  it('delivers a commit after an idle spell at once, and the commits that follow it in one claim and few jobs', async () => {
+    const seller = await shop.createUser('SELLER');
+    const buyer = await shop.createUser('BUYER');
+    const productId = await createProduct(shop, seller, { stock: 100 });
+    const orders = await Promise.all(
+      Array.from({ length: 9 }, () => placeOrder(shop, buyer, [{ productId, quantity: 1 }])),
+    );
+    await eventsSettled(shop, 20_000);
+    const [lone, ...followers] = orders.map((o) => o.id) as [string, ...string[]];
+
+    // The relay's last pass claimed no event: this wake-up is served without waiting out a gathering.
+    await cancel(buyer, lone);
+    await eventually(async () => (await cancellationsOf([lone]))[0]?.status !== 'PENDING', 10_000, 10);
+    // Events were just claimed: one commit after another, each with its own wake-up, gathered.
+    for (const id of followers) await cancel(buyer, id);
+    await eventually(
+      async () => (await cancellationsOf(followers)).every((e) => e.status === 'SENT'),
+      20_000,
+    );
+
+    const sent = await cancellationsOf(followers);
+    expect(sent).toHaveLength(followers.length);
+    const jobs = new Set(sent.map((e) => e.job_id));
+    expect(jobs.has(null)).toBe(false);
+    expect(jobs.size).toBeLessThan(followers.length);
+    // Delivered all the same: every cancellation reached its consumers.
+    await eventually(
+      async () =>
+        (await notified(
+          shop,
+          orders.map((o) => o.id),
+          'ORDER_CANCELLED',
+        )) === 9,
+    );
+  }, 60_000);
+});
+
+describe('while events are being gathered', () => {
+  let shop: TestShop;
+  beforeAll(async () => {
+    // A long spell, so the test sees it: events wait for its end, an actor message does not.
+    // No coupon worker: the message's job only has to be added.
+    shop = await createTestShop({
+      WORKERS: 'outbox,events',
+      OUTBOX_POLL_INTERVAL_MS: '3600000',
+      OUTBOX_GATHER_MS: '15000',
+    });
+  });
+  afterAll(() => shop?.close());
+
+  const insertRow = async (queue: string, type: string, payload: Record<string, unknown>) => {
+    const id = uuidv7();
+    await rows(
+      shop,
+      sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, status, attempts,
+                                     next_attempt_at, created_at)
+          values (${id}, 'coupon', ${uuidv7()}, ${type}, ${JSON.stringify(payload)}::jsonb, ${queue}, 'PENDING', 0,
+                  now(), now())`,
+    );
+    await wakeOutboxRelay(shop.ctx);
+    return id;
+  };
+  const statusOf = async (id: string) =>
+    (await rows<{ status: string }>(shop, sql`select status from outbox_events where id = ${id}`))[0]!.status;
+  const couponIssued = (userId: string) => ({ userId, code: 'WELCOME' });
+
+  it('delivers actor messages at once and the held events when the spell ends', async () => {
+    const buyer = await shop.createUser('BUYER');
+    const first = await insertRow('events', 'COUPON_ISSUED', couponIssued(buyer.id));
+    await eventually(async () => (await statusOf(first)) === 'SENT', 10_000, 10);
+    // The spell began with that claim: this event is left for its end …
+    const held = await insertRow('events', 'COUPON_ISSUED', couponIssued(buyer.id));
+    // … while a message to an actor goes out on its wake-up.
+    const message = await insertRow('coupon', 'SWEEP', {});
+    await eventually(async () => (await statusOf(message)) === 'SENT', 10_000, 10);
+    expect(await statusOf(held)).toBe('PENDING');
+    await eventually(async () => (await statusOf(held)) === 'SENT', 40_000);
+  }, 60_000);
 });
