@@ -107,6 +107,14 @@ const envSchema = z.object({
   PLACE_JOBS_IN_FLIGHT: z.coerce.number().int().min(0).max(1024).optional(),
   /** A PLACE job not answered within this long stops holding the next one back (a lost reply, a slow worker). */
   PLACE_HOLD_MAX_MS: int(1, 50).pipe(z.number().max(60_000)),
+  /**
+   * Jobs of commands on existing orders (PAY, CANCEL, CONFIRM, REFUND) an API process keeps unanswered
+   * at once per order shard; those arriving meanwhile wait and go together as the next job of that
+   * shard (COMMAND_BATCH). 0: they wait only while an add is in flight.
+   */
+  ORDER_COMMAND_JOBS_IN_FLIGHT: int(0, 1).pipe(z.number().max(1024)),
+  /** Such a job not answered within this long stops holding the next one of its shard back. */
+  ORDER_COMMAND_HOLD_MAX_MS: int(1, 50).pipe(z.number().max(60_000)),
   PAYMENT_GATEWAY_LATENCY_MS: int(0, 200),
   PAYMENT_GATEWAY_TIMEOUT_MS: int(1, 3000),
   PAYMENT_MAX_ATTEMPTS: int(1, 3),
@@ -278,6 +286,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     replyTimeoutMs: env.REPLY_TIMEOUT_MS,
     placeJobsInFlight: env.PLACE_JOBS_IN_FLIGHT ?? env.ORDER_SHARDS,
     placeHoldMaxMs: env.PLACE_HOLD_MAX_MS,
+    orderCommandJobsInFlight: env.ORDER_COMMAND_JOBS_IN_FLIGHT,
+    orderCommandHoldMaxMs: env.ORDER_COMMAND_HOLD_MAX_MS,
     gatewayLatencyMs: env.PAYMENT_GATEWAY_LATENCY_MS,
     gatewayTimeoutMs: env.PAYMENT_GATEWAY_TIMEOUT_MS,
     paymentMaxAttempts: env.PAYMENT_MAX_ATTEMPTS,

@@ -1,4 +1,5 @@
 import {
+  ORDER_COMMAND_BATCH,
   ORDER_NOTICE,
   ORDER_NOTICE_BATCH,
   ORDER_PLACE_BATCH,
@@ -12,6 +13,7 @@ import {
   receivePlacements,
   runOrderCommand,
 } from '../src/orders/order-actor';
+import { runOrderCommandBatch } from '../src/orders/order-command-batch';
 import { scheduleOrderSweep, sweepOrders } from '../src/orders/order-sweep';
 import { fireDueTimers } from '../src/orders/order-timers';
 import type { QueueWorkerDefinition } from './runtime';
@@ -37,6 +39,8 @@ export const orderWorker: QueueWorkerDefinition = {
         // No return value: the receipt (or processed_messages) is the record; Redis need not keep one.
         await runOrderCommand(ctx, job, message, log);
         return;
+      case ORDER_COMMAND_BATCH:
+        return runOrderCommandBatch(ctx, job, message.data.commands, log);
       case ORDER_NOTICE:
         await applyOrderNotice(ctx, message.data, job.id!, log);
         return;

@@ -5,7 +5,7 @@ import type { AppContext } from '../context';
 import { isDomainError } from '../errors/domain-error';
 import { ERROR_CODES, type ErrorCode } from '../errors/error-codes';
 import type { Logger } from '../logger';
-import { type CommandEnvelope, ORDER_PLACE_BATCH } from '../messaging/messages';
+import { type CommandEnvelope, ORDER_COMMAND_BATCH, ORDER_PLACE_BATCH } from '../messaging/messages';
 import { publishReply, replyChannelFor } from '../messaging/replies';
 import { forgetQueuedCommand } from './queued-commands';
 import { findReceipt, insertFailedReceipt, type Receipt } from './receipts';
@@ -21,14 +21,22 @@ const isEnvelope = (data: unknown): data is CommandEnvelope => {
   return typeof d?.commandId === 'string' && typeof d.userId === 'string';
 };
 
-/** The commands a job carries: itself, or the members of a PLACE_BATCH job (as far as readable). */
+/**
+ * The commands a job carries: itself, or the members of a PLACE_BATCH or COMMAND_BATCH job (as far
+ * as readable).
+ */
 export function commandsOfJob(job: Job): { type: string; command: CommandEnvelope }[] {
   if (isCommandJob(job)) return [{ type: job.name, command: job.data }];
-  if (job.name !== ORDER_PLACE_BATCH) return [];
   const members = (job.data as { commands?: unknown } | undefined)?.commands;
-  return Array.isArray(members)
-    ? members.filter(isEnvelope).map((command) => ({ type: 'PLACE', command }))
-    : [];
+  if (!Array.isArray(members)) return [];
+  if (job.name === ORDER_PLACE_BATCH)
+    return members.filter(isEnvelope).map((command) => ({ type: 'PLACE', command }));
+  if (job.name !== ORDER_COMMAND_BATCH) return [];
+  return members.flatMap((member: { name?: unknown; data?: unknown } | null) =>
+    typeof member?.name === 'string' && isEnvelope(member.data)
+      ? [{ type: member.name, command: member.data }]
+      : [],
+  );
 }
 
 const isUnrecoverable = (error: unknown) =>

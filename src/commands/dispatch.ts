@@ -2,9 +2,10 @@ import type { AppContext } from '../context';
 import { DomainError, type ErrorDetail } from '../errors/domain-error';
 import type { ErrorCode } from '../errors/error-codes';
 import { uuidv7 } from '../ids';
-import type { CommandMailboxes, PlaceOrderCommand } from '../messaging/messages';
+import type { BatchedOrderCommand, CommandMailboxes, PlaceOrderCommand } from '../messaging/messages';
 import { mailboxFor } from '../messaging/queues';
 import type { CommandError, CommandReply } from '../messaging/replies';
+import { isBatchedOrderCommand, orderCommandSender } from './order-command-sender';
 import type { DomainOutcome } from './outcome';
 import { loadOutcomeView } from './outcome-view';
 import { commandJobOptions, placementSender } from './placement-sender';
@@ -64,6 +65,11 @@ export async function dispatchCommand<
   try {
     if (queue === 'order' && name === 'PLACE') {
       mailboxJobId = await placementSender(ctx).send(jobData as unknown as PlaceOrderCommand);
+    } else if (queue === 'order' && isBatchedOrderCommand(name)) {
+      mailboxJobId = await orderCommandSender(ctx).send({
+        name,
+        data: jobData,
+      } as unknown as BatchedOrderCommand);
     } else {
       await mailboxFor(ctx.queues, queue, jobData, commandId).add(name, jobData as never, {
         ...commandJobOptions(ctx.config),
@@ -90,7 +96,7 @@ export async function dispatchCommand<
       userId,
       queue,
       type: name,
-      // A member of a PLACE_BATCH job: the sweeper looks for the batch's job.
+      // A member of a PLACE_BATCH or COMMAND_BATCH job: the sweeper looks for the batch's job.
       data: mailboxJobId === commandId ? jobData : { ...jobData, [MAILBOX_JOB_ID]: mailboxJobId },
     },
     new Date(),

@@ -1,7 +1,7 @@
 import type { AppContext } from '../context';
 import { ERROR_CODES } from '../errors/error-codes';
 import type { Logger } from '../logger';
-import { isQueueName, mailboxFor } from '../messaging/queues';
+import { findJob, isQueueName, mailboxFor } from '../messaging/queues';
 import { endCommandFailed } from './command-failures';
 import { commandJobOptions } from './placement-sender';
 import {
@@ -66,10 +66,11 @@ async function sweepOne(
   if (!isQueueName(row.queue)) return fail('The command was sent to an unknown mailbox');
   const { [MAILBOX_JOB_ID]: batchJobId, ...data } = row.data;
   const queue = mailboxFor(ctx.queues, row.queue, data, row.id);
-  // A member of a batch job is looked for in the batch's shard; it is put back as a job of its own.
+  // A member of a batch job is looked for in every shard (a PLACE_BATCH job's shard follows from its
+  // id, a COMMAND_BATCH job's from its members'); it is put back as a job of its own.
   const job =
     typeof batchJobId === 'string'
-      ? await mailboxFor(ctx.queues, row.queue, {}, batchJobId).getJob(batchJobId)
+      ? await findJob(ctx.queues, row.queue, batchJobId)
       : await queue.getJob(row.id);
   if (job) {
     const state = await job.getState();

@@ -58,6 +58,22 @@ const refundPayment = z.object({
   reason: text().optional(),
   restock: z.boolean().optional(),
 });
+/** Commands on an existing order that an API process sends in batches (src/commands/order-command-sender.ts). */
+export const BATCHED_ORDER_COMMANDS = ['CANCEL', 'CONFIRM', 'PAY', 'REFUND'] as const;
+/** Most commands one COMMAND_BATCH job carries. */
+export const MAX_COMMAND_BATCH = 64;
+/**
+ * Commands on existing orders of one shard that one API process received while its previous job for
+ * that shard was unanswered, sent as ONE job, in the order they were sent. Each member is a whole
+ * command with its own id, receipt and reply; the worker parses each member's data with its own
+ * schema, so one malformed member is refused alone.
+ */
+const commandBatch = z.object({
+  commands: z
+    .array(z.object({ name: z.enum(BATCHED_ORDER_COMMANDS), data: z.record(text(), z.unknown()) }))
+    .min(2)
+    .max(MAX_COMMAND_BATCH),
+});
 
 /** Facts other actors report to an order (through the outbox), and timeouts coming due. */
 const orderNoticeEvent = z.discriminatedUnion('type', [
@@ -100,6 +116,7 @@ const adjustStock = z.object({ ...envelope, productId: id, delta: count, reason:
 const coupon = z.object({ couponId: id });
 
 export const ORDER_PLACE_BATCH = 'PLACE_BATCH';
+export const ORDER_COMMAND_BATCH = 'COMMAND_BATCH';
 export const ORDER_NOTICE = 'NOTICE';
 /** NOTICEs of one relay claim to one order shard (each member applied as a lone NOTICE). */
 export const ORDER_NOTICE_BATCH = 'NOTICE_BATCH';
@@ -135,6 +152,7 @@ export const MAILBOX_JOBS = {
     CONFIRM: confirmOrder,
     PAY: payOrder,
     REFUND: refundPayment,
+    [ORDER_COMMAND_BATCH]: commandBatch,
     [ORDER_NOTICE]: orderNotice,
     [ORDER_NOTICE_BATCH]: messageBatch,
     [ORDER_SWEEP]: noData,
@@ -161,6 +179,7 @@ export type MailboxJob<Q extends Mailbox> = {
 
 export type PlaceOrderCommand = JobData<'order', 'PLACE'>;
 export type PlaceBatchMessage = JobData<'order', typeof ORDER_PLACE_BATCH>;
+export type CommandBatchMember = JobData<'order', typeof ORDER_COMMAND_BATCH>['commands'][number];
 export type CancelOrderCommand = JobData<'order', 'CANCEL'>;
 export type ConfirmOrderCommand = JobData<'order', 'CONFIRM'>;
 export type PayOrderCommand = JobData<'order', 'PAY'>;
@@ -184,6 +203,11 @@ export type OrderCommands = { [N in OrderCommandName]: JobData<'order', N> };
 export type AnyOrderCommand = OrderCommands[OrderCommandName];
 /** A client command to the order mailbox, as parsed: its name and its data. */
 export type OrderCommandMessage = Extract<MailboxJob<'order'>, { name: OrderCommandName }>;
+/** A command on an existing order, as sent alone or as a member of a COMMAND_BATCH job. */
+export type BatchedOrderCommand = Extract<
+  MailboxJob<'order'>,
+  { name: (typeof BATCHED_ORDER_COMMANDS)[number] }
+>;
 export type InventoryCommands = { RESTOCK: RestockCommand; ADJUST: AdjustStockCommand };
 
 /** Every actor that takes client commands, and its commands by job name. */

@@ -63,8 +63,13 @@ export async function receivePlacements(
 }
 
 /** CANCEL, CONFIRM, PAY or REFUND on an existing order, carried out once. */
-export function runOrderCommand(ctx: AppContext, job: Job, message: ExistingOrderCommand, log: Logger) {
-  return runCommandJob(ctx, job, message.data, log, (tx, now) =>
+export function runOrderCommand(
+  ctx: AppContext,
+  delivery: CommandDelivery,
+  message: ExistingOrderCommand,
+  log: Logger,
+) {
+  return runCommandJob(ctx, delivery, message.data, log, (tx, now) =>
     commandOrder(tx, message.name, message.data, now),
   );
 }
