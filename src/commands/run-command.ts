@@ -77,7 +77,16 @@ export async function runCommandJob(
       const stored = await findReceipt(ctx.orm.em.fork(), command.commandId);
       if (stored) return replyFromReceipt(ctx, command, stored);
     }
-    if (isDomainError(error)) return refuse(ctx, job.name, command, error, log);
+    if (isDomainError(error)) {
+      // A keyed command may reach the mailbox twice (a client's retry sent by another API process in
+      // another batch job): the run after the first commit is refused by the state the first left, so
+      // a refusal of a keyed command answers from its receipt if it has one.
+      const stored = command.idempotencyKey
+        ? await findReceipt(ctx.orm.em.fork(), command.commandId)
+        : undefined;
+      if (stored) return replyFromReceipt(ctx, command, stored);
+      return refuse(ctx, job.name, command, error, log);
+    }
     throw error;
   }
 }

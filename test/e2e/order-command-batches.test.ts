@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { orderCommandSender } from '../../src/commands/order-command-sender';
+import { commandIdFor } from '../../src/commands/receipts';
 import { sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
 import {
@@ -9,7 +10,8 @@ import {
   type PlaceOrderCommand,
 } from '../../src/messaging/messages';
 import { findJob, mailboxFor } from '../../src/messaging/queues';
-import type { CommandReply } from '../../src/messaging/replies';
+import { createRedis } from '../../src/messaging/redis';
+import { type CommandReply, repliesChannel } from '../../src/messaging/replies';
 import { runPlaceOrder } from '../../src/orders/order-actor';
 import { type RunningWorkers, startWorkers } from '../../workers';
 import { createProduct } from '../support/catalog';
@@ -243,5 +245,48 @@ describe('commands on existing orders sent together', () => {
     ]);
     expect((await waitForOrder(shop, a!, orderA!)).status).toBe('CANCELLED');
     expect((await waitForOrder(shop, b!, orderB!)).status).toBe('PAID');
+  });
+
+  it('a keyed PAY that reaches the mailbox in two batch jobs pays once, and both runs answer DONE', async () => {
+    await startAllWorkers();
+    const productId = await createProduct(shop, seller, { stock: 50 });
+    const [keyedBuyer, a, b] = await Promise.all([1, 2, 3].map(() => shop.createUser('BUYER')));
+    const [keyedOrder, orderA, orderB] = await Promise.all(
+      [keyedBuyer!, a!, b!].map((buyer) => pendingOrder(buyer, productId)),
+    );
+    const key = `pay-${uuidv7()}`;
+    const keyed = payCommand(keyedBuyer!, keyedOrder!);
+    Object.assign(keyed.data, { commandId: commandIdFor(keyedBuyer!.id, 'PAY', key), idempotencyKey: key });
+    // Every answer to the keyed command, as a retry waiting in another API process would hear them.
+    const heard: CommandReply[] = [];
+    const watcher = createRedis(shop.ctx.config, 'subscriber', `${shop.ctx.config.redisPrefix}:watcher`);
+    try {
+      await watcher.subscribe(repliesChannel(shop.ctx.config.redisPrefix));
+      watcher.on('message', (_channel: string, message: string) => {
+        const parsed = JSON.parse(message) as CommandReply | CommandReply[];
+        for (const r of Array.isArray(parsed) ? parsed : [parsed])
+          if (r.commandId === keyed.data.commandId) heard.push(r);
+      });
+      // As two API processes would send a client's retry: the same command in two batch jobs, not
+      // deduplicated by BullMQ because the job ids differ; the second once the first has committed.
+      await addBatch([keyed, payCommand(a!, orderA!)]);
+      await eventually(async () => (heard.length === 1 ? true : undefined));
+      await addBatch([keyed, payCommand(b!, orderB!)]);
+      await eventually(async () => (heard.length === 2 ? true : undefined));
+    } finally {
+      watcher.disconnect();
+    }
+    expect(heard.map((r) => r.status)).toEqual(['DONE', 'DONE']);
+    for (const [buyer, orderId] of [
+      [keyedBuyer!, keyedOrder!],
+      [a!, orderA!],
+      [b!, orderB!],
+    ] as const)
+      expect((await waitForOrder(shop, buyer, orderId)).status).toBe('PAID');
+    expect(await moneyOf([keyedOrder!, orderA!, orderB!])).toEqual([
+      { payments: 1, captures: 1 },
+      { payments: 1, captures: 1 },
+      { payments: 1, captures: 1 },
+    ]);
   });
 });
