@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlaceOrderCommand } from '../../src/messaging/messages';
 import { runPlaceOrder } from '../../src/orders/order-actor';
@@ -6,8 +5,8 @@ import { type RunningWorkers, startWorkers } from '../../workers';
 import { createProduct } from '../support/catalog';
 import { buyerCommand } from '../support/orders';
 import { pay } from '../support/payments';
-import { createTestShop, TEST_REDIS_URL, type TestShop, type TestUser } from '../support/test-shop';
-import { eventually } from '../support/worker-process';
+import { redisCommandsDuring, totalOf } from '../support/redis-monitor';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 // Issue 11: the Redis commands a PAY costs, from the HTTP request to its answer (the mailbox job
 // added, taken and finished, the reply, the relay's wake-up), counted with MONITOR on this file's own
@@ -29,28 +28,6 @@ afterAll(async () => {
   await shop?.close();
 });
 
-/** Counts the Redis commands naming this shop's prefix while `work` runs. */
-async function redisCommandsDuring(work: () => Promise<unknown>): Promise<Map<string, number>> {
-  const monitor = await new Redis(TEST_REDIS_URL).monitor();
-  const counts = new Map<string, number>();
-  const prefix = shop.config.redisPrefix;
-  monitor.on('monitor', (_time: string, args: string[]) => {
-    if (!args.some((arg) => arg.includes(prefix))) return;
-    const name = args[0]!.toLowerCase();
-    counts.set(name, (counts.get(name) ?? 0) + 1);
-  });
-  try {
-    await work();
-    // MONITOR lines trail the replies a little: the last ones are awaited by a marker command.
-    const marker = `${prefix}:budget-marker`;
-    await shop.ctx.redis.get(marker);
-    await eventually(async () => (counts.get('get') ?? 0) > 0 || undefined, 5000, 10);
-  } finally {
-    monitor.disconnect();
-  }
-  return counts;
-}
-
 describe('Redis commands per PAY', () => {
   it('16 PAYs at once: at most 20 Redis commands each, each answered 202 with its own payment', async () => {
     const productId = await createProduct(shop, seller, { stock: 1000 });
@@ -63,7 +40,7 @@ describe('Redis commands per PAY', () => {
       }),
     );
     let answers: { status: number; orderId: string }[] = [];
-    const counts = await redisCommandsDuring(async () => {
+    const counts = await redisCommandsDuring(shop, async () => {
       const responses = await Promise.all(
         buyers.map((buyer, i) =>
           pay(shop, buyer, { orderId: orderIds[i], method: 'CARD', cardToken: 'tok_ok' }),
@@ -72,7 +49,7 @@ describe('Redis commands per PAY', () => {
       answers = responses.map((r) => ({ status: r.status, orderId: r.body.data?.orderId }));
     });
     expect(answers).toEqual(orderIds.map((orderId) => ({ status: 202, orderId })));
-    const total = [...counts.values()].reduce((sum, n) => sum + n, 0) - 1; // less the marker GET
+    const total = totalOf(counts);
     const perPay = total / buyers.length;
     console.info(
       `Redis commands per PAY: ${perPay.toFixed(1)} (${JSON.stringify(Object.fromEntries(counts))})`,
