@@ -68,8 +68,14 @@ describe('the order mailbox on a Redis Cluster', () => {
     // Which shard each job naming an order went to, as it is added (a completed command job is removed
     // at once, so the completed set no longer shows them): every producer here uses these queues.
     const addedTo = new Map<string, Set<string>>();
+    // A batch job (COMMAND_BATCH, NOTICE_BATCH) names its members' orders: each is counted.
     const record = (queueName: string, data: unknown) => {
-      const orderId = (data as { orderId?: unknown } | undefined)?.orderId;
+      const job = data as
+        | { orderId?: unknown; commands?: { data?: unknown }[]; members?: { data?: unknown }[] }
+        | undefined;
+      for (const member of [...(job?.commands ?? []), ...(job?.members ?? [])])
+        record(queueName, member.data);
+      const orderId = job?.orderId;
       if (typeof orderId !== 'string') return;
       addedTo.set(orderId, (addedTo.get(orderId) ?? new Set()).add(queueName));
     };
