@@ -11,6 +11,7 @@ import { query, sql } from '../../src/db/sql';
 import { createRedis } from '../../src/messaging/redis';
 import { statementsDuring as countStatements } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+import { eventually } from '../support/worker-process';
 
 let shop: TestShop;
 let seller: TestUser;
@@ -18,6 +19,12 @@ let seller: TestUser;
 beforeAll(async () => {
   shop = await createTestShop({ PRODUCT_CACHE_TTL_S: '60', WORKERS: 'inventory' });
   seller = await shop.createUser('SELLER');
+  // The inventory worker reconciles the stock gate once at start (then every minute): its statements
+  // must be over before a test counts the statements of a read.
+  await eventually(async () => {
+    const counts = await shop.ctx.queues.inventory.getJobCounts('completed', 'failed');
+    return (counts.completed ?? 0) + (counts.failed ?? 0) > 0 || undefined;
+  }, 30_000);
 });
 afterAll(() => shop?.close());
 
