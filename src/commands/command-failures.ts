@@ -1,10 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Job, UnrecoverableError } from 'bullmq';
+import type { Job } from 'bullmq';
 import { giveBackTake } from '../catalog/stock-gate';
 import type { AppContext } from '../context';
 import { isDomainError } from '../errors/domain-error';
 import { ERROR_CODES, type ErrorCode } from '../errors/error-codes';
 import type { Logger } from '../logger';
+import { isUnrecoverable } from '../messaging/batch-members';
 import { type CommandEnvelope, ORDER_COMMAND_BATCH, ORDER_PLACE_BATCH } from '../messaging/messages';
 import { publishReply, replyChannelFor } from '../messaging/replies';
 import { forgetQueuedCommand } from './queued-commands';
@@ -38,9 +39,6 @@ export function commandsOfJob(job: Job): { type: string; command: CommandEnvelop
       : [],
   );
 }
-
-const isUnrecoverable = (error: unknown) =>
-  error instanceof UnrecoverableError || (error as Error | undefined)?.name === 'UnrecoverableError';
 
 /** BullMQ will not run the job again after this error: it was its last attempt, or cannot succeed. */
 export function isFinalFailure(job: Job, error: unknown): boolean {

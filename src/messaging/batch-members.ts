@@ -9,21 +9,26 @@ export type BatchMember = MessageBatch['members'][number];
 const SettledMembers = z.object({ settled: z.array(z.string()) });
 
 /** What retrying cannot fix (a poisoned payload, a machine rejection): BullMQ's own test of it. */
-const isUnrecoverable = (error: unknown) =>
+export const isUnrecoverable = (error: unknown) =>
   error instanceof UnrecoverableError || (error instanceof Error && error.name === 'UnrecoverableError');
 
-export interface BatchRun {
+export interface BatchRun<M> {
+  /** The member's own id (its progress entry). */
+  idOf: (member: M) => string;
   /** Runs one member exactly as its lone message's job would run. */
-  run: (member: BatchMember) => Promise<unknown>;
-  /** Members of one lane run one after another, in the batch's order (a notice's order); lanes run side by side. */
-  laneOf: (member: BatchMember) => string;
+  run: (member: M) => Promise<unknown>;
+  /**
+   * Members of one lane run one after another, in the batch's order (one order's notices or commands);
+   * lanes run side by side. A lane stops at a member a retry must run again: the rest wait for it.
+   */
+  laneOf: (member: M) => string;
   /** At most this many lanes at once (the mailbox's own concurrency: a batch takes no more than its lone jobs would). */
   concurrency: number;
   log: Logger;
 }
 
 /**
- * Runs the members of a `…_BATCH` job, each with its own idempotency, so one member's failure never
+ * Runs the members of a batch job (`…_BATCH`, COMMAND_BATCH), each with its own idempotency, so one member's failure never
  * loses or repeats a neighbour's effects. When a member fails on something a retry can fix, the job
  * records which members are settled (its progress — one Redis call, only on that path) and fails;
  * its retry, with the lone job's backoff and attempt budget, runs only the others. A member that
@@ -31,31 +36,32 @@ export interface BatchRun {
  * failed for good once the others are applied. What the job's last attempt leaves undone is
  * re-derived from PostgreSQL by the sweepers, as for a lone job.
  */
-export async function runBatchMembers(job: Job, members: readonly BatchMember[], batch: BatchRun) {
+export async function runBatchMembers<M>(job: Job, members: readonly M[], batch: BatchRun<M>) {
   const earlier = SettledMembers.safeParse(job.progress);
   const settled = new Set(earlier.success ? earlier.data.settled : []);
   const lanes = [
     ...Map.groupBy(
-      members.filter((m) => !settled.has(m.id)),
+      members.filter((m) => !settled.has(batch.idOf(m))),
       batch.laneOf,
     ).values(),
   ];
   const retryable: unknown[] = [];
   const givenUp: { id: string; error: string }[] = [];
-  const runLane = async (lane: BatchMember[]) => {
+  const runLane = async (lane: M[]) => {
     for (const member of lane) {
+      const id = batch.idOf(member);
       try {
         await batch.run(member);
-        settled.add(member.id);
+        settled.add(id);
       } catch (error) {
         if (!isUnrecoverable(error)) {
           retryable.push(error);
-          continue;
+          return;
         }
-        settled.add(member.id);
-        givenUp.push({ id: member.id, error: String(error) });
+        settled.add(id);
+        givenUp.push({ id, error: String(error) });
         batch.log.error(
-          { member: member.id, err: String(error) },
+          { member: id, err: String(error) },
           'batch member refused for good; its neighbours go on',
         );
       }

@@ -112,6 +112,7 @@ export function applyOrderNoticeBatch(
     return typeof data?.orderId === 'string' ? data.orderId : member.id;
   };
   return runBatchMembers(job, members, {
+    idOf: (member) => member.id,
     run: (member) =>
       applyOrderNotice(
         ctx,

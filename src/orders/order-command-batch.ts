@@ -3,6 +3,7 @@ import { refuse } from '../commands/run-command';
 import type { AppContext } from '../context';
 import { DomainError } from '../errors/domain-error';
 import type { Logger } from '../logger';
+import { runBatchMembers } from '../messaging/batch-members';
 import {
   type BatchedOrderCommand,
   type CommandBatchMember,
@@ -14,28 +15,28 @@ import { runOrderCommand } from './order-actor';
 
 /**
  * The members of a COMMAND_BATCH job, each carried out exactly as the lone command of its name
- * (runOrderCommand: its own transaction, receipt and reply; a refusal is that member's answer).
- * Members for one order run one after another in the order they were sent, the others at once. The
- * job ends when every member did; if one failed, the job fails after the others ran, and its retry
- * answers those that committed from their receipts (a redelivery looks for receipts first). A
- * member for the same order as a failed one waits for the retry, so the order's commands keep
- * their order. No return value: the receipts are the record.
+ * (runOrderCommand: its own transaction, receipt and reply; a refusal is that member's answer), by
+ * the batch runner of the relay's batches (runBatchMembers): members for one order one after another
+ * in the order they were sent, the others side by side (at most the mailbox's concurrency). If one
+ * fails, the job fails after the others ran; its retry runs only the unsettled members, and a member
+ * for the same order as the failed one waits for it, so the order's commands keep their order. No
+ * return value: the receipts are the record.
  */
-export async function runOrderCommandBatch(
+export function runOrderCommandBatch(
   ctx: AppContext,
   job: Job,
   members: readonly CommandBatchMember[],
   log: Logger,
 ): Promise<void> {
-  const unique = [...new Map(members.map((m) => [String(m.data.commandId), m])).values()];
-  const byOrder = Map.groupBy(unique, (member) => orderRoutingKey(member.data));
-  const settled = await Promise.allSettled(
-    [...byOrder.values()].map(async (sequence) => {
-      for (const member of sequence) await runMember(ctx, job, member, log);
-    }),
-  );
-  const failed = settled.find((outcome) => outcome.status === 'rejected');
-  if (failed) throw failed.reason;
+  const commandIdOf = (member: CommandBatchMember) => String(member.data.commandId);
+  const unique = [...new Map(members.map((m) => [commandIdOf(m), m])).values()];
+  return runBatchMembers(job, unique, {
+    idOf: commandIdOf,
+    run: (member) => runMember(ctx, job, member, log),
+    laneOf: (member) => orderRoutingKey(member.data),
+    concurrency: ctx.config.orderWorkerConcurrency,
+    log,
+  });
 }
 
 async function runMember(ctx: AppContext, job: Job, member: CommandBatchMember, log: Logger) {

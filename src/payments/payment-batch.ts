@@ -26,6 +26,7 @@ export function carryOutPaymentBatch(
       : carryOutRefund(ctx, job, parseWith(MAILBOX_JOBS.payment[name], 'payment', name, member.data), mlog);
   };
   return runBatchMembers(job, members, {
+    idOf: (member) => member.id,
     run,
     laneOf: (member) => member.id,
     concurrency: ctx.config.workerConcurrency,
