@@ -72,21 +72,15 @@ export async function runCommandJob(
     await replyCommitted(ctx, [{ command, result }], log);
     return result.answer;
   } catch (error) {
-    if (isUniqueViolation(error, 'commands_pkey')) {
-      // The same command committed by a concurrent delivery: answer with what it stored.
+    // The same command may have committed in another delivery: a concurrent one (the receipt's key
+    // refused this one), or — a keyed command reaching the mailbox twice, a client's retry sent by
+    // another API process in another batch job — an earlier one whose state refuses this run. Either
+    // way the answer is what it stored.
+    if (isUniqueViolation(error, 'commands_pkey') || (isDomainError(error) && command.idempotencyKey)) {
       const stored = await findReceipt(ctx.orm.em.fork(), command.commandId);
       if (stored) return replyFromReceipt(ctx, command, stored);
     }
-    if (isDomainError(error)) {
-      // A keyed command may reach the mailbox twice (a client's retry sent by another API process in
-      // another batch job): the run after the first commit is refused by the state the first left, so
-      // a refusal of a keyed command answers from its receipt if it has one.
-      const stored = command.idempotencyKey
-        ? await findReceipt(ctx.orm.em.fork(), command.commandId)
-        : undefined;
-      if (stored) return replyFromReceipt(ctx, command, stored);
-      return refuse(ctx, job.name, command, error, log);
-    }
+    if (isDomainError(error)) return refuse(ctx, job.name, command, error, log);
     throw error;
   }
 }

@@ -65,12 +65,12 @@ function loneJob(row: OutboxRecord, now: number): MessageJob {
  * today's job, under its own id.
  */
 export function messageJobs(rows: readonly OutboxRecord[], now: number): MessageJob[] {
-  const jobs = rows.filter((row) => !batchNameOf(row)).map((row) => loneJob(row, now));
-  const byBatch = Map.groupBy(
-    rows.filter((row) => batchNameOf(row)),
-    (row) => batchNameOf(row)!,
-  );
-  for (const [name, group] of byBatch) {
+  const jobs: MessageJob[] = [];
+  for (const [name, group] of Map.groupBy(rows, batchNameOf)) {
+    if (!name) {
+      jobs.push(...group.map((row) => loneJob(row, now)));
+      continue;
+    }
     // A message written twice (a retried step) is one message, as BullMQ would drop the second job.
     const unique = [...new Map(group.map((row) => [jobIdOf(row), row])).values()].sort((a, b) =>
       a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
