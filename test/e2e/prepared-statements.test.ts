@@ -90,6 +90,7 @@ describe('named prepared statements', () => {
         tx,
         sql`select name, statement, (generic_plans + custom_plans)::int as executions from pg_prepared_statements
             where statement not like 'with locked as%' and statement not like 'with w0 as (insert into orders%'
+              and statement not like 'select id, role, token_version from users%'
             order by statement`,
       );
     });
