@@ -33,6 +33,7 @@ export function renderReport(outcomes: ScenarioOutcome[]): string {
       'p95 ms',
       'loadgen',
       'server',
+      'api',
       'postgres',
       'redis',
       'other',
@@ -49,9 +50,15 @@ export function renderReport(outcomes: ScenarioOutcome[]): string {
         p.label,
         format(Math.round(p.load.throughput)),
         p.load.latency.p95.toFixed(1),
-        ...[p.cpu.loadgen, p.cpu.server, p.cpu.postgres, p.cpu.redis, p.cpu.other, p.cpu.machine].map((c) =>
-          c.toFixed(2),
-        ),
+        ...[
+          p.cpu.loadgen,
+          p.cpu.server,
+          p.cpu.api,
+          p.cpu.postgres,
+          p.cpu.redis,
+          p.cpu.other,
+          p.cpu.machine,
+        ].map((c) => c.toFixed(2)),
         // CPU time per operation of what the work needs (not "other"): steadier than ops/s on a busy box.
         fixed(p.perOperation.cpuMs, 2),
         fixed(p.perOperation.dbTx),
@@ -63,7 +70,8 @@ export function renderReport(outcomes: ScenarioOutcome[]): string {
   return [
     table(results),
     '',
-    `Where the time went in each measured window: cores busy (of ${cores}; "other" is the rest of the shared`,
+    `Where the time went in each measured window: cores busy (of ${cores}; "api" is the part of "server" spent by`,
+    'the API process alone, the rest its worker processes; "other" is the rest of the shared',
     'machine); CPU ms per operation of loadgen + server + postgres + redis (steadier than ops/s when "other"',
     'is busy); database transactions (autocommit statements included) and Redis commands per operation:',
     table(cpu),

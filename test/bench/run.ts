@@ -277,7 +277,7 @@ async function measurePhase(
   const { cpu, work } = measured;
   note(
     `    ${Math.round(result.throughput)}/s, p50 ${result.latency.p50.toFixed(1)} ms, p95 ${result.latency.p95.toFixed(1)} ms; ` +
-      `cores: loadgen ${cpu.loadgen}, server ${cpu.server}, postgres ${cpu.postgres}, redis ${cpu.redis}, other ${cpu.other}`,
+      `cores: loadgen ${cpu.loadgen}, server ${cpu.server} (api ${cpu.api}), postgres ${cpu.postgres}, redis ${cpu.redis}, other ${cpu.other}`,
   );
   return { label, load: result, cpu, work, perOperation: perOperation(result, cpu, work) };
 }

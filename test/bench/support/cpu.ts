@@ -4,8 +4,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 const TICKS_PER_S = 100;
 
 export type CpuGroup = 'loadgen' | 'server' | 'postgres' | 'redis' | 'other';
-/** Cores busy on average over a phase, per group ("other" = everything else on the machine). */
-export type CpuShare = Record<CpuGroup, number> & { machine: number; cores: number };
+/**
+ * Cores busy on average over a phase, per group ("other" = everything else on the machine). `api`: the
+ * part of "server" spent by the first watched process alone (the shop's API process, or a raw-ceiling
+ * server); the rest of "server" is its worker processes.
+ */
+export type CpuShare = Record<CpuGroup, number> & { api: number; machine: number; cores: number };
 
 interface ProcessTicks {
   comm: string;
@@ -53,10 +57,12 @@ export class CpuMeter {
     const serverTree = descendants(to.processes, this.serverPids);
     const foreign = new Set([...from.foreignBackends, ...to.foreignBackends]);
     const sums: Record<CpuGroup, number> = { loadgen: 0, server: 0, postgres: 0, redis: 0, other: 0 };
+    let api = 0;
     for (const [pid, now] of to.processes) {
       const delta = now.ticks - (from.processes.get(pid)?.ticks ?? 0);
       if (delta <= 0) continue;
       sums[foreign.has(pid) ? 'other' : groupOf(pid, now.comm, serverTree)] += delta;
+      if (pid === this.serverPids[0]) api = delta;
     }
     const machine = to.machineBusy - from.machineBusy;
     // Processes that ended during the phase are in the machine total only: they land in "other".
@@ -64,6 +70,7 @@ export class CpuMeter {
     return {
       loadgen: cores(sums.loadgen),
       server: cores(sums.server),
+      api: cores(api),
       postgres: cores(sums.postgres),
       redis: cores(sums.redis),
       other: cores(sums.other),
