@@ -24,6 +24,7 @@ export const orderSequenceName = (day: string) => `order_no_seq_${day}`;
 /** `20261121` + an 8-digit number: `2026112100000042`. */
 export const formatOrderNo = (day: string, sequence: number | string) =>
   `${day}${String(sequence).padStart(8, '0')}`;
+const SEQUENCE_CREATED_ELSEWHERE = new Set(['23505', '42P07']);
 /** Days whose sequence is known to exist, per database (a process may outlive a database restore). */
 const ensuredDays = new Set<string>();
 const memoKey = (em: EntityManager, day: string) => `${em.config.get('clientUrl')}|${day}`;
@@ -41,8 +42,10 @@ export async function ensureOrderSequence(em: EntityManager, day: string): Promi
       sql`create sequence if not exists ${sql.raw(orderSequenceName(day))} minvalue 1 maxvalue 99999999`,
     );
   } catch (error) {
-    // Two processes creating the same day's sequence at once: one of them loses the catalog race.
-    if ((error as { code?: string }).code !== '23505') throw error;
+    // Several connections creating the same day's sequence at once: the losers of the catalog race
+    // hear a unique violation (23505) or, when the winner commits between PostgreSQL's IF NOT EXISTS
+    // check and its own catalog insert, "relation already exists" (42P07). Either way it exists now.
+    if (!SEQUENCE_CREATED_ELSEWHERE.has((error as { code?: string }).code ?? '')) throw error;
   }
   ensuredDays.add(memoKey(em, day));
 }
