@@ -3,7 +3,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../context';
 import { db } from '../db/database';
 import type { DeliveryOutcome } from '../db/schema/webhook-delivery.entity';
-import { asDate, query, run, sql } from '../db/sql';
+import { asDate, preparedStatement, query, run, sql } from '../db/sql';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
 import { webhookAttemptsTotal } from '../messaging/event-metrics';
@@ -97,22 +97,22 @@ async function record(
   const { webhookId, event } = delivery;
   webhookAttemptsTotal.inc({ outcome });
   const disableAfter = ctx.config.webhookDisableAfter;
-  return ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
-    await run(
-      tx,
-      sql`insert into webhook_deliveries (id, webhook_id, event_id, event_type, attempt, status_code, error, duration_ms,
-                                          outcome, at)
+  const attemptRow = sql`insert into webhook_deliveries (id, webhook_id, event_id, event_type, attempt, status_code,
+                                          error, duration_ms, outcome, at)
           values (${uuidv7()}, ${webhookId}, ${event.id}, ${event.type}, ${attempt}, ${result.statusCode},
-                  ${result.error?.slice(0, 2000) ?? null}, ${result.durationMs}, ${outcome}, now())`,
+                  ${result.error?.slice(0, 2000) ?? null}, ${result.durationMs}, ${outcome}, now())`;
+  if (outcome === 'DELIVERED') {
+    // The common case in one statement (one round trip, no BEGIN/COMMIT): the attempt and the reset.
+    await run(
+      ctx.orm.em.fork(),
+      preparedStatement(sql`with attempt as (${attemptRow})
+          update webhooks set consecutive_failures = 0, failure_streak = 0
+          where id = ${webhookId} and (consecutive_failures > 0 or failure_streak > 0)`),
     );
-    if (outcome === 'DELIVERED') {
-      await run(
-        tx,
-        sql`update webhooks set consecutive_failures = 0, failure_streak = 0
-            where id = ${webhookId} and (consecutive_failures > 0 or failure_streak > 0)`,
-      );
-      return false;
-    }
+    return false;
+  }
+  return ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
+    await run(tx, attemptRow);
     if (outcome !== 'ALERTED') return false;
     // One self-referencing UPDATE: after waiting for a concurrent failure's lock, PostgreSQL evaluates
     // it again on the latest row, so no increment is lost (a locked sub-select in FROM could be stale).

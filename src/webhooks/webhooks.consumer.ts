@@ -1,49 +1,103 @@
 import type { AppContext } from '../context';
-import { type EventConsumer, markProcessed, wasProcessed } from '../messaging/consumer';
+import type { Row } from '../db/database';
+import { preparedStatement, query, sql } from '../db/sql';
+import type { ConsumerOutcome, EventConsumer } from '../messaging/consumer';
 import { type DomainEventMessage, isPublicEventType } from '../messaging/domain-events';
 import type { WebhookDeliveryJob } from '../messaging/messages';
 import { holdEvents } from './circuit-breaker';
 import { activeWebhookEndpoints, type WebhookEndpoint } from './webhook-endpoints';
 import { webhookJobId, webhookJobOptions } from './webhook-jobs';
 
+const CONSUMER = 'webhooks';
+
+const subscribes = (endpoint: WebhookEndpoint, type: string) =>
+  endpoint.events.includes(type) || endpoint.events.includes('*');
+
 async function subscribedEndpoints(ctx: AppContext, type: string): Promise<WebhookEndpoint[]> {
   const endpoints = await activeWebhookEndpoints(ctx);
-  return endpoints.filter((e) => e.events.includes(type) || e.events.includes('*'));
+  return endpoints.filter((e) => subscribes(e, type));
 }
 
 /**
- * Fans an event out to the endpoints subscribed to it: one job per endpoint on the `webhooks` queue,
- * or, for an endpoint whose circuit is open, a row in its PostgreSQL backlog (circuit-breaker.ts).
- * With no endpoint subscribed it costs nothing (the endpoint list is cached) and records nothing. Otherwise the jobs are added
- * *before* the event is recorded as processed, with deterministic ids, so a crash in between re-adds
- * the same jobs (BullMQ ignores a known id) rather than losing them.
+ * Fans events out to the endpoints subscribed to them: one job per event and endpoint on the
+ * `webhooks` queue, or, for an endpoint whose circuit is open, a row in its PostgreSQL backlog
+ * (circuit-breaker.ts). With no endpoint subscribed it costs nothing (the endpoint list is cached) and
+ * records nothing. Otherwise the jobs are added *before* the events are recorded as processed, with
+ * deterministic ids, so a crash in between re-adds the same jobs (BullMQ ignores a known id) rather
+ * than losing them. An events job's events go together: one read of which were processed already, one
+ * add of all their jobs, one backlog write, one processed-message write.
  */
 export const webhooksConsumer: EventConsumer = {
-  name: 'webhooks',
+  name: CONSUMER,
   handles: (event) => isPublicEventType(event.type),
   // Only when an endpoint subscribes (the acknowledgement check forgets endpoints removed meanwhile).
   acknowledges: async (ctx, event) =>
     isPublicEventType(event.type) && (await subscribedEndpoints(ctx, event.type)).length > 0,
-  apply: async (ctx, event: DomainEventMessage) => {
-    const endpoints = await subscribedEndpoints(ctx, event.type);
-    if (endpoints.length === 0) return 'skipped';
-    const em = ctx.orm.em.fork();
-    if (await wasProcessed(em, 'webhooks', event.id)) return 'duplicate';
-    const body = { id: event.id, type: event.type, occurredAt: event.occurredAt, data: event.data };
-    const open = endpoints.filter((e) => !e.paused);
-    if (open.length > 0) {
-      await ctx.queues.webhooks.addBulk(
-        open.map(({ id: webhookId }) => ({
-          name: event.type,
-          data: { webhookId, event: body } satisfies WebhookDeliveryJob,
-          opts: webhookJobOptions(ctx, webhookJobId(event.id, webhookId)),
-        })),
-      );
-    }
-    await holdEvents(
-      em,
-      endpoints.filter((e) => e.paused).map((e) => ({ webhookId: e.id, event: body })),
-    );
-    return (await markProcessed(em, 'webhooks', event.id)) ? 'applied' : 'duplicate';
-  },
+  apply: async (ctx, event) => (await fanOut(ctx, [event])).get(event.id) ?? 'skipped',
+  applyMany: (ctx, events) => fanOut(ctx, events),
 };
+
+async function fanOut(ctx: AppContext, events: DomainEventMessage[]): Promise<Map<string, ConsumerOutcome>> {
+  const outcomes = new Map<string, ConsumerOutcome>();
+  const endpoints = await activeWebhookEndpoints(ctx);
+  const subscribed = events.flatMap((event) => {
+    const to = endpoints.filter((e) => subscribes(e, event.type));
+    if (to.length === 0) outcomes.set(event.id, 'skipped');
+    return to.length > 0 ? [{ event, to }] : [];
+  });
+  if (subscribed.length === 0) return outcomes;
+  const em = ctx.orm.em.fork();
+  const processed = await processedAlready(
+    ctx,
+    subscribed.map((s) => s.event.id),
+  );
+  const fresh = subscribed.filter((s) => {
+    if (processed.has(s.event.id)) outcomes.set(s.event.id, 'duplicate');
+    return !processed.has(s.event.id);
+  });
+  if (fresh.length === 0) return outcomes;
+  const deliveries = fresh.flatMap(({ event, to }) => {
+    const body = { id: event.id, type: event.type, occurredAt: event.occurredAt, data: event.data };
+    return to.map((endpoint) => ({ endpoint, body }));
+  });
+  const open = deliveries.filter((d) => !d.endpoint.paused);
+  if (open.length > 0) {
+    await ctx.queues.webhooks.addBulk(
+      open.map(({ endpoint, body }) => ({
+        name: body.type,
+        data: { webhookId: endpoint.id, event: body } satisfies WebhookDeliveryJob,
+        opts: webhookJobOptions(ctx, webhookJobId(body.id, endpoint.id)),
+      })),
+    );
+  }
+  await holdEvents(
+    em,
+    deliveries.filter((d) => d.endpoint.paused).map((d) => ({ webhookId: d.endpoint.id, event: d.body })),
+  );
+  const recorded = await recordProcessed(
+    ctx,
+    fresh.map((s) => s.event.id),
+  );
+  for (const { event } of fresh) outcomes.set(event.id, recorded.has(event.id) ? 'applied' : 'duplicate');
+  return outcomes;
+}
+
+async function processedAlready(ctx: AppContext, eventIds: string[]): Promise<Set<string>> {
+  const rows = await query<Row<'processed_messages', 'message_id'>>(
+    ctx.orm.em.fork(),
+    preparedStatement(sql`select message_id from processed_messages
+        where consumer = ${CONSUMER} and message_id = any(${eventIds}::text[])`),
+  );
+  return new Set(rows.map((r) => r.message_id));
+}
+
+/** Records the events as processed; returns those this call recorded (the others were already). */
+async function recordProcessed(ctx: AppContext, eventIds: string[]): Promise<Set<string>> {
+  const rows = await query<Row<'processed_messages', 'message_id'>>(
+    ctx.orm.em.fork(),
+    preparedStatement(sql`insert into processed_messages (consumer, message_id, processed_at)
+        select ${CONSUMER}, e, clock_timestamp() from unnest(${eventIds}::text[]) as e
+        on conflict do nothing returning message_id`),
+  );
+  return new Set(rows.map((r) => r.message_id));
+}

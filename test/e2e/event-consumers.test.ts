@@ -260,6 +260,16 @@ describe('every transition reaches each consumer, exactly once', () => {
     expect(receiver.received.length).toBe(received);
   });
 
+  it('changes nothing when every event is delivered again, all in one job (consumers that apply many at once)', async () => {
+    const before = await snapshot();
+    const received = receiver.received.length;
+    const job = await shop.ctx.queues.events.add('EVENTS', { events }, { jobId: `all-again-${Date.now()}` });
+    await eventually(async () => (await job.getState()) === 'completed');
+    await eventsSettled(shop);
+    expect(await snapshot()).toEqual(before);
+    expect(receiver.received.length).toBe(received);
+  });
+
   it('changes nothing when the consumers are handed the same events concurrently', async () => {
     const before = await snapshot();
     await Promise.all(
