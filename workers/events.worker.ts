@@ -87,7 +87,7 @@ export const eventsWorker: QueueWorkerDefinition = {
       }
     };
     const batched = together.map((consumer) =>
-      offerEvents(ctx, parsed, log, consumer).catch((error) => {
+      offerEvents(ctx, parsed, log, consumer, job.id).catch((error) => {
         failures.push(error);
       }),
     );

@@ -33,6 +33,8 @@ export interface EventConsumer {
     ctx: AppContext,
     events: DomainEventMessage[],
     log: Logger,
+    /** The id of the events job that carries them, when they come in one. */
+    eventsJobId?: string,
   ) => Promise<Map<string, ConsumerOutcome>>;
 }
 
@@ -42,6 +44,7 @@ export async function offerEvents(
   events: DomainEventMessage[],
   log: Logger,
   consumer: EventConsumer,
+  eventsJobId?: string,
 ): Promise<void> {
   const handled = events.filter((e) => consumer.handles(e));
   const applyMany = consumer.applyMany;
@@ -55,7 +58,7 @@ export async function offerEvents(
       'shop.event.type': types,
       'shop.events': handled.length,
     },
-    () => applyMany(ctx, handled, log),
+    () => applyMany(ctx, handled, log, eventsJobId),
   );
   for (const event of handled) {
     if (outcomes.get(event.id) === 'applied') observeOutboxLag(consumer.name, event.occurredAt);

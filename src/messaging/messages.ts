@@ -131,17 +131,31 @@ export const PAYMENT_REFUND_BATCH = 'REFUND_BATCH';
 export const PAYMENT_SWEEP = 'SWEEP';
 export const INVENTORY_RECONCILE = 'RECONCILE';
 
-/** One signed POST of an event to one endpoint (the `webhooks` queue; the job name is the event type). */
+const webhookEvent = z.object({
+  id: text(),
+  type: text(),
+  occurredAt: text(),
+  data: z.record(text(), z.unknown()),
+});
+
+/**
+ * One signed POST of an event to one endpoint (the `webhooks` queue; the job name is the event type).
+ * `attemptsBefore`: attempts a batch made before this job took the delivery over (its retries).
+ */
 export const WebhookDeliverySchema = z.object({
   webhookId: id,
-  event: z.object({
-    id: text(),
-    type: text(),
-    occurredAt: text(),
-    data: z.record(text(), z.unknown()),
-  }),
+  event: webhookEvent,
+  attemptsBefore: z.number().int().min(0).max(100).optional(),
 });
 export type WebhookDeliveryJob = z.infer<typeof WebhookDeliverySchema>;
+
+/** The first attempt of several events to one endpoint, one signed POST each, in their order. */
+export const WEBHOOK_BATCH = 'WEBHOOK_BATCH';
+export const WebhookBatchSchema = z.object({
+  webhookId: id,
+  events: z.array(webhookEvent).min(1).max(1000),
+});
+export type WebhookBatchJob = z.infer<typeof WebhookBatchSchema>;
 
 /** Every actor mailbox and the payload of each of its job names. */
 export const MAILBOX_JOBS = {

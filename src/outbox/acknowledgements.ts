@@ -5,7 +5,7 @@ import { asDate, query, run, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { outboxAlertedTotal } from '../messaging/event-metrics';
 import type { WebhookDeliveryJob } from '../messaging/messages';
-import { webhookJobId, webhookJobOptions } from '../webhooks/webhook-jobs';
+import { webhookBatchJobId, webhookJobId, webhookJobOptions } from '../webhooks/webhook-jobs';
 
 /** Unacknowledged events handled per pass; the watermark stops at the last one when there are more. */
 const BATCH = 1000;
@@ -132,13 +132,21 @@ export async function checkAcknowledgements(ctx: AppContext, log: Logger): Promi
 
 /**
  * Webhook deliveries the consumer fanned out but Redis lost (no job under the delivery's id any more,
- * and no recorded outcome): added again under the same id. Returns how many.
+ * nor a batch of its events job that could still make its first attempt, and no recorded outcome):
+ * added again under the delivery's id. Returns how many.
  */
 async function resendLostWebhooks(ctx: AppContext, rows: Unacknowledged[]): Promise<number> {
   const pairs = rows.flatMap((r) => (r.undelivered ?? []).map((webhookId) => ({ row: r, webhookId })));
   if (pairs.length === 0) return 0;
+  const webhooks = ctx.queues.webhooks;
   const states = await Promise.all(
-    pairs.map((p) => ctx.queues.webhooks.getJobState(webhookJobId(p.row.id, p.webhookId))),
+    pairs.map(async ({ row, webhookId }) => {
+      const alone = await webhooks.getJobState(webhookJobId(row.id, webhookId));
+      if (alone !== 'unknown' || !row.job_id) return alone;
+      // A batch that failed for good made no attempt at the events it had not reached: they are lost too.
+      const batch = await webhooks.getJobState(webhookBatchJobId(row.job_id, webhookId));
+      return batch === 'failed' ? 'unknown' : batch;
+    }),
   );
   const lost = pairs.filter((_, i) => states[i] === 'unknown');
   if (lost.length === 0) return 0;

@@ -11,7 +11,7 @@ import type { WebhookDeliveryJob } from '../messaging/messages';
 import { countFailedAttempt, holdEvents, scheduleProbe } from './circuit-breaker';
 import { type PostResult, postSignedEvent } from './post-signed';
 
-function loadEndpoint(em: EntityManager, id: string) {
+export function loadEndpoint(em: EntityManager, id: string) {
   return db(em)
     .selectFrom('webhooks')
     .select(['url', 'secret', sql<boolean>`(active and deleted_at is null)`.as('usable'), 'paused_until'])
@@ -26,7 +26,8 @@ async function hold(ctx: AppContext, delivery: WebhookDeliveryJob, pausedUntil: 
   return 'held';
 }
 
-const delivered = (r: PostResult) => r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
+export const delivered = (r: PostResult) =>
+  r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
 
 /**
  * Delivers one event to one endpoint, one attempt per run: a 2xx within WEBHOOK_TIMEOUT_MS is
@@ -37,8 +38,9 @@ const delivered = (r: PostResult) => r.statusCode !== null && r.statusCode >= 20
  */
 export async function deliverWebhook(ctx: AppContext, job: Job, delivery: WebhookDeliveryJob, log: Logger) {
   const { webhookId, event } = delivery;
-  const attempt = job.attemptsMade + 1;
-  const lastAttempt = attempt >= (job.opts.attempts ?? 1);
+  // A delivery a batch handed over counts the batch's attempt too (its job has that many fewer).
+  const attempt = (delivery.attemptsBefore ?? 0) + job.attemptsMade + 1;
+  const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const endpoint = await loadEndpoint(ctx.orm.em.fork(), webhookId);
   if (!endpoint?.usable) {
     if (endpoint)
@@ -50,14 +52,7 @@ export async function deliverWebhook(ctx: AppContext, job: Job, delivery: Webhoo
     return 'abandoned';
   }
   if (endpoint.paused_until) return hold(ctx, delivery, asDate(endpoint.paused_until));
-  const result = await postSignedEvent({
-    url: endpoint.url,
-    secret: endpoint.secret,
-    eventType: event.type,
-    rawBody: JSON.stringify(event),
-    timeoutMs: ctx.config.webhookTimeoutMs,
-    publicOnly: ctx.config.isProduction,
-  });
+  const result = await postEvent(ctx, endpoint, event);
   if (delivered(result)) {
     await record(ctx, delivery, attempt, 'DELIVERED', result);
     return 'delivered';
@@ -83,11 +78,27 @@ export async function deliverWebhook(ctx: AppContext, job: Job, delivery: Webhoo
   throw new UnrecoverableError(`webhook delivery failed after ${attempt} attempts (${failure})`);
 }
 
+/** One signed POST of one event to the endpoint. */
+export function postEvent(
+  ctx: AppContext,
+  endpoint: { url: string; secret: string },
+  event: WebhookDeliveryJob['event'],
+): Promise<PostResult> {
+  return postSignedEvent({
+    url: endpoint.url,
+    secret: endpoint.secret,
+    eventType: event.type,
+    rawBody: JSON.stringify(event),
+    timeoutMs: ctx.config.webhookTimeoutMs,
+    publicOnly: ctx.config.isProduction,
+  });
+}
+
 /**
  * Records the attempt and, in the same transaction, the endpoint's consecutive-failure count (reset by
  * a delivery, raised by an ALERTED one, disabling it at WEBHOOK_DISABLE_AFTER). True if this disabled it.
  */
-async function record(
+export async function record(
   ctx: AppContext,
   delivery: WebhookDeliveryJob,
   attempt: number,

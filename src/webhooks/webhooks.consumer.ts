@@ -3,10 +3,10 @@ import type { Row } from '../db/database';
 import { preparedStatement, query, sql } from '../db/sql';
 import type { ConsumerOutcome, EventConsumer } from '../messaging/consumer';
 import { type DomainEventMessage, isPublicEventType } from '../messaging/domain-events';
-import type { WebhookDeliveryJob } from '../messaging/messages';
+import { WEBHOOK_BATCH, type WebhookBatchJob, type WebhookDeliveryJob } from '../messaging/messages';
 import { holdEvents } from './circuit-breaker';
 import { activeWebhookEndpoints, type WebhookEndpoint } from './webhook-endpoints';
-import { webhookJobId, webhookJobOptions } from './webhook-jobs';
+import { webhookBatchJobId, webhookJobId, webhookJobOptions } from './webhook-jobs';
 
 const CONSUMER = 'webhooks';
 
@@ -34,10 +34,45 @@ export const webhooksConsumer: EventConsumer = {
   acknowledges: async (ctx, event) =>
     isPublicEventType(event.type) && (await subscribedEndpoints(ctx, event.type)).length > 0,
   apply: async (ctx, event) => (await fanOut(ctx, [event])).get(event.id) ?? 'skipped',
-  applyMany: (ctx, events) => fanOut(ctx, events),
+  applyMany: (ctx, events, _log, eventsJobId) => fanOut(ctx, events, eventsJobId),
 };
 
-async function fanOut(ctx: AppContext, events: DomainEventMessage[]): Promise<Map<string, ConsumerOutcome>> {
+type WebhookBody = WebhookDeliveryJob['event'];
+
+/**
+ * One job per event and endpoint, except that an endpoint with several events of one events job gets
+ * them in one WEBHOOK_BATCH job (named after that job, in their order): one job's cost, not one each.
+ */
+function deliveryJobs(
+  ctx: AppContext,
+  open: { endpoint: WebhookEndpoint; body: WebhookBody }[],
+  eventsJobId: string | undefined,
+) {
+  const byEndpoint = new Map<string, WebhookBody[]>();
+  for (const { endpoint, body } of open)
+    byEndpoint.set(endpoint.id, [...(byEndpoint.get(endpoint.id) ?? []), body]);
+  return [...byEndpoint].flatMap(([webhookId, events]) =>
+    events.length > 1 && eventsJobId !== undefined
+      ? [
+          {
+            name: WEBHOOK_BATCH,
+            data: { webhookId, events } satisfies WebhookBatchJob as WebhookBatchJob | WebhookDeliveryJob,
+            opts: webhookJobOptions(ctx, webhookBatchJobId(eventsJobId, webhookId)),
+          },
+        ]
+      : events.map((event) => ({
+          name: event.type,
+          data: { webhookId, event } satisfies WebhookDeliveryJob as WebhookBatchJob | WebhookDeliveryJob,
+          opts: webhookJobOptions(ctx, webhookJobId(event.id, webhookId)),
+        })),
+  );
+}
+
+async function fanOut(
+  ctx: AppContext,
+  events: DomainEventMessage[],
+  eventsJobId?: string,
+): Promise<Map<string, ConsumerOutcome>> {
   const outcomes = new Map<string, ConsumerOutcome>();
   const endpoints = await activeWebhookEndpoints(ctx);
   const subscribed = events.flatMap((event) => {
@@ -60,16 +95,12 @@ async function fanOut(ctx: AppContext, events: DomainEventMessage[]): Promise<Ma
     const body = { id: event.id, type: event.type, occurredAt: event.occurredAt, data: event.data };
     return to.map((endpoint) => ({ endpoint, body }));
   });
-  const open = deliveries.filter((d) => !d.endpoint.paused);
-  if (open.length > 0) {
-    await ctx.queues.webhooks.addBulk(
-      open.map(({ endpoint, body }) => ({
-        name: body.type,
-        data: { webhookId: endpoint.id, event: body } satisfies WebhookDeliveryJob,
-        opts: webhookJobOptions(ctx, webhookJobId(body.id, endpoint.id)),
-      })),
-    );
-  }
+  const jobs = deliveryJobs(
+    ctx,
+    deliveries.filter((d) => !d.endpoint.paused),
+    eventsJobId,
+  );
+  if (jobs.length > 0) await ctx.queues.webhooks.addBulk(jobs);
   await holdEvents(
     em,
     deliveries.filter((d) => d.endpoint.paused).map((d) => ({ webhookId: d.endpoint.id, event: d.body })),
