@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { asDate, preparedStatement, query, run, sql } from '../db/sql';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
@@ -115,7 +116,7 @@ async function recordDelivered(
 }
 
 async function notYetAttempted(ctx: AppContext, webhookId: string, events: WebhookEvent[]) {
-  const rows = await query<{ event_id: string }>(
+  const rows = await query<Row<'webhook_deliveries', 'event_id'>>(
     ctx.orm.em.fork(),
     sql`select distinct event_id from webhook_deliveries
         where webhook_id = ${webhookId} and event_id = any(${events.map((e) => e.id)}::text[])`,
