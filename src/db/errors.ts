@@ -9,3 +9,8 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   if (e?.code !== '23505') return false;
   return constraint === undefined || e.constraint === constraint || (e.message ?? '').includes(constraint);
 }
+
+/** CREATE of a relation (table, sequence) that another transaction committed meanwhile. */
+export function isDuplicateRelation(error: unknown): boolean {
+  return (error as { code?: string } | undefined)?.code === '42P07';
+}

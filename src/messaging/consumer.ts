@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
-import { query, run, sql } from '../db/sql';
+import type { Row } from '../db/database';
+import { preparedStatement, query, run, sql } from '../db/sql';
 import type { Logger } from '../logger';
 import { inSpan } from '../tracing/tracing';
 import type { DomainEventMessage } from './domain-events';
@@ -92,12 +93,33 @@ export async function markProcessed(em: EntityManager, consumer: string, eventId
   return inserted === 1;
 }
 
-export async function wasProcessed(em: EntityManager, consumer: string, eventId: string): Promise<boolean> {
-  const rows = await query<{ one: number }>(
+/** Which of these events the consumer has recorded already. */
+export async function processedAmong(
+  em: EntityManager,
+  consumer: string,
+  eventIds: string[],
+): Promise<Set<string>> {
+  const rows = await query<Row<'processed_messages', 'message_id'>>(
     em,
-    sql`select 1 as one from processed_messages where consumer = ${consumer} and message_id = ${eventId}`,
+    preparedStatement(sql`select message_id from processed_messages
+        where consumer = ${consumer} and message_id = any(${eventIds}::text[])`),
   );
-  return rows.length > 0;
+  return new Set(rows.map((r) => r.message_id));
+}
+
+/** Inserts the processed-message rows in one statement; returns the events this call recorded. */
+export async function markAllProcessed(
+  em: EntityManager,
+  consumer: string,
+  eventIds: string[],
+): Promise<Set<string>> {
+  const rows = await query<Row<'processed_messages', 'message_id'>>(
+    em,
+    preparedStatement(sql`insert into processed_messages (consumer, message_id, processed_at)
+        select ${consumer}, e, clock_timestamp() from unnest(${eventIds}::text[]) as e
+        on conflict do nothing returning message_id`),
+  );
+  return new Set(rows.map((r) => r.message_id));
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { isDuplicateRelation, isUniqueViolation } from '../db/errors';
 import { query, run, sql } from '../db/sql';
 
 const dayFormats = new Map<string, Intl.DateTimeFormat>();
@@ -24,7 +25,6 @@ export const orderSequenceName = (day: string) => `order_no_seq_${day}`;
 /** `20261121` + an 8-digit number: `2026112100000042`. */
 export const formatOrderNo = (day: string, sequence: number | string) =>
   `${day}${String(sequence).padStart(8, '0')}`;
-const SEQUENCE_CREATED_ELSEWHERE = new Set(['23505', '42P07']);
 /** Days whose sequence is known to exist, per database (a process may outlive a database restore). */
 const ensuredDays = new Set<string>();
 const memoKey = (em: EntityManager, day: string) => `${em.config.get('clientUrl')}|${day}`;
@@ -45,7 +45,7 @@ export async function ensureOrderSequence(em: EntityManager, day: string): Promi
     // Several connections creating the same day's sequence at once: the losers of the catalog race
     // hear a unique violation (23505) or, when the winner commits between PostgreSQL's IF NOT EXISTS
     // check and its own catalog insert, "relation already exists" (42P07). Either way it exists now.
-    if (!SEQUENCE_CREATED_ELSEWHERE.has((error as { code?: string }).code ?? '')) throw error;
+    if (!isUniqueViolation(error) && !isDuplicateRelation(error)) throw error;
   }
   ensuredDays.add(memoKey(em, day));
 }

@@ -1,14 +1,21 @@
 import type { Job } from 'bullmq';
 import type { AppContext } from '../context';
 import type { Row } from '../db/database';
-import { asDate, preparedStatement, query, run, sql } from '../db/sql';
-import { uuidv7 } from '../ids';
+import { asDate, query, sql } from '../db/sql';
 import type { Logger } from '../logger';
-import { webhookAttemptsTotal } from '../messaging/event-metrics';
 import type { WebhookBatchJob, WebhookDeliveryJob } from '../messaging/messages';
-import { countFailedAttempt, holdEvents, scheduleProbe } from './circuit-breaker';
+import { countFailedAttempt } from './circuit-breaker';
 import type { PostResult } from './post-signed';
-import { delivered, loadEndpoint, postEvent, record } from './webhook-delivery';
+import {
+  alert,
+  delivered,
+  ENDPOINT_GONE,
+  hold,
+  loadEndpoint,
+  postEvent,
+  record,
+  recordDelivered,
+} from './webhook-delivery';
 import { webhookJobId, webhookJobOptions } from './webhook-jobs';
 
 type WebhookEvent = WebhookDeliveryJob['event'];
@@ -27,11 +34,11 @@ export async function deliverWebhookBatch(ctx: AppContext, job: Job, batch: Webh
   if (events.length === 0) return 'delivered';
   const endpoint = await loadEndpoint(ctx.orm.em.fork(), webhookId);
   if (!endpoint?.usable) {
-    const gone = { statusCode: null, error: 'endpoint removed or disabled', durationMs: 0 };
-    if (endpoint) for (const event of events) await record(ctx, { webhookId, event }, 1, 'ABANDONED', gone);
+    if (endpoint)
+      for (const event of events) await record(ctx, { webhookId, event }, 1, 'ABANDONED', ENDPOINT_GONE);
     return 'abandoned';
   }
-  if (endpoint.paused_until) return holdAll(ctx, webhookId, events, asDate(endpoint.paused_until));
+  if (endpoint.paused_until) return hold(ctx, webhookId, events, asDate(endpoint.paused_until));
   let sent: { event: WebhookEvent; result: PostResult }[] = [];
   for (const [i, event] of events.entries()) {
     const result = await postEvent(ctx, endpoint, event);
@@ -46,7 +53,7 @@ export async function deliverWebhookBatch(ctx: AppContext, job: Job, batch: Webh
     const pausedUntil = await countFailedAttempt(ctx.orm.em.fork(), ctx, webhookId);
     if (pausedUntil) {
       // Held before the attempt is recorded: a re-run skips recorded events, so none is left out.
-      await holdAll(ctx, webhookId, events.slice(i), pausedUntil);
+      await hold(ctx, webhookId, events.slice(i), pausedUntil);
       await record(ctx, { webhookId, event }, 1, 'RETRYING', failed);
       log.warn({ webhookId, url: endpoint.url, pausedUntil }, 'webhook endpoint keeps failing: paused');
       return 'held';
@@ -75,44 +82,7 @@ async function handOver(
     await record(ctx, { webhookId, event }, 1, 'RETRYING', failed);
     return;
   }
-  const disabled = await record(ctx, { webhookId, event }, 1, 'ALERTED', failed);
-  log.error(
-    { webhookId, eventId: event.id, attempts: 1, failure: failed.error, url },
-    'webhook delivery ALERTED: every attempt failed',
-  );
-  if (disabled) log.error({ webhookId, url }, 'webhook endpoint disabled after repeated failures');
-}
-
-async function holdAll(ctx: AppContext, webhookId: string, events: WebhookEvent[], pausedUntil: Date) {
-  await holdEvents(
-    ctx.orm.em.fork(),
-    events.map((event) => ({ webhookId, event })),
-  );
-  await scheduleProbe(ctx, webhookId, pausedUntil);
-  return 'held';
-}
-
-/** First attempts that reached the endpoint, and its failure counts reset: one statement. */
-async function recordDelivered(
-  ctx: AppContext,
-  webhookId: string,
-  sent: { event: WebhookEvent; result: PostResult }[],
-): Promise<void> {
-  if (sent.length === 0) return;
-  webhookAttemptsTotal.inc({ outcome: 'DELIVERED' }, sent.length);
-  await run(
-    ctx.orm.em.fork(),
-    preparedStatement(sql`with attempts as (
-          insert into webhook_deliveries (id, webhook_id, event_id, event_type, attempt, status_code, error,
-                                          duration_ms, outcome, at)
-          select t.id, ${webhookId}, t.event_id, t.event_type, 1, t.status_code, null, t.duration_ms, 'DELIVERED', now()
-          from unnest(${sent.map(() => uuidv7())}::uuid[], ${sent.map((s) => s.event.id)}::text[],
-                      ${sent.map((s) => s.event.type)}::text[], ${sent.map((s) => s.result.statusCode)}::int[],
-                      ${sent.map((s) => s.result.durationMs)}::int[])
-            as t(id, event_id, event_type, status_code, duration_ms))
-        update webhooks set consecutive_failures = 0, failure_streak = 0
-        where id = ${webhookId} and (consecutive_failures > 0 or failure_streak > 0)`),
-  );
+  await alert(ctx, { webhookId, event }, 1, failed, url, log);
 }
 
 async function notYetAttempted(ctx: AppContext, webhookId: string, events: WebhookEvent[]) {

@@ -19,12 +19,24 @@ export function loadEndpoint(em: EntityManager, id: string) {
     .executeTakeFirst();
 }
 
-/** The endpoint's circuit is open: the event joins its backlog and the job ends (no attempt spent). */
-async function hold(ctx: AppContext, delivery: WebhookDeliveryJob, pausedUntil: Date) {
-  await holdEvents(ctx.orm.em.fork(), [{ webhookId: delivery.webhookId, event: delivery.event }]);
-  await scheduleProbe(ctx, delivery.webhookId, pausedUntil);
+type WebhookEvent = WebhookDeliveryJob['event'];
+
+/** The endpoint's circuit is open: the events join its backlog and the job ends (no attempt spent). */
+export async function hold(ctx: AppContext, webhookId: string, events: WebhookEvent[], pausedUntil: Date) {
+  await holdEvents(
+    ctx.orm.em.fork(),
+    events.map((event) => ({ webhookId, event })),
+  );
+  await scheduleProbe(ctx, webhookId, pausedUntil);
   return 'held';
 }
+
+/** What an attempt at an endpoint removed or disabled meanwhile is recorded with. */
+export const ENDPOINT_GONE: PostResult = {
+  statusCode: null,
+  error: 'endpoint removed or disabled',
+  durationMs: 0,
+};
 
 export const delivered = (r: PostResult) =>
   r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
@@ -43,15 +55,10 @@ export async function deliverWebhook(ctx: AppContext, job: Job, delivery: Webhoo
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const endpoint = await loadEndpoint(ctx.orm.em.fork(), webhookId);
   if (!endpoint?.usable) {
-    if (endpoint)
-      await record(ctx, delivery, attempt, 'ABANDONED', {
-        statusCode: null,
-        error: 'endpoint removed or disabled',
-        durationMs: 0,
-      });
+    if (endpoint) await record(ctx, delivery, attempt, 'ABANDONED', ENDPOINT_GONE);
     return 'abandoned';
   }
-  if (endpoint.paused_until) return hold(ctx, delivery, asDate(endpoint.paused_until));
+  if (endpoint.paused_until) return hold(ctx, webhookId, [event], asDate(endpoint.paused_until));
   const result = await postEvent(ctx, endpoint, event);
   if (delivered(result)) {
     await record(ctx, delivery, attempt, 'DELIVERED', result);
@@ -62,20 +69,32 @@ export async function deliverWebhook(ctx: AppContext, job: Job, delivery: Webhoo
   if (pausedUntil) {
     await record(ctx, delivery, attempt, 'RETRYING', { ...result, error: failure });
     log.warn({ webhookId, url: endpoint.url, pausedUntil }, 'webhook endpoint keeps failing: paused');
-    return hold(ctx, delivery, pausedUntil);
+    return hold(ctx, webhookId, [event], pausedUntil);
   }
   if (!lastAttempt) {
     await record(ctx, delivery, attempt, 'RETRYING', { ...result, error: failure });
     throw new Error(`webhook delivery failed (${failure}); attempt ${attempt} will be retried`);
   }
-  const disabled = await record(ctx, delivery, attempt, 'ALERTED', { ...result, error: failure });
+  await alert(ctx, delivery, attempt, { ...result, error: failure }, endpoint.url, log);
+  throw new UnrecoverableError(`webhook delivery failed after ${attempt} attempts (${failure})`);
+}
+
+/** The last attempt failed: the delivery is ALERTED, counts against the endpoint, and is logged. */
+export async function alert(
+  ctx: AppContext,
+  delivery: WebhookDeliveryJob,
+  attempt: number,
+  failed: PostResult & { error: string },
+  url: string,
+  log: Logger,
+): Promise<void> {
+  const { webhookId, event } = delivery;
+  const disabled = await record(ctx, delivery, attempt, 'ALERTED', failed);
   log.error(
-    { webhookId, eventId: event.id, attempts: attempt, failure, url: endpoint.url },
+    { webhookId, eventId: event.id, attempts: attempt, failure: failed.error, url },
     'webhook delivery ALERTED: every attempt failed',
   );
-  if (disabled)
-    log.error({ webhookId, url: endpoint.url }, 'webhook endpoint disabled after repeated failures');
-  throw new UnrecoverableError(`webhook delivery failed after ${attempt} attempts (${failure})`);
+  if (disabled) log.error({ webhookId, url }, 'webhook endpoint disabled after repeated failures');
 }
 
 /** One signed POST of one event to the endpoint. */
@@ -106,22 +125,16 @@ export async function record(
   result: PostResult,
 ): Promise<boolean> {
   const { webhookId, event } = delivery;
+  if (outcome === 'DELIVERED') {
+    await recordDelivered(ctx, webhookId, [{ event, result }], attempt);
+    return false;
+  }
   webhookAttemptsTotal.inc({ outcome });
   const disableAfter = ctx.config.webhookDisableAfter;
   const attemptRow = sql`insert into webhook_deliveries (id, webhook_id, event_id, event_type, attempt, status_code,
                                           error, duration_ms, outcome, at)
           values (${uuidv7()}, ${webhookId}, ${event.id}, ${event.type}, ${attempt}, ${result.statusCode},
                   ${result.error?.slice(0, 2000) ?? null}, ${result.durationMs}, ${outcome}, now())`;
-  if (outcome === 'DELIVERED') {
-    // The common case in one statement (one round trip, no BEGIN/COMMIT): the attempt and the reset.
-    await run(
-      ctx.orm.em.fork(),
-      preparedStatement(sql`with attempt as (${attemptRow})
-          update webhooks set consecutive_failures = 0, failure_streak = 0
-          where id = ${webhookId} and (consecutive_failures > 0 or failure_streak > 0)`),
-    );
-    return false;
-  }
   return ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
     await run(tx, attemptRow);
     if (outcome !== 'ALERTED') return false;
@@ -138,4 +151,32 @@ export async function record(
     );
     return row?.disabled ?? false;
   });
+}
+
+/**
+ * Attempts that reached the endpoint (one, or a batch's), and the endpoint's failure counts reset: one
+ * statement, no BEGIN/COMMIT.
+ */
+export async function recordDelivered(
+  ctx: AppContext,
+  webhookId: string,
+  sent: { event: WebhookEvent; result: PostResult }[],
+  attempt = 1,
+): Promise<void> {
+  if (sent.length === 0) return;
+  webhookAttemptsTotal.inc({ outcome: 'DELIVERED' }, sent.length);
+  await run(
+    ctx.orm.em.fork(),
+    preparedStatement(sql`with attempts as (
+          insert into webhook_deliveries (id, webhook_id, event_id, event_type, attempt, status_code, error,
+                                          duration_ms, outcome, at)
+          select t.id, ${webhookId}, t.event_id, t.event_type, ${attempt}::int, t.status_code, null, t.duration_ms,
+                 'DELIVERED', now()
+          from unnest(${sent.map(() => uuidv7())}::uuid[], ${sent.map((s) => s.event.id)}::text[],
+                      ${sent.map((s) => s.event.type)}::text[], ${sent.map((s) => s.result.statusCode)}::int[],
+                      ${sent.map((s) => s.result.durationMs)}::int[])
+            as t(id, event_id, event_type, status_code, duration_ms))
+        update webhooks set consecutive_failures = 0, failure_streak = 0
+        where id = ${webhookId} and (consecutive_failures > 0 or failure_streak > 0)`),
+  );
 }

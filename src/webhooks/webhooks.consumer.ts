@@ -1,7 +1,11 @@
+import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../context';
-import type { Row } from '../db/database';
-import { preparedStatement, query, sql } from '../db/sql';
-import type { ConsumerOutcome, EventConsumer } from '../messaging/consumer';
+import {
+  type ConsumerOutcome,
+  type EventConsumer,
+  markAllProcessed,
+  processedAmong,
+} from '../messaging/consumer';
 import { type DomainEventMessage, isPublicEventType } from '../messaging/domain-events';
 import { WEBHOOK_BATCH, type WebhookBatchJob, type WebhookDeliveryJob } from '../messaging/messages';
 import { holdEvents } from './circuit-breaker';
@@ -38,6 +42,7 @@ export const webhooksConsumer: EventConsumer = {
 };
 
 type WebhookBody = WebhookDeliveryJob['event'];
+type WebhookJob = { name: string; data: WebhookBatchJob | WebhookDeliveryJob; opts: JobsOptions };
 
 /**
  * One job per event and endpoint, except that an endpoint with several events of one events job gets
@@ -47,22 +52,22 @@ function deliveryJobs(
   ctx: AppContext,
   open: { endpoint: WebhookEndpoint; body: WebhookBody }[],
   eventsJobId: string | undefined,
-) {
+): WebhookJob[] {
   const byEndpoint = new Map<string, WebhookBody[]>();
   for (const { endpoint, body } of open)
     byEndpoint.set(endpoint.id, [...(byEndpoint.get(endpoint.id) ?? []), body]);
-  return [...byEndpoint].flatMap(([webhookId, events]) =>
+  return [...byEndpoint].flatMap(([webhookId, events]): WebhookJob[] =>
     events.length > 1 && eventsJobId !== undefined
       ? [
           {
             name: WEBHOOK_BATCH,
-            data: { webhookId, events } satisfies WebhookBatchJob as WebhookBatchJob | WebhookDeliveryJob,
+            data: { webhookId, events } satisfies WebhookBatchJob,
             opts: webhookJobOptions(ctx, webhookBatchJobId(eventsJobId, webhookId)),
           },
         ]
       : events.map((event) => ({
           name: event.type,
-          data: { webhookId, event } satisfies WebhookDeliveryJob as WebhookBatchJob | WebhookDeliveryJob,
+          data: { webhookId, event } satisfies WebhookDeliveryJob,
           opts: webhookJobOptions(ctx, webhookJobId(event.id, webhookId)),
         })),
   );
@@ -82,8 +87,9 @@ async function fanOut(
   });
   if (subscribed.length === 0) return outcomes;
   const em = ctx.orm.em.fork();
-  const processed = await processedAlready(
-    ctx,
+  const processed = await processedAmong(
+    em,
+    CONSUMER,
     subscribed.map((s) => s.event.id),
   );
   const fresh = subscribed.filter((s) => {
@@ -105,30 +111,11 @@ async function fanOut(
     em,
     deliveries.filter((d) => d.endpoint.paused).map((d) => ({ webhookId: d.endpoint.id, event: d.body })),
   );
-  const recorded = await recordProcessed(
-    ctx,
+  const recorded = await markAllProcessed(
+    em,
+    CONSUMER,
     fresh.map((s) => s.event.id),
   );
   for (const { event } of fresh) outcomes.set(event.id, recorded.has(event.id) ? 'applied' : 'duplicate');
   return outcomes;
-}
-
-async function processedAlready(ctx: AppContext, eventIds: string[]): Promise<Set<string>> {
-  const rows = await query<Row<'processed_messages', 'message_id'>>(
-    ctx.orm.em.fork(),
-    preparedStatement(sql`select message_id from processed_messages
-        where consumer = ${CONSUMER} and message_id = any(${eventIds}::text[])`),
-  );
-  return new Set(rows.map((r) => r.message_id));
-}
-
-/** Records the events as processed; returns those this call recorded (the others were already). */
-async function recordProcessed(ctx: AppContext, eventIds: string[]): Promise<Set<string>> {
-  const rows = await query<Row<'processed_messages', 'message_id'>>(
-    ctx.orm.em.fork(),
-    preparedStatement(sql`insert into processed_messages (consumer, message_id, processed_at)
-        select ${CONSUMER}, e, clock_timestamp() from unnest(${eventIds}::text[]) as e
-        on conflict do nothing returning message_id`),
-  );
-  return new Set(rows.map((r) => r.message_id));
 }
