@@ -20,7 +20,15 @@ let seller: TestUser;
 let workers: RunningWorkers | undefined;
 
 beforeAll(async () => {
-  shop = await createTestShop({ WORKERS: 'none', ORDER_SHARDS: '4', REPLY_TIMEOUT_MS: '300' });
+  // No worker answers the first PAY, so it holds the next two back until ORDER_COMMAND_HOLD_MAX_MS:
+  // a second, not the default 50 ms, so the three requests may arrive as spread out as a loaded CI
+  // run makes them and the two later ones still leave together.
+  shop = await createTestShop({
+    WORKERS: 'none',
+    ORDER_SHARDS: '4',
+    REPLY_TIMEOUT_MS: '300',
+    ORDER_COMMAND_HOLD_MAX_MS: '1000',
+  });
   seller = await shop.createUser('SELLER');
 });
 afterAll(async () => {
