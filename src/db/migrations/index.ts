@@ -11,6 +11,7 @@ import { Migration20261206100945_outbox_trace_context } from './Migration2026120
 import { Migration20261206101500_token_version } from './Migration20261206101500_token_version';
 import { Migration20261206103000_queued_commands } from './Migration20261206103000_queued_commands';
 import { Migration20261206110000_outbox_acknowledgements } from './Migration20261206110000_outbox_acknowledgements';
+import { Migration20261206210000_webhook_delivery_event_index } from './Migration20261206210000_webhook_delivery_event_index';
 
 export const migrations = [
   Migration20261121051105_initial,
@@ -25,4 +26,5 @@ export const migrations = [
   Migration20261206101500_token_version,
   Migration20261206103000_queued_commands,
   Migration20261206110000_outbox_acknowledgements,
+  Migration20261206210000_webhook_delivery_event_index,
 ];

@@ -25,7 +25,7 @@ export const WebhookDeliverySchema = defineEntity({
   },
   indexes: [
     { name: 'webhook_deliveries_webhook_at_index', properties: ['webhookId', 'at'] },
-    { name: 'webhook_deliveries_event_index', properties: ['eventId'] },
+    { name: 'webhook_deliveries_event_webhook_index', properties: ['eventId', 'webhookId'] },
   ],
 });
 export class WebhookDelivery extends WebhookDeliverySchema.class {}
