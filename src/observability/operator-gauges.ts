@@ -24,8 +24,7 @@ export function registerOperatorGauges(
 ): (() => Promise<void>)[] {
   const readOverdue = sharedWhileRunning(() =>
     readSource('postgres', async () => {
-      const autoConfirmS = ctx.config.orderAutoConfirmMs / 1000;
-      // Both through partial indexes: orders_pending_expires_index and orders_paid_at_index.
+      // Both through partial indexes: orders_pending_expires_index and orders_auto_confirm_index.
       const [row] = await query<{
         pending: number;
         pending_s: number | null;
@@ -36,9 +35,8 @@ export function registerOperatorGauges(
         sql`select p.count::int as pending, p.worst::float8 as pending_s, q.count::int as paid, q.worst::float8 as paid_s
             from (select count(*), extract(epoch from now() - min(expires_at)) as worst
                   from orders where status = 'PENDING' and expires_at < now()) p,
-                 (select count(*), extract(epoch from now() - min(paid_at)) - ${autoConfirmS}::float8 as worst
-                  from orders where status = 'PAID'
-                    and paid_at < now() - make_interval(secs => ${autoConfirmS}::float8)) q`,
+                 (select count(*), extract(epoch from now() - min(auto_confirm_at)) as worst
+                  from orders where status = 'PAID' and auto_confirm_at < now()) q`,
       );
       overdue.set({ status: 'PENDING' }, row?.pending ?? 0);
       overdue.set({ status: 'PAID' }, row?.paid ?? 0);

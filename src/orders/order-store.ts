@@ -54,6 +54,7 @@ function projection(snapshot: OrderSnapshot) {
     cancelReason: c.cancelReason as CancelReason | null,
     expiresAt: new Date(c.expiresAt),
     paidAt: date(c.paidAt),
+    autoConfirmAt: date(c.paidAt === null ? null : c.paidAt + c.autoConfirmMs),
     confirmedAt: date(c.confirmedAt),
     cancelledAt: date(c.cancelledAt),
   };
@@ -140,10 +141,10 @@ export function insertOrders(
   batch.add(
     sql`insert into orders (id, order_no, user_id, status, state, snapshot, machine_version, subtotal, discount, total,
                             refunded_amount, payment_id, user_coupon_id, coupon_code, cancel_reason, expires_at,
-                            paid_at, confirmed_at, cancelled_at, created_at, updated_at, version)
+                            paid_at, auto_confirm_at, confirmed_at, cancelled_at, created_at, updated_at, version)
         select id, order_no, user_id, status, state, snapshot, machine_version, subtotal, discount, total,
                refunded_amount, payment_id, user_coupon_id, coupon_code, cancel_reason, expires_at,
-               paid_at, confirmed_at, cancelled_at, ${now}, ${now}, 1
+               paid_at, auto_confirm_at, confirmed_at, cancelled_at, ${now}, ${now}, 1
         from unnest(${column((r) => r.order.id)}::uuid[], ${column((r) => r.order.orderNo)}::text[],
                     ${column((r) => r.order.userId)}::uuid[], ${column((r) => r.p.status)}::text[],
                     ${column((r) => r.p.state)}::text[],
@@ -153,11 +154,11 @@ export function insertOrders(
                     ${column((r) => r.p.refundedAmount)}::int[], ${column((r) => r.p.paymentId)}::uuid[],
                     ${column((r) => r.order.userCouponId)}::uuid[], ${column((r) => r.order.couponCode)}::text[],
                     ${column((r) => r.p.cancelReason)}::text[], ${column((r) => r.p.expiresAt)}::timestamptz[],
-                    ${column((r) => r.p.paidAt)}::timestamptz[], ${column((r) => r.p.confirmedAt)}::timestamptz[],
-                    ${column((r) => r.p.cancelledAt)}::timestamptz[])
+                    ${column((r) => r.p.paidAt)}::timestamptz[], ${column((r) => r.p.autoConfirmAt)}::timestamptz[],
+                    ${column((r) => r.p.confirmedAt)}::timestamptz[], ${column((r) => r.p.cancelledAt)}::timestamptz[])
           as t(id, order_no, user_id, status, state, snapshot, machine_version, subtotal, discount, total,
                refunded_amount, payment_id, user_coupon_id, coupon_code, cancel_reason, expires_at,
-               paid_at, confirmed_at, cancelled_at)`,
+               paid_at, auto_confirm_at, confirmed_at, cancelled_at)`,
   );
   const items = entries.flatMap(({ order }) => order.items.map((item) => ({ orderId: order.id, ...item })));
   batch.add(
@@ -179,7 +180,8 @@ export function saveOrder(batch: WriteBatch, order: OrderRecord, next: OrderSnap
     sql`update orders set snapshot = ${JSON.stringify(json)}::jsonb, machine_version = ${machineVersion},
                status = ${p.status}, state = ${p.state}, refunded_amount = ${p.refundedAmount},
                payment_id = ${p.paymentId}, cancel_reason = ${p.cancelReason}, expires_at = ${p.expiresAt},
-               paid_at = ${p.paidAt}, confirmed_at = ${p.confirmedAt}, cancelled_at = ${p.cancelledAt},
+               paid_at = ${p.paidAt}, auto_confirm_at = ${p.autoConfirmAt}, confirmed_at = ${p.confirmedAt},
+               cancelled_at = ${p.cancelledAt},
                updated_at = ${now}, version = version + 1
         where id = ${order.id} and version = ${order.version}`,
     1,

@@ -11,25 +11,29 @@ import { orderTagged } from './order-tags';
 
 const BATCH = 500;
 
-/** Orders whose timer is due now: unpaid past their window (the `expires_at` index), or due to auto-confirm. */
+type OrderId = Row<'orders', 'id'>;
+
+/**
+ * Orders whose timer is due now, each found through its partial index from the earliest due: unpaid
+ * past their window (`expires_at`), or paid and due to auto-confirm (`auto_confirm_at`). A pass reads
+ * the due orders, not every PAID order of the last week.
+ */
 export function dueOrders(
   em: EntityManager,
   timer: OrderTimerName,
   limit: number,
   after = '',
-): Promise<Row<'orders', 'id'>[]> {
-  if (timer === 'paymentWindow')
-    return query<Row<'orders', 'id'>>(
-      em,
-      sql`select id from orders o where ${orderTagged('awaits-payment')} and expires_at <= now()
-          ${after ? sql`and id > ${after}` : sql``} order by id limit ${limit}`,
-    );
-  return query<Row<'orders', 'id'>>(
-    em,
-    sql`select id from orders o where ${orderTagged('auto-confirms')}
-          and paid_at <= now() - make_interval(secs => (snapshot #>> '{context,autoConfirmMs}')::bigint / 1000.0)
-          ${after ? sql`and id > ${after}` : sql``} order by id limit ${limit}`,
-  );
+): Promise<OrderId[]> {
+  return query(em, dueOrdersQuery(timer, limit, after));
+}
+
+export function dueOrdersQuery(timer: OrderTimerName, limit: number, after = '') {
+  const due =
+    timer === 'paymentWindow'
+      ? sql`${orderTagged('awaits-payment')} and expires_at <= now()`
+      : sql`${orderTagged('auto-confirms')} and auto_confirm_at <= now()`;
+  return sql<OrderId>`select id from orders o where ${due} ${after ? sql`and id > ${after}` : sql``}
+      order by id limit ${limit}`;
 }
 
 /**

@@ -9,12 +9,12 @@ import { onChannelMessage, subscribeTo } from '../messaging/pubsub';
 import { createRedis } from '../messaging/redis';
 import { checkAcknowledgements } from './acknowledgements';
 import { type Delivered, type ExpectedAcknowledgements, type OutboxRecord, publish } from './outbox-publish';
+import { trimDeliveredRecords } from './outbox-trim';
 import { WakeSignal } from './wake-signal';
 
 const BATCH = 500;
 /** A PROCESSING row older than this belongs to a relay that died mid-batch: it is offered again. */
 export const RECLAIM_AFTER_S = 30;
-const SENT_RETENTION_DAYS = 7;
 /**
  * A delivered batch is marked SENT by the relay's next claim, in the same statement; with no wake-up
  * within this long, the next claim runs anyway (so the mark never waits for a poll interval).
@@ -239,19 +239,7 @@ export class OutboxRelay {
         'outbox event ALERTED: relays kept dying while delivering it, an operator must look',
       );
     }
-    await run(
-      em,
-      sql`delete from outbox_events where id in (
-            select id from outbox_events where status = 'SENT'
-              and sent_at < now() - ${`${SENT_RETENTION_DAYS} days`}::interval limit 1000)`,
-    );
-    // Processed-message ids only need to outlive the redeliveries they guard against (hours at most).
-    await run(
-      em,
-      sql`delete from processed_messages where (consumer, message_id) in (
-            select consumer, message_id from processed_messages
-            where processed_at < now() - ${`${SENT_RETENTION_DAYS} days`}::interval limit 5000)`,
-    );
+    await trimDeliveredRecords(em);
     return reclaimed.length;
   }
 }

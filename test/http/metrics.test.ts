@@ -141,7 +141,8 @@ describe('orders past their deadline (a lost timer the sweeper has not caught) a
     const confirmS = shop.config.orderAutoConfirmMs / 1000;
     await run(
       em,
-      sql`update orders set paid_at = now() - make_interval(secs => ${confirmS + 120}::float8) where id = ${paid}`,
+      sql`update orders set paid_at = now() - make_interval(secs => ${confirmS + 120}::float8),
+                            auto_confirm_at = now() - interval '120 seconds' where id = ${paid}`,
     );
 
     const { text } = await scrape();

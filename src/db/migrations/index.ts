@@ -12,6 +12,7 @@ import { Migration20261206101500_token_version } from './Migration20261206101500
 import { Migration20261206103000_queued_commands } from './Migration20261206103000_queued_commands';
 import { Migration20261206110000_outbox_acknowledgements } from './Migration20261206110000_outbox_acknowledgements';
 import { Migration20261206210000_webhook_delivery_event_index } from './Migration20261206210000_webhook_delivery_event_index';
+import { Migration20261206213000_order_auto_confirm_at } from './Migration20261206213000_order_auto_confirm_at';
 
 export const migrations = [
   Migration20261121051105_initial,
@@ -27,4 +28,5 @@ export const migrations = [
   Migration20261206103000_queued_commands,
   Migration20261206110000_outbox_acknowledgements,
   Migration20261206210000_webhook_delivery_event_index,
+  Migration20261206213000_order_auto_confirm_at,
 ];

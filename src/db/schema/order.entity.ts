@@ -29,6 +29,8 @@ export const OrderSchema = defineEntity({
     cancelReason: p.enum(CANCEL_REASONS).nullable(),
     expiresAt: p.datetime(),
     paidAt: p.datetime().nullable(),
+    /** When a paid order confirms itself (paidAt + the machine's autoConfirmMs): the sweeps' range. */
+    autoConfirmAt: p.datetime().nullable(),
     confirmedAt: p.datetime().nullable(),
     cancelledAt: p.datetime().nullable(),
     createdAt: p.datetime(),
@@ -40,7 +42,7 @@ export const OrderSchema = defineEntity({
     { name: 'orders_user_status_created_index', properties: ['userId', 'status', 'createdAt'] },
     // The sweepers' scans: overdue PENDING orders and PAID orders due for auto-confirmation.
     { name: 'orders_pending_expires_index', properties: ['expiresAt'], where: "status = 'PENDING'" },
-    { name: 'orders_paid_at_index', properties: ['paidAt'], where: "status = 'PAID'" },
+    { name: 'orders_auto_confirm_index', properties: ['autoConfirmAt'], where: "status = 'PAID'" },
     { name: 'orders_status_index', properties: ['status'] },
   ],
   checks: [

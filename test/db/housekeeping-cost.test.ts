@@ -1,0 +1,154 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { RawBuilder } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findRowsByIndex } from '../../src/db/planner';
+import { query, run, sql } from '../../src/db/sql';
+import { dueOrdersQuery } from '../../src/orders/order-sweep';
+import { trimProcessedMessages, trimSentOutboxRows } from '../../src/outbox/outbox-trim';
+import { createTestShop, type TestShop } from '../support/test-shop';
+
+/**
+ * The passes that run every few seconds for the life of the shop — the outbox trim, the
+ * processed-message trim (both as trimDeliveredRecords runs them: in a transaction that finds rows by
+ * index), the sweeps of due orders — must read what they act on, not everything the
+ * shop keeps: a week of SENT rows and paid orders is millions of rows in production. Here a table
+ * holds many kept rows and a few due ones; each pass must read few blocks (EXPLAIN ANALYZE, BUFFERS,
+ * in a transaction rolled back). The controls run the statements as they were before and read the
+ * kept rows, so the bound separates the two. Statistics stay young (autovacuum off), as in the first
+ * minutes of a deployment.
+ */
+
+const KEPT = 20_000;
+const DUE = 7;
+/** Blocks a pass may read: its due rows and index pages, not a table's worth (the kept rows fill > 1,000). */
+const FEW_BLOCKS = 200;
+
+let shop: TestShop;
+let em: () => EntityManager;
+
+class RolledBack extends Error {
+  constructor(readonly plan: PlanRoot) {
+    super('rolled back');
+  }
+}
+interface PlanRoot {
+  Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number; 'Actual Rows': number };
+}
+
+type Settings = (tx: EntityManager) => Promise<void>;
+const none: Settings = async () => {};
+
+/** Runs `statement` under EXPLAIN ANALYZE in a transaction that is rolled back; its plan's root. */
+async function measured(statement: RawBuilder<unknown>, settings = none): Promise<PlanRoot> {
+  try {
+    await em().transactional(async (tx) => {
+      await settings(tx);
+      const [row] = await query<{ 'QUERY PLAN': PlanRoot[] }>(
+        tx,
+        sql`explain (analyze, buffers, format json) ${statement}`,
+      );
+      throw new RolledBack(row!['QUERY PLAN'][0]!);
+    });
+  } catch (error) {
+    if (error instanceof RolledBack) return error.plan;
+    throw error;
+  }
+  throw new Error('unreachable');
+}
+const blocksRead = (plan: PlanRoot) => plan.Plan['Shared Hit Blocks'] + plan.Plan['Shared Read Blocks'];
+
+/** Rows `statement` would delete, in a transaction rolled back. */
+async function deletedBy(statement: RawBuilder<unknown>, settings = none): Promise<number> {
+  let deleted = -1;
+  try {
+    await em().transactional(async (tx) => {
+      await settings(tx);
+      deleted = await run(tx, statement);
+      throw new RolledBack({ Plan: { 'Shared Hit Blocks': 0, 'Shared Read Blocks': 0, 'Actual Rows': 0 } });
+    });
+  } catch (error) {
+    if (!(error instanceof RolledBack)) throw error;
+  }
+  return deleted;
+}
+
+beforeAll(async () => {
+  shop = await createTestShop({ WORKERS: 'none' });
+  em = () => shop.ctx.orm.em.fork();
+  for (const table of ['outbox_events', 'processed_messages', 'orders'])
+    await run(em(), sql`alter table ${sql.table(table)} set (autovacuum_enabled = false)`);
+  const pad = 'x'.repeat(400);
+  // SENT rows: KEPT from the last hour, DUE past the week's retention.
+  await run(
+    em(),
+    sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, status, next_attempt_at,
+                                   created_at, sent_at)
+        select gen_random_uuid(), 'order', gen_random_uuid()::text, 'ORDER_PAID', jsonb_build_object('pad', ${pad}::text),
+               'events', 'SENT', now(), t, t + interval '1 second'
+        from (select now() - n * interval '100 milliseconds' as t from generate_series(1, ${KEPT}) n
+              union all select now() - interval '8 days' - n * interval '1 second' from generate_series(1, ${DUE}) n) s`,
+  );
+  await run(
+    em(),
+    sql`insert into processed_messages (consumer, message_id, processed_at)
+        select 'notifications', gen_random_uuid()::text || ${pad.slice(0, 60)}::text, t
+        from (select now() - n * interval '100 milliseconds' as t from generate_series(1, ${KEPT}) n
+              union all select now() - interval '8 days' from generate_series(1, ${DUE}) n) s`,
+  );
+  const buyer = (await shop.createUser('BUYER')).id;
+  // PAID orders: KEPT confirm themselves days from now, DUE are past it (their timers lost).
+  await run(
+    em(),
+    sql`insert into orders (id, order_no, user_id, status, state, snapshot, machine_version, subtotal, total,
+                            expires_at, paid_at, auto_confirm_at, created_at, updated_at)
+        select gen_random_uuid(), 'H' || lpad(n::text, 12, '0'), u.id, 'PAID', 'PAID.active',
+               jsonb_build_object('context', jsonb_build_object('autoConfirmMs', 604800000, 'pad', ${pad}::text)),
+               1, 1000, 1000, paid + interval '15 minutes', paid, paid + interval '7 days', paid, paid
+        from (select n, case when n <= ${DUE} then now() - interval '8 days' else now() - interval '1 day' end as paid
+              from generate_series(1, ${KEPT + DUE}) n) s, (select ${buyer}::uuid as id) u`,
+  );
+});
+afterAll(async () => {
+  await shop?.close();
+});
+
+describe('the outbox trim', () => {
+  it(`deletes the ${DUE} SENT rows past retention, reading few blocks beside ${KEPT} kept ones`, async () => {
+    expect(await deletedBy(trimSentOutboxRows(), findRowsByIndex)).toBe(DUE);
+    expect(blocksRead(await measured(trimSentOutboxRows(), findRowsByIndex))).toBeLessThan(FEW_BLOCKS);
+  });
+
+  it('(control) as it was, filtered on sent_at alone, it read every SENT row kept', async () => {
+    const before = sql`delete from outbox_events where id in (
+        select id from outbox_events where status = 'SENT' and sent_at < now() - interval '7 days' limit 1000)`;
+    expect(await deletedBy(before)).toBe(DUE);
+    expect(blocksRead(await measured(before))).toBeGreaterThan(FEW_BLOCKS);
+  });
+});
+
+describe('the processed-message trim', () => {
+  it(`deletes the ${DUE} records past retention, reading few blocks beside ${KEPT} kept ones`, async () => {
+    expect(await deletedBy(trimProcessedMessages(), findRowsByIndex)).toBe(DUE);
+    expect(blocksRead(await measured(trimProcessedMessages(), findRowsByIndex))).toBeLessThan(FEW_BLOCKS);
+  });
+});
+
+describe('the auto-confirm sweep', () => {
+  it(`finds the ${DUE} PAID orders past their due time, reading few blocks beside ${KEPT} not due`, async () => {
+    const due = await query(em(), dueOrdersQuery('autoConfirmDelay', 500));
+    expect(due).toHaveLength(DUE);
+    expect(blocksRead(await measured(dueOrdersQuery('autoConfirmDelay', 500)))).toBeLessThan(FEW_BLOCKS);
+    // Paged by id, as the per-minute timer jobs read it.
+    const firstTwo = await query(em(), dueOrdersQuery('autoConfirmDelay', 2));
+    const rest = await query(em(), dueOrdersQuery('autoConfirmDelay', 500, firstTwo[1]!.id));
+    expect([...firstTwo, ...rest].map((r) => r.id)).toEqual(due.map((r) => r.id));
+  });
+
+  it('(control) as it was, computing each due time from the snapshot, it read every PAID order', async () => {
+    const before = sql`select id from orders o where o.status in ('PAID') and o.state in ('PAID.active')
+        and paid_at <= now() - make_interval(secs => (snapshot #>> '{context,autoConfirmMs}')::bigint / 1000.0)
+        order by id limit 500`;
+    expect(await query(em(), before)).toHaveLength(DUE);
+    expect(blocksRead(await measured(before))).toBeGreaterThan(FEW_BLOCKS);
+  });
+});
