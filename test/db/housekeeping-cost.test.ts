@@ -1,16 +1,19 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RawBuilder } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inventoryDriftQuery } from '../../src/catalog/inventory-actor';
 import { findRowsByIndex } from '../../src/db/planner';
 import { query, run, sql } from '../../src/db/sql';
 import { dueOrdersQuery } from '../../src/orders/order-sweep';
 import { trimProcessedMessages, trimSentOutboxRows } from '../../src/outbox/outbox-trim';
+import { createFixtureProduct } from '../support/order-fixtures';
 import { createTestShop, type TestShop } from '../support/test-shop';
 
 /**
  * The passes that run every few seconds for the life of the shop — the outbox trim, the
  * processed-message trim (both as trimDeliveredRecords runs them: in a transaction that finds rows by
- * index), the sweeps of due orders — must read what they act on, not everything the
+ * index), the sweeps of due orders, the minutely check of reserved stock against PENDING orders — must
+ * read what they act on, not everything the
  * shop keeps: a week of SENT rows and paid orders is millions of rows in production. Here a table
  * holds many kept rows and a few due ones; each pass must read few blocks (EXPLAIN ANALYZE, BUFFERS,
  * in a transaction rolled back). The controls run the statements as they were before and read the
@@ -108,6 +111,33 @@ beforeAll(async () => {
               from generate_series(1, ${KEPT + DUE}) n) s, (select ${buyer}::uuid as id) u`,
   );
 });
+let product: string;
+/** The units the PENDING orders below hold of `product`, and what its inventory row says (a drift). */
+const HELD = 6;
+const RESERVED = 5;
+
+beforeAll(async () => {
+  // Every kept PAID order has an item of the product; DUE PENDING orders hold HELD units of it.
+  product = (await createFixtureProduct(shop, await shop.createUser('SELLER'), { initialStock: 1000 })).id;
+  const buyer = (await shop.createUser('BUYER')).id;
+  await run(
+    em(),
+    sql`insert into order_items (id, order_id, product_id, name, category, unit_price, quantity, line_total)
+        select gen_random_uuid(), o.id, ${product}, 'Fixture', 'fixtures', 1000, 1, 1000 from orders o`,
+  );
+  await run(
+    em(),
+    sql`with pending as (
+          insert into orders (id, order_no, user_id, status, state, snapshot, machine_version, subtotal, total,
+                              expires_at, created_at, updated_at)
+          select gen_random_uuid(), 'P' || lpad(n::text, 12, '0'), ${buyer}, 'PENDING', 'PENDING.awaitingPayment',
+                 '{"context": {}}', 1, 2000, 2000, now() + interval '10 minutes', now(), now()
+          from generate_series(1, 3) n returning id)
+        insert into order_items (id, order_id, product_id, name, category, unit_price, quantity, line_total)
+        select gen_random_uuid(), id, ${product}, 'Fixture', 'fixtures', 1000, 2, 2000 from pending`,
+  );
+  await run(em(), sql`update inventory set reserved = ${RESERVED} where product_id = ${product}`);
+});
 afterAll(async () => {
   await shop?.close();
 });
@@ -149,6 +179,27 @@ describe('the auto-confirm sweep', () => {
         and paid_at <= now() - make_interval(secs => (snapshot #>> '{context,autoConfirmMs}')::bigint / 1000.0)
         order by id limit 500`;
     expect(await query(em(), before)).toHaveLength(DUE);
+    expect(blocksRead(await measured(before))).toBeGreaterThan(FEW_BLOCKS);
+  });
+});
+
+describe('the reserved-stock check against PENDING orders', () => {
+  it(`finds the drift of the product the PENDING orders hold, reading few blocks beside ${KEPT} items of past orders`, async () => {
+    expect(await query(em(), inventoryDriftQuery())).toEqual([
+      { productId: product, reserved: RESERVED, heldByPendingOrders: HELD },
+    ]);
+    expect(blocksRead(await measured(inventoryDriftQuery()))).toBeLessThan(FEW_BLOCKS);
+  });
+
+  it('(control) as it was, joining items to PENDING orders, it read every item ever ordered', async () => {
+    const before = sql`select i.product_id as "productId", i.reserved, coalesce(p.held, 0)::int as "heldByPendingOrders"
+        from inventory i
+        left join (select oi.product_id, sum(oi.quantity) as held from order_items oi
+                   join orders o on o.id = oi.order_id and o.status in ('PENDING') group by oi.product_id) p
+          on p.product_id = i.product_id
+        where i.reserved <> coalesce(p.held, 0)
+        order by i.product_id limit 1000`;
+    expect(await query(em(), before)).toHaveLength(1);
     expect(blocksRead(await measured(before))).toBeGreaterThan(FEW_BLOCKS);
   });
 });
