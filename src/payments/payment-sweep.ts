@@ -46,18 +46,9 @@ export async function schedulePaymentSweep(ctx: AppContext): Promise<void> {
 export async function sweepPayments(ctx: AppContext, log: Logger) {
   const em = ctx.orm.em.fork();
   const staleMs = retryWindowMs(ctx.config);
-  const stale = `${staleMs} milliseconds`;
   const [payments, refunds] = await Promise.all([
-    query<Row<'payments', 'id'>>(
-      em,
-      sql`select id from payments where status in ('REQUESTED', 'PROCESSING') and updated_at < now() - ${stale}::interval
-          order by updated_at limit ${BATCH}`,
-    ),
-    query<Row<'refunds', 'id'>>(
-      em,
-      sql`select id from refunds where status in ('REQUESTED', 'PROCESSING') and updated_at < now() - ${stale}::interval
-          order by updated_at limit ${BATCH}`,
-    ),
+    query(em, stalePaymentsQuery(staleMs)),
+    query(em, staleRefundsQuery(staleMs)),
   ]);
   const bucket = Math.floor(Date.now() / staleMs);
   const jobs = [
@@ -84,26 +75,48 @@ export async function sweepPayments(ctx: AppContext, log: Logger) {
   return { reoffered: jobs.length, lateAnswers: late };
 }
 
+/*
+ * The sweep's reads run every PAYMENT_SWEEP_INTERVAL_MS for the life of the shop: each goes through a
+ * partial index over the rows it looks for (in flight, or failed or given up on recently), so it
+ * reads those, not every payment and refund ever made (test/db/housekeeping-cost.test.ts).
+ */
+
+/** Payments still REQUESTED or PROCESSING after the retry window (payments_unsettled_index). */
+export const stalePaymentsQuery = (staleMs: number) =>
+  sql<Row<'payments', 'id'>>`select id from payments
+      where status in ('REQUESTED', 'PROCESSING') and updated_at < now() - ${`${staleMs} milliseconds`}::interval
+      order by updated_at limit ${BATCH}`;
+
+/** Refunds still REQUESTED or PROCESSING after the retry window (refunds_unsettled_index). */
+export const staleRefundsQuery = (staleMs: number) =>
+  sql<Row<'refunds', 'id'>>`select id from refunds
+      where status in ('REQUESTED', 'PROCESSING') and updated_at < now() - ${`${staleMs} milliseconds`}::interval
+      order by updated_at limit ${BATCH}`;
+
+const WATCH = `${LATE_ANSWER_WATCH_MS} milliseconds`;
+
+/** Payments that failed on a gateway timeout or error within the watch (payments_gateway_failed_index). */
+export const lateFailedPaymentsQuery = () =>
+  sql<Row<'payments', 'id' | 'order_id' | 'method'>>`select id, order_id, method from payments
+      where method = any(${METHODS_WITH_LATE_ANSWERS}::text[]) and status = 'FAILED'
+        and failure_reason in ('GATEWAY_TIMEOUT', 'GATEWAY_ERROR') and updated_at > now() - ${WATCH}::interval
+      order by updated_at limit ${BATCH}`;
+
+/** Refunds given up on (MANUAL) within the watch (refunds_manual_index). */
+export const lateManualRefundsQuery = () =>
+  sql<
+    Row<'refunds', 'id' | 'payment_id' | 'order_id' | 'amount' | 'restock'> & Row<'payments', 'method'>
+  >`select r.id, r.payment_id, r.order_id, r.amount, r.restock, p.method from refunds r
+      join payments p on p.id = r.payment_id
+      where p.method = any(${METHODS_WITH_LATE_ANSWERS}::text[]) and r.status = 'MANUAL'
+        and r.updated_at > now() - ${WATCH}::interval
+      order by r.updated_at limit ${BATCH}`;
+
 async function reconcileLateAnswers(ctx: AppContext, log: Logger): Promise<number> {
   const em = ctx.orm.em.fork();
-  const watch = `${LATE_ANSWER_WATCH_MS} milliseconds`;
   const [failedPayments, manualRefunds] = await Promise.all([
-    query<Row<'payments', 'id' | 'order_id' | 'method'>>(
-      em,
-      sql`select id, order_id, method from payments
-          where method = any(${METHODS_WITH_LATE_ANSWERS}::text[]) and status = 'FAILED' and failure_reason in ('GATEWAY_TIMEOUT', 'GATEWAY_ERROR')
-            and updated_at > now() - ${watch}::interval
-          order by updated_at limit ${BATCH}`,
-    ),
-    query<
-      Row<'refunds', 'id' | 'payment_id' | 'order_id' | 'amount' | 'restock'> & Row<'payments', 'method'>
-    >(
-      em,
-      sql`select r.id, r.payment_id, r.order_id, r.amount, r.restock, p.method from refunds r
-          join payments p on p.id = r.payment_id
-          where p.method = any(${METHODS_WITH_LATE_ANSWERS}::text[]) and r.status = 'MANUAL' and r.updated_at > now() - ${watch}::interval
-          order by r.updated_at limit ${BATCH}`,
-    ),
+    query(em, lateFailedPaymentsQuery()),
+    query(em, lateManualRefundsQuery()),
   ]);
   if (failedPayments.length === 0 && manualRefunds.length === 0) return 0;
   const facts: { orderId: string; fact: PaymentFact }[] = [];

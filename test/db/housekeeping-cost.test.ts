@@ -6,14 +6,20 @@ import { findRowsByIndex } from '../../src/db/planner';
 import { query, run, sql } from '../../src/db/sql';
 import { dueOrdersQuery } from '../../src/orders/order-sweep';
 import { trimProcessedMessages, trimSentOutboxRows } from '../../src/outbox/outbox-trim';
+import {
+  lateFailedPaymentsQuery,
+  lateManualRefundsQuery,
+  stalePaymentsQuery,
+  staleRefundsQuery,
+} from '../../src/payments/payment-sweep';
 import { createFixtureProduct } from '../support/order-fixtures';
 import { createTestShop, type TestShop } from '../support/test-shop';
 
 /**
  * The passes that run every few seconds for the life of the shop — the outbox trim, the
  * processed-message trim (both as trimDeliveredRecords runs them: in a transaction that finds rows by
- * index), the sweeps of due orders, the minutely check of reserved stock against PENDING orders — must
- * read what they act on, not everything the
+ * index), the sweeps of due orders, the minutely check of reserved stock against PENDING orders, the
+ * payment sweep's four reads — must read what they act on, not everything the
  * shop keeps: a week of SENT rows and paid orders is millions of rows in production. Here a table
  * holds many kept rows and a few due ones; each pass must read few blocks (EXPLAIN ANALYZE, BUFFERS,
  * in a transaction rolled back). The controls run the statements as they were before and read the
@@ -78,7 +84,7 @@ async function deletedBy(statement: RawBuilder<unknown>, settings = none): Promi
 beforeAll(async () => {
   shop = await createTestShop({ WORKERS: 'none' });
   em = () => shop.ctx.orm.em.fork();
-  for (const table of ['outbox_events', 'processed_messages', 'orders'])
+  for (const table of ['outbox_events', 'processed_messages', 'orders', 'payments', 'refunds'])
     await run(em(), sql`alter table ${sql.table(table)} set (autovacuum_enabled = false)`);
   const pad = 'x'.repeat(400);
   // SENT rows: KEPT from the last hour, DUE past the week's retention.
@@ -201,5 +207,66 @@ describe('the reserved-stock check against PENDING orders', () => {
         order by i.product_id limit 1000`;
     expect(await query(em(), before)).toHaveLength(1);
     expect(blocksRead(await measured(before))).toBeGreaterThan(FEW_BLOCKS);
+  });
+});
+
+describe('the payment sweep', () => {
+  const STALE_MS = 60_000;
+
+  beforeAll(async () => {
+    // Every kept order's payment COMPLETED and partly refunded; the DUE first orders have one of each
+    // kind the sweep looks for: stale in flight, failed on a gateway timeout, a refund given up on.
+    await run(
+      em(),
+      sql`with paid as (
+            insert into payments (id, order_id, user_id, method, amount, status, idempotency_key, request_hash,
+                                  created_at, updated_at, completed_at)
+            select gen_random_uuid(), o.id, o.user_id, 'CARD', 1000, 'COMPLETED', gen_random_uuid()::text,
+                   repeat('0', 64), now(), now(), now()
+            from orders o where o.status = 'PAID' returning id, order_id, user_id)
+          insert into refunds (id, payment_id, order_id, user_id, requested_by, amount, restock, status,
+                               idempotency_key, created_at, updated_at)
+          select gen_random_uuid(), id, order_id, user_id, user_id, 100, false, 'REFUNDED', gen_random_uuid()::text,
+                 now(), now()
+          from paid`,
+    );
+    await run(
+      em(),
+      sql`with due as (select id, user_id from orders where status = 'PAID' order by order_no limit ${DUE}),
+          stale as (
+            insert into payments (id, order_id, user_id, method, amount, status, idempotency_key, request_hash,
+                                  created_at, updated_at)
+            select gen_random_uuid(), id, user_id, 'CARD', 1000, 'PROCESSING', gen_random_uuid()::text, repeat('0', 64),
+                   now() - interval '1 hour', now() - interval '1 hour' from due returning id, order_id, user_id),
+          failed as (
+            insert into payments (id, order_id, user_id, method, amount, status, failure_reason, idempotency_key,
+                                  request_hash, created_at, updated_at)
+            select gen_random_uuid(), id, user_id, 'CARD', 1000, 'FAILED', 'GATEWAY_TIMEOUT', gen_random_uuid()::text,
+                   repeat('0', 64), now(), now() from due)
+          insert into refunds (id, payment_id, order_id, user_id, requested_by, amount, restock, status,
+                               idempotency_key, created_at, updated_at)
+          select gen_random_uuid(), id, order_id, user_id, user_id, 100, false, s.status, gen_random_uuid()::text,
+                 now() - s.age, now() - s.age
+          from stale, (values ('PROCESSING', interval '1 hour'), ('MANUAL', interval '1 minute')) as s(status, age)`,
+    );
+  });
+
+  it.each([
+    ['payments in flight past the retry window', () => stalePaymentsQuery(STALE_MS)],
+    ['refunds in flight past the retry window', () => staleRefundsQuery(STALE_MS)],
+    ['payments failed on a gateway timeout lately', () => lateFailedPaymentsQuery()],
+    ['refunds given up on lately', () => lateManualRefundsQuery()],
+  ])(`finds the ${DUE} %s, reading few blocks beside ${KEPT} settled`, async (_, statement) => {
+    expect(await query(em(), statement())).toHaveLength(DUE);
+    expect(blocksRead(await measured(statement()))).toBeLessThan(FEW_BLOCKS);
+  });
+
+  it('(control) without its index, the stale-payment read scanned every payment ever made', async () => {
+    const withoutIndex: Settings = async (tx) => {
+      await run(tx, sql`drop index payments_unsettled_index`);
+    };
+    expect(blocksRead(await measured(stalePaymentsQuery(STALE_MS), withoutIndex))).toBeGreaterThan(
+      FEW_BLOCKS,
+    );
   });
 });

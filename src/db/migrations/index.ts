@@ -13,6 +13,7 @@ import { Migration20261206103000_queued_commands } from './Migration202612061030
 import { Migration20261206110000_outbox_acknowledgements } from './Migration20261206110000_outbox_acknowledgements';
 import { Migration20261206210000_webhook_delivery_event_index } from './Migration20261206210000_webhook_delivery_event_index';
 import { Migration20261206213000_order_auto_confirm_at } from './Migration20261206213000_order_auto_confirm_at';
+import { Migration20261206214500_payment_sweep_indexes } from './Migration20261206214500_payment_sweep_indexes';
 
 export const migrations = [
   Migration20261121051105_initial,
@@ -29,4 +30,5 @@ export const migrations = [
   Migration20261206110000_outbox_acknowledgements,
   Migration20261206210000_webhook_delivery_event_index,
   Migration20261206213000_order_auto_confirm_at,
+  Migration20261206214500_payment_sweep_indexes,
 ];

@@ -36,7 +36,20 @@ export const PaymentSchema = defineEntity({
     completedAt: p.datetime().nullable(),
   },
   uniques: [{ name: 'payments_user_idempotency_key_unique', properties: ['userId', 'idempotencyKey'] }],
-  indexes: [{ name: 'payments_user_created_index', properties: ['userId', 'createdAt'] }],
+  indexes: [
+    { name: 'payments_user_created_index', properties: ['userId', 'createdAt'] },
+    // The payment sweep's reads (payment-sweep.ts): payments in flight, and recent gateway failures.
+    {
+      name: 'payments_unsettled_index',
+      properties: ['updatedAt'],
+      where: "status in ('REQUESTED', 'PROCESSING')",
+    },
+    {
+      name: 'payments_gateway_failed_index',
+      properties: ['updatedAt'],
+      where: "status = 'FAILED' and failure_reason in ('GATEWAY_TIMEOUT', 'GATEWAY_ERROR')",
+    },
+  ],
   checks: [
     { name: 'payments_amount_positive', expression: 'amount >= 0' },
     {

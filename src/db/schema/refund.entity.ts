@@ -31,6 +31,15 @@ export const RefundSchema = defineEntity({
   uniques: [
     { name: 'refunds_requester_idempotency_key_unique', properties: ['requestedBy', 'idempotencyKey'] },
   ],
+  indexes: [
+    // The payment sweep's reads (payment-sweep.ts): refunds in flight, and those given up on.
+    {
+      name: 'refunds_unsettled_index',
+      properties: ['updatedAt'],
+      where: "status in ('REQUESTED', 'PROCESSING')",
+    },
+    { name: 'refunds_manual_index', properties: ['updatedAt'], where: "status = 'MANUAL'" },
+  ],
   checks: [{ name: 'refunds_amount_positive', expression: 'amount > 0' }],
 });
 export class Refund extends RefundSchema.class {}
