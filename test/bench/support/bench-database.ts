@@ -22,6 +22,9 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
   });
   const url = databaseUrl(name);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // An idle connection the server ends (the database dropped at the end of the run) is replaced on
+  // next use; unhandled, its error would end the whole run before the results are written.
+  pool.on('error', (error) => console.warn(`[bench] ${name}: idle connection ended: ${error.message}`));
   let dropped = false;
   return {
     name,
