@@ -123,13 +123,14 @@ const HELD = 6;
 const RESERVED = 5;
 
 beforeAll(async () => {
-  // Every kept PAID order has an item of the product; DUE PENDING orders hold HELD units of it.
+  // Every kept PAID order has an item of the product (with a long name, so the items fill many blocks);
+  // three PENDING orders hold HELD units of it.
   product = (await createFixtureProduct(shop, await shop.createUser('SELLER'), { initialStock: 1000 })).id;
   const buyer = (await shop.createUser('BUYER')).id;
   await run(
     em(),
     sql`insert into order_items (id, order_id, product_id, name, category, unit_price, quantity, line_total)
-        select gen_random_uuid(), o.id, ${product}, 'Fixture', 'fixtures', 1000, 1, 1000 from orders o`,
+        select gen_random_uuid(), o.id, ${product}, repeat('Fixture ', 20), 'fixtures', 1000, 1, 1000 from orders o`,
   );
   await run(
     em(),
