@@ -65,8 +65,11 @@ describe('a worker SIGKILLed between the gateway capture and its commit', () => 
         shop,
         sql`select attempts from payments where id = ${paymentId}`,
       );
-      // The first run died mid-call; the second found the capture already at the gateway.
-      expect(payment!.attempts).toBe(2);
+      // The first run died mid-call; the next found the capture already at the gateway and told the
+      // order. Until the order marks the payment COMPLETED, a CAPTURE run again (its 1.5 s lock lapsing
+      // under a loaded machine, the job redelivered once more) counts another attempt and finds the
+      // same capture: more attempts are allowed, a second capture never (the ledger above).
+      expect(payment!.attempts).toBeGreaterThanOrEqual(2);
       expect(await moneyHeldFor(shop, orderId)).toBe(paid.total);
     } finally {
       await worker.kill('SIGTERM');
