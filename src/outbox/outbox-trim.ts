@@ -3,7 +3,7 @@ import { findRowsByIndex } from '../db/planner';
 import { run, sql } from '../db/sql';
 
 /** SENT outbox rows and processed-message records are kept this long (audit, redelivery guard). */
-export const SENT_RETENTION_DAYS = 7;
+const SENT_RETENTION_DAYS = 7;
 const RETENTION = `${SENT_RETENTION_DAYS} days`;
 const OUTBOX_ROWS_PER_PASS = 1000;
 const PROCESSED_ROWS_PER_PASS = 5000;

@@ -47,8 +47,8 @@ export async function sweepPayments(ctx: AppContext, log: Logger) {
   const em = ctx.orm.em.fork();
   const staleMs = retryWindowMs(ctx.config);
   const [payments, refunds] = await Promise.all([
-    query(em, stalePaymentsQuery(staleMs)),
-    query(em, staleRefundsQuery(staleMs)),
+    query(em, staleQuery('payments', staleMs)),
+    query(em, staleQuery('refunds', staleMs)),
   ]);
   const bucket = Math.floor(Date.now() / staleMs);
   const jobs = [
@@ -81,15 +81,12 @@ export async function sweepPayments(ctx: AppContext, log: Logger) {
  * reads those, not every payment and refund ever made (test/db/housekeeping-cost.test.ts).
  */
 
-/** Payments still REQUESTED or PROCESSING after the retry window (payments_unsettled_index). */
-export const stalePaymentsQuery = (staleMs: number) =>
-  sql<Row<'payments', 'id'>>`select id from payments
-      where status in ('REQUESTED', 'PROCESSING') and updated_at < now() - ${`${staleMs} milliseconds`}::interval
-      order by updated_at limit ${BATCH}`;
-
-/** Refunds still REQUESTED or PROCESSING after the retry window (refunds_unsettled_index). */
-export const staleRefundsQuery = (staleMs: number) =>
-  sql<Row<'refunds', 'id'>>`select id from refunds
+/**
+ * Payments or refunds still REQUESTED or PROCESSING after the retry window (payments_unsettled_index,
+ * refunds_unsettled_index).
+ */
+export const staleQuery = (table: 'payments' | 'refunds', staleMs: number) =>
+  sql<Row<'payments', 'id'>>`select id from ${sql.table(table)}
       where status in ('REQUESTED', 'PROCESSING') and updated_at < now() - ${`${staleMs} milliseconds`}::interval
       order by updated_at limit ${BATCH}`;
 

@@ -54,8 +54,11 @@ function deliveryJobs(
   eventsJobId: string | undefined,
 ): WebhookJob[] {
   const byEndpoint = new Map<string, WebhookBody[]>();
-  for (const { endpoint, body } of open)
-    byEndpoint.set(endpoint.id, [...(byEndpoint.get(endpoint.id) ?? []), body]);
+  for (const { endpoint, body } of open) {
+    const events = byEndpoint.get(endpoint.id);
+    if (events) events.push(body);
+    else byEndpoint.set(endpoint.id, [body]);
+  }
   return [...byEndpoint].flatMap(([webhookId, events]): WebhookJob[] =>
     events.length > 1 && eventsJobId !== undefined
       ? [

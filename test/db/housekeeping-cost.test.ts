@@ -9,8 +9,7 @@ import { trimProcessedMessages, trimSentOutboxRows } from '../../src/outbox/outb
 import {
   lateFailedPaymentsQuery,
   lateManualRefundsQuery,
-  stalePaymentsQuery,
-  staleRefundsQuery,
+  staleQuery,
 } from '../../src/payments/payment-sweep';
 import { createFixtureProduct } from '../support/order-fixtures';
 import { createTestShop, type TestShop } from '../support/test-shop';
@@ -35,11 +34,6 @@ const FEW_BLOCKS = 200;
 let shop: TestShop;
 let em: () => EntityManager;
 
-class RolledBack extends Error {
-  constructor(readonly plan: PlanRoot) {
-    super('rolled back');
-  }
-}
 interface PlanRoot {
   Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number; 'Actual Rows': number };
 }
@@ -47,39 +41,36 @@ interface PlanRoot {
 type Settings = (tx: EntityManager) => Promise<void>;
 const none: Settings = async () => {};
 
-/** Runs `statement` under EXPLAIN ANALYZE in a transaction that is rolled back; its plan's root. */
-async function measured(statement: RawBuilder<unknown>, settings = none): Promise<PlanRoot> {
+/** What `work` returns, run after `settings` in a transaction that is then rolled back. */
+async function rolledBack<T>(settings: Settings, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+  const rollback = new Error('rolled back');
+  let result: T | undefined;
   try {
     await em().transactional(async (tx) => {
       await settings(tx);
-      const [row] = await query<{ 'QUERY PLAN': PlanRoot[] }>(
-        tx,
-        sql`explain (analyze, buffers, format json) ${statement}`,
-      );
-      throw new RolledBack(row!['QUERY PLAN'][0]!);
+      result = await work(tx);
+      throw rollback;
     });
   } catch (error) {
-    if (error instanceof RolledBack) return error.plan;
-    throw error;
+    if (error !== rollback) throw error;
   }
-  throw new Error('unreachable');
+  return result as T;
 }
+
+/** Runs `statement` under EXPLAIN ANALYZE in a transaction that is rolled back; its plan's root. */
+const measured = (statement: RawBuilder<unknown>, settings = none) =>
+  rolledBack(settings, async (tx) => {
+    const [row] = await query<{ 'QUERY PLAN': PlanRoot[] }>(
+      tx,
+      sql`explain (analyze, buffers, format json) ${statement}`,
+    );
+    return row!['QUERY PLAN'][0]!;
+  });
 const blocksRead = (plan: PlanRoot) => plan.Plan['Shared Hit Blocks'] + plan.Plan['Shared Read Blocks'];
 
 /** Rows `statement` would delete, in a transaction rolled back. */
-async function deletedBy(statement: RawBuilder<unknown>, settings = none): Promise<number> {
-  let deleted = -1;
-  try {
-    await em().transactional(async (tx) => {
-      await settings(tx);
-      deleted = await run(tx, statement);
-      throw new RolledBack({ Plan: { 'Shared Hit Blocks': 0, 'Shared Read Blocks': 0, 'Actual Rows': 0 } });
-    });
-  } catch (error) {
-    if (!(error instanceof RolledBack)) throw error;
-  }
-  return deleted;
-}
+const deletedBy = (statement: RawBuilder<unknown>, settings = none) =>
+  rolledBack(settings, (tx) => run(tx, statement));
 
 beforeAll(async () => {
   shop = await createTestShop({ WORKERS: 'none' });
@@ -253,8 +244,8 @@ describe('the payment sweep', () => {
   });
 
   it.each([
-    ['payments in flight past the retry window', () => stalePaymentsQuery(STALE_MS)],
-    ['refunds in flight past the retry window', () => staleRefundsQuery(STALE_MS)],
+    ['payments in flight past the retry window', () => staleQuery('payments', STALE_MS)],
+    ['refunds in flight past the retry window', () => staleQuery('refunds', STALE_MS)],
     ['payments failed on a gateway timeout lately', () => lateFailedPaymentsQuery()],
     ['refunds given up on lately', () => lateManualRefundsQuery()],
   ])(`finds the ${DUE} %s, reading few blocks beside ${KEPT} settled`, async (_, statement) => {
@@ -266,7 +257,7 @@ describe('the payment sweep', () => {
     const withoutIndex: Settings = async (tx) => {
       await run(tx, sql`drop index payments_unsettled_index`);
     };
-    expect(blocksRead(await measured(stalePaymentsQuery(STALE_MS), withoutIndex))).toBeGreaterThan(
+    expect(blocksRead(await measured(staleQuery('payments', STALE_MS), withoutIndex))).toBeGreaterThan(
       FEW_BLOCKS,
     );
   });
