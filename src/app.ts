@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppContext } from './context';
 import type { AppEnv } from './http/app-env';
-import { withCachedReadLane } from './http/cached-read-lane';
+import { type NodeListener, withCachedReadLane, withNodeCachedReadLane } from './http/cached-read-lane';
 import { withCouponIssueLane } from './http/coupon-issue-lane';
 import { handleError, handleNotFound } from './http/error-handler';
 import { authenticate } from './http/middleware/auth';
@@ -111,13 +111,17 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   // The hot requests answered in front of the router (each hands the rest on). While tracing, every
   // request goes through the router, so each gets its HTTP span; with CORS configured, every API
   // answer carries the CORS middleware's headers (Vary, Expose-Headers), which only the router adds.
-  if (!tracing && options.lanes !== false && ctx.config.corsOrigins.length === 0) {
+  const lanes = !tracing && options.lanes !== false && ctx.config.corsOrigins.length === 0;
+  if (lanes) {
     const routed = app.fetch;
     const couponLane = withCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, routed);
     const soldOutLane = withSoldOutOrderLane(ctx, metrics, MAX_BODY_BYTES, couponLane);
     app.fetch = withCachedReadLane(ctx, metrics, soldOutLane);
   }
-  return app;
+  /** What server.ts puts in front of @hono/node-server's listener: the cached read on Node's own objects. */
+  const nodeFront = (listener: NodeListener): NodeListener =>
+    lanes ? withNodeCachedReadLane(ctx, metrics, listener) : listener;
+  return Object.assign(app, { nodeFront });
 }
 
 export type App = ReturnType<typeof createApp>;

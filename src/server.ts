@@ -1,7 +1,8 @@
-import { type ServerType, serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { ServerType } from '@hono/node-server';
 import { startWorkers } from '../workers';
 import { forkWorkerProcesses } from '../workers/worker-processes';
-import { createApp } from './app';
+import { type App, createApp } from './app';
 import { ensureAdmin } from './auth/auth.service';
 import { rebuildStockGateAtStart } from './catalog/stock-gate-rebuild';
 import { type Config, ConfigError, loadConfig } from './config';
@@ -10,6 +11,7 @@ import { rebuildAllCouponGates } from './coupons/coupon-gate-rebuild';
 import { resolveDatabase } from './db/database-url';
 import { migrate } from './db/orm';
 import { seedDemoCatalogIfEmpty } from './db/seed/demo-catalog';
+import { createHttpServer } from './http/http-server';
 import { createLogger, type Logger } from './logger';
 import { closeOrderStatusStreams } from './messaging/order-status-hub';
 import { stopTracing } from './tracing/tracing';
@@ -44,7 +46,7 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
 
   const workers = await startWorkers(ctx, forked ? 'none' : config.workers);
   const app = createApp(ctx, { readiness: { workers: () => assertWorkersReachable(ctx) } });
-  const { server, port } = await listen(app.fetch, config.port);
+  const { server, port } = await listen(app, config.port);
   log.info(
     { port, env: config.env, workers: workers.names, workerProcesses: forked?.pids() ?? [] },
     'shop is listening',
@@ -79,12 +81,11 @@ export async function assertWorkersReachable(ctx: AppContext): Promise<void> {
   if (unconsumed.length > 0) throw new Error(`no worker consumes ${unconsumed.join(', ')}`);
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number) {
+function listen(app: App, port: number) {
   return new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
-    const server = serve({ fetch, port, hostname: '0.0.0.0' }, (info) =>
-      resolve({ server, port: info.port }),
-    );
+    const server = createHttpServer(app);
     server.once('error', reject);
+    server.listen(port, '0.0.0.0', () => resolve({ server, port: (server.address() as AddressInfo).port }));
   });
 }
 

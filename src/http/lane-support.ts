@@ -128,6 +128,12 @@ export class LaneAnswers {
     headers?: Record<string, string>,
   ): Response {
     const res = preparedJsonResponse(req.requestId, status, body, headers);
+    this.record(req, status);
+    return res;
+  }
+
+  /** The histogram observation and the access line of an answer written some other way. */
+  record(req: LaneRequest<AuthUser | undefined>, status: number): void {
     const ms = performance.now() - req.started;
     this.observe(status)(ms / 1000);
     const hot = this.hot;
@@ -137,7 +143,6 @@ export class LaneAnswers {
       () => hot,
       () => ({ requestId: req.requestId, method: this.method, path: req.path, status, userId: req.user?.id }),
     );
-    return res;
   }
 
   /** The histogram child of one status, made once (labelling per request hashes the labels each time). */

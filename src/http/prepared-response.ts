@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Context, TypedResponse } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from './app-env';
@@ -66,6 +67,22 @@ export function preparedJsonResponse(
   const res = new Response(body, { status, headers: extra ? Object.assign(headers, extra) : headers });
   (res as Marked)[PREPARED] = true;
   return res;
+}
+
+/**
+ * preparedJsonResponse written straight to Node's response (the lanes in front of @hono/node-server):
+ * the same headers, with the Content-Length @hono/node-server would set, and no web Response built.
+ */
+export function writePreparedJson(
+  res: ServerResponse,
+  requestId: string,
+  status: number,
+  body: string,
+): void {
+  const headers: Record<string, string | number> = preparedHeaders(requestId);
+  headers['Content-Length'] = Buffer.byteLength(body);
+  res.writeHead(status, headers);
+  res.end(body);
 }
 
 /** Whether this answer came from preparedJson (and so needs no header from the middleware). */

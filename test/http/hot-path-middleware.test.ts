@@ -1,8 +1,11 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app';
+import { createHttpServer } from '../../src/http/http-server';
 import { API_SECURITY_OPTIONS } from '../../src/http/middleware/security-headers';
 import { API_SECURITY_HEADERS } from '../../src/http/prepared-response';
 import { createLogger } from '../../src/logger';
@@ -17,6 +20,9 @@ import { createTestShop, type TestShop } from '../support/test-shop';
 let shop: TestShop;
 let server: ServerType;
 let port: number;
+/** The server as `npm start` makes it: the cached read answered on Node's own request (nodeFront). */
+let nodeServer: Server;
+let nodePort: number;
 beforeAll(async () => {
   shop = await createTestShop();
   await new Promise<void>((resolve) => {
@@ -25,9 +31,13 @@ beforeAll(async () => {
       resolve();
     });
   });
+  nodeServer = createHttpServer(shop.app);
+  await new Promise<void>((resolve) => nodeServer.listen(0, '127.0.0.1', resolve));
+  nodePort = (nodeServer.address() as AddressInfo).port;
 });
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
+  await new Promise((resolve) => nodeServer?.close(resolve));
   await shop?.close();
 });
 
@@ -101,7 +111,13 @@ describe('body limit behind the Node server', () => {
   });
 });
 
-describe('the cached read lane in front of the router', () => {
+describe.each([
+  ['on the web Request (app.fetch)', () => port],
+  ['on Node’s own request (npm start’s server)', () => nodePort],
+])('the cached read lane in front of the router, %s', (_, lanePort) => {
+  const send = (method: string, path: string, options?: SendOptions) =>
+    sendOver(lanePort(), method, path, options);
+
   const histogramCount = async (status: string) => {
     const text = await (await shop.app.request('/metrics')).text();
     const line = text
@@ -167,6 +183,46 @@ describe('the cached read lane in front of the router', () => {
     const changed = await shop.request('PATCH', path, { token: seller.token, body: { name: 'After' } });
     expect(changed.status).toBe(200);
     expect(JSON.parse((await send('GET', path)).body).data.name).toBe('After');
+  });
+});
+
+describe('the cached read on Node’s own request', () => {
+  it('answers a hit without handing the request to the app’s fetch; a miss, a token, a body or a query go on to it', async () => {
+    const seller = await shop.createUser('SELLER');
+    const created = await shop.request('POST', '/api/v1/products', {
+      token: seller.token,
+      body: { name: 'Node lane', price: 700, category: 'c', initialStock: 3 },
+    });
+    const path = `/api/v1/products/${created.body.data.id}`;
+    let fetched = 0;
+    const counting = createHttpServer({
+      fetch: (request, ...rest) => {
+        fetched++;
+        return shop.app.fetch(request, ...(rest as []));
+      },
+      nodeFront: shop.app.nodeFront,
+    });
+    await new Promise<void>((resolve) => counting.listen(0, '127.0.0.1', resolve));
+    const countingPort = (counting.address() as AddressInfo).port;
+    try {
+      const miss = await sendOver(countingPort, 'GET', path); // not cached yet: the app reads PostgreSQL
+      expect([miss.status, fetched]).toEqual([200, 1]);
+      const hit = await sendOver(countingPort, 'GET', path, { headers: { 'x-request-id': 'node-lane-1' } });
+      expect([hit.status, fetched]).toEqual([200, 1]);
+      expect(hit.body).toBe(miss.body);
+      expect(hit.headers['x-request-id']).toBe('node-lane-1');
+      expect(hit.headers['content-length']).toBe(String(Buffer.byteLength(hit.body)));
+      const routed = [
+        await sendOver(countingPort, 'GET', path, { headers: { authorization: `Bearer ${seller.token}` } }),
+        await sendOver(countingPort, 'GET', `${path}?fields=all`),
+        await sendOver(countingPort, 'GET', `${path}/reviews`),
+        await sendOver(countingPort, 'GET', path, { body: '{}' }),
+      ];
+      expect(routed.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      expect(fetched).toBe(5);
+    } finally {
+      await new Promise((resolve) => counting.close(resolve));
+    }
   });
 });
 
