@@ -20,6 +20,7 @@ import type { BenchContext, PerOperation, Phase, Scenario } from './scenario';
 import { createBenchDatabase } from './support/bench-database';
 import { createHttpClient, type HttpClient } from './support/http-client';
 import { type PhaseMeasurement, PhaseMeter } from './support/phase-meter';
+import { deleteRedisKeys } from './support/redis-keys';
 import { Seeder } from './support/seed';
 import { REPO_ROOT, startShopProcess } from './support/shop-process';
 
@@ -316,15 +317,6 @@ function mergedServerEnv(scenarios: Scenario[]): Record<string, string> {
     }
   }
   return merged;
-}
-
-async function deleteRedisKeys(redis: Redis, prefix: string) {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }
 
 function environment() {

@@ -13,9 +13,12 @@ export interface BenchDatabase {
   drop: () => Promise<void>;
 }
 
-/** A fresh, empty database for one bench run; the shop migrates it when it starts. */
-export async function createBenchDatabase(): Promise<BenchDatabase> {
-  const name = `${BENCH_DB_PREFIX}${Math.floor(Date.now() / 1000)}_${process.pid}`;
+/**
+ * A fresh, empty database for one bench run; the shop migrates it when it starts. `tag` tells apart
+ * the databases one process makes at once (the two sides of an A/B run).
+ */
+export async function createBenchDatabase(tag = ''): Promise<BenchDatabase> {
+  const name = `${BENCH_DB_PREFIX}${Math.floor(Date.now() / 1000)}_${process.pid}${tag}`;
   await withAdminClient(async (client) => {
     await dropStale(client);
     await client.query(`create database "${name}"`);

@@ -52,6 +52,8 @@ function nodeArgsOfShop(): string[] {
  */
 export async function startShopProcess(options: {
   env: Record<string, string>;
+  /** The tree whose shop runs (default: this one; an A/B run starts the base's from its worktree). */
+  cwd?: string;
   logFile: string;
   workerProcesses?: number;
   readyTimeoutMs?: number;
@@ -64,7 +66,7 @@ export async function startShopProcess(options: {
   const start = (script: string) => {
     const log = openSync(options.logFile, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgsOfShop(), script], {
-      cwd: REPO_ROOT,
+      cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, ...options.env, PORT: String(port) },
       stdio: ['ignore', log, log],
     });
