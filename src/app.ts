@@ -1,9 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppContext } from './context';
 import type { AppEnv } from './http/app-env';
-import { type NodeListener, withCachedReadLane, withNodeCachedReadLane } from './http/cached-read-lane';
-import { withCouponIssueLane } from './http/coupon-issue-lane';
+import { withCachedReadLane, withNodeCachedReadLane } from './http/cached-read-lane';
+import { withCouponIssueLane, withNodeCouponIssueLane } from './http/coupon-issue-lane';
 import { handleError, handleNotFound } from './http/error-handler';
+import type { NodeListener } from './http/lane-support';
 import { authenticate } from './http/middleware/auth';
 import { limitBody } from './http/middleware/body-limit';
 import { apiCors } from './http/middleware/cors';
@@ -118,9 +119,9 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
     const soldOutLane = withSoldOutOrderLane(ctx, metrics, MAX_BODY_BYTES, couponLane);
     app.fetch = withCachedReadLane(ctx, metrics, soldOutLane);
   }
-  /** What server.ts puts in front of @hono/node-server's listener: the cached read on Node's own objects. */
+  /** What server.ts puts in front of @hono/node-server's listener: the hot lanes on Node's own objects. */
   const nodeFront = (listener: NodeListener): NodeListener =>
-    lanes ? withNodeCachedReadLane(ctx, metrics, listener) : listener;
+    lanes ? withNodeCachedReadLane(ctx, metrics, withNodeCouponIssueLane(ctx, metrics, listener)) : listener;
   return Object.assign(app, { nodeFront });
 }
 

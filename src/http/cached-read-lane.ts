@@ -1,11 +1,15 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cachedProductJsonIfFresh } from '../catalog/product-cache';
 import type { AppContext } from '../context';
 import { isUuid } from '../ids';
 import type { Metrics } from '../observability/metrics';
-import { type Fetch, LaneAnswers, laneRequest, pathWithoutQuery } from './lane-support';
-import { requestIdFrom } from './middleware/request-context';
-import { writePreparedJson } from './prepared-response';
+import {
+  type Fetch,
+  LaneAnswers,
+  laneRequest,
+  laneRequestOf,
+  type NodeListener,
+  pathWithoutQuery,
+} from './lane-support';
 
 const PRODUCT_PATH = '/api/v1/products/';
 /** The label the router's own GET /products/{id} gets in the HTTP histogram (one series for both). */
@@ -55,8 +59,6 @@ export function withCachedReadLane<F extends Fetch>(ctx: AppContext, metrics: Me
   return lane as F;
 }
 
-export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
-
 /**
  * The same lane one step earlier, on Node's own request and response (server.ts puts it in front of
  * @hono/node-server's listener): a hit is written without a web Request or Response being built, which
@@ -78,12 +80,9 @@ export function withNodeCachedReadLane(ctx: AppContext, metrics: Metrics, next: 
     const started = performance.now();
     return cachedProductJsonIfFresh(ctx, productId).then((json) => {
       if (json === undefined) return next(req, res);
-      const requestId = requestIdFrom(headers['x-request-id'] as string | undefined);
-      writePreparedJson(res, requestId, 200, `{"data":${json}}`);
-      answers.record(
-        { started, requestId, lang: 'en', path: PRODUCT_PATH + productId, user: undefined },
-        200,
-      );
+      const id = headers['x-request-id'] as string | undefined;
+      const lane = laneRequestOf(id, null, PRODUCT_PATH + productId, undefined, started);
+      answers.write(res, lane, { status: 200, body: `{"data":${json}}` });
     });
   };
 }

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../context';
 import { issueCoupon } from '../coupons/coupon-issue';
 import type { Metrics } from '../observability/metrics';
@@ -5,11 +6,14 @@ import { prepareRefusals } from './coupon-refusals';
 import { errorAnswer } from './error-handler';
 import {
   type Fetch,
+  type LaneAnswer,
   LaneAnswers,
   type LaneRequest,
   laneMayAnswer,
   laneRequest,
+  laneRequestOf,
   laneUser,
+  type NodeListener,
   pathWithoutQuery,
 } from './lane-support';
 import { idParam } from './schemas/common';
@@ -24,11 +28,17 @@ export const COUPON_ISSUE_ROUTE = '/api/v1/coupons/:id/issue';
 function issuedCouponId(request: Request): string | undefined {
   if (request.method !== 'POST') return undefined;
   const path = pathWithoutQuery(request.url);
-  if (path?.length !== ISSUE_PATH_LENGTH || !path.startsWith(COUPONS_PREFIX) || !path.endsWith(ISSUE_SUFFIX))
+  return path === undefined ? undefined : couponIdOfPath(path);
+}
+
+function couponIdOfPath(path: string): string | undefined {
+  if (path.length !== ISSUE_PATH_LENGTH || !path.startsWith(COUPONS_PREFIX) || !path.endsWith(ISSUE_SUFFIX))
     return undefined;
   const id = path.slice(COUPONS_PREFIX.length, COUPONS_PREFIX.length + 36);
   return idParam.safeParse({ id }).success ? id : undefined;
 }
+
+const issuePathOf = (couponId: string) => COUPONS_PREFIX + couponId + ISSUE_SUFFIX;
 
 /**
  * The coupon rush in front of the router: `POST /api/v1/coupons/{id}/issue` by a BUYER with a valid
@@ -46,32 +56,72 @@ export function withCouponIssueLane<F extends Fetch>(
   fetch: F,
 ): F {
   const limits = { maxBodyBytes, readsBody: false };
-  const refusals = prepareRefusals(ctx);
-  const answers = new LaneAnswers(ctx, metrics, 'POST', COUPON_ISSUE_ROUTE, true);
-
-  const issue = async (req: LaneRequest, couponId: string) => {
-    try {
-      const outcome = await issueCoupon(ctx, req.user.id, couponId);
-      if (outcome.issued) return answers.answer(req, 201, JSON.stringify({ data: outcome.issued }));
-      const refusal = refusals(outcome.refusal, req.lang);
-      return answers.answer(req, refusal.status, refusal.body);
-    } catch (error) {
-      const answer = errorAnswer(error, req.lang, () => ctx.log.child({ requestId: req.requestId }));
-      return answers.answer(req, answer.status, JSON.stringify(answer.body), answer.headers);
-    }
-  };
-
-  const issueIfBuyer = async (request: Request, rest: never[], couponId: string, path: string) => {
+  const lane = couponIssueLane(ctx, metrics);
+  const issueIfBuyer = async (request: Request, rest: never[], couponId: string) => {
     const started = performance.now();
-    const user = await laneUser(ctx, request.headers);
+    const user = await laneUser(ctx, request.headers.get('authorization'));
     if (user?.role !== 'BUYER') return fetch(request, ...rest);
-    return issue(laneRequest(request, path, user, started), couponId);
+    const req = laneRequest(request, issuePathOf(couponId), user, started);
+    return lane.answers.answer(req, ...answerArgs(await lane.issue(req, couponId)));
   };
-
-  const lane = (request: Request, ...rest: never[]) => {
+  return ((request: Request, ...rest: never[]) => {
     const couponId = issuedCouponId(request);
     if (couponId === undefined || !laneMayAnswer(request, rest[0], limits)) return fetch(request, ...rest);
-    return issueIfBuyer(request, rest, couponId, COUPONS_PREFIX + couponId + ISSUE_SUFFIX);
-  };
-  return lane as F;
+    return issueIfBuyer(request, rest, couponId);
+  }) as F;
 }
+
+/**
+ * The same lane on Node's own request (server.ts, in front of @hono/node-server's listener): no web
+ * Request or Response is built for an issue it answers. A request with a body (or a length other
+ * than 0) goes to `next`, as does everything the web lane hands on.
+ */
+export function withNodeCouponIssueLane(ctx: AppContext, metrics: Metrics, next: NodeListener): NodeListener {
+  const lane = couponIssueLane(ctx, metrics);
+  const issueIfBuyer = async (req: IncomingMessage, res: ServerResponse, couponId: string) => {
+    const started = performance.now();
+    const headers = req.headers;
+    const user = await laneUser(ctx, headers.authorization);
+    if (user?.role !== 'BUYER') return next(req, res);
+    const requestId = headers['x-request-id'] as string | undefined;
+    const laneReq = laneRequestOf(
+      requestId,
+      headers['accept-language'],
+      issuePathOf(couponId),
+      user,
+      started,
+    );
+    lane.answers.write(res, laneReq, await lane.issue(laneReq, couponId));
+  };
+  return (req, res) => {
+    const headers = req.headers;
+    const couponId =
+      req.method === 'POST' &&
+      headers.authorization !== undefined &&
+      (headers['content-length'] === undefined || headers['content-length'] === '0') &&
+      headers['transfer-encoding'] === undefined
+        ? couponIdOfPath(req.url ?? '')
+        : undefined;
+    if (couponId === undefined) return next(req, res);
+    return issueIfBuyer(req, res, couponId);
+  };
+}
+
+/** What both lanes share: the issue itself, answered as the route answers it. */
+function couponIssueLane(ctx: AppContext, metrics: Metrics) {
+  const refusals = prepareRefusals(ctx);
+  const answers = new LaneAnswers(ctx, metrics, 'POST', COUPON_ISSUE_ROUTE, true);
+  const issue = async (req: LaneRequest, couponId: string): Promise<LaneAnswer> => {
+    try {
+      const outcome = await issueCoupon(ctx, req.user.id, couponId);
+      if (outcome.issued) return { status: 201, body: JSON.stringify({ data: outcome.issued }) };
+      return refusals(outcome.refusal, req.lang);
+    } catch (error) {
+      const answer = errorAnswer(error, req.lang, () => ctx.log.child({ requestId: req.requestId }));
+      return { status: answer.status, body: JSON.stringify(answer.body), headers: answer.headers };
+    }
+  };
+  return { answers, issue };
+}
+
+const answerArgs = (a: LaneAnswer) => [a.status, a.body, a.headers] as const;

@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import type { NodeListener } from './cached-read-lane';
-import type { Fetch } from './lane-support';
+import type { Fetch, NodeListener } from './lane-support';
 
 /** What the HTTP server needs of the app (createApp's answer). */
 export interface ServableApp {

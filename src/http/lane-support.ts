@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../context';
 import type { Language } from '../errors/error-codes';
 import type { Metrics } from '../observability/metrics';
@@ -5,7 +6,7 @@ import type { AuthUser } from './app-env';
 import { bearerToken } from './middleware/auth';
 import { fromNodeServer } from './middleware/body-limit';
 import { languageOf, logAccess, requestIdFrom } from './middleware/request-context';
-import { preparedJsonResponse } from './prepared-response';
+import { preparedJsonResponse, writePreparedJson } from './prepared-response';
 
 /**
  * What the lanes in front of the router share (the cached read, the sold-out order, the coupon issue):
@@ -14,6 +15,9 @@ import { preparedJsonResponse } from './prepared-response';
  */
 
 export type Fetch = (request: Request, ...rest: never[]) => Response | Promise<Response>;
+
+/** A lane on Node's own request and response, in front of @hono/node-server's listener (`next`). */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 
 /** The JSON media types the router's body validator accepts, spelled the common ways (a subset is enough). */
 const JSON_TYPES = new Set([
@@ -58,9 +62,11 @@ export const hasJsonContentType = (headers: Headers): boolean =>
  * process is read as the router would read it), or undefined when the router must answer: no token,
  * a malformed header, an invalid, expired or revoked token, a lookup that failed.
  */
-export async function laneUser(ctx: AppContext, headers: Headers): Promise<AuthUser | undefined> {
-  const header = headers.get('authorization');
-  if (header === null) return undefined;
+export async function laneUser(
+  ctx: AppContext,
+  header: string | null | undefined,
+): Promise<AuthUser | undefined> {
+  if (header === null || header === undefined) return undefined;
   const token = bearerToken(header);
   if (!token) return undefined;
   try {
@@ -92,13 +98,31 @@ export function laneRequest<User extends AuthUser | undefined>(
   started: number,
 ): LaneRequest<User> {
   const headers = request.headers;
+  return laneRequestOf(headers.get('x-request-id'), headers.get('accept-language'), path, user, started);
+}
+
+/** laneRequest from the header values themselves (a lane on Node's own request reads them there). */
+export function laneRequestOf<User extends AuthUser | undefined>(
+  requestId: string | null | undefined,
+  acceptLanguage: string | null | undefined,
+  path: string,
+  user: User,
+  started: number,
+): LaneRequest<User> {
   return {
     started,
-    requestId: requestIdFrom(headers.get('x-request-id')),
-    lang: languageOf(headers.get('accept-language') ?? undefined),
+    requestId: requestIdFrom(requestId),
+    lang: languageOf(acceptLanguage ?? undefined),
     path,
     user,
   };
+}
+
+/** A lane's answer before it is written: a web Response (app.fetch) or Node's own response. */
+export interface LaneAnswer {
+  status: number;
+  body: string;
+  headers?: Record<string, string> | undefined;
 }
 
 type Observe = (seconds: number) => void;
@@ -130,6 +154,12 @@ export class LaneAnswers {
     const res = preparedJsonResponse(req.requestId, status, body, headers);
     this.record(req, status);
     return res;
+  }
+
+  /** The same answer written to Node's own response (a lane in front of @hono/node-server). */
+  write(res: ServerResponse, req: LaneRequest<AuthUser | undefined>, answer: LaneAnswer): void {
+    writePreparedJson(res, req.requestId, answer.status, answer.body, answer.headers);
+    this.record(req, answer.status);
   }
 
   /** The histogram observation and the access line of an answer written some other way. */

@@ -78,8 +78,10 @@ export function writePreparedJson(
   requestId: string,
   status: number,
   body: string,
+  extra?: Record<string, string>,
 ): void {
   const headers: Record<string, string | number> = preparedHeaders(requestId);
+  if (extra) Object.assign(headers, extra);
   headers['Content-Length'] = Buffer.byteLength(body);
   res.writeHead(status, headers);
   res.end(body);

@@ -84,7 +84,7 @@ export function withSoldOutOrderLane<F extends Fetch>(
 
   const answerIfSoldOut = async (request: Request, rest: never[]) => {
     const started = performance.now();
-    const user = await laneUser(ctx, request.headers);
+    const user = await laneUser(ctx, request.headers.get('authorization'));
     if (!user) return fetch(request, ...rest);
     const body = await request.arrayBuffer();
     const items = explicitItems(body);

@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { jwtTokens } from '../../src/auth/tokens';
+import { createCoupon } from './scenarios/coupon-rush';
 import { createBenchDatabase } from './support/bench-database';
 import { CpuMeter } from './support/cpu';
 import { createHttpClient, type HttpClient } from './support/http-client';
@@ -30,8 +31,10 @@ const note = (message: string) => process.stderr.write(`[ab] ${message}\n`);
 const USAGE = `npm run bench:ab -- --base <git ref or directory> [options]
 
   --base <ref|dir>     the other side: a git ref (checked out as a temporary worktree) or a tree
-  --scenario <name>    placement (POST /orders, 1,000 products, default @8) or
-                       product-reads (cached GET /products/{id}, 300 products, default @100)
+  --scenario <name>    placement (POST /orders, 1,000 products, default @8),
+                       product-reads (cached GET /products/{id}, 300 products, default @100) or
+                       coupon-issue (POST /coupons/{id}/issue by 5,000 buyers of a 200-unit coupon,
+                       then its prepared 409s and 429s, default @100)
   --slices <n>         measured slices per side (default 10), alternating ABBA
   --slice-s <s>        seconds per slice (default 3)
   --concurrency <n>    virtual users (default: the scenario's)
@@ -54,6 +57,23 @@ const WORKLOADS: Record<string, Workload> = {
       const products = await seed.products(1000, { stock: 1_000_000 });
       return async (vu) =>
         (await placeOrder(http, buyers[vu % buyers.length]!.token, pick(products))) === '201';
+    },
+  },
+  'coupon-issue': {
+    concurrency: 100,
+    prepare: async (seed, http) => {
+      const buyers = await seed.buyers(5000);
+      const seller = await seed.sellerUser();
+      const couponId = await createCoupon(http, seller.token, 'AB', 200);
+      let next = 0;
+      // After the first 200 every answer is a refusal the lane prepared (409 sold out, 429 past the limit).
+      return async () => {
+        const buyer = buyers[next++ % buyers.length]!;
+        const res = await http.request('POST', `/api/v1/coupons/${couponId}/issue`, {
+          headers: { authorization: `Bearer ${buyer.token}` },
+        });
+        return res.status === 201 || res.status === 409 || res.status === 429;
+      };
     },
   },
   'product-reads': {

@@ -1,8 +1,10 @@
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { expect } from 'vitest';
 import { createApp, MAX_BODY_BYTES } from '../../src/app';
-import type { Fetch } from '../../src/http/lane-support';
+import { createHttpServer } from '../../src/http/http-server';
+import type { Fetch, NodeListener } from '../../src/http/lane-support';
 import { createMetrics, type Metrics } from '../../src/observability/metrics';
 import { sample } from './prometheus';
 import type { TestShop } from './test-shop';
@@ -70,7 +72,16 @@ const listen = (fetch: Fetch) =>
     );
   });
 
-export async function startLaneBench(shop: TestShop, lane: Lane): Promise<LaneBench> {
+const listenNode = (server: http.Server) =>
+  new Promise<{ server: http.Server; port: number }>((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port }));
+  });
+
+/** A lane on Node's own request (in front of @hono/node-server's listener, as npm start's server runs it). */
+export type NodeLane = (ctx: TestShop['ctx'], metrics: Metrics, next: NodeListener) => NodeListener;
+
+/** `lane`: the lane on the web Request (app.fetch), or `{ node }` the same lane on Node's own request. */
+export async function startLaneBench(shop: TestShop, lane: Lane | { node: NodeLane }): Promise<LaneBench> {
   const router = createApp(shop.ctx, { lanes: false });
   const laneMetrics = createMetrics(shop.ctx);
   let routed = 0;
@@ -78,7 +89,15 @@ export async function startLaneBench(shop: TestShop, lane: Lane): Promise<LaneBe
     routed++;
     return router.fetch(request, ...(rest as []));
   };
-  const laneServer = await listen(lane(shop.ctx, laneMetrics, MAX_BODY_BYTES, countingRouter));
+  const laneServer =
+    typeof lane === 'function'
+      ? await listen(lane(shop.ctx, laneMetrics, MAX_BODY_BYTES, countingRouter))
+      : await listenNode(
+          createHttpServer({
+            fetch: countingRouter,
+            nodeFront: (next) => lane.node(shop.ctx, laneMetrics, next),
+          }),
+        );
   const routerServer = await listen(router.fetch as Fetch);
   return {
     lanePort: laneServer.port,

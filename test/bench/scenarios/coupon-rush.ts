@@ -110,7 +110,7 @@ export const couponRush: Scenario = {
   },
 };
 
-async function createCoupon(
+export async function createCoupon(
   http: HttpClient,
   token: string,
   name: string,
