@@ -4,7 +4,7 @@ import type { AppEnv } from './http/app-env';
 import { withCachedReadLane, withNodeCachedReadLane } from './http/cached-read-lane';
 import { withCouponIssueLane, withNodeCouponIssueLane } from './http/coupon-issue-lane';
 import { handleError, handleNotFound } from './http/error-handler';
-import type { NodeListener } from './http/lane-support';
+import { guardNodeLanes, type NodeListener } from './http/lane-support';
 import { authenticate } from './http/middleware/auth';
 import { limitBody } from './http/middleware/body-limit';
 import { apiCors } from './http/middleware/cors';
@@ -121,7 +121,12 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   }
   /** What server.ts puts in front of @hono/node-server's listener: the hot lanes on Node's own objects. */
   const nodeFront = (listener: NodeListener): NodeListener =>
-    lanes ? withNodeCachedReadLane(ctx, metrics, withNodeCouponIssueLane(ctx, metrics, listener)) : listener;
+    lanes
+      ? guardNodeLanes(
+          withNodeCachedReadLane(ctx, metrics, withNodeCouponIssueLane(ctx, metrics, listener)),
+          ctx.log,
+        )
+      : listener;
   return Object.assign(app, { nodeFront });
 }
 

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../context';
 import type { Language } from '../errors/error-codes';
+import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
 import type { AuthUser } from './app-env';
+import { errorAnswer } from './error-handler';
 import { bearerToken } from './middleware/auth';
 import { fromNodeServer } from './middleware/body-limit';
 import { languageOf, logAccess, requestIdFrom } from './middleware/request-context';
@@ -18,6 +20,28 @@ export type Fetch = (request: Request, ...rest: never[]) => Response | Promise<R
 
 /** A lane on Node's own request and response, in front of @hono/node-server's listener (`next`). */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/**
+ * The lanes on Node's own request answer after Node's request event, in promises nobody awaits: what
+ * they throw would be an unhandled rejection, the process's end. This answers it as the error handler
+ * would (logged, the 500 envelope), or ends the connection when the answer had begun.
+ */
+export function guardNodeLanes(front: NodeListener, log: Logger): NodeListener {
+  return (req, res) => {
+    const handled = front(req, res);
+    if (handled instanceof Promise) {
+      handled.catch((error: unknown) => {
+        const answer = errorAnswer(error, 'en', () => log);
+        if (res.headersSent) res.destroy();
+        else {
+          const requestId = requestIdFrom(req.headers['x-request-id'] as string | undefined);
+          writePreparedJson(res, requestId, answer.status, JSON.stringify(answer.body), answer.headers);
+        }
+      });
+    }
+    return handled;
+  };
+}
 
 /** The JSON media types the router's body validator accepts, spelled the common ways (a subset is enough). */
 const JSON_TYPES = new Set([

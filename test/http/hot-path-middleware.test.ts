@@ -6,6 +6,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app';
 import { createHttpServer } from '../../src/http/http-server';
+import { guardNodeLanes } from '../../src/http/lane-support';
 import { API_SECURITY_OPTIONS } from '../../src/http/middleware/security-headers';
 import { API_SECURITY_HEADERS } from '../../src/http/prepared-response';
 import { createLogger } from '../../src/logger';
@@ -222,6 +223,37 @@ describe('the cached read on Node’s own request', () => {
       expect(fetched).toBe(5);
     } finally {
       await new Promise((resolve) => counting.close(resolve));
+    }
+  });
+});
+
+describe('a lane on Node’s own request that throws', () => {
+  it('is answered with the error handler’s 500 envelope and the request id, and the server goes on', async () => {
+    let calls = 0;
+    const failing = createHttpServer({
+      fetch: shop.app.fetch,
+      nodeFront: (next) =>
+        guardNodeLanes(
+          async (req, res) => {
+            if (calls++ === 0) throw new Error('a lane bug');
+            return next(req, res);
+          },
+          createLogger({ logLevel: 'silent' }),
+        ),
+    });
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
+    const failingPort = (failing.address() as AddressInfo).port;
+    try {
+      const res = await sendOver(failingPort, 'GET', '/api/v1/coupons', {
+        headers: { 'x-request-id': 'lane-bug-1' },
+      });
+      expect(res.status).toBe(500);
+      expect(JSON.parse(res.body).error).toBe('INTERNAL');
+      expect(res.headers['x-request-id']).toBe('lane-bug-1');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect((await sendOver(failingPort, 'GET', '/api/v1/coupons')).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => failing.close(resolve));
     }
   });
 });
