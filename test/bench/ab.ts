@@ -16,8 +16,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { jwtTokens } from '../../src/auth/tokens';
+import { CHECKOUT_SERVER_ENV } from './scenarios/checkout';
 import { createCoupon } from './scenarios/coupon-rush';
 import { createBenchDatabase } from './support/bench-database';
+import { CheckoutStages, checkout } from './support/checkout';
 import { CpuMeter } from './support/cpu';
 import { createHttpClient, type HttpClient } from './support/http-client';
 import { deleteRedisKeys } from './support/redis-keys';
@@ -32,6 +34,7 @@ const USAGE = `npm run bench:ab -- --base <git ref or directory> [options]
 
   --base <ref|dir>     the other side: a git ref (checked out as a temporary worktree) or a tree
   --scenario <name>    placement (POST /orders, 1,000 products, default @8),
+                       checkout (place, pay by card, poll until PAID; counts PAID checkouts, @8),
                        product-reads (cached GET /products/{id}, 300 products, default @100) or
                        coupon-issue (POST /coupons/{id}/issue by 5,000 buyers of a 200-unit coupon,
                        then its prepared 409s and 429s, default @100)
@@ -45,6 +48,8 @@ const USAGE = `npm run bench:ab -- --base <git ref or directory> [options]
 
 interface Workload {
   concurrency: number;
+  /** Environment both shops need for this workload (as the scenario's own serverEnv). */
+  env?: Record<string, string>;
   /** Seeds what the load needs in one side's database; returns one unit of work (true: it counted). */
   prepare: (seed: Seeder, http: HttpClient) => Promise<(vu: number) => Promise<boolean>>;
 }
@@ -57,6 +62,17 @@ const WORKLOADS: Record<string, Workload> = {
       const products = await seed.products(1000, { stock: 1_000_000 });
       return async (vu) =>
         (await placeOrder(http, buyers[vu % buyers.length]!.token, pick(products))) === '201';
+    },
+  },
+  checkout: {
+    concurrency: 8,
+    env: CHECKOUT_SERVER_ENV,
+    prepare: async (seed, http) => {
+      const buyers = await seed.buyers(8);
+      const products = await seed.products(1000, { stock: 1_000_000 });
+      const stages = new CheckoutStages();
+      return async (vu) =>
+        (await checkout(http, buyers[vu % buyers.length]!.token, pick(products), stages)) === 'PAID';
     },
   },
   'coupon-issue': {
@@ -150,6 +166,7 @@ async function main() {
           JWT_SECRET: secret,
           LOG_LEVEL: 'warn',
           SEED_DEMO: 'false',
+          ...workload.env,
           ...extra,
         },
         logFile: join(REPO_ROOT, 'bench-results', `ab-${stamp}-${name}-server.log`),
