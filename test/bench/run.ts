@@ -253,18 +253,19 @@ async function measurePhase(
   meter: PhaseMeter,
   bench: BenchContext,
   label: string,
-  load: { concurrency: number; warmupMs?: number; units?: number },
+  load: { concurrency: number; warmupMs?: number; durationMs?: number; units?: number },
   run: Parameters<BenchContext['phase']>[2],
   serverPids: number[],
 ): Promise<Phase> {
   const warmupMs = load.warmupMs ?? bench.warmupMs;
-  const span = load.units ? `${load.units.toLocaleString('en-US')} units` : `${bench.durationMs / 1000} s`;
+  const durationMs = load.durationMs ?? bench.durationMs;
+  const span = load.units ? `${load.units.toLocaleString('en-US')} units` : `${durationMs / 1000} s`;
   note(`  ${label}: ${warmupMs / 1000} s warm-up + ${span}`);
   let close: (() => Promise<PhaseMeasurement>) | undefined;
   let measured: PhaseMeasurement | undefined;
   const result = await run({
     concurrency: load.concurrency,
-    durationMs: bench.durationMs,
+    durationMs,
     warmupMs,
     onMeasureStart: () => {
       close = meter.open(serverPids);

@@ -44,10 +44,11 @@ export interface BenchContext {
    * `serverPid` roots the process tree counted as "server": by default the shop's processes (idle
    * during a pg replay, which runs in the bench process), a raw-ceiling server's for its phase.
    * `units` only tells the progress note that the phase is a fixed workload (`maxUnits`), not a timed one.
+   * `durationMs`: a measured window other than `--duration` (a scenario alternating shorter phases).
    */
   phase: (
     label: string,
-    load: { concurrency: number; warmupMs?: number; units?: number },
+    load: { concurrency: number; warmupMs?: number; durationMs?: number; units?: number },
     run: (options: LoadOptions) => Promise<LoadResult>,
     options?: { serverPid?: number },
   ) => Promise<Phase>;
