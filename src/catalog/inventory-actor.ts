@@ -134,5 +134,10 @@ export async function reconcileInventory(ctx: AppContext, log: Logger) {
     log.error({ drift }, 'inventory drift: reserved differs from what pending orders hold');
   else log.debug('inventory reconciled: no drift');
   const gate = await reconcileStockGate(ctx, log);
-  return { drift: drift.length, gateSettled: gate.settled, gateRepaired: gate.repaired.length };
+  return {
+    drift: drift.length,
+    gateSettled: gate.settled,
+    gateRepaired: gate.repaired.length,
+    gateRebuilt: gate.rebuilt,
+  };
 }

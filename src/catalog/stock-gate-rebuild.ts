@@ -153,7 +153,7 @@ const STALE_TAKE_MS = 30_000;
 /**
  * Compares the gate with PostgreSQL and repairs it. First, takes whose command has ended (a receipt
  * exists) but were never settled (a crash between commit and settle) are settled from the receipt.
- * Then a product whose counter differs from `stock − reserved` while none of its units is in flight
+ * A product on sale whose counter Redis lost is built again (`rebuilt`). Then a product whose counter differs from `stock − reserved` while none of its units is in flight
  * and whose row did not change during the check is set to PostgreSQL's figure: a log line and the
  * `shop_stock_gate_drift_*` metrics report it.
  */
@@ -161,14 +161,24 @@ export async function reconcileStockGate(
   ctx: AppContext,
   log: Logger,
   now = Date.now(),
-): Promise<{ settled: number; repaired: StockGateDrift[] }> {
-  if (!ctx.config.stockGate) return { settled: 0, repaired: [] };
+): Promise<{ settled: number; repaired: StockGateDrift[]; rebuilt: number }> {
+  if (!ctx.config.stockGate) return { settled: 0, repaired: [], rebuilt: 0 };
   const settled = await settleEndedTakes(ctx, now - STALE_TAKE_MS);
   const keys = stockGateKeys(ctx);
   const repaired: StockGateDrift[] = [];
+  let rebuilt = 0;
   for (let after = FIRST; ; ) {
     const rows = await readAvailable(ctx, undefined, after);
     if (rows.length === 0) break;
+    // Counters Redis lost (a flush, a restart) come back here too, not only when an order asks for
+    // one: a product the sold-out memo keeps answering for may see no order that would rebuild it.
+    rebuilt += Number(
+      await installScript(
+        ctx.redis,
+        [keys.available, keys.takes],
+        ['missing', ...rows.flatMap((r) => [r.product_id, r.available])],
+      ),
+    );
     const seen = (await compareScript(
       ctx.redis,
       [keys.available, keys.takes],
@@ -183,7 +193,11 @@ export async function reconcileStockGate(
     log.warn({ drift: repaired }, 'stock gate drift: repaired from PostgreSQL');
     driftObserver(repaired);
   }
-  return { settled, repaired };
+  if (rebuilt > 0) {
+    soldOutMemo(ctx).forget();
+    log.warn({ products: rebuilt }, 'stock gate: counters missing from Redis rebuilt from PostgreSQL');
+  }
+  return { settled, repaired, rebuilt };
 }
 
 async function repairUnchanged(ctx: AppContext, before: AvailableRow[], seen: string[]) {

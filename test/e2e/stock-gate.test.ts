@@ -179,6 +179,23 @@ describe('the stock gate in front of PostgreSQL', () => {
     expect(await gateCounter(productId)).toBe(3);
   });
 
+  it('a flushed counter of a product that sold out before the flush comes back with the reconciliation', async () => {
+    // The sold-out memo answers this product's buyers without the gate, so no order rebuilds it.
+    const productId = await createProduct(shop, seller, { stock: 2 });
+    const [a, b, late, later] = await buyers(4);
+    expect((await place(a!, productId)).status).toBe(201);
+    expect((await place(b!, productId)).status).toBe(201);
+    expect((await place(late!, productId)).status).toBe(409); // the gate says sold out; the memo learns it
+    await redis.flushAll();
+    expect((await place(later!, productId)).status).toBe(409);
+    expect(await gateCounter(productId)).toBeNull();
+
+    const result = await reconcileStockGate(shop.ctx, pino({ level: 'silent' }));
+    expect(result.rebuilt).toBeGreaterThanOrEqual(1);
+    expect(await gateCounter(productId)).toBe(0);
+    expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 2, reserved: 2, available: 0 });
+  });
+
   it('a drift between the gate and PostgreSQL is repaired by the reconciliation, with a log line and a metric', async () => {
     const low = await createProduct(shop, seller, { stock: 10 });
     const high = await createProduct(shop, seller, { stock: 10 });
