@@ -80,25 +80,32 @@ export async function rebuildStockGate(
   options: { productIds?: readonly string[]; onlyMissing?: boolean } = {},
 ): Promise<number> {
   if (!ctx.config.stockGate) return 0;
-  const keys = stockGateKeys(ctx);
   const mode = options.onlyMissing ? 'missing' : 'all';
   let installed = 0;
   for (let after = FIRST; ; ) {
     const rows = await readAvailable(ctx, options.productIds, after);
-    if (rows.length > 0) {
-      installed += Number(
-        await installScript(
-          ctx.redis,
-          [keys.available, keys.takes],
-          [mode, ...rows.flatMap((r) => [r.product_id, r.available])],
-        ),
-      );
-    }
+    if (rows.length > 0) installed += await installCounters(ctx, mode, rows);
     if (options.productIds || rows.length < CHUNK) break;
     after = rows[rows.length - 1]!.product_id;
   }
   soldOutMemo(ctx).forget(options.productIds);
   return installed;
+}
+
+/** PostgreSQL's figures (less the takes in flight) as counters: all of them, or only those Redis lacks. */
+async function installCounters(
+  ctx: AppContext,
+  mode: 'all' | 'missing',
+  rows: AvailableRow[],
+): Promise<number> {
+  const keys = stockGateKeys(ctx);
+  return Number(
+    await installScript(
+      ctx.redis,
+      [keys.available, keys.takes],
+      [mode, ...rows.flatMap((r) => [r.product_id, r.available])],
+    ),
+  );
 }
 
 const missingInFlight = new Map<string, Promise<number>>();
@@ -153,9 +160,10 @@ const STALE_TAKE_MS = 30_000;
 /**
  * Compares the gate with PostgreSQL and repairs it. First, takes whose command has ended (a receipt
  * exists) but were never settled (a crash between commit and settle) are settled from the receipt.
- * A product on sale whose counter Redis lost is built again (`rebuilt`). Then a product whose counter differs from `stock − reserved` while none of its units is in flight
- * and whose row did not change during the check is set to PostgreSQL's figure: a log line and the
- * `shop_stock_gate_drift_*` metrics report it.
+ * A product on sale whose counter Redis lost is built again (`rebuilt`). Then a product whose counter
+ * differs from `stock − reserved` while none of its units is in flight and whose row did not change
+ * during the check is set to PostgreSQL's figure: a log line and the `shop_stock_gate_drift_*` metrics
+ * report it.
  */
 export async function reconcileStockGate(
   ctx: AppContext,
@@ -172,13 +180,7 @@ export async function reconcileStockGate(
     if (rows.length === 0) break;
     // Counters Redis lost (a flush, a restart) come back here too, not only when an order asks for
     // one: a product the sold-out memo keeps answering for may see no order that would rebuild it.
-    rebuilt += Number(
-      await installScript(
-        ctx.redis,
-        [keys.available, keys.takes],
-        ['missing', ...rows.flatMap((r) => [r.product_id, r.available])],
-      ),
-    );
+    rebuilt += await installCounters(ctx, 'missing', rows);
     const seen = (await compareScript(
       ctx.redis,
       [keys.available, keys.takes],

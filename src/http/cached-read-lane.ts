@@ -6,8 +6,9 @@ import {
   type Fetch,
   LaneAnswers,
   laneRequest,
-  laneRequestOf,
   type NodeListener,
+  nodeLaneRequest,
+  nodeRequestHasNoBody,
   pathWithoutQuery,
 } from './lane-support';
 
@@ -53,7 +54,7 @@ export function withCachedReadLane<F extends Fetch>(ctx: AppContext, metrics: Me
     return cachedProductJsonIfFresh(ctx, productId).then((json) => {
       if (json === undefined) return fetch(request, ...rest);
       const req = laneRequest(request, PRODUCT_PATH + productId, undefined, started);
-      return answers.answer(req, 200, `{"data":${json}}`);
+      return answers.answer(req, { status: 200, body: `{"data":${json}}` });
     });
   };
   return lane as F;
@@ -68,20 +69,15 @@ export function withCachedReadLane<F extends Fetch>(ctx: AppContext, metrics: Me
 export function withNodeCachedReadLane(ctx: AppContext, metrics: Metrics, next: NodeListener): NodeListener {
   const answers = new LaneAnswers(ctx, metrics, 'GET', PRODUCT_ROUTE, true);
   return (req, res) => {
-    const headers = req.headers;
     const productId =
-      req.method === 'GET' &&
-      headers.authorization === undefined &&
-      headers['content-length'] === undefined &&
-      headers['transfer-encoding'] === undefined
+      req.method === 'GET' && req.headers.authorization === undefined && nodeRequestHasNoBody(req)
         ? productIdOfPath(req.url ?? '')
         : undefined;
     if (productId === undefined) return next(req, res);
     const started = performance.now();
     return cachedProductJsonIfFresh(ctx, productId).then((json) => {
       if (json === undefined) return next(req, res);
-      const id = headers['x-request-id'] as string | undefined;
-      const lane = laneRequestOf(id, null, PRODUCT_PATH + productId, undefined, started);
+      const lane = nodeLaneRequest(req, PRODUCT_PATH + productId, undefined, started);
       answers.write(res, lane, { status: 200, body: `{"data":${json}}` });
     });
   };

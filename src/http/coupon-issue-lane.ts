@@ -11,9 +11,10 @@ import {
   type LaneRequest,
   laneMayAnswer,
   laneRequest,
-  laneRequestOf,
   laneUser,
   type NodeListener,
+  nodeLaneRequest,
+  nodeRequestHasNoBody,
   pathWithoutQuery,
 } from './lane-support';
 import { idParam } from './schemas/common';
@@ -62,7 +63,7 @@ export function withCouponIssueLane<F extends Fetch>(
     const user = await laneUser(ctx, request.headers.get('authorization'));
     if (user?.role !== 'BUYER') return fetch(request, ...rest);
     const req = laneRequest(request, issuePathOf(couponId), user, started);
-    return lane.answers.answer(req, ...answerArgs(await lane.issue(req, couponId)));
+    return lane.answers.answer(req, await lane.issue(req, couponId));
   };
   return ((request: Request, ...rest: never[]) => {
     const couponId = issuedCouponId(request);
@@ -80,26 +81,14 @@ export function withNodeCouponIssueLane(ctx: AppContext, metrics: Metrics, next:
   const lane = couponIssueLane(ctx, metrics);
   const issueIfBuyer = async (req: IncomingMessage, res: ServerResponse, couponId: string) => {
     const started = performance.now();
-    const headers = req.headers;
-    const user = await laneUser(ctx, headers.authorization);
+    const user = await laneUser(ctx, req.headers.authorization);
     if (user?.role !== 'BUYER') return next(req, res);
-    const requestId = headers['x-request-id'] as string | undefined;
-    const laneReq = laneRequestOf(
-      requestId,
-      headers['accept-language'],
-      issuePathOf(couponId),
-      user,
-      started,
-    );
+    const laneReq = nodeLaneRequest(req, issuePathOf(couponId), user, started);
     lane.answers.write(res, laneReq, await lane.issue(laneReq, couponId));
   };
   return (req, res) => {
-    const headers = req.headers;
     const couponId =
-      req.method === 'POST' &&
-      headers.authorization !== undefined &&
-      (headers['content-length'] === undefined || headers['content-length'] === '0') &&
-      headers['transfer-encoding'] === undefined
+      req.method === 'POST' && req.headers.authorization !== undefined && nodeRequestHasNoBody(req)
         ? couponIdOfPath(req.url ?? '')
         : undefined;
     if (couponId === undefined) return next(req, res);
@@ -123,5 +112,3 @@ function couponIssueLane(ctx: AppContext, metrics: Metrics) {
   };
   return { answers, issue };
 }
-
-const answerArgs = (a: LaneAnswer) => [a.status, a.body, a.headers] as const;

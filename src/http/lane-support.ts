@@ -34,7 +34,7 @@ export function guardNodeLanes(front: NodeListener, log: Logger): NodeListener {
         const answer = errorAnswer(error, 'en', () => log);
         if (res.headersSent) res.destroy();
         else {
-          const requestId = requestIdFrom(req.headers['x-request-id'] as string | undefined);
+          const requestId = requestIdFrom(headerOf(req, 'x-request-id'));
           writePreparedJson(res, requestId, answer.status, JSON.stringify(answer.body), answer.headers);
         }
       });
@@ -126,7 +126,7 @@ export function laneRequest<User extends AuthUser | undefined>(
 }
 
 /** laneRequest from the header values themselves (a lane on Node's own request reads them there). */
-export function laneRequestOf<User extends AuthUser | undefined>(
+function laneRequestOf<User extends AuthUser | undefined>(
   requestId: string | null | undefined,
   acceptLanguage: string | null | undefined,
   path: string,
@@ -141,6 +141,29 @@ export function laneRequestOf<User extends AuthUser | undefined>(
     user,
   };
 }
+
+/** laneRequest of Node's own request (the lanes in front of @hono/node-server). */
+export function nodeLaneRequest<User extends AuthUser | undefined>(
+  req: IncomingMessage,
+  path: string,
+  user: User,
+  started: number,
+): LaneRequest<User> {
+  const headers = req.headers;
+  return laneRequestOf(headerOf(req, 'x-request-id'), headers['accept-language'], path, user, started);
+}
+
+/** Whether Node's request carries no body a lane would have to count or read (no length, or 0; not chunked). */
+export function nodeRequestHasNoBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined;
+}
+
+/** One header of Node's request as a string (repeats of a header Node does not join come as a list). */
+const headerOf = (req: IncomingMessage, name: string): string | undefined => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+};
 
 /** A lane's answer before it is written: a web Response (app.fetch) or Node's own response. */
 export interface LaneAnswer {
@@ -169,14 +192,9 @@ export class LaneAnswers {
     private readonly hot: boolean,
   ) {}
 
-  answer(
-    req: LaneRequest<AuthUser | undefined>,
-    status: number,
-    body: string,
-    headers?: Record<string, string>,
-  ): Response {
-    const res = preparedJsonResponse(req.requestId, status, body, headers);
-    this.record(req, status);
+  answer(req: LaneRequest<AuthUser | undefined>, answer: LaneAnswer): Response {
+    const res = preparedJsonResponse(req.requestId, answer.status, answer.body, answer.headers);
+    this.record(req, answer.status);
     return res;
   }
 

@@ -92,7 +92,7 @@ export function withSoldOutOrderLane<F extends Fetch>(
     if (!known) return fetch(withBodyAgain(request, body), ...rest);
     const req = laneRequest(request, ORDERS_PATH, user, started);
     const refusal = refusalJson('OUT_OF_STOCK', req.lang, known.details);
-    return answers.answer(req, refusal.status, refusal.body);
+    return answers.answer(req, refusal);
   };
 
   const lane = (request: Request, ...rest: never[]) => {

@@ -10,6 +10,7 @@ import { guardNodeLanes } from '../../src/http/lane-support';
 import { API_SECURITY_OPTIONS } from '../../src/http/middleware/security-headers';
 import { API_SECURITY_HEADERS } from '../../src/http/prepared-response';
 import { createLogger } from '../../src/logger';
+import { createProduct } from '../support/catalog';
 import { createBuyers, createCoupon } from '../support/coupons';
 import { type SendOptions, send as sendOver } from '../support/lanes';
 import { createTestShop, type TestShop } from '../support/test-shop';
@@ -190,11 +191,7 @@ describe.each([
 describe('the cached read on Node’s own request', () => {
   it('answers a hit without handing the request to the app’s fetch; a miss, a token, a body or a query go on to it', async () => {
     const seller = await shop.createUser('SELLER');
-    const created = await shop.request('POST', '/api/v1/products', {
-      token: seller.token,
-      body: { name: 'Node lane', price: 700, category: 'c', initialStock: 3 },
-    });
-    const path = `/api/v1/products/${created.body.data.id}`;
+    const path = `/api/v1/products/${await createProduct(shop, seller, { stock: 3 })}`;
     let fetched = 0;
     const counting = createHttpServer({
       fetch: (request, ...rest) => {
