@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { transition } from 'xstate';
-import { type OrderEvent, orderMachine } from '../../machines/order.machine';
+import type { OrderEvent } from '../../machines/order.machine';
 import { rejectionFor, statusOf } from '../../machines/order-snapshot';
+import { orderStep } from '../../machines/order-steps';
 import { db } from '../db/database';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
@@ -87,7 +87,7 @@ async function commandExistingOrder(
   }
   const event = eventFor(message, order, now.getTime());
   if (!order.snapshot.can(event)) throw new DomainError(rejectionFor(order.snapshot, event));
-  const [next, actions] = transition(orderMachine, order.snapshot, event);
+  const [next, actions] = orderStep(order.snapshot, event);
   return commitStep(em, {
     now,
     order,
@@ -116,7 +116,7 @@ export async function notifyOrder(
   if (!order) return 'ignored';
   const machineEvent = { ...event, at: now.getTime() } as OrderEvent;
   if (!order.snapshot.can(machineEvent)) return 'ignored';
-  const [next, actions] = transition(orderMachine, order.snapshot, machineEvent);
+  const [next, actions] = orderStep(order.snapshot, machineEvent);
   return commitStep(em, {
     now,
     order,

@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { initialTransition } from 'xstate';
-import { orderMachine } from '../../machines/order.machine';
+import { initialOrderStep } from '../../machines/order-steps';
 import { readCartLines, removeCartLines } from '../cart/cart-lines';
 import type { Config } from '../config';
 import { quoteCoupon } from '../coupons/coupon-quote';
@@ -90,7 +89,7 @@ export function placementStep(
   const discount = p.coupon?.discount ?? 0;
   const orderId = uuidv7();
   const total = subtotal - discount;
-  const [snapshot, actions] = initialTransition(orderMachine, {
+  const [snapshot, actions] = initialOrderStep({
     orderId,
     userId: command.userId,
     total,

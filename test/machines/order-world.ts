@@ -102,8 +102,10 @@ export class OrderWorld {
   readonly ignoredAnswers: string[] = [];
   private ids = 0;
 
-  constructor() {
+  /** `onSnapshot` sees every snapshot the order reaches (the first included), before it moves on. */
+  constructor(private readonly onSnapshot: (snapshot: OrderSnapshot) => void = () => {}) {
     const [snapshot, actions] = initialTransition(orderMachine, ORDER_INPUT);
+    onSnapshot(snapshot);
     this.snapshot = snapshot;
     this.statuses.push(leafOf(snapshot).split('.')[0]!);
     this.carryOut(snapshot, snapshot, { type: 'PLACE', at: this.now } as unknown as OrderEvent, actions);
@@ -188,6 +190,7 @@ export class OrderWorld {
     const before = this.snapshot;
     const [next, actions] = transition(orderMachine, before, event as OrderEvent);
     this.snapshot = next;
+    this.onSnapshot(next);
     const status = leafOf(next).split('.')[0]!;
     if (status !== this.statuses.at(-1)) this.statuses.push(status);
     this.carryOut(before, next, event, actions);
