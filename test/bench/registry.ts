@@ -1,7 +1,7 @@
 import type { Scenario } from './scenario';
 import { checkout, checkoutStream } from './scenarios/checkout';
 import { couponRush } from './scenarios/coupon-rush';
-import { flashSale } from './scenarios/flash-sale';
+import { flashSale, flashSaleAt100 } from './scenarios/flash-sale';
 import { outboxLag } from './scenarios/outbox-lag';
 import { placement, placementAt100 } from './scenarios/placement';
 import { productReads } from './scenarios/product-reads';
@@ -16,6 +16,7 @@ export const SCENARIOS: Scenario[] = [
   placement,
   placementAt100,
   flashSale,
+  flashSaleAt100,
   productReads,
   checkout,
   checkoutStream,
