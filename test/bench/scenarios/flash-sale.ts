@@ -14,9 +14,9 @@ const MIN_FLASH_STOCK = 100;
 const ENDLESS_STOCK = 1_000_000_000;
 /**
  * pg connections of the raw replays at most. One hot row serialises its transactions on the row lock:
- * beyond a few clients they only queue, and the rate falls (on one run: 929 tx/s @8, 758 @32), so a
- * crowd of buyers is compared with the ceiling at 8 clients — and 100 connections would exceed
- * PostgreSQL's max_connections beside the shop's own.
+ * beyond a few clients they only queue, and the rate falls (pgbench on one hot row, 8 and 32 clients
+ * alternating: 2,185 and 1,456 tx/s @8, 1,429 and 1,147 @32), so a crowd of buyers is compared with
+ * the ceiling at 8 clients — and 100 connections would exceed max_connections beside the shop's own.
  */
 const RAW_MAX_CLIENTS = 8;
 
