@@ -27,7 +27,9 @@ export function ormConfig({ clientUrl, poolSize, debug = false }: OrmSettings): 
       silent: true,
     },
     pool: { min: 0, max: poolSize, idleTimeoutMillis: 30_000 },
-    driverOptions: { connectionTimeoutMillis: 5000, onPoolCreated: preparePool },
+    // MikroORM builds pg's options from the URL's host, port, user, password and path only; pg reads
+    // the whole URL, so its parameters (sslmode, host=/a/socket/dir, application_name…) take effect.
+    driverOptions: { connectionString: clientUrl, connectionTimeoutMillis: 5000, onPoolCreated: preparePool },
     // Entities are read-your-writes within one fork; nothing implicit is loaded behind a query.
     forceUtcTimezone: true,
     debug,
