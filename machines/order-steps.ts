@@ -11,7 +11,7 @@ type OrderActorScope = Parameters<typeof orderMachine.transition>[2];
  * out, nothing run — at a fraction of their cost. Those helpers build a throwaway actor and actor
  * system on every call, and that actor's constructor computes an initial snapshot *without input*,
  * so the order's context factory throws a TypeError whose stack is built and dropped: ≈ 100 µs per
- * step on the project's machine, against ≈ 15–20 µs through the one inert scope below. Sharing it is
+ * step on the project's machine, against ≈ 15–25 µs through the one inert scope below. Sharing it is
  * safe because the order machine spawns and invokes nothing (nothing registers in the scope's
  * system) and a step is synchronous (each sets its own action collector before it runs).
  * test/machines/order-steps.test.ts holds the two ways equal over random histories.
