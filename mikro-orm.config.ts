@@ -1,6 +1,7 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
+import { parse } from 'pg-connection-string';
 import { migrations } from './src/db/migrations';
 import { releaseClientsThatDie } from './src/db/pool-guard';
 import { nameRegisteredStatements } from './src/db/prepared-statements';
@@ -27,14 +28,23 @@ export function ormConfig({ clientUrl, poolSize, debug = false }: OrmSettings): 
       silent: true,
     },
     pool: { min: 0, max: poolSize, idleTimeoutMillis: 30_000 },
-    // MikroORM builds pg's options from the URL's host, port, user, password and path only; pg reads
-    // the whole URL, so its parameters (sslmode, host=/a/socket/dir, application_name…) take effect.
-    driverOptions: { connectionString: clientUrl, connectionTimeoutMillis: 5000, onPoolCreated: preparePool },
+    driverOptions: { ...urlParameters(clientUrl), connectionTimeoutMillis: 5000, onPoolCreated: preparePool },
     // Entities are read-your-writes within one fork; nothing implicit is loaded behind a query.
     forceUtcTimezone: true,
     debug,
     allowGlobalContext: false,
   });
+}
+
+/**
+ * The URL as pg reads it — its parameters too (`sslmode` as `ssl`, `host=/a/socket/dir`,
+ * `application_name`, `options`…), which MikroORM drops: it builds pg's options from the URL's host,
+ * port, user, password and path only. Not the database: MikroORM names it, and names the server's
+ * maintenance database instead when it connects to create ours.
+ */
+function urlParameters(clientUrl: string): Record<string, unknown> {
+  const { database: _database, ...parameters } = parse(clientUrl);
+  return Object.fromEntries(Object.entries(parameters).filter(([, value]) => value !== undefined));
 }
 
 function preparePool(pool: Pool): void {
