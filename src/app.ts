@@ -34,7 +34,7 @@ import { popularProductRoutes } from './http/routes/popular-products.routes';
 import { productRoutes } from './http/routes/products.routes';
 import { refundRoutes } from './http/routes/refunds.routes';
 import { reviewRoutes } from './http/routes/reviews.routes';
-import { withSoldOutOrderLane } from './http/sold-out-order-lane';
+import { withNodeSoldOutOrderLane, withSoldOutOrderLane } from './http/sold-out-order-lane';
 import { BULL_BOARD_PATH, bullBoardRoutes } from './http/ui/bull-board';
 import { machinePageRoutes } from './http/ui/machine-page';
 import { createMetrics } from './observability/metrics';
@@ -113,21 +113,34 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   // request goes through the router, so each gets its HTTP span; with CORS configured, every API
   // answer carries the CORS middleware's headers (Vary, Expose-Headers), which only the router adds.
   const lanes = !tracing && options.lanes !== false && ctx.config.corsOrigins.length === 0;
+  const routed = app.fetch;
   if (lanes) {
-    const routed = app.fetch;
     const couponLane = withCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, routed);
     const soldOutLane = withSoldOutOrderLane(ctx, metrics, MAX_BODY_BYTES, couponLane);
     app.fetch = withCachedReadLane(ctx, metrics, soldOutLane);
   }
-  /** What server.ts puts in front of @hono/node-server's listener: the hot lanes on Node's own objects. */
+  /**
+   * What server.ts puts in front of @hono/node-server's listener: the hot lanes on Node's own objects.
+   * Every web lane has its Node twin there, so the listener behind them serves `routedFetch`, the
+   * router alone (a request a Node lane handed on is not looked at twice).
+   */
   const nodeFront = (listener: NodeListener): NodeListener =>
     lanes
       ? guardNodeLanes(
-          withNodeCachedReadLane(ctx, metrics, withNodeCouponIssueLane(ctx, metrics, listener)),
+          withNodeCachedReadLane(
+            ctx,
+            metrics,
+            withNodeSoldOutOrderLane(
+              ctx,
+              metrics,
+              MAX_BODY_BYTES,
+              withNodeCouponIssueLane(ctx, metrics, listener),
+            ),
+          ),
           ctx.log,
         )
       : listener;
-  return Object.assign(app, { nodeFront });
+  return Object.assign(app, { nodeFront, routedFetch: routed });
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -7,6 +7,8 @@ export interface ServableApp {
   fetch: Fetch;
   /** The app's lanes on Node's own request, in front of @hono/node-server's listener. */
   nodeFront: (listener: NodeListener) => NodeListener;
+  /** What the listener behind nodeFront serves (the router without the web lanes); `fetch` when absent. */
+  routedFetch?: Fetch;
 }
 
 /**
@@ -14,6 +16,8 @@ export interface ServableApp {
  * the lanes that answer on Node's own request and response.
  */
 export function createHttpServer(app: ServableApp): Server {
-  const listener = getRequestListener(app.fetch as never, { hostname: '0.0.0.0' }) as NodeListener;
+  const listener = getRequestListener((app.routedFetch ?? app.fetch) as never, {
+    hostname: '0.0.0.0',
+  }) as NodeListener;
   return createServer(app.nodeFront(listener));
 }

@@ -79,7 +79,10 @@ export function laneMayAnswer(
 
 /** A JSON body the router's validator would read as JSON (anything else is the router's to refuse). */
 export const hasJsonContentType = (headers: Headers): boolean =>
-  JSON_TYPES.has(headers.get('content-type') ?? '');
+  isJsonContentType(headers.get('content-type'));
+
+/** hasJsonContentType of one Content-Type value (as Node's request holds it). */
+export const isJsonContentType = (value: string | null | undefined): boolean => JSON_TYPES.has(value ?? '');
 
 /**
  * The user the bearer token speaks for (the token checker's per-process caches; a user new to the
@@ -157,6 +160,43 @@ export function nodeLaneRequest<User extends AuthUser | undefined>(
 export function nodeRequestHasNoBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return (length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined;
+}
+
+/**
+ * Whether Node's request has a body a lane may read whole: a Content-Length within the limit (the
+ * parser then delivers exactly that many bytes), not chunked. Anything else the router's body limit judges.
+ */
+export function nodeBodyWithin(req: IncomingMessage, maxBodyBytes: number): boolean {
+  const length = req.headers['content-length'];
+  return (
+    length !== undefined &&
+    req.headers['transfer-encoding'] === undefined &&
+    /^\d+$/.test(length) &&
+    Number(length) <= maxBodyBytes
+  );
+}
+
+/**
+ * The whole body of Node's request (nodeBodyWithin vouches for its size), or undefined when the client
+ * went away before sending it.
+ */
+export function readNodeBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    // Either comes before 'end' only when the request was cut off (after it, the promise has settled).
+    req.once('error', () => resolve(undefined));
+    req.once('close', () => resolve(undefined));
+  });
+}
+
+/**
+ * Node's request handed on after a lane read its body: @hono/node-server gives the router's Request a
+ * `rawBody` Buffer as its body (the stream it would otherwise read has been consumed).
+ */
+export function withRawBody(req: IncomingMessage, body: Buffer): IncomingMessage {
+  return Object.assign(req, { rawBody: body });
 }
 
 /** One header of Node's request as a string (repeats of a header Node does not join come as a list). */

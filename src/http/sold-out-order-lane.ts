@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from '@hono/zod-openapi';
 import { soldOutMemo } from '../catalog/sold-out-memo';
 import type { AppContext } from '../context';
@@ -7,12 +8,18 @@ import { refusalJson } from './command-response';
 import {
   type Fetch,
   hasJsonContentType,
+  isJsonContentType,
   LaneAnswers,
   laneMayAnswer,
   laneRequest,
   laneUser,
+  type NodeListener,
+  nodeBodyWithin,
+  nodeLaneRequest,
   pathWithoutQuery,
+  readNodeBody,
   withBodyAgain,
+  withRawBody,
 } from './lane-support';
 import { PlaceOrderBody } from './schemas/order.schemas';
 
@@ -29,7 +36,7 @@ type ExplicitItems = NonNullable<z.infer<typeof PlaceOrderBody>['items']>;
  * sale's buyers send the same few bodies, so the items of the last ones read are kept by their text
  * (frozen: knownSoldOut only reads them) and the JSON parse and the route's schema run once per body.
  */
-function explicitItemsOf(): (body: ArrayBuffer) => ExplicitItems | undefined {
+function explicitItemsOf(): (body: ArrayBuffer | Uint8Array) => ExplicitItems | undefined {
   const read = new Map<string, ExplicitItems | undefined>();
   return (body) => {
     const text = utf8.decode(body);
@@ -109,4 +116,53 @@ export function withSoldOutOrderLane<F extends Fetch>(
     return answerIfSoldOut(request, rest);
   };
   return lane as F;
+}
+
+/**
+ * The same lane on Node's own request (server.ts, in front of @hono/node-server's listener): no web
+ * Request or Response is built for a refusal it answers. It reads the body itself (a Content-Length
+ * within the limit, not chunked) and hands a request that is not its own on with that body as
+ * `rawBody`, which @hono/node-server makes the router's Request body. What the web lane hands on, so
+ * does this one.
+ */
+export function withNodeSoldOutOrderLane(
+  ctx: AppContext,
+  metrics: Metrics,
+  maxBodyBytes: number,
+  next: NodeListener,
+): NodeListener {
+  if (!ctx.config.stockGate) return next;
+  const memo = soldOutMemo(ctx);
+  const answers = new LaneAnswers(ctx, metrics, 'POST', ORDERS_ROUTE, false);
+  const explicitItems = explicitItemsOf();
+
+  const answerIfSoldOut = async (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const user = await laneUser(ctx, req.headers.authorization);
+    if (!user) return next(req, res);
+    const body = await readNodeBody(req);
+    // Cut off mid-body: nobody is left to answer, and the router would only read the same stump.
+    if (body === undefined) return void res.destroy();
+    const items = explicitItems(body);
+    const known = items && knownSoldOut(ctx, items, undefined);
+    if (!known) return next(withRawBody(req, body), res);
+    const laneReq = nodeLaneRequest(req, ORDERS_PATH, user, started);
+    answers.write(res, laneReq, refusalJson('OUT_OF_STOCK', laneReq.lang, known.details));
+  };
+
+  return (req, res) => {
+    const headers = req.headers;
+    if (
+      req.method !== 'POST' ||
+      req.url !== ORDERS_PATH ||
+      !memo.knowsAny(Date.now()) ||
+      headers.authorization === undefined ||
+      headers['idempotency-key'] !== undefined ||
+      !isJsonContentType(headers['content-type']) ||
+      !nodeBodyWithin(req, maxBodyBytes)
+    ) {
+      return next(req, res);
+    }
+    return answerIfSoldOut(req, res);
+  };
 }

@@ -37,7 +37,9 @@ const USAGE = `npm run bench:ab -- --base <git ref or directory> [options]
                        checkout (place, pay by card, poll until PAID; counts PAID checkouts, @8),
                        product-reads (cached GET /products/{id}, 300 products, default @100) or
                        coupon-issue (POST /coupons/{id}/issue by 5,000 buyers of a 200-unit coupon,
-                       then its prepared 409s and 429s, default @100)
+                       then its prepared 409s and 429s, default @100) or
+                       sold-out (POST /orders of a product with no stock: the flash sale's
+                       409 OUT_OF_STOCK after the sell-out, default @8)
   --slices <n>         measured slices per side (default 10), alternating ABBA
   --slice-s <s>        seconds per slice (default 3)
   --concurrency <n>    virtual users (default: the scenario's)
@@ -90,6 +92,16 @@ const WORKLOADS: Record<string, Workload> = {
         });
         return res.status === 201 || res.status === 409 || res.status === 429;
       };
+    },
+  },
+  'sold-out': {
+    concurrency: 8,
+    prepare: async (seed, http) => {
+      const buyers = await seed.buyers(8);
+      const [productId] = await seed.products(1, { stock: 0 });
+      // Every answer is the 409 of a sold-out product (the lane's, or the router's when its memo lapsed).
+      return async (vu) =>
+        (await placeOrder(http, buyers[vu % buyers.length]!.token, productId!)) === '409';
     },
   },
   'product-reads': {
