@@ -134,7 +134,7 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
               ctx,
               metrics,
               MAX_BODY_BYTES,
-              withNodeCouponIssueLane(ctx, metrics, listener),
+              withNodeCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, listener),
             ),
           ),
           ctx.log,

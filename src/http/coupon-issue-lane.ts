@@ -13,6 +13,7 @@ import {
   laneRequest,
   laneUser,
   type NodeListener,
+  nodeBodyWithin,
   nodeLaneRequest,
   nodeRequestHasNoBody,
   pathWithoutQuery,
@@ -74,10 +75,16 @@ export function withCouponIssueLane<F extends Fetch>(
 
 /**
  * The same lane on Node's own request (server.ts, in front of @hono/node-server's listener): no web
- * Request or Response is built for an issue it answers. A request with a body (or a length other
- * than 0) goes to `next`, as does everything the web lane hands on.
+ * Request or Response is built for an issue it answers. Like the route, it never reads a body; one of
+ * known length within the limit Node's server discards after the answer, anything else (chunked, over
+ * the limit) goes to `next` for the body limit to judge, as does everything the web lane hands on.
  */
-export function withNodeCouponIssueLane(ctx: AppContext, metrics: Metrics, next: NodeListener): NodeListener {
+export function withNodeCouponIssueLane(
+  ctx: AppContext,
+  metrics: Metrics,
+  maxBodyBytes: number,
+  next: NodeListener,
+): NodeListener {
   const lane = couponIssueLane(ctx, metrics);
   const issueIfBuyer = async (req: IncomingMessage, res: ServerResponse, couponId: string) => {
     const started = performance.now();
@@ -88,7 +95,9 @@ export function withNodeCouponIssueLane(ctx: AppContext, metrics: Metrics, next:
   };
   return (req, res) => {
     const couponId =
-      req.method === 'POST' && req.headers.authorization !== undefined && nodeRequestHasNoBody(req)
+      req.method === 'POST' &&
+      req.headers.authorization !== undefined &&
+      (nodeRequestHasNoBody(req) || nodeBodyWithin(req, maxBodyBytes))
         ? couponIdOfPath(req.url ?? '')
         : undefined;
     if (couponId === undefined) return next(req, res);

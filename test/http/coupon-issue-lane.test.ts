@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_BODY_BYTES } from '../../src/app';
 import { withCouponIssueLane, withNodeCouponIssueLane } from '../../src/http/coupon-issue-lane';
 import { createBuyers, createCoupon, gateOf, storedIssuance } from '../support/coupons';
 import {
@@ -6,6 +7,7 @@ import {
   expectSameAnswer,
   histogramCount,
   type LaneBench,
+  type NodeLane,
   type SendOptions,
   send,
   startLaneBench,
@@ -42,10 +44,13 @@ async function both(laneOptions: SendOptions, routerOptions: SendOptions, path: 
   return { lane, router, handedOn };
 }
 
+const nodeLane: NodeLane = (ctx, metrics, next) =>
+  withNodeCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, next);
+
 // The same tests for the lane on the web Request (app.fetch) and on Node's own request (npm start's server).
 describe.each([
   ['on the web Request', withCouponIssueLane],
-  ['on Node’s own request', { node: withNodeCouponIssueLane }],
+  ['on Node’s own request', { node: nodeLane }],
 ] as const)('the coupon issue lane %s', (_, lane) => {
   beforeAll(async () => {
     bench = await startLaneBench(shop, lane);
@@ -148,6 +153,23 @@ describe.each([
       }
       expect((await storedIssuance(shop, coupon.id)).userIds).toEqual([]);
     });
+  });
+
+  it('a small body, which the route ignores: the lane answers it; a chunked one goes to the router', async () => {
+    const coupon = await createCoupon(shop, seller, { totalQuantity: 10 });
+    const [first, second] = await createBuyers(shop, 2);
+    const withBody = { ...asUser(first!), body: '{}' };
+    const before = bench.routed();
+    const lane = await send(bench.lanePort, 'POST', issuePath(coupon.id), withBody);
+    expect(bench.routed() - before).toBe(0);
+    expect(lane.status).toBe(201);
+    const router = await send(bench.routerPort, 'POST', issuePath(coupon.id), withBody);
+    expect(router.status).toBe(409); // the same buyer again: ALREADY_ISSUED, as the lane would say
+    const chunked = { ...asUser(second!), body: '{}', chunked: true };
+    const streamed = await send(bench.lanePort, 'POST', issuePath(coupon.id), chunked);
+    expect(bench.routed() - before).toBe(1);
+    expect(streamed.status).toBe(201);
+    expect((await storedIssuance(shop, coupon.id)).userIds.sort()).toEqual([first!.id, second!.id].sort());
   });
 
   describe('a rush through the lane', () => {
