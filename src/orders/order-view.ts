@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { RawBuilder } from 'kysely';
 import type { OrderStatus } from '../../machines/order.machine';
 import {
   allowedActions,
@@ -105,13 +106,13 @@ function render(
  * statement for any number of orders, sent as a named prepared statement (a GET /orders/{id} poll
  * runs it).
  */
-export async function loadOrderViews(
-  em: EntityManager,
-  ids: string[],
-  now = Date.now(),
-): Promise<OrderView[]> {
-  if (ids.length === 0) return [];
-  const rows = await query<OrderRow & { items: OrderItemView[] }>(
+/**
+ * The rows of the orders `where` picks, with their items and payment: one statement. Named, so each
+ * connection plans it once: a lookup of one order (`o.id = $1`) keeps its generic plan, where the
+ * array form was planned afresh on every poll (≈ 0.3 ms of PostgreSQL's CPU, twice its execution).
+ */
+function orderViewRows(em: EntityManager, where: RawBuilder<unknown>) {
+  return query<OrderRow & { items: OrderItemView[] }>(
     em,
     preparedStatement(sql`select o.id, o.order_no, o.user_id, o.status, o.state, o.snapshot, o.machine_version,
                o.subtotal, o.discount, o.total, o.refunded_amount, o.user_coupon_id, o.coupon_code,
@@ -126,20 +127,27 @@ export async function loadOrderViews(
                                             'lineTotal', i.line_total)
                           order by i.name, i.id) as items
           from order_items i where i.order_id = o.id) lines on true
-        where o.id = any(${ids}::uuid[])`),
+        where ${where}`),
   );
-  const byId = new Map(
-    rows.map((r) => {
-      const snapshot = restoreOrderSnapshot({ snapshot: r.snapshot, machineVersion: r.machine_version });
-      return [r.id, render(r, r.items, snapshot, now)];
-    }),
-  );
+}
+
+const viewOfRow = (r: OrderRow & { items: OrderItemView[] }, now: number): OrderView =>
+  render(r, r.items, restoreOrderSnapshot({ snapshot: r.snapshot, machineVersion: r.machine_version }), now);
+
+export async function loadOrderViews(
+  em: EntityManager,
+  ids: string[],
+  now = Date.now(),
+): Promise<OrderView[]> {
+  if (ids.length === 0) return [];
+  const rows = await orderViewRows(em, sql`o.id = any(${ids}::uuid[])`);
+  const byId = new Map(rows.map((r) => [r.id, viewOfRow(r, now)]));
   return ids.map((id) => byId.get(id)).filter((v): v is OrderView => v !== undefined);
 }
 
 export async function loadOrderView(em: EntityManager, id: string): Promise<OrderView | undefined> {
-  const [view] = await loadOrderViews(em, [id]);
-  return view;
+  const [row] = await orderViewRows(em, sql`o.id = ${id}::uuid`);
+  return row && viewOfRow(row, Date.now());
 }
 
 /** The view of an order just placed, from what its step holds in memory (no read after commit). */
