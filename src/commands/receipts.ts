@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { db } from '../db/database';
+import type { Row } from '../db/database';
 import type { CommandStatus } from '../db/schema/command.entity';
-import { run, sql } from '../db/sql';
+import { preparedStatement, query, run, sql } from '../db/sql';
 import type { DomainOutcome } from './outcome';
 
 export interface Receipt {
@@ -42,23 +42,28 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+type ReceiptRow = Row<
+  'commands',
+  | 'id'
+  | 'user_id'
+  | 'type'
+  | 'status'
+  | 'http_status'
+  | 'request_hash'
+  | 'resource_type'
+  | 'resource_id'
+  | 'result'
+  | 'error'
+>;
+
+/** A command's receipt. Named: a keyed command and each poll of a receipt read it (one plan per connection). */
 export async function findReceipt(em: EntityManager, id: string): Promise<Receipt | undefined> {
-  const row = await db(em)
-    .selectFrom('commands')
-    .select([
-      'id',
-      'user_id',
-      'type',
-      'status',
-      'http_status',
-      'request_hash',
-      'resource_type',
-      'resource_id',
-      'result',
-      'error',
-    ])
-    .where('id', '=', id)
-    .executeTakeFirst();
+  const [row] = await query<ReceiptRow>(
+    em,
+    preparedStatement(sql`select id, user_id, type, status, http_status, request_hash, resource_type,
+                                 resource_id, result, error
+                          from commands where id = ${id}`),
+  );
   return row
     ? {
         id: row.id,
