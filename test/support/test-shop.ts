@@ -139,10 +139,10 @@ export async function createTestShop(overrides: Record<string, string> = {}): Pr
   };
 
   const close = async () => {
-    await workers.close();
-    await deleteKeys(ctx, `${config.redisPrefix}:*`);
-    await ctx.close();
-    await dropTestDatabase(databaseName);
+    await namedIfSlow('workers.close()', workers.close());
+    await namedIfSlow('deleting its Redis keys', deleteKeys(ctx, `${config.redisPrefix}:*`));
+    await namedIfSlow('ctx.close()', ctx.close());
+    await namedIfSlow('dropping its database', dropTestDatabase(databaseName));
   };
 
   return { ctx, workers, app, config, databaseName, request, createUser, close };
@@ -159,5 +159,23 @@ async function deleteKeys(ctx: AppContext, pattern: string) {
       await Promise.all(keys.map((key) => node.unlink(key)));
       cursor = next;
     } while (cursor !== '0');
+  }
+}
+
+/**
+ * Awaits one step of a test shop's close, and names it on stderr if it takes longer than a test's
+ * hook should wait for it: a close that hangs then says where (the hook's timeout alone does not).
+ */
+async function namedIfSlow<T>(step: string, work: Promise<T>): Promise<T> {
+  const started = Date.now();
+  const warning = setInterval(
+    () =>
+      process.stderr.write(`[test-shop] closing: ${step} still running after ${Date.now() - started} ms\n`),
+    15_000,
+  );
+  try {
+    return await work;
+  } finally {
+    clearInterval(warning);
   }
 }
