@@ -31,12 +31,13 @@ export class WriteBatch {
     return this.writes.length;
   }
 
-  /** `hot`: a statement run on every placement batch, sent as a named prepared statement. */
+  /** `hot`: a statement run on every placement batch (or every step), sent as a named prepared statement. */
   async flush(em: EntityManager, { hot = false } = {}): Promise<void> {
     const writes = this.writes.splice(0);
     if (writes.length === 0) return;
     if (writes.length === 1 && !writes[0]!.expect) {
-      await run(em, writes[0]!.statement);
+      const statement = writes[0]!.statement;
+      await run(em, hot ? preparedStatement(statement) : statement);
       return;
     }
     const ctes = writes.map((w, i) => sql`${sql.raw(`w${i}`)} as (${w.statement})`);

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
 import type { Row } from '../db/database';
-import { asDate, query, sql } from '../db/sql';
+import { asDate, preparedStatement, query, sql } from '../db/sql';
 import { publishTo } from './pubsub';
 
 /** What the live order-status stream shows: the order's status and full state, newest version wins. */
@@ -34,7 +34,10 @@ export async function loadOrderStatus(
     Row<'orders', 'user_id' | 'status' | 'state' | 'cancel_reason' | 'version' | 'updated_at'>
   >(
     em,
-    sql`select user_id, status, state, cancel_reason, version, updated_at from orders where id = ${orderId}`,
+    // Named: every status stream reads it on each of its order's changes (one plan per connection).
+    preparedStatement(
+      sql`select user_id, status, state, cancel_reason, version, updated_at from orders where id = ${orderId}`,
+    ),
   );
   if (!row) return undefined;
   return {

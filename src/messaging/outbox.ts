@@ -78,10 +78,11 @@ export class Outbox {
     return this.rows.length;
   }
 
+  /** The rows' INSERT on its own; named, as its text is the same whatever the rows (arrays of them). */
   async flush(em: EntityManager, now: Date): Promise<void> {
     const batch = new WriteBatch();
     this.writeTo(batch, now);
-    await batch.flush(em);
+    await batch.flush(em, { hot: true });
   }
 
   /** Adds the rows' single INSERT to a step's write batch (nothing when there are none). */
