@@ -100,8 +100,7 @@ const WORKLOADS: Record<string, Workload> = {
       const buyers = await seed.buyers(8);
       const [productId] = await seed.products(1, { stock: 0 });
       // Every answer is the 409 of a sold-out product (the lane's, or the router's when its memo lapsed).
-      return async (vu) =>
-        (await placeOrder(http, buyers[vu % buyers.length]!.token, productId!)) === '409';
+      return async (vu) => (await placeOrder(http, buyers[vu % buyers.length]!.token, productId!)) === '409';
     },
   },
   'product-reads': {
