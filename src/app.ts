@@ -12,6 +12,7 @@ import { refuseCrossSite } from './http/middleware/cross-site';
 import { httpMetrics } from './http/middleware/metrics';
 import { requestContext } from './http/middleware/request-context';
 import { securityHeaders } from './http/middleware/security-headers';
+import { withNodeOrderPlacementLane } from './http/order-placement-lane';
 import { adminOutboxRoutes } from './http/routes/admin-outbox.routes';
 import { adminStatsRoutes } from './http/routes/admin-stats.routes';
 import { adminWebhookRoutes } from './http/routes/admin-webhooks.routes';
@@ -134,7 +135,12 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
               ctx,
               metrics,
               MAX_BODY_BYTES,
-              withNodeCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, listener),
+              withNodeOrderPlacementLane(
+                ctx,
+                metrics,
+                MAX_BODY_BYTES,
+                withNodeCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, listener),
+              ),
             ),
           ),
           ctx.log,

@@ -31,23 +31,45 @@ export function commandStatus(outcome: DomainOutcome, replayed: boolean): 200 | 
 }
 
 /**
- * Answers a mailbox command: the view of its outcome with the status the outcome implies, or 202 with
- * `Location` of the receipt to poll. The status is decided at run time, so the response is typed as
- * the route declares it: each route documents the statuses its command can reach.
+ * What a mailbox command is answered with: the view of its outcome with the status the outcome
+ * implies, or 202 with `Location` of the receipt to poll.
+ */
+function commandReply(result: CommandResult): { status: 200 | 201 | 202; data: unknown; location?: string } {
+  if (result.state === 'queued') {
+    return {
+      status: 202,
+      data: { id: result.commandId, type: result.type, status: 'QUEUED' },
+      location: `/api/v1/commands/${result.commandId}`,
+    };
+  }
+  return { status: commandStatus(result.outcome, result.replayed), data: result.view };
+}
+
+/**
+ * Answers a mailbox command (commandReply). The status is decided at run time, so the response is
+ * typed as the route declares it: each route documents the statuses its command can reach.
  */
 export function commandResponse<R extends RouteConfig>(
   c: Context<AppEnv>,
   _route: R,
   result: CommandResult,
 ): RouteConfigToTypedResponse<R> {
-  let response: Response;
-  if (result.state === 'queued') {
-    c.header('Location', `/api/v1/commands/${result.commandId}`);
-    response = c.json({ data: { id: result.commandId, type: result.type, status: 'QUEUED' } }, 202);
-  } else {
-    response = c.json({ data: result.view }, commandStatus(result.outcome, result.replayed));
-  }
-  return response as unknown as RouteConfigToTypedResponse<R>;
+  const reply = commandReply(result);
+  if (reply.location) c.header('Location', reply.location);
+  return c.json({ data: reply.data }, reply.status) as unknown as RouteConfigToTypedResponse<R>;
+}
+
+/** The same answer as status, JSON text (the bytes c.json sends) and headers, for a lane in front of the router. */
+export function commandAnswer(result: CommandResult): {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+} {
+  const reply = commandReply(result);
+  const body = JSON.stringify({ data: reply.data });
+  return reply.location
+    ? { status: reply.status, body, headers: { Location: reply.location } }
+    : { status: reply.status, body };
 }
 
 /**

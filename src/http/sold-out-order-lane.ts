@@ -23,7 +23,7 @@ import {
 } from './lane-support';
 import { PlaceOrderBody } from './schemas/order.schemas';
 
-const ORDERS_PATH = '/api/v1/orders';
+export const ORDERS_PATH = '/api/v1/orders';
 /** The label the router's POST /orders gets in the HTTP histogram (one series for both). */
 export const ORDERS_ROUTE = '/api/v1/orders';
 
