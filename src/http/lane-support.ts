@@ -194,6 +194,31 @@ export function readNodeBody(req: IncomingMessage): Promise<Buffer | undefined> 
 }
 
 /**
+ * What a Node lane that reads the body needs first: the user the token speaks for and the whole body.
+ * Undefined when the lane is done with the request: handed to `next` (no valid token: the router
+ * answers 401), or dropped (the client went away mid-body, nobody is left to answer; the router would
+ * only read the same stump).
+ */
+export async function nodeUserAndBody(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: NodeListener,
+): Promise<{ user: AuthUser; body: Buffer } | undefined> {
+  const user = await laneUser(ctx, req.headers.authorization);
+  if (!user) {
+    await next(req, res);
+    return undefined;
+  }
+  const body = await readNodeBody(req);
+  if (body === undefined) {
+    res.destroy();
+    return undefined;
+  }
+  return { user, body };
+}
+
+/**
  * Node's request handed on after a lane read its body: @hono/node-server gives the router's Request a
  * `rawBody` Buffer as its body (the stream it would otherwise read has been consumed).
  */

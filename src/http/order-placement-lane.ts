@@ -10,11 +10,10 @@ import {
   type LaneAnswer,
   LaneAnswers,
   type LaneRequest,
-  laneUser,
   type NodeListener,
   nodeBodyWithin,
   nodeLaneRequest,
-  readNodeBody,
+  nodeUserAndBody,
   withRawBody,
 } from './lane-support';
 import { PlaceOrderBody } from './schemas/order.schemas';
@@ -54,14 +53,11 @@ export function withNodeOrderPlacementLane(
 
   const place = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
-    const user = await laneUser(ctx, req.headers.authorization);
-    if (!user) return next(req, res);
-    const body = await readNodeBody(req);
-    // Cut off mid-body: nobody is left to answer, and the router would only read the same stump.
-    if (body === undefined) return void res.destroy();
-    const order = placeOrderOf(body);
-    if (!order) return next(withRawBody(req, body), res);
-    const laneReq = nodeLaneRequest(req, ORDERS_PATH, user, started);
+    const read = await nodeUserAndBody(ctx, req, res, next);
+    if (!read) return;
+    const order = placeOrderOf(read.body);
+    if (!order) return next(withRawBody(req, read.body), res);
+    const laneReq = nodeLaneRequest(req, ORDERS_PATH, read.user, started);
     answers.write(res, laneReq, await placementAnswer(ctx, laneReq, order));
   };
 

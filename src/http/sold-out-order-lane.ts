@@ -16,8 +16,8 @@ import {
   type NodeListener,
   nodeBodyWithin,
   nodeLaneRequest,
+  nodeUserAndBody,
   pathWithoutQuery,
-  readNodeBody,
   withBodyAgain,
   withRawBody,
 } from './lane-support';
@@ -138,11 +138,9 @@ export function withNodeSoldOutOrderLane(
 
   const answerIfSoldOut = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
-    const user = await laneUser(ctx, req.headers.authorization);
-    if (!user) return next(req, res);
-    const body = await readNodeBody(req);
-    // Cut off mid-body: nobody is left to answer, and the router would only read the same stump.
-    if (body === undefined) return void res.destroy();
+    const read = await nodeUserAndBody(ctx, req, res, next);
+    if (!read) return;
+    const { user, body } = read;
     const items = explicitItems(body);
     const known = items && knownSoldOut(ctx, items, undefined);
     if (!known) return next(withRawBody(req, body), res);

@@ -1,9 +1,7 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/app';
-import { query, sql } from '../../src/db/sql';
 import { withNodeOrderPlacementLane } from '../../src/http/order-placement-lane';
-import { createProduct, inventoryOf } from '../support/catalog';
+import { createProduct, inventoryOf, unitsInPendingOrders } from '../support/catalog';
 import { createBuyers } from '../support/coupons';
 import {
   type Answer,
@@ -11,22 +9,20 @@ import {
   histogramCount,
   type LaneBench,
   type NodeLane,
+  ORDERS,
+  orderOf,
   type SendOptions,
   send,
+  sendCutOffMidBody,
   startLaneBench,
+  withToken,
 } from '../support/lanes';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 // POST /orders answered on Node's own request in front of the router, with the router's answer;
 // everything the lane is not sure of is the router's.
 
-const ORDERS = '/api/v1/orders';
 const lane: NodeLane = (ctx, metrics, next) => withNodeOrderPlacementLane(ctx, metrics, MAX_BODY_BYTES, next);
-const orderOf = (productId: string, quantity = 1) => JSON.stringify({ items: [{ productId, quantity }] });
-const withToken = (user: TestUser, headers: Record<string, string> = {}) => ({
-  authorization: `Bearer ${user.token}`,
-  ...headers,
-});
 
 /** An answer's JSON with what differs between two orders (ids, numbers, times) replaced by its kind. */
 function shapeOf(answer: Answer): unknown {
@@ -53,15 +49,6 @@ function expectSameKindOfAnswer(lane: Answer, router: Answer, what: string): voi
   for (const name of names(lane)) expect(lane.headers[name], `${what}: ${name}`).toBe(router.headers[name]);
   expect(lane.headers.location === undefined, what).toBe(router.headers.location === undefined);
 }
-
-const unitsOfPending = async (shop: TestShop, productId: string) => {
-  const [row] = await query<{ units: number }>(
-    shop.ctx.orm.em.fork(),
-    sql`select coalesce(sum(oi.quantity), 0)::int as units from order_items oi join orders o on o.id = oi.order_id
-        where oi.product_id = ${productId} and o.status = 'PENDING'`,
-  );
-  return row!.units;
-};
 
 describe('with the order workers running', () => {
   let shop: TestShop;
@@ -188,14 +175,7 @@ describe('with the order workers running', () => {
     const [someone] = await createBuyers(shop, 1);
     const body = orderOf(productId);
     const before = bench.routed();
-    const socket = connect(bench.lanePort, '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(
-      `POST ${ORDERS} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${someone!.token}\r\n` +
-        `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    socket.destroy();
+    await sendCutOffMidBody(bench.lanePort, ORDERS, someone!.token, body);
     const next = await send(bench.lanePort, 'POST', ORDERS, { body, headers: withToken(someone!) });
     expect(next.status).toBe(201);
     expect(bench.routed() - before).toBe(0);
@@ -213,7 +193,7 @@ describe('with the order workers running', () => {
     );
     const count = (status: number) => answers.filter((a) => a.status === status).length;
     expect([count(201), count(409)]).toEqual([stock, buyers.length - stock]);
-    expect(await unitsOfPending(shop, productId)).toBe(stock);
+    expect(await unitsInPendingOrders(shop, productId)).toBe(stock);
     expect(await inventoryOf(shop, productId)).toMatchObject({ stock, reserved: stock, available: 0 });
   });
 });

@@ -1,11 +1,10 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/app';
 import { soldOutMemo } from '../../src/catalog/sold-out-memo';
 import { stockGateKeys } from '../../src/catalog/stock-gate';
 import { query, sql } from '../../src/db/sql';
 import { withNodeSoldOutOrderLane, withSoldOutOrderLane } from '../../src/http/sold-out-order-lane';
-import { createProduct, inventoryOf } from '../support/catalog';
+import { createProduct, inventoryOf, unitsInPendingOrders } from '../support/catalog';
 import { createBuyers } from '../support/coupons';
 import {
   type Answer,
@@ -13,9 +12,13 @@ import {
   histogramCount,
   type LaneBench,
   type NodeLane,
+  ORDERS,
+  orderOf,
   type SendOptions,
   send,
+  sendCutOffMidBody,
   startLaneBench,
+  withToken,
 } from '../support/lanes';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
@@ -35,13 +38,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await shop?.close();
-});
-
-const ORDERS = '/api/v1/orders';
-const orderOf = (productId: string, quantity = 1) => JSON.stringify({ items: [{ productId, quantity }] });
-const withToken = (user: TestUser, headers: Record<string, string> = {}) => ({
-  authorization: `Bearer ${user.token}`,
-  ...headers,
 });
 
 /**
@@ -223,14 +219,7 @@ describe.each([
     const [someone] = await createBuyers(shop, 1);
     const body = orderOf(soldOutId);
     const before = bench.routed();
-    const socket = connect(bench.lanePort, '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(
-      `POST ${ORDERS} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${someone!.token}\r\n` +
-        `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    socket.destroy();
+    await sendCutOffMidBody(bench.lanePort, ORDERS, someone!.token, body);
     const next = await send(bench.lanePort, 'POST', ORDERS, { body, headers: withToken(someone!) });
     expect(next.status).toBe(409);
     expect(bench.routed() - before).toBe(0);
@@ -255,12 +244,7 @@ describe.each([
       // After the sell-out every buyer again: all refused (by the lane or, when its memo is stale, the gate).
       const second = await wave(buyers);
       expect(count(second, 409)).toBe(buyers.length);
-      const [row] = await query<{ units: number }>(
-        shop.ctx.orm.em.fork(),
-        sql`select coalesce(sum(oi.quantity), 0)::int as units from order_items oi join orders o on o.id = oi.order_id
-            where oi.product_id = ${productId} and o.status = 'PENDING'`,
-      );
-      expect(row!.units).toBe(stock);
+      expect(await unitsInPendingOrders(shop, productId)).toBe(stock);
       expect(await inventoryOf(shop, productId)).toMatchObject({ stock, reserved: stock, available: 0 });
       expect(await shop.ctx.redis.hget(stockGateKeys(shop.ctx).available, productId)).toBe('0');
     });

@@ -1,3 +1,4 @@
+import { query, sql } from '../../src/db/sql';
 import type { TestShop, TestUser } from './test-shop';
 
 /** Creates a product through the API (so it is real in every way) and returns its id. */
@@ -23,4 +24,14 @@ export async function createProduct(
 export async function inventoryOf(shop: TestShop, productId: string) {
   const res = await shop.request('GET', `/api/v1/inventory/${productId}`);
   return res.body.data as { stock: number; reserved: number; available: number };
+}
+
+/** Units of a product in PENDING orders (what its `reserved` must equal when nothing else holds it). */
+export async function unitsInPendingOrders(shop: TestShop, productId: string): Promise<number> {
+  const [row] = await query<{ units: number }>(
+    shop.ctx.orm.em.fork(),
+    sql`select coalesce(sum(oi.quantity), 0)::int as units from order_items oi join orders o on o.id = oi.order_id
+        where oi.product_id = ${productId} and o.status = 'PENDING'`,
+  );
+  return row!.units;
 }

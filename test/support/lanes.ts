@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { expect } from 'vitest';
 import { createApp, MAX_BODY_BYTES } from '../../src/app';
@@ -130,3 +130,32 @@ export function expectSameAnswer(lane: Answer, router: Answer, what: string): vo
 /** The count of one series of the HTTP histogram in a /metrics text. */
 export const histogramCount = (text: string, labels: Record<string, string>) =>
   sample(text, 'shop_http_request_duration_seconds_count', labels) ?? 0;
+
+/**
+ * A client that sends the headers of a `POST path` with a JSON body of `body.length` bytes, then 10 of
+ * them, and goes away: a lane that reads bodies must neither answer nor hand such a request on.
+ */
+export async function sendCutOffMidBody(
+  port: number,
+  path: string,
+  token: string,
+  body: string,
+): Promise<void> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${token}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  socket.destroy();
+}
+
+/** The orders path the placement lanes answer, a one-line order's body, and a user's bearer headers. */
+export const ORDERS = '/api/v1/orders';
+export const orderOf = (productId: string, quantity = 1) =>
+  JSON.stringify({ items: [{ productId, quantity }] });
+export const withToken = (user: { token: string }, headers: Record<string, string> = {}) => ({
+  authorization: `Bearer ${user.token}`,
+  ...headers,
+});
