@@ -1,3 +1,4 @@
+import pg, { type Pool } from 'pg';
 import { inject } from 'vitest';
 import { type App, createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
@@ -141,7 +142,8 @@ export async function createTestShop(overrides: Record<string, string> = {}): Pr
   const close = async () => {
     await namedIfSlow('workers.close()', workers.close());
     await namedIfSlow('deleting its Redis keys', deleteKeys(ctx, `${config.redisPrefix}:*`));
-    await namedIfSlow('ctx.close()', ctx.close());
+    const pool = (await ctx.orm.em.getConnection().getNativeClient()) as Pool;
+    await namedIfSlow('ctx.close()', ctx.close(), () => whatThePoolHolds(pool, databaseName));
     await namedIfSlow('dropping its database', dropTestDatabase(databaseName));
   };
 
@@ -166,16 +168,39 @@ async function deleteKeys(ctx: AppContext, pattern: string) {
  * Awaits one step of a test shop's close, and names it on stderr if it takes longer than a test's
  * hook should wait for it: a close that hangs then says where (the hook's timeout alone does not).
  */
-async function namedIfSlow<T>(step: string, work: Promise<T>): Promise<T> {
+async function namedIfSlow<T>(step: string, work: Promise<T>, diagnose?: () => Promise<string>): Promise<T> {
   const started = Date.now();
-  const warning = setInterval(
-    () =>
-      process.stderr.write(`[test-shop] closing: ${step} still running after ${Date.now() - started} ms\n`),
-    15_000,
-  );
+  let diagnosed = false;
+  const warning = setInterval(() => {
+    process.stderr.write(`[test-shop] closing: ${step} still running after ${Date.now() - started} ms\n`);
+    if (diagnose && !diagnosed) {
+      diagnosed = true;
+      diagnose().then(
+        (what) => process.stderr.write(`[test-shop] ${what}\n`),
+        (err) => process.stderr.write(`[test-shop] could not look: ${String(err)}\n`),
+      );
+    }
+  }, 15_000);
   try {
     return await work;
   } finally {
     clearInterval(warning);
+  }
+}
+
+/** What a pool that will not end still holds: its counts and what the database's sessions are doing. */
+async function whatThePoolHolds(pool: Pool, databaseName: string): Promise<string> {
+  const counts = `pool: ${pool.totalCount} clients, ${pool.idleCount} idle, ${pool.waitingCount} waiting`;
+  const client = new pg.Client({ connectionString: databaseUrl(databaseName) });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `select pid, state, wait_event_type, wait_event, (now() - xact_start)::text as in_transaction_for,
+              left(query, 300) as query
+       from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
+    );
+    return `${counts}; sessions: ${JSON.stringify(rows)}`;
+  } finally {
+    await client.end();
   }
 }
