@@ -35,7 +35,7 @@ import { popularProductRoutes } from './http/routes/popular-products.routes';
 import { productRoutes } from './http/routes/products.routes';
 import { refundRoutes } from './http/routes/refunds.routes';
 import { reviewRoutes } from './http/routes/reviews.routes';
-import { withNodeSoldOutOrderLane, withSoldOutOrderLane } from './http/sold-out-order-lane';
+import { withSoldOutOrderLane } from './http/sold-out-order-lane';
 import { BULL_BOARD_PATH, bullBoardRoutes } from './http/ui/bull-board';
 import { machinePageRoutes } from './http/ui/machine-page';
 import { createMetrics } from './observability/metrics';
@@ -122,8 +122,9 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   }
   /**
    * What server.ts puts in front of @hono/node-server's listener: the hot lanes on Node's own objects.
-   * Every web lane has its Node twin there, so the listener behind them serves `routedFetch`, the
-   * router alone (a request a Node lane handed on is not looked at twice).
+   * Each web lane has a Node counterpart there (the order placement lane answers the sold-out 409 too:
+   * placeThroughGate asks the sold-out memo first), so the listener behind them serves `routedFetch`,
+   * the router alone (a request a Node lane handed on is not looked at twice).
    */
   const nodeFront = (listener: NodeListener): NodeListener =>
     lanes
@@ -131,16 +132,11 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
           withNodeCachedReadLane(
             ctx,
             metrics,
-            withNodeSoldOutOrderLane(
+            withNodeOrderPlacementLane(
               ctx,
               metrics,
               MAX_BODY_BYTES,
-              withNodeOrderPlacementLane(
-                ctx,
-                metrics,
-                MAX_BODY_BYTES,
-                withNodeCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, listener),
-              ),
+              withNodeCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, listener),
             ),
           ),
           ctx.log,

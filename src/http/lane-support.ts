@@ -178,11 +178,9 @@ export function nodeBodyWithin(req: IncomingMessage, maxBodyBytes: number): bool
 
 /**
  * The whole body of Node's request (nodeBodyWithin vouches for its size), or undefined when the client
- * went away before sending it. A lane in front that read it already handed it on as `rawBody`.
+ * went away before sending it.
  */
-export function readNodeBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const read = (req as { rawBody?: unknown }).rawBody;
-  if (read instanceof Buffer) return Promise.resolve(read);
+function readNodeBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { z } from '@hono/zod-openapi';
 import type { AppContext } from '../context';
 import type { Metrics } from '../observability/metrics';
 import { placeThroughGate } from '../orders/gated-placement';
@@ -16,22 +15,7 @@ import {
   nodeUserAndBody,
   withRawBody,
 } from './lane-support';
-import { PlaceOrderBody } from './schemas/order.schemas';
-import { ORDERS_PATH, ORDERS_ROUTE } from './sold-out-order-lane';
-
-type PlaceOrder = z.infer<typeof PlaceOrderBody>;
-
-/** The order a body asks for, as the route's validator would read it, or undefined (the router refuses it). */
-function placeOrderOf(body: Buffer): PlaceOrder | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const parsed = PlaceOrderBody.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
-}
+import { ORDERS_PATH, ORDERS_ROUTE, type PlaceOrder, placeOrderReader } from './place-order-body';
 
 /**
  * `POST /api/v1/orders` on Node's own request, in front of @hono/node-server's listener: a placement
@@ -50,12 +34,13 @@ export function withNodeOrderPlacementLane(
   next: NodeListener,
 ): NodeListener {
   const answers = new LaneAnswers(ctx, metrics, 'POST', ORDERS_ROUTE, false);
+  const orderOf = placeOrderReader();
 
   const place = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const read = await nodeUserAndBody(ctx, req, res, next);
     if (!read) return;
-    const order = placeOrderOf(read.body);
+    const order = orderOf(read.body);
     if (!order) return next(withRawBody(req, read.body), res);
     const laneReq = nodeLaneRequest(req, ORDERS_PATH, read.user, started);
     answers.write(res, laneReq, await placementAnswer(ctx, laneReq, order));

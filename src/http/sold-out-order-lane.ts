@@ -1,5 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { z } from '@hono/zod-openapi';
 import { soldOutMemo } from '../catalog/sold-out-memo';
 import type { AppContext } from '../context';
 import type { Metrics } from '../observability/metrics';
@@ -8,63 +6,14 @@ import { refusalJson } from './command-response';
 import {
   type Fetch,
   hasJsonContentType,
-  isJsonContentType,
   LaneAnswers,
   laneMayAnswer,
   laneRequest,
   laneUser,
-  type NodeListener,
-  nodeBodyWithin,
-  nodeLaneRequest,
-  nodeUserAndBody,
   pathWithoutQuery,
   withBodyAgain,
-  withRawBody,
 } from './lane-support';
-import { PlaceOrderBody } from './schemas/order.schemas';
-
-export const ORDERS_PATH = '/api/v1/orders';
-/** The label the router's POST /orders gets in the HTTP histogram (one series for both). */
-export const ORDERS_ROUTE = '/api/v1/orders';
-
-const utf8 = new TextDecoder();
-
-type ExplicitItems = NonNullable<z.infer<typeof PlaceOrderBody>['items']>;
-
-/**
- * The explicit items of a valid order body, or undefined (invalid JSON or body, a cart order). A flash
- * sale's buyers send the same few bodies, so the items of the last ones read are kept by their text
- * (frozen: knownSoldOut only reads them) and the JSON parse and the route's schema run once per body.
- */
-function explicitItemsOf(): (body: ArrayBuffer | Uint8Array) => ExplicitItems | undefined {
-  const read = new Map<string, ExplicitItems | undefined>();
-  return (body) => {
-    const text = utf8.decode(body);
-    if (read.has(text)) return read.get(text);
-    const items = parseItems(text);
-    if (read.size >= READ_BODIES_KEPT) read.clear();
-    if (text.length <= MAX_KEPT_BODY_LENGTH) read.set(text, items);
-    return items;
-  };
-}
-
-const READ_BODIES_KEPT = 64;
-const MAX_KEPT_BODY_LENGTH = 1_024;
-
-function parseItems(text: string): ExplicitItems | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const parsed = PlaceOrderBody.safeParse(json);
-  const items = parsed.success ? parsed.data.items : undefined;
-  if (!items) return undefined;
-  for (const item of items) Object.freeze(item);
-  Object.freeze(items);
-  return items;
-}
+import { ORDERS_PATH, ORDERS_ROUTE, placeOrderReader } from './place-order-body';
 
 /**
  * The sold-out answer of a flash sale, in front of the router: once the stock gate has refused a product,
@@ -87,14 +36,14 @@ export function withSoldOutOrderLane<F extends Fetch>(
   const memo = soldOutMemo(ctx);
   const limits = { maxBodyBytes, readsBody: true };
   const answers = new LaneAnswers(ctx, metrics, 'POST', ORDERS_ROUTE, false);
-  const explicitItems = explicitItemsOf();
+  const orderOf = placeOrderReader();
 
   const answerIfSoldOut = async (request: Request, rest: never[]) => {
     const started = performance.now();
     const user = await laneUser(ctx, request.headers.get('authorization'));
     if (!user) return fetch(request, ...rest);
     const body = await request.arrayBuffer();
-    const items = explicitItems(body);
+    const items = orderOf(body)?.items;
     const known = items && knownSoldOut(ctx, items, undefined);
     if (!known) return fetch(withBodyAgain(request, body), ...rest);
     const req = laneRequest(request, ORDERS_PATH, user, started);
@@ -116,51 +65,4 @@ export function withSoldOutOrderLane<F extends Fetch>(
     return answerIfSoldOut(request, rest);
   };
   return lane as F;
-}
-
-/**
- * The same lane on Node's own request (server.ts, in front of @hono/node-server's listener): no web
- * Request or Response is built for a refusal it answers. It reads the body itself (a Content-Length
- * within the limit, not chunked) and hands a request that is not its own on with that body as
- * `rawBody`, which @hono/node-server makes the router's Request body. What the web lane hands on, so
- * does this one.
- */
-export function withNodeSoldOutOrderLane(
-  ctx: AppContext,
-  metrics: Metrics,
-  maxBodyBytes: number,
-  next: NodeListener,
-): NodeListener {
-  if (!ctx.config.stockGate) return next;
-  const memo = soldOutMemo(ctx);
-  const answers = new LaneAnswers(ctx, metrics, 'POST', ORDERS_ROUTE, false);
-  const explicitItems = explicitItemsOf();
-
-  const answerIfSoldOut = async (req: IncomingMessage, res: ServerResponse) => {
-    const started = performance.now();
-    const read = await nodeUserAndBody(ctx, req, res, next);
-    if (!read) return;
-    const { user, body } = read;
-    const items = explicitItems(body);
-    const known = items && knownSoldOut(ctx, items, undefined);
-    if (!known) return next(withRawBody(req, body), res);
-    const laneReq = nodeLaneRequest(req, ORDERS_PATH, user, started);
-    answers.write(res, laneReq, refusalJson('OUT_OF_STOCK', laneReq.lang, known.details));
-  };
-
-  return (req, res) => {
-    const headers = req.headers;
-    if (
-      req.method !== 'POST' ||
-      req.url !== ORDERS_PATH ||
-      !memo.knowsAny(Date.now()) ||
-      headers.authorization === undefined ||
-      headers['idempotency-key'] !== undefined ||
-      !isJsonContentType(headers['content-type']) ||
-      !nodeBodyWithin(req, maxBodyBytes)
-    ) {
-      return next(req, res);
-    }
-    return answerIfSoldOut(req, res);
-  };
 }

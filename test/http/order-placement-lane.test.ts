@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/app';
+import { soldOutMemo } from '../../src/catalog/sold-out-memo';
+import { stockGateKeys } from '../../src/catalog/stock-gate';
+import { query, sql } from '../../src/db/sql';
 import { withNodeOrderPlacementLane } from '../../src/http/order-placement-lane';
 import { createProduct, inventoryOf, unitsInPendingOrders } from '../support/catalog';
 import { createBuyers } from '../support/coupons';
@@ -124,7 +127,13 @@ describe('with the order workers running', () => {
         ['no token', () => ({ body: orderOf(productId) }), 401],
         ['a bad token', () => ({ body: orderOf(productId), headers: { authorization: 'Bearer nope' } }), 401],
         ['an invalid body', () => ({ body: JSON.stringify({ items: [] }), headers: withToken(buyer) }), 400],
+        [
+          'a malformed Authorization header',
+          () => ({ body: orderOf(productId), headers: { authorization: 'Basic x' } }),
+          401,
+        ],
         ['malformed JSON', () => ({ body: '{"items": [', headers: withToken(buyer) }), 400],
+        ['a quantity of 0', () => ({ body: orderOf(productId, 0), headers: withToken(buyer) }), 400],
         [
           'a body that is not JSON',
           () => ({ body: orderOf(productId), headers: withToken(buyer, { 'content-type': 'text/plain' }) }),
@@ -193,8 +202,89 @@ describe('with the order workers running', () => {
     );
     const count = (status: number) => answers.filter((a) => a.status === status).length;
     expect([count(201), count(409)]).toEqual([stock, buyers.length - stock]);
+    // After the sell-out every buyer again: all refused (from the sold-out memo, or the gate).
+    const again = await Promise.all(
+      buyers.map((u) =>
+        send(bench.lanePort, 'POST', ORDERS, { body: orderOf(productId), headers: withToken(u) }),
+      ),
+    );
+    expect(again.filter((a) => a.status === 409)).toHaveLength(buyers.length);
     expect(await unitsInPendingOrders(shop, productId)).toBe(stock);
     expect(await inventoryOf(shop, productId)).toMatchObject({ stock, reserved: stock, available: 0 });
+    expect(await shop.ctx.redis.hget(stockGateKeys(shop.ctx).available, productId)).toBe('0');
+  });
+
+  describe('a product the sold-out memo knows (the flash sale after its sell-out)', () => {
+    /** The memo's word that the product is short, kept for the rest of the file (entries last 100 ms). */
+    async function learnSoldOut(): Promise<string> {
+      const productId = await createProduct(shop, seller, { stock: 0 });
+      const res = await send(bench.routerPort, 'POST', ORDERS, {
+        body: orderOf(productId),
+        headers: withToken(buyer),
+      });
+      expect(res.status).toBe(409);
+      soldOutMemo(shop.ctx).remember([{ productId, requested: 1, available: 0 }], Date.now() + 3_600_000);
+      return productId;
+    }
+
+    it('is refused with the router’s 409: status, body, headers, language, request id', async () => {
+      const soldOutId = await learnSoldOut();
+      for (const lang of ['ko-KR,ko;q=0.9', 'en-US']) {
+        const headers = withToken(buyer, {
+          'accept-language': lang,
+          'x-request-id': `sold-out-${lang.slice(0, 2)}`,
+        });
+        const { lane: refused, router, handedOn } = await both(() => ({ body: orderOf(soldOutId), headers }));
+        expect(handedOn, lang).toBe(0);
+        expectSameAnswer(refused, router, lang);
+        expect(refused.headers['x-request-id']).toBe(`sold-out-${lang.slice(0, 2)}`);
+        const body = JSON.parse(refused.body);
+        expect(body.error).toBe('OUT_OF_STOCK');
+        expect(body.message).toBe(lang.startsWith('ko') ? '재고가 부족합니다' : 'Not enough stock');
+        expect(body.details).toEqual([
+          {
+            field: 'productId',
+            message: 'not enough available stock',
+            productId: soldOutId,
+            requested: 1,
+            available: 0,
+          },
+        ]);
+      }
+    });
+
+    it('counts the 409 in the router’s histogram series', async () => {
+      const soldOutId = await learnSoldOut();
+      const series = { method: 'POST', route: '/api/v1/orders', status: '409' };
+      const laneBefore = histogramCount(await bench.laneMetrics.registry.metrics(), series);
+      const routerBefore = histogramCount(await bench.routerMetricsText(), series);
+      const { handedOn } = await both(() => ({ body: orderOf(soldOutId), headers: withToken(buyer) }));
+      expect(handedOn).toBe(0);
+      expect(histogramCount(await bench.laneMetrics.registry.metrics(), series)).toBe(laneBefore + 1);
+      expect(histogramCount(await bench.routerMetricsText(), series)).toBe(routerBefore + 1);
+    });
+
+    it('writes nothing: no order, no take in the gate, the counter as it was', async () => {
+      const soldOutId = await learnSoldOut();
+      const [someone] = await createBuyers(shop, 1);
+      const keys = stockGateKeys(shop.ctx);
+      const takesBefore = await shop.ctx.redis.hlen(keys.takes);
+      for (let i = 0; i < 5; i++) {
+        const res = await send(bench.lanePort, 'POST', ORDERS, {
+          body: orderOf(soldOutId),
+          headers: withToken(someone!),
+        });
+        expect(res.status).toBe(409);
+      }
+      const [row] = await query<{ n: number }>(
+        shop.ctx.orm.em.fork(),
+        sql`select count(*)::int as n from orders where user_id = ${someone!.id}`,
+      );
+      expect(row!.n).toBe(0);
+      expect(await shop.ctx.redis.hlen(keys.takes)).toBe(takesBefore);
+      expect(await shop.ctx.redis.hget(keys.available, soldOutId)).toBe('0');
+      expect(await inventoryOf(shop, soldOutId)).toMatchObject({ stock: 0, reserved: 0 });
+    });
   });
 });
 

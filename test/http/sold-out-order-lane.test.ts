@@ -3,7 +3,7 @@ import { MAX_BODY_BYTES } from '../../src/app';
 import { soldOutMemo } from '../../src/catalog/sold-out-memo';
 import { stockGateKeys } from '../../src/catalog/stock-gate';
 import { query, sql } from '../../src/db/sql';
-import { withNodeSoldOutOrderLane, withSoldOutOrderLane } from '../../src/http/sold-out-order-lane';
+import { withSoldOutOrderLane } from '../../src/http/sold-out-order-lane';
 import { createProduct, inventoryOf, unitsInPendingOrders } from '../support/catalog';
 import { createBuyers } from '../support/coupons';
 import {
@@ -11,7 +11,6 @@ import {
   expectSameAnswer,
   histogramCount,
   type LaneBench,
-  type NodeLane,
   ORDERS,
   orderOf,
   type SendOptions,
@@ -70,14 +69,9 @@ const ordersOf = async (userId: string) => {
   return row!.n;
 };
 
-const nodeLane: NodeLane = (ctx, metrics, next) =>
-  withNodeSoldOutOrderLane(ctx, metrics, MAX_BODY_BYTES, next);
-
-// The same tests for the lane on the web Request (app.fetch) and on Node's own request (npm start's server).
-describe.each([
-  ['on the web Request', withSoldOutOrderLane],
-  ['on Node’s own request', { node: nodeLane }],
-] as const)('the sold-out lane %s', (_, lane) => {
+// The lane on the web Request (app.fetch). npm start's server answers these requests on Node's own
+// request with the order placement lane (test/http/order-placement-lane.test.ts).
+describe.each([['on the web Request', withSoldOutOrderLane]] as const)('the sold-out lane %s', (_, lane) => {
   beforeAll(async () => {
     bench = await startLaneBench(shop, lane);
   });
