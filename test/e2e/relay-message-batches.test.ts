@@ -47,21 +47,20 @@ const claimed = (jobIds: string[]) =>
 const deliver = (records: OutboxRecord[]) => publish(shop.ctx, records, async () => []);
 
 /** With the queue paused, what one delivery of `records` enqueued (then the queue goes on). */
+const MESSAGES = new Set(['CAPTURE', 'CAPTURE_BATCH', 'NOTICE', 'NOTICE_BATCH']);
+
 async function jobsOfOneDelivery(queue: Queue, records: OutboxRecord[]) {
   await queue.pause();
   try {
     await deliver(records);
-    return (await queue.getJobs(['waiting', 'prioritized'])).map((job) => ({
-      id: job.id,
-      name: job.name,
-      data: job.data,
-    }));
+    // Only what the relay delivered: the queue's own periodic sweep (a repeat job) may come due meanwhile.
+    return (await queue.getJobs(['waiting', 'prioritized']))
+      .filter((job) => !job.id?.startsWith('repeat:'))
+      .map((job) => ({ id: job.id, name: job.name, data: job.data }));
   } finally {
     await queue.resume();
   }
 }
-
-const MESSAGES = new Set(['CAPTURE', 'CAPTURE_BATCH', 'NOTICE', 'NOTICE_BATCH']);
 
 /** No message waits, runs or backs off in the queue (its sweep and timers aside). */
 const drained = (queue: Queue) =>
