@@ -10,11 +10,23 @@ import { entities } from './src/db/schema/entities';
 export interface OrmSettings {
   clientUrl: string;
   poolSize: number;
+  /**
+   * PostgreSQL ends a session whose transaction has sat idle this long (0: never). The shop's
+   * transactions last milliseconds; one left open — a step awaiting something that never answers —
+   * would otherwise hold its row locks (a flash sale's stock row) and its pool slot for good.
+   * Unset: PostgreSQL's own setting (the shop passes DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS).
+   */
+  idleInTransactionTimeoutMs?: number;
   debug?: boolean;
 }
 
 /** The one MikroORM configuration: the API, the workers, the tests and the migration script share it. */
-export function ormConfig({ clientUrl, poolSize, debug = false }: OrmSettings): Options {
+export function ormConfig({
+  clientUrl,
+  poolSize,
+  idleInTransactionTimeoutMs,
+  debug = false,
+}: OrmSettings): Options {
   return defineConfig({
     clientUrl,
     entities,
@@ -28,7 +40,14 @@ export function ormConfig({ clientUrl, poolSize, debug = false }: OrmSettings): 
       silent: true,
     },
     pool: { min: 0, max: poolSize, idleTimeoutMillis: 30_000 },
-    driverOptions: { ...urlParameters(clientUrl), connectionTimeoutMillis: 5000, onPoolCreated: preparePool },
+    driverOptions: {
+      ...urlParameters(clientUrl),
+      connectionTimeoutMillis: 5000,
+      ...(idleInTransactionTimeoutMs === undefined
+        ? {}
+        : { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs }),
+      onPoolCreated: preparePool,
+    },
     // Entities are read-your-writes within one fork; nothing implicit is loaded behind a query.
     forceUtcTimezone: true,
     debug,

@@ -74,6 +74,7 @@ const envSchema = z.object({
   PORT: int(0, 3000).pipe(z.number().max(65535)),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   DATABASE_POOL_SIZE: int(1, 20),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(0, 60_000),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   /**
    * Set: the shop talks to a Redis Cluster through these seed nodes (REDIS_URL then only lends its
@@ -270,6 +271,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     port: env.PORT,
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
+    databaseIdleInTransactionTimeoutMs: env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,
     redisClusterNodes: env.REDIS_CLUSTER_NODES,

@@ -41,7 +41,9 @@ export interface AppContext {
 }
 
 export async function createContext(config: Config, databaseUrl: string, log: Logger): Promise<AppContext> {
-  const orm = await createOrm(databaseUrl, config.databasePoolSize);
+  const orm = await createOrm(databaseUrl, config.databasePoolSize, {
+    idleInTransactionTimeoutMs: config.databaseIdleInTransactionTimeoutMs,
+  });
   const prefix = config.redisPrefix;
   const redis = createRedis(config, 'command', `${prefix}:api`);
   const producer = createRedis(config, 'producer', `${prefix}:producer`);

@@ -1,11 +1,15 @@
 import { MikroORM } from '@mikro-orm/postgresql';
-import { ormConfig } from '../../mikro-orm.config';
+import { type OrmSettings, ormConfig } from '../../mikro-orm.config';
 
 export type Orm = MikroORM;
 export type { EntityManager } from '@mikro-orm/postgresql';
 
-export async function createOrm(clientUrl: string, poolSize: number): Promise<Orm> {
-  return MikroORM.init(ormConfig({ clientUrl, poolSize }));
+export async function createOrm(
+  clientUrl: string,
+  poolSize: number,
+  settings: Pick<OrmSettings, 'idleInTransactionTimeoutMs'> = {},
+): Promise<Orm> {
+  return MikroORM.init(ormConfig({ clientUrl, poolSize, ...settings }));
 }
 
 /** Creates the database if it is missing, then applies every pending checked-in migration. */
