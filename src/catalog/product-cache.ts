@@ -22,12 +22,12 @@ export type CacheLookup = { hit: true; view: ProductView } | { hit: false; gener
 type JsonLookup = { hit: true; json: string } | { hit: false; generation: number };
 
 /** A product's entry and generation share a hash tag: one MGET reads both, on a cluster too. */
-export const productCacheKeys = (ctx: AppContext, productId: string) => ({
-  entry: ctx.key(hashTag('product', productId)),
-  generation: ctx.key(hashTag('product', productId), 'gen'),
-});
-const entryKey = (ctx: AppContext, productId: string) => productCacheKeys(ctx, productId).entry;
-const generationKey = (ctx: AppContext, productId: string) => productCacheKeys(ctx, productId).generation;
+export const productCacheKeys = (ctx: AppContext, productId: string) => {
+  const entry = ctx.key(hashTag('product', productId));
+  return { entry, generation: `${entry}:gen` };
+};
+const entryKey = (ctx: AppContext, productId: string) => ctx.key(hashTag('product', productId));
+const generationKey = (ctx: AppContext, productId: string) => `${entryKey(ctx, productId)}:gen`;
 
 // An entry is the JSON text `{"gen":<generation>,"view":<the view's JSON>}`, written only by
 // storeCachedProduct, so a hit can hand the view's JSON on as it is: no parse and no stringify on
@@ -52,29 +52,30 @@ function splitEntry(entry: string): { gen: number; viewJson: string } | undefine
 
 /** One MGET of the entry and the generation; a hit only when the entry carries the current generation. */
 async function lookupCachedProductJson(ctx: AppContext, productId: string): Promise<JsonLookup> {
-  const [entry, gen] = await ctx.redis.mget(entryKey(ctx, productId), generationKey(ctx, productId));
+  const { entry: key, generation: genKey } = productCacheKeys(ctx, productId);
+  const [entry, gen] = await ctx.redis.mget(key, genKey);
   const generation = Number(gen ?? 0);
-  if (entry) {
-    const cached = splitEntry(entry);
-    if (cached && cached.gen === generation) return { hit: true, json: cached.viewJson };
-  }
-  return { hit: false, generation };
+  const json = entry ? freshViewJson(entry, generation) : undefined;
+  return json === undefined ? { hit: false, generation } : { hit: true, json };
+}
+
+/** The view's JSON of an entry stored under `generation`, or undefined (another generation, not ours). */
+function freshViewJson(entry: string, generation: number): string | undefined {
+  const cached = splitEntry(entry);
+  return cached && cached.gen === generation ? cached.viewJson : undefined;
 }
 
 /**
  * The cached view's JSON text when the cache holds the current generation, else undefined (a miss, or
- * Redis unreachable): the caller then takes the full path (getCachedProductJson).
+ * Redis unreachable): the caller then takes the full path (getCachedProductJson). The cached read's
+ * lane calls it for every anonymous product read, so it is one MGET and one callback, no async layers.
  */
-export async function cachedProductJsonIfFresh(
-  ctx: AppContext,
-  productId: string,
-): Promise<string | undefined> {
-  try {
-    const lookup = await lookupCachedProductJson(ctx, productId);
-    return lookup.hit ? lookup.json : undefined;
-  } catch {
-    return undefined;
-  }
+export function cachedProductJsonIfFresh(ctx: AppContext, productId: string): Promise<string | undefined> {
+  const { entry: key, generation: genKey } = productCacheKeys(ctx, productId);
+  return ctx.redis.mget(key, genKey).then(
+    ([entry, gen]) => (entry ? freshViewJson(entry, Number(gen ?? 0)) : undefined),
+    () => undefined,
+  );
 }
 
 /** Like the cached JSON lookup, with the view parsed. */
