@@ -23,11 +23,13 @@ type JsonLookup = { hit: true; json: string } | { hit: false; generation: number
 
 /** A product's entry and generation share a hash tag: one MGET reads both, on a cluster too. */
 export const productCacheKeys = (ctx: AppContext, productId: string) => {
-  const entry = ctx.key(hashTag('product', productId));
+  const entry = entryKey(ctx, productId);
   return { entry, generation: `${entry}:gen` };
 };
-const entryKey = (ctx: AppContext, productId: string) => ctx.key(hashTag('product', productId));
-const generationKey = (ctx: AppContext, productId: string) => `${entryKey(ctx, productId)}:gen`;
+function entryKey(ctx: AppContext, productId: string): string {
+  return ctx.key(hashTag('product', productId));
+}
+const generationKey = (ctx: AppContext, productId: string) => productCacheKeys(ctx, productId).generation;
 
 // An entry is the JSON text `{"gen":<generation>,"view":<the view's JSON>}`, written only by
 // storeCachedProduct, so a hit can hand the view's JSON on as it is: no parse and no stringify on

@@ -3,12 +3,12 @@ import type { AppContext } from '../context';
 import { issueCoupon } from '../coupons/coupon-issue';
 import type { Metrics } from '../observability/metrics';
 import { prepareRefusals } from './coupon-refusals';
-import { errorAnswer } from './error-handler';
 import {
   type Fetch,
   type LaneAnswer,
   LaneAnswers,
   type LaneRequest,
+  laneErrorAnswer,
   laneMayAnswer,
   laneRequest,
   laneUser,
@@ -115,8 +115,7 @@ function couponIssueLane(ctx: AppContext, metrics: Metrics) {
       if (outcome.issued) return { status: 201, body: JSON.stringify({ data: outcome.issued }) };
       return refusals(outcome.refusal, req.lang);
     } catch (error) {
-      const answer = errorAnswer(error, req.lang, () => ctx.log.child({ requestId: req.requestId }));
-      return { status: answer.status, body: JSON.stringify(answer.body), headers: answer.headers };
+      return laneErrorAnswer(ctx, req, error);
     }
   };
   return { answers, issue };

@@ -43,6 +43,19 @@ export function guardNodeLanes(front: NodeListener, log: Logger): NodeListener {
   };
 }
 
+/**
+ * What the error handler answers to `error`, as a lane's answer (logged under the request's id when it
+ * is unexpected or a dependency is down).
+ */
+export function laneErrorAnswer(
+  ctx: AppContext,
+  req: LaneRequest<AuthUser | undefined>,
+  error: unknown,
+): LaneAnswer {
+  const answer = errorAnswer(error, req.lang, () => ctx.log.child({ requestId: req.requestId }));
+  return { status: answer.status, body: JSON.stringify(answer.body), headers: answer.headers };
+}
+
 /** The JSON media types the router's body validator accepts, spelled the common ways (a subset is enough). */
 const JSON_TYPES = new Set([
   'application/json',

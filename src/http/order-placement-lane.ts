@@ -3,12 +3,12 @@ import type { AppContext } from '../context';
 import type { Metrics } from '../observability/metrics';
 import { placeThroughGate } from '../orders/gated-placement';
 import { commandAnswer, refusalJson } from './command-response';
-import { errorAnswer } from './error-handler';
 import {
   isJsonContentType,
   type LaneAnswer,
   LaneAnswers,
   type LaneRequest,
+  laneErrorAnswer,
   type NodeListener,
   nodeBodyWithin,
   nodeLaneRequest,
@@ -73,7 +73,6 @@ async function placementAnswer(ctx: AppContext, req: LaneRequest, order: PlaceOr
     if (outcome.state === 'sold-out') return refusalJson('OUT_OF_STOCK', req.lang, outcome.details);
     return commandAnswer(outcome);
   } catch (error) {
-    const answer = errorAnswer(error, req.lang, () => ctx.log.child({ requestId: req.requestId }));
-    return { status: answer.status, body: JSON.stringify(answer.body), headers: answer.headers };
+    return laneErrorAnswer(ctx, req, error);
   }
 }

@@ -102,11 +102,6 @@ function render(
 }
 
 /**
- * Orders with their items (as JSON, in name order) and current payment, in the order of `ids`: ONE
- * statement for any number of orders, sent as a named prepared statement (a GET /orders/{id} poll
- * runs it).
- */
-/**
  * The rows of the orders `where` picks, with their items and payment: one statement. Named, so each
  * connection plans it once: a lookup of one order (`o.id = $1`) keeps its generic plan, where the
  * array form was planned afresh on every poll (≈ 0.3 ms of PostgreSQL's CPU, twice its execution).
@@ -134,6 +129,7 @@ function orderViewRows(em: EntityManager, where: RawBuilder<unknown>) {
 const viewOfRow = (r: OrderRow & { items: OrderItemView[] }, now: number): OrderView =>
   render(r, r.items, restoreOrderSnapshot({ snapshot: r.snapshot, machineVersion: r.machine_version }), now);
 
+/** Orders with their items (in name order) and current payment, in the order of `ids`: one statement. */
 export async function loadOrderViews(
   em: EntityManager,
   ids: string[],
