@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
+import { createProduct } from '../support/catalog';
 import { databaseUrl } from '../support/databases';
 import { createTestShop, type TestShop } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
@@ -22,13 +23,7 @@ afterAll(() => shop?.close());
 
 describe('a transaction left idle', () => {
   it('loses its session, so its row lock is freed and its pool slot serves the next query', async () => {
-    const seller = await shop.createUser('SELLER');
-    const created = await shop.request('POST', '/api/v1/products', {
-      token: seller.token,
-      body: { name: 'Locked Lamp', price: 10_000, category: 'home', initialStock: 5 },
-    });
-    expect(created.status).toBe(201);
-    const productId: string = created.body.data.id;
+    const productId = await createProduct(shop, await shop.createUser('SELLER'), { stock: 5 });
 
     let release!: () => void;
     const stuck = new Promise<void>((resolve) => (release = resolve));

@@ -46,9 +46,9 @@ const claimed = (jobIds: string[]) =>
 
 const deliver = (records: OutboxRecord[]) => publish(shop.ctx, records, async () => []);
 
-/** With the queue paused, what one delivery of `records` enqueued (then the queue goes on). */
 const MESSAGES = new Set(['CAPTURE', 'CAPTURE_BATCH', 'NOTICE', 'NOTICE_BATCH']);
 
+/** With the queue paused, what one delivery of `records` enqueued (then the queue goes on). */
 async function jobsOfOneDelivery(queue: Queue, records: OutboxRecord[]) {
   await queue.pause();
   try {

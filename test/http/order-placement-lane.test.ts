@@ -9,6 +9,7 @@ import { createBuyers } from '../support/coupons';
 import {
   type Answer,
   expectSameAnswer,
+  expectSoldOutRefusal,
   histogramCount,
   type LaneBench,
   type NodeLane,
@@ -17,6 +18,7 @@ import {
   type SendOptions,
   send,
   sendCutOffMidBody,
+  soldOutHeaders,
   startLaneBench,
   withToken,
 } from '../support/lanes';
@@ -230,26 +232,11 @@ describe('with the order workers running', () => {
     it('is refused with the router’s 409: status, body, headers, language, request id', async () => {
       const soldOutId = await learnSoldOut();
       for (const lang of ['ko-KR,ko;q=0.9', 'en-US']) {
-        const headers = withToken(buyer, {
-          'accept-language': lang,
-          'x-request-id': `sold-out-${lang.slice(0, 2)}`,
-        });
+        const headers = soldOutHeaders(buyer, lang);
         const { lane: refused, router, handedOn } = await both(() => ({ body: orderOf(soldOutId), headers }));
         expect(handedOn, lang).toBe(0);
         expectSameAnswer(refused, router, lang);
-        expect(refused.headers['x-request-id']).toBe(`sold-out-${lang.slice(0, 2)}`);
-        const body = JSON.parse(refused.body);
-        expect(body.error).toBe('OUT_OF_STOCK');
-        expect(body.message).toBe(lang.startsWith('ko') ? '재고가 부족합니다' : 'Not enough stock');
-        expect(body.details).toEqual([
-          {
-            field: 'productId',
-            message: 'not enough available stock',
-            productId: soldOutId,
-            requested: 1,
-            available: 0,
-          },
-        ]);
+        expectSoldOutRefusal(refused, lang, soldOutId);
       }
     });
 

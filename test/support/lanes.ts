@@ -127,6 +127,21 @@ export function expectSameAnswer(lane: Answer, router: Answer, what: string): vo
   for (const name of names(lane)) expect(lane.headers[name], `${what}: ${name}`).toBe(router.headers[name]);
 }
 
+/** A lane's sold-out refusal of one unit of `productId`: its request id, code, message in `lang`, details. */
+export function expectSoldOutRefusal(answer: Answer, lang: string, productId: string): void {
+  expect(answer.headers['x-request-id']).toBe(`sold-out-${lang.slice(0, 2)}`);
+  const body = JSON.parse(answer.body);
+  expect(body.error).toBe('OUT_OF_STOCK');
+  expect(body.message).toBe(lang.startsWith('ko') ? '재고가 부족합니다' : 'Not enough stock');
+  expect(body.details).toEqual([
+    { field: 'productId', message: 'not enough available stock', productId, requested: 1, available: 0 },
+  ]);
+}
+
+/** The headers of a sold-out refusal's request in `lang` (its request id names the language). */
+export const soldOutHeaders = (user: { token: string }, lang: string) =>
+  withToken(user, { 'accept-language': lang, 'x-request-id': `sold-out-${lang.slice(0, 2)}` });
+
 /** The count of one series of the HTTP histogram in a /metrics text. */
 export const histogramCount = (text: string, labels: Record<string, string>) =>
   sample(text, 'shop_http_request_duration_seconds_count', labels) ?? 0;
