@@ -14,6 +14,7 @@ import { isVersionConflict } from '../errors/version-conflict.error';
 import type { Logger } from '../logger';
 import type { CommandEnvelope } from '../messaging/messages';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
+import { isCluster } from '../messaging/redis';
 import { type CommandAnswer, type CommandReply, publishReplies, replyChannelFor } from '../messaging/replies';
 import { addTimerBuckets, type TimerBucket } from '../messaging/timer-buckets';
 import type { DomainOutcome } from './outcome';
@@ -94,8 +95,10 @@ export async function replyCommitted(
   committed: { command: CommandEnvelope; result: StepResult }[],
   log: Logger,
 ): Promise<void> {
-  // The stock gate first (one call for the batch), so whoever hears the answer sees the gate in step.
-  await settleStockChanges(
+  // The stock gate first (one call for the batch), so whoever hears the answer sees the gate in step:
+  // the replies follow it on the same connection without waiting for its answer (Redis runs a
+  // connection's commands in order; a cluster's nodes do not share one order, so there it is awaited).
+  const settled = settleStockChanges(
     ctx,
     committed.map(({ command, result }) => ({
       commandId: command.commandId,
@@ -103,6 +106,7 @@ export async function replyCommitted(
     })),
     log,
   );
+  if (isCluster(ctx.redis)) await settled;
   const answered = Promise.all(
     committed.map(async ({ command, result }) => ({
       command,
@@ -117,6 +121,7 @@ export async function replyCommitted(
   const outboxRows = committed.reduce((sum, { result }) => sum + result.outboxRows, 0);
   const timers = committed.flatMap(({ result }) => result.timers ?? []);
   await Promise.all([
+    settled,
     answered,
     afterCommit(ctx, { touchedProducts, outboxRows, timers, settlements: [] }, log),
   ]);
