@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchContext, Phase, ResultRow, Scenario } from '../scenario';
-import { CheckoutStages, checkout, runCheckoutPhase } from '../support/checkout';
+import { CheckoutStages, checkout, POLL_EVERY_MS, runCheckoutPhase } from '../support/checkout';
 import type { HttpClient } from '../support/http-client';
 import { outcomeSummary, rateOf, round } from '../support/rows';
 import { pick } from '../support/shop-requests';
@@ -75,7 +75,7 @@ export const outboxLag: Scenario = {
         await sleep(IDLE_PAUSE_MS);
       }
       const idle = await settledLag(bench, http, admin.token, receiver, idleStart);
-      const rows = lagRows(concurrency, phase, underLoad, idle);
+      const rows = lagRows(concurrency, phase, stages, underLoad, idle);
       return {
         rows,
         phases: [phase],
@@ -94,10 +94,21 @@ export const outboxLag: Scenario = {
 
 type Settled = Awaited<ReturnType<typeof settledLag>>;
 
-function lagRows(concurrency: number, phase: Phase, underLoad: Settled, idle: Settled): ResultRow[] {
+function lagRows(
+  concurrency: number,
+  phase: Phase,
+  stages: CheckoutStages,
+  underLoad: Settled,
+  idle: Settled,
+): ResultRow[] {
   const rows: ResultRow[] = [
     { metric: `checkouts/s @${concurrency} (the load)`, value: round(rateOf(phase.load, 'PAID'), 0) },
     { metric: 'responses', value: outcomeSummary(phase.load) },
+    // The load polls until PAID: the slower a checkout under the webhook's work, the more polls it makes.
+    {
+      metric: `GET /orders polls per checkout (every ${POLL_EVERY_MS} ms)`,
+      value: round(stages.summary().pollsPerCheckout, 1),
+    },
   ];
   const percentiles = (metric: string, load: Percentiles, floor: Percentiles | undefined, what: string) => {
     for (const p of ['p50', 'p99'] as const) {
