@@ -1,3 +1,4 @@
+import { dropOldest } from '../bounded-map';
 import type { Row } from '../db/database';
 import type { Orm } from '../db/orm';
 import type { Role } from '../db/schema/user.entity';
@@ -68,7 +69,7 @@ export class TokenChecker {
       const standing = await pending;
       if (this.inFlight.get(userId) === pending && this.cacheMs > 0) {
         this.standings.set(userId, { standing, until: Date.now() + this.cacheMs });
-        if (this.standings.size > CACHE_SIZE) this.standings.delete(this.standings.keys().next().value!);
+        dropOldest(this.standings, CACHE_SIZE);
       }
       return standing;
     } finally {

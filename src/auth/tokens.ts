@@ -1,5 +1,6 @@
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { dropOldest } from '../bounded-map';
 import { ROLES, type Role } from '../db/schema/user.entity';
 
 const ISSUER = 'shop-backend';
@@ -34,7 +35,7 @@ export function jwtTokens(secret: string, ttlSeconds: number): TokenService {
   const remember = (token: string, user: TokenClaims, expiresAt: number) => {
     verified.delete(token);
     verified.set(token, { user, expiresAt });
-    if (verified.size > VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    dropOldest(verified, VERIFIED_CACHE_SIZE);
   };
   return {
     sign: (user) =>

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { verifyCredentials } from '../../auth/auth.service';
+import { dropOldest } from '../../bounded-map';
 import type { AppContext } from '../../context';
 import { DomainError, isDomainError } from '../../errors/domain-error';
 import { isStorableText } from '../../validation/text';
@@ -45,12 +46,12 @@ export function adminGate(ctx: AppContext): MiddlewareHandler<AppEnv> {
       throw error;
     });
     if (user?.role !== 'ADMIN') return undefined;
-    if (verified.size >= BASIC_CACHE_MAX) verified.delete(verified.keys().next().value!);
     verified.set(key, {
       userId: user.id,
       tokenVersion: user.tokenVersion,
       until: Date.now() + BASIC_CACHE_MS,
     });
+    dropOldest(verified, BASIC_CACHE_MAX);
     return user.id;
   };
 
