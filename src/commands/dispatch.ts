@@ -51,11 +51,13 @@ export async function dispatchCommand<
   const { userId, role: _role, ...request } = data as unknown as { userId: string; role: string };
   const commandId = key ? commandIdFor(userId, name, key) : (options.commandId ?? uuidv7());
   const requestHash = key ? requestHashOf({ name, ...request }) : null;
-  const em = ctx.orm.em.fork();
+  // Forked only when a receipt is read or written: a fork per dispatch was ≈ 4.6 % of the API process's
+  // CPU under placements, which need neither.
+  const em = () => ctx.orm.em.fork();
   if (!ctx.dependencies.isUp('database')) throw new DomainError('SERVICE_UNAVAILABLE');
 
   if (key) {
-    const receipt = await findReceipt(em, commandId);
+    const receipt = await findReceipt(em(), commandId);
     if (receipt) return replay(ctx, receipt, requestHash);
   }
 
@@ -87,10 +89,10 @@ export async function dispatchCommand<
   }
   // The reply may have been lost (pub/sub is best effort): the receipt is the durable answer. If it
   // cannot be read now, the command is still queued: 202 is the truth, not an error.
-  const receipt = await findReceipt(em, commandId).catch(() => undefined);
+  const receipt = await findReceipt(em(), commandId).catch(() => undefined);
   if (receipt) return replay(ctx, receipt, requestHash);
   await rememberQueuedCommand(
-    em,
+    em(),
     {
       id: commandId,
       userId,
