@@ -28,8 +28,9 @@ const RUSH_DEADLINE_MS = 300_000;
  * each POST /coupons/{id}/issue once for a coupon with 500 units, N at a time, then PostgreSQL and the
  * Redis gate are checked: exactly 500 issued, none twice, the gate agreeing. The warm-up's buyers are
  * others (WARMUP_BUYERS), each asking a few times a minute at most, so the per-user limit
- * COUPON_ISSUE_RATE_PER_MIN never applies: every 409 is the gate's answer. The raw ceiling is the issuance's own claim script over
- * ioredis at the same concurrency, rush after rush against fresh copies of a gate with the same numbers.
+ * COUPON_ISSUE_RATE_PER_MIN never applies: every 409 is the gate's answer. The raw ceiling is the
+ * issuance's own claim script over ioredis at the same concurrency, rush after rush against fresh
+ * copies of a gate with the same numbers.
  */
 export const couponRush: Scenario = {
   name: 'coupon-rush',
