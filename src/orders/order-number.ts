@@ -3,9 +3,16 @@ import { isDuplicateRelation, isUniqueViolation } from '../db/errors';
 import { query, run, sql } from '../db/sql';
 
 const dayFormats = new Map<string, Intl.DateTimeFormat>();
+/** The last minute formatted per time zone: no zone's offset has seconds, so a minute is within one day. */
+const lastMinute = new Map<string, { minute: number; day: string }>();
 
 /** yyyyMMdd of `at` in the business time zone (API.md: order numbers and statistics days). */
 export function businessDay(at: Date, timeZone: string): string {
+  // Intl's time-zone formatting: ≈ 1 µs a call in a tight loop, yet 0.9 % of a busy worker's time under
+  // placements (asked once per batch); one call a minute per zone instead.
+  const minute = Math.floor(at.getTime() / 60_000);
+  const last = lastMinute.get(timeZone);
+  if (last?.minute === minute) return last.day;
   let format = dayFormats.get(timeZone);
   if (!format) {
     format = new Intl.DateTimeFormat('en-CA', {
@@ -17,7 +24,9 @@ export function businessDay(at: Date, timeZone: string): string {
     dayFormats.set(timeZone, format);
   }
   // en-CA formats as 2026-11-21.
-  return format.format(at).replaceAll('-', '');
+  const day = format.format(at).replaceAll('-', '');
+  lastMinute.set(timeZone, { minute, day });
+  return day;
 }
 
 export const orderSequenceName = (day: string) => `order_no_seq_${day}`;
