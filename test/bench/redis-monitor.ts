@@ -1,13 +1,13 @@
 /**
  * `npm run bench:monitor -- (--seconds <s> | --file <capture>) [--ops <n>] [--top <n>]`: where a
  * workload's Redis commands go, by script (BullMQ's by name) and by command, with what each script ran
- * inside — per operation when given the operations the window served. Live (`--seconds`) it listens
- * to Redis's MONITOR itself; run it beside `npm run bench` in the phase to look at (MONITOR slows
+ * inside — per operation when given the operations the window served. Live (`--seconds`) it runs
+ * `redis-cli monitor`; run it beside `npm run bench` in the phase to look at (MONITOR slows
  * Redis: the rates of that run are not the figures to quote). `--file` reads `redis-cli monitor` output.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import {
   bullmqScriptNames,
   type MonitorCommand,
@@ -17,23 +17,29 @@ import {
 
 const USAGE = `npm run bench:monitor -- (--seconds <s> | --file <capture>) [options]
 
-  --seconds <s>   listen to MONITOR for this long (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
+  --seconds <s>   run \`redis-cli monitor\` this long (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
   --file <path>   read a \`redis-cli monitor\` capture instead
   --ops <n>       operations served in the window: print commands per operation too
   --top <n>       rows (default 30)
 `;
 
+/**
+ * `redis-cli monitor` for `seconds`, parsed: ioredis's own monitor mode loses track of its replies when
+ * MONITOR's first lines race its OK under load ("Command queue state error"), redis-cli does not.
+ */
 async function listen(seconds: number): Promise<MonitorCommand[]> {
-  const redis = new Redis(process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const monitor = await redis.monitor();
-  const commands: MonitorCommand[] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    commands.push({ source, args });
+  const url = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const cli = spawn('redis-cli', ['-u', url, 'monitor'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const chunks: Buffer[] = [];
+  cli.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const exited = new Promise<void>((resolve, reject) => {
+    cli.once('error', reject);
+    cli.once('exit', () => resolve());
   });
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  monitor.disconnect();
-  redis.disconnect();
-  return commands;
+  await Promise.race([new Promise((resolve) => setTimeout(resolve, seconds * 1000)), exited]);
+  cli.kill();
+  await exited;
+  return parseMonitorText(Buffer.concat(chunks).toString('utf8'));
 }
 
 async function main(argv: string[]): Promise<void> {
