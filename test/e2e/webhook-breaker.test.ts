@@ -29,10 +29,9 @@ describe('an endpoint that keeps failing', () => {
   });
 
   const one = async <T>(statement: ReturnType<typeof sql>) => (await rows<T>(shop, statement))[0]!;
-  const deliveryJobs = async () => {
-    const counts = await shop.ctx.queues.webhooks.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    return Object.values(counts).reduce((a, b) => a + b, 0);
-  };
+  const jobCounts = () =>
+    shop.ctx.queues.webhooks.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+  const deliveryJobs = async () => Object.values(await jobCounts()).reduce((a, b) => a + b, 0);
 
   it('is paused: its events wait in PostgreSQL, not as a Redis job each, and all arrive once it recovers', async () => {
     const admin = await shop.createUser('ADMIN');
@@ -71,7 +70,11 @@ describe('an endpoint that keeps failing', () => {
         ).n >= 1,
       20_000,
     );
-    expect(await deliveryJobs()).toBeLessThanOrEqual(1);
+    // The failed probe schedules the next one before its own job ends: one probe may be running while
+    // its successor waits, never more than one waiting.
+    const { active = 0, ...queued } = await jobCounts();
+    expect(Object.values(queued).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(1);
+    expect(active).toBeLessThanOrEqual(1);
 
     // The receiver recovers: the next probe closes the circuit and the backlog is delivered.
     failing = false;
