@@ -75,6 +75,8 @@ const envSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   DATABASE_POOL_SIZE: int(1, 20),
   DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(0, 60_000),
+  /** How long a close waits for pool clients still checked out before it ends their connections. */
+  DATABASE_CLOSE_GRACE_MS: int(0, 10_000),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   /**
    * Set: the shop talks to a Redis Cluster through these seed nodes (REDIS_URL then only lends its
@@ -272,6 +274,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
     databaseIdleInTransactionTimeoutMs: env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    databaseCloseGraceMs: env.DATABASE_CLOSE_GRACE_MS,
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,
     redisClusterNodes: env.REDIS_CLUSTER_NODES,

@@ -2,7 +2,7 @@ import { argon2Hasher, type PasswordHasher } from './auth/passwords';
 import { TokenChecker } from './auth/token-checker';
 import { jwtTokens, type TokenService } from './auth/tokens';
 import type { Config } from './config';
-import { createOrm, type Orm } from './db/orm';
+import { closeOrm, createOrm, type Orm } from './db/orm';
 import { DATABASE_PROBE, DependencyMonitor } from './health/dependency-monitor';
 import type { Logger } from './logger';
 import {
@@ -77,7 +77,7 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
       await closeQueues(queues).catch(() => undefined);
       producer.disconnect();
       redis.disconnect();
-      await orm.close();
+      await closeOrm(orm, config.databaseCloseGraceMs, log);
     },
   };
   dependencies.start();

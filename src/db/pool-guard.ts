@@ -1,5 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 
+/** The clients each guarded pool has handed out and not had back. */
+const checkedOut = new WeakMap<Pool, Set<PoolClient>>();
+
 /**
  * Gives back to the pool, destroyed, a client whose connection ends while it is checked out.
  *
@@ -12,14 +15,18 @@ import type { Pool, PoolClient } from 'pg';
  */
 export function releaseClientsThatDie(pool: Pool): void {
   const connect = pool.connect.bind(pool);
+  const held = new Set<PoolClient>();
+  checkedOut.set(pool, held);
   const guarded = (callback?: unknown) => {
     if (typeof callback === 'function') return connect(callback as never);
     return connect().then((client: PoolClient) => {
       const release = client.release.bind(client);
       let released = false;
+      held.add(client);
       const releaseOnce = (error?: Error | boolean) => {
         if (released) return;
         released = true;
+        held.delete(client);
         client.removeListener('end', onEnd);
         release(error);
       };
@@ -31,3 +38,20 @@ export function releaseClientsThatDie(pool: Pool): void {
   };
   pool.connect = guarded as Pool['connect'];
 }
+
+/**
+ * Ends the connections of the clients `pool` handed out (through its promise API) and did not get
+ * back: each is then released as dead (above), so `pool.end()` can finish. For a close whose pool
+ * would otherwise wait forever on a holder that never releases. Returns how many there were.
+ */
+export function endCheckedOutClients(pool: Pool): number {
+  const held = [...(checkedOut.get(pool) ?? [])];
+  for (const client of held) void client.end().catch(() => undefined);
+  endedAtClose.set(pool, (endedAtClose.get(pool) ?? 0) + held.length);
+  return held.length;
+}
+
+const endedAtClose = new WeakMap<Pool, number>();
+
+/** How many clients endCheckedOutClients ended for `pool` (a test shop reports them: a leak to find). */
+export const clientsEndedAtClose = (pool: Pool): number => endedAtClose.get(pool) ?? 0;

@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import { type App, createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
 import { type AppContext, createContext } from '../../src/context';
+import { clientsEndedAtClose } from '../../src/db/pool-guard';
 import type { Role } from '../../src/db/schema/user.entity';
 import { User } from '../../src/db/schema/user.entity';
 import { createLogger } from '../../src/logger';
@@ -144,6 +145,10 @@ export async function createTestShop(overrides: Record<string, string> = {}): Pr
     await namedIfSlow('deleting its Redis keys', deleteKeys(ctx, `${config.redisPrefix}:*`));
     const pool = (await ctx.orm.em.getConnection().getNativeClient()) as Pool;
     await namedIfSlow('ctx.close()', ctx.close(), () => whatThePoolHolds(pool, databaseName));
+    // The close ends clients nobody gave back (src/db/orm.ts closeOrm): a holder that leaks one.
+    const leaked = clientsEndedAtClose(pool);
+    if (leaked > 0)
+      process.stderr.write(`[test-shop] closing: ${leaked} PostgreSQL client(s) still checked out, ended\n`);
     await namedIfSlow('dropping its database', dropTestDatabase(databaseName));
   };
 
