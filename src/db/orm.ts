@@ -1,6 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
 import { type OrmSettings, ormConfig } from '../../mikro-orm.config';
+import { withTimeout } from '../async';
 import type { Logger } from '../logger';
 import { endCheckedOutClients } from './pool-guard';
 
@@ -31,18 +32,17 @@ export async function migrate(orm: Orm): Promise<string[]> {
 export async function closeOrm(orm: Orm, graceMs: number, log: Logger): Promise<void> {
   const pool = (await orm.em.getConnection().getNativeClient()) as Pool;
   const closing = orm.close();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), graceMs);
-  });
-  const outcome = await Promise.race([closing.then(() => 'closed' as const), late]);
-  clearTimeout(timer);
-  if (outcome === 'late') {
+  try {
+    await withTimeout(closing, graceMs, CLOSE_TIMED_OUT);
+  } catch (error) {
+    if (error !== CLOSE_TIMED_OUT) throw error;
     const ended = endCheckedOutClients(pool);
     log.warn(
       { clients: ended, totalCount: pool.totalCount, idleCount: pool.idleCount, graceMs },
       'PostgreSQL clients still checked out at close: their connections are ended',
     );
+    await closing;
   }
-  await closing;
 }
+
+const CLOSE_TIMED_OUT = new Error('the pool did not close within the grace period');

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 
-/** The clients each guarded pool has handed out and not had back. */
-const checkedOut = new WeakMap<Pool, Set<PoolClient>>();
+/** Per guarded pool: the clients it handed out and did not get back, and how many a close ended. */
+const guards = new WeakMap<Pool, { held: Set<PoolClient>; endedAtClose: number }>();
 
 /**
  * Gives back to the pool, destroyed, a client whose connection ends while it is checked out.
@@ -16,7 +16,7 @@ const checkedOut = new WeakMap<Pool, Set<PoolClient>>();
 export function releaseClientsThatDie(pool: Pool): void {
   const connect = pool.connect.bind(pool);
   const held = new Set<PoolClient>();
-  checkedOut.set(pool, held);
+  guards.set(pool, { held, endedAtClose: 0 });
   const guarded = (callback?: unknown) => {
     if (typeof callback === 'function') return connect(callback as never);
     return connect().then((client: PoolClient) => {
@@ -45,13 +45,13 @@ export function releaseClientsThatDie(pool: Pool): void {
  * would otherwise wait forever on a holder that never releases. Returns how many there were.
  */
 export function endCheckedOutClients(pool: Pool): number {
-  const held = [...(checkedOut.get(pool) ?? [])];
+  const guard = guards.get(pool);
+  if (!guard) return 0;
+  const held = [...guard.held];
   for (const client of held) void client.end().catch(() => undefined);
-  endedAtClose.set(pool, (endedAtClose.get(pool) ?? 0) + held.length);
+  guard.endedAtClose += held.length;
   return held.length;
 }
 
-const endedAtClose = new WeakMap<Pool, number>();
-
 /** How many clients endCheckedOutClients ended for `pool` (a test shop reports them: a leak to find). */
-export const clientsEndedAtClose = (pool: Pool): number => endedAtClose.get(pool) ?? 0;
+export const clientsEndedAtClose = (pool: Pool): number => guards.get(pool)?.endedAtClose ?? 0;
