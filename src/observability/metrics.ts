@@ -3,7 +3,6 @@ import { ORDER_STATUSES } from '../../machines/order.machine';
 import { withTimeout } from '../async';
 import { type StockGateDrift, setStockGateDriftObserver } from '../catalog/stock-gate-rebuild';
 import type { AppContext } from '../context';
-import type { Row } from '../db/database';
 import { query, sql } from '../db/sql';
 import {
   eventConsumerLagSeconds,
@@ -11,6 +10,7 @@ import {
   webhookAttemptsTotal,
 } from '../messaging/event-metrics';
 import { QUEUE_NAMES, queuesOf } from '../messaging/queues';
+import { countOrdersByStatus } from '../orders/order-status-counts';
 import { setGatewayLatencyObserver } from '../payments/gateway/gateway-observer';
 import { setJobObserver } from './job-observer';
 import { registerOperatorGauges, sharedWhileRunning } from './operator-gauges';
@@ -138,15 +138,12 @@ export function createMetrics(ctx: AppContext): Metrics {
   });
 
   // One scrape reads PostgreSQL once for the three gauges below (they collect concurrently and share
-  // the read): statuses through orders_status_index, outbox figures through outbox_events_status_created_index.
+  // the read): statuses from the counts the triggers on orders keep (order-status-counts.ts), outbox figures through outbox_events_status_created_index.
   const readDatabase = sharedWhileRunning(() =>
     readSource('postgres', async () => {
       const em = ctx.orm.em.fork();
       const [statuses, [outbox]] = await Promise.all([
-        query<Row<'orders', 'status'> & { count: number }>(
-          em,
-          sql`select status, count(*)::int as count from orders group by status`,
-        ),
+        countOrdersByStatus(em),
         query<{ lag: number | null; alerted: number }>(
           em,
           sql`select extract(epoch from now() - (select min(created_at) from outbox_events
@@ -154,15 +151,14 @@ export function createMetrics(ctx: AppContext): Metrics {
                      (select count(*) from outbox_events where status = 'ALERTED')::int as alerted`,
         ),
       ]);
-      const counts = new Map(statuses.map((r) => [r.status, r.count]));
-      for (const status of ORDER_STATUSES) ordersByStatus.set({ status }, counts.get(status) ?? 0);
+      for (const status of ORDER_STATUSES) ordersByStatus.set({ status }, statuses.get(status) ?? 0);
       outboxLag.set(Math.max(0, outbox?.lag ?? 0));
       outboxAlerted.set(outbox?.alerted ?? 0);
     }),
   );
   const ordersByStatus = new Gauge({
     name: 'shop_orders',
-    help: 'Orders by status (PENDING, PAID, CONFIRMED, CANCELLED), read from PostgreSQL at scrape time',
+    help: 'Orders by status (PENDING, PAID, CONFIRMED, CANCELLED), read from PostgreSQL at scrape time (kept by triggers, not counted)',
     labelNames: ['status'] as const,
     registers: [registry],
     collect: readDatabase,

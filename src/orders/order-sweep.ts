@@ -7,6 +7,7 @@ import { ORDER_NOTICE, ORDER_SWEEP, type OrderNotice } from '../messaging/messag
 import { addRoutedJobs, mailboxFor } from '../messaging/queues';
 import type { OrderTimerName } from './commit-transition';
 import { businessDay, dropOldOrderSequences } from './order-number';
+import { foldOrderStatusCounts } from './order-status-counts';
 import { orderTagged } from './order-tags';
 
 const BATCH = 500;
@@ -81,5 +82,7 @@ export async function sweepOrders(ctx: AppContext, log: Logger) {
   }
   const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
   await dropOldOrderSequences(em, businessDay(twoDaysAgo, ctx.config.timezone));
+  // The scrape's orders-by-status sums the deltas since the last fold: keep them few.
+  await foldOrderStatusCounts(em);
   return { expire: overdue.length, autoConfirm: due.length };
 }

@@ -14,6 +14,7 @@ import { Migration20261206110000_outbox_acknowledgements } from './Migration2026
 import { Migration20261206210000_webhook_delivery_event_index } from './Migration20261206210000_webhook_delivery_event_index';
 import { Migration20261206213000_order_auto_confirm_at } from './Migration20261206213000_order_auto_confirm_at';
 import { Migration20261206214500_payment_sweep_indexes } from './Migration20261206214500_payment_sweep_indexes';
+import { Migration20261207140000_order_status_counts } from './Migration20261207140000_order_status_counts';
 
 export const migrations = [
   Migration20261121051105_initial,
@@ -31,4 +32,5 @@ export const migrations = [
   Migration20261206210000_webhook_delivery_event_index,
   Migration20261206213000_order_auto_confirm_at,
   Migration20261206214500_payment_sweep_indexes,
+  Migration20261207140000_order_status_counts,
 ];

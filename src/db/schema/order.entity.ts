@@ -37,13 +37,13 @@ export const OrderSchema = defineEntity({
     updatedAt: p.datetime(),
     version: p.integer().default(1),
   },
+  // Triggers on this table keep the orders-by-status counts (migration order_status_counts).
   indexes: [
     { name: 'orders_user_created_index', properties: ['userId', 'createdAt'] },
     { name: 'orders_user_status_created_index', properties: ['userId', 'status', 'createdAt'] },
     // The sweepers' scans: overdue PENDING orders and PAID orders due for auto-confirmation.
     { name: 'orders_pending_expires_index', properties: ['expiresAt'], where: "status = 'PENDING'" },
     { name: 'orders_auto_confirm_index', properties: ['autoConfirmAt'], where: "status = 'PAID'" },
-    { name: 'orders_status_index', properties: ['status'] },
   ],
   checks: [
     {
