@@ -64,7 +64,8 @@ export const OutboxAckWatermarkSchema = defineEntity({
   name: 'OutboxAckWatermark',
   tableName: 'outbox_ack_watermark',
   properties: {
-    id: p.integer().primary(),
+    // The one row is id 1, written by the migration: no sequence behind it.
+    id: p.integer().primary().autoincrement(false),
     checkedUntil: p.datetime(),
   },
 });
