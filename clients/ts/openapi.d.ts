@@ -677,7 +677,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description USER_NOT_FOUND */
+                /** @description NOT_FOUND */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1073,7 +1073,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description USER_NOT_FOUND */
+                /** @description NOT_FOUND */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1269,7 +1269,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description USER_NOT_FOUND */
+                /** @description NOT_FOUND */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1412,7 +1412,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description USER_NOT_FOUND */
+                /** @description NOT_FOUND */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1793,7 +1793,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description COMMAND_NOT_FOUND */
+                /** @description NOT_FOUND */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4264,7 +4264,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description REFUND_NOT_FOUND */
+                /** @description NOT_FOUND */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4848,7 +4848,7 @@ export interface components {
         };
         PaymentRequest: {
             /**
-             * @description CARD only; absent means tok_ok
+             * @description CARD: absent means tok_ok; ignored for BALANCE
              * @example tok_ok
              */
             cardToken?: string;

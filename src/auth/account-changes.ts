@@ -45,7 +45,7 @@ export async function changeRole(
       .where('id', '=', id)
       .forUpdate()
       .executeTakeFirst();
-    if (!target) throw new DomainError('USER_NOT_FOUND');
+    if (!target) throw new DomainError('NOT_FOUND');
     if (target.role === role) return;
     if (target.role === 'ADMIN' && !admins.some((admin) => admin.id !== id)) {
       throw new DomainError('LAST_ADMIN');

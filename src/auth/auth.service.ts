@@ -93,7 +93,7 @@ export async function login(ctx: AppContext, email: string, password: string, cl
 
 export async function getUser(ctx: AppContext, id: string): Promise<UserView> {
   const user = await ctx.orm.em.fork().findOne(User, { id });
-  if (!user) throw new DomainError('USER_NOT_FOUND');
+  if (!user) throw new DomainError('NOT_FOUND');
   return toUserView(user);
 }
 

@@ -37,7 +37,7 @@ const CREDIT_KINDS: ReadonlySet<BalanceTransactionKind> = new Set(['CHARGE', 'RE
  * - `InsufficientBalanceError` when a debit would go below zero (nothing written);
  * - `BalanceConflictError` when another transaction changed the balance since our read: the caller's
  *   transaction must be rolled back and run again from the start (`retryOnBalanceConflict`);
- * - `DomainError('USER_NOT_FOUND')` for an unknown user.
+ * - `DomainError('NOT_FOUND')` for an unknown user.
  *
  * A (kind, referenceId) pair already in the ledger means the change was applied before: the current
  * balance is returned and nothing is written, so a redelivered payment or refund is harmless.
@@ -55,7 +55,7 @@ export async function applyBalanceChange(
     .select(['balance', 'version'])
     .where('id', '=', userId)
     .executeTakeFirst();
-  if (!user) throw new DomainError('USER_NOT_FOUND');
+  if (!user) throw new DomainError('NOT_FOUND');
   const current = Number(user.balance);
 
   // The ledger is checked *after* the version is read: a concurrent change committed in between is

@@ -37,12 +37,12 @@ export async function chargeBalance(ctx: AppContext, userId: string, amount: num
  * Another user's balance answers exactly like an unknown user, so ids reveal nothing.
  */
 export async function getBalance(ctx: AppContext, viewer: Viewer, userId: string): Promise<BalanceView> {
-  if (viewer.role !== 'ADMIN' && viewer.id !== userId) throw new DomainError('USER_NOT_FOUND');
+  if (viewer.role !== 'ADMIN' && viewer.id !== userId) throw new DomainError('NOT_FOUND');
   const row = await db(ctx.orm.em.fork())
     .selectFrom('users')
     .select('balance')
     .where('id', '=', userId)
     .executeTakeFirst();
-  if (!row) throw new DomainError('USER_NOT_FOUND');
+  if (!row) throw new DomainError('NOT_FOUND');
   return { userId, balance: Number(row.balance) };
 }

@@ -26,7 +26,7 @@ export async function getCommandReceipt(
 ): Promise<CommandReceiptView> {
   const receipt = await findReceipt(ctx.orm.em.fork(), id);
   if (receipt) {
-    if (receipt.userId !== user.id && user.role !== 'ADMIN') throw new DomainError('COMMAND_NOT_FOUND');
+    if (receipt.userId !== user.id && user.role !== 'ADMIN') throw new DomainError('NOT_FOUND');
     return {
       id,
       type: receipt.type,
@@ -37,7 +37,7 @@ export async function getCommandReceipt(
   }
   const queued = await findQueuedCommand(ctx.orm.em.fork(), id);
   if (queued) {
-    if (queued.userId !== user.id && user.role !== 'ADMIN') throw new DomainError('COMMAND_NOT_FOUND');
+    if (queued.userId !== user.id && user.role !== 'ADMIN') throw new DomainError('NOT_FOUND');
     return { id, type: queued.type, status: 'QUEUED' };
   }
   for (const name of QUEUE_NAMES) {
@@ -46,5 +46,5 @@ export async function getCommandReceipt(
     if (job && ((sender.success && sender.data.userId === user.id) || user.role === 'ADMIN'))
       return { id, type: job.name, status: 'QUEUED' };
   }
-  throw new DomainError('COMMAND_NOT_FOUND');
+  throw new DomainError('NOT_FOUND');
 }

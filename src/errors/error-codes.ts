@@ -1,16 +1,16 @@
-/** Every error code of API.md, with its HTTP status and default messages (English, Korean). */
+/**
+ * Every error code of API.md, with its HTTP status and default messages (English, Korean). A 404 is
+ * NOT_FOUND or one of the four specific codes API.md allows (product, order, payment, coupon).
+ */
 export const ERROR_CODES = {
   VALIDATION_ERROR: { status: 400, en: 'The request is invalid', ko: '요청 값이 올바르지 않습니다' },
   UNAUTHORIZED: { status: 401, en: 'Authentication is required', ko: '인증이 필요합니다' },
   FORBIDDEN: { status: 403, en: 'You may not do this', ko: '권한이 없습니다' },
   NOT_FOUND: { status: 404, en: 'Not found', ko: '찾을 수 없습니다' },
-  USER_NOT_FOUND: { status: 404, en: 'User not found', ko: '사용자를 찾을 수 없습니다' },
   PRODUCT_NOT_FOUND: { status: 404, en: 'Product not found', ko: '상품을 찾을 수 없습니다' },
   ORDER_NOT_FOUND: { status: 404, en: 'Order not found', ko: '주문을 찾을 수 없습니다' },
   PAYMENT_NOT_FOUND: { status: 404, en: 'Payment not found', ko: '결제를 찾을 수 없습니다' },
-  REFUND_NOT_FOUND: { status: 404, en: 'Refund not found', ko: '환불을 찾을 수 없습니다' },
   COUPON_NOT_FOUND: { status: 404, en: 'Coupon not found', ko: '쿠폰을 찾을 수 없습니다' },
-  COMMAND_NOT_FOUND: { status: 404, en: 'Command not found', ko: '요청을 찾을 수 없습니다' },
   PAYLOAD_TOO_LARGE: {
     status: 413,
     en: 'The request body is larger than 1 MiB',

@@ -37,7 +37,8 @@ function couponIdOfPath(path: string): string | undefined {
   if (path.length !== ISSUE_PATH_LENGTH || !path.startsWith(COUPONS_PREFIX) || !path.endsWith(ISSUE_SUFFIX))
     return undefined;
   const id = path.slice(COUPONS_PREFIX.length, COUPONS_PREFIX.length + 36);
-  return idParam.safeParse({ id }).success ? id : undefined;
+  const parsed = idParam.safeParse({ id });
+  return parsed.success ? parsed.data.id : undefined;
 }
 
 const issuePathOf = (couponId: string) => COUPONS_PREFIX + couponId + ISSUE_SUFFIX;

@@ -34,6 +34,6 @@ export function requestRefund(
 /** The buyer and admins see a refund; anyone else is told it does not exist. */
 export async function getRefund(ctx: AppContext, user: AuthUser, refundId: string): Promise<RefundView> {
   const view = await loadRefundView(ctx.orm.em.fork(), refundId);
-  if (!view || (view.userId !== user.id && user.role !== 'ADMIN')) throw new DomainError('REFUND_NOT_FOUND');
+  if (!view || (view.userId !== user.id && user.role !== 'ADMIN')) throw new DomainError('NOT_FOUND');
   return view;
 }

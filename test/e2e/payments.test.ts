@@ -167,7 +167,6 @@ describe('POST /payments: request rules and error codes', () => {
       { orderId: order.id },
       { orderId: 'nope', method: 'CARD' },
       { orderId: order.id, method: 'CASH' },
-      { orderId: order.id, method: 'BALANCE', cardToken: 'tok_ok' },
       { orderId: order.id, method: 'CARD', cardToken: 'has spaces' },
       { orderId: order.id, method: 'CARD', cardToken: 'x'.repeat(65) },
       { orderId: order.id, method: 'CARD', cardToken: 42 },

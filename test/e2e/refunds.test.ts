@@ -282,7 +282,7 @@ describe('POST /refunds: request rules and error codes', () => {
     expect((await shop.request('GET', `/api/v1/refunds/${id}`, { token: admin.token })).status).toBe(200);
     const strangerRead = await shop.request('GET', `/api/v1/refunds/${id}`, { token: stranger.token });
     expect(strangerRead.status).toBe(404);
-    expect(strangerRead.body.error).toBe('REFUND_NOT_FOUND');
+    expect(strangerRead.body.error).toBe('NOT_FOUND');
     expect((await shop.request('GET', '/api/v1/refunds/nope', { token: buyer.token })).status).toBe(400);
     await waitForRefund(shop, buyer, id);
   });

@@ -123,7 +123,7 @@ describe('a balance is readable by its owner and by ADMIN only; anyone else gets
       token: admin.token,
     });
     expect(unknown.status).toBe(404);
-    expect(unknown.body.error).toBe('USER_NOT_FOUND');
+    expect(unknown.body.error).toBe('NOT_FOUND');
   });
 
   it('answers 400 for a malformed id and 401 without a token', async () => {
@@ -213,12 +213,12 @@ describe('applyBalanceChange: debits never take a balance below zero', () => {
     expect(await storedBalance(user.id)).toMatchObject({ balance: 500 });
   });
 
-  it('answers USER_NOT_FOUND for an unknown user', async () => {
+  it('answers NOT_FOUND for an unknown user', async () => {
     await expect(
       balanceTransaction(shop.ctx.orm.em, (tx) =>
         applyBalanceChange(tx, { userId: crypto.randomUUID(), kind: 'CHARGE', amount: 1 }),
       ),
-    ).rejects.toMatchObject({ code: 'USER_NOT_FOUND' });
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });
 

@@ -58,13 +58,15 @@ describe('Bull Board at /admin/queues is for ADMINs only', () => {
     }
   });
 
-  it("refuses a wrong password, a buyer's Basic login and a buyer's token", async () => {
+  it("refuses a wrong password, a buyer's Basic login and a buyer's token with a Basic challenge", async () => {
     expect((await get('/admin/queues', basic(admin.email, 'not-the-password'))).status).toBe(401);
     expect((await get('/admin/queues', basic(buyer.email, PASSWORD))).status).toBe(401);
     expect((await get('/admin/queues', 'Basic !!!not-base64')).status).toBe(401);
+    // API.md: "401 with WWW-Authenticate: Basic otherwise" — a buyer's token included.
     const withToken = await get('/admin/queues', `Bearer ${buyer.token}`);
-    expect(withToken.status).toBe(403);
-    expect((await json(withToken)).error).toBe('FORBIDDEN');
+    expect(withToken.status).toBe(401);
+    expect(withToken.headers.get('www-authenticate')).toMatch(/^Basic realm="[^"]+"/);
+    expect((await json(withToken)).error).toBe('UNAUTHORIZED');
   });
 
   it("opens with the admin's email and password, or an admin token", async () => {
@@ -135,7 +137,8 @@ describe('the order-machine page at /machines/order', () => {
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Basic/);
     const buyerToken = await get(`/machines/order?orderId=${paidOrderId}`, `Bearer ${buyer.token}`);
-    expect(buyerToken.status).toBe(403);
+    expect(buyerToken.status).toBe(401);
+    expect(buyerToken.headers.get('www-authenticate')).toMatch(/^Basic/);
     expect((await get(`/machines/order?orderId=${paidOrderId}`, basic(admin.email, PASSWORD))).status).toBe(
       200,
     );

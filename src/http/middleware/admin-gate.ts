@@ -55,14 +55,16 @@ export function adminGate(ctx: AppContext): MiddlewareHandler<AppEnv> {
     return user.id;
   };
 
-  /** The admin's id, undefined for no or wrong credentials; throws FORBIDDEN for a non-admin token. */
+  /**
+   * The admin's id; undefined for no or wrong credentials and for anyone else's token or login (API.md:
+   * "401 with WWW-Authenticate: Basic otherwise", so a browser offers to sign in as an admin).
+   */
   const identify = async (header: string, address: string): Promise<string | undefined> => {
     const [scheme, value] = header.split(/\s+/, 2) as [string, string | undefined];
     if (!value) return undefined;
     if (/^bearer$/i.test(scheme)) {
       const user = await ctx.tokenChecker.authenticate(value);
-      if (user && user.role !== 'ADMIN') throw new DomainError('FORBIDDEN', 'This needs the role ADMIN');
-      return user?.id;
+      return user?.role === 'ADMIN' ? user.id : undefined;
     }
     return /^basic$/i.test(scheme) ? basicAdmin(value, address) : undefined;
   };

@@ -5,7 +5,8 @@ import type { Logger } from '../../logger';
 import type { AppEnv } from '../app-env';
 import { isPreparedResponse } from '../prepared-response';
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Echoed as sent when it is printable ASCII of sane length (it goes into logs and a response header). */
+const REQUEST_ID = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/;
 
 /** A request slower than this is logged at info, even on a hot route. */
 export const SLOW_REQUEST_MS = 1000;

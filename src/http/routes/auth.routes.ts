@@ -78,7 +78,7 @@ const me = createRoute({
   middleware: [requireUser] as const,
   responses: {
     200: jsonContent(dataEnvelope(UserSchema), 'The user'),
-    ...errorResponses('UNAUTHORIZED', 'USER_NOT_FOUND'),
+    ...errorResponses('UNAUTHORIZED', 'NOT_FOUND'),
   },
 });
 
@@ -92,7 +92,7 @@ const setRole = createRoute({
   request: { params: idParam, ...jsonBody(RoleBody) },
   responses: {
     200: jsonContent(dataEnvelope(UserSchema), 'The user with the new role'),
-    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'USER_NOT_FOUND', 'LAST_ADMIN'),
+    ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'LAST_ADMIN'),
   },
 });
 

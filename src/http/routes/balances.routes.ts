@@ -29,7 +29,7 @@ const mine = createRoute({
   middleware: [requireUser] as const,
   responses: {
     200: jsonContent(dataEnvelope(BalanceSchema), 'The balance'),
-    ...errorResponses('UNAUTHORIZED', 'USER_NOT_FOUND'),
+    ...errorResponses('UNAUTHORIZED', 'NOT_FOUND'),
   },
 });
 
@@ -43,7 +43,7 @@ const byUser = createRoute({
   request: { params: userIdParam },
   responses: {
     200: jsonContent(dataEnvelope(BalanceSchema), 'The balance'),
-    ...errorResponses('UNAUTHORIZED', 'USER_NOT_FOUND'),
+    ...errorResponses('UNAUTHORIZED', 'NOT_FOUND'),
   },
 });
 

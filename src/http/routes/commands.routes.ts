@@ -20,7 +20,7 @@ const receipt = createRoute({
       dataEnvelope(CommandReceiptSchema),
       'QUEUED, DONE (with the resource) or FAILED (with the error)',
     ),
-    ...errorResponses('UNAUTHORIZED', 'COMMAND_NOT_FOUND'),
+    ...errorResponses('UNAUTHORIZED', 'NOT_FOUND'),
   },
 });
 

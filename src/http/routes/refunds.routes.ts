@@ -47,7 +47,7 @@ const detail = createRoute({
   request: { params: idParam },
   responses: {
     200: jsonContent(dataEnvelope(RefundSchema), 'The refund'),
-    ...errorResponses('UNAUTHORIZED', 'REFUND_NOT_FOUND'),
+    ...errorResponses('UNAUTHORIZED', 'NOT_FOUND'),
   },
 });
 

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { idInput } from './common';
 
 export const MAX_CHARGE_AMOUNT = 10_000_000;
 
@@ -21,5 +22,5 @@ export const ChargeBody = z
   .openapi('BalanceCharge');
 
 export const userIdParam = z.object({
-  userId: z.uuid().openapi({ param: { name: 'userId', in: 'path' } }),
+  userId: idInput().openapi({ param: { name: 'userId', in: 'path' } }),
 });

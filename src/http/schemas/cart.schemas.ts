@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_CART_QUANTITY } from '../../db/schema/cart-item.entity';
 import { PRODUCT_STATUSES } from '../../db/schema/product.entity';
+import { idInput } from './common';
 
 const quantity = z
   .number()
@@ -30,7 +31,7 @@ export const CartSchema = z
 
 export const AddCartItemBody = z
   .object({
-    productId: z.uuid(),
+    productId: idInput(),
     quantity: quantity.openapi({
       description: `1 … ${MAX_CART_QUANTITY}; added to an existing line, which may not exceed ${MAX_CART_QUANTITY}`,
     }),

@@ -28,9 +28,16 @@ export const sortQuery = <const F extends string>(fields: readonly F[], extra: r
     )
     .optional();
 
-export const idParam = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+/**
+ * An id the client sends (path, query or body): a UUID in either case, handled in lower case — as
+ * PostgreSQL prints it and as Redis keys, caches and maps hold it. A capitalised id would otherwise
+ * match rows (uuid comparison ignores case) but miss every string-keyed lookup.
+ */
+export const idInput = () => z.uuid().toLowerCase();
+
+export const idParam = z.object({ id: idInput().openapi({ param: { name: 'id', in: 'path' } }) });
 export const productIdParam = z.object({
-  productId: z.uuid().openapi({ param: { name: 'productId', in: 'path' } }),
+  productId: idInput().openapi({ param: { name: 'productId', in: 'path' } }),
 });
 
 /** Money in won: a non-negative safe integer, bounded so totals never leave the safe range. */

@@ -2,11 +2,12 @@ import { z } from '@hono/zod-openapi';
 import { ORDER_STATUSES } from '../../../machines/order.machine';
 import { MAX_CART_QUANTITY } from '../../db/schema/cart-item.entity';
 import { text } from '../../validation/text';
+import { idInput } from './common';
 
 export const MAX_ORDER_LINES = 100;
 
 const OrderLine = z.object({
-  productId: z.uuid(),
+  productId: idInput(),
   quantity: z.number().int().min(1).max(MAX_CART_QUANTITY),
 });
 
@@ -14,8 +15,8 @@ export const PlaceOrderBody = z
   .object({
     items: z.array(OrderLine).min(1).max(MAX_ORDER_LINES).optional(),
     fromCart: z.boolean().optional(),
-    productIds: z.array(z.uuid()).min(1).max(MAX_ORDER_LINES).optional(),
-    userCouponId: z.uuid().nullable().optional(),
+    productIds: z.array(idInput()).min(1).max(MAX_ORDER_LINES).optional(),
+    userCouponId: idInput().nullable().optional(),
   })
   .refine((b) => (b.items !== undefined) !== (b.fromCart === true), {
     message: 'give either items or fromCart: true',
@@ -32,10 +33,11 @@ export const CancelOrderBody = z.object({ reason: text().trim().max(500).optiona
 export const IdempotencyKeyHeader = z.object({
   'idempotency-key': z
     .string()
-    .min(1)
     .max(255)
-    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .regex(/^[\x21-\x7e]*$/, 'printable ASCII without spaces')
     .optional()
+    // An empty header is no key: POST /payments and /refunds answer IDEMPOTENCY_KEY_REQUIRED for it.
+    .transform((key) => (key === '' ? undefined : key))
     .openapi({ description: 'Idempotency-Key: the same key returns the first answer again' }),
 });
 

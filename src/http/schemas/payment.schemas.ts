@@ -3,11 +3,11 @@ import { GATEWAY_CHARGE_KINDS } from '../../db/schema/gateway-charge.entity';
 import { PAYMENT_METHODS, PAYMENT_STATUSES } from '../../db/schema/payment.entity';
 import { REFUND_STATUSES } from '../../db/schema/refund.entity';
 import { text } from '../../validation/text';
-import { money } from './common';
+import { idInput, money } from './common';
 
 export const PayBody = z
   .object({
-    orderId: z.uuid(),
+    orderId: idInput(),
     method: z.enum(PAYMENT_METHODS),
     cardToken: z
       .string()
@@ -15,17 +15,15 @@ export const PayBody = z
       .max(64)
       .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -')
       .optional()
-      .openapi({ example: 'tok_ok', description: 'CARD only; absent means tok_ok' }),
+      .openapi({ example: 'tok_ok', description: 'CARD: absent means tok_ok; ignored for BALANCE' }),
   })
-  .refine((b) => b.cardToken === undefined || b.method === 'CARD', {
-    message: 'cardToken is only for CARD payments',
-    path: ['cardToken'],
-  })
+  // API.md lists cardToken as optional without tying it to CARD: a BALANCE payment ignores it.
+  .transform((b) => (b.method === 'CARD' ? b : { ...b, cardToken: undefined }))
   .openapi('PaymentRequest');
 
 export const RefundBody = z
   .object({
-    paymentId: z.uuid(),
+    paymentId: idInput(),
     amount: money()
       .min(1)
       .optional()
@@ -39,13 +37,13 @@ export const RefundBody = z
   .openapi('RefundRequest');
 
 export const PaymentListQuery = z.object({
-  orderId: z.uuid().optional(),
+  orderId: idInput().optional(),
   status: z.enum(PAYMENT_STATUSES).optional(),
 });
 
 export const ChargeListQuery = z.object({
-  paymentId: z.uuid().optional(),
-  orderId: z.uuid().optional(),
+  paymentId: idInput().optional(),
+  orderId: idInput().optional(),
 });
 
 export const PaymentSchema = z
