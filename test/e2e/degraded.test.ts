@@ -51,11 +51,22 @@ describe('when Redis is down', () => {
       expect(ready.status).toBe(503);
       expect(ready.body.details[0].checks.redis).toBe('DOWN');
       expect((await shop.request('GET', '/health/live')).status).toBe(200);
-      // Reads that do not need Redis keep working (the product cache falls back to PostgreSQL).
+      // Reads that do not need Redis keep working (the product cache falls back to PostgreSQL), and so
+      // do product writes, which need only PostgreSQL: the cache's invalidation fails with a warning.
       expect((await shop.request('GET', `/api/v1/products/${productId}`)).status).toBe(200);
+      const renamed = await shop.request('PATCH', `/api/v1/products/${productId}`, {
+        token: seller.token,
+        body: { name: 'Renamed While Redis Was Down' },
+      });
+      expect(renamed.status).toBe(200);
+      const read = await shop.request('GET', `/api/v1/products/${productId}`);
+      expect([read.status, read.body.data.name]).toEqual([200, 'Renamed While Redis Was Down']);
     } finally {
       await redis.start();
     }
+    // Once Redis is back no cached copy from before the outage shows the old name.
+    const afterwards = await shop.request('GET', `/api/v1/products/${productId}`);
+    expect(afterwards.body.data.name).toBe('Renamed While Redis Was Down');
     const recovered = await eventually(
       async () => {
         const res = await place();
@@ -95,10 +106,36 @@ describe('when PostgreSQL is down', () => {
       const read = await shop.request('GET', '/api/v1/orders', { token: buyer.token });
       expect([read.status, read.body.error]).toEqual([503, 'SERVICE_UNAVAILABLE']);
       expect(JSON.stringify(read.body)).not.toMatch(/at .*\.ts|ECONNREFUSED/);
+      // Product writes and the product list need PostgreSQL: 503, nothing half-written.
+      const created = await shop.request('POST', '/api/v1/products', {
+        token: seller.token,
+        body: {
+          name: 'Made During The Outage',
+          description: 'x',
+          price: 1000,
+          category: 'outage',
+          brand: 'Test',
+          initialStock: 1,
+        },
+      });
+      expect([created.status, created.body.error]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+      const patched = await shop.request('PATCH', `/api/v1/products/${productId}`, {
+        token: seller.token,
+        body: { price: 1 },
+      });
+      expect([patched.status, patched.body.error]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+      expect((await shop.request('GET', '/api/v1/products?category=outage')).status).toBe(503);
     } finally {
       await postgres.start();
     }
     await eventually(async () => shop.ctx.dependencies.isUp('database'), 20_000);
     expect((await place()).status).toBe(201);
+    const after = await shop.request('GET', `/api/v1/products/${productId}`);
+    expect(after.body.data.price).not.toBe(1);
+    const [made] = await query<{ n: number }>(
+      shop.ctx.orm.em.fork(),
+      sql`select count(*)::int as n from products where name = 'Made During The Outage'`,
+    );
+    expect(made!.n).toBe(0);
   }, 60_000);
 });

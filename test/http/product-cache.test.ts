@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   getCachedProductView,
   invalidateProducts,
@@ -176,34 +176,10 @@ describe('invalidation by generation survives the read/write race', () => {
   });
 });
 
-describe('when Redis is down', () => {
-  it('still answers product reads from PostgreSQL and product writes, with a warning', async () => {
-    const product = await createProduct(10);
-    await read(product.id);
-    const original = shop.ctx.redis;
-    const unreachable = createRedis('redis://127.0.0.1:1', 'command', 'unreachable');
-    const warn = vi.spyOn(shop.ctx.log, 'warn');
-    shop.ctx.redis = unreachable;
-    try {
-      expect((await read(product.id)).stock).toBe(10);
-      const patch = await shop.request('PATCH', `/api/v1/products/${product.id}`, {
-        token: seller.token,
-        body: { name: 'Renamed Lamp' },
-      });
-      expect(patch.status).toBe(200);
-      expect((await read(product.id)).name).toBe('Renamed Lamp');
-      expect(warn).toHaveBeenCalledWith(
-        expect.anything(),
-        'product cache unavailable; reading from PostgreSQL',
-      );
-      expect(warn).toHaveBeenCalledWith(expect.anything(), 'could not invalidate cached products');
-    } finally {
-      shop.ctx.redis = original;
-      unreachable.disconnect();
-      warn.mockRestore();
-    }
-  });
-
+// Redis really stopped under product reads and writes: test/e2e/degraded.test.ts. Here only the
+// cache's client is pointed at nothing, for an invalidation that fails while the write succeeds (a
+// Redis that flaps between the two), which a whole-server stop cannot time.
+describe('when an invalidation cannot reach Redis', () => {
   it('retries a failed invalidation in the background, so the cached copy is dropped once Redis is back', async () => {
     const product = await createProduct(10);
     await read(product.id);

@@ -186,6 +186,13 @@ describe(`orders by status under concurrent writers, rollbacks and folds (seed $
   });
 
   it('forgets everything when the orders are truncated', async () => {
+    const productId = await createProduct(shop, seller, { stock: 5 });
+    const placed = await shop.request('POST', '/api/v1/orders', {
+      token: buyer.token,
+      body: { items: [{ productId, quantity: 1 }] },
+    });
+    expect(placed.status).toBe(201);
+    expect((await kept()).get('PENDING')).toBeGreaterThan(0);
     await query(em(), sql`truncate orders cascade`);
     expect(await countedByScan()).toEqual(new Map());
     expect(await kept()).toEqual(new Map());
