@@ -217,13 +217,20 @@ describe('Idempotency-Key on placement', () => {
     const headers = { 'idempotency-key': `key-${crypto.randomUUID()}` };
     const body = { items: [{ productId, quantity: 2 }] };
     expect((await place(buyer, body, headers)).status).toBe(409);
-    await shop.request('POST', `/api/v1/inventory/${productId}/restock`, {
+    const restock = await shop.request('POST', `/api/v1/inventory/${productId}/restock`, {
       token: seller.token,
       body: { quantity: 5 },
     });
+    // There is stock for the order now: a 409 for the key can only be the first answer kept.
+    expect(restock.status).toBe(200);
+    expect(restock.body.data).toMatchObject({ stock: 6, available: 6 });
+    expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 6, reserved: 0, available: 6 });
     const replay = await place(buyer, body, headers);
     expect(replay.status).toBe(409);
     expect(replay.body.error).toBe('OUT_OF_STOCK');
+    expect(await inventoryOf(shop, productId)).toMatchObject({ reserved: 0 });
+    // The same order without the key is a new one, and is placed.
+    expect((await place(buyer, body)).status).toBe(201);
   });
 
   it('scopes keys per user', async () => {

@@ -86,8 +86,14 @@ describe('login', () => {
   });
 
   it('answers 401 for a wrong password and for an unknown email alike', async () => {
+    const registered = await register({
+      email: 'wrong-password@example.com',
+      password: 'correct-horse',
+      name: 'W',
+    });
+    expect(registered.status).toBe(201);
     const wrong = await shop.request('POST', '/api/v1/auth/login', {
-      body: { email: 'login@example.com', password: 'wrong-password' },
+      body: { email: 'wrong-password@example.com', password: 'wrong-password' },
     });
     const unknown = await shop.request('POST', '/api/v1/auth/login', {
       body: { email: 'nobody@example.com', password: 'wrong-password' },
@@ -95,6 +101,11 @@ describe('login', () => {
     expect([wrong.status, unknown.status]).toEqual([401, 401]);
     expect(wrong.body.error).toBe('UNAUTHORIZED');
     expect(wrong.body.message).toBe(unknown.body.message);
+    // The account is there and its own password opens it: only the password was wrong.
+    const right = await shop.request('POST', '/api/v1/auth/login', {
+      body: { email: 'wrong-password@example.com', password: 'correct-horse' },
+    });
+    expect(right.status).toBe(200);
   });
 
   it('locks an account with 429 after too many failures, even for the right password', async () => {

@@ -4,7 +4,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app';
+import { type App, createApp } from '../../src/app';
 import { createHttpServer } from '../../src/http/http-server';
 import { guardNodeLanes } from '../../src/http/lane-support';
 import { API_SECURITY_OPTIONS } from '../../src/http/middleware/security-headers';
@@ -25,8 +25,11 @@ let port: number;
 /** The server as `npm start` makes it: the cached read answered on Node's own request (nodeFront). */
 let nodeServer: Server;
 let nodePort: number;
+/** The requests that reached the shop app's router, whichever lanes they passed. */
+let routed: RouterCount;
 beforeAll(async () => {
   shop = await createTestShop();
+  routed = countRouterRequests(shop.app);
   await new Promise<void>((resolve) => {
     server = serve({ fetch: shop.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
       port = info.port;
@@ -42,6 +45,31 @@ afterAll(async () => {
   await new Promise((resolve) => nodeServer?.close(resolve));
   await shop?.close();
 });
+
+interface RouterCount {
+  readonly count: number;
+}
+
+/**
+ * Counts the requests that reach `app`'s router — what the web lanes (app.fetch) and the Node lanes
+ * (routedFetch) hand on alike: Hono's dispatch asks the app for the request's path once per request,
+ * and no lane does. A lane that answers leaves the count as it was. (`getPath` is read-only in Hono's
+ * types, a plain field of the instance at run time.)
+ */
+function countRouterRequests(app: App): RouterCount {
+  const router = app as unknown as { getPath: (request: Request, options?: { env?: unknown }) => string };
+  const getPath = router.getPath;
+  let count = 0;
+  router.getPath = (request, options) => {
+    count++;
+    return getPath(request, options);
+  };
+  return {
+    get count() {
+      return count;
+    },
+  };
+}
 
 /** One request over a real socket; `chunked` sends the body without a Content-Length. */
 const send = (method: string, path: string, options?: SendOptions) => sendOver(port, method, path, options);
@@ -140,8 +168,11 @@ describe.each([
     });
     const path = `/api/v1/products/${created.body.data.id}`;
     const before = await histogramCount('200');
+    const routedBefore = routed.count;
     const miss = await send('GET', path); // the router: PostgreSQL, then cached
+    expect(routed.count, 'a miss goes on to the router').toBe(routedBefore + 1);
     const hit = await send('GET', path); // the lane: Redis only
+    expect(routed.count, 'a hit never reaches the router').toBe(routedBefore + 1);
     expect(await histogramCount('200')).toBe(before + 2);
     expect(hit.status).toBe(200);
     expect(hit.body).toBe(miss.body);
@@ -181,7 +212,9 @@ describe.each([
     });
     const path = `/api/v1/products/${created.body.data.id}`;
     await send('GET', path);
+    const routedBefore = routed.count;
     expect(JSON.parse((await send('GET', path)).body).data.name).toBe('Before');
+    expect(routed.count, 'the hit was the lane’s').toBe(routedBefore);
     const changed = await shop.request('PATCH', path, { token: seller.token, body: { name: 'After' } });
     expect(changed.status).toBe(200);
     expect(JSON.parse((await send('GET', path)).body).data.name).toBe('After');
@@ -268,7 +301,8 @@ describe('access lines', () => {
         },
       },
     );
-    return { app: createApp({ ...shop.ctx, log }), lines };
+    const app = createApp({ ...shop.ctx, log });
+    return { app, lines, routed: countRouterRequests(app) };
   }
 
   it('are at info, except on the hot routes (cached reads, coupon claims), which log at debug', async () => {
@@ -281,20 +315,29 @@ describe('access lines', () => {
     });
     const product = `/api/v1/products/${created.body.data.id}`;
     const issue = `/api/v1/coupons/${coupon.id}/issue`;
-    const run = async (app: ReturnType<typeof appLoggingAt>['app']) => {
-      await app.request(product); // the router (the cache may be cold)
-      await app.request(product); // the lane
-      await app.request(issue, { method: 'POST', headers: { authorization: `Bearer ${buyer!.token}` } });
-      await app.request('/api/v1/coupons');
+    /** Which of the requests reached the router (the rest a lane answered). */
+    const run = async ({ app, routed }: ReturnType<typeof appLoggingAt>) => {
+      const reached: boolean[] = [];
+      const send = async (path: string, init?: RequestInit) => {
+        const before = routed.count;
+        await app.request(path, init);
+        reached.push(routed.count > before);
+      };
+      await send(product); // the router (the cache may be cold)
+      await send(product); // the lane
+      await send(issue, { method: 'POST', headers: { authorization: `Bearer ${buyer!.token}` } });
+      await send('/api/v1/coupons');
+      return reached;
     };
     const atInfo = appLoggingAt('info');
-    await run(atInfo.app);
+    expect((await run(atInfo)).slice(1)).toEqual([false, false, true]);
     const requests = (lines: typeof atInfo.lines) =>
       lines.filter((l) => l.msg === 'request').map((l) => `${l.level} ${l.method} ${l.path}`);
     expect(requests(atInfo.lines)).toEqual(['info GET /api/v1/coupons']);
 
     const atDebug = appLoggingAt('debug');
-    await run(atDebug.app);
+    // The cache is warm now: both reads are the lane's.
+    expect(await run(atDebug)).toEqual([false, false, false, true]);
     expect(requests(atDebug.lines)).toEqual([
       `debug GET ${product}`,
       `debug GET ${product}`,

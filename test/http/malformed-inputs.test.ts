@@ -1,5 +1,5 @@
 import Ajv2020 from 'ajv/dist/2020';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
@@ -10,7 +10,6 @@ import { createTestShop, type TestShop, type TestUser } from '../support/test-sh
 let shop: TestShop;
 let admin: TestUser;
 let operations: { method: string; path: string; body: boolean }[];
-let initialCounts: Record<string, number>;
 
 beforeAll(async () => {
   shop = await createTestShop({ WORKERS: 'all', REPLY_TIMEOUT_MS: '3000' });
@@ -22,7 +21,6 @@ beforeAll(async () => {
         .filter(([method]) => ['get', 'post', 'put', 'patch', 'delete'].includes(method))
         .map(([method, op]) => ({ method: method.toUpperCase(), path, body: op.requestBody !== undefined })),
   );
-  initialCounts = await rowCounts();
 });
 afterAll(() => shop?.close());
 
@@ -70,6 +68,16 @@ async function expectClientError(
 }
 
 describe('malformed input on every documented route', () => {
+  // Every test here checks that its own requests wrote nothing in the database: counted before it, and
+  // again after it (a difference fails that test).
+  let countsBefore: Record<string, number>;
+  beforeEach(async () => {
+    countsBefore = await rowCounts();
+  });
+  afterEach(async () => {
+    expect(await rowCounts(), 'rows written by the refused requests').toEqual(countsBefore);
+  });
+
   it('covers the API (sanity: the document lists the core routes)', () => {
     const paths = new Set(operations.map((o) => o.path));
     for (const path of [
@@ -180,9 +188,5 @@ describe('malformed input on every documented route', () => {
     const res = await expectClientError('GET', '/api/v1/nothing-here');
     expect(res.body.error).toBe('NOT_FOUND');
     await expectClientError('DELETE', '/api/v1/orders');
-  });
-
-  it('wrote nothing in the database for any of the requests above', async () => {
-    expect(await rowCounts()).toEqual(initialCounts);
   });
 });

@@ -25,9 +25,9 @@ afterAll(async () => {
 const DAY = 24 * 3600_000;
 const afterWindow = () => new Date(Date.now() + DAY + 60_000);
 
-async function couponStatus(id: string) {
+async function couponStatus(id: string, on = shop) {
   const [row] = await query<{ status: string }>(
-    shop.ctx.orm.em.fork(),
+    on.ctx.orm.em.fork(),
     sql`select status from coupons where id = ${id}`,
   );
   return row!.status;
@@ -42,9 +42,9 @@ async function userCouponStatuses(couponId: string) {
 }
 
 /** Puts a coupon's window in the past, as if its validUntil had come while nothing ran. */
-async function makeOverdue(couponId: string) {
+async function makeOverdue(couponId: string, on = shop) {
   await query(
-    shop.ctx.orm.em.fork(),
+    on.ctx.orm.em.fork(),
     sql`update coupons set valid_from = now() - interval '2 days', valid_until = now() - interval '1 second'
         where id = ${couponId}`,
   );
@@ -176,7 +176,7 @@ describe('the coupon mailbox', () => {
     );
   });
 
-  it('runs a delayed `coupon-expire-{id}` job and the scheduled sweep when started', async () => {
+  it('runs the scheduled sweep when started', async () => {
     worker = await startWorker(shop.ctx, 'coupon', couponWorker);
     const schedulers = await shop.ctx.queues.coupon.getJobSchedulers();
     expect(schedulers.map((s) => s.key)).toContain('coupon-sweep');
@@ -185,18 +185,48 @@ describe('the coupon mailbox', () => {
     const lost = await createCoupon(shop, seller);
     await makeOverdue(lost.id);
     await waitFor(async () => (await couponStatus(lost.id)) === 'EXPIRED', 'the sweep to expire the coupon');
+  });
+});
+
+describe('a delayed `coupon-expire-{id}` job, run by the started worker', () => {
+  // A sweep every minute: none comes while the job runs, so only the job itself can expire its coupon.
+  let quiet: TestShop;
+  let quietWorker: RunningWorker | undefined;
+  beforeAll(async () => {
+    quiet = await createTestShop({ COUPON_SWEEP_INTERVAL_MS: '60000' });
+  });
+  afterAll(async () => {
+    await quietWorker?.close();
+    await quiet?.close();
+  });
+
+  it('expires its coupon itself (no sweep runs meanwhile)', async () => {
+    const owner = await quiet.createUser('SELLER');
+    quietWorker = await startWorker(quiet.ctx, 'coupon', couponWorker);
+    const queue = quiet.ctx.queues.coupon;
+    const sweeps = async () =>
+      (await queue.getJobs(['active', 'completed', 'failed'])).filter((j) => j.name === 'SWEEP');
+    // A sweep the scheduler runs at once is over before the coupon is due; the next is a minute away.
+    await waitFor(async () => {
+      const counts = await queue.getJobCounts('waiting', 'active', 'prioritized');
+      return Object.values(counts).every((n) => n === 0);
+    }, 'the coupon mailbox to be idle');
+    const sweepsBefore = (await sweeps()).length;
 
     // A delayed job as the outbox relay would schedule it.
-    const coupon = await createCoupon(shop, seller);
-    await makeOverdue(coupon.id);
+    const coupon = await createCoupon(quiet, owner);
+    await makeOverdue(coupon.id, quiet);
     const jobId = `coupon-expire-${coupon.id}`;
-    await shop.ctx.queues.coupon.add('EXPIRE', { couponId: coupon.id }, { jobId, delay: 50 });
+    await queue.add('EXPIRE', { couponId: coupon.id }, { jobId, delay: 50 });
     const done = await waitFor(async () => {
-      const j = await shop.ctx.queues.coupon.getJob(jobId);
+      const j = await queue.getJob(jobId);
       return j?.finishedOn ? j : undefined;
     }, 'the expiry job');
     expect(done.failedReason).toBeUndefined();
-    expect(await couponStatus(coupon.id)).toBe('EXPIRED');
+    // `expired: true` only from the call that moved the coupon to EXPIRED (a later one finds it done).
+    expect(done.returnvalue).toEqual({ expired: true, userCoupons: 0 });
+    expect(await couponStatus(coupon.id, quiet)).toBe('EXPIRED');
+    expect((await sweeps()).length).toBe(sweepsBefore);
   });
 });
 
