@@ -105,6 +105,8 @@ export interface paths {
                     paymentId?: string;
                     /** @description max 100 */
                     size?: number;
+                    /** @description field,asc|desc over createdAt, amount; default createdAt,desc; ties broken by id in the same direction */
+                    sort?: "createdAt,asc" | "createdAt,desc" | "amount,asc" | "amount,desc";
                 };
                 header?: never;
                 path?: never;
@@ -320,6 +322,8 @@ export interface paths {
                     page?: number;
                     /** @description max 100 */
                     size?: number;
+                    /** @description field,asc|desc over createdAt, nextAttemptAt, attempts; default createdAt,desc; ties broken by id in the same direction */
+                    sort?: "createdAt,asc" | "createdAt,desc" | "nextAttemptAt,asc" | "nextAttemptAt,desc" | "attempts,asc" | "attempts,desc";
                     status?: "PENDING" | "PROCESSING" | "SENT" | "FAILED" | "ALERTED";
                     type?: string;
                 };
@@ -713,6 +717,8 @@ export interface paths {
                     page?: number;
                     /** @description max 100 */
                     size?: number;
+                    /** @description field,asc|desc over createdAt, url; default createdAt,desc; ties broken by id in the same direction */
+                    sort?: "createdAt,asc" | "createdAt,desc" | "url,asc" | "url,desc";
                 };
                 header?: never;
                 path?: never;
@@ -1826,6 +1832,8 @@ export interface paths {
                     page?: number;
                     /** @description max 100 */
                     size?: number;
+                    /** @description field,asc|desc over createdAt, validFrom, validUntil; default createdAt,desc; ties broken by id in the same direction */
+                    sort?: "createdAt,asc" | "createdAt,desc" | "validFrom,asc" | "validFrom,desc" | "validUntil,asc" | "validUntil,desc";
                     status?: "CREATED" | "ACTIVE" | "EXHAUSTED" | "EXPIRED" | "SUSPENDED" | "CANCELLED";
                 };
                 header?: never;
@@ -2617,6 +2625,8 @@ export interface paths {
                     page?: number;
                     /** @description max 100 */
                     size?: number;
+                    /** @description field,asc|desc over createdAt, readAt; default createdAt,desc; ties broken by id in the same direction */
+                    sort?: "createdAt,asc" | "createdAt,desc" | "readAt,asc" | "readAt,desc";
                     /** @description true: only unread; false: only read; absent: all */
                     unread?: boolean;
                 };
@@ -2752,6 +2762,8 @@ export interface paths {
                     page?: number;
                     /** @description max 100 */
                     size?: number;
+                    /** @description field,asc|desc over createdAt, total; default createdAt,desc; ties broken by id in the same direction */
+                    sort?: "createdAt,asc" | "createdAt,desc" | "total,asc" | "total,desc";
                     status?: "PENDING" | "PAID" | "CONFIRMED" | "CANCELLED";
                 };
                 header?: never;
@@ -3361,6 +3373,8 @@ export interface paths {
                     page?: number;
                     /** @description max 100 */
                     size?: number;
+                    /** @description field,asc|desc over createdAt, amount; default createdAt,desc; ties broken by id in the same direction */
+                    sort?: "createdAt,asc" | "createdAt,desc" | "amount,asc" | "amount,desc";
                     status?: "REQUESTED" | "PROCESSING" | "COMPLETED" | "FAILED" | "PARTIALLY_REFUNDED" | "REFUNDED";
                 };
                 header?: never;
@@ -3856,6 +3870,8 @@ export interface paths {
                     page?: number;
                     /** @description max 100 */
                     size?: number;
+                    /** @description field,asc|desc over createdAt, rating; default createdAt,desc; ties broken by id in the same direction */
+                    sort?: "createdAt,asc" | "createdAt,desc" | "rating,asc" | "rating,desc";
                 };
                 header?: never;
                 path: {

@@ -30,7 +30,11 @@ export async function changeRole(
   id: string,
   role: Role,
 ): Promise<UserView> {
-  if (actorId === id) throw new DomainError('FORBIDDEN', 'Nobody may change their own role');
+  if (actorId === id)
+    throw new DomainError('FORBIDDEN', {
+      en: 'Nobody may change their own role',
+      ko: '자신의 역할은 변경할 수 없습니다',
+    });
   await ctx.orm.em.fork().transactional(async (tx) => {
     const admins = await db(tx)
       .selectFrom('users')

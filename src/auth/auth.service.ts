@@ -79,7 +79,11 @@ export async function verifyCredentials(
   const user = await ctx.orm.em.fork().findOne(User, { email: normalized });
   decoyHash ??= ctx.passwords.hash(crypto.randomUUID());
   const valid = await ctx.passwords.verify(user?.passwordHash ?? (await decoyHash), password);
-  if (!user || !valid) throw new DomainError('UNAUTHORIZED', 'Wrong email or password');
+  if (!user || !valid)
+    throw new DomainError('UNAUTHORIZED', {
+      en: 'Wrong email or password',
+      ko: '이메일 또는 비밀번호가 올바르지 않습니다',
+    });
   await slot.release();
   return user;
 }

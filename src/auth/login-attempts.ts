@@ -61,9 +61,15 @@ export async function takeLoginSlot(ctx: AppContext, email: string, address: str
     await TAKE_SLOT(ctx.redis, keys, [loginMaxFailures, loginMaxFailuresPerAddress, loginWindowS]),
   );
   if (wait > 0) {
-    throw new DomainError('RATE_LIMITED', 'Too many failed logins; try again later', undefined, {
-      'Retry-After': String(wait),
-    });
+    throw new DomainError(
+      'RATE_LIMITED',
+      {
+        en: 'Too many failed logins; try again later',
+        ko: '로그인 실패가 너무 많습니다. 잠시 후 다시 시도해 주세요',
+      },
+      undefined,
+      { 'Retry-After': String(wait) },
+    );
   }
   return {
     release: async () => {

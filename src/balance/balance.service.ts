@@ -26,7 +26,10 @@ export async function chargeBalance(ctx: AppContext, userId: string, amount: num
   } catch (error) {
     // Only a pathological pile-up of writers on one balance gets here; the client may simply retry.
     if (isBalanceConflictError(error)) {
-      throw new DomainError('SERVICE_UNAVAILABLE', 'The balance is busy; please retry');
+      throw new DomainError('SERVICE_UNAVAILABLE', {
+        en: 'The balance is busy; please retry',
+        ko: '잔액 변경 요청이 몰려 있습니다. 잠시 후 다시 시도해 주세요',
+      });
     }
     throw error;
   }

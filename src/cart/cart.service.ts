@@ -85,7 +85,11 @@ export async function clearCart(ctx: AppContext, userId: string): Promise<CartVi
   return { items: [], subtotal: 0 };
 }
 
-const noSuchLine = () => new DomainError('NOT_FOUND', 'The cart has no line for this product');
+const noSuchLine = () =>
+  new DomainError('NOT_FOUND', {
+    en: 'The cart has no line for this product',
+    ko: '장바구니에 이 상품이 담겨 있지 않습니다',
+  });
 
 /** The add wrote nothing: say why (only on this unhappy path do we pay for the extra read). */
 async function explainRefusedAdd(em: EntityManager, userId: string, productId: string, quantity: number) {
@@ -100,7 +104,11 @@ async function explainRefusedAdd(em: EntityManager, userId: string, productId: s
   if (!product) throw new DomainError('PRODUCT_NOT_FOUND');
   if (product.status !== 'ON_SALE') throw new DomainError('PRODUCT_NOT_AVAILABLE');
   const inCart = product.inCart ?? 0;
-  throw new DomainError('CART_ITEM_INVALID', `A cart line holds at most ${MAX_CART_QUANTITY} units`, [
+  const messages = {
+    en: `A cart line holds at most ${MAX_CART_QUANTITY} units`,
+    ko: `장바구니 항목 하나에는 최대 ${MAX_CART_QUANTITY}개까지 담을 수 있습니다`,
+  };
+  throw new DomainError('CART_ITEM_INVALID', messages, [
     {
       field: 'body.quantity',
       message: `${inCart} in the cart + ${quantity} would exceed ${MAX_CART_QUANTITY}`,

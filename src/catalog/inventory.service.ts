@@ -94,7 +94,11 @@ export async function applyStockAdjustment(
   if (row) return toInventoryView(row);
   const found = await readInventory(em, productId);
   if (!found) throw new DomainError('PRODUCT_NOT_FOUND');
-  throw new DomainError('VALIDATION_ERROR', 'Stock may not drop below the units reserved by pending orders', [
+  const messages = {
+    en: 'Stock may not drop below the units reserved by pending orders',
+    ko: '재고는 대기 중인 주문이 예약한 수량보다 적어질 수 없습니다',
+  };
+  throw new DomainError('VALIDATION_ERROR', messages, [
     { field: 'body.delta', message: `stock + delta must stay between ${found.reserved} and ${MAX_STOCK}` },
   ]);
 }
@@ -109,7 +113,11 @@ async function whyRestockFailed(em: EntityManager, actor: Actor, productId: stri
     .executeTakeFirst();
   if (!found) return new DomainError('PRODUCT_NOT_FOUND');
   assertMayManage(actor, found.sellerId);
-  return new DomainError('VALIDATION_ERROR', `Stock may not exceed ${MAX_STOCK}`, [
+  const messages = {
+    en: `Stock may not exceed ${MAX_STOCK}`,
+    ko: `재고는 ${MAX_STOCK}개를 넘을 수 없습니다`,
+  };
+  return new DomainError('VALIDATION_ERROR', messages, [
     { field: 'body.quantity', message: `stock + quantity must be at most ${MAX_STOCK}` },
   ]);
 }

@@ -11,5 +11,8 @@ export interface Actor {
 export function assertMayManage(actor: Actor, sellerId: string): void {
   if (actor.role === 'ADMIN') return;
   if (actor.role === 'SELLER' && actor.id === sellerId) return;
-  throw new DomainError('FORBIDDEN', 'Only the seller who owns this product or an admin may change it');
+  throw new DomainError('FORBIDDEN', {
+    en: 'Only the seller who owns this product or an admin may change it',
+    ko: '이 상품을 등록한 판매자나 관리자만 변경할 수 있습니다',
+  });
 }

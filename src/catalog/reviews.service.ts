@@ -7,7 +7,7 @@ import { asDate, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
 import { orderTagged } from '../orders/order-tags';
-import { type PageRequest, pageMeta } from '../paging';
+import { NEWEST_FIRST, type PageRequest, pageMeta, type SortRequest } from '../paging';
 import { invalidateProducts } from './product-cache';
 
 export interface ReviewView {
@@ -54,10 +54,10 @@ export async function addReview(
         .limit(1)
         .executeTakeFirst();
       if (!item) {
-        throw new DomainError(
-          'FORBIDDEN',
-          'Only a buyer with a paid order for this product may review it, once per purchase',
-        );
+        throw new DomainError('FORBIDDEN', {
+          en: 'Only a buyer with a paid order for this product may review it, once per purchase',
+          ko: '이 상품을 결제한 구매자만 구매 한 건당 한 번 리뷰를 작성할 수 있습니다',
+        });
       }
       const id = uuidv7();
       const now = new Date();
@@ -84,7 +84,10 @@ export async function addReview(
     .catch((error) => {
       // Two reviews of the same purchase at once: the second loses the unique order line.
       if (isUniqueViolation(error, 'reviews_order_item_id_unique')) {
-        throw new DomainError('FORBIDDEN', 'This purchase has already been reviewed');
+        throw new DomainError('FORBIDDEN', {
+          en: 'This purchase has already been reviewed',
+          ko: '이미 리뷰를 작성한 구매입니다',
+        });
       }
       throw error;
     });
@@ -101,16 +104,30 @@ async function productExists(em: EntityManager, productId: string): Promise<bool
   return product !== undefined;
 }
 
-export async function listReviews(ctx: AppContext, productId: string, page: PageRequest) {
+/** What `GET /products/{id}/reviews?sort=` may order by (the API's names), and their columns. */
+export const REVIEW_SORT_FIELDS = ['createdAt', 'rating'] as const;
+export type ReviewSortField = (typeof REVIEW_SORT_FIELDS)[number];
+const REVIEW_SORT_COLUMNS = { createdAt: 'created_at', rating: 'rating' } as const satisfies Record<
+  ReviewSortField,
+  string
+>;
+
+/** A product's reviews, newest first unless `sort` says otherwise (id breaks ties the same way). */
+export async function listReviews(
+  ctx: AppContext,
+  productId: string,
+  page: PageRequest & { sort?: SortRequest<ReviewSortField> | undefined },
+) {
   const em = ctx.orm.em.fork();
+  const sort = page.sort ?? NEWEST_FIRST;
   if (!(await productExists(em, productId))) throw new DomainError('PRODUCT_NOT_FOUND');
   const [rows, count] = await Promise.all([
     db(em)
       .selectFrom('reviews')
       .select(['id', 'product_id', 'user_id', 'order_item_id', 'rating', 'comment', 'created_at'])
       .where('product_id', '=', productId)
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
+      .orderBy(REVIEW_SORT_COLUMNS[sort.field], sort.direction)
+      .orderBy('id', sort.direction)
       .limit(page.size)
       .offset(page.page * page.size)
       .execute(),

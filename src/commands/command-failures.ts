@@ -66,6 +66,7 @@ export function failureAnswer(
     error: {
       error: 'INTERNAL',
       message: `The command could not be carried out (${attempts} attempt${attempts === 1 ? '' : 's'})`,
+      messageKo: `명령을 처리하지 못했습니다 (${attempts}회 시도)`,
     },
   };
 }

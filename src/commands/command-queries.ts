@@ -1,11 +1,12 @@
 import type { AuthUser } from '../auth/auth-user';
 import type { AppContext } from '../context';
-import { DomainError } from '../errors/domain-error';
+import { DomainError, storedMessages } from '../errors/domain-error';
+import type { ErrorCode, Language } from '../errors/error-codes';
 import { CommandEnvelopeSchema } from '../messaging/messages';
 import { findJob, QUEUE_NAMES } from '../messaging/queues';
 import type { DomainOutcome } from './outcome';
 import { findQueuedCommand } from './queued-commands';
-import { findReceipt } from './receipts';
+import { findReceipt, type Receipt } from './receipts';
 
 export interface CommandReceiptView {
   id: string;
@@ -16,13 +17,14 @@ export interface CommandReceiptView {
 }
 
 /**
- * DONE/FAILED from the durable receipt; QUEUED while the job still waits in a mailbox. Another
- * user's command does not exist for the caller.
+ * DONE/FAILED from the durable receipt (a FAILED one's message in `lang`); QUEUED while the job still
+ * waits in a mailbox. Another user's command does not exist for the caller.
  */
 export async function getCommandReceipt(
   ctx: AppContext,
   user: AuthUser,
   id: string,
+  lang: Language = 'en',
 ): Promise<CommandReceiptView> {
   const receipt = await findReceipt(ctx.orm.em.fork(), id);
   if (receipt) {
@@ -32,7 +34,9 @@ export async function getCommandReceipt(
       type: receipt.type,
       status: receipt.status === 'FAILED' ? 'FAILED' : 'DONE',
       ...(receipt.outcome ? { outcome: receipt.outcome } : {}),
-      ...(receipt.error ? { error: { error: receipt.error.error, message: receipt.error.message } } : {}),
+      ...(receipt.error
+        ? { error: { error: receipt.error.error, message: receiptMessage(receipt.error, lang) } }
+        : {}),
     };
   }
   const queued = await findQueuedCommand(ctx.orm.em.fork(), id);
@@ -48,3 +52,7 @@ export async function getCommandReceipt(
   }
   throw new DomainError('NOT_FOUND');
 }
+
+/** A FAILED receipt's message in the client's language (English, or Korean when it has one). */
+const receiptMessage = (error: NonNullable<Receipt['error']>, lang: Language): string =>
+  storedMessages(error.error as ErrorCode, error.message, error.messageKo)[lang];

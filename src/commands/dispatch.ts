@@ -1,5 +1,5 @@
 import type { AppContext } from '../context';
-import { DomainError, type ErrorDetail } from '../errors/domain-error';
+import { DomainError, type ErrorDetail, storedMessages } from '../errors/domain-error';
 import type { ErrorCode } from '../errors/error-codes';
 import { uuidv7 } from '../ids';
 import type { BatchedOrderCommand, CommandMailboxes, PlaceOrderCommand } from '../messaging/messages';
@@ -130,5 +130,10 @@ export const dispatchOrderCommand = <N extends keyof CommandMailboxes['order'] &
 
 export function toDomainError(error: CommandError | null): DomainError {
   if (!error) return new DomainError('INTERNAL');
-  return new DomainError(error.error as ErrorCode, error.message, error.details as ErrorDetail[] | undefined);
+  const code = error.error as ErrorCode;
+  return new DomainError(
+    code,
+    storedMessages(code, error.message, error.messageKo),
+    error.details as ErrorDetail[] | undefined,
+  );
 }

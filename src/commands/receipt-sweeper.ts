@@ -1,4 +1,5 @@
 import type { AppContext } from '../context';
+import type { LocalizedText } from '../errors/domain-error';
 import { ERROR_CODES } from '../errors/error-codes';
 import type { Logger } from '../logger';
 import { findJob, isQueueName, mailboxFor } from '../messaging/queues';
@@ -47,7 +48,7 @@ async function sweepOne(
   log: Logger,
 ): Promise<keyof SweepOutcome | undefined> {
   const em = ctx.orm.em.fork();
-  const fail = async (message: string) => {
+  const fail = async (message: LocalizedText) => {
     await endCommandFailed(
       ctx,
       em,
@@ -58,12 +59,19 @@ async function sweepOne(
         idempotencyKey: (row.data.idempotencyKey as string | null | undefined) ?? null,
         requestHash: (row.data.requestHash as string | null | undefined) ?? null,
       },
-      { httpStatus: ERROR_CODES.INTERNAL.status, error: { error: 'INTERNAL', message } },
+      {
+        httpStatus: ERROR_CODES.INTERNAL.status,
+        error: { error: 'INTERNAL', message: message.en, messageKo: message.ko },
+      },
       log,
     );
     return 'failed' as const;
   };
-  if (!isQueueName(row.queue)) return fail('The command was sent to an unknown mailbox');
+  if (!isQueueName(row.queue))
+    return fail({
+      en: 'The command was sent to an unknown mailbox',
+      ko: '명령이 알 수 없는 메일박스로 보내졌습니다',
+    });
   const { [MAILBOX_JOB_ID]: batchJobId, ...data } = row.data;
   const queue = mailboxFor(ctx.queues, row.queue, data, row.id);
   // A member of a batch job is looked for in every shard (a PLACE_BATCH job's shard follows from its
@@ -75,9 +83,13 @@ async function sweepOne(
   if (job) {
     const state = await job.getState();
     if (state === 'failed')
-      return fail(`The command could not be carried out (${job.attemptsMade} attempts)`);
+      return fail({
+        en: `The command could not be carried out (${job.attemptsMade} attempts)`,
+        ko: `명령을 처리하지 못했습니다 (${job.attemptsMade}회 시도)`,
+      });
     // Completed without a receipt: a job its mailbox did not know; it will never answer.
-    if (state === 'completed') return fail('The command was not carried out');
+    if (state === 'completed')
+      return fail({ en: 'The command was not carried out', ko: '명령이 처리되지 않았습니다' });
     return undefined;
   }
   // The job is gone. A receipt written meanwhile means it ended after all.
@@ -85,7 +97,11 @@ async function sweepOne(
     await forgetQueuedCommand(em, row.id);
     return 'forgotten';
   }
-  if (row.requeues >= MAX_REQUEUES) return fail('The command was lost by the message broker');
+  if (row.requeues >= MAX_REQUEUES)
+    return fail({
+      en: 'The command was lost by the message broker',
+      ko: '메시지 브로커에서 명령이 유실되었습니다',
+    });
   if (!(await countRequeue(em, row.id, row.requeues))) return undefined;
   await queue.add(row.type, data, { ...commandJobOptions(ctx.config), jobId: row.id });
   log.warn({ commandId: row.id, type: row.type }, 'lost command job put back in its mailbox');

@@ -14,7 +14,7 @@ export interface Receipt {
   httpStatus: number | null;
   requestHash: string | null;
   outcome: DomainOutcome | null;
-  error: { error: string; message: string; details?: unknown[] } | null;
+  error: { error: string; message: string; messageKo?: string; details?: unknown[] } | null;
 }
 
 /** Same user, same kind of command, same Idempotency-Key → the same command (and BullMQ job) id. */

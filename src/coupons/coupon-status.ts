@@ -1,5 +1,5 @@
 import type { CouponStatus } from '../db/schema/coupon.entity';
-import { DomainError } from '../errors/domain-error';
+import { DomainError, type LocalizedText } from '../errors/domain-error';
 
 /** What a creator or admin may ask for with PATCH /coupons/{id}/status. */
 export const REQUESTABLE_COUPON_STATUSES = ['SUSPENDED', 'ACTIVE', 'CANCELLED'] as const;
@@ -15,10 +15,16 @@ export interface CouponFacts {
 
 const FINAL: readonly CouponStatus[] = ['EXPIRED', 'CANCELLED'];
 
-const refuse = (from: CouponStatus, to: RequestableCouponStatus, why: string) =>
-  new DomainError('INVALID_COUPON_TRANSITION', `A ${from} coupon cannot become ${to}: ${why}`, [
-    { field: 'body.status', message: why, from, to },
-  ]);
+/** `why` in both languages: the detail keeps the English (details stay English). */
+const refuse = (from: CouponStatus, to: RequestableCouponStatus, why: LocalizedText) =>
+  new DomainError(
+    'INVALID_COUPON_TRANSITION',
+    {
+      en: `A ${from} coupon cannot become ${to}: ${why.en}`,
+      ko: `${from} 상태의 쿠폰은 ${to} 상태로 바꿀 수 없습니다: ${why.ko}`,
+    },
+    [{ field: 'body.status', message: why.en, from, to }],
+  );
 
 /**
  * The status a coupon takes when it runs by itself: EXHAUSTED once all are issued, CREATED before its
@@ -44,13 +50,22 @@ export function decideStatusChange(
 ): CouponStatus {
   const from = coupon.status;
   if (from === requested) return from;
-  if (FINAL.includes(from)) throw refuse(from, requested, `${from.toLowerCase()} is final`);
+  if (FINAL.includes(from))
+    throw refuse(from, requested, {
+      en: `${from.toLowerCase()} is final`,
+      ko: `${from} 상태는 최종 상태입니다`,
+    });
   if (requested === 'CANCELLED' || requested === 'SUSPENDED') return requested;
-  if (from === 'EXHAUSTED') throw refuse(from, requested, 'none are left to issue');
+  if (from === 'EXHAUSTED')
+    throw refuse(from, requested, { en: 'none are left to issue', ko: '발급할 쿠폰이 남아 있지 않습니다' });
   const natural = naturalStatus(coupon, now);
-  if (natural === null) throw refuse(from, requested, 'its validity window has ended');
+  if (natural === null)
+    throw refuse(from, requested, { en: 'its validity window has ended', ko: '유효 기간이 끝났습니다' });
   if (from === 'CREATED' && natural !== 'ACTIVE') {
-    throw refuse(from, requested, 'it starts by itself at validFrom');
+    throw refuse(from, requested, {
+      en: 'it starts by itself at validFrom',
+      ko: 'validFrom 시각이 되면 자동으로 시작됩니다',
+    });
   }
   return natural;
 }

@@ -5,6 +5,7 @@ import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
 import { Outbox } from '../messaging/outbox';
+import { NEWEST_FIRST, orderBySql, type SortRequest } from '../paging';
 import { dropCouponGate, GATED_STATUSES } from './coupon-gate';
 import { ensureCouponGate, type GateState, rebuildCouponGate } from './coupon-gate-rebuild';
 import { decideStatusChange, type RequestableCouponStatus } from './coupon-status';
@@ -78,13 +79,23 @@ export async function createCoupon(ctx: AppContext, actor: Actor, input: NewCoup
   return toCouponView(row);
 }
 
+/** What `GET /coupons?sort=` may order by (the API's names), and their columns. */
+export const COUPON_SORT_FIELDS = ['createdAt', 'validFrom', 'validUntil'] as const;
+export type CouponSortField = (typeof COUPON_SORT_FIELDS)[number];
+const COUPON_SORT_COLUMNS: Record<CouponSortField, string> = {
+  createdAt: 'c.created_at',
+  validFrom: 'c.valid_from',
+  validUntil: 'c.valid_until',
+};
+
 export interface CouponListQuery {
   status?: CouponStatus | undefined;
+  sort?: SortRequest<CouponSortField> | undefined;
   page: number;
   size: number;
 }
 
-/** GET /coupons: newest first, the page and the count side by side. */
+/** GET /coupons: newest first unless `sort` says otherwise (id breaks ties), the page and the count side by side. */
 export async function listCoupons(
   ctx: AppContext,
   search: CouponListQuery,
@@ -94,7 +105,8 @@ export async function listCoupons(
     query<CouponRow>(
       ctx.orm.em.fork(),
       sql`select ${COUPON_COLUMNS} from coupons c where ${where}
-          order by c.created_at desc, c.id desc limit ${search.size} offset ${search.page * search.size}`,
+          order by ${orderBySql(search.sort ?? NEWEST_FIRST, COUPON_SORT_COLUMNS, 'c.id')}
+          limit ${search.size} offset ${search.page * search.size}`,
     ),
     query<{ count: number }>(
       ctx.orm.em.fork(),
@@ -134,7 +146,10 @@ export async function changeCouponStatus(
     );
     if (!row) throw new DomainError('COUPON_NOT_FOUND');
     if (actor.role !== 'ADMIN' && actor.id !== row.created_by) {
-      throw new DomainError('FORBIDDEN', 'Only the creator of this coupon or an admin may change it');
+      throw new DomainError('FORBIDDEN', {
+        en: 'Only the creator of this coupon or an admin may change it',
+        ko: '이 쿠폰을 만든 사용자나 관리자만 변경할 수 있습니다',
+      });
     }
     const now = new Date();
     const next = decideStatusChange(

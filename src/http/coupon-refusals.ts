@@ -20,10 +20,10 @@ export function refusalError(ctx: Pick<AppContext, 'config'>, refusal: IssueRefu
     case 'ALREADY_ISSUED':
       return new DomainError('COUPON_ALREADY_ISSUED');
     case 'RATE_LIMITED':
-      return new DomainError(
-        'RATE_LIMITED',
-        `At most ${ctx.config.couponIssueRatePerMin} issue requests a minute`,
-      );
+      return new DomainError('RATE_LIMITED', {
+        en: `At most ${ctx.config.couponIssueRatePerMin} issue requests a minute`,
+        ko: `쿠폰 발급 요청은 1분에 최대 ${ctx.config.couponIssueRatePerMin}번까지 할 수 있습니다`,
+      });
     case 'OUTSIDE_WINDOW':
       return new DomainError('COUPON_NOT_APPLICABLE', undefined, [
         { field: 'id', message: 'outside its validity window' },

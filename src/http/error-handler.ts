@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { DomainError, type ErrorDetail, isDomainError } from '../errors/domain-error';
+import { DomainError, type ErrorDetail, isDomainError, type LocalizedText } from '../errors/domain-error';
 import { ERROR_CODES, type ErrorCode, type Language } from '../errors/error-codes';
 import { isInfrastructureUnavailable, isMalformedValue } from '../errors/infrastructure-error';
 import type { Logger } from '../logger';
@@ -9,8 +9,11 @@ import { requestLog } from './middleware/request-context';
 
 /** The error envelope of API.md, translated when the client asked for Korean. */
 export function errorBody(error: DomainError, lang: Language) {
-  const message = lang === 'ko' && error.hasDefaultMessage ? ERROR_CODES[error.code].ko : error.message;
-  return { error: error.code, message, ...(error.details ? { details: error.details } : {}) };
+  return {
+    error: error.code,
+    message: error.messageIn(lang),
+    ...(error.details ? { details: error.details } : {}),
+  };
 }
 
 /** The envelope of a refusal built without an Error (no stack trace): for answers on hot paths. */
@@ -18,19 +21,35 @@ export function refusalBody(code: ErrorCode, lang: Language, details?: ErrorDeta
   return { error: code, message: ERROR_CODES[code][lang], ...(details ? { details } : {}) };
 }
 
+export const NOT_JSON_BODY: LocalizedText = {
+  en: 'The request body must be application/json',
+  ko: '요청 본문은 application/json 형식이어야 합니다',
+};
+
+/** The Korean of the 400s hono's validators throw (the English is hono's own text, shown as it is). */
+const HONO_400_KO: Record<string, string> = {
+  'Malformed JSON in request body': '요청 본문의 JSON 형식이 올바르지 않습니다',
+};
+
+/** A 400 HTTPException's text in both languages: hono's English, its Korean (or the code's default). */
+const badRequestMessages = (message: string): LocalizedText | undefined =>
+  message ? { en: message, ko: HONO_400_KO[message] ?? ERROR_CODES.VALIDATION_ERROR.ko } : undefined;
+
 /** Maps anything thrown by a handler to the envelope; never leaks a stack trace. */
 export function toDomainError(err: unknown): DomainError {
   if (isDomainError(err)) return err;
   if (err instanceof HTTPException) {
     if (err.status === 413) return new DomainError('PAYLOAD_TOO_LARGE');
-    if (err.status === 415)
-      return new DomainError('VALIDATION_ERROR', 'The request body must be application/json');
+    if (err.status === 415) return new DomainError('VALIDATION_ERROR', NOT_JSON_BODY);
     if (err.status === 401) return new DomainError('UNAUTHORIZED');
     if (err.status === 404) return new DomainError('NOT_FOUND');
-    if (err.status === 400) return new DomainError('VALIDATION_ERROR', err.message || undefined);
+    if (err.status === 400) return new DomainError('VALIDATION_ERROR', badRequestMessages(err.message));
   }
   if (isMalformedValue(err)) {
-    return new DomainError('VALIDATION_ERROR', 'A value contains characters the database cannot store');
+    return new DomainError('VALIDATION_ERROR', {
+      en: 'A value contains characters the database cannot store',
+      ko: '데이터베이스에 저장할 수 없는 문자가 포함된 값이 있습니다',
+    });
   }
   if (isInfrastructureUnavailable(err)) return new DomainError('SERVICE_UNAVAILABLE');
   return new DomainError('INTERNAL');
@@ -66,7 +85,10 @@ export function handleError(err: unknown, c: Context<AppEnv>): Response {
 export function handleNotFound(c: Context<AppEnv>): Response {
   return c.json(
     errorBody(
-      new DomainError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`),
+      new DomainError('NOT_FOUND', {
+        en: `No route for ${c.req.method} ${c.req.path}`,
+        ko: `${c.req.method} ${c.req.path} 경로를 찾을 수 없습니다`,
+      }),
       c.get('lang') ?? 'en',
     ),
     404,

@@ -24,14 +24,15 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknow
 /**
  * The lanes on Node's own request answer after Node's request event, in promises nobody awaits: what
  * they throw would be an unhandled rejection, the process's end. This answers it as the error handler
- * would (logged, the 500 envelope), or ends the connection when the answer had begun.
+ * would (logged, the 500 envelope in the client's language), or ends the connection when the answer
+ * had begun.
  */
 export function guardNodeLanes(front: NodeListener, log: Logger): NodeListener {
   return (req, res) => {
     const handled = front(req, res);
     if (handled instanceof Promise) {
       handled.catch((error: unknown) => {
-        const answer = errorAnswer(error, 'en', () => log);
+        const answer = errorAnswer(error, languageOf(headerOf(req, 'accept-language')), () => log);
         if (res.headersSent) res.destroy();
         else {
           const requestId = requestIdFrom(headerOf(req, 'x-request-id'));

@@ -4,10 +4,14 @@ import type { Logger } from '../logger';
 import { onChannelMessage, publishTo, subscribeTo } from './pubsub';
 import type { Redis } from './redis';
 
-/** A refusal as stored and replied: the API error code, its message and details. */
+/**
+ * A refusal as stored and replied: the API error code, its message and details. `messageKo` is the
+ * Korean of a message that is not the code's default (DomainError.toJSON).
+ */
 export interface CommandError {
   error: string;
   message: string;
+  messageKo?: string;
   details?: unknown[];
 }
 

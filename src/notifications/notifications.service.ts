@@ -6,7 +6,7 @@ import type { NotificationType } from '../db/schema/notification.entity';
 import { asDate, preparedStatement, query, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
-import { type PageRequest, pageMeta } from '../paging';
+import { NEWEST_FIRST, orderBySql, type PageRequest, pageMeta, type SortRequest } from '../paging';
 
 export interface NotificationDraft {
   userId: string;
@@ -122,11 +122,28 @@ function toView(row: NotificationRow): NotificationView {
   };
 }
 
-/** The caller's notifications, newest first; `unread` true → only unread, false → only read ones. */
+/**
+ * What `GET /notifications?sort=` may order by (the API's names), and their columns. An unread one's
+ * readAt is null, which PostgreSQL sorts last ascending and first descending.
+ */
+export const NOTIFICATION_SORT_FIELDS = ['createdAt', 'readAt'] as const;
+export type NotificationSortField = (typeof NOTIFICATION_SORT_FIELDS)[number];
+const NOTIFICATION_SORT_COLUMNS: Record<NotificationSortField, string> = {
+  createdAt: 'created_at',
+  readAt: 'read_at',
+};
+
+/**
+ * The caller's notifications, newest first unless `sort` says otherwise (id breaks ties the same way);
+ * `unread` true → only unread, false → only read ones.
+ */
 export async function listNotifications(
   ctx: AppContext,
   user: AuthUser,
-  filter: { unread?: boolean | undefined } & PageRequest,
+  filter: {
+    unread?: boolean | undefined;
+    sort?: SortRequest<NotificationSortField> | undefined;
+  } & PageRequest,
 ) {
   const em = ctx.orm.em.fork();
   const readFilter =
@@ -135,7 +152,8 @@ export async function listNotifications(
   const [rows, [count]] = await Promise.all([
     query<NotificationRow>(
       em,
-      sql`select ${COLUMNS} from notifications where ${where} order by created_at desc, id desc
+      sql`select ${COLUMNS} from notifications where ${where}
+          order by ${orderBySql(filter.sort ?? NEWEST_FIRST, NOTIFICATION_SORT_COLUMNS)}
           limit ${filter.size} offset ${filter.page * filter.size}`,
     ),
     query<{ n: number }>(em, sql`select count(*)::int as n from notifications where ${where}`),
@@ -154,6 +172,7 @@ export async function markNotificationRead(
     sql`update notifications set read_at = coalesce(read_at, now())
         where id = ${id} and user_id = ${user.id} returning ${COLUMNS}`,
   );
-  if (!row) throw new DomainError('NOT_FOUND', 'Notification not found');
+  if (!row)
+    throw new DomainError('NOT_FOUND', { en: 'Notification not found', ko: '알림을 찾을 수 없습니다' });
   return toView(row);
 }

@@ -80,10 +80,10 @@ async function commandExistingOrder(
   const order = await loadOrder(em, orderId);
   if (!order || !mayCommand(message, order)) throw new DomainError('ORDER_NOT_FOUND');
   if (message.name === 'REFUND' && order.snapshot.context.paymentId !== message.data.paymentId) {
-    throw new DomainError(
-      'INVALID_ORDER_TRANSITION',
-      'Only the order’s own completed payment can be refunded',
-    );
+    throw new DomainError('INVALID_ORDER_TRANSITION', {
+      en: 'Only the order’s own completed payment can be refunded',
+      ko: '이 주문의 완료된 결제만 환불할 수 있습니다',
+    });
   }
   const event = eventFor(message, order, now.getTime());
   if (!order.snapshot.can(event)) throw new DomainError(rejectionFor(order.snapshot, event));

@@ -3,7 +3,7 @@ import type { AppContext } from '../context';
 import { db } from '../db/database';
 import { sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
-import { type PageRequest, pageMeta } from '../paging';
+import { NEWEST_FIRST, type PageRequest, pageMeta, type SortRequest } from '../paging';
 import { inspectOrder, loadOrderHistory, type TransitionRecord } from './order-inspection';
 import { loadOrderView, loadOrderViews, type OrderView } from './order-view';
 
@@ -14,13 +14,25 @@ export async function getOrder(ctx: AppContext, user: AuthUser, orderId: string)
   return view;
 }
 
-/** The caller’s orders, newest first: three statements whatever the page size (ids, count, views). */
+/** What `GET /orders?sort=` may order by (the API's names), and their columns. */
+export const ORDER_SORT_FIELDS = ['createdAt', 'total'] as const;
+export type OrderSortField = (typeof ORDER_SORT_FIELDS)[number];
+const ORDER_SORT_COLUMNS = { createdAt: 'created_at', total: 'total' } as const satisfies Record<
+  OrderSortField,
+  string
+>;
+
+/**
+ * The caller’s orders, newest first unless `sort` says otherwise (id breaks ties the same way):
+ * three statements whatever the page size (ids, count, views).
+ */
 export async function listOrders(
   ctx: AppContext,
   user: AuthUser,
-  filter: { status?: string | undefined } & PageRequest,
+  filter: { status?: string | undefined; sort?: SortRequest<OrderSortField> | undefined } & PageRequest,
 ) {
   const em = ctx.orm.em.fork();
+  const sort = filter.sort ?? NEWEST_FIRST;
   const status = filter.status ?? null;
   const mine = db(em)
     .selectFrom('orders')
@@ -29,8 +41,8 @@ export async function listOrders(
   const [ids, count] = await Promise.all([
     mine
       .select('id')
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
+      .orderBy(ORDER_SORT_COLUMNS[sort.field], sort.direction)
+      .orderBy('id', sort.direction)
       .limit(filter.size)
       .offset(filter.page * filter.size)
       .execute(),

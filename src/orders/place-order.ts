@@ -56,7 +56,10 @@ export type PlacementConfig = Pick<Config, 'orderPaymentTimeoutMs' | 'orderAutoC
 export function subtotalOf(lines: StockLine[], products: Map<string, ProductRow>): number {
   const subtotal = lines.reduce((sum, l) => sum + products.get(l.productId)!.price * l.quantity, 0);
   if (subtotal > MAX_ORDER_TOTAL) {
-    throw new DomainError('VALIDATION_ERROR', `An order may total at most ${MAX_ORDER_TOTAL} won`);
+    throw new DomainError('VALIDATION_ERROR', {
+      en: `An order may total at most ${MAX_ORDER_TOTAL} won`,
+      ko: `주문 금액은 최대 ${MAX_ORDER_TOTAL}원까지 가능합니다`,
+    });
   }
   return subtotal;
 }

@@ -5,7 +5,7 @@ import { asDate, query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
 import { findJob, isQueueName } from '../messaging/queues';
-import { type PageRequest, pageMeta } from '../paging';
+import { NEWEST_FIRST, orderBySql, type PageRequest, pageMeta, type SortRequest } from '../paging';
 
 export interface OutboxEventView {
   id: string;
@@ -23,10 +23,20 @@ export interface OutboxEventView {
   lastError: string | null;
 }
 
+/** What `GET /admin/outbox?sort=` may order by (the API's names), and their columns. */
+export const OUTBOX_SORT_FIELDS = ['createdAt', 'nextAttemptAt', 'attempts'] as const;
+export type OutboxSortField = (typeof OUTBOX_SORT_FIELDS)[number];
+const OUTBOX_SORT_COLUMNS: Record<OutboxSortField, string> = {
+  createdAt: 'created_at',
+  nextAttemptAt: 'next_attempt_at',
+  attempts: 'attempts',
+};
+
 export interface OutboxFilter extends PageRequest {
   status?: OutboxStatus | undefined;
   type?: string | undefined;
   aggregateId?: string | undefined;
+  sort?: SortRequest<OutboxSortField> | undefined;
 }
 
 type OutboxRow = Row<
@@ -65,7 +75,10 @@ function toView(r: OutboxRow): OutboxEventView {
   };
 }
 
-/** Outbox rows newest first, filtered by status, type and aggregate id (an operator's view). */
+/**
+ * Outbox rows newest first unless `sort` says otherwise (id breaks ties the same way), filtered by
+ * status, type and aggregate id (an operator's view).
+ */
 export async function listOutboxEvents(ctx: AppContext, filter: OutboxFilter) {
   const em = ctx.orm.em.fork();
   const status = filter.status ?? null;
@@ -77,7 +90,8 @@ export async function listOutboxEvents(ctx: AppContext, filter: OutboxFilter) {
   const [rows, [count]] = await Promise.all([
     query<OutboxRow>(
       em,
-      sql`select ${COLUMNS} from outbox_events where ${where} order by created_at desc, id desc
+      sql`select ${COLUMNS} from outbox_events where ${where}
+          order by ${orderBySql(filter.sort ?? NEWEST_FIRST, OUTBOX_SORT_COLUMNS)}
           limit ${filter.size} offset ${filter.page * filter.size}`,
     ),
     query<{ n: number }>(em, sql`select count(*)::int as n from outbox_events where ${where}`),
@@ -103,11 +117,15 @@ export async function retryOutboxEvent(ctx: AppContext, id: string): Promise<Out
       em,
       sql`select status from outbox_events where id = ${id}`,
     );
-    if (!current) throw new DomainError('NOT_FOUND', 'Outbox event not found');
-    throw new DomainError(
-      'OUTBOX_EVENT_NOT_RETRYABLE',
-      `Only FAILED or ALERTED events can be retried; this one is ${current.status}`,
-    );
+    if (!current)
+      throw new DomainError('NOT_FOUND', {
+        en: 'Outbox event not found',
+        ko: '아웃박스 이벤트를 찾을 수 없습니다',
+      });
+    throw new DomainError('OUTBOX_EVENT_NOT_RETRYABLE', {
+      en: `Only FAILED or ALERTED events can be retried; this one is ${current.status}`,
+      ko: `FAILED 또는 ALERTED 상태의 이벤트만 재시도할 수 있습니다. 이 이벤트는 ${current.status} 상태입니다`,
+    });
   }
   await forgetFailedJob(ctx, row.queue, id);
   await wakeOutboxRelay(ctx).catch(() => undefined);

@@ -32,11 +32,12 @@ export interface RefundView {
   completedAt: string | null;
 }
 
-/** Payments matching `where`, newest first; `page` limits them to one page. */
+/** Payments matching `where`, newest first unless `orderBy` says otherwise; `page` limits them to one page. */
 export async function loadPaymentViews(
   em: EntityManager,
   where: ReturnType<typeof sql>,
   page?: { page: number; size: number },
+  orderBy: ReturnType<typeof sql> = sql`created_at desc, id desc`,
 ): Promise<PaymentView[]> {
   const limit = page ? sql`limit ${page.size} offset ${page.page * page.size}` : sql``;
   const rows = await query<
@@ -58,7 +59,7 @@ export async function loadPaymentViews(
     em,
     sql`select id, order_id, user_id, method, amount, status, failure_reason, refunded_amount, attempts, created_at,
                completed_at
-        from payments where ${where} order by created_at desc, id desc ${limit}`,
+        from payments where ${where} order by ${orderBy} ${limit}`,
   );
   return rows.map((r) => ({
     id: r.id,

@@ -4,7 +4,7 @@ import type { AppContext } from '../context';
 import type { PaymentMethod, PaymentStatus } from '../db/schema/payment.entity';
 import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
-import { type PageRequest, pageMeta } from '../paging';
+import { NEWEST_FIRST, orderBySql, type PageRequest, pageMeta, type SortRequest } from '../paging';
 import { loadPaymentView, loadPaymentViews, type PaymentView } from './payment-view';
 
 /** Money-moving requests must be safe to retry, so they must say which request they are. */
@@ -45,11 +45,20 @@ export async function getPayment(ctx: AppContext, user: AuthUser, paymentId: str
   return view;
 }
 
-/** The caller's payments, newest first. */
+/** What `GET /payments?sort=` may order by (the API's names), and their columns. */
+export const PAYMENT_SORT_FIELDS = ['createdAt', 'amount'] as const;
+export type PaymentSortField = (typeof PAYMENT_SORT_FIELDS)[number];
+const PAYMENT_SORT_COLUMNS: Record<PaymentSortField, string> = { createdAt: 'created_at', amount: 'amount' };
+
+/** The caller's payments, newest first unless `sort` says otherwise (id breaks ties the same way). */
 export async function listPayments(
   ctx: AppContext,
   user: AuthUser,
-  filter: { orderId?: string | undefined; status?: PaymentStatus | undefined } & PageRequest,
+  filter: {
+    orderId?: string | undefined;
+    status?: PaymentStatus | undefined;
+    sort?: SortRequest<PaymentSortField> | undefined;
+  } & PageRequest,
 ) {
   const em = ctx.orm.em.fork();
   const orderId = filter.orderId ?? null;
@@ -57,7 +66,7 @@ export async function listPayments(
   const where = sql`user_id = ${user.id} and (${orderId}::uuid is null or order_id = ${orderId}::uuid)
                     and (${status}::text is null or status = ${status})`;
   const [views, [count]] = await Promise.all([
-    loadPaymentViews(em, where, filter),
+    loadPaymentViews(em, where, filter, orderBySql(filter.sort ?? NEWEST_FIRST, PAYMENT_SORT_COLUMNS)),
     query<{ n: number }>(em, sql`select count(*)::int as n from payments where ${where}`),
   ]);
   return { data: views, meta: pageMeta(filter, count!.n) };

@@ -30,7 +30,11 @@ const graphs = new Map<string, MachineGraph>();
 
 export function graphOf(name: string): MachineGraph {
   const entry = MACHINES[name];
-  if (!entry) throw new DomainError('NOT_FOUND', `No machine named '${name}'`);
+  if (!entry)
+    throw new DomainError('NOT_FOUND', {
+      en: `No machine named '${name}'`,
+      ko: `이름이 '${name}'인 상태 머신이 없습니다`,
+    });
   let graph = graphs.get(name);
   if (!graph) {
     graph = machineGraph(entry.machine);

@@ -4,7 +4,7 @@ import { db, type Row } from '../db/database';
 import { asIso, query, run, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
-import { type PageRequest, pageMeta } from '../paging';
+import { NEWEST_FIRST, orderBySql, type PageRequest, pageMeta, type SortRequest } from '../paging';
 import { nonPublicReason } from './endpoint-guard';
 import { forgetWebhookEndpoints } from './webhook-endpoints';
 
@@ -51,9 +51,11 @@ export async function registerWebhook(
   if (ctx.config.isProduction) {
     const reason = await nonPublicReason(url);
     if (reason) {
-      throw new DomainError('VALIDATION_ERROR', 'The webhook URL must reach a public address', [
-        { field: 'body.url', message: reason },
-      ]);
+      const messages = {
+        en: 'The webhook URL must reach a public address',
+        ko: '웹훅 URL은 공개된 주소로 연결되어야 합니다',
+      };
+      throw new DomainError('VALIDATION_ERROR', messages, [{ field: 'body.url', message: reason }]);
     }
   }
   const id = uuidv7();
@@ -67,7 +69,16 @@ export async function registerWebhook(
   return (await loadWebhookViews(ctx, { id, page: 0, size: 1 })).rows[0]!;
 }
 
-export async function listWebhooks(ctx: AppContext, page: PageRequest) {
+/** What `GET /admin/webhooks?sort=` may order by (the API's names), and their columns. */
+export const WEBHOOK_SORT_FIELDS = ['createdAt', 'url'] as const;
+export type WebhookSortField = (typeof WEBHOOK_SORT_FIELDS)[number];
+const WEBHOOK_SORT_COLUMNS: Record<WebhookSortField, string> = { createdAt: 'w.created_at', url: 'w.url' };
+
+/** Registered endpoints, newest first unless `sort` says otherwise (id breaks ties the same way). */
+export async function listWebhooks(
+  ctx: AppContext,
+  page: PageRequest & { sort?: SortRequest<WebhookSortField> | undefined },
+) {
   const [{ rows }, count] = await Promise.all([
     loadWebhookViews(ctx, { ...page }),
     db(ctx.orm.em.fork())
@@ -86,7 +97,8 @@ export async function deleteWebhook(ctx: AppContext, id: string): Promise<Webhoo
     ctx.orm.em.fork(),
     sql`update webhooks set active = false, deleted_at = now() where id = ${id} and deleted_at is null`,
   );
-  if (!view || removed === 0) throw new DomainError('NOT_FOUND', 'Webhook not found');
+  if (!view || removed === 0)
+    throw new DomainError('NOT_FOUND', { en: 'Webhook not found', ko: '웹훅을 찾을 수 없습니다' });
   forgetWebhookEndpoints(ctx);
   return { ...view, active: false };
 }
@@ -105,7 +117,10 @@ type WebhookRow = Row<
   last_error: string | null;
 };
 
-async function loadWebhookViews(ctx: AppContext, filter: { id?: string } & PageRequest) {
+async function loadWebhookViews(
+  ctx: AppContext,
+  filter: { id?: string; sort?: SortRequest<WebhookSortField> | undefined } & PageRequest,
+) {
   const rows = await query<WebhookRow>(
     ctx.orm.em.fork(),
     sql`select w.id, w.url, w.events, w.active, w.consecutive_failures, w.created_at, w.disabled_at,
@@ -125,7 +140,7 @@ async function loadWebhookViews(ctx: AppContext, filter: { id?: string } & PageR
           select error from webhook_deliveries d
           where d.webhook_id = w.id and d.outcome in ('RETRYING', 'ALERTED') order by d.at desc limit 1) e on true
         where w.deleted_at is null and (${filter.id ?? null}::uuid is null or w.id = ${filter.id ?? null}::uuid)
-        order by w.created_at desc, w.id desc
+        order by ${orderBySql(filter.sort ?? NEWEST_FIRST, WEBHOOK_SORT_COLUMNS, 'w.id')}
         limit ${filter.size} offset ${filter.page * filter.size}`,
   );
   return { rows: rows.map(toView) };

@@ -36,6 +36,7 @@ describe('the answer a failed command ends with', () => {
     expect(answer.error).toEqual({
       error: 'INTERNAL',
       message: 'The command could not be carried out (20 attempts)',
+      messageKo: '명령을 처리하지 못했습니다 (20회 시도)',
     });
   });
 });

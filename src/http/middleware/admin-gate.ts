@@ -83,7 +83,10 @@ export function adminGate(ctx: AppContext): MiddlewareHandler<AppEnv> {
       c.set('user', { id: adminId, role: 'ADMIN' });
       return next();
     }
-    const error = new DomainError('UNAUTHORIZED', 'Sign in with an ADMIN account');
+    const error = new DomainError('UNAUTHORIZED', {
+      en: 'Sign in with an ADMIN account',
+      ko: 'ADMIN 계정으로 로그인해 주세요',
+    });
     return c.json(errorBody(error, c.get('lang') ?? 'en'), 401, {
       'WWW-Authenticate': `Basic realm="${ADMIN_REALM}", charset="UTF-8"`,
     });

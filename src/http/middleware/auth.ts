@@ -18,10 +18,17 @@ export function authenticate(tokens: TokenChecker): MiddlewareHandler<AppEnv> {
     const header = c.req.header('authorization');
     const token = header ? bearerToken(header) : c.req.query('access_token');
     if (header !== undefined && !token)
-      throw new DomainError('UNAUTHORIZED', 'Malformed Authorization header');
+      throw new DomainError('UNAUTHORIZED', {
+        en: 'Malformed Authorization header',
+        ko: 'Authorization 헤더 형식이 올바르지 않습니다',
+      });
     if (token) {
       const user = await tokens.authenticate(token);
-      if (!user) throw new DomainError('UNAUTHORIZED', 'Invalid or expired token');
+      if (!user)
+        throw new DomainError('UNAUTHORIZED', {
+          en: 'Invalid or expired token',
+          ko: '유효하지 않거나 만료된 토큰입니다',
+        });
       c.set('user', user);
     }
     await next();
@@ -38,7 +45,10 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
     const user = c.get('user');
     if (!user) throw new DomainError('UNAUTHORIZED');
     if (!roles.includes(user.role)) {
-      throw new DomainError('FORBIDDEN', `This needs the role ${roles.join(' or ')}`);
+      throw new DomainError('FORBIDDEN', {
+        en: `This needs the role ${roles.join(' or ')}`,
+        ko: `${roles.join(' 또는 ')} 역할이 필요합니다`,
+      });
     }
     await next();
   };

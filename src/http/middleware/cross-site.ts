@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { DomainError } from '../../errors/domain-error';
 import type { AppEnv } from '../app-env';
+import { NOT_JSON_BODY } from '../error-handler';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -34,13 +35,17 @@ export function refuseCrossSite(allowedOrigins: readonly string[] = []): Middlew
       origin !== undefined
         ? !isSameHost(origin, c.req.url) && !allowedOrigins.includes(origin)
         : site !== undefined && site !== 'same-origin' && site !== 'none';
-    if (crossSite) throw new DomainError('FORBIDDEN', 'Cross-site requests may not change anything here');
+    if (crossSite)
+      throw new DomainError('FORBIDDEN', {
+        en: 'Cross-site requests may not change anything here',
+        ko: '다른 사이트에서 보낸 요청으로는 아무것도 변경할 수 없습니다',
+      });
     const contentType = c.req.header('content-type');
     const length = c.req.header('content-length');
     const hasBody =
       (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
     if ((contentType !== undefined || hasBody) && !isJson(contentType ?? '')) {
-      throw new DomainError('VALIDATION_ERROR', 'The request body must be application/json');
+      throw new DomainError('VALIDATION_ERROR', NOT_JSON_BODY);
     }
     await next();
   };

@@ -1,11 +1,11 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import type { AppContext } from '../../context';
 import { deleteWebhook, listWebhooks, registerWebhook } from '../../webhooks/webhooks.service';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireRole } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
-import { idParam, pagingQuery } from '../schemas/common';
-import { NewWebhookBody, WebhookSchema } from '../schemas/operations.schemas';
+import { idParam } from '../schemas/common';
+import { NewWebhookBody, WebhookListQuery, WebhookSchema } from '../schemas/operations.schemas';
 
 const admin = { security: bearerSecurity, middleware: requireRole('ADMIN'), tags: ['Admin'] };
 
@@ -30,7 +30,7 @@ const list = createRoute({
   path: '/',
   summary: 'Registered endpoints with their delivery statistics',
   ...admin,
-  request: { query: z.object(pagingQuery) },
+  request: { query: WebhookListQuery },
   responses: {
     200: jsonContent(pageEnvelope(WebhookSchema), 'A page of endpoints, newest first'),
     ...errorResponses('UNAUTHORIZED', 'FORBIDDEN'),

@@ -27,7 +27,12 @@ const receipt = createRoute({
 /** Mounted at /commands. */
 export function commandRoutes(ctx: AppContext) {
   return createRouter().openapi(receipt, async (c) => {
-    const { outcome, ...view } = await getCommandReceipt(ctx, currentUser(c), c.req.valid('param').id);
+    const { outcome, ...view } = await getCommandReceipt(
+      ctx,
+      currentUser(c),
+      c.req.valid('param').id,
+      c.get('lang') ?? 'en',
+    );
     return c.json({ data: { ...view, ...(outcome ? { resource: resourcePath(outcome) } : {}) } }, 200);
   });
 }

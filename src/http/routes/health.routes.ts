@@ -1,10 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { withTimeout } from '../../async';
+import type { LocalizedText } from '../../errors/domain-error';
 import { dataEnvelope, errorEnvelope } from '../envelope';
 import { requestLog } from '../middleware/request-context';
 import { createRouter, jsonContent } from '../openapi';
 
 export type ReadinessCheck = () => Promise<void>;
+
+/** The 503's message in each language (the error handler's envelope, built here with the checks as details). */
+const NOT_READY: LocalizedText = { en: 'Not ready', ko: '서비스가 아직 준비되지 않았습니다' };
 
 const CheckState = z.enum(['UP', 'DOWN']);
 const Health = z
@@ -56,6 +60,9 @@ export function healthRoutes(checks: Record<string, ReadinessCheck>) {
       };
       return isReady
         ? c.json({ data: body }, 200)
-        : c.json({ error: 'SERVICE_UNAVAILABLE', message: 'Not ready', details: [body] }, 503);
+        : c.json(
+            { error: 'SERVICE_UNAVAILABLE', message: NOT_READY[c.get('lang') ?? 'en'], details: [body] },
+            503,
+          );
     });
 }

@@ -33,7 +33,10 @@ export function metricsRoutes(metrics: Metrics, token: string | undefined) {
     if (expected) {
       const sent = Buffer.from(c.req.header('authorization') ?? '');
       if (sent.length !== expected.length || !timingSafeEqual(sent, expected)) {
-        throw new DomainError('UNAUTHORIZED', 'This scrape needs the metrics token');
+        throw new DomainError('UNAUTHORIZED', {
+          en: 'This scrape needs the metrics token',
+          ko: '메트릭을 수집하려면 메트릭 토큰이 필요합니다',
+        });
       }
     }
     const body = await metrics.registry.metrics();

@@ -50,7 +50,10 @@ export function orderEventsRoutes(ctx: AppContext) {
     if (open >= ctx.config.sseMaxStreamsPerUser) {
       throw new DomainError(
         'RATE_LIMITED',
-        `At most ${ctx.config.sseMaxStreamsPerUser} live order streams at once; close one first`,
+        {
+          en: `At most ${ctx.config.sseMaxStreamsPerUser} live order streams at once; close one first`,
+          ko: `주문 실시간 스트림은 동시에 최대 ${ctx.config.sseMaxStreamsPerUser}개까지 열 수 있습니다. 먼저 하나를 닫아 주세요`,
+        },
         undefined,
         { 'Retry-After': '5' },
       );

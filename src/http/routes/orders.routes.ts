@@ -158,8 +158,8 @@ export function orderRoutes(ctx: AppContext) {
       return commandResponse(c, place, outcome);
     })
     .openapi(list, async (c) => {
-      const { status, page, size } = c.req.valid('query');
-      return c.json(await listOrders(ctx, currentUser(c), { status, page, size }), 200);
+      const { status, sort, page, size } = c.req.valid('query');
+      return c.json(await listOrders(ctx, currentUser(c), { status, sort, page, size }), 200);
     })
     .openapi(detail, async (c) =>
       c.json({ data: await getOrder(ctx, currentUser(c), c.req.valid('param').id) }, 200),

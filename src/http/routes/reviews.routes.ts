@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { addReview, listReviews } from '../../catalog/reviews.service';
+import { addReview, listReviews, REVIEW_SORT_FIELDS } from '../../catalog/reviews.service';
 import type { AppContext } from '../../context';
 import { text } from '../../validation/text';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireRole } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
-import { idParam, pagingQuery } from '../schemas/common';
+import { idParam, pagingQuery, sortByQuery } from '../schemas/common';
 
 const ReviewSchema = z
   .object({
@@ -42,7 +42,7 @@ const list = createRoute({
   path: '/{id}/reviews',
   tags: ['Catalog'],
   summary: "A product's reviews, newest first",
-  request: { params: idParam, query: z.object(pagingQuery) },
+  request: { params: idParam, query: z.object({ sort: sortByQuery(REVIEW_SORT_FIELDS), ...pagingQuery }) },
   responses: {
     200: jsonContent(pageEnvelope(ReviewSchema), 'A page of reviews'),
     ...errorResponses('PRODUCT_NOT_FOUND'),
@@ -59,7 +59,7 @@ export function reviewRoutes(ctx: AppContext) {
       ),
     )
     .openapi(list, async (c) => {
-      const { page, size } = c.req.valid('query');
-      return c.json(await listReviews(ctx, c.req.valid('param').id, { page, size }), 200);
+      const { sort, page, size } = c.req.valid('query');
+      return c.json(await listReviews(ctx, c.req.valid('param').id, { sort, page, size }), 200);
     });
 }

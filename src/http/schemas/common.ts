@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import type { SortDirection, SortRequest } from '../../paging';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -27,6 +28,27 @@ export const sortQuery = <const F extends string>(fields: readonly F[], extra: r
       `must be one of ${[...fields.map((f) => `${f},asc|desc`), ...extra].join(', ')}`,
     )
     .optional();
+
+/**
+ * A paged list's `sort=field,asc|desc` over its whitelisted fields (sortQuery's check), parsed to a
+ * typed `{ field, direction }` so list functions pick columns from their own maps and never put client
+ * text into SQL. Absent stays undefined: the list keeps its default order (`createdAt,desc`).
+ */
+export const sortByQuery = <const F extends string>(fields: readonly F[]) => {
+  const values = fields.flatMap((f) => [`${f},asc`, `${f},desc`]);
+  return sortQuery(fields)
+    .openapi({
+      type: 'string',
+      enum: values,
+      example: 'createdAt,desc',
+      description: `field,asc|desc over ${fields.join(', ')}; default createdAt,desc; ties broken by id in the same direction`,
+    })
+    .transform((v): SortRequest<F> | undefined => {
+      if (v === undefined) return undefined;
+      const [field, direction] = v.split(',') as [F, SortDirection];
+      return { field, direction };
+    });
+};
 
 /**
  * An id the client sends (path, query or body): a UUID in either case, handled in lower case — as

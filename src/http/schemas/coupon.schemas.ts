@@ -1,9 +1,10 @@
 import { z } from '@hono/zod-openapi';
+import { COUPON_SORT_FIELDS } from '../../coupons/coupon.service';
 import { REQUESTABLE_COUPON_STATUSES } from '../../coupons/coupon-status';
 import { COUPON_STATUSES, DISCOUNT_TYPES, MAX_COUPON_QUANTITY } from '../../db/schema/coupon.entity';
 import { USER_COUPON_STATUSES } from '../../db/schema/user-coupon.entity';
 import { text } from '../../validation/text';
-import { money, pagingQuery } from './common';
+import { money, pagingQuery, sortByQuery } from './common';
 
 const MAX_AMOUNT = 1_000_000_000;
 
@@ -108,6 +109,10 @@ export const CouponStatusBody = z
   .object({ status: z.enum(REQUESTABLE_COUPON_STATUSES) })
   .openapi('CouponStatusChange');
 
-export const CouponListQuery = z.object({ status: z.enum(COUPON_STATUSES).optional(), ...pagingQuery });
+export const CouponListQuery = z.object({
+  status: z.enum(COUPON_STATUSES).optional(),
+  sort: sortByQuery(COUPON_SORT_FIELDS),
+  ...pagingQuery,
+});
 
 export const MyCouponsQuery = z.object({ status: z.enum(USER_COUPON_STATUSES).optional() });

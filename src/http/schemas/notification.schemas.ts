@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { NOTIFICATION_TYPES } from '../../db/schema/notification.entity';
-import { pagingQuery } from './common';
+import { NOTIFICATION_SORT_FIELDS } from '../../notifications/notifications.service';
+import { pagingQuery, sortByQuery } from './common';
 
 export const NotificationSchema = z
   .object({
@@ -20,5 +21,6 @@ export const NotificationListQuery = z.object({
     .transform((v) => v === 'true')
     .optional()
     .openapi({ type: 'boolean', description: 'true: only unread; false: only read; absent: all' }),
+  sort: sortByQuery(NOTIFICATION_SORT_FIELDS),
   ...pagingQuery,
 });

@@ -1,8 +1,10 @@
 import { z } from '@hono/zod-openapi';
 import { OUTBOX_STATUSES } from '../../db/schema/outbox-event.entity';
 import { PUBLIC_EVENT_TYPES } from '../../messaging/domain-events';
+import { OUTBOX_SORT_FIELDS } from '../../outbox/outbox-admin';
 import { isStorableText, text, UNSTORABLE_TEXT_MESSAGE } from '../../validation/text';
-import { pagingQuery, queryInt } from './common';
+import { WEBHOOK_SORT_FIELDS } from '../../webhooks/webhooks.service';
+import { pagingQuery, queryInt, sortByQuery } from './common';
 
 export const OutboxEventSchema = z
   .object({
@@ -25,8 +27,11 @@ export const OutboxListQuery = z.object({
   status: z.enum(OUTBOX_STATUSES).optional(),
   type: text().trim().min(1).max(60).optional(),
   aggregateId: text().trim().min(1).max(80).optional(),
+  sort: sortByQuery(OUTBOX_SORT_FIELDS),
   ...pagingQuery,
 });
+
+export const WebhookListQuery = z.object({ sort: sortByQuery(WEBHOOK_SORT_FIELDS), ...pagingQuery });
 
 export const OutboxLagQuery = z.object({
   sinceSeconds: queryInt(1, 7 * 24 * 3600)

@@ -1,8 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import { ORDER_STATUSES } from '../../../machines/order.machine';
 import { MAX_CART_QUANTITY } from '../../db/schema/cart-item.entity';
+import { ORDER_SORT_FIELDS } from '../../orders/order-queries';
 import { text } from '../../validation/text';
-import { idInput } from './common';
+import { idInput, sortByQuery } from './common';
 
 export const MAX_ORDER_LINES = 100;
 
@@ -41,7 +42,10 @@ export const IdempotencyKeyHeader = z.object({
     .openapi({ description: 'Idempotency-Key: the same key returns the first answer again' }),
 });
 
-export const OrderListQuery = z.object({ status: z.enum(ORDER_STATUSES).optional() });
+export const OrderListQuery = z.object({
+  status: z.enum(ORDER_STATUSES).optional(),
+  sort: sortByQuery(ORDER_SORT_FIELDS),
+});
 
 export const OrderItemSchema = z.object({
   id: z.uuid(),

@@ -2,8 +2,10 @@ import { z } from '@hono/zod-openapi';
 import { GATEWAY_CHARGE_KINDS } from '../../db/schema/gateway-charge.entity';
 import { PAYMENT_METHODS, PAYMENT_STATUSES } from '../../db/schema/payment.entity';
 import { REFUND_STATUSES } from '../../db/schema/refund.entity';
+import { GATEWAY_CHARGE_SORT_FIELDS } from '../../payments/gateway/mock-gateway';
+import { PAYMENT_SORT_FIELDS } from '../../payments/payments.service';
 import { text } from '../../validation/text';
-import { idInput, money } from './common';
+import { idInput, money, sortByQuery } from './common';
 
 export const PayBody = z
   .object({
@@ -39,11 +41,13 @@ export const RefundBody = z
 export const PaymentListQuery = z.object({
   orderId: idInput().optional(),
   status: z.enum(PAYMENT_STATUSES).optional(),
+  sort: sortByQuery(PAYMENT_SORT_FIELDS),
 });
 
 export const ChargeListQuery = z.object({
   paymentId: idInput().optional(),
   orderId: idInput().optional(),
+  sort: sortByQuery(GATEWAY_CHARGE_SORT_FIELDS),
 });
 
 export const PaymentSchema = z

@@ -1,11 +1,15 @@
 import type { AppContext } from '../../context';
-import { pageMeta } from '../../paging';
-import { listGatewayCharges } from './mock-gateway';
+import { type PageRequest, pageMeta, type SortRequest } from '../../paging';
+import { type GatewayChargeSortField, listGatewayCharges } from './mock-gateway';
 
 /** The mock gateway's ledger for operators (`GET /admin/gateway/charges`), newest first. */
 export async function listCharges(
   ctx: AppContext,
-  filter: { paymentId?: string | undefined; orderId?: string | undefined; page: number; size: number },
+  filter: {
+    paymentId?: string | undefined;
+    orderId?: string | undefined;
+    sort?: SortRequest<GatewayChargeSortField> | undefined;
+  } & PageRequest,
 ) {
   const { charges, total } = await listGatewayCharges(ctx.orm.em.fork(), filter);
   return { data: charges, meta: pageMeta(filter, total) };

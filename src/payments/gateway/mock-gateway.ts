@@ -7,6 +7,7 @@ import { GatewayDeclinedError } from '../../errors/gateway-declined.error';
 import { GatewayTimeoutError } from '../../errors/gateway-timeout.error';
 import { GatewayTransientError } from '../../errors/gateway-transient.error';
 import { uuidv7 } from '../../ids';
+import { NEWEST_FIRST, orderBySql, type PageRequest, type SortRequest } from '../../paging';
 import type { CaptureRequest, GatewayChargeRecord, PaymentGateway, RefundRequest } from './payment-gateway';
 
 /** The test cards of API.md. */
@@ -229,10 +230,25 @@ function view(row: ChargeRow | undefined): GatewayChargeRecord | undefined {
   };
 }
 
-/** The admin's view of the mock's ledger (`GET /admin/gateway/charges`), newest first. */
+/** What `GET /admin/gateway/charges?sort=` may order by (the API's names), and their columns. */
+export const GATEWAY_CHARGE_SORT_FIELDS = ['createdAt', 'amount'] as const;
+export type GatewayChargeSortField = (typeof GATEWAY_CHARGE_SORT_FIELDS)[number];
+const GATEWAY_CHARGE_SORT_COLUMNS: Record<GatewayChargeSortField, string> = {
+  createdAt: 'created_at',
+  amount: 'amount',
+};
+
+/**
+ * The admin's view of the mock's ledger (`GET /admin/gateway/charges`), newest first unless `sort`
+ * says otherwise (id breaks ties the same way).
+ */
 export async function listGatewayCharges(
   em: EntityManager,
-  filter: { paymentId?: string | undefined; orderId?: string | undefined; page: number; size: number },
+  filter: {
+    paymentId?: string | undefined;
+    orderId?: string | undefined;
+    sort?: SortRequest<GatewayChargeSortField> | undefined;
+  } & PageRequest,
 ): Promise<{ charges: GatewayChargeRecord[]; total: number }> {
   const paymentId = filter.paymentId ?? null;
   const orderId = filter.orderId ?? null;
@@ -241,7 +257,8 @@ export async function listGatewayCharges(
   const [rows, [count]] = await Promise.all([
     query<ChargeRow>(
       em,
-      sql`select * from gateway_charges where ${where} order by created_at desc, id desc
+      sql`select * from gateway_charges where ${where}
+          order by ${orderBySql(filter.sort ?? NEWEST_FIRST, GATEWAY_CHARGE_SORT_COLUMNS)}
           limit ${filter.size} offset ${filter.page * filter.size}`,
     ),
     query<{ n: number }>(em, sql`select count(*)::int as n from gateway_charges where ${where}`),
