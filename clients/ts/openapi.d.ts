@@ -1176,7 +1176,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Register a buyer or a seller */
+        /**
+         * Register a buyer or a seller
+         * @description At most `REGISTER_MAX_PER_ADDRESS` (10) registrations per client address in `REGISTER_WINDOW_S` (600 s); one more answers 429 with `Retry-After`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1212,6 +1215,15 @@ export interface paths {
                 };
                 /** @description DUPLICATE_EMAIL */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description RATE_LIMITED */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3156,7 +3168,7 @@ export interface paths {
         };
         /**
          * Live status of an order (Server-Sent Events; owner or admin)
-         * @description An `event: status` with `{orderId, status, state, cancelReason, version, updatedAt}` at once and on every change (pushed from any process through Redis pub/sub), and a `: heartbeat` comment every 15 s. EventSource cannot send headers: the token may be given as `?access_token=`. A user may hold `SSE_MAX_STREAMS_PER_USER` (5) streams open at once; one more answers 429.
+         * @description An `event: status` with `{orderId, status, state, cancelReason, version, updatedAt}` at once and on every change (pushed from any process through Redis pub/sub), and a `: heartbeat` comment every 15 s. EventSource cannot send headers: the token may be given as `?access_token=` (here only; other routes ignore it). The token is checked again before each event and heartbeat: the stream ends once it is revoked (logout, password or role change) or expired. A user may hold `SSE_MAX_STREAMS_PER_USER` (5) streams open at once; one more answers 429.
          */
         get: {
             parameters: {
@@ -4565,6 +4577,11 @@ export interface components {
             minOrderAmount: number;
             name: string;
             remaining: number;
+            /**
+             * Format: uuid
+             * @description a SELLER's coupon discounts that seller's products only; null: an ADMIN's, for the whole order
+             */
+            sellerId: string | null;
             /** @enum {string} */
             status: "CREATED" | "ACTIVE" | "EXHAUSTED" | "EXPIRED" | "SUSPENDED" | "CANCELLED";
             totalQuantity: number;

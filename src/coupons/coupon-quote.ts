@@ -42,7 +42,8 @@ export function discountFor(coupon: DiscountTerms, subtotal: number): number {
 export interface CouponQuoteRequest {
   userId: string;
   userCouponId: string;
-  subtotal: number;
+  /** The order's lines at the prices it is placed at. */
+  lines: readonly { productId: string; quantity: number; unitPrice: number }[];
   at: Date;
 }
 
@@ -61,6 +62,7 @@ type QuoteRow = Row<'user_coupons', 'user_id' | 'status' | 'order_id'> &
     | 'min_order_amount'
     | 'valid_from'
     | 'valid_until'
+    | 'seller_id'
   > & { coupon_status: CouponStatus };
 
 // EXHAUSTED means "none left to issue": the coupons already issued stay usable.
@@ -78,7 +80,7 @@ export async function quoteCoupon(em: EntityManager, request: CouponQuoteRequest
   const [row] = await query<QuoteRow>(
     em,
     sql`select uc.user_id, uc.status, uc.order_id, c.code, c.status as coupon_status, c.discount_type,
-               c.discount_value, c.max_discount, c.min_order_amount, c.valid_from, c.valid_until
+               c.discount_value, c.max_discount, c.min_order_amount, c.valid_from, c.valid_until, c.seller_id
         from user_coupons uc join coupons c on c.id = uc.coupon_id
         where uc.id = ${request.userCouponId}`,
   );
@@ -98,7 +100,32 @@ export async function quoteCoupon(em: EntityManager, request: CouponQuoteRequest
       maxDiscount: row.max_discount,
       minOrderAmount: row.min_order_amount,
     },
-    request.subtotal,
+    await discountedSubtotal(em, row.seller_id, request.lines),
   );
   return { discount, code: row.code };
+}
+
+/**
+ * What a coupon discounts: the whole order for a platform coupon; a seller's coupon only that
+ * seller's lines (a seller funds discounts on their own goods, never on another seller's). An order
+ * with none of them is refused, not discounted by 0.
+ */
+async function discountedSubtotal(
+  em: EntityManager,
+  sellerId: string | null,
+  lines: CouponQuoteRequest['lines'],
+): Promise<number> {
+  const subtotalOf = (some: CouponQuoteRequest['lines']) =>
+    some.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0);
+  if (sellerId === null) return subtotalOf(lines);
+  const own = await query<Row<'products', 'id'>>(
+    em,
+    sql`select id from products where id = any(${lines.map((l) => l.productId)}::uuid[]) and seller_id = ${sellerId}`,
+  );
+  const ids = new Set(own.map((p) => p.id));
+  const eligible = lines.filter((l) => ids.has(l.productId));
+  if (eligible.length === 0) {
+    throw notApplicable("the coupon applies to its seller's products only, and the order has none");
+  }
+  return subtotalOf(eligible);
 }

@@ -19,6 +19,8 @@ export interface CouponView {
   validUntil: string;
   status: CouponStatus;
   createdBy: string;
+  /** The seller whose products it discounts; null: a platform coupon, for the whole order. */
+  sellerId: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -48,6 +50,7 @@ export type CouponRow = Row<
   | 'valid_until'
   | 'status'
   | 'created_by'
+  | 'seller_id'
   | 'created_at'
   | 'updated_at'
 >;
@@ -55,7 +58,7 @@ export type CouponRow = Row<
 /** The columns of a CouponRow from the `coupons` table aliased `c`. */
 export const COUPON_COLUMNS = sql`c.id, c.code, c.name, c.discount_type, c.discount_value, c.max_discount,
   c.min_order_amount, c.total_quantity, c.issued_count, c.valid_from, c.valid_until, c.status, c.created_by,
-  c.created_at, c.updated_at`;
+  c.seller_id, c.created_at, c.updated_at`;
 
 export function toCouponView(row: CouponRow): CouponView {
   return {
@@ -73,6 +76,7 @@ export function toCouponView(row: CouponRow): CouponView {
     validUntil: asIso(row.valid_until),
     status: row.status,
     createdBy: row.created_by,
+    sellerId: row.seller_id,
     createdAt: asIso(row.created_at),
     updatedAt: asIso(row.updated_at),
   };

@@ -32,6 +32,9 @@ export const couponActivationJobId = (couponId: string) => `coupon-activate-${co
  * as delayed jobs of the coupon mailbox. The gate is built after commit; if Redis is down then, the
  * first issue request builds it.
  */
+/** A SELLER's coupon discounts that seller's products only; an ADMIN's is the platform's, for any order. */
+const sellerOfCoupon = (actor: Actor): string | null => (actor.role === 'SELLER' ? actor.id : null);
+
 export async function createCoupon(ctx: AppContext, actor: Actor, input: NewCoupon): Promise<CouponView> {
   const now = new Date();
   if (input.validUntil.getTime() <= now.getTime()) {
@@ -47,10 +50,11 @@ export async function createCoupon(ctx: AppContext, actor: Actor, input: NewCoup
       tx,
       sql`insert into coupons as c (id, code, name, discount_type, discount_value, max_discount, min_order_amount,
                                     total_quantity, issued_count, valid_from, valid_until, status, created_by,
-                                    created_at, updated_at)
+                                    seller_id, created_at, updated_at)
           values (${id}, ${input.code}, ${input.name}, ${input.discountType}, ${input.discountValue},
                   ${input.maxDiscount ?? null}, ${input.minOrderAmount ?? 0}, ${input.totalQuantity}, 0,
-                  ${input.validFrom}, ${input.validUntil}, ${status}, ${actor.id}, ${now}, ${now})
+                  ${input.validFrom}, ${input.validUntil}, ${status}, ${actor.id},
+                  ${sellerOfCoupon(actor)}, ${now}, ${now})
           on conflict (code) do nothing
           returning ${COUPON_COLUMNS}`,
     );

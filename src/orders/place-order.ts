@@ -32,11 +32,16 @@ export async function placeOrder(
 ): Promise<StepResult> {
   const lines = sumByProduct(await orderedLines(em, command));
   const { products, sequence } = await loadProductsAndNumber(em, lines, day);
-  const subtotal = subtotalOf(lines, products);
+  subtotalOf(lines, products); // refuses an order past MAX_ORDER_TOTAL before anything else
   const userCouponId = command.userCouponId ?? null;
   // Validated and priced here; held atomically by the machine's holdCoupon effect in this transaction.
   const coupon = userCouponId
-    ? await quoteCoupon(em, { userId: command.userId, userCouponId, subtotal, at: now })
+    ? await quoteCoupon(em, {
+        userId: command.userId,
+        userCouponId,
+        lines: lines.map((l) => ({ ...l, unitPrice: products.get(l.productId)!.price })),
+        at: now,
+      })
     : undefined;
   if (command.fromCart)
     await removeCartLines(

@@ -6,14 +6,18 @@ import * as couponEffects from '../../src/orders/effects/coupon.effects';
 import { holdCoupon, releaseCoupon, restoreCoupon, useCoupon } from '../../src/orders/effects/coupon.effects';
 import { orderEffects } from '../../src/orders/effects/index';
 import { effectContext, orderStub, runEffect } from '../support/coupon-effects';
+import { createProduct } from '../support/catalog';
 import { createCoupon, issue, waitFor } from '../support/coupons';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 let shop: TestShop;
 let seller: TestUser;
+/** A product of the coupons' seller: a seller's coupon discounts that seller's lines only. */
+let sellersProductId: string;
 beforeAll(async () => {
   shop = await createTestShop();
   seller = await shop.createUser('SELLER');
+  sellersProductId = await createProduct(shop, seller);
 });
 afterAll(() => shop?.close());
 
@@ -35,7 +39,12 @@ async function userCoupon(id: string) {
 }
 
 const quote = (userId: string, userCouponId: string, subtotal = 20_000, at = new Date()) =>
-  quoteCoupon(shop.ctx.orm.em.fork(), { userId, userCouponId, subtotal, at });
+  quoteCoupon(shop.ctx.orm.em.fork(), {
+    userId,
+    userCouponId,
+    lines: [{ productId: sellersProductId, quantity: 1, unitPrice: subtotal }],
+    at,
+  });
 
 async function refusal(promise: Promise<unknown>): Promise<string> {
   try {

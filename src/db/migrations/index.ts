@@ -15,6 +15,7 @@ import { Migration20261206210000_webhook_delivery_event_index } from './Migratio
 import { Migration20261206213000_order_auto_confirm_at } from './Migration20261206213000_order_auto_confirm_at';
 import { Migration20261206214500_payment_sweep_indexes } from './Migration20261206214500_payment_sweep_indexes';
 import { Migration20261207140000_order_status_counts } from './Migration20261207140000_order_status_counts';
+import { Migration20261207150000_coupon_seller } from './Migration20261207150000_coupon_seller';
 
 export const migrations = [
   Migration20261121051105_initial,
@@ -33,4 +34,5 @@ export const migrations = [
   Migration20261206213000_order_auto_confirm_at,
   Migration20261206214500_payment_sweep_indexes,
   Migration20261207140000_order_status_counts,
+  Migration20261207150000_coupon_seller,
 ];

@@ -41,6 +41,8 @@ export const CouponSchema = defineEntity({
     validUntil: p.datetime(),
     status: p.enum(COUPON_STATUSES),
     createdBy: () => p.manyToOne(User).mapToPk().fieldName('created_by').index(),
+    /** The seller whose products the coupon discounts (a SELLER's coupon); null: an ADMIN's, for the whole order. */
+    sellerId: () => p.manyToOne(User).mapToPk().fieldName('seller_id').nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()
