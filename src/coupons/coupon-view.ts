@@ -51,6 +51,7 @@ export type CouponRow = Row<
   | 'status'
   | 'created_by'
   | 'seller_id'
+  | 'suspended_by_admin'
   | 'created_at'
   | 'updated_at'
 >;
@@ -58,7 +59,7 @@ export type CouponRow = Row<
 /** The columns of a CouponRow from the `coupons` table aliased `c`. */
 export const COUPON_COLUMNS = sql`c.id, c.code, c.name, c.discount_type, c.discount_value, c.max_discount,
   c.min_order_amount, c.total_quantity, c.issued_count, c.valid_from, c.valid_until, c.status, c.created_by,
-  c.seller_id, c.created_at, c.updated_at`;
+  c.seller_id, c.suspended_by_admin, c.created_at, c.updated_at`;
 
 export function toCouponView(row: CouponRow): CouponView {
   return {

@@ -25,7 +25,9 @@ afterAll(() => shop?.close());
 
 async function userCouponOf(creator: TestUser, terms: Record<string, unknown>) {
   const coupon = await createCoupon(shop, creator, terms);
-  expect((coupon as { sellerId?: string | null }).sellerId).toBe(creator.role === 'SELLER' ? creator.id : null);
+  expect((coupon as { sellerId?: string | null }).sellerId).toBe(
+    creator.role === 'SELLER' ? creator.id : null,
+  );
   const issued = await issue(shop, buyer, coupon.id);
   expect(issued.status).toBe(201);
   return issued.body.data.id as string;
@@ -112,5 +114,22 @@ describe("an ADMIN's coupon", () => {
     );
     expect(placed.status).toBe(201);
     expect(placed.body.data).toMatchObject({ subtotal: 60_000, discount: 6_000, total: 54_000 });
+  });
+});
+
+describe("an ADMIN's suspension of a seller's coupon", () => {
+  const setStatus = (who: TestUser, couponId: string, status: string) =>
+    shop.request('PATCH', `/api/v1/coupons/${couponId}/status`, { token: who.token, body: { status } });
+
+  it('sticks: the seller cannot resume it, an ADMIN can; the seller’s own pause is theirs to lift', async () => {
+    const coupon = await createCoupon(shop, rogue, FREE);
+    expect((await setStatus(admin, coupon.id, 'SUSPENDED')).body.data.status).toBe('SUSPENDED');
+    const resumed = await setStatus(rogue, coupon.id, 'ACTIVE');
+    expect([resumed.status, resumed.body.error]).toEqual([403, 'FORBIDDEN']);
+    expect((await shop.request('GET', `/api/v1/coupons/${coupon.id}`)).body.data.status).toBe('SUSPENDED');
+
+    expect((await setStatus(admin, coupon.id, 'ACTIVE')).body.data.status).toBe('ACTIVE');
+    expect((await setStatus(rogue, coupon.id, 'SUSPENDED')).body.data.status).toBe('SUSPENDED');
+    expect((await setStatus(rogue, coupon.id, 'ACTIVE')).body.data.status).toBe('ACTIVE');
   });
 });

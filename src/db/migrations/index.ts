@@ -16,6 +16,7 @@ import { Migration20261206213000_order_auto_confirm_at } from './Migration202612
 import { Migration20261206214500_payment_sweep_indexes } from './Migration20261206214500_payment_sweep_indexes';
 import { Migration20261207140000_order_status_counts } from './Migration20261207140000_order_status_counts';
 import { Migration20261207150000_coupon_seller } from './Migration20261207150000_coupon_seller';
+import { Migration20261207151000_coupon_admin_suspension } from './Migration20261207151000_coupon_admin_suspension';
 
 export const migrations = [
   Migration20261121051105_initial,
@@ -35,4 +36,5 @@ export const migrations = [
   Migration20261206214500_payment_sweep_indexes,
   Migration20261207140000_order_status_counts,
   Migration20261207150000_coupon_seller,
+  Migration20261207151000_coupon_admin_suspension,
 ];

@@ -40,6 +40,8 @@ export const CouponSchema = defineEntity({
     validFrom: p.datetime(),
     validUntil: p.datetime(),
     status: p.enum(COUPON_STATUSES),
+    /** Suspended by an ADMIN: only an ADMIN may resume it (its creator may still cancel it). */
+    suspendedByAdmin: p.boolean().default(false),
     createdBy: () => p.manyToOne(User).mapToPk().fieldName('created_by').index(),
     /** The seller whose products the coupon discounts (a SELLER's coupon); null: an ADMIN's, for the whole order. */
     sellerId: () => p.manyToOne(User).mapToPk().fieldName('seller_id').nullable(),
