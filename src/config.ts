@@ -144,6 +144,9 @@ const envSchema = z.object({
   LOGIN_WINDOW_S: int(1, 900),
   /** Login attempts per client address in the window, over all accounts (password spraying). */
   LOGIN_MAX_FAILURES_PER_ADDRESS: int(1, 100),
+  /** Registrations (that passed validation) per client address in REGISTER_WINDOW_S; one more answers 429. */
+  REGISTER_MAX_PER_ADDRESS: int(1, 10),
+  REGISTER_WINDOW_S: int(1, 600),
   /**
    * How many reverse proxies in front of the shop append to X-Forwarded-For: the client address is
    * taken that many entries from the right. 0: the socket's peer address, the header is ignored.
@@ -178,7 +181,14 @@ const envSchema = z.object({
     .string()
     .default('Asia/Seoul')
     .refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'unknown time zone'),
-  SEED_DEMO: flag(true),
+  /**
+   * Load the demo catalog, whose seller and buyer have public passwords (src/db/seed/demo-catalog.ts).
+   * Default: true, except with NODE_ENV=production, where true is refused.
+   */
+  SEED_DEMO: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (for a publicly reachable port). */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -257,6 +267,10 @@ function productionProblems(
     problems.push('JWT_SECRET: the development default is refused in production');
   if (env.MOCK_GATEWAY_MODE !== 'strict')
     problems.push('MOCK_GATEWAY_MODE: only the strict gateway is allowed in production');
+  if (env.SEED_DEMO)
+    problems.push(
+      'SEED_DEMO: the demo catalog is refused in production (its seller and buyer have public passwords)',
+    );
   if (env.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD) {
     problems.push('ADMIN_PASSWORD: the development default is refused in production');
   } else {
@@ -308,6 +322,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     loginMaxFailures: env.LOGIN_MAX_FAILURES,
     loginWindowS: env.LOGIN_WINDOW_S,
     loginMaxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,
+    registerMaxPerAddress: env.REGISTER_MAX_PER_ADDRESS,
+    registerWindowS: env.REGISTER_WINDOW_S,
     trustProxyHops: env.TRUST_PROXY_HOPS,
     tokenCheckCacheMs: env.TOKEN_CHECK_CACHE_MS,
     corsOrigins: env.CORS_ORIGINS,
@@ -323,7 +339,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     failedJobsKeepCount: env.FAILED_JOBS_KEEP_COUNT,
     failedJobsKeepAgeS: env.FAILED_JOBS_KEEP_AGE_S,
     timezone: env.SHOP_TIMEZONE,
-    seedDemo: env.SEED_DEMO,
+    seedDemo: env.SEED_DEMO ?? env.NODE_ENV !== 'production',
     logLevel: env.LOG_LEVEL,
     metricsToken: env.METRICS_TOKEN,
     workerMetricsPort: env.WORKER_METRICS_PORT,

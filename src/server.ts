@@ -27,8 +27,16 @@ export interface RunningShop {
 export async function startShop(config: Config, log: Logger = createLogger(config)): Promise<RunningShop> {
   const database = await resolveDatabase(config.databaseUrl, log);
   const ctx = await createContext(config, database.url, log);
-  const applied = await migrate(ctx.orm);
-  if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
+  try {
+    const applied = await migrate(ctx.orm);
+    if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
+    // Before any worker starts: an ADMIN_EMAIL that belongs to a non-admin account stops start-up here.
+    await ensureAdmin(ctx);
+  } catch (error) {
+    await ctx.close().catch(() => {});
+    await database.stop().catch(() => {});
+    throw error;
+  }
   // The workers in processes of their own (WORKER_PROCESSES), started once the database is migrated.
   const forked =
     config.workers !== 'none' && config.workerProcesses > 0
@@ -39,7 +47,6 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
           log,
         )
       : undefined;
-  await ensureAdmin(ctx);
   await rebuildAllCouponGates(ctx).catch((err) => log.warn({ err: String(err) }, 'coupon gates not rebuilt'));
   if (config.seedDemo) await seedDemoCatalogIfEmpty(ctx);
   await rebuildStockGateAtStart(ctx).catch((err) => log.warn({ err: String(err) }, 'stock gate not rebuilt'));
@@ -101,7 +108,14 @@ async function main() {
     throw error;
   }
   const log = createLogger(config);
-  const shop = await startShop(config, log);
+  const shop = await startShop(config, log).catch((error: unknown) => {
+    // A configuration the database contradicts (ADMIN_EMAIL taken by a non-admin account).
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(78);
+    }
+    throw error;
+  });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       shop

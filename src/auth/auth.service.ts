@@ -1,4 +1,5 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { ConfigError } from '../config';
 import type { AppContext } from '../context';
 import { type Role, User } from '../db/schema/user.entity';
 import { DomainError } from '../errors/domain-error';
@@ -101,20 +102,22 @@ export async function getUser(ctx: AppContext, id: string): Promise<UserView> {
   return toUserView(user);
 }
 
-/** Creates the administrator named by ADMIN_EMAIL at start-up if it does not exist yet. */
+/**
+ * Creates the administrator named by ADMIN_EMAIL at start-up if it does not exist yet; an ADMIN
+ * already at that address is left as it is (its password may have been changed since).
+ *
+ * An existing account of another role is never promoted: anyone can register an address (there is no
+ * email verification), so promoting it would hand the administrator to whoever registered the future
+ * ADMIN_EMAIL first, with their password. Start-up stops instead, with a ConfigError naming
+ * ADMIN_EMAIL, in every environment.
+ */
 export async function ensureAdmin(ctx: AppContext): Promise<void> {
+  const email = ctx.config.adminEmail;
   const em = ctx.orm.em.fork();
-  const existing = await em.findOne(User, { email: ctx.config.adminEmail });
-  if (existing) {
-    if (existing.role !== 'ADMIN') {
-      existing.role = 'ADMIN';
-      existing.tokenVersion += 1;
-      await em.flush();
-    }
-    return;
-  }
+  const existing = await em.findOne(User, { email });
+  if (existing) return assertAdmin(existing);
   em.create(User, {
-    email: ctx.config.adminEmail,
+    email,
     name: 'Administrator',
     passwordHash: await ctx.passwords.hash(ctx.config.adminPassword),
     role: 'ADMIN',
@@ -123,8 +126,20 @@ export async function ensureAdmin(ctx: AppContext): Promise<void> {
   try {
     await em.flush();
   } catch (error) {
-    // Another process created it first.
     if (!(error instanceof UniqueConstraintViolationException)) throw error;
+    // Someone took the address first: another process starting (an ADMIN) or a registration (not).
+    const winner = await ctx.orm.em.fork().findOne(User, { email });
+    if (!winner) throw error;
+    return assertAdmin(winner);
   }
-  ctx.log.info({ email: ctx.config.adminEmail }, 'created the administrator account');
+  ctx.log.info({ email }, 'created the administrator account');
+}
+
+function assertAdmin(user: User): void {
+  if (user.role === 'ADMIN') return;
+  throw new ConfigError([
+    `ADMIN_EMAIL: ${user.email} already belongs to a ${user.role} account; start-up never promotes an ` +
+      'existing account to ADMIN (anyone may have registered the address, with a password of their own). ' +
+      'Set ADMIN_EMAIL to an address no account uses.',
+  ]);
 }

@@ -5,8 +5,8 @@ import { isDomainError } from '../../src/errors/domain-error';
 import * as couponEffects from '../../src/orders/effects/coupon.effects';
 import { holdCoupon, releaseCoupon, restoreCoupon, useCoupon } from '../../src/orders/effects/coupon.effects';
 import { orderEffects } from '../../src/orders/effects/index';
-import { effectContext, orderStub, runEffect } from '../support/coupon-effects';
 import { createProduct } from '../support/catalog';
+import { effectContext, orderStub, runEffect } from '../support/coupon-effects';
 import { createCoupon, issue, waitFor } from '../support/coupons';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 

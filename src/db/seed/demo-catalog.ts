@@ -122,9 +122,12 @@ async function ensureAccount(ctx: AppContext, account: typeof DEMO_BUYER, role: 
 
 /**
  * The demo shop: a seller, a buyer and {@link DEMO_PRODUCT_COUNT} products with stock across ten
- * categories. Loaded once; a database that already has products is left alone.
+ * categories. Loaded once; a database that already has products is left alone. Never in production:
+ * the demo accounts' passwords are public (config refuses SEED_DEMO=true there; this is the backstop).
  */
 export async function seedDemoCatalogIfEmpty(ctx: AppContext): Promise<boolean> {
+  if (ctx.config.isProduction)
+    throw new Error('the demo catalog is never seeded in production: its accounts have public passwords');
   const sellerId = await ensureAccount(ctx, DEMO_SELLER, 'SELLER');
   await ensureAccount(ctx, DEMO_BUYER, 'BUYER');
   const [row] = await ctx.orm.em

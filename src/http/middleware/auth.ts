@@ -1,7 +1,8 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { TokenChecker } from '../../auth/token-checker';
 import type { Role } from '../../db/schema/user.entity';
 import { DomainError } from '../../errors/domain-error';
+import { annotateActiveSpan, isTracing } from '../../tracing/tracing';
 import type { AppEnv, AuthUser } from '../app-env';
 
 const BEARER = /^Bearer\s+(\S+)$/i;
@@ -9,30 +10,75 @@ const BEARER = /^Bearer\s+(\S+)$/i;
 /** The token of an `Authorization: Bearer …` header, or undefined when the header is malformed. */
 export const bearerToken = (header: string): string | undefined => BEARER.exec(header)?.[1];
 
+const QUERY_TOKEN = 'access_token';
+
+/** A URL with the value of every `access_token` query parameter replaced (for traces and logs). */
+export function redactQueryToken(url: string): string {
+  const parsed = URL.parse(url);
+  if (!parsed?.searchParams.has(QUERY_TOKEN)) return url;
+  parsed.searchParams.set(QUERY_TOKEN, 'REDACTED');
+  return parsed.href;
+}
+
+const invalidToken = () =>
+  new DomainError('UNAUTHORIZED', {
+    en: 'Invalid or expired token',
+    ko: '유효하지 않거나 만료된 토큰입니다',
+  });
+
 /**
- * Reads `Authorization: Bearer …` (or `?access_token=` for EventSource, which cannot send headers).
- * A missing token leaves the request anonymous; a bad, expired or revoked one is refused outright.
+ * Reads `Authorization: Bearer …`. A missing token leaves the request anonymous; a bad, expired or
+ * revoked one is refused outright. `?access_token=` is not read here: only the routes that cannot send
+ * a header (EventSource) accept it, through acceptQueryToken; anywhere else it is ignored. A URL that
+ * carries one has it redacted from the request's trace span (`url.full`); the access log prints the
+ * path alone.
  */
 export function authenticate(tokens: TokenChecker): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    if (isTracing() && c.req.url.includes(QUERY_TOKEN))
+      annotateActiveSpan({ 'url.full': redactQueryToken(c.req.url) });
     const header = c.req.header('authorization');
-    const token = header ? bearerToken(header) : c.req.query('access_token');
-    if (header !== undefined && !token)
-      throw new DomainError('UNAUTHORIZED', {
-        en: 'Malformed Authorization header',
-        ko: 'Authorization 헤더 형식이 올바르지 않습니다',
-      });
-    if (token) {
-      const user = await tokens.authenticate(token);
-      if (!user)
+    if (header !== undefined) {
+      const token = bearerToken(header);
+      if (!token)
         throw new DomainError('UNAUTHORIZED', {
-          en: 'Invalid or expired token',
-          ko: '유효하지 않거나 만료된 토큰입니다',
+          en: 'Malformed Authorization header',
+          ko: 'Authorization 헤더 형식이 올바르지 않습니다',
         });
+      const user = await tokens.authenticate(token);
+      if (!user) throw invalidToken();
       c.set('user', user);
     }
     await next();
   };
+}
+
+/**
+ * For a route an EventSource opens (it cannot send headers): a request without an Authorization
+ * header may carry its token as `?access_token=`, checked as a bearer token would be. Put it before
+ * requireUser in the route's own middleware; no other route reads a token from the URL.
+ */
+export function acceptQueryToken(tokens: TokenChecker): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.req.header('authorization') === undefined) {
+      const token = c.req.query(QUERY_TOKEN);
+      if (token) {
+        const user = await tokens.authenticate(token);
+        if (!user) throw invalidToken();
+        c.set('user', user);
+      }
+    }
+    await next();
+  };
+}
+
+/**
+ * The token the request authenticated with: the Authorization header's, else (on a route behind
+ * acceptQueryToken) the `?access_token=` one. For a long-lived answer that re-checks it.
+ */
+export function requestToken(c: Context<AppEnv>): string | undefined {
+  const header = c.req.header('authorization');
+  return header !== undefined ? bearerToken(header) : c.req.query(QUERY_TOKEN);
 }
 
 export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {

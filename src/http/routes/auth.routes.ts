@@ -2,6 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { changePassword, changeRole, logout } from '../../auth/account-changes';
 import { getUser, login, registerUser } from '../../auth/auth.service';
+import { admitRegistration } from '../../auth/registration-rate';
 import type { AppContext } from '../../context';
 import { clientAddress } from '../client-address';
 import { dataEnvelope } from '../envelope';
@@ -23,10 +24,13 @@ const register = createRoute({
   path: '/register',
   tags: ['Auth'],
   summary: 'Register a buyer or a seller',
+  description:
+    'At most `REGISTER_MAX_PER_ADDRESS` (10) registrations per client address in `REGISTER_WINDOW_S` ' +
+    '(600 s); one more answers 429 with `Retry-After`.',
   request: jsonBody(RegisterBody),
   responses: {
     201: jsonContent(dataEnvelope(UserSchema), 'The new user'),
-    ...errorResponses('DUPLICATE_EMAIL'),
+    ...errorResponses('DUPLICATE_EMAIL', 'RATE_LIMITED'),
   },
 });
 
@@ -102,7 +106,12 @@ export function authRoutes(ctx: AppContext) {
   const router = createRouter();
   router.use('*', noStore);
   return router
-    .openapi(register, async (c) => c.json({ data: await registerUser(ctx, c.req.valid('json')) }, 201))
+    .openapi(register, async (c) => {
+      const registration = c.req.valid('json');
+      // Counted once the body is valid, before the password is hashed.
+      await admitRegistration(ctx, address(c));
+      return c.json({ data: await registerUser(ctx, registration) }, 201);
+    })
     .openapi(loginRoute, async (c) => {
       const { email, password } = c.req.valid('json');
       return c.json({ data: await login(ctx, email, password, address(c)) }, 200);

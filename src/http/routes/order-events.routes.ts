@@ -4,7 +4,7 @@ import type { AppContext } from '../../context';
 import { DomainError } from '../../errors/domain-error';
 import { createOrderStatusHub } from '../../messaging/order-status-hub';
 import { assertMayWatchOrder, feedOrderStatus } from '../../orders/order-status-stream';
-import { currentUser, requireUser } from '../middleware/auth';
+import { acceptQueryToken, currentUser, requestToken, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses } from '../openapi';
 import { idParam } from '../schemas/common';
 
@@ -16,7 +16,9 @@ const events = createRoute({
   description:
     'An `event: status` with `{orderId, status, state, cancelReason, version, updatedAt}` at once and on ' +
     'every change (pushed from any process through Redis pub/sub), and a `: heartbeat` comment every ' +
-    '15 s. EventSource cannot send headers: the token may be given as `?access_token=`. A user may hold ' +
+    '15 s. EventSource cannot send headers: the token may be given as `?access_token=` (here only; ' +
+    'other routes ignore it). The token is checked again before each event and heartbeat: the stream ' +
+    'ends once it is revoked (logout, password or role change) or expired. A user may hold ' +
     '`SSE_MAX_STREAMS_PER_USER` (5) streams open at once; one more answers 429.',
   security: bearerSecurity,
   middleware: requireUser,
@@ -32,7 +34,10 @@ const events = createRoute({
 
 /**
  * Mounted at /orders, beside the orders router: the live order-status stream. Each user may hold
- * SSE_MAX_STREAMS_PER_USER streams open in this process at once; one more answers 429.
+ * SSE_MAX_STREAMS_PER_USER streams open in this process at once; one more answers 429. The only route
+ * that takes its token from `?access_token=`; the token is re-checked (through the token checker's
+ * per-process cache, TOKEN_CHECK_CACHE_MS) before each event and heartbeat, and the stream ends once it
+ * no longer speaks for the user.
  */
 export function orderEventsRoutes(ctx: AppContext) {
   const hub = createOrderStatusHub(ctx);
@@ -42,9 +47,14 @@ export function orderEventsRoutes(ctx: AppContext) {
     if (left > 0) openStreams.set(userId, left);
     else openStreams.delete(userId);
   };
-  return createRouter().openapi(events, async (c) => {
+  const router = createRouter();
+  router.use('/:id/events', acceptQueryToken(ctx.tokenChecker));
+  return router.openapi(events, async (c) => {
     const orderId = c.req.valid('param').id;
     const user = currentUser(c);
+    const token = requestToken(c);
+    const stillAllowed = async () =>
+      token !== undefined && (await ctx.tokenChecker.authenticate(token))?.id === user.id;
     const current = await assertMayWatchOrder(ctx, user, orderId);
     const open = openStreams.get(user.id) ?? 0;
     if (open >= ctx.config.sseMaxStreamsPerUser) {
@@ -63,7 +73,7 @@ export function orderEventsRoutes(ctx: AppContext) {
       c,
       async (stream) => {
         try {
-          await feedOrderStatus(ctx, hub, stream, orderId, current);
+          await feedOrderStatus(ctx, hub, stream, orderId, current, stillAllowed);
         } finally {
           release(user.id);
         }

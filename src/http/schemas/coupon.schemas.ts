@@ -24,13 +24,10 @@ export const CouponSchema = z
     validUntil: z.string(),
     status: z.enum(COUPON_STATUSES),
     createdBy: z.uuid(),
-    sellerId: z
-      .uuid()
-      .nullable()
-      .openapi({
-        description:
-          "a SELLER's coupon discounts that seller's products only; null: an ADMIN's, for the whole order",
-      }),
+    sellerId: z.uuid().nullable().openapi({
+      description:
+        "a SELLER's coupon discounts that seller's products only; null: an ADMIN's, for the whole order",
+    }),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
