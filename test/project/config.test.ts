@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config';
-
-const problemsOf = (env: Record<string, string>) => {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-};
+import { loadConfig } from '../../src/config';
+import { problemsOf } from '../support/config-problems';
 
 describe('configuration', () => {
   it('has working defaults for development (API.md "Configuration")', () => {

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
-import { ConfigError, loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config';
 import { User } from '../../src/db/schema/user.entity';
 import { DEMO_BUYER, DEMO_SELLER, seedDemoCatalogIfEmpty } from '../../src/db/seed/demo-catalog';
 import { type RunningShop, startShop } from '../../src/server';
+import { problemsOf } from '../support/config-problems';
 import { createTestDatabase, dropTestDatabase } from '../support/databases';
 import { TEST_REDIS_URL, testEnv } from '../support/test-shop';
 
@@ -21,16 +22,6 @@ const PRODUCTION = {
   ADMIN_EMAIL: 'ops@example.com',
   ADMIN_PASSWORD: 'a-real-admin-password',
   JWT_SECRET: 'x'.repeat(40),
-};
-
-const problemsOf = (env: Record<string, string>) => {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
 };
 
 describe('SEED_DEMO', () => {
