@@ -2,6 +2,7 @@ import type { AppContext } from '../context';
 import { luaScript } from '../coupons/lua-script';
 import { DomainError } from '../errors/domain-error';
 import { hashTag } from '../messaging/redis';
+import { rateLimitSubject } from './rate-limit-subject';
 
 /**
  * Takes a login slot for the account and for the client address in one step, before any password is
@@ -54,7 +55,7 @@ export async function takeLoginSlot(ctx: AppContext, email: string, address: str
   // Both counters in one hash slot: the script moves them together, on a cluster too.
   const keys = [
     ctx.key(hashTag('login-attempts'), 'account', email),
-    ctx.key(hashTag('login-attempts'), 'address', address),
+    ctx.key(hashTag('login-attempts'), 'address', rateLimitSubject(address)),
   ];
   const { loginMaxFailures, loginMaxFailuresPerAddress, loginWindowS } = ctx.config;
   const wait = Number(

@@ -2,6 +2,7 @@ import type { AppContext } from '../context';
 import { luaScript } from '../coupons/lua-script';
 import { DomainError } from '../errors/domain-error';
 import { hashTag } from '../messaging/redis';
+import { rateLimitSubject } from './rate-limit-subject';
 
 /**
  * Counts a registration against the client address's window (it starts with the first attempt; the
@@ -28,7 +29,7 @@ return ttl
  */
 export async function admitRegistration(ctx: AppContext, address: string): Promise<void> {
   const { registerMaxPerAddress, registerWindowS } = ctx.config;
-  const key = ctx.key(hashTag('registrations', address));
+  const key = ctx.key(hashTag('registrations', rateLimitSubject(address)));
   const wait = Number(await TAKE_REGISTRATION(ctx.redis, [key], [registerMaxPerAddress, registerWindowS]));
   if (wait > 0) {
     throw new DomainError(
