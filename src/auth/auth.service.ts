@@ -4,6 +4,7 @@ import type { AppContext } from '../context';
 import { type Role, User } from '../db/schema/user.entity';
 import { DomainError } from '../errors/domain-error';
 import { takeLoginSlot } from './login-attempts';
+import { admitRegistration } from './registration-rate';
 
 export interface UserView {
   id: string;
@@ -36,7 +37,9 @@ export interface Registration {
   intro?: string | undefined;
 }
 
-export async function registerUser(ctx: AppContext, input: Registration): Promise<UserView> {
+export async function registerUser(ctx: AppContext, input: Registration, address: string): Promise<UserView> {
+  // Counted once the body is valid, before the password is hashed (registration-rate.ts).
+  await admitRegistration(ctx, address);
   const em = ctx.orm.em.fork();
   const user = em.create(User, {
     email: input.email.toLowerCase(),

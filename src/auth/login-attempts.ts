@@ -1,6 +1,6 @@
 import type { AppContext } from '../context';
 import { luaScript } from '../coupons/lua-script';
-import { DomainError } from '../errors/domain-error';
+import { rateLimited } from '../errors/domain-error';
 import { hashTag } from '../messaging/redis';
 import { rateLimitSubject } from './rate-limit-subject';
 
@@ -62,14 +62,12 @@ export async function takeLoginSlot(ctx: AppContext, email: string, address: str
     await TAKE_SLOT(ctx.redis, keys, [loginMaxFailures, loginMaxFailuresPerAddress, loginWindowS]),
   );
   if (wait > 0) {
-    throw new DomainError(
-      'RATE_LIMITED',
+    throw rateLimited(
       {
         en: 'Too many failed logins; try again later',
         ko: '로그인 실패가 너무 많습니다. 잠시 후 다시 시도해 주세요',
       },
-      undefined,
-      { 'Retry-After': String(wait) },
+      wait,
     );
   }
   return {

@@ -1,6 +1,6 @@
 import type { AppContext } from '../context';
 import { luaScript } from '../coupons/lua-script';
-import { DomainError } from '../errors/domain-error';
+import { rateLimited } from '../errors/domain-error';
 import { hashTag } from '../messaging/redis';
 import { rateLimitSubject } from './rate-limit-subject';
 
@@ -32,14 +32,12 @@ export async function admitRegistration(ctx: AppContext, address: string): Promi
   const key = ctx.key(hashTag('registrations', rateLimitSubject(address)));
   const wait = Number(await TAKE_REGISTRATION(ctx.redis, [key], [registerMaxPerAddress, registerWindowS]));
   if (wait > 0) {
-    throw new DomainError(
-      'RATE_LIMITED',
+    throw rateLimited(
       {
         en: 'Too many registrations from this address; try again later',
         ko: '이 주소에서 가입 요청이 너무 많습니다. 잠시 후 다시 시도해 주세요',
       },
-      undefined,
-      { 'Retry-After': String(wait) },
+      wait,
     );
   }
 }

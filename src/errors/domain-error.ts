@@ -79,3 +79,7 @@ export function storedMessages(code: ErrorCode, message: string, messageKo?: str
 }
 
 export const isDomainError = (error: unknown): error is DomainError => error instanceof DomainError;
+
+/** 429 RATE_LIMITED with Retry-After: the caller may try again in `retryAfterS` seconds. */
+export const rateLimited = (messages: LocalizedText, retryAfterS: number): DomainError =>
+  new DomainError('RATE_LIMITED', messages, undefined, { 'Retry-After': String(retryAfterS) });

@@ -2,7 +2,6 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { changePassword, changeRole, logout } from '../../auth/account-changes';
 import { getUser, login, registerUser } from '../../auth/auth.service';
-import { admitRegistration } from '../../auth/registration-rate';
 import type { AppContext } from '../../context';
 import { clientAddress } from '../client-address';
 import { dataEnvelope } from '../envelope';
@@ -107,10 +106,7 @@ export function authRoutes(ctx: AppContext) {
   router.use('*', noStore);
   return router
     .openapi(register, async (c) => {
-      const registration = c.req.valid('json');
-      // Counted once the body is valid, before the password is hashed.
-      await admitRegistration(ctx, address(c));
-      return c.json({ data: await registerUser(ctx, registration) }, 201);
+      return c.json({ data: await registerUser(ctx, c.req.valid('json'), address(c)) }, 201);
     })
     .openapi(loginRoute, async (c) => {
       const { email, password } = c.req.valid('json');

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { AppContext } from '../../context';
-import { DomainError } from '../../errors/domain-error';
+import { rateLimited } from '../../errors/domain-error';
 import { createOrderStatusHub } from '../../messaging/order-status-hub';
 import { assertMayWatchOrder, feedOrderStatus } from '../../orders/order-status-stream';
 import { acceptQueryToken, currentUser, requestToken, requireUser } from '../middleware/auth';
@@ -58,14 +58,12 @@ export function orderEventsRoutes(ctx: AppContext) {
     const current = await assertMayWatchOrder(ctx, user, orderId);
     const open = openStreams.get(user.id) ?? 0;
     if (open >= ctx.config.sseMaxStreamsPerUser) {
-      throw new DomainError(
-        'RATE_LIMITED',
+      throw rateLimited(
         {
           en: `At most ${ctx.config.sseMaxStreamsPerUser} live order streams at once; close one first`,
           ko: `주문 실시간 스트림은 동시에 최대 ${ctx.config.sseMaxStreamsPerUser}개까지 열 수 있습니다. 먼저 하나를 닫아 주세요`,
         },
-        undefined,
-        { 'Retry-After': '5' },
+        5,
       );
     }
     openStreams.set(user.id, open + 1);
