@@ -39,7 +39,10 @@ export async function placeOrder(
     ? await quoteCoupon(em, {
         userId: command.userId,
         userCouponId,
-        lines: lines.map((l) => ({ ...l, unitPrice: products.get(l.productId)!.price })),
+        lines: lines.map((l) => {
+          const product = products.get(l.productId)!;
+          return { ...l, unitPrice: product.price, sellerId: product.seller_id };
+        }),
         at: now,
       })
     : undefined;
@@ -139,9 +142,9 @@ async function orderedLines(em: EntityManager, command: PlaceOrderCommand): Prom
 
 /** The ordered products and the day's next order number, in one round trip. */
 async function loadProductsAndNumber(em: EntityManager, lines: StockLine[], day: string) {
-  const rows = await query<ProductRow & { sequence: string }>(
+  const rows = await query<ProductRow & Row<'products', 'seller_id'> & { sequence: string }>(
     em,
-    sql`select p.id, p.name, p.price, p.category, p.status, n.sequence
+    sql`select p.id, p.name, p.price, p.category, p.status, p.seller_id, n.sequence
         from (select nextval(${orderSequenceName(day)}::regclass) as sequence) n
         left join products p on p.id = any(${lines.map((l) => l.productId)}::uuid[])`,
   ).catch((error) => {

@@ -5,19 +5,15 @@ import { isDomainError } from '../../src/errors/domain-error';
 import * as couponEffects from '../../src/orders/effects/coupon.effects';
 import { holdCoupon, releaseCoupon, restoreCoupon, useCoupon } from '../../src/orders/effects/coupon.effects';
 import { orderEffects } from '../../src/orders/effects/index';
-import { createProduct } from '../support/catalog';
 import { effectContext, orderStub, runEffect } from '../support/coupon-effects';
 import { createCoupon, issue, waitFor } from '../support/coupons';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
 let shop: TestShop;
 let seller: TestUser;
-/** A product of the coupons' seller: a seller's coupon discounts that seller's lines only. */
-let sellersProductId: string;
 beforeAll(async () => {
   shop = await createTestShop();
   seller = await shop.createUser('SELLER');
-  sellersProductId = await createProduct(shop, seller);
 });
 afterAll(() => shop?.close());
 
@@ -42,7 +38,8 @@ const quote = (userId: string, userCouponId: string, subtotal = 20_000, at = new
   quoteCoupon(shop.ctx.orm.em.fork(), {
     userId,
     userCouponId,
-    lines: [{ productId: sellersProductId, quantity: 1, unitPrice: subtotal }],
+    // One line of the coupons' seller: a seller's coupon discounts that seller's lines only.
+    lines: [{ productId: crypto.randomUUID(), quantity: 1, unitPrice: subtotal, sellerId: seller.id }],
     at,
   });
 
