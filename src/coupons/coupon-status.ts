@@ -11,6 +11,14 @@ export interface CouponFacts {
   totalQuantity: number;
   validFrom: Date;
   validUntil: Date;
+  /** Suspended by an ADMIN: only an ADMIN resumes it. */
+  suspendedByAdmin: boolean;
+}
+
+/** What a status request leaves the coupon with. */
+export interface StatusChange {
+  status: CouponStatus;
+  suspendedByAdmin: boolean;
 }
 
 const FINAL: readonly CouponStatus[] = ['EXPIRED', 'CANCELLED'];
@@ -41,15 +49,28 @@ export function naturalStatus(coupon: CouponFacts, now: Date): CouponStatus | nu
  * The transition table of a status request. EXPIRED and CANCELLED are final. SUSPENDED pauses
  * issuing and using; ACTIVE resumes a suspended coupon to its natural status (so it may come back as
  * CREATED or EXHAUSTED) or starts a CREATED one whose window has opened. Asking for the current
- * status changes nothing.
+ * status changes nothing. An ADMIN's suspension sticks: only an ADMIN resumes the coupon (its creator
+ * may still cancel it).
  */
 export function decideStatusChange(
   coupon: CouponFacts,
   requested: RequestableCouponStatus,
   now: Date,
-): CouponStatus {
+  byAdmin: boolean,
+): StatusChange {
+  if (coupon.status === requested) return { status: requested, suspendedByAdmin: coupon.suspendedByAdmin };
+  if (coupon.suspendedByAdmin && !byAdmin && requested === 'ACTIVE') {
+    throw new DomainError('FORBIDDEN', {
+      en: 'An admin suspended this coupon: only an admin may resume it',
+      ko: '관리자가 정지한 쿠폰은 관리자만 다시 활성화할 수 있습니다',
+    });
+  }
+  const status = nextStatus(coupon, requested, now);
+  return { status, suspendedByAdmin: status === 'SUSPENDED' && (byAdmin || coupon.suspendedByAdmin) };
+}
+
+function nextStatus(coupon: CouponFacts, requested: RequestableCouponStatus, now: Date): CouponStatus {
   const from = coupon.status;
-  if (from === requested) return from;
   if (FINAL.includes(from))
     throw refuse(from, requested, {
       en: `${from.toLowerCase()} is final`,

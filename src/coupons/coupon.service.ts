@@ -155,12 +155,6 @@ export async function changeCouponStatus(
         ko: '이 쿠폰을 만든 사용자나 관리자만 변경할 수 있습니다',
       });
     }
-    if (row.suspended_by_admin && actor.role !== 'ADMIN' && requested === 'ACTIVE') {
-      throw new DomainError('FORBIDDEN', {
-        en: 'An admin suspended this coupon: only an admin may resume it',
-        ko: '관리자가 정지한 쿠폰은 관리자만 다시 활성화할 수 있습니다',
-      });
-    }
     const now = new Date();
     const next = decideStatusChange(
       {
@@ -169,20 +163,22 @@ export async function changeCouponStatus(
         totalQuantity: row.total_quantity,
         validFrom: new Date(row.valid_from),
         validUntil: new Date(row.valid_until),
+        suspendedByAdmin: row.suspended_by_admin,
       },
       requested,
       now,
+      actor.role === 'ADMIN',
     );
-    if (next === row.status) return toCouponView(row);
+    if (next.status === row.status) return toCouponView(row);
     const [changed] = await query<CouponRow>(
       em,
-      sql`update coupons c set status = ${next}, updated_at = ${now},
-                 suspended_by_admin = ${next === 'SUSPENDED' ? actor.role === 'ADMIN' || row.suspended_by_admin : false}
+      sql`update coupons c set status = ${next.status}, suspended_by_admin = ${next.suspendedByAdmin},
+                 updated_at = ${now}
           where c.id = ${couponId} and c.status = ${row.status}
           returning ${COUPON_COLUMNS}`,
     );
     if (changed) {
-      await followWithGate(ctx, couponId, next);
+      await followWithGate(ctx, couponId, next.status);
       return toCouponView(changed);
     }
     if (attempt >= MAX_STATUS_ATTEMPTS) throw new DomainError('SERVICE_UNAVAILABLE');
