@@ -2,6 +2,7 @@ import type { AppContext } from '../context';
 import type { Row } from '../db/database';
 import type { CouponStatus } from '../db/schema/coupon.entity';
 import { query, sql } from '../db/sql';
+import { DomainError } from '../errors/domain-error';
 import { hashTag, waitUntilReady } from '../messaging/redis';
 import { couponGateKeys, dropCouponGate, GATED_STATUSES } from './coupon-gate';
 import { luaScript } from './lua-script';
@@ -17,6 +18,11 @@ import { luaScript } from './lua-script';
  * unique constraint refuses: 409 COUPON_ALREADY_ISSUED, and the user is put back into the set), and
  * one slot too many may be admitted (the conditional increment refuses: 409 COUPON_SOLD_OUT, and the
  * counter is set to 0). Either way PostgreSQL never issues one too many or two to a user.
+ *
+ * A status change can also land between the snapshot and the swap: a suspension commits and drops
+ * the gate, and a rebuild that read the coupon ACTIVE would put it back. The rebuild reads the
+ * coupon's epoch before its snapshot and the swap happens only while the epoch is unchanged (every
+ * drop counts it up, after its commit); otherwise PostgreSQL is read again.
  */
 
 export interface GateState {
@@ -29,7 +35,15 @@ export interface GateState {
 const REBUILD_CHUNK = 10_000;
 const REBUILD_TEMP_TTL_S = 3600;
 
+const STATUS_CHANGED = -1;
+
+// KEYS: users, remaining, window, the temporary users, epoch. ARGV: remaining, only if missing (1),
+// window, the epoch read before the snapshot ('' for none).
 const installScript = luaScript(`
+if (redis.call('GET', KEYS[5]) or '') ~= ARGV[4] then
+  redis.call('DEL', KEYS[4])
+  return ${STATUS_CHANGED}
+end
 if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('DEL', KEYS[4])
   return 0
@@ -55,7 +69,23 @@ export async function rebuildCouponGate(
   couponId: string,
   options: { onlyIfMissing?: boolean } = {},
 ): Promise<GateState | null> {
+  for (let attempt = 1; attempt <= MAX_REBUILD_ATTEMPTS; attempt++) {
+    const rebuilt = await rebuildOnce(ctx, couponId, options);
+    if (rebuilt !== STATUS_CHANGED) return rebuilt;
+  }
+  // The status changes faster than a rebuild reads: the gate stays missing, the next request retries.
+  throw new DomainError('SERVICE_UNAVAILABLE');
+}
+
+const MAX_REBUILD_ATTEMPTS = 5;
+
+async function rebuildOnce(
+  ctx: AppContext,
+  couponId: string,
+  options: { onlyIfMissing?: boolean },
+): Promise<GateState | null | typeof STATUS_CHANGED> {
   const keys = couponGateKeys(ctx, couponId);
+  const epoch = (await ctx.redis.get(keys.epoch)) ?? '';
   const temp = ctx.key(hashTag('coupon', couponId), 'users', 'rebuild', crypto.randomUUID());
   const read = await ctx.orm.em.fork().transactional(
     async (tx) => {
@@ -98,12 +128,12 @@ export async function rebuildCouponGate(
     return state;
   }
   const window = `${new Date(coupon.valid_from).getTime()} ${new Date(coupon.valid_until).getTime()}`;
-  await installScript(
+  const installed = await installScript(
     ctx.redis,
-    [keys.users, keys.remaining, keys.window, temp],
-    [state.remaining, options.onlyIfMissing ? '1' : '0', window],
+    [keys.users, keys.remaining, keys.window, temp, keys.epoch],
+    [state.remaining, options.onlyIfMissing ? '1' : '0', window, epoch],
   );
-  return state;
+  return installed === STATUS_CHANGED ? STATUS_CHANGED : state;
 }
 
 const rebuildsInFlight = new Map<string, Promise<GateState | null>>();

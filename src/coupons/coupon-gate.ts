@@ -18,7 +18,8 @@ import { luaScript } from './lua-script';
  *
  * A coupon that may not be issued (SUSPENDED, CANCELLED, EXPIRED) has no gate: the status change
  * drops it, and a request that finds no gate asks PostgreSQL (coupon-gate-rebuild.ts), which
- * answers 404 or 400 or rebuilds the gate.
+ * answers 404 or 400 or rebuilds the gate. Each drop counts up the coupon's `epoch`, so a rebuild
+ * that read PostgreSQL before the status change cannot install its gate after the drop.
  */
 
 export type ClaimVerdict =
@@ -39,6 +40,8 @@ export interface CouponGateKeys {
   readonly users: string;
   readonly remaining: string;
   readonly window: string;
+  /** Counted up by every drop; outlives the gate (see dropCouponGate). */
+  readonly epoch: string;
 }
 
 /** Gate keys built per coupon once per context: a rush asks for the same three keys per request. */
@@ -55,6 +58,7 @@ export function couponGateKeys(ctx: AppContext, couponId: string): CouponGateKey
       users: ctx.key(tag, 'users'),
       remaining: ctx.key(tag, 'remaining'),
       window: ctx.key(tag, 'window'),
+      epoch: ctx.key(tag, 'epoch'),
     });
     if (memo.size >= GATE_KEYS_MEMO_SIZE) memo.clear();
     memo.set(couponId, keys);
@@ -157,8 +161,17 @@ export async function giveBackClaim(
   await giveBackScript(ctx.redis, [keys.users, keys.remaining], [userId, reason]);
 }
 
-/** A coupon that may not be issued now (suspended, cancelled, expired) has no gate. */
+// KEYS: the gate's users, remaining, window, epoch.
+const dropScript = luaScript(`
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3])
+return redis.call('INCR', KEYS[4])
+`);
+
+/**
+ * A coupon that may not be issued now (suspended, cancelled, expired) has no gate. Called after the
+ * status change commits; the epoch it counts up turns away a rebuild that read PostgreSQL earlier.
+ */
 export async function dropCouponGate(ctx: AppContext, couponId: string): Promise<void> {
   const keys = couponGateKeys(ctx, couponId);
-  await ctx.redis.unlink(keys.users, keys.remaining, keys.window);
+  await dropScript(ctx.redis, [keys.users, keys.remaining, keys.window, keys.epoch], []);
 }

@@ -1,0 +1,143 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { couponGateKeys } from '../../src/coupons/coupon-gate';
+import { createBuyers, createCoupon, gateOf, issue, storedIssuance, waitFor } from '../support/coupons';
+import { databaseUrl } from '../support/databases';
+import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
+
+let shop: TestShop;
+let seller: TestUser;
+let admin: TestUser;
+beforeAll(async () => {
+  shop = await createTestShop();
+  [seller, admin] = await Promise.all([shop.createUser('SELLER'), shop.createUser('ADMIN')]);
+});
+afterAll(async () => {
+  await shop?.close();
+});
+
+const setStatus = (couponId: string, status: string) =>
+  shop.request('PATCH', `/api/v1/coupons/${couponId}/status`, { token: seller.token, body: { status } });
+
+/**
+ * Holds every reader of `user_coupons` (the gate rebuild reads the coupon's holders after the coupon
+ * row, in the same snapshot) until `release`, and says when a rebuild is waiting on it.
+ */
+async function holdUserCoupons() {
+  const client = new pg.Client({ connectionString: databaseUrl(shop.databaseName) });
+  await client.connect();
+  await client.query('begin');
+  await client.query('lock table user_coupons in access exclusive mode');
+  return {
+    rebuildWaiting: () =>
+      waitFor(async () => {
+        // Inside a transaction the activity view is a snapshot taken on first use: refresh it.
+        await client.query('select pg_stat_clear_snapshot()');
+        const { rows } = await client.query(
+          `select count(*)::int as n from pg_stat_activity
+           where datname = current_database() and wait_event_type = 'Lock' and query like '%user_coupons%'`,
+        );
+        return rows[0].n > 0;
+      }, 'a gate rebuild waiting on user_coupons'),
+    release: async () => {
+      await client.query('commit');
+      await client.end();
+    },
+  };
+}
+
+describe('a gate rebuild racing a status change', () => {
+  it('a rebuild that read the coupon ACTIVE does not install a gate after a suspension dropped it', async () => {
+    const coupon = await createCoupon(shop, seller, { totalQuantity: 100 });
+    const [first, second] = await Promise.all([shop.createUser('BUYER'), shop.createUser('BUYER')]);
+    // The gate is gone (a Redis restart, say): the next request rebuilds it from PostgreSQL.
+    await shop.ctx.redis.del(...Object.values(couponGateKeys(shop.ctx, coupon.id)));
+
+    const held = await holdUserCoupons();
+    let answered = false;
+    const request = issue(shop, first, coupon.id).finally(() => {
+      answered = true;
+    });
+    try {
+      // The request's rebuild has read the coupon ACTIVE and waits for its holders.
+      await held.rebuildWaiting();
+      expect((await setStatus(coupon.id, 'SUSPENDED')).status).toBe(200);
+      expect(answered).toBe(false);
+    } finally {
+      await held.release();
+    }
+
+    const res = await request;
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('COUPON_NOT_APPLICABLE');
+    // A suspended coupon has no gate: every request asks PostgreSQL, which answers why.
+    expect(await gateOf(shop, coupon.id)).toEqual({ users: [], remaining: null });
+    const later = await issue(shop, second, coupon.id);
+    expect(later.status).toBe(400);
+    expect(later.body.error).toBe('COUPON_NOT_APPLICABLE');
+    expect(await gateOf(shop, coupon.id)).toEqual({ users: [], remaining: null });
+
+    // Resumed, the coupon gets its gate back and issues again.
+    expect((await setStatus(coupon.id, 'ACTIVE')).status).toBe(200);
+    expect((await issue(shop, second, coupon.id)).status).toBe(201);
+    expect((await gateOf(shop, coupon.id)).remaining).toBe(99);
+  });
+
+  it("an admin's resync that read the coupon ACTIVE does not install a gate after a suspension", async () => {
+    const coupon = await createCoupon(shop, seller, { totalQuantity: 10 });
+    const held = await holdUserCoupons();
+    let resync: Promise<{ status: number; body: any }>;
+    try {
+      resync = shop.request('POST', `/api/v1/admin/coupons/${coupon.id}/resync`, { token: admin.token });
+      await held.rebuildWaiting();
+      expect((await setStatus(coupon.id, 'SUSPENDED')).status).toBe(200);
+    } finally {
+      await held.release();
+    }
+    const res = await resync!;
+    expect(res.status).toBe(200);
+    // It says what PostgreSQL has now, and Redis agrees.
+    expect(res.body.data).toMatchObject({ couponId: coupon.id, status: 'SUSPENDED' });
+    expect(await gateOf(shop, coupon.id)).toEqual({ users: [], remaining: null });
+  });
+});
+
+describe('issue requests racing suspensions and resumptions', () => {
+  it('are issued or refused as not applicable, never sold out while coupons remain; the gate ends as PostgreSQL', async () => {
+    const coupon = await createCoupon(shop, seller, { totalQuantity: 1000 });
+    const buyers = await createBuyers(shop, 200);
+    let flipping = true;
+    const flips = (async () => {
+      for (let i = 0; flipping; i++) {
+        const res = await setStatus(coupon.id, i % 2 === 0 ? 'SUSPENDED' : 'ACTIVE');
+        expect(res.status).toBe(200);
+      }
+    })();
+    const answers = await Promise.all(
+      buyers.map(async (buyer, i) => {
+        await new Promise((r) => setTimeout(r, i));
+        return issue(shop, buyer, coupon.id);
+      }),
+    );
+    flipping = false;
+    await flips;
+    const codes = answers.map((a) => (a.status === 201 ? 201 : `${a.status} ${a.body.error}`));
+    const tally = Object.fromEntries(
+      [...new Set(codes)].map((c) => [c, codes.filter((x) => x === c).length]),
+    );
+    console.log('answers', tally);
+    for (const code of codes) expect([201, '400 COUPON_NOT_APPLICABLE']).toContain(code);
+
+    const stored = await storedIssuance(shop, coupon.id);
+    const winners = buyers.filter((_, i) => answers[i]!.status === 201).map((b) => b.id);
+    expect(stored.userIds.sort()).toEqual(winners.sort());
+    expect(stored.issued_count).toBe(winners.length);
+    const gate = await gateOf(shop, coupon.id);
+    if (stored.status === 'SUSPENDED') expect(gate).toEqual({ users: [], remaining: null });
+    else
+      expect({ ...gate, users: gate.users.sort() }).toEqual({
+        users: stored.userIds.sort(),
+        remaining: 1000 - winners.length,
+      });
+  });
+});
