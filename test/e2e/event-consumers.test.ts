@@ -10,6 +10,7 @@ import { pay, waitForOrder } from '../support/payments';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
+const PAYMENT_WINDOW_MS = 10_000;
 /** Every event of this file was committed after this: no lag can be longer than the time since. */
 const fileStartedAt = Date.now();
 let shop: TestShop;
@@ -19,11 +20,13 @@ let admin: TestUser;
 let receiver: WebhookReceiver;
 
 beforeAll(async () => {
-  // A short payment window, so one order really expires (delayed job or sweeper) during the test.
+  // A short payment window, so one order really expires (delayed job or sweeper) during the test; the
+  // others are paid, declined or cancelled inside theirs: twice the 5 s reply timeout, so no answer
+  // slow enough to still be on time lets a window pass first.
   shop = await createTestShop({
     WORKERS: 'all',
     WEBHOOK_RETRY_BASE_MS: '20',
-    ORDER_PAYMENT_TIMEOUT_MS: '1500',
+    ORDER_PAYMENT_TIMEOUT_MS: String(PAYMENT_WINDOW_MS),
   });
   [seller, buyer, admin] = await Promise.all([
     shop.createUser('SELLER'),
@@ -86,7 +89,7 @@ async function driveEveryTransition() {
   await eventually(async () => {
     const res = await shop.request('GET', `/api/v1/orders/${expired.id}`, { token: buyer.token });
     return res.body.data.status === 'CANCELLED';
-  });
+  }, PAYMENT_WINDOW_MS + 20_000);
   return { productId, confirmed, refunded, cancelled, expired, declined };
 }
 

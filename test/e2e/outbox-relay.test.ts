@@ -222,13 +222,18 @@ describe('a row that cannot be published', () => {
 });
 
 describe('a busy relay gathers commits', () => {
+  /**
+   * Events gathered for this long after each claim of some; the hourly poll never runs within the
+   * test. The followers' commits, one after another, must land within one spell to be gathered: it is
+   * long beside their few hundred ms on a loaded machine, and every wait below allows for it.
+   */
+  const GATHER_MS = 5_000;
   let shop: TestShop;
   beforeAll(async () => {
-    // Events gathered for a second after each claim of some; the hourly poll never runs within the test.
     shop = await createTestShop({
       WORKERS: 'all',
       OUTBOX_POLL_INTERVAL_MS: '3600000',
-      OUTBOX_GATHER_MS: '1000',
+      OUTBOX_GATHER_MS: String(GATHER_MS),
     });
   });
   afterAll(() => shop?.close());
@@ -253,17 +258,22 @@ describe('a busy relay gathers commits', () => {
     const orders = await Promise.all(
       Array.from({ length: 9 }, () => placeOrder(shop, buyer, [{ productId, quantity: 1 }])),
     );
-    await eventsSettled(shop, 20_000);
+    await eventsSettled(shop, GATHER_MS + 20_000);
     const [lone, ...followers] = orders.map((o) => o.id) as [string, ...string[]];
 
-    // The relay's last pass claimed no event: this wake-up is served without waiting out a gathering.
+    // Claimed on its wake-up after an idle spell, or at the end of a spell the placements' events began
+    // (hence the deadline): either way its claim begins a spell.
     await cancel(buyer, lone);
-    await eventually(async () => (await cancellationsOf([lone]))[0]?.status !== 'PENDING', 10_000, 10);
+    await eventually(
+      async () => (await cancellationsOf([lone]))[0]?.status !== 'PENDING',
+      GATHER_MS + 10_000,
+      10,
+    );
     // Events were just claimed: one commit after another, each with its own wake-up, gathered.
     for (const id of followers) await cancel(buyer, id);
     await eventually(
       async () => (await cancellationsOf(followers)).every((e) => e.status === 'SENT'),
-      20_000,
+      GATHER_MS + 20_000,
     );
 
     const sent = await cancellationsOf(followers);
@@ -280,7 +290,7 @@ describe('a busy relay gathers commits', () => {
           'ORDER_CANCELLED',
         )) === 9,
     );
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('while events are being gathered', () => {

@@ -77,6 +77,12 @@ describe('a worker SIGKILLed between the gateway capture and its commit', () => 
   }, 90_000);
 });
 
+/**
+ * Each test acts inside an order's window (pays it, or takes its time bucket away) before waiting it
+ * out: twice the 5 s reply timeout, so no answer slow enough to still be on time lets it pass first.
+ */
+const PAYMENT_WINDOW_MS = 10_000;
+
 describe('payments racing the payment window', () => {
   // The races are set up, not hoped for: the payment mailbox is paused to hold a capture in flight,
   // the expiry is delivered by the test at a known moment, and the sweeper is out of the way (hourly).
@@ -84,7 +90,7 @@ describe('payments racing the payment window', () => {
   beforeAll(async () => {
     shop = await createTestShop({
       WORKERS: 'all',
-      ORDER_PAYMENT_TIMEOUT_MS: '1500',
+      ORDER_PAYMENT_TIMEOUT_MS: String(PAYMENT_WINDOW_MS),
       ORDER_SWEEP_INTERVAL_MS: '3600000',
       PAYMENT_GATEWAY_LATENCY_MS: '60',
       PAYMENT_MAX_ATTEMPTS: '2',
@@ -96,7 +102,7 @@ describe('payments racing the payment window', () => {
   /** Waits until the order's payment window has passed by the clock. */
   async function windowPassed(buyer: TestUser, orderId: string) {
     const view = (await shop.request('GET', `/api/v1/orders/${orderId}`, { token: buyer.token })).body.data;
-    await eventually(async () => Date.now() > Date.parse(view.expiresAt) + 1);
+    await eventually(async () => Date.now() > Date.parse(view.expiresAt) + 1, PAYMENT_WINDOW_MS + 15_000);
   }
 
   it('a payment in flight when the window passes and the expiry lands still ends PAID: the window waits for it', async () => {
@@ -130,7 +136,7 @@ describe('payments racing the payment window', () => {
       expect((await ledgerOf(shop, orderId)).map((l) => l.kind)).toEqual(['CAPTURE']);
     }
     expect(await inventoryOf(shop, productId)).toMatchObject({ reserved: 0, stock: 100 - orders.length });
-  });
+  }, 60_000);
 
   it('a payment past its window is refused (409 ORDER_NOT_PAYABLE), even before the expiry lands', async () => {
     const seller = await shop.createUser('SELLER');
@@ -153,7 +159,7 @@ describe('payments racing the payment window', () => {
       cancelReason: 'PAYMENT_TIMEOUT',
     });
     expect(await moneyHeldFor(shop, order.id)).toBe(0);
-  });
+  }, 60_000);
 
   it('a card still failing after PAYMENT_MAX_ATTEMPTS fails with GATEWAY_ERROR and cancels the order', async () => {
     const seller = await shop.createUser('SELLER');

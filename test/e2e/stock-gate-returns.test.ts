@@ -4,8 +4,10 @@ import { rebuildStockGateAtStart } from '../../src/catalog/stock-gate-rebuild';
 import { createProduct, inventoryOf } from '../support/catalog';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
-// A short payment window in a shop of the expiry test's own, so the real timer expires its order.
-const PAYMENT_WINDOW_MS = 1500;
+// A short payment window in a shop of the expiry test's own, so the real timer expires its order. The
+// gate is read between the placement's answer and the expiry: the window is twice the 5 s reply
+// timeout, so no reply slow enough to still be a 201 lets it pass before that read.
+const PAYMENT_WINDOW_MS = 10_000;
 
 let shop: TestShop;
 let seller: TestUser;
@@ -85,12 +87,16 @@ describe('units come back to the stock gate', () => {
       const buyer = await timed.createUser('BUYER');
       expect((await place(buyer, productId, 3, timed)).status).toBe(201);
       expect(await gateCounter(productId, timed)).toBe(0);
-      await until('the expiry returns the units', async () => (await gateCounter(productId, timed)) === 3);
+      await until(
+        'the expiry returns the units',
+        async () => (await gateCounter(productId, timed)) === 3,
+        PAYMENT_WINDOW_MS + 20_000,
+      );
       expect(await inventoryOf(timed, productId)).toMatchObject({ stock: 3, reserved: 0, available: 3 });
     } finally {
       await timed.close();
     }
-  });
+  }, 60_000);
 
   it('a product created, or stock the gate has never seen, is gated from PostgreSQL on first use', async () => {
     const productId = await createProduct(shop, seller, { stock: 4 });

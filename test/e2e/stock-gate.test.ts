@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { findInventoryDrift } from '../../src/catalog/inventory-actor';
 import { SOLD_OUT_MEMO_MS } from '../../src/catalog/sold-out-memo';
 import { giveBackTake, stockGateKeys, takeStock } from '../../src/catalog/stock-gate';
@@ -334,15 +334,23 @@ describe('the stock gate in front of PostgreSQL', () => {
       scripts.push(String(args[0]));
       return original(...args);
     }) as typeof redis.evalsha;
+    // The memo reads Date.now(): the test holds that clock still and moves it itself, so a loaded
+    // machine cannot let the moment lapse between two requests (nor does the test sleep it out).
+    const start = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(start);
     try {
       expect((await place(loser!, productId)).status).toBe(409);
       expect(scripts).toHaveLength(1); // the gate said so
       expect((await place(loser!, productId)).status).toBe(409);
       expect(scripts).toHaveLength(1); // the memo said so
-      await new Promise((r) => setTimeout(r, SOLD_OUT_MEMO_MS + 20));
+      clock.mockReturnValue(start + SOLD_OUT_MEMO_MS - 1);
+      expect((await place(loser!, productId)).status).toBe(409);
+      expect(scripts).toHaveLength(1); // the memo still, to the end of its moment
+      clock.mockReturnValue(start + SOLD_OUT_MEMO_MS);
       expect((await place(loser!, productId)).status).toBe(409);
       expect(scripts).toHaveLength(2); // the gate again
     } finally {
+      clock.mockRestore();
       redis.evalsha = original as typeof redis.evalsha;
     }
   });
