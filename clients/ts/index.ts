@@ -34,6 +34,48 @@ export function createShopClient(options: ShopClientOptions): ShopClient {
   return client;
 }
 
+/** What openapi-fetch returns for a command on an order (POST /orders, /orders/{id}/cancel, …). */
+interface OrderCommandAnswer {
+  data?: { data: Schemas['Order'] | Schemas['CommandReceipt'] };
+  error?: unknown;
+  response: Response;
+}
+
+/**
+ * The order a command on an order produced. Usually the answer carries it (200/201); a command that
+ * outlasted the shop's reply window is answered 202 with a receipt instead, and its outcome is read
+ * from `GET /api/v1/commands/{id}` (every `pollMs`, for at most `timeoutMs`), then the order from the
+ * receipt's `resource`. Throws with the API's error envelope when the command was refused or failed.
+ */
+export async function orderOf(
+  client: ShopClient,
+  answer: OrderCommandAnswer,
+  { pollMs = 100, timeoutMs = 30_000 } = {},
+): Promise<Schemas['Order']> {
+  const failed = (what: string, error: unknown): never => {
+    throw new Error(`${what}: ${JSON.stringify(error)}`);
+  };
+  if (!answer.data) return failed(`HTTP ${answer.response.status}`, answer.error);
+  if (answer.response.status !== 202) return answer.data.data as Schemas['Order'];
+  const receipt = answer.data.data as Schemas['CommandReceipt'];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { data, error } = await client.GET('/api/v1/commands/{id}', {
+      params: { path: { id: receipt.id } },
+    });
+    if (!data) return failed(`GET /api/v1/commands/${receipt.id}`, error);
+    const { status, resource, error: refusal } = data.data;
+    if (status === 'FAILED') return failed(`command ${receipt.id} failed`, refusal);
+    if (status === 'DONE' && resource) {
+      const id = resource.slice(resource.lastIndexOf('/') + 1);
+      const order = await client.GET('/api/v1/orders/{id}', { params: { path: { id } } });
+      return order.data ? order.data.data : failed(`GET ${resource}`, order.error);
+    }
+    if (Date.now() > deadline) return failed(`command ${receipt.id} still ${status}`, data.data);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
 /** The data of an `event: status` on the order's live stream (the route's description in the document). */
 export interface OrderStatusEvent {
   orderId: string;

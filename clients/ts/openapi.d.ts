@@ -3437,9 +3437,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: {
-                    /** @description Idempotency-Key: the same key returns the first answer again */
-                    "idempotency-key"?: string;
+                header: {
+                    /** @description Idempotency-Key (required): the same key returns the first answer again */
+                    "idempotency-key": string;
                 };
                 path?: never;
                 cookie?: never;
@@ -3605,6 +3605,8 @@ export interface paths {
                 query?: {
                     brand?: string;
                     category?: string;
+                    /** @description true: only products with units available to order now */
+                    inStock?: boolean;
                     keyword?: string;
                     maxPrice?: number;
                     minPrice?: number;
@@ -4156,9 +4158,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: {
-                    /** @description Idempotency-Key: the same key returns the first answer again */
-                    "idempotency-key"?: string;
+                header: {
+                    /** @description Idempotency-Key (required): the same key returns the first answer again */
+                    "idempotency-key": string;
                 };
                 path?: never;
                 cookie?: never;
@@ -4979,7 +4981,7 @@ export interface components {
              * @default BUYER
              * @enum {string}
              */
-            role: "BUYER" | "SELLER";
+            role?: "BUYER" | "SELLER";
         };
         Restock: {
             quantity: number;

@@ -21,6 +21,8 @@ export interface ProductFilter {
   keyword?: string | undefined;
   /** Exactly this status; without it every product but DISCONTINUED ones. */
   status?: ProductStatus | undefined;
+  /** Only products with units to sell (`available` > 0, what a buyer can order now). */
+  inStock?: boolean | undefined;
 }
 
 export interface ProductSearch extends ProductFilter {
@@ -56,12 +58,18 @@ export function productWhere(filter: ProductFilter): RawBuilder<unknown> {
     const pattern = likePattern(filter.keyword);
     conditions.push(sql`(p.name ilike ${pattern} or p.brand ilike ${pattern})`);
   }
+  if (filter.inStock) conditions.push(sql`i.stock - i.reserved > 0`);
   return sql.join(conditions, sql` and `);
 }
 
+/** The inventory is joined when a filter reads it (a product without an inventory row has no units). */
+const inventoryJoin = (filter: ProductFilter) =>
+  filter.inStock ? sql`join inventory i on i.product_id = p.id` : sql``;
+
 /** The count statement of a search (exported so tests can EXPLAIN it). */
 export function productCountStatement(filter: ProductFilter) {
-  return sql<{ count: number }>`select count(*)::int as count from products p where ${productWhere(filter)}`;
+  return sql<{ count: number }>`select count(*)::int as count
+    from products p ${inventoryJoin(filter)} where ${productWhere(filter)}`;
 }
 
 function productPageStatement(search: ProductSearch) {

@@ -47,6 +47,8 @@ describe('the typed storefront client (clients/ts)', () => {
     const category = `sneakers-${Math.random().toString(36).slice(2, 8)}`;
     await createProduct(shop, seller, { category, price: 59_000, stock: 5 });
     await createProduct(shop, seller, { category, price: 39_000, stock: 5 });
+    // The cheapest is sold out: the quick start asks for products in stock (it broke after 4 runs).
+    await createProduct(shop, seller, { category, price: 29_000, stock: 0 });
 
     const result = await quickStart(baseUrl, { email: buyer.email, password: 'password123' }, category);
 
@@ -56,5 +58,47 @@ describe('the typed storefront client (clients/ts)', () => {
     expect(result.statusesSeen.at(-1)).toBe('PAID');
     expect(result.history.map((t) => t.toStatus)).toEqual(expect.arrayContaining(['PENDING', 'PAID']));
     expect(result.history.at(-1)?.toStatus).toBe('PAID');
+  });
+
+  it('follows a 202 command receipt to the order (orderOf) when the reply outlasts REPLY_TIMEOUT_MS', async () => {
+    // A shop that answers every command at once with its receipt.
+    const busy = await createTestShop({
+      WORKERS: 'all',
+      PAYMENT_GATEWAY_LATENCY_MS: '20',
+      REPLY_TIMEOUT_MS: '0',
+    });
+    let busyServer: ServerType | undefined;
+    try {
+      const busyUrl = await new Promise<string>((resolve) => {
+        busyServer = serve({ fetch: busy.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+          resolve(`http://127.0.0.1:${info.port}`),
+        );
+      });
+      const seller = await busy.createUser('SELLER');
+      const buyer = await busy.createUser('BUYER');
+      const category = `boots-${Math.random().toString(36).slice(2, 8)}`;
+      await createProduct(busy, seller, { category, price: 45_000, stock: 5 });
+
+      const placed = await busy.request('POST', '/api/v1/orders', {
+        token: buyer.token,
+        body: {
+          items: [
+            {
+              productId: (await busy.request('GET', `/api/v1/products?category=${category}`)).body.data[0].id,
+              quantity: 1,
+            },
+          ],
+        },
+      });
+      expect(placed.status).toBe(202); // the receipt, not the order
+
+      const result = await quickStart(busyUrl, { email: buyer.email, password: 'password123' }, category);
+      expect(result.order.status).toBe('PAID');
+      expect(result.order.total).toBe(45_000);
+    } finally {
+      (busyServer as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
+      await new Promise<void>((resolve) => (busyServer ? busyServer.close(() => resolve()) : resolve()));
+      await busy.close();
+    }
   });
 });

@@ -144,3 +144,38 @@ describe('a 404 is NOT_FOUND unless API.md names a code for it', () => {
     ]);
   });
 });
+
+describe('an optional JSON body may be empty', () => {
+  it('cancels with Content-Type: application/json and no body (as many fetch wrappers send it)', async () => {
+    const productId = await createProduct(shop, seller, { price: 1000, stock: 10 });
+    for (const body of [undefined, '', '  ']) {
+      const placed = await shop.request('POST', '/api/v1/orders', {
+        token: buyer.token,
+        body: { items: [{ productId, quantity: 1 }] },
+      });
+      expect(placed.status).toBe(201);
+      const cancelled = await shop.request('POST', `/api/v1/orders/${placed.body.data.id}/cancel`, {
+        token: buyer.token,
+        headers: { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body }),
+      });
+      expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
+      expect(cancelled.body.data.status).toBe('CANCELLED');
+    }
+    // A body that is there must still be JSON.
+    const placed = await shop.request('POST', '/api/v1/orders', {
+      token: buyer.token,
+      body: { items: [{ productId, quantity: 1 }] },
+    });
+    const malformed = await shop.request('POST', `/api/v1/orders/${placed.body.data.id}/cancel`, {
+      token: buyer.token,
+      body: '{"reason":',
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error).toBe('VALIDATION_ERROR');
+    expect(
+      (await shop.request('GET', `/api/v1/orders/${placed.body.data.id}`, { token: buyer.token })).body.data
+        .status,
+    ).toBe('PENDING');
+  });
+});

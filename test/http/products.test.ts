@@ -375,6 +375,28 @@ describe('searching the catalog', () => {
     expect((await list('keyword=%5C')).body.data).toEqual([]);
   });
 
+  it('lists only products with units available to order when inStock=true', async () => {
+    const none = await createProduct({ name: 'Stockless', category: 'fixture-stock', initialStock: 0 });
+    const held = await createProduct({ name: 'All Held', category: 'fixture-stock', initialStock: 5 });
+    await createProduct({ name: 'Two Left', category: 'fixture-stock', initialStock: 2 });
+    await setInventory(held.id, { reserved: 5 });
+    const inStock = await list('category=fixture-stock&inStock=true');
+    expect(names(inStock)).toEqual(['Two Left']);
+    expect(inStock.body.meta).toMatchObject({ totalElements: 1 });
+    expect(names(await list('category=fixture-stock&inStock=false')).sort()).toEqual([
+      'All Held',
+      'Stockless',
+      'Two Left',
+    ]);
+    await setInventory(held.id, { reserved: 4 });
+    expect(names(await list('category=fixture-stock&inStock=true&sort=price,asc')).sort()).toEqual([
+      'All Held',
+      'Two Left',
+    ]);
+    expect(none.available).toBe(0);
+    expect((await list('inStock=yes')).status).toBe(400);
+  });
+
   it('lists everything but DISCONTINUED by default and exactly the given status when asked', async () => {
     expect(names(await list('category=fixture-a')).sort()).toEqual(
       listedA()

@@ -2,7 +2,7 @@
 // watch its status turn PAID over Server-Sent Events, read its history.
 //   npx tsx clients/ts/examples/quick-start.ts http://localhost:3000
 // (the demo buyer by default; SHOP_EMAIL / SHOP_PASSWORD to use another account).
-import { createShopClient, type Schemas, type ShopClient, watchOrderStatus } from '../index';
+import { createShopClient, orderOf, type Schemas, type ShopClient, watchOrderStatus } from '../index';
 
 export interface QuickStartResult {
   order: Schemas['Order'];
@@ -32,16 +32,19 @@ export async function quickStart(
   const shop: ShopClient = createShopClient({ baseUrl, token: login.data.token });
 
   const products = expectData(
-    await shop.GET('/api/v1/products', { params: { query: { category, sort: 'price,asc', size: 1 } } }),
+    await shop.GET('/api/v1/products', {
+      params: { query: { category, inStock: true, sort: 'price,asc', size: 1 } },
+    }),
     'GET /api/v1/products',
   );
   const product = products.data[0];
-  if (!product) throw new Error(`no product in category ${category}`);
+  if (!product) throw new Error(`no product in stock in category ${category}`);
 
-  const placed = expectData(
+  // 201 with the order, or 202 with a receipt when the shop is busy: orderOf follows either.
+  const placed = await orderOf(
+    shop,
     await shop.POST('/api/v1/orders', { body: { items: [{ productId: product.id, quantity: 1 }] } }),
-    'POST /api/v1/orders',
-  ).data;
+  );
 
   // Watch before paying: the stream opens with the current status (PENDING), then shows each change.
   const abort = new AbortController();

@@ -15,6 +15,9 @@ export async function generateClientTypes(document: object): Promise<string> {
     additionalProperties: false,
     // Paths and schemas in a stable order, so the file changes only when the API does.
     alphabetize: true,
+    // A default makes a field optional to send (POST /auth/register without `role` is a BUYER); the
+    // default of `true` would type every defaulted field as required.
+    defaultNonNullable: false,
   });
   return HEADER + astToString(ast);
 }

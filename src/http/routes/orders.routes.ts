@@ -6,6 +6,7 @@ import { getOrder, listOrders, orderHistory, orderMachineState } from '../../ord
 import { commandResponse, refusalResponse } from '../command-response';
 import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
+import { emptyJsonBodyIsNone } from '../middleware/empty-json-body';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
 import { idParam, pagingQuery } from '../schemas/common';
 import {
@@ -111,6 +112,7 @@ const cancel = createRoute({
   path: '/{id}/cancel',
   summary: 'Cancel an order (a paid one is refunded in full first)',
   ...guarded,
+  middleware: [requireUser, emptyJsonBodyIsNone] as const,
   request: {
     params: idParam,
     body: { content: { 'application/json': { schema: CancelOrderBody } }, required: false },

@@ -6,7 +6,7 @@ import { dataEnvelope, pageEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
 import { idParam, pagingQuery } from '../schemas/common';
-import { CommandReceiptSchema, IdempotencyKeyHeader } from '../schemas/order.schemas';
+import { CommandReceiptSchema, RequiredIdempotencyKeyHeader } from '../schemas/order.schemas';
 import { PayBody, PaymentListQuery, PaymentSchema } from '../schemas/payment.schemas';
 
 const tags = ['Payments'];
@@ -17,7 +17,7 @@ const pay = createRoute({
   path: '/',
   summary: 'Pay an order by card or from the prepaid balance (Idempotency-Key required)',
   ...guarded,
-  request: { headers: IdempotencyKeyHeader, ...jsonBody(PayBody) },
+  request: { headers: RequiredIdempotencyKeyHeader, ...jsonBody(PayBody) },
   responses: {
     200: jsonContent(
       dataEnvelope(PaymentSchema),

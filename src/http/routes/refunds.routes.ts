@@ -6,7 +6,7 @@ import { dataEnvelope } from '../envelope';
 import { currentUser, requireUser } from '../middleware/auth';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
 import { idParam } from '../schemas/common';
-import { CommandReceiptSchema, IdempotencyKeyHeader } from '../schemas/order.schemas';
+import { CommandReceiptSchema, RequiredIdempotencyKeyHeader } from '../schemas/order.schemas';
 import { RefundBody, RefundSchema } from '../schemas/payment.schemas';
 
 const tags = ['Refunds'];
@@ -17,7 +17,7 @@ const refund = createRoute({
   path: '/',
   summary: 'Refund a payment in part or in full (buyer or admin; Idempotency-Key required)',
   ...guarded,
-  request: { headers: IdempotencyKeyHeader, ...jsonBody(RefundBody) },
+  request: { headers: RequiredIdempotencyKeyHeader, ...jsonBody(RefundBody) },
   responses: {
     200: jsonContent(
       dataEnvelope(RefundSchema),

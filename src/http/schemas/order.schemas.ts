@@ -31,15 +31,29 @@ export const PlaceOrderBody = z
 
 export const CancelOrderBody = z.object({ reason: text().trim().max(500).optional() }).openapi('CancelOrder');
 
+const idempotencyKey = z
+  .string()
+  .max(255)
+  .regex(/^[\x21-\x7e]*$/, 'printable ASCII without spaces')
+  .optional()
+  // An empty header is no key: POST /payments and /refunds answer IDEMPOTENCY_KEY_REQUIRED for it.
+  .transform((key) => (key === '' ? undefined : key));
+
 export const IdempotencyKeyHeader = z.object({
-  'idempotency-key': z
-    .string()
-    .max(255)
-    .regex(/^[\x21-\x7e]*$/, 'printable ASCII without spaces')
-    .optional()
-    // An empty header is no key: POST /payments and /refunds answer IDEMPOTENCY_KEY_REQUIRED for it.
-    .transform((key) => (key === '' ? undefined : key))
-    .openapi({ description: 'Idempotency-Key: the same key returns the first answer again' }),
+  'idempotency-key': idempotencyKey.openapi({
+    description: 'Idempotency-Key: the same key returns the first answer again',
+  }),
+});
+
+/**
+ * The key of POST /payments and /refunds: required in the document (and so in the generated client),
+ * while a request without one still reaches the service, which answers 400 IDEMPOTENCY_KEY_REQUIRED.
+ */
+export const RequiredIdempotencyKeyHeader = z.object({
+  'idempotency-key': idempotencyKey.openapi({
+    description: 'Idempotency-Key (required): the same key returns the first answer again',
+    param: { required: true },
+  }),
 });
 
 export const OrderListQuery = z.object({

@@ -69,6 +69,11 @@ export const ProductListQuery = z
     maxPrice: queryInt(0, MAX_PRICE).optional().openapi({ type: 'integer' }),
     keyword: text().trim().max(100).optional(),
     status: z.enum(PRODUCT_STATUSES).optional(),
+    inStock: z
+      .enum(['true', 'false'])
+      .transform((v) => v === 'true')
+      .optional()
+      .openapi({ type: 'boolean', description: 'true: only products with units available to order now' }),
     sort: sortQuery(['price', 'createdAt'], ['popular'])
       .openapi({ description: 'price,asc | price,desc | createdAt,desc (default) | createdAt,asc | popular' })
       // sortQuery admits exactly the PRODUCT_SORTS.
