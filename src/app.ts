@@ -1,4 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { trimTrailingSlash } from 'hono/trailing-slash';
 import type { AppContext } from './context';
 import type { AppEnv } from './http/app-env';
 import { withCachedReadLane, withNodeCachedReadLane } from './http/cached-read-lane';
@@ -63,6 +64,8 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.use('*', requestContext(ctx.log));
   app.use('*', securityHeaders);
   app.use('*', limitBody(MAX_BODY_BYTES));
+  // GET /docs/ and the like: a 301 to the path without the slash instead of a 404 (only for a 404).
+  app.use('*', trimTrailingSlash());
   if (ctx.config.corsOrigins.length > 0) app.use('/api/*', apiCors(ctx.config.corsOrigins));
   app.use('/api/*', authenticate(ctx.tokenChecker));
   app.use('/api/v1/admin/*', refuseCrossSite(ctx.config.corsOrigins));

@@ -12,6 +12,7 @@ let postgres: PrivatePostgres;
 let shop: TestShop;
 let seller: TestUser;
 let buyer: TestUser;
+let admin: TestUser;
 let productId: string;
 
 beforeAll(async () => {
@@ -20,6 +21,7 @@ beforeAll(async () => {
   shop = await createTestShop({ REDIS_URL: redis.url, DATABASE_URL: postgres.url, WORKERS: 'all' });
   seller = await shop.createUser('SELLER');
   buyer = await shop.createUser('BUYER');
+  admin = await shop.createUser('ADMIN');
   productId = await createProduct(shop, seller, { stock: 100 });
 });
 afterAll(async () => {
@@ -38,6 +40,7 @@ const orderCount = async () =>
 describe('when Redis is down', () => {
   it('refuses commands with 503, writes nothing, and recovers when Redis returns', async () => {
     expect((await place()).status).toBe(201);
+    expect((await shop.request('GET', '/admin/queues/api/queues', { token: admin.token })).status).toBe(200);
     const before = await orderCount();
     await redis.stop();
     try {
@@ -61,6 +64,9 @@ describe('when Redis is down', () => {
       expect(renamed.status).toBe(200);
       const read = await shop.request('GET', `/api/v1/products/${productId}`);
       expect([read.status, read.body.data.name]).toEqual([200, 'Renamed While Redis Was Down']);
+      // Bull Board cannot read its queues: the shop's 503, not the board's 500 with Redis's error text.
+      const board = await shop.request('GET', '/admin/queues/api/queues', { token: admin.token });
+      expect([board.status, board.body.error]).toEqual([503, 'SERVICE_UNAVAILABLE']);
     } finally {
       await redis.start();
     }

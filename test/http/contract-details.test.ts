@@ -179,3 +179,18 @@ describe('an optional JSON body may be empty', () => {
     ).toBe('PENDING');
   });
 });
+
+describe('a trailing slash', () => {
+  it('on a GET that would be 404 is a 301 to the path without it; other methods and real paths are untouched', async () => {
+    for (const path of ['/docs/', '/machines/order/', '/api/v1/products/', '/api/v1/products/?size=1']) {
+      const res = await shop.request('GET', path);
+      expect(res.status, path).toBe(301);
+      const location = new URL(res.headers.get('location')!);
+      expect(location.pathname + location.search).toBe(path.replace(/\/(\?|$)/, '$1'));
+    }
+    expect((await shop.request('GET', '/api/v1/products?size=1')).status).toBe(200);
+    const post = await shop.request('POST', '/api/v1/orders/', { token: buyer.token, body: {} });
+    expect(post.status).toBe(404);
+    expect(post.body.error).toBe('NOT_FOUND');
+  });
+});

@@ -3,8 +3,9 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppContext } from '../../context';
+import { DomainError } from '../../errors/domain-error';
 import { allQueues } from '../../messaging/queues';
 import type { AppEnv } from '../app-env';
 import { adminGate } from '../middleware/admin-gate';
@@ -35,5 +36,20 @@ export function bullBoardRoutes(ctx: AppContext) {
   return new Hono<AppEnv>()
     .use('*', refuseCrossSite())
     .use('*', adminGate(ctx))
+    .use('*', unavailableWhenItFails(ctx))
     .route('/', adapter.registerPlugin());
+}
+
+/**
+ * Bull Board answers its own 500 (with Redis's error text) when it cannot read the queues — Redis,
+ * its only store, is down: the shop's 503 in the envelope instead, the cause in the log.
+ */
+function unavailableWhenItFails(ctx: AppContext): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next();
+    if (c.res.status < 500) return;
+    const cause = await c.res.text().catch(() => '');
+    ctx.log.warn({ path: c.req.path, status: c.res.status, cause: cause.slice(0, 500) }, 'Bull Board failed');
+    throw new DomainError('SERVICE_UNAVAILABLE');
+  };
 }
