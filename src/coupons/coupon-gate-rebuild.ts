@@ -4,7 +4,7 @@ import type { CouponStatus } from '../db/schema/coupon.entity';
 import { query, sql } from '../db/sql';
 import { DomainError } from '../errors/domain-error';
 import { hashTag, waitUntilReady } from '../messaging/redis';
-import { couponGateKeys, dropCouponGate, GATED_STATUSES } from './coupon-gate';
+import { CLAIM_MEMORY_MS, couponGateKeys, dropCouponGate, GATED_STATUSES } from './coupon-gate';
 import { luaScript } from './lua-script';
 
 /**
@@ -13,11 +13,15 @@ import { luaScript } from './lua-script';
  *
  * The coupon's row and its users are read in one REPEATABLE READ snapshot; the users go into a
  * temporary set, then one Lua step swaps in set, counter and window together, so no claim ever sees
- * half a gate. The window that remains: a claim made in Redis before the swap whose row commits
- * after the snapshot is missing from the rebuilt gate. Its user may be admitted once more (the
- * unique constraint refuses: 409 COUPON_ALREADY_ISSUED, and the user is put back into the set), and
- * one slot too many may be admitted (the conditional increment refuses: 409 COUPON_SOLD_OUT, and the
- * counter is set to 0). Either way PostgreSQL never issues one too many or two to a user.
+ * half a gate. A claim made in Redis before the swap whose row commits after the snapshot (or has
+ * not committed yet) is not in the snapshot: the swap adds the claims the gate remembers
+ * (`claims`, CLAIM_MEMORY_MS) to the users and takes them from what remains, and a claim PostgreSQL
+ * then refuses is handed back to the new gate as to the old. What remains open is a Redis that lost
+ * the remembered claims too (a flush or restart while winners commit): a user may be admitted once
+ * more (the unique constraint refuses: 409 COUPON_ALREADY_ISSUED, and the user is put back into the
+ * set), and one slot too many may be admitted (the conditional increment refuses: 409
+ * COUPON_SOLD_OUT, and the counter is set to 0). Either way PostgreSQL never issues one too many or
+ * two to a user.
  *
  * A status change can also land between the snapshot and the swap: a suspension commits and drops
  * the gate, and a rebuild that read the coupon ACTIVE would put it back. The rebuild reads the
@@ -37,8 +41,10 @@ const REBUILD_TEMP_TTL_S = 3600;
 
 const STATUS_CHANGED = -1;
 
-// KEYS: users, remaining, window, the temporary users, epoch. ARGV: remaining, only if missing (1),
-// window, the epoch read before the snapshot ('' for none).
+// KEYS: users, remaining, window, the temporary users, epoch, claims. ARGV: remaining by the snapshot,
+// only if missing (1), window, the epoch read before the snapshot ('' for none), now (ms), claim
+// memory (ms). The remembered claims the snapshot lacks are added to the users and taken from what
+// remains; forgotten ones are pruned.
 const installScript = luaScript(`
 if (redis.call('GET', KEYS[5]) or '') ~= ARGV[4] then
   redis.call('DEL', KEYS[4])
@@ -48,13 +54,23 @@ if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 and redis.call('EXISTS'
   redis.call('DEL', KEYS[4])
   return 0
 end
+local remaining = tonumber(ARGV[1])
+local claims = redis.call('HGETALL', KEYS[6])
+for i = 1, #claims, 2 do
+  if tonumber(ARGV[5]) - tonumber(claims[i + 1]) > tonumber(ARGV[6]) then
+    redis.call('HDEL', KEYS[6], claims[i])
+  elseif redis.call('SADD', KEYS[4], claims[i]) == 1 then
+    remaining = remaining - 1
+  end
+end
+if remaining < 0 then remaining = 0 end
 if redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('RENAME', KEYS[4], KEYS[1])
   redis.call('PERSIST', KEYS[1])
 else
   redis.call('DEL', KEYS[1])
 end
-redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[2], remaining)
 redis.call('SET', KEYS[3], ARGV[3])
 return 1
 `);
@@ -130,8 +146,8 @@ async function rebuildOnce(
   const window = `${new Date(coupon.valid_from).getTime()} ${new Date(coupon.valid_until).getTime()}`;
   const installed = await installScript(
     ctx.redis,
-    [keys.users, keys.remaining, keys.window, temp, keys.epoch],
-    [state.remaining, options.onlyIfMissing ? '1' : '0', window, epoch],
+    [keys.users, keys.remaining, keys.window, temp, keys.epoch, keys.claims],
+    [state.remaining, options.onlyIfMissing ? '1' : '0', window, epoch, Date.now(), CLAIM_MEMORY_MS],
   );
   return installed === STATUS_CHANGED ? STATUS_CHANGED : state;
 }

@@ -42,6 +42,8 @@ export interface CouponGateKeys {
   readonly window: string;
   /** Counted up by every drop; outlives the gate (see dropCouponGate). */
   readonly epoch: string;
+  /** The recent claims, user → when (ms): what a rebuild's snapshot may not show yet (see below). */
+  readonly claims: string;
 }
 
 /** Gate keys built per coupon once per context: a rush asks for the same three keys per request. */
@@ -59,6 +61,7 @@ export function couponGateKeys(ctx: AppContext, couponId: string): CouponGateKey
       remaining: ctx.key(tag, 'remaining'),
       window: ctx.key(tag, 'window'),
       epoch: ctx.key(tag, 'epoch'),
+      claims: ctx.key(tag, 'claims'),
     });
     if (memo.size >= GATE_KEYS_MEMO_SIZE) memo.clear();
     memo.set(couponId, keys);
@@ -79,7 +82,15 @@ if calls > tonumber(ARGV[1]) then return 0 end
 return 1
 `);
 
-// KEYS: the gate's users, remaining, window. ARGV: the user, now (ms).
+/**
+ * How long a claim is remembered in `claims`: longer than a claim takes to commit and a rebuild takes
+ * from its snapshot to its swap. A rebuild counts the remembered claims its snapshot lacks (rows that
+ * commit after it, or are still to commit) as taken, so the rebuilt gate matches PostgreSQL once they
+ * commit; a claim PostgreSQL refused is forgotten when it is handed back.
+ */
+export const CLAIM_MEMORY_MS = 60_000;
+
+// KEYS: the gate's users, remaining, window, claims. ARGV: the user, now (ms), claim memory (s).
 const claimScript = luaScript(`
 local remaining = redis.call('GET', KEYS[2])
 local window = redis.call('GET', KEYS[3])
@@ -91,11 +102,15 @@ if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 'ALREADY_ISSUED' e
 if tonumber(remaining) <= 0 then return 'SOLD_OUT' end
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('DECR', KEYS[2])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[4], ARGV[3])
 return 'CLAIMED'
 `);
 
-// A missing gate is left alone: the next request rebuilds it from PostgreSQL.
+// KEYS: the gate's users, remaining, claims. A missing gate is left alone: the next request rebuilds
+// it from PostgreSQL. A refused claim is forgotten (a user already holding one keeps the entry).
 const giveBackScript = luaScript(`
+if ARGV[2] ~= 'ALREADY_HELD' then redis.call('HDEL', KEYS[3], ARGV[1]) end
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 if ARGV[2] == 'SOLD_OUT' then
   redis.call('SREM', KEYS[1], ARGV[1])
@@ -140,8 +155,8 @@ export async function claimCouponSlot(
   const keys = couponGateKeys(ctx, couponId);
   const verdict = await claimScript(
     ctx.redis,
-    [keys.users, keys.remaining, keys.window],
-    [userId, now.getTime()],
+    [keys.users, keys.remaining, keys.window, keys.claims],
+    [userId, now.getTime(), CLAIM_MEMORY_MS / 1000],
   );
   return verdict as ClaimVerdict;
 }
@@ -158,7 +173,7 @@ export async function giveBackClaim(
   reason: GiveBackReason,
 ): Promise<void> {
   const keys = couponGateKeys(ctx, couponId);
-  await giveBackScript(ctx.redis, [keys.users, keys.remaining], [userId, reason]);
+  await giveBackScript(ctx.redis, [keys.users, keys.remaining, keys.claims], [userId, reason]);
 }
 
 // KEYS: the gate's users, remaining, window, epoch.

@@ -20,31 +20,36 @@ const setStatus = (couponId: string, status: string) =>
   shop.request('PATCH', `/api/v1/coupons/${couponId}/status`, { token: seller.token, body: { status } });
 
 /**
- * Holds every reader of `user_coupons` (the gate rebuild reads the coupon's holders after the coupon
- * row, in the same snapshot) until `release`, and says when a rebuild is waiting on it.
+ * Takes a lock in a transaction of its own until `release`, and says when another statement (its
+ * text containing `waiterLike`) is waiting on it.
  */
-async function holdUserCoupons() {
+async function holdLock(lock: string, params: unknown[], waiterLike: string) {
   const client = new pg.Client({ connectionString: databaseUrl(shop.databaseName) });
   await client.connect();
   await client.query('begin');
-  await client.query('lock table user_coupons in access exclusive mode');
+  await client.query(lock, params);
   return {
-    rebuildWaiting: () =>
+    waiting: () =>
       waitFor(async () => {
         // Inside a transaction the activity view is a snapshot taken on first use: refresh it.
         await client.query('select pg_stat_clear_snapshot()');
         const { rows } = await client.query(
           `select count(*)::int as n from pg_stat_activity
-           where datname = current_database() and wait_event_type = 'Lock' and query like '%user_coupons%'`,
+           where datname = current_database() and wait_event_type = 'Lock' and query like $1`,
+          [`%${waiterLike}%`],
         );
         return rows[0].n > 0;
-      }, 'a gate rebuild waiting on user_coupons'),
+      }, `a statement like ${waiterLike} waiting`),
     release: async () => {
       await client.query('commit');
       await client.end();
     },
   };
 }
+
+/** Holds every reader of `user_coupons`: a gate rebuild reads the holders after the coupon row. */
+const holdUserCoupons = () =>
+  holdLock('lock table user_coupons in access exclusive mode', [], 'user_coupons');
 
 describe('a gate rebuild racing a status change', () => {
   it('a rebuild that read the coupon ACTIVE does not install a gate after a suspension dropped it', async () => {
@@ -60,7 +65,7 @@ describe('a gate rebuild racing a status change', () => {
     });
     try {
       // The request's rebuild has read the coupon ACTIVE and waits for its holders.
-      await held.rebuildWaiting();
+      await held.waiting();
       expect((await setStatus(coupon.id, 'SUSPENDED')).status).toBe(200);
       expect(answered).toBe(false);
     } finally {
@@ -89,7 +94,7 @@ describe('a gate rebuild racing a status change', () => {
     let resync: Promise<{ status: number; body: any }>;
     try {
       resync = shop.request('POST', `/api/v1/admin/coupons/${coupon.id}/resync`, { token: admin.token });
-      await held.rebuildWaiting();
+      await held.waiting();
       expect((await setStatus(coupon.id, 'SUSPENDED')).status).toBe(200);
     } finally {
       await held.release();
@@ -129,24 +134,75 @@ describe('issue requests racing suspensions and resumptions', () => {
     expect(stored.userIds.sort()).toEqual(winners.sort());
     expect(stored.issued_count).toBe(winners.length);
     const gate = await gateOf(shop, coupon.id);
-    if (stored.status === 'SUSPENDED') {
-      expect(gate).toEqual({ users: [], remaining: null });
-    } else {
-      // A winner whose row committed after a resumption's rebuild read PostgreSQL is missing from the
-      // rebuilt gate (coupon-gate-rebuild.ts): the gate may lag only on the side PostgreSQL refuses —
-      // never a holder PostgreSQL lacks, never fewer left than PostgreSQL has.
-      expect(gate.users.every((u) => stored.userIds.includes(u))).toBe(true);
-      expect(gate.remaining).toBeGreaterThanOrEqual(1000 - winners.length);
-      expect(gate.remaining! - (1000 - winners.length)).toBe(stored.userIds.length - gate.users.length);
-      const resynced = await shop.request('POST', `/api/v1/admin/coupons/${coupon.id}/resync`, {
-        token: admin.token,
-      });
-      expect(resynced.body.data).toMatchObject({ status: 'ACTIVE', remaining: 1000 - winners.length });
-      const repaired = await gateOf(shop, coupon.id);
-      expect({ ...repaired, users: repaired.users.sort() }).toEqual({
+    if (stored.status === 'SUSPENDED') expect(gate).toEqual({ users: [], remaining: null });
+    else
+      expect({ ...gate, users: gate.users.sort() }).toEqual({
         users: stored.userIds.sort(),
         remaining: 1000 - winners.length,
       });
+  });
+});
+
+describe('a gate rebuild while winners commit', () => {
+  it("counts a claim whose row commits after the rebuild's snapshot: the rebuilt gate ends as PostgreSQL", async () => {
+    const coupon = await createCoupon(shop, seller, { totalQuantity: 100 });
+    const [early, winner, later] = await Promise.all([
+      shop.createUser('BUYER'),
+      shop.createUser('BUYER'),
+      shop.createUser('BUYER'),
+    ]);
+    expect((await issue(shop, early, coupon.id)).status).toBe(201);
+
+    // The winner's claim is taken in Redis; its transaction waits on the coupon row until release.
+    const held = await holdLock(
+      'select 1 from coupons where id = $1 for no key update',
+      [coupon.id],
+      'update coupons',
+    );
+    let issuing: Promise<{ status: number; body: any }>;
+    try {
+      issuing = issue(shop, winner, coupon.id);
+      await held.waiting();
+      // The admin's resync reads PostgreSQL now: one holder, 99 left; the winner is not there yet.
+      const resynced = await shop.request('POST', `/api/v1/admin/coupons/${coupon.id}/resync`, {
+        token: admin.token,
+      });
+      expect(resynced.body.data).toMatchObject({ issuedCount: 1, remaining: 99 });
+    } finally {
+      await held.release();
     }
+    expect((await issuing!).status).toBe(201);
+
+    const stored = await storedIssuance(shop, coupon.id);
+    expect(stored.issued_count).toBe(2);
+    const gate = await gateOf(shop, coupon.id);
+    expect({ ...gate, users: gate.users.sort() }).toEqual({
+      users: [early.id, winner.id].sort(),
+      remaining: 98,
+    });
+    // The gate tells the winner apart from a newcomer without asking PostgreSQL to correct it.
+    expect((await issue(shop, winner, coupon.id)).body.error).toBe('COUPON_ALREADY_ISSUED');
+    expect((await issue(shop, later, coupon.id)).status).toBe(201);
+    expect((await gateOf(shop, coupon.id)).remaining).toBe(97);
+  });
+
+  it('forgets a claim PostgreSQL refused, so a rebuild does not count it', async () => {
+    const coupon = await createCoupon(shop, seller, { totalQuantity: 100 });
+    const buyer = await shop.createUser('BUYER');
+    // Suspended behind the gate's back (as if the suspension's drop had not reached Redis): the claim
+    // is taken, PostgreSQL refuses it, and it is handed back.
+    await shop.ctx.orm.em
+      .fork()
+      .getConnection()
+      .execute(`update coupons set status = 'SUSPENDED' where id = '${coupon.id}'`);
+    const refused = await issue(shop, buyer, coupon.id);
+    expect(refused.body.error).toBe('COUPON_NOT_APPLICABLE');
+    await shop.ctx.orm.em
+      .fork()
+      .getConnection()
+      .execute(`update coupons set status = 'ACTIVE' where id = '${coupon.id}'`);
+    await shop.request('POST', `/api/v1/admin/coupons/${coupon.id}/resync`, { token: admin.token });
+    expect(await gateOf(shop, coupon.id)).toEqual({ users: [], remaining: 100 });
+    expect(await shop.ctx.redis.hlen(couponGateKeys(shop.ctx, coupon.id).claims)).toBe(0);
   });
 });
