@@ -113,7 +113,8 @@ export type OrderEffectName = keyof typeof effects;
 export type OrderEffectParams = { [K in OrderEffectName]: Parameters<(typeof effects)[K]>[1] };
 export const ORDER_EFFECT_NAMES = Object.keys(effects) as OrderEffectName[];
 
-const restOfPayment = (c: OrderContext) => c.total - c.refundedAmount - c.pendingRefundAmount;
+/** What may still be refunded: the total less what was refunded and what is being refunded. */
+export const restOfPayment = (c: OrderContext) => c.total - c.refundedAmount - c.pendingRefundAmount;
 /** A refund the payment actor gave up on: staff must act (MANUAL); it no longer counts as pending. */
 const refundFailed = [
   { guard: 'isCurrentPayment', actions: ['dropPendingRefund', 'failRefund'] },

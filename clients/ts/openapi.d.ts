@@ -3017,14 +3017,14 @@ export interface paths {
                         };
                     };
                 };
-                /** @description A paid order: its refund runs, then it is CANCELLED */
+                /** @description A paid order: its refund runs, then it is CANCELLED (or a command receipt to poll when the order was slow to answer) */
                 202: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
-                            data: components["schemas"]["Order"];
+                            data: components["schemas"]["Order"] | components["schemas"]["CommandReceipt"];
                         };
                     };
                 };

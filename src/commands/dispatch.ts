@@ -109,13 +109,13 @@ export async function dispatchCommand<
 }
 
 function fromReply(reply: CommandReply): CommandResult {
-  if (reply.status === 'FAILED') throw toDomainError(reply.error);
+  if (reply.status === 'FAILED') throw refusalFrom(reply.error);
   return { state: 'done', outcome: reply.outcome, view: reply.view, replayed: false };
 }
 
 async function replay(ctx: AppContext, receipt: Receipt, requestHash: string | null): Promise<CommandResult> {
   if (receipt.requestHash !== requestHash) throw new DomainError('IDEMPOTENCY_KEY_MISMATCH');
-  if (receipt.status === 'FAILED' || !receipt.outcome) throw toDomainError(receipt.error);
+  if (receipt.status === 'FAILED' || !receipt.outcome) throw refusalFrom(receipt.error);
   const view = await loadOutcomeView(ctx, receipt.outcome);
   return { state: 'done', outcome: receipt.outcome, view, replayed: true };
 }
@@ -128,7 +128,7 @@ export const dispatchOrderCommand = <N extends keyof CommandMailboxes['order'] &
   options?: DispatchOptions,
 ) => dispatchCommand(ctx, 'order', name, data, options);
 
-export function toDomainError(error: CommandError | null): DomainError {
+function refusalFrom(error: CommandError | null): DomainError {
   if (!error) return new DomainError('INTERNAL');
   const code = error.error as ErrorCode;
   return new DomainError(

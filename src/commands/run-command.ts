@@ -192,7 +192,7 @@ async function reply(ctx: AppContext, answers: { command: CommandEnvelope; answe
 export async function afterCommit(
   ctx: AppContext,
   result: Pick<StepResult, 'touchedProducts' | 'outboxRows' | 'timers' | 'stockChanges'> & {
-    /** Per command, for a batch; else the step's own stockChanges. */
+    /** The stock changes to settle per command (`[]`: the caller settled them); else the step's own. */
     settlements?: readonly CommittedStock[];
   },
   log: Logger,

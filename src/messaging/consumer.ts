@@ -84,7 +84,7 @@ export async function applyOnce(
 }
 
 /** Inserts the processed-message row; false when it was there already. */
-export async function markProcessed(em: EntityManager, consumer: string, eventId: string): Promise<boolean> {
+async function markProcessed(em: EntityManager, consumer: string, eventId: string): Promise<boolean> {
   const inserted = await run(
     em,
     sql`insert into processed_messages (consumer, message_id, processed_at)

@@ -26,7 +26,6 @@ export const CommandEnvelopeSchema = z.object(envelope);
 export type CommandEnvelope = z.infer<typeof CommandEnvelopeSchema>;
 
 const orderLine = z.object({ productId: id, quantity: count.positive() });
-export type OrderLineInput = z.infer<typeof orderLine>;
 
 const placeOrder = z.object({
   ...envelope,
@@ -192,10 +191,7 @@ export type MailboxJob<Q extends Mailbox> = {
 }[JobName<Q>];
 
 export type PlaceOrderCommand = JobData<'order', 'PLACE'>;
-export type PlaceBatchMessage = JobData<'order', typeof ORDER_PLACE_BATCH>;
 export type CommandBatchMember = JobData<'order', typeof ORDER_COMMAND_BATCH>['commands'][number];
-export type CancelOrderCommand = JobData<'order', 'CANCEL'>;
-export type ConfirmOrderCommand = JobData<'order', 'CONFIRM'>;
 export type PayOrderCommand = JobData<'order', 'PAY'>;
 export type RefundPaymentCommand = JobData<'order', 'REFUND'>;
 export type OrderNotice = JobData<'order', typeof ORDER_NOTICE>;
@@ -214,7 +210,6 @@ export const BATCH_OF = {
 export const ORDER_COMMANDS = ['PLACE', 'CANCEL', 'CONFIRM', 'PAY', 'REFUND'] as const;
 export type OrderCommandName = (typeof ORDER_COMMANDS)[number];
 export type OrderCommands = { [N in OrderCommandName]: JobData<'order', N> };
-export type AnyOrderCommand = OrderCommands[OrderCommandName];
 /** A client command to the order mailbox, as parsed: its name and its data. */
 export type OrderCommandMessage = Extract<MailboxJob<'order'>, { name: OrderCommandName }>;
 /** A command on an existing order, as sent alone or as a member of a COMMAND_BATCH job. */

@@ -56,19 +56,6 @@ export class Outbox {
     });
   }
 
-  /** Withdraws a delayed job that is no longer wanted (a timeout of a state that was left). */
-  cancelMessage(queue: QueueName, jobId: string, aggregateId: string): void {
-    this.push({
-      aggregateType: queue,
-      aggregateId,
-      type: 'CANCEL_JOB',
-      payload: {},
-      queue,
-      jobId,
-      cancel: true,
-    });
-  }
-
   /** Adds another outbox's rows, as continuing `traceContext` (a batch member's own trace). */
   adopt(other: Outbox, traceContext: string | null): void {
     for (const row of other.rows) this.rows.push({ ...row, traceContext });

@@ -93,7 +93,7 @@ function orderIdOf(event: NotifyingEvent): string | undefined {
   const orderId = 'orderId' in event.data ? event.data.orderId : undefined;
   return typeof orderId === 'string' && orderId.length > 0 ? orderId : undefined;
 }
-/** Order events carry the order's number; payment and refund events name the order, whose number is read. */
+/** Every event about an order carries its number; only events written before they did have it read. */
 const orderNoOfEvent = (event: NotifyingEvent) =>
   'orderNo' in event.data && typeof event.data.orderNo === 'string' && event.data.orderNo.length > 0
     ? event.data.orderNo

@@ -33,7 +33,7 @@ export const ORDER_TIMERS = {
 export type OrderTimerName = keyof typeof ORDER_TIMERS;
 
 /** `xstate.after.paymentWindow.…` is recorded as EXPIRE; everything else under its own name. */
-export function historyEventName(event: EventObject): string {
+function historyEventName(event: EventObject): string {
   const delay = /^xstate\.after\.([^.]+)\./.exec(event.type)?.[1];
   if (delay) return ORDER_TIMERS[delay as OrderTimerName]?.eventName ?? event.type;
   return event.type === 'xstate.init' ? 'PLACE' : event.type;
@@ -129,9 +129,9 @@ export async function prepareStep(
 }
 
 /**
- * Persists one machine step in the caller's transaction: effects, timeouts as outbox messages, the
- * snapshot (compare-and-set), one history row, the outbox rows, the command receipt — and the
- * inventory changes last, so hot stock rows are locked only until commit.
+ * Persists one machine step in the caller's transaction: effects, the snapshot (compare-and-set), one
+ * history row, the outbox rows, the command receipt — and the inventory changes last, so hot stock
+ * rows are locked only until commit. Its timeouts come back as time buckets, added after commit.
  */
 export async function commitStep(em: EntityManager, step: Step): Promise<StepResult> {
   const outbox = new Outbox();
@@ -156,7 +156,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
 }
 
 /** A new order's answer is what its step wrote: rendered from memory, not read back. */
-export const newOrderViewOf = (step: Step) =>
+const newOrderViewOf = (step: Step) =>
   'items' in step.order ? newOrderView(step.order, step.next, step.now) : undefined;
 
 function runEffect<K extends OrderEffectName>(
@@ -169,7 +169,7 @@ function runEffect<K extends OrderEffectName>(
 
 /**
  * The machine's `after` decides when; a timer becomes "a delayed job exists for its due bucket"
- * (`expire-at-{second}`, `confirm-at-{minute}`, order-timers.ts), added after commit. Leaving the state
+ * (`expire-at-{second}`, `confirm-at-m{minute}`, order-timers.ts), added after commit. Leaving the state
  * needs nothing: the bucket's handler asks the machine, whose guards refuse a timer no longer due.
  */
 function timerBuckets(timers: Timer[], now: Date): TimerBucket[] {

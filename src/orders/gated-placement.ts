@@ -7,7 +7,7 @@ import type { AppContext } from '../context';
 import type { ErrorDetail } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
 import type { PlaceOrderCommand } from '../messaging/messages';
-import { sumByProduct } from './effects/stock-plan';
+import { shortageDetail, sumByProduct } from './effects/stock-plan';
 
 type PlaceRequest = Omit<PlaceOrderCommand, 'commandId' | 'requestHash' | 'idempotencyKey'>;
 
@@ -74,7 +74,7 @@ export function knownSoldOut(
 
 const soldOut = (short: readonly Shortage[]): SoldOut => ({
   state: 'sold-out',
-  details: short.map((s) => ({ field: 'productId', message: 'not enough available stock', ...s })),
+  details: short.map(shortageDetail),
 });
 
 /** Products the gate does not know yet are built from PostgreSQL, then the take is tried again. */

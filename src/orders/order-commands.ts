@@ -1,19 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { OrderEvent } from '../../machines/order.machine';
+import { type OrderEvent, restOfPayment } from '../../machines/order.machine';
 import { rejectionFor, statusOf } from '../../machines/order-snapshot';
 import { orderStep } from '../../machines/order-steps';
 import { db } from '../db/database';
 import { DomainError } from '../errors/domain-error';
 import { uuidv7 } from '../ids';
-import type { JobData, MailboxJob, OrderNotice, RefundPaymentCommand } from '../messaging/messages';
+import type { BatchedOrderCommand, JobData, OrderNotice, RefundPaymentCommand } from '../messaging/messages';
 import { commitStep, type StepResult } from './commit-transition';
 import { loadOrder, type OrderRecord, recordAndLoadOrder } from './order-store';
 
 /** A client command on an order that exists already (PLACE creates one: place-order.ts). */
-export type ExistingOrderCommand = Extract<
-  MailboxJob<'order'>,
-  { name: 'CANCEL' | 'CONFIRM' | 'PAY' | 'REFUND' }
->;
+export type ExistingOrderCommand = BatchedOrderCommand;
 
 /** Turns a client command into the machine event it stands for, against the order as loaded. */
 function eventFor(message: ExistingOrderCommand, order: OrderRecord, at: number): OrderEvent {
@@ -25,8 +22,7 @@ function eventFor(message: ExistingOrderCommand, order: OrderRecord, at: number)
     case 'PAY':
       return { type: 'PAY', paymentId: uuidv7(), method: message.data.method, at };
     case 'REFUND': {
-      const c = order.snapshot.context;
-      const rest = c.total - c.refundedAmount - c.pendingRefundAmount;
+      const rest = restOfPayment(order.snapshot.context);
       return {
         type: 'REFUND',
         refundId: uuidv7(),

@@ -61,7 +61,7 @@ export async function placeOrder(
 export type PlacementConfig = Pick<Config, 'orderPaymentTimeoutMs' | 'orderAutoConfirmMs'>;
 
 /** The order's total before any coupon; refused past MAX_ORDER_TOTAL. */
-export function subtotalOf(lines: StockLine[], products: Map<string, ProductRow>): number {
+function subtotalOf(lines: StockLine[], products: Map<string, ProductRow>): number {
   const subtotal = lines.reduce((sum, l) => sum + products.get(l.productId)!.price * l.quantity, 0);
   if (subtotal > MAX_ORDER_TOTAL) {
     throw new DomainError('VALIDATION_ERROR', {

@@ -4,14 +4,14 @@ import { type CommandDelivery, refuse, replyCommitted, type StepResult } from '.
 import type { AppContext } from '../context';
 import { preparedStatement, query, sql } from '../db/sql';
 import { WriteBatch } from '../db/write-batch';
-import { DomainError } from '../errors/domain-error';
+import type { DomainError } from '../errors/domain-error';
 import type { Logger } from '../logger';
 import type { PlaceOrderCommand } from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
 import { perContext } from '../per-context';
 import { currentTraceContext } from '../tracing/tracing';
 import { type PreparedStep, prepareStep } from './commit-transition';
-import { reserveBatchStock, type StockLine, sumByProduct } from './effects/stock-plan';
+import { outOfStockError, reserveBatchStock, type StockLine, sumByProduct } from './effects/stock-plan';
 import {
   businessDay,
   ensureOrderSequence,
@@ -23,7 +23,7 @@ import { insertOrders, insertTransitions, type NewOrder } from './order-store';
 import { MAX_ORDER_TOTAL, type PlacementConfig, type ProductRow, placementStep } from './place-order';
 
 /** At most this many placements commit together. */
-export const MAX_PLACEMENT_BATCH = 64;
+const MAX_PLACEMENTS_PER_COMMIT = 64;
 /**
  * Batches committing at once per process. One: while a batch commits the next one fills. Two were
  * tried (an order then never waits a whole transaction for its turn, and both lock stock rows in
@@ -31,7 +31,7 @@ export const MAX_PLACEMENT_BATCH = 64;
  * batches, ~20 % more transactions and ~10 % more Redis commands per order, a lower rate
  * (test/bench/README.md, "Issue 11, the PLACE hop").
  */
-export const CONCURRENT_PLACEMENT_BATCHES = 1;
+const CONCURRENT_PLACEMENT_BATCHES = 1;
 
 /** What the batch decided for one placement. */
 type Decision =
@@ -96,7 +96,7 @@ export class PlacementBatcher {
     this.committing += 1;
     try {
       while (this.waiting.length > 0) {
-        const members = this.waiting.splice(0, MAX_PLACEMENT_BATCH);
+        const members = this.waiting.splice(0, MAX_PLACEMENTS_PER_COMMIT);
         // Never leaves a member waiting: anything unexpected fails its jobs, which BullMQ retries
         // (a retry runs alone and finds the receipt if the batch did commit).
         await this.commitBatch(members).catch((error: unknown) => {
@@ -207,8 +207,8 @@ export async function placeOrders(
 
   const outbox = new Outbox();
   const writes = new WriteBatch();
-  const prepared: (PreparedStep & { order: NewOrder })[] = [];
-  const decisions: (Decision | PreparedStep)[] = [];
+  const prepared: (PreparedStep & { order: NewOrder; outboxRows: number })[] = [];
+  const decisions: (Decision | (PreparedStep & { outboxRows: number }))[] = [];
   for (const [i, command] of commands.entries()) {
     const orderLines = lines[i]!;
     if (receipted.has(command.commandId)) {
@@ -222,7 +222,7 @@ export async function placeOrders(
     }
     const short = orderLines.filter((l) => available.get(l.productId)! < l.quantity);
     if (short.length > 0) {
-      decisions.push({ kind: 'refused', error: outOfStock(short, available) });
+      decisions.push({ kind: 'refused', error: outOfStockError(short, available) });
       continue;
     }
     for (const l of orderLines) available.set(l.productId, available.get(l.productId)! - l.quantity);
@@ -234,7 +234,7 @@ export async function placeOrders(
       now,
     });
     const own = new Outbox();
-    const done = { ...(await prepareStep(em, step, own, writes)), order: step.order };
+    const done = { ...(await prepareStep(em, step, own, writes)), order: step.order, outboxRows: own.size };
     outbox.adopt(own, traceContexts[i] ?? currentTraceContext());
     if (!done.stock.onlyReservations()) throw new Error('a placement step did more than reserve stock');
     prepared.push(done);
@@ -261,7 +261,6 @@ export async function placeOrders(
     reserveBatchStock(writes, totals, () => new Error('placement batch: a stock row moved under its lock'));
     await writes.flush(em, { hot: true });
   }
-  const outboxRows = outbox.size;
   return decisions.map((d) => {
     if ('kind' in d) return d;
     const reserved = d.stock.onlyReservations()!;
@@ -272,7 +271,7 @@ export async function placeOrders(
         touchedProducts: reserved.map((l) => l.productId),
         // The stock gate settles each member's take after commit (replyCommitted).
         stockChanges: reserved.map((l) => ({ productId: l.productId, quantity: -l.quantity })),
-        outboxRows,
+        outboxRows: d.outboxRows,
         view: d.view,
         timers: d.timers,
       },
@@ -285,18 +284,4 @@ function decidable(lines: StockLine[], products: Map<string, LockedProduct>): bo
   if (!lines.every((l) => products.get(l.productId)?.status === 'ON_SALE')) return false;
   const subtotal = lines.reduce((sum, l) => sum + products.get(l.productId)!.price * l.quantity, 0);
   return subtotal <= MAX_ORDER_TOTAL;
-}
-
-function outOfStock(short: StockLine[], available: Map<string, number>): DomainError {
-  return new DomainError(
-    'OUT_OF_STOCK',
-    undefined,
-    short.map((l) => ({
-      field: 'productId',
-      message: 'not enough available stock',
-      productId: l.productId,
-      requested: l.quantity,
-      available: Math.max(0, available.get(l.productId) ?? 0),
-    })),
-  );
 }

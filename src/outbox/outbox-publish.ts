@@ -95,6 +95,8 @@ async function publishRows(
   await Promise.all(
     [...byQueue].map(async ([queue, list]) => {
       const name = list[0]!.queue;
+      // Withdrawals of delayed jobs: written by nothing since timers became time buckets; kept for
+      // rows written before, until they are trimmed.
       for (const row of list.filter((r) => r.cancel)) {
         await queue.remove(row.job_id!);
         delivered.push({ id: row.id, jobId: null, consumers: null });

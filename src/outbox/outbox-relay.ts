@@ -47,7 +47,13 @@ export class OutboxRelay {
     private readonly acknowledgers: ExpectedAcknowledgements = async (events) => events.map(() => []),
   ) {
     this.subscriber = createRedis(ctx.config, 'subscriber', `${ctx.config.redisPrefix}:outbox-relay`);
-    subscribeTo(this.subscriber, outboxWakeChannel(ctx.config.redisPrefix)).catch(() => undefined);
+    // Without the wake-ups the relay still delivers, on its poll interval only.
+    subscribeTo(this.subscriber, outboxWakeChannel(ctx.config.redisPrefix)).catch((err) =>
+      log.warn(
+        { err: String(err) },
+        'outbox relay not subscribed to wake-ups; delivering on its poll interval',
+      ),
+    );
     onChannelMessage(this.subscriber, () => this.wake.signal());
   }
 

@@ -20,7 +20,7 @@ export type PaymentFact = WithoutAt<
  * (the sweep offering a payment whose notice was lost or failed for good) gets a new id: a failed job
  * kept under the old one would otherwise swallow it. The machine ignores a fact it has applied.
  */
-export function noticeJobId(fact: PaymentFact, attempt = 1): string {
+function noticeJobId(fact: PaymentFact, attempt = 1): string {
   const round = attempt > 1 ? `-a${attempt}` : '';
   switch (fact.type) {
     case 'PAYMENT_SUCCEEDED':

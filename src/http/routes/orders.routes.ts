@@ -119,7 +119,10 @@ const cancel = createRoute({
   },
   responses: {
     200: jsonContent(dataEnvelope(OrderSchema), 'The order, CANCELLED'),
-    202: jsonContent(dataEnvelope(OrderSchema), 'A paid order: its refund runs, then it is CANCELLED'),
+    202: jsonContent(
+      dataEnvelope(z.union([OrderSchema, CommandReceiptSchema])),
+      'A paid order: its refund runs, then it is CANCELLED (or a command receipt to poll when the order was slow to answer)',
+    ),
     ...errorResponses(
       'UNAUTHORIZED',
       'ORDER_NOT_FOUND',

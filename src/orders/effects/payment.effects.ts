@@ -1,3 +1,4 @@
+import { restOfPayment } from '../../../machines/order.machine';
 import { run, sql } from '../../db/sql';
 import { uuidv7 } from '../../ids';
 import type { PaymentView } from '../../payments/payment-view';
@@ -81,8 +82,8 @@ interface RefundRequest {
   requestedBy: string;
 }
 
-/** Records a refund and asks the payment actor to carry it out; false when the key was used already. */
-async function insertRefund(e: EffectContext, r: RefundRequest): Promise<boolean> {
+/** Records a refund and asks the payment actor to carry it out; nothing when the key was used already. */
+async function insertRefund(e: EffectContext, r: RefundRequest): Promise<void> {
   const inserted = await run(
     e.em,
     sql`insert into refunds (id, payment_id, order_id, user_id, requested_by, amount, reason, restock, status,
@@ -91,14 +92,13 @@ async function insertRefund(e: EffectContext, r: RefundRequest): Promise<boolean
                 ${r.reason}, ${r.restock}, 'REQUESTED', ${r.idempotencyKey}, ${r.requestHash}, ${e.now}, ${e.now})
         on conflict (requested_by, idempotency_key) do nothing`,
   );
-  if (inserted === 0) return false;
+  if (inserted === 0) return;
   e.outbox.message(
     'payment',
     'REFUND',
     { refundId: r.refundId },
     { jobId: `refund-${r.refundId}`, aggregateId: r.refundId },
   );
-  return true;
 }
 
 /** A partial or full refund the buyer or an admin asked for (POST /refunds). */
@@ -120,8 +120,7 @@ export const requestRefund: Effect = async (e) => {
 
 /** Cancelling a paid order: everything not yet refunded goes back, and the units return to stock. */
 export const requestFullRefund: Effect = async (e) => {
-  const before = e.before!;
-  const amount = before.total - before.refundedAmount - before.pendingRefundAmount;
+  const amount = restOfPayment(e.before!);
   const command = e.command?.data;
   await insertRefund(e, {
     refundId: uuidv7(),

@@ -184,17 +184,31 @@ async function outOfStock(em: EntityManager, lines: StockLine[]): Promise<Domain
         where product_id = any(${lines.map((l) => l.productId)}::uuid[])`,
   );
   const available = new Map(rows.map((r) => [r.product_id, r.available]));
-  return new DomainError(
+  return outOfStockError(
+    lines.filter((l) => (available.get(l.productId) ?? 0) < l.quantity),
+    available,
+  );
+}
+
+/** One line of a 409 OUT_OF_STOCK's details: what was asked and what is left (never below 0). */
+export const shortageDetail = (s: { productId: string; requested: number; available: number }) => ({
+  field: 'productId',
+  message: 'not enough available stock',
+  productId: s.productId,
+  requested: s.requested,
+  available: Math.max(0, s.available),
+});
+
+/** 409 OUT_OF_STOCK for the lines that are short, with what is available of each. */
+export const outOfStockError = (short: StockLine[], available: Map<string, number>) =>
+  new DomainError(
     'OUT_OF_STOCK',
     undefined,
-    lines
-      .filter((l) => (available.get(l.productId) ?? 0) < l.quantity)
-      .map((l) => ({
-        field: 'productId',
-        message: 'not enough available stock',
+    short.map((l) =>
+      shortageDetail({
         productId: l.productId,
         requested: l.quantity,
         available: available.get(l.productId) ?? 0,
-      })),
+      }),
+    ),
   );
-}
