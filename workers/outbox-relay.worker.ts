@@ -1,5 +1,5 @@
+import { expectedAcknowledgements } from '../src/events/event-consumers';
 import { OutboxRelay } from '../src/outbox/outbox-relay';
-import { expectedAcknowledgements } from './events.worker';
 import type { BackgroundDefinition } from './runtime';
 
 /** The outbox relay runs beside the queue workers: it delivers committed outbox rows to Redis. */

@@ -33,7 +33,7 @@ export interface Delivered {
  * For each domain event (as the relay sends it: `{id, type, aggregateType, aggregateId, occurredAt,
  * data}`), the consumers that must acknowledge it (record it in processed_messages): decided in memory
  * when the relay delivers it, so it costs no round trip. Given by whoever knows the consumers
- * (workers/events.worker.ts).
+ * (src/events/event-consumers.ts).
  */
 export type ExpectedAcknowledgements = (events: unknown[]) => Promise<string[][]>;
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
+import { dispatchEvent } from '../../src/events/event-consumers';
 import { type DomainEventMessage, parseDomainEvent } from '../../src/messaging/domain-events';
 import { eventConsumerLagSeconds } from '../../src/messaging/event-metrics';
-import { dispatchEvent } from '../../workers/events.worker';
 import { createProduct } from '../support/catalog';
 import { eventsSettled, failPayment, rows, startReceiver, type WebhookReceiver } from '../support/events';
 import { markPaid, placeOrder } from '../support/orders';
