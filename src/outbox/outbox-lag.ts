@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { joinByHash } from '../db/planner';
 import { query, sql } from '../db/sql';
+import { EVENT_CONSUMERS } from '../events/event-consumers';
 
 export interface ConsumerLag {
   consumer: string;
@@ -11,7 +12,7 @@ export interface ConsumerLag {
 }
 
 /** The consumers that record applied events in processed_messages (the live-status push does not). */
-export const RECORDING_CONSUMERS = ['notifications', 'sales-stats', 'webhooks'];
+const RECORDING_CONSUMERS = EVENT_CONSUMERS.filter((c) => c.acknowledges).map((c) => c.name);
 
 /**
  * Outbox lag per consumer from the database, so it covers every process: for domain events committed
