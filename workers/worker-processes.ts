@@ -38,7 +38,7 @@ export function forkWorkerProcesses(
     child.once('exit', (code, signal) => {
       children.delete(child);
       if (stopping) return;
-      log.error({ pid: child.pid, code, signal }, 'worker process died; starting another');
+      log.error({ workerPid: child.pid, code, signal }, 'worker process died; starting another');
       setTimeout(() => {
         if (!stopping) start(index);
       }, RESTART_DELAY_MS).unref();

@@ -6,6 +6,7 @@ import { db, type Row } from '../db/database';
 import { asDate, query, run, sql } from '../db/sql';
 import { uuidv7 } from '../ids';
 import type { Logger } from '../logger';
+import { webhookAttemptsTotal } from '../messaging/event-metrics';
 import type { WebhookDeliveryJob } from '../messaging/messages';
 import { failedJobRetention } from '../messaging/queues';
 import { postSignedEvent } from './post-signed';
@@ -147,10 +148,15 @@ export async function runProbe(ctx: AppContext, job: Job, log: Logger): Promise<
     }
     return reopen(tx, ctx, webhookId, endpoint.failure_streak);
   });
+  webhookAttemptsTotal.inc({ outcome });
   if (ok) {
     log.info({ webhookId }, 'webhook endpoint answered its probe: circuit closed, backlog released');
     return `released ${1 + (await releaseBacklog(ctx, webhookId))}`;
   }
+  log.error(
+    { webhookId, url: endpoint.url, statusCode: result.statusCode, error: result.error, nextProbeAt: next },
+    'webhook endpoint failed its probe: delivery ALERTED, circuit stays open',
+  );
   if (next) await scheduleProbe(ctx, webhookId, next);
   else log.error({ webhookId, url: endpoint.url }, 'webhook endpoint disabled after repeated failed probes');
   return 'still failing';

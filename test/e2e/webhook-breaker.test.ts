@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
+import { webhookAttemptsTotal } from '../../src/messaging/event-metrics';
 import { createProduct } from '../support/catalog';
 import { rows, startReceiver, type WebhookReceiver } from '../support/events';
 import { placeOrder } from '../support/orders';
@@ -31,6 +32,8 @@ describe('an endpoint that keeps failing', () => {
   const one = async <T>(statement: ReturnType<typeof sql>) => (await rows<T>(shop, statement))[0]!;
   const jobCounts = () =>
     shop.ctx.queues.webhooks.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+  const alertedAttempts = async () =>
+    (await webhookAttemptsTotal.get()).values.find((v) => v.labels.outcome === 'ALERTED')?.value ?? 0;
   const deliveryJobs = async () => Object.values(await jobCounts()).reduce((a, b) => a + b, 0);
 
   it('is paused: its events wait in PostgreSQL, not as a Redis job each, and all arrive once it recovers', async () => {
@@ -44,6 +47,7 @@ describe('an endpoint that keeps failing', () => {
     });
     expect(registered.status).toBe(201);
     const webhookId: string = registered.body.data.id;
+    const alertedBefore = await alertedAttempts();
 
     const orders = [];
     for (let i = 0; i < ORDERS; i++) orders.push(await placeOrder(shop, buyer, [{ productId, quantity: 1 }]));
@@ -70,6 +74,8 @@ describe('an endpoint that keeps failing', () => {
         ).n >= 1,
       20_000,
     );
+    // ShopWebhookDeliveriesAlerted reads this: a failed probe counts as an ALERTED attempt.
+    expect(await alertedAttempts()).toBeGreaterThan(alertedBefore);
     // The failed probe schedules the next one before its own job ends: one probe may be running while
     // its successor waits, never more than one waiting.
     const { active = 0, ...queued } = await jobCounts();

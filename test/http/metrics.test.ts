@@ -4,6 +4,7 @@ import { createApp } from '../../src/app';
 import { couponGateKeys } from '../../src/coupons/coupon-gate';
 import { run, sql } from '../../src/db/sql';
 import { metricsApp } from '../../src/http/metrics-app';
+import { observeJob } from '../../src/observability/job-observer';
 import { observeGatewayLatency } from '../../src/observability/metrics';
 import { type RunningWorker, startWorker } from '../../workers/runtime';
 import { createCoupon, gateOf } from '../support/coupons';
@@ -90,6 +91,20 @@ describe('jobs: queue depth at scrape time, durations and outcomes as workers fi
       sample(text, 'shop_jobs_processed_total', { queue: 'events', name: 'PING', outcome: 'failed' }),
     ).toBe(1);
     expect(sample(text, 'shop_scrape_source_up', { source: 'redis' })).toBe(1);
+  });
+
+  it('labels an events job carrying several event types with one name, whatever their mix', async () => {
+    observeJob('events', 'ORDER_PAID+PAYMENT_SUCCEEDED', 0.01, 'completed');
+    observeJob('events', 'PAYMENT_SUCCEEDED+ORDER_PAID', 0.01, 'completed');
+    const { text } = await scrape();
+    expect(
+      sample(text, 'shop_jobs_processed_total', {
+        queue: 'events',
+        name: 'EVENTS_BATCH',
+        outcome: 'completed',
+      }),
+    ).toBe(2);
+    expect(text).not.toContain('name="ORDER_PAID+PAYMENT_SUCCEEDED"');
   });
 });
 
