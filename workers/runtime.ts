@@ -66,6 +66,8 @@ export async function startWorker(
         jobId: job.id,
         job: job.name,
         ...(job.data?.orderId ? { orderId: job.data.orderId } : {}),
+        ...(job.data?.paymentId ? { paymentId: job.data.paymentId } : {}),
+        ...(job.data?.refundId ? { refundId: job.data.refundId } : {}),
       });
       jobLog.warn({ err: error, attemptsMade: job.attemptsMade }, 'job failed');
       await recordCommandFailure(ctx, job, error, jobLog);

@@ -60,7 +60,13 @@ export async function offerEvents(
       'shop.events': handled.length,
     },
     () => applyMany(ctx, handled, log, eventsJobId),
-  );
+  ).catch((error: unknown) => {
+    log.warn(
+      { consumer: consumer.name, eventsJobId, events: handled.length, eventTypes: types, err: String(error) },
+      'consumer failed',
+    );
+    throw error;
+  });
   for (const event of handled) {
     if (outcomes.get(event.id) === 'applied') observeOutboxLag(consumer.name, event.occurredAt);
   }
@@ -149,10 +155,17 @@ export async function offerEvent(
     r.status === 'rejected' ? [[interested[i]!.name, r.reason]] : [],
   );
   if (failed.length > 0) {
-    for (const [name, reason] of failed) log.warn({ consumer: name, err: String(reason) }, 'consumer failed');
+    const about = {
+      eventId: event.id,
+      eventType: event.type,
+      aggregate: `${event.aggregateType}:${event.aggregateId}`,
+    };
+    for (const [name, reason] of failed)
+      log.warn({ consumer: name, ...about, err: String(reason) }, 'consumer failed');
+    // The first cause in the message: Bull Board shows a job's failedReason, not the errors inside.
     throw new AggregateError(
       failed.map(([, reason]) => reason),
-      `event ${event.id} (${event.type}) failed in ${failed.map(([name]) => name).join(', ')}`,
+      `event ${event.id} (${event.type}) failed in ${failed.map(([name]) => name).join(', ')}: ${String(failed[0]![1])}`,
     );
   }
   return Object.fromEntries(

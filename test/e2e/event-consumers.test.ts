@@ -285,3 +285,49 @@ describe('every transition reaches each consumer, exactly once', () => {
     expect(await snapshot()).toEqual(before);
   });
 });
+
+describe('a consumer that fails', () => {
+  it("fails the event with the cause in the error's message (what Bull Board shows) and the others still apply it", async () => {
+    const failing = {
+      name: 'failing-test-consumer',
+      handles: () => true,
+      apply: async () => {
+        throw new Error('the warehouse is on fire');
+      },
+    };
+    const applied: string[] = [];
+    const working = {
+      name: 'working-test-consumer',
+      handles: () => true,
+      apply: async (_ctx: unknown, event: DomainEventMessage) => {
+        applied.push(event.id);
+        return 'applied' as const;
+      },
+    };
+    const productId = await createProduct(shop, seller, { stock: 5 });
+    const order = await placeOrder(shop, buyer, [{ productId, quantity: 1 }]);
+    const [row] = await rows<{
+      id: string;
+      type: string;
+      payload: Record<string, unknown>;
+      created_at: string;
+    }>(
+      shop,
+      sql`select id, type, payload, created_at from outbox_events
+          where queue = 'events' and type = 'ORDER_CREATED' and aggregate_id = ${order.id}`,
+    );
+    const { event } = parseDomainEvent({
+      id: row!.id,
+      type: row!.type,
+      aggregateType: 'order',
+      aggregateId: order.id,
+      occurredAt: new Date(row!.created_at).toISOString(),
+      data: row!.payload,
+    });
+    expect(event).toBeDefined();
+    await expect(dispatchEvent(shop.ctx, event!, shop.ctx.log, [failing, working])).rejects.toThrow(
+      /failed in failing-test-consumer: Error: the warehouse is on fire/,
+    );
+    expect(applied).toEqual([event!.id]);
+  });
+});
