@@ -167,6 +167,11 @@ const envSchema = z.object({
    * worker`), so HTTP and the workers each get a core; 0 runs the workers inside the API process.
    */
   WORKER_PROCESSES: int(0, 1).pipe(z.number().max(16)),
+  /**
+   * A forked worker process whose event loop has not answered `npm start` for this long (it sends a
+   * heartbeat every second) is hung: it is killed, and started again like one that died.
+   */
+  WORKER_HANG_TIMEOUT_MS: int(1000, 30_000),
   WORKER_CONCURRENCY: int(1, 32),
   /** Jobs in flight in the order worker: the PLACE commands it holds at once form its placement batches. */
   ORDER_WORKER_CONCURRENCY: int(1, 128),
@@ -332,6 +337,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     couponIssueRatePerMin: env.COUPON_ISSUE_RATE_PER_MIN,
     workers: env.WORKERS,
     workerProcesses: env.WORKER_PROCESSES,
+    workerHangTimeoutMs: env.WORKER_HANG_TIMEOUT_MS,
     workerConcurrency: env.WORKER_CONCURRENCY,
     orderWorkerConcurrency: env.ORDER_WORKER_CONCURRENCY,
     workerLockMs: env.WORKER_LOCK_MS,

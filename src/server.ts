@@ -45,6 +45,7 @@ export async function startShop(config: Config, log: Logger = createLogger(confi
           { DATABASE_URL: database.url, WORKERS: config.workers },
           config.workerMetricsPort,
           log,
+          config.workerHangTimeoutMs,
         )
       : undefined;
   await rebuildAllCouponGates(ctx).catch((err) => log.warn({ err: String(err) }, 'coupon gates not rebuilt'));

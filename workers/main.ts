@@ -9,6 +9,7 @@ import { metricsApp } from '../src/http/metrics-app';
 import { createLogger } from '../src/logger';
 import { stopTracing } from '../src/tracing/tracing';
 import { startWorkers } from '.';
+import { HEARTBEAT, HEARTBEAT_MS } from './worker-processes';
 
 async function main() {
   // A stop asked for while the workers are still starting is kept, and carried out once they run.
@@ -18,7 +19,13 @@ async function main() {
     stopAsked ??= reason;
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(signal));
-  if (process.connected) process.once('disconnect', () => stop('parent process gone'));
+  if (process.connected) {
+    process.once('disconnect', () => stop('parent process gone'));
+    // `npm start`'s watchdog: a process whose event loop stops turning is killed and replaced.
+    const beat = () => process.connected && process.send?.(HEARTBEAT);
+    beat();
+    setInterval(beat, HEARTBEAT_MS).unref();
+  }
   const config = (() => {
     try {
       return loadConfig();

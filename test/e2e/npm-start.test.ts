@@ -122,3 +122,28 @@ describe('npm start', () => {
     expect(await shop.exited).toBe(0);
   }, 90_000);
 });
+
+describe('a hung worker process', () => {
+  it('is killed when its heartbeat stops, and another is started', async () => {
+    const shop = await npmStart({ WORKER_HANG_TIMEOUT_MS: '5000' });
+    const [workerPid] = shop.listening.workerProcesses as number[];
+    // Its event loop turns (heartbeats), so it is left alone while it runs.
+    await eventually(async () => shop.logLines().some((line) => line.msg === 'workers running'), 30_000);
+    // A stopped process keeps its connections: BullMQ and the readiness check still count it.
+    process.kill(workerPid!, 'SIGSTOP');
+    const hung = await eventually(
+      async () => shop.logLines().find((line) => line.msg?.toString().startsWith('worker process hung')),
+      30_000,
+    );
+    expect(hung?.workerPid).toBe(workerPid);
+    await eventually(async () => !alive(workerPid!), 30_000);
+    const restarted = await eventually(
+      async () => shop.logLines().find((line) => line.msg === 'workers running' && line.pid !== workerPid),
+      60_000,
+    );
+    shopPids.push(restarted!.pid as number);
+    process.kill(shop.listening.pid as number, 'SIGTERM');
+    expect(await shop.exited).toBe(0);
+    expect(alive(restarted!.pid as number)).toBe(false);
+  }, 120_000);
+});
