@@ -127,7 +127,10 @@ describe('issue requests racing suspensions and resumptions', () => {
       [...new Set(codes)].map((c) => [c, codes.filter((x) => x === c).length]),
     );
     console.log('answers', tally);
-    for (const code of codes) expect([201, '400 COUPON_NOT_APPLICABLE']).toContain(code);
+    // A request whose rebuild kept losing to status changes (five in a row, on a loaded machine) is
+    // told to try again; none is told the coupon is sold out.
+    for (const code of codes)
+      expect([201, '400 COUPON_NOT_APPLICABLE', '503 SERVICE_UNAVAILABLE']).toContain(code);
 
     const stored = await storedIssuance(shop, coupon.id);
     const winners = buyers.filter((_, i) => answers[i]!.status === 201).map((b) => b.id);
