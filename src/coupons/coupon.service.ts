@@ -26,15 +26,15 @@ export interface NewCoupon {
 export const couponExpiryJobId = (couponId: string) => `coupon-expire-${couponId}`;
 export const couponActivationJobId = (couponId: string) => `coupon-activate-${couponId}`;
 
+/** A SELLER's coupon discounts that seller's products only; an ADMIN's is the platform's, for any order. */
+const sellerOfCoupon = (actor: Actor): string | null => (actor.role === 'SELLER' ? actor.id : null);
+
 /**
  * Creates a coupon: ACTIVE when its window has opened, CREATED before. In the same transaction the
  * outbox schedules its expiry at validUntil (and its activation at validFrom), delivered by the relay
  * as delayed jobs of the coupon mailbox. The gate is built after commit; if Redis is down then, the
  * first issue request builds it.
  */
-/** A SELLER's coupon discounts that seller's products only; an ADMIN's is the platform's, for any order. */
-const sellerOfCoupon = (actor: Actor): string | null => (actor.role === 'SELLER' ? actor.id : null);
-
 export async function createCoupon(ctx: AppContext, actor: Actor, input: NewCoupon): Promise<CouponView> {
   const now = new Date();
   if (input.validUntil.getTime() <= now.getTime()) {
