@@ -94,6 +94,7 @@ async function commit(
     touchedProducts: [productId],
     stockChanges: [{ productId, quantity: availableChange }],
     outboxRows: 1,
+    outboxMessages: 0,
   };
 }
 

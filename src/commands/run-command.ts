@@ -30,6 +30,8 @@ export interface StepResult {
   /** Committed changes of available units (reservations negative): the stock gate follows them. */
   stockChanges?: readonly StockChange[];
   outboxRows: number;
+  /** Of those, messages to an actor's mailbox (the relay sends them at once; events may be gathered). */
+  outboxMessages: number;
   /** The outcome's view when the step could render it from memory (else it is read after commit). */
   view?: OutcomeView;
   /** Timeouts the step started, as time buckets to add after commit. */
@@ -119,11 +121,12 @@ export async function replyCommitted(
   ).then((answers) => reply(ctx, answers));
   const touchedProducts = [...new Set(committed.flatMap(({ result }) => result.touchedProducts))];
   const outboxRows = committed.reduce((sum, { result }) => sum + result.outboxRows, 0);
+  const outboxMessages = committed.reduce((sum, { result }) => sum + result.outboxMessages, 0);
   const timers = committed.flatMap(({ result }) => result.timers ?? []);
   await Promise.all([
     settled,
     answered,
-    afterCommit(ctx, { touchedProducts, outboxRows, timers, settlements: [] }, log),
+    afterCommit(ctx, { touchedProducts, outboxRows, outboxMessages, timers, settlements: [] }, log),
   ]);
 }
 
@@ -191,7 +194,10 @@ async function reply(ctx: AppContext, answers: { command: CommandEnvelope; answe
  */
 export async function afterCommit(
   ctx: AppContext,
-  result: Pick<StepResult, 'touchedProducts' | 'outboxRows' | 'timers' | 'stockChanges'> & {
+  result: Pick<
+    StepResult,
+    'touchedProducts' | 'outboxRows' | 'outboxMessages' | 'timers' | 'stockChanges'
+  > & {
     /** The stock changes to settle per command (`[]`: the caller settled them); else the step's own. */
     settlements?: readonly CommittedStock[];
   },
@@ -201,7 +207,9 @@ export async function afterCommit(
   await Promise.all([
     result.touchedProducts.length > 0 ? invalidateProducts(ctx, result.touchedProducts) : undefined,
     result.outboxRows > 0
-      ? wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'))
+      ? wakeOutboxRelay(ctx, result.outboxMessages === 0).catch((err) =>
+          log.debug({ err: String(err) }, 'wake'),
+        )
       : undefined,
     result.timers?.length
       ? addTimerBuckets(ctx, result.timers).catch((err) =>

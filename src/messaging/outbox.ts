@@ -65,6 +65,11 @@ export class Outbox {
     return this.rows.length;
   }
 
+  /** Rows bound for an actor's mailbox (the rest are domain events). */
+  get messageCount(): number {
+    return this.rows.reduce((n, row) => (row.queue === 'events' ? n : n + 1), 0);
+  }
+
   /** The rows' INSERT on its own; named, as its text is the same whatever the rows (arrays of them). */
   async flush(em: EntityManager, now: Date): Promise<void> {
     const batch = new WriteBatch();

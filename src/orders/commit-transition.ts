@@ -150,6 +150,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
     touchedProducts: [...stock.touched],
     stockChanges: stock.availableChanges,
     outboxRows: outbox.size,
+    outboxMessages: outbox.messageCount,
     view: prepared.view,
     timers: prepared.timers,
   };

@@ -207,8 +207,9 @@ export async function placeOrders(
 
   const outbox = new Outbox();
   const writes = new WriteBatch();
-  const prepared: (PreparedStep & { order: NewOrder; outboxRows: number })[] = [];
-  const decisions: (Decision | (PreparedStep & { outboxRows: number }))[] = [];
+  type Written = { outboxRows: number; outboxMessages: number };
+  const prepared: (PreparedStep & Written & { order: NewOrder })[] = [];
+  const decisions: (Decision | (PreparedStep & Written))[] = [];
   for (const [i, command] of commands.entries()) {
     const orderLines = lines[i]!;
     if (receipted.has(command.commandId)) {
@@ -234,7 +235,12 @@ export async function placeOrders(
       now,
     });
     const own = new Outbox();
-    const done = { ...(await prepareStep(em, step, own, writes)), order: step.order, outboxRows: own.size };
+    const done = {
+      ...(await prepareStep(em, step, own, writes)),
+      order: step.order,
+      outboxRows: own.size,
+      outboxMessages: own.messageCount,
+    };
     outbox.adopt(own, traceContexts[i] ?? currentTraceContext());
     if (!done.stock.onlyReservations()) throw new Error('a placement step did more than reserve stock');
     prepared.push(done);
@@ -272,6 +278,7 @@ export async function placeOrders(
         // The stock gate settles each member's take after commit (replyCommitted).
         stockChanges: reserved.map((l) => ({ productId: l.productId, quantity: -l.quantity })),
         outboxRows: d.outboxRows,
+        outboxMessages: d.outboxMessages,
         view: d.view,
         timers: d.timers,
       },

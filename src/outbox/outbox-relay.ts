@@ -4,7 +4,7 @@ import { preparedStatement, query, run, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
 import type { Logger } from '../logger';
 import { outboxAlertedTotal } from '../messaging/event-metrics';
-import { outboxWakeChannel } from '../messaging/outbox-signal';
+import { EVENTS_ONLY_WAKE, outboxWakeChannel } from '../messaging/outbox-signal';
 import { onChannelMessage, subscribeTo } from '../messaging/pubsub';
 import { createRedis } from '../messaging/redis';
 import { checkAcknowledgements } from './acknowledgements';
@@ -40,6 +40,8 @@ export class OutboxRelay {
   private readonly subscriber;
   /** Published rows whose SENT mark rides in the next claim. */
   private unmarked: Delivered[] = [];
+  /** Until when passes leave domain events for later (0: they take them); see run. */
+  private eventsHeldUntil = 0;
 
   constructor(
     private readonly ctx: AppContext,
@@ -54,7 +56,11 @@ export class OutboxRelay {
         'outbox relay not subscribed to wake-ups; delivering on its poll interval',
       ),
     );
-    onChannelMessage(this.subscriber, () => this.wake.signal());
+    onChannelMessage(this.subscriber, (_channel, message) => {
+      // The pass at the end of the gathering spell claims these events: no claim now that finds nothing.
+      if (message === EVENTS_ONLY_WAKE && Date.now() < this.eventsHeldUntil) return;
+      this.wake.signal();
+    });
   }
 
   start(): void {
@@ -77,15 +83,14 @@ export class OutboxRelay {
   /**
    * Deliveries: a pass on every wake-up (or poll), nothing else in the way. Domain events are gathered:
    * after a pass that claimed some, the next OUTBOX_GATHER_MS of passes leave them (actor messages go
-   * at once), so the commits of that spell share one `events` job; a pass runs when the spell ends. After
-   * a pass that claimed none, an event goes out on the first wake-up.
+   * at once), so the commits of that spell share one `events` job; a pass runs when the spell ends.
+   * During the spell only a wake-up about actor messages starts a pass (one about events alone would
+   * claim nothing). After a pass that claimed none, an event goes out on the first wake-up.
    */
   private async run(): Promise<void> {
-    /** Until when passes leave domain events for later (0: they take them). */
-    let eventsHeldUntil = 0;
     while (this.running) {
       const started = Date.now();
-      const takeEvents = started >= eventsHeldUntil;
+      const takeEvents = started >= this.eventsHeldUntil;
       let claimed = { rows: 0, events: 0 };
       let failed = false;
       // Rows committed before this point are found by the claim below; later ones wake the next round.
@@ -97,11 +102,13 @@ export class OutboxRelay {
         failed = true;
         this.wake.clear();
       }
-      if (takeEvents) eventsHeldUntil = claimed.events > 0 ? started + this.ctx.config.outboxGatherMs : 0;
+      if (takeEvents)
+        this.eventsHeldUntil = claimed.events > 0 ? started + this.ctx.config.outboxGatherMs : 0;
       const poll = this.ctx.config.outboxPollIntervalMs;
       let pause = failed ? 1000 : this.unmarked.length > 0 ? Math.min(poll, MARK_WITHIN_MS) : poll;
-      // Events left by this pass go out when the spell ends, whether or not a wake-up comes.
-      if (!takeEvents && !failed) pause = Math.min(pause, Math.max(0, eventsHeldUntil - Date.now()));
+      // Events held by the spell go out when it ends, whether or not a wake-up comes.
+      if (this.eventsHeldUntil > 0 && !failed)
+        pause = Math.min(pause, Math.max(0, this.eventsHeldUntil - Date.now()));
       if (claimed.rows < BATCH && this.running) await this.wake.sleep(pause);
     }
   }

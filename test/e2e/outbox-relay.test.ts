@@ -7,6 +7,7 @@ import { createProduct } from '../support/catalog';
 import { eventsSettled, rows } from '../support/events';
 import { buyerCommand, placeOrder } from '../support/orders';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
+import { watchStatements } from '../support/query-counter';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually, spawnWorkerProcess } from '../support/worker-process';
 
@@ -23,6 +24,31 @@ const outboxOf = (shop: TestShop, orderIds: string[]) =>
     sql`select id, type, status, attempts from outbox_events
         where queue = 'events' and aggregate_id = any(${orderIds}::text[]) order by created_at, id`,
   );
+
+/** An outbox row committed as a step commits it, and the relay woken as the step wakes it. */
+async function insertOutboxRow(
+  shop: TestShop,
+  queue: string,
+  type: string,
+  payload: Record<string, unknown>,
+) {
+  const id = uuidv7();
+  await rows(
+    shop,
+    sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, status, attempts,
+                                   next_attempt_at, created_at)
+        values (${id}, 'coupon', ${uuidv7()}, ${type}, ${JSON.stringify(payload)}::jsonb, ${queue}, 'PENDING', 0,
+                now(), now())`,
+  );
+  // Saying, as a commit does, whether an actor message is among its rows.
+  await wakeOutboxRelay(shop.ctx, queue === 'events');
+  return id;
+}
+
+const outboxStatusOf = async (shop: TestShop, id: string) =>
+  (await rows<{ status: string }>(shop, sql`select status from outbox_events where id = ${id}`))[0]!.status;
+
+const couponIssued = (userId: string) => ({ userId, code: 'WELCOME' });
 
 const notified = async (shop: TestShop, orderIds: string[], type: string) => {
   const [row] = await rows<{ n: number }>(
@@ -306,21 +332,9 @@ describe('while events are being gathered', () => {
   });
   afterAll(() => shop?.close());
 
-  const insertRow = async (queue: string, type: string, payload: Record<string, unknown>) => {
-    const id = uuidv7();
-    await rows(
-      shop,
-      sql`insert into outbox_events (id, aggregate_type, aggregate_id, type, payload, queue, status, attempts,
-                                     next_attempt_at, created_at)
-          values (${id}, 'coupon', ${uuidv7()}, ${type}, ${JSON.stringify(payload)}::jsonb, ${queue}, 'PENDING', 0,
-                  now(), now())`,
-    );
-    await wakeOutboxRelay(shop.ctx);
-    return id;
-  };
-  const statusOf = async (id: string) =>
-    (await rows<{ status: string }>(shop, sql`select status from outbox_events where id = ${id}`))[0]!.status;
-  const couponIssued = (userId: string) => ({ userId, code: 'WELCOME' });
+  const insertRow = (queue: string, type: string, payload: Record<string, unknown>) =>
+    insertOutboxRow(shop, queue, type, payload);
+  const statusOf = (id: string) => outboxStatusOf(shop, id);
 
   it('delivers actor messages at once and the held events when the spell ends', async () => {
     const buyer = await shop.createUser('BUYER');
@@ -334,4 +348,47 @@ describe('while events are being gathered', () => {
     expect(await statusOf(held)).toBe('PENDING');
     await eventually(async () => (await statusOf(held)) === 'SENT', 40_000);
   }, 60_000);
+});
+
+describe('wake-ups during a gathering spell', () => {
+  let shop: TestShop;
+  beforeAll(async () => {
+    shop = await createTestShop({
+      WORKERS: 'outbox,events',
+      OUTBOX_POLL_INTERVAL_MS: '3600000',
+      OUTBOX_GATHER_MS: '8000',
+    });
+  });
+  afterAll(() => shop?.close());
+  const insertRow = (queue: string, type: string, payload: Record<string, unknown>) =>
+    insertOutboxRow(shop, queue, type, payload);
+  const statusOf = (id: string) => outboxStatusOf(shop, id);
+
+  it('claims nothing on a wake-up about events alone until the spell ends', async () => {
+    const buyer = await shop.createUser('BUYER');
+    const first = await insertRow('events', 'COUPON_ISSUED', couponIssued(buyer.id));
+    await eventually(async () => (await statusOf(first)) === 'SENT', 10_000, 10);
+    // The spell began with that claim, and its delivery is marked: the relay sleeps until the spell ends.
+    let claims = 0;
+    const countClaims = (text: string) => {
+      if (/update outbox_events set status = 'PROCESSING'/.test(text)) claims++;
+    };
+    let held = '';
+    await watchStatements(shop.databaseName, countClaims, async () => {
+      held = await insertRow('events', 'COUPON_ISSUED', couponIssued(buyer.id));
+      for (let i = 0; i < 4; i++) {
+        await wakeOutboxRelay(shop.ctx, true);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    });
+    expect(claims).toBe(0);
+    expect(await statusOf(held)).toBe('PENDING');
+    // A wake-up about an actor message does start a pass (which leaves the events to the spell's end).
+    await watchStatements(shop.databaseName, countClaims, async () => {
+      await wakeOutboxRelay(shop.ctx);
+      await eventually(async () => claims > 0, 10_000, 10);
+    });
+    expect(await statusOf(held)).toBe('PENDING');
+    await eventually(async () => (await statusOf(held)) === 'SENT', 20_000);
+  }, 30_000);
 });
