@@ -5,10 +5,11 @@ import { uuidv7 } from '../ids';
 import type { BatchedOrderCommand, CommandMailboxes, PlaceOrderCommand } from '../messaging/messages';
 import { mailboxFor } from '../messaging/queues';
 import type { CommandError, CommandReply } from '../messaging/replies';
+import { commandJobOptions } from './command-jobs';
 import { isBatchedOrderCommand, orderCommandSender } from './order-command-sender';
 import type { DomainOutcome } from './outcome';
 import { loadOutcomeView } from './outcome-view';
-import { commandJobOptions, placementSender } from './placement-sender';
+import { placementSender } from './placement-sender';
 import { MAILBOX_JOB_ID, rememberQueuedCommand } from './queued-commands';
 import { commandIdFor, findReceipt, type Receipt, requestHashOf } from './receipts';
 

@@ -8,8 +8,8 @@ import {
 } from '../messaging/messages';
 import { orderShard } from '../messaging/order-shards';
 import { perContext } from '../per-context';
+import { commandJobOptions } from './command-jobs';
 import { HeldSender } from './held-sender';
-import { commandJobOptions } from './placement-sender';
 
 export const isBatchedOrderCommand = (name: string): name is BatchedOrderCommand['name'] =>
   (BATCHED_ORDER_COMMANDS as readonly string[]).includes(name);

@@ -1,19 +1,10 @@
-import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../context';
 import { uuidv7 } from '../ids';
 import { MAX_PLACE_BATCH, ORDER_PLACE_BATCH, type PlaceOrderCommand } from '../messaging/messages';
 import { mailboxFor } from '../messaging/queues';
 import { perContext } from '../per-context';
+import { commandJobOptions } from './command-jobs';
 import { HeldSender } from './held-sender';
-
-/**
- * The options of a client command's job. Completed jobs are not kept: the receipt (the `commands`
- * row, written in the command's own transaction) is what de-duplicates and answers a retry.
- */
-export const commandJobOptions = (config: AppContext['config']): JobsOptions => ({
-  attempts: config.commandMaxAttempts,
-  removeOnComplete: true,
-});
 
 /**
  * Group sending of PLACE commands, the API side of the group commit (held-sender.ts): a placement

@@ -4,7 +4,7 @@ import { ERROR_CODES } from '../errors/error-codes';
 import type { Logger } from '../logger';
 import { findJob, isQueueName, mailboxFor } from '../messaging/queues';
 import { endCommandFailed } from './command-failures';
-import { commandJobOptions } from './placement-sender';
+import { commandJobOptions } from './command-jobs';
 import {
   countRequeue,
   forgetFinishedCommands,

@@ -32,7 +32,7 @@ export async function placeOrder(
 ): Promise<StepResult> {
   const lines = sumByProduct(await orderedLines(em, command));
   const { products, sequence } = await loadProductsAndNumber(em, lines, day);
-  subtotalOf(lines, products); // refuses an order past MAX_ORDER_TOTAL before anything else
+  refuseAboveMaxTotal(subtotalAtPrices(lines, products)); // before anything else
   const userCouponId = command.userCouponId ?? null;
   // Validated and priced here; held atomically by the machine's holdCoupon effect in this transaction.
   const coupon = userCouponId
@@ -60,16 +60,18 @@ export async function placeOrder(
 
 export type PlacementConfig = Pick<Config, 'orderPaymentTimeoutMs' | 'orderAutoConfirmMs'>;
 
-/** The order's total before any coupon; refused past MAX_ORDER_TOTAL. */
-function subtotalOf(lines: StockLine[], products: Map<string, ProductRow>): number {
-  const subtotal = lines.reduce((sum, l) => sum + products.get(l.productId)!.price * l.quantity, 0);
+/** The order's total before any coupon, at the products' current prices. */
+export function subtotalAtPrices(lines: readonly StockLine[], products: Map<string, ProductRow>): number {
+  return lines.reduce((sum, l) => sum + products.get(l.productId)!.price * l.quantity, 0);
+}
+
+function refuseAboveMaxTotal(subtotal: number): void {
   if (subtotal > MAX_ORDER_TOTAL) {
     throw new DomainError('VALIDATION_ERROR', {
       en: `An order may total at most ${MAX_ORDER_TOTAL} won`,
       ko: `주문 금액은 최대 ${MAX_ORDER_TOTAL}원까지 가능합니다`,
     });
   }
-  return subtotal;
 }
 
 /** The machine's initial step of a new order: its lines snapshotted at today's prices. */
@@ -95,7 +97,7 @@ export function placementStep(
       quantity: line.quantity,
     };
   });
-  const subtotal = items.reduce((sum, i) => sum + i.unitPrice * i.quantity, 0);
+  const subtotal = subtotalAtPrices(p.lines, p.products);
   const userCouponId = command.userCouponId ?? null;
   const discount = p.coupon?.discount ?? 0;
   const orderId = uuidv7();

@@ -20,7 +20,13 @@ import {
   orderSequenceName,
 } from './order-number';
 import { insertOrders, insertTransitions, type NewOrder } from './order-store';
-import { MAX_ORDER_TOTAL, type PlacementConfig, type ProductRow, placementStep } from './place-order';
+import {
+  MAX_ORDER_TOTAL,
+  type PlacementConfig,
+  type ProductRow,
+  placementStep,
+  subtotalAtPrices,
+} from './place-order';
 
 /** At most this many placements commit together. */
 const MAX_PLACEMENTS_PER_COMMIT = 64;
@@ -171,9 +177,24 @@ interface LockedProduct extends ProductRow {
   available: number;
 }
 
+/** What a batch reads under its locks: the products' rows, the day's order numbers, receipts held. */
+interface BatchReading {
+  products: Map<string, LockedProduct>;
+  /** Units still available per product, counted down as the batch places orders. */
+  available: Map<string, number>;
+  /** One order number per command, in command order. */
+  sequences: string[];
+  /** Commands with a receipt already; a command is added once the batch has decided it. */
+  receipted: Set<string>;
+}
+
+/** A placement the batch places, as its step prepared it (written with the others). */
+type Placed = PreparedStep & { order: NewOrder; outboxRows: number; outboxMessages: number };
+
 /**
  * Places a batch of orders in the caller's transaction (see PlacementBatcher): returns one decision
  * per command, in order. Throws (rolling everything back) only for an error of the batch as a whole.
+ * Reads under lock, decides each order in memory, then writes them all in one statement.
  */
 export async function placeOrders(
   em: EntityManager,
@@ -184,9 +205,52 @@ export async function placeOrders(
   traceContexts: (string | null)[] = [],
 ): Promise<Decision[]> {
   const lines = commands.map((c) => sumByProduct(c.items ?? []));
+  const reading = await lockAndRead(em, commands, lines, day);
+  const outbox = new Outbox();
+  const writes = new WriteBatch();
+  const decided: (Decision | Placed)[] = [];
+  for (const [i, command] of commands.entries()) {
+    const decision = decide(command, lines[i]!, reading);
+    if (decision) {
+      decided.push(decision);
+      continue;
+    }
+    const step = placementStep(config, command, {
+      lines: lines[i]!,
+      products: reading.products,
+      orderNo: formatOrderNo(day, reading.sequences[i]!),
+      coupon: undefined,
+      now,
+    });
+    const own = new Outbox();
+    const placed = {
+      ...(await prepareStep(em, step, own, writes)),
+      order: step.order,
+      outboxRows: own.size,
+      outboxMessages: own.messageCount,
+    };
+    outbox.adopt(own, traceContexts[i] ?? currentTraceContext());
+    if (!placed.stock.onlyReservations()) throw new Error('a placement step did more than reserve stock');
+    decided.push(placed);
+  }
+  const placed = decided.filter((d): d is Placed => !('kind' in d));
+  if (placed.length > 0) await writePlacements(em, writes, outbox, placed, now);
+  return decided.map((d) => ('kind' in d ? d : placedDecision(d)));
+}
+
+/**
+ * The products' stock rows locked in product-id order, the day's order numbers and the receipts of
+ * keyed commands: one statement. A keyed command may reach the mailbox twice (a retry sent in another
+ * batch job): one with a receipt already is not placed again; a race past this read ends on the
+ * receipt's primary key.
+ */
+async function lockAndRead(
+  em: EntityManager,
+  commands: PlaceOrderCommand[],
+  lines: StockLine[][],
+  day: string,
+): Promise<BatchReading> {
   const productIds = [...new Set(lines.flat().map((l) => l.productId))].sort();
-  // A keyed command may reach the mailbox twice (a retry sent in another batch job): one with a
-  // receipt already is not placed again. A race past this check ends on the receipt's primary key.
   const keyed = commands.flatMap((c) => (c.idempotencyKey ? [c.commandId] : []));
   const [row] = await query<{ products: LockedProduct[]; sequences: string[]; receipted: string[] }>(
     em,
@@ -200,95 +264,77 @@ export async function placeOrders(
                (select array_agg(n) from numbers) as sequences,
                array(select id from commands where id = any(${keyed}::text[])) as receipted`),
   );
-  const receipted = new Set(row!.receipted);
-  const products = new Map(row!.products.map((p) => [p.id, p]));
-  const available = new Map(row!.products.map((p) => [p.id, p.available]));
-  const sequences = row!.sequences;
+  return {
+    products: new Map(row!.products.map((p) => [p.id, p])),
+    available: new Map(row!.products.map((p) => [p.id, p.available])),
+    sequences: row!.sequences,
+    receipted: new Set(row!.receipted),
+  };
+}
 
-  const outbox = new Outbox();
-  const writes = new WriteBatch();
-  type Written = { outboxRows: number; outboxMessages: number };
-  const prepared: (PreparedStep & Written & { order: NewOrder })[] = [];
-  const decisions: (Decision | (PreparedStep & Written))[] = [];
-  for (const [i, command] of commands.entries()) {
-    const orderLines = lines[i]!;
-    if (receipted.has(command.commandId)) {
-      decisions.push({ kind: 'receipted' });
-      continue;
-    }
-    receipted.add(command.commandId); // the same command twice in one batch: the second replays the first
-    if (!decidable(orderLines, products)) {
-      decisions.push({ kind: 'alone' });
-      continue;
-    }
-    const short = orderLines.filter((l) => available.get(l.productId)! < l.quantity);
-    if (short.length > 0) {
-      decisions.push({ kind: 'refused', error: outOfStockError(short, available) });
-      continue;
-    }
-    for (const l of orderLines) available.set(l.productId, available.get(l.productId)! - l.quantity);
-    const step = placementStep(config, command, {
-      lines: orderLines,
-      products,
-      orderNo: formatOrderNo(day, sequences[i]!),
-      coupon: undefined,
+/**
+ * What the batch decides for one command without placing it (first come, first served; all or
+ * nothing per order), or undefined: place it, its units taken from `available`.
+ */
+function decide(command: PlaceOrderCommand, lines: StockLine[], reading: BatchReading): Decision | undefined {
+  const { receipted, products, available } = reading;
+  if (receipted.has(command.commandId)) return { kind: 'receipted' };
+  receipted.add(command.commandId); // the same command twice in one batch: the second replays the first
+  if (!decidable(lines, products)) return { kind: 'alone' };
+  const short = lines.filter((l) => available.get(l.productId)! < l.quantity);
+  if (short.length > 0) return { kind: 'refused', error: outOfStockError(short, available) };
+  for (const l of lines) available.set(l.productId, available.get(l.productId)! - l.quantity);
+  return undefined;
+}
+
+/** Every placed order's rows, one multi-row statement per table, and one stock update per product. */
+async function writePlacements(
+  em: EntityManager,
+  writes: WriteBatch,
+  outbox: Outbox,
+  placed: Placed[],
+  now: Date,
+): Promise<void> {
+  insertOrders(
+    writes,
+    placed.map((p) => ({ order: p.order, snapshot: p.step.next })),
+    now,
+  );
+  insertTransitions(
+    writes,
+    placed.map((p) => p.transition),
+  );
+  outbox.writeTo(writes, now);
+  writes.add(
+    doneReceiptsStatement(
+      placed.flatMap((p) => (p.receipt ? [p.receipt] : [])),
       now,
-    });
-    const own = new Outbox();
-    const done = {
-      ...(await prepareStep(em, step, own, writes)),
-      order: step.order,
-      outboxRows: own.size,
-      outboxMessages: own.messageCount,
-    };
-    outbox.adopt(own, traceContexts[i] ?? currentTraceContext());
-    if (!done.stock.onlyReservations()) throw new Error('a placement step did more than reserve stock');
-    prepared.push(done);
-    decisions.push(done);
-  }
-  if (prepared.length > 0) {
-    insertOrders(
-      writes,
-      prepared.map((p) => ({ order: p.order, snapshot: p.step.next })),
-      now,
-    );
-    insertTransitions(
-      writes,
-      prepared.map((p) => p.transition),
-    );
-    outbox.writeTo(writes, now);
-    writes.add(
-      doneReceiptsStatement(
-        prepared.flatMap((p) => (p.receipt ? [p.receipt] : [])),
-        now,
-      ),
-    );
-    const totals = sumByProduct(prepared.flatMap((p) => p.stock.onlyReservations()!));
-    reserveBatchStock(writes, totals, () => new Error('placement batch: a stock row moved under its lock'));
-    await writes.flush(em, { hot: true });
-  }
-  return decisions.map((d) => {
-    if ('kind' in d) return d;
-    const reserved = d.stock.onlyReservations()!;
-    return {
-      kind: 'placed',
-      result: {
-        answer: d.answer,
-        touchedProducts: reserved.map((l) => l.productId),
-        // The stock gate settles each member's take after commit (replyCommitted).
-        stockChanges: reserved.map((l) => ({ productId: l.productId, quantity: -l.quantity })),
-        outboxRows: d.outboxRows,
-        outboxMessages: d.outboxMessages,
-        view: d.view,
-        timers: d.timers,
-      },
-    } satisfies Decision;
-  });
+    ),
+  );
+  const totals = sumByProduct(placed.flatMap((p) => p.stock.onlyReservations()!));
+  reserveBatchStock(writes, totals, () => new Error('placement batch: a stock row moved under its lock'));
+  await writes.flush(em, { hot: true });
+}
+
+function placedDecision(p: Placed): Decision {
+  const reserved = p.stock.onlyReservations()!;
+  return {
+    kind: 'placed',
+    result: {
+      answer: p.answer,
+      touchedProducts: reserved.map((l) => l.productId),
+      // The stock gate settles each member's take after commit (replyCommitted).
+      stockChanges: reserved.map((l) => ({ productId: l.productId, quantity: -l.quantity })),
+      outboxRows: p.outboxRows,
+      outboxMessages: p.outboxMessages,
+      view: p.view,
+      timers: p.timers,
+    },
+  };
 }
 
 /** Every product known, on sale and stocked, and a total in range: else the ordinary path decides. */
 function decidable(lines: StockLine[], products: Map<string, LockedProduct>): boolean {
   if (!lines.every((l) => products.get(l.productId)?.status === 'ON_SALE')) return false;
-  const subtotal = lines.reduce((sum, l) => sum + products.get(l.productId)!.price * l.quantity, 0);
-  return subtotal <= MAX_ORDER_TOTAL;
+  return subtotalAtPrices(lines, products) <= MAX_ORDER_TOTAL;
 }
