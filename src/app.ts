@@ -30,7 +30,7 @@ import { machineRoutes } from './http/routes/machines.routes';
 import { metricsRoutes } from './http/routes/metrics.routes';
 import { notificationRoutes } from './http/routes/notifications.routes';
 import { orderEventsRoutes } from './http/routes/order-events.routes';
-import { orderRoutes } from './http/routes/orders.routes';
+import { adminOrderRoutes, orderRoutes } from './http/routes/orders.routes';
 import { paymentRoutes } from './http/routes/payments.routes';
 import { popularProductRoutes } from './http/routes/popular-products.routes';
 import { productRoutes } from './http/routes/products.routes';
@@ -94,6 +94,7 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   app.route('/api/v1/admin/inventory', adminInventoryRoutes(ctx));
   app.route('/api/v1/orders', orderRoutes(ctx));
   app.route('/api/v1/orders', orderEventsRoutes(ctx));
+  app.route('/api/v1/admin/orders', adminOrderRoutes(ctx));
   app.route('/api/v1/notifications', notificationRoutes(ctx));
   app.route('/api/v1/admin/outbox', adminOutboxRoutes(ctx));
   app.route('/api/v1/admin/webhooks', adminWebhookRoutes(ctx));

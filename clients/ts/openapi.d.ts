@@ -307,6 +307,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Any buyer's orders, by buyer (id or email) or order number */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description the buyer's email (any case) */
+                    email?: string;
+                    /** @description one order number */
+                    orderNo?: string;
+                    page?: number;
+                    /** @description max 100 */
+                    size?: number;
+                    /** @description field,asc|desc over createdAt, total; default createdAt,desc; ties broken by id in the same direction */
+                    sort?: "createdAt,asc" | "createdAt,desc" | "total,asc" | "total,desc";
+                    status?: "PENDING" | "PAID" | "CONFIRMED" | "CANCELLED";
+                    /** @description the buyer's id */
+                    userId?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of orders, newest first unless sorted */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Order"][];
+                            meta: {
+                                page: number;
+                                size: number;
+                                totalElements: number;
+                                totalPages: number;
+                            };
+                        };
+                    };
+                };
+                /** @description VALIDATION_ERROR */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description UNAUTHORIZED */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description FORBIDDEN */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/outbox": {
         parameters: {
             query?: never;

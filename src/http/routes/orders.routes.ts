@@ -2,14 +2,22 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { dispatchOrderCommand } from '../../commands/dispatch';
 import type { AppContext } from '../../context';
 import { placeThroughGate } from '../../orders/gated-placement';
-import { getOrder, listOrders, orderHistory, orderMachineState } from '../../orders/order-queries';
+import {
+  getOrder,
+  listOrders,
+  orderHistory,
+  orderMachineState,
+  searchOrders,
+} from '../../orders/order-queries';
 import { commandResponse, refusalResponse } from '../command-response';
 import { dataEnvelope, pageEnvelope } from '../envelope';
-import { currentUser, requireUser } from '../middleware/auth';
+import { currentUser, requireRole, requireUser } from '../middleware/auth';
 import { emptyJsonBodyIsNone } from '../middleware/empty-json-body';
+import { noStore } from '../middleware/no-store';
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonContent } from '../openapi';
 import { idParam, pagingQuery } from '../schemas/common';
 import {
+  AdminOrderQuery,
   CancelOrderBody,
   CommandReceiptSchema,
   IdempotencyKeyHeader,
@@ -200,4 +208,31 @@ export function orderRoutes(ctx: AppContext) {
       });
       return commandResponse(c, confirm, outcome);
     });
+}
+
+const search = createRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Admin'],
+  summary: "Any buyer's orders, by buyer (id or email) or order number",
+  security: bearerSecurity,
+  middleware: [requireRole('ADMIN')] as const,
+  request: { query: AdminOrderQuery },
+  responses: {
+    200: jsonContent(pageEnvelope(OrderSchema), 'A page of orders, newest first unless sorted'),
+    ...errorResponses('VALIDATION_ERROR', 'UNAUTHORIZED', 'FORBIDDEN'),
+  },
+});
+
+/**
+ * Mounted at /admin/orders: support finds a customer's orders (GET /orders/{id} already admits admins).
+ * Other people's data: never cached (Cache-Control: no-store).
+ */
+export function adminOrderRoutes(ctx: AppContext) {
+  const router = createRouter();
+  router.use('*', noStore);
+  return router.openapi(search, async (c) => {
+    const { userId, email, orderNo, status, sort, page, size } = c.req.valid('query');
+    return c.json(await searchOrders(ctx, { userId, email, orderNo }, { status, sort, page, size }), 200);
+  });
 }

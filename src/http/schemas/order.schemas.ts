@@ -3,7 +3,7 @@ import { ORDER_STATUSES } from '../../../machines/order.machine';
 import { MAX_CART_QUANTITY } from '../../db/schema/cart-item.entity';
 import { ORDER_SORT_FIELDS } from '../../orders/order-queries';
 import { text } from '../../validation/text';
-import { idInput, sortByQuery } from './common';
+import { idInput, pagingQuery, sortByQuery } from './common';
 
 export const MAX_ORDER_LINES = 100;
 
@@ -59,6 +59,21 @@ export const RequiredIdempotencyKeyHeader = z.object({
 export const OrderListQuery = z.object({
   status: z.enum(ORDER_STATUSES).optional(),
   sort: sortByQuery(ORDER_SORT_FIELDS),
+});
+
+/** GET /admin/orders: whose orders (at least one of userId, email, orderNo), then the list's own filters. */
+export const AdminOrderQuery = OrderListQuery.extend({
+  userId: z.uuid().optional().openapi({ description: "the buyer's id" }),
+  email: z.email().max(254).optional().openapi({ description: "the buyer's email (any case)" }),
+  orderNo: z
+    .string()
+    .regex(/^\d{16}$/, 'yyyyMMdd and an 8-digit sequence')
+    .optional()
+    .openapi({ description: 'one order number', example: '2026120700000042' }),
+  ...pagingQuery,
+}).refine((q) => q.userId !== undefined || q.email !== undefined || q.orderNo !== undefined, {
+  path: ['userId'],
+  message: 'give userId, email or orderNo',
 });
 
 export const OrderItemSchema = z.object({
