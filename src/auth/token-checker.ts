@@ -7,6 +7,8 @@ import { isUuid } from '../ids';
 import type { AuthUser } from './auth-user';
 import type { TokenService } from './tokens';
 
+export type TokenRefusal = 'expired' | 'revoked' | 'invalid';
+
 export interface Standing {
   role: Role;
   tokenVersion: number;
@@ -46,6 +48,15 @@ export class TokenChecker {
     const standing = await this.standing(claims.id);
     if (!standing || standing.tokenVersion !== claims.tokenVersion) return undefined;
     return { id: claims.id, role: standing.role };
+  }
+
+  /**
+   * Why `authenticate` refused a token, for the 401's message: expired, revoked (a genuine token whose
+   * user is gone or whose version moved on: a logout, a password or role change), or invalid.
+   */
+  refusal(token: string): TokenRefusal {
+    const diagnosis = this.tokens.diagnose(token);
+    return diagnosis === 'genuine' ? 'revoked' : diagnosis;
   }
 
   /** Drops what this process remembers of a user, after changing its role or token version. */

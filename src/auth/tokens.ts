@@ -20,6 +20,12 @@ export interface TokenService {
    * Whether the user still exists and the version is current is checked by TokenChecker.
    */
   verify(token: string): Promise<TokenClaims | undefined>;
+  /**
+   * Why a token verify refused would not do, for the 401's message (never on the hot path): `expired`
+   * when this shop signed it and only its expiry has passed, `genuine` when it is well formed and
+   * current (a refusal must then come from the user's standing), else `invalid`.
+   */
+  diagnose(token: string): 'expired' | 'genuine' | 'invalid';
 }
 
 /** Verified tokens remembered per process (a stampede of new buyers still verifies each once). */
@@ -56,17 +62,27 @@ export function jwtTokens(secret: string, ttlSeconds: number): TokenService {
         verified.delete(token);
       }
       const payload = verifyHs256(token, hmacKey, Math.floor(Date.now() / 1000));
-      if (!payload) return undefined;
-      const role = payload.role as Role;
-      const tokenVersion = payload.tv;
-      if (typeof payload.sub !== 'string' || !UUID.test(payload.sub) || !ROLES.includes(role))
-        return undefined;
-      if (typeof tokenVersion !== 'number' || !Number.isSafeInteger(tokenVersion)) return undefined;
-      const user = { id: payload.sub, role, tokenVersion };
+      const user = payload && claimsOf(payload);
+      if (!user) return undefined;
       remember(token, user, (payload.exp as number) * 1000);
       return user;
     },
+    diagnose: (token) => {
+      // Verified as at the epoch: every check but the expiry's.
+      const payload = verifyHs256(token, hmacKey, 0);
+      if (!payload || !claimsOf(payload)) return 'invalid';
+      return (payload.exp as number) <= Date.now() / 1000 ? 'expired' : 'genuine';
+    },
   };
+}
+
+/** Who a verified payload speaks for, or undefined when its subject, role or version is malformed. */
+function claimsOf(payload: Claims): TokenClaims | undefined {
+  const role = payload.role as Role;
+  const tokenVersion = payload.tv;
+  if (typeof payload.sub !== 'string' || !UUID.test(payload.sub) || !ROLES.includes(role)) return undefined;
+  if (typeof tokenVersion !== 'number' || !Number.isSafeInteger(tokenVersion)) return undefined;
+  return { id: payload.sub, role, tokenVersion };
 }
 
 type Claims = Record<string, unknown>;

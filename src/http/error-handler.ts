@@ -72,7 +72,7 @@ export function errorAnswer(err: unknown, lang: Language, log: () => Logger | un
   if (error.code === 'INTERNAL') log()?.error({ err }, 'unhandled error');
   else if (error.code === 'SERVICE_UNAVAILABLE') log()?.warn({ err: String(err) }, 'dependency unavailable');
   const headers: Record<string, string> = { ...error.headers };
-  if (error.code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
+  if (error.code === 'UNAUTHORIZED') headers['WWW-Authenticate'] ??= 'Bearer';
   if (error.code === 'SERVICE_UNAVAILABLE') headers['Retry-After'] = '5';
   return { status: error.status, body: errorBody(error, lang), headers };
 }

@@ -149,6 +149,41 @@ describe('tokens', () => {
     while (Date.now() <= exp * 1000 + 100) await new Promise((r) => setTimeout(r, 100));
     expect((await shop.request('GET', '/api/v1/auth/me', { token })).status).toBe(401);
   });
+
+  it('says why it refused a token: invalid, expired, or revoked by a logout', async () => {
+    const { SignJWT } = await import('jose');
+    const user = await shop.createUser('BUYER');
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await new SignJWT({ role: 'BUYER', tv: 0 })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(user.id)
+      .setIssuer('shop-backend')
+      .setIssuedAt(now - 7200)
+      .setExpirationTime(now - 3600)
+      .sign(new TextEncoder().encode(shop.config.jwtSecret));
+    const refusal = async (token: string) => {
+      const res = await shop.request('GET', '/api/v1/auth/me', { token });
+      expect(res.status).toBe(401);
+      expect(res.body.error).toBe('UNAUTHORIZED');
+      return [res.body.message as string, res.headers.get('www-authenticate')];
+    };
+    expect(await refusal(`${user.token.slice(0, -4)}AAAA`)).toEqual([
+      'Invalid token',
+      'Bearer error="invalid_token", error_description="invalid"',
+    ]);
+    expect(await refusal(expired)).toEqual([
+      'The token has expired; sign in again',
+      'Bearer error="invalid_token", error_description="expired"',
+    ]);
+    expect((await shop.request('POST', '/api/v1/auth/logout', { token: user.token })).status).toBe(204);
+    expect(await refusal(user.token)).toEqual([
+      'The token was revoked (signed out, or the password or role changed); sign in again',
+      'Bearer error="invalid_token", error_description="revoked"',
+    ]);
+    // Without a token at all: the plain challenge.
+    const anonymous = await shop.request('GET', '/api/v1/auth/me');
+    expect([anonymous.status, anonymous.headers.get('www-authenticate')]).toEqual([401, 'Bearer']);
+  });
 });
 
 describe('roles', () => {

@@ -74,7 +74,7 @@ describe('messages an error was built with answer in Korean when asked, in Engli
 
   it('a bad token (401)', async () => {
     const answers = await inBoth('GET', '/api/v1/auth/me', { token: `${buyer.token.slice(0, -2)}xx` });
-    expectBoth(answers, { status: 401, error: 'UNAUTHORIZED', en: 'Invalid or expired token' });
+    expectBoth(answers, { status: 401, error: 'UNAUTHORIZED', en: 'Invalid token' });
   });
 
   it('malformed JSON (400)', async () => {
@@ -321,7 +321,7 @@ describe('the HTTP server with its lanes on Node’s own request answers in the 
     const forged = { authorization: `Bearer ${user.token.slice(0, -2)}xx` };
     const koRefused = JSON.parse((await send(port, 'POST', path, { headers: { ...forged, ...KO } })).body);
     const enRefused = JSON.parse((await send(port, 'POST', path, { headers: forged })).body);
-    expect(enRefused).toEqual({ error: 'UNAUTHORIZED', message: 'Invalid or expired token' });
-    expect(koRefused).toEqual({ error: 'UNAUTHORIZED', message: '유효하지 않거나 만료된 토큰입니다' });
+    expect(enRefused).toEqual({ error: 'UNAUTHORIZED', message: 'Invalid token' });
+    expect(koRefused).toEqual({ error: 'UNAUTHORIZED', message: '유효하지 않은 토큰입니다' });
   });
 });

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import type { TokenChecker } from '../../auth/token-checker';
+import type { TokenChecker, TokenRefusal } from '../../auth/token-checker';
 import type { Role } from '../../db/schema/user.entity';
 import { DomainError } from '../../errors/domain-error';
 import { annotateActiveSpan, isTracing } from '../../tracing/tracing';
@@ -20,11 +20,25 @@ export function redactQueryToken(url: string): string {
   return parsed.href;
 }
 
-const invalidToken = () =>
-  new DomainError('UNAUTHORIZED', {
-    en: 'Invalid or expired token',
-    ko: '유효하지 않거나 만료된 토큰입니다',
+const REFUSALS: Record<TokenRefusal, { en: string; ko: string }> = {
+  expired: { en: 'The token has expired; sign in again', ko: '토큰이 만료되었습니다. 다시 로그인하세요' },
+  revoked: {
+    en: 'The token was revoked (signed out, or the password or role changed); sign in again',
+    ko: '토큰이 취소되었습니다(로그아웃, 비밀번호 또는 역할 변경). 다시 로그인하세요',
+  },
+  invalid: { en: 'Invalid token', ko: '유효하지 않은 토큰입니다' },
+};
+
+/**
+ * A refused bearer token's 401: what the client should do (an expired or revoked token means signing
+ * in again; an invalid one is a bug), also in RFC 6750's WWW-Authenticate error attributes.
+ */
+function refusedToken(tokens: TokenChecker, token: string): DomainError {
+  const refusal = tokens.refusal(token);
+  return new DomainError('UNAUTHORIZED', REFUSALS[refusal], undefined, {
+    'WWW-Authenticate': `Bearer error="invalid_token", error_description="${refusal}"`,
   });
+}
 
 /**
  * Reads `Authorization: Bearer …`. A missing token leaves the request anonymous; a bad, expired or
@@ -46,7 +60,7 @@ export function authenticate(tokens: TokenChecker): MiddlewareHandler<AppEnv> {
           ko: 'Authorization 헤더 형식이 올바르지 않습니다',
         });
       const user = await tokens.authenticate(token);
-      if (!user) throw invalidToken();
+      if (!user) throw refusedToken(tokens, token);
       c.set('user', user);
     }
     await next();
@@ -64,7 +78,7 @@ export function acceptQueryToken(tokens: TokenChecker): MiddlewareHandler<AppEnv
       const token = c.req.query(QUERY_TOKEN);
       if (token) {
         const user = await tokens.authenticate(token);
-        if (!user) throw invalidToken();
+        if (!user) throw refusedToken(tokens, token);
         c.set('user', user);
       }
     }
