@@ -73,12 +73,15 @@ export const COUPON_EXPIRING_NOTICE_HOURS = 24;
 export async function noticeExpiringCoupons(ctx: AppContext, now = new Date()): Promise<number> {
   return run(
     ctx.orm.em.fork(),
-    sql`insert into notifications (id, user_id, type, title, body, order_id, event_id, created_at)
+    sql`insert into notifications (id, user_id, type, title, body, title_ko, body_ko, order_id, event_id, created_at)
         select gen_random_uuid(), uc.user_id, 'COUPON_EXPIRING', 'Coupon expiring soon',
-               'Your coupon "' || c.name || '" (' || c.code || ') expires on '
-                 || to_char(c.valid_until at time zone ${ctx.config.timezone}, 'YYYY-MM-DD HH24:MI') || '.',
+               'Your coupon "' || c.name || '" (' || c.code || ') expires on ' || closes.at || '.',
+               '쿠폰 만료 예정',
+               '쿠폰 "' || c.name || '"(' || c.code || ')의 사용 기한이 ' || closes.at || '에 끝납니다.',
                null, 'coupon-expiring-' || uc.id, ${now}
         from user_coupons uc join coupons c on c.id = uc.coupon_id
+        cross join lateral (
+          select to_char(c.valid_until at time zone ${ctx.config.timezone}, 'YYYY-MM-DD HH24:MI') as at) closes
         where uc.status in ('ISSUED', 'REFUNDED') and uc.order_id is null
           and c.status in ('ACTIVE', 'EXHAUSTED') and c.valid_until > ${now}
           and c.valid_until <= ${now}::timestamptz + ${`${COUPON_EXPIRING_NOTICE_HOURS} hours`}::interval

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Row } from '../db/database';
 import { query, sql } from '../db/sql';
+import type { LocalizedText } from '../errors/domain-error';
 import { applyOnce, type ConsumerOutcome, type EventConsumer } from '../messaging/consumer';
 import type { DomainEventMessage } from '../messaging/domain-events';
 import {
@@ -13,10 +14,10 @@ import {
 const won = (amount: number | undefined) =>
   amount === undefined ? '' : ` ₩${amount.toLocaleString('en-US')}`;
 
-const CANCEL_REASONS: Record<string, string> = {
-  USER_CANCELLED: 'at your request',
-  REFUNDED: 'after a full refund',
-  PAYMENT_FAILED: 'because its payment failed',
+const CANCEL_REASONS: Record<string, LocalizedText> = {
+  USER_CANCELLED: { en: 'at your request', ko: '고객 요청' },
+  REFUNDED: { en: 'after a full refund', ko: '전액 환불' },
+  PAYMENT_FAILED: { en: 'because its payment failed', ko: '결제 실패' },
 };
 
 type Content = Omit<NotificationDraft, 'userId' | 'eventId' | 'orderId'>;
@@ -33,34 +34,50 @@ type NotifyingEvent = Extract<DomainEventMessage, { type: (typeof NOTIFYING)[num
 const notifies = (event: DomainEventMessage): event is NotifyingEvent =>
   (NOTIFYING as readonly string[]).includes(event.type);
 
-/** The buyer-facing text of each event type that notifies (API.md "Notifications"); null: none. */
+/** "(주문번호 …, ₩…)": the Korean bodies name the order and amount after the sentence. */
+const koOrder = (orderNo: string, amount?: number) =>
+  ` (주문번호 ${orderNo}${amount === undefined ? '' : `,${won(amount)}`})`;
+
+/** The buyer-facing text of each event type that notifies (API.md "Notifications"), in English and Korean; null: none. */
 function contentFor(event: NotifyingEvent, orderNo: string): Content | null {
   switch (event.type) {
     case 'ORDER_CREATED':
       return {
         type: 'ORDER_CREATED',
-        title: 'Order received',
-        body: `Order ${orderNo} (${won(event.data.total).trim()}) was placed and is waiting for payment.`,
+        title: { en: 'Order received', ko: '주문 접수' },
+        body: {
+          en: `Order ${orderNo} (${won(event.data.total).trim()}) was placed and is waiting for payment.`,
+          ko: `주문이 접수되어 결제를 기다리고 있습니다.${koOrder(orderNo, event.data.total)}`,
+        },
       };
     case 'PAYMENT_SUCCEEDED':
       return {
         type: 'PAYMENT_SUCCEEDED',
-        title: 'Payment completed',
-        body: `We received your payment of${won(event.data.amount)} for order ${orderNo}.`,
+        title: { en: 'Payment completed', ko: '결제 완료' },
+        body: {
+          en: `We received your payment of${won(event.data.amount)} for order ${orderNo}.`,
+          ko: `결제가 완료되었습니다.${koOrder(orderNo, event.data.amount)}`,
+        },
       };
     case 'PAYMENT_FAILED':
       return {
         type: 'PAYMENT_FAILED',
-        title: 'Payment failed',
-        body: `The payment for order ${orderNo} failed (${event.data.reason || 'declined'}); the order was cancelled.`,
+        title: { en: 'Payment failed', ko: '결제 실패' },
+        body: {
+          en: `The payment for order ${orderNo} failed (${event.data.reason || 'declined'}); the order was cancelled.`,
+          ko: `결제에 실패하여(${event.data.reason || 'declined'}) 주문이 취소되었습니다.${koOrder(orderNo)}`,
+        },
       };
     case 'ORDER_CANCELLED': {
       const reason = event.data.cancelReason;
       if (reason === 'PAYMENT_TIMEOUT') {
         return {
           type: 'ORDER_EXPIRED',
-          title: 'Order expired',
-          body: `Order ${orderNo} was cancelled because it was not paid in time.`,
+          title: { en: 'Order expired', ko: '주문 만료' },
+          body: {
+            en: `Order ${orderNo} was cancelled because it was not paid in time.`,
+            ko: `결제 기한이 지나 주문이 취소되었습니다.${koOrder(orderNo)}`,
+          },
         };
       }
       // The PAYMENT_FAILED notification already says the order was cancelled.
@@ -68,22 +85,30 @@ function contentFor(event: NotifyingEvent, orderNo: string): Content | null {
       const why = reason ? CANCEL_REASONS[reason] : undefined;
       return {
         type: 'ORDER_CANCELLED',
-        title: 'Order cancelled',
-        body: `Order ${orderNo} was cancelled${why ? ` ${why}` : ''}.`,
+        title: { en: 'Order cancelled', ko: '주문 취소' },
+        body: {
+          en: `Order ${orderNo} was cancelled${why ? ` ${why.en}` : ''}.`,
+          ko: `주문이 취소되었습니다${why ? `(${why.ko})` : ''}.${koOrder(orderNo)}`,
+        },
       };
     }
     case 'REFUND_COMPLETED':
       return {
         type: 'REFUND_COMPLETED',
-        title: 'Refund completed',
-        body: `${won(event.data.amount).trim()} for order ${orderNo} was refunded.`,
+        title: { en: 'Refund completed', ko: '환불 완료' },
+        body: {
+          en: `${won(event.data.amount).trim()} for order ${orderNo} was refunded.`,
+          ko: `환불이 완료되었습니다.${koOrder(orderNo, event.data.amount)}`,
+        },
       };
     case 'COUPON_ISSUED': {
       const name = event.data.name || event.data.code;
       return {
         type: 'COUPON_ISSUED',
-        title: 'Coupon issued',
-        body: name ? `You received the coupon "${name}".` : 'You received a coupon.',
+        title: { en: 'Coupon issued', ko: '쿠폰 발급' },
+        body: name
+          ? { en: `You received the coupon "${name}".`, ko: `쿠폰이 발급되었습니다: "${name}"` }
+          : { en: 'You received a coupon.', ko: '쿠폰이 발급되었습니다.' },
       };
     }
   }

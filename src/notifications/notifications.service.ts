@@ -4,15 +4,17 @@ import type { AppContext } from '../context';
 import type { Row } from '../db/database';
 import type { NotificationType } from '../db/schema/notification.entity';
 import { asDate, preparedStatement, query, run, sql } from '../db/sql';
-import { DomainError } from '../errors/domain-error';
+import { DomainError, type LocalizedText } from '../errors/domain-error';
+import type { Language } from '../errors/error-codes';
 import { uuidv7 } from '../ids';
 import { NEWEST_FIRST, orderBySql, type PageRequest, pageMeta, type SortRequest } from '../paging';
 
 export interface NotificationDraft {
   userId: string;
   type: NotificationType;
-  title: string;
-  body: string;
+  /** In each language; the reader's is shown (GET /notifications follows Accept-Language). */
+  title: LocalizedText;
+  body: LocalizedText;
   orderId: string | null;
   /** The event (or other fact) it comes from: (userId, type, eventId) is unique. */
   eventId: string;
@@ -39,8 +41,9 @@ export async function insertNotification(
 ): Promise<boolean> {
   const inserted = await run(
     em,
-    sql`insert into notifications (id, user_id, type, title, body, order_id, event_id, created_at)
-        values (${uuidv7()}, ${n.userId}, ${n.type}, ${n.title}, ${n.body}, ${n.orderId}, ${n.eventId}, ${now})
+    sql`insert into notifications (id, user_id, type, title, body, title_ko, body_ko, order_id, event_id, created_at)
+        values (${uuidv7()}, ${n.userId}, ${n.type}, ${n.title.en}, ${n.body.en}, ${n.title.ko}, ${n.body.ko},
+                ${n.orderId}, ${n.eventId}, ${now})
         on conflict (user_id, type, event_id) do nothing`,
   );
   return inserted === 1;
@@ -62,8 +65,9 @@ export async function insertNotificationOnce(
           insert into processed_messages (consumer, message_id, processed_at)
           values (${consumer}, ${n.eventId}, clock_timestamp()) on conflict do nothing returning 1),
         written as (
-          insert into notifications (id, user_id, type, title, body, order_id, event_id, created_at)
-          select ${uuidv7()}, ${n.userId}, ${n.type}, ${n.title}, ${n.body}, ${n.orderId}, ${n.eventId}, ${now}
+          insert into notifications (id, user_id, type, title, body, title_ko, body_ko, order_id, event_id, created_at)
+          select ${uuidv7()}, ${n.userId}, ${n.type}, ${n.title.en}, ${n.body.en}, ${n.title.ko}, ${n.body.ko},
+                 ${n.orderId}, ${n.eventId}, ${now}
           where exists (select 1 from first)
           on conflict (user_id, type, event_id) do nothing)
         select count(*)::int as first from first`,
@@ -89,13 +93,14 @@ export async function insertNotificationsOnce(
           select ${consumer}, e, clock_timestamp() from unnest(${d.map((n) => n.eventId)}::text[]) as e
           on conflict do nothing returning message_id),
         written as (
-          insert into notifications (id, user_id, type, title, body, order_id, event_id, created_at)
-          select t.id, t.user_id, t.type, t.title, t.body, t.order_id, t.event_id, t.created_at
+          insert into notifications (id, user_id, type, title, body, title_ko, body_ko, order_id, event_id, created_at)
+          select t.id, t.user_id, t.type, t.title, t.body, t.title_ko, t.body_ko, t.order_id, t.event_id, t.created_at
           from unnest(${d.map(() => uuidv7())}::uuid[], ${d.map((n) => n.userId)}::uuid[],
-                      ${d.map((n) => n.type)}::text[], ${d.map((n) => n.title)}::text[],
-                      ${d.map((n) => n.body)}::text[], ${d.map((n) => n.orderId)}::uuid[],
+                      ${d.map((n) => n.type)}::text[], ${d.map((n) => n.title.en)}::text[],
+                      ${d.map((n) => n.body.en)}::text[], ${d.map((n) => n.title.ko)}::text[],
+                      ${d.map((n) => n.body.ko)}::text[], ${d.map((n) => n.orderId)}::uuid[],
                       ${d.map((n) => n.eventId)}::text[], ${drafts.map((x) => x.at)}::timestamptz[])
-            as t(id, user_id, type, title, body, order_id, event_id, created_at)
+            as t(id, user_id, type, title, body, title_ko, body_ko, order_id, event_id, created_at)
           join first f on f.message_id = t.event_id
           on conflict (user_id, type, event_id) do nothing)
         select message_id from first`),
@@ -105,17 +110,19 @@ export async function insertNotificationsOnce(
 
 type NotificationRow = Row<
   'notifications',
-  'id' | 'type' | 'title' | 'body' | 'order_id' | 'created_at' | 'read_at'
+  'id' | 'type' | 'title' | 'body' | 'title_ko' | 'body_ko' | 'order_id' | 'created_at' | 'read_at'
 >;
 
-const COLUMNS = sql`id, type, title, body, order_id, created_at, read_at`;
+const COLUMNS = sql`id, type, title, body, title_ko, body_ko, order_id, created_at, read_at`;
 
-function toView(row: NotificationRow): NotificationView {
+/** The notification in the reader's language (English where a row has no Korean text). */
+function toView(row: NotificationRow, lang: Language): NotificationView {
+  const korean = lang === 'ko' && row.title_ko !== null && row.body_ko !== null;
   return {
     id: row.id,
     type: row.type,
-    title: row.title,
-    body: row.body,
+    title: korean ? row.title_ko! : row.title,
+    body: korean ? row.body_ko! : row.body,
     orderId: row.order_id,
     createdAt: asDate(row.created_at).toISOString(),
     readAt: row.read_at === null ? null : asDate(row.read_at).toISOString(),
@@ -144,6 +151,7 @@ export async function listNotifications(
     unread?: boolean | undefined;
     sort?: SortRequest<NotificationSortField> | undefined;
   } & PageRequest,
+  lang: Language = 'en',
 ) {
   const em = ctx.orm.em.fork();
   const readFilter =
@@ -158,7 +166,7 @@ export async function listNotifications(
     ),
     query<{ n: number }>(em, sql`select count(*)::int as n from notifications where ${where}`),
   ]);
-  return { data: rows.map(toView), meta: pageMeta(filter, count!.n) };
+  return { data: rows.map((row) => toView(row, lang)), meta: pageMeta(filter, count!.n) };
 }
 
 /** Marks the caller's notification read (the first read time stays); anyone else's is 404. */
@@ -166,6 +174,7 @@ export async function markNotificationRead(
   ctx: AppContext,
   user: AuthUser,
   id: string,
+  lang: Language = 'en',
 ): Promise<NotificationView> {
   const [row] = await query<NotificationRow>(
     ctx.orm.em.fork(),
@@ -174,5 +183,5 @@ export async function markNotificationRead(
   );
   if (!row)
     throw new DomainError('NOT_FOUND', { en: 'Notification not found', ko: '알림을 찾을 수 없습니다' });
-  return toView(row);
+  return toView(row, lang);
 }

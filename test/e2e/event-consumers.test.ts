@@ -164,6 +164,33 @@ describe('every transition reaches each consumer, exactly once', () => {
     expect(byOrder.get(orders.declined.id)?.sort()).toEqual(['ORDER_CREATED', 'PAYMENT_FAILED']);
   });
 
+  it('writes every notification in English and in Korean, each naming its order', async () => {
+    const written = await rows<{
+      type: string;
+      title: string;
+      body: string;
+      title_ko: string;
+      body_ko: string;
+    }>(
+      shop,
+      sql`select n.type, n.title, n.body, n.title_ko, n.body_ko from notifications n where n.user_id = ${buyer.id}`,
+    );
+    const orderNos = await rows<{ order_no: string }>(
+      shop,
+      sql`select order_no from orders where user_id = ${buyer.id}`,
+    );
+    expect(written.length).toBeGreaterThan(0);
+    for (const n of written) {
+      expect(n.title_ko, n.type).toMatch(/[\uac00-\ud7a3]/);
+      expect(n.body_ko, n.type).toMatch(/[\uac00-\ud7a3]/);
+      expect(n.title, n.type).not.toMatch(/[\uac00-\ud7a3]/);
+      expect(
+        orderNos.some((o) => n.body_ko.includes(o.order_no) && n.body.includes(o.order_no)),
+        n.type,
+      ).toBe(true);
+    }
+  });
+
   it('counts only the orders that stayed paid in the sales statistics', async () => {
     const sales = await rows<{ order_id: string; units: number; revenue: number }>(
       shop,

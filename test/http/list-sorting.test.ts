@@ -62,8 +62,8 @@ async function notifications() {
         {
           userId: reader.id,
           type: 'ORDER_CREATED',
-          title: `${minutesAgo} minutes ago`,
-          body: 'body',
+          title: { en: `${minutesAgo} minutes ago`, ko: `${minutesAgo}분 전` },
+          body: { en: 'body', ko: '본문' },
           orderId: null,
           eventId: uuidv7(),
         },

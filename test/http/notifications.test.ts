@@ -20,8 +20,8 @@ async function notify(user: TestUser, title: string, minutesAgo: number) {
       {
         userId: user.id,
         type: 'ORDER_CREATED',
-        title,
-        body: `${title} body`,
+        title: { en: title, ko: `${title} (ko)` },
+        body: { en: `${title} body`, ko: `${title} 본문` },
         orderId: null,
         eventId: uuidv7(),
       },
@@ -107,13 +107,49 @@ describe('one notification per user, type and event', () => {
     const draft = {
       userId: bob.id,
       type: 'COUPON_ISSUED' as const,
-      title: 't',
-      body: 'b',
+      title: { en: 't', ko: 't' },
+      body: { en: 'b', ko: 'b' },
       orderId: null,
       eventId,
     };
     const em = () => shop.ctx.orm.em.fork();
     expect(await em().transactional((tx) => insertNotification(tx, draft, new Date()))).toBe(true);
     expect(await em().transactional((tx) => insertNotification(tx, draft, new Date()))).toBe(false);
+  });
+});
+
+describe("the reader's language", () => {
+  it('answers in Korean for Accept-Language: ko, in English otherwise, and in English where a row has no Korean', async () => {
+    const reader = await shop.createUser('BUYER');
+    await notify(reader, 'Both languages', 2);
+    // A row written before notifications kept their Korean text.
+    await shop.ctx.orm.em.fork().transactional((em) =>
+      em.getConnection().execute(
+        `insert into notifications (id, user_id, type, title, body, order_id, event_id, created_at)
+         values (?, ?, 'ORDER_CREATED', 'English only', 'English body', null, ?, now())`,
+        [uuidv7(), reader.id, uuidv7()],
+      ),
+    );
+    const list = (lang?: string) =>
+      shop.request('GET', '/api/v1/notifications?sort=createdAt,asc', {
+        token: reader.token,
+        ...(lang ? { headers: { 'accept-language': lang } } : {}),
+      });
+    const titles = (res: { body: { data: { title: string; body: string }[] } }) =>
+      res.body.data.map((n) => [n.title, n.body]);
+    expect(titles(await list())).toEqual([
+      ['Both languages', 'Both languages body'],
+      ['English only', 'English body'],
+    ]);
+    expect(titles(await list('ko-KR,ko;q=0.9'))).toEqual([
+      ['Both languages (ko)', 'Both languages 본문'],
+      ['English only', 'English body'],
+    ]);
+    const id = (await list()).body.data[0].id;
+    const read = await shop.request('POST', `/api/v1/notifications/${id}/read`, {
+      token: reader.token,
+      headers: { 'accept-language': 'ko' },
+    });
+    expect([read.status, read.body.data.title]).toEqual([200, 'Both languages (ko)']);
   });
 });

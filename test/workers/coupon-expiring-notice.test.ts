@@ -53,5 +53,13 @@ describe('COUPON_EXPIRING notifications (API.md "Notifications")', () => {
     expect((await sweepCoupons(shop.ctx)).expiringNotices).toBe(0);
     const listed = await shop.request('GET', '/api/v1/notifications', { token: holder.token });
     expect(listed.body.data.map((n: { type: string }) => n.type)).toContain('COUPON_EXPIRING');
+    const inKorean = await shop.request('GET', '/api/v1/notifications', {
+      token: holder.token,
+      headers: { 'accept-language': 'ko' },
+    });
+    const notice = inKorean.body.data.find((n: { type: string }) => n.type === 'COUPON_EXPIRING');
+    expect(notice.title).toBe('쿠폰 만료 예정');
+    expect(notice.body).toContain(closing.code);
+    expect(notice.body).toContain('사용 기한');
   });
 });

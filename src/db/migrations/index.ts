@@ -17,6 +17,7 @@ import { Migration20261206214500_payment_sweep_indexes } from './Migration202612
 import { Migration20261207140000_order_status_counts } from './Migration20261207140000_order_status_counts';
 import { Migration20261207150000_coupon_seller } from './Migration20261207150000_coupon_seller';
 import { Migration20261207151000_coupon_admin_suspension } from './Migration20261207151000_coupon_admin_suspension';
+import { Migration20261207190000_notification_korean } from './Migration20261207190000_notification_korean';
 
 export const migrations = [
   Migration20261121051105_initial,
@@ -37,4 +38,5 @@ export const migrations = [
   Migration20261207140000_order_status_counts,
   Migration20261207150000_coupon_seller,
   Migration20261207151000_coupon_admin_suspension,
+  Migration20261207190000_notification_korean,
 ];

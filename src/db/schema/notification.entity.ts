@@ -27,6 +27,9 @@ export const NotificationSchema = defineEntity({
     type: p.enum(NOTIFICATION_TYPES),
     title: p.string().length(200),
     body: p.text(),
+    /** The Korean title and body (null on rows written before they were kept: shown in English). */
+    titleKo: p.string().length(200).nullable(),
+    bodyKo: p.text().nullable(),
     /** The order it is about, if any (a storefront links to it). */
     orderId: p.uuid().nullable(),
     eventId: p.string().length(120),

@@ -37,9 +37,12 @@ const markRead = createRoute({
 export function notificationRoutes(ctx: AppContext) {
   return createRouter()
     .openapi(list, async (c) =>
-      c.json(await listNotifications(ctx, currentUser(c), c.req.valid('query')), 200),
+      c.json(await listNotifications(ctx, currentUser(c), c.req.valid('query'), c.get('lang')), 200),
     )
     .openapi(markRead, async (c) =>
-      c.json({ data: await markNotificationRead(ctx, currentUser(c), c.req.valid('param').id) }, 200),
+      c.json(
+        { data: await markNotificationRead(ctx, currentUser(c), c.req.valid('param').id, c.get('lang')) },
+        200,
+      ),
     );
 }
