@@ -5050,7 +5050,7 @@ export interface components {
             /** Format: uuid */
             paymentId: string;
             reason?: string;
-            /** @description defaults to true for a PAID order, false for a CONFIRMED one */
+            /** @description whether the units return to stock: true for a PAID order, false for a CONFIRMED one; only an ADMIN's choice counts (a buyer's is ignored) */
             restock?: boolean;
         };
         Registration: {

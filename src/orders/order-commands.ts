@@ -27,12 +27,22 @@ function eventFor(message: ExistingOrderCommand, order: OrderRecord, at: number)
         type: 'REFUND',
         refundId: uuidv7(),
         amount: message.data.amount ?? rest,
-        // API.md: restock defaults to true for a PAID order, false for a CONFIRMED one.
-        restock: message.data.restock ?? statusOf(order.snapshot) === 'PAID',
+        restock: restockOf(message.data, order),
         at,
       };
     }
   }
+}
+
+/**
+ * Whether a refund returns its units. API.md: true for a PAID order, false for a CONFIRMED one, unless
+ * the request says otherwise — which only an ADMIN may: a buyer's own choice let them refund a PAID
+ * order without returning its units (stock gone for nothing) or a CONFIRMED one with them (units they
+ * kept back on sale). Staff decide, e.g. goods lost in transit, or a return that arrived whole.
+ */
+function restockOf(data: RefundPaymentCommand, order: OrderRecord): boolean {
+  const byDefault = statusOf(order.snapshot) === 'PAID';
+  return data.role === 'ADMIN' ? (data.restock ?? byDefault) : byDefault;
 }
 
 /** Who may send what: the buyer everything on their own orders; an admin may cancel and refund any. */

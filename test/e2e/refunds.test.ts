@@ -95,13 +95,24 @@ describe('partial then full refunds of a PAID order', () => {
     expect([rest2.status, rest2.body.error]).toEqual([400, 'REFUND_EXCEEDS_PAYMENT']);
   });
 
-  it('a full refund with restock: false cancels the order but leaves the units sold', async () => {
+  it("an admin's full refund with restock: false cancels the order but leaves the units sold", async () => {
+    const admin = await shop.createUser('ADMIN');
     const { productId, orderId, paymentId } = await paidOrder();
-    const full = await refund(shop, buyer, { paymentId, restock: false });
-    await waitForRefund(shop, buyer, full.body.data.id);
+    const full = await refund(shop, admin, { paymentId, restock: false });
+    expect(full.body.data).toMatchObject({ restock: false });
+    await waitForRefund(shop, admin, full.body.data.id);
     const cancelled = await waitForOrder(shop, buyer, orderId, (o) => o.status === 'CANCELLED');
     expect(cancelled.cancelReason).toBe('REFUNDED');
     expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 7, reserved: 0 });
+  });
+
+  it("a buyer's restock: false is not theirs to choose: their full refund returns the units", async () => {
+    const { productId, orderId, paymentId } = await paidOrder();
+    const full = await refund(shop, buyer, { paymentId, restock: false });
+    expect(full.body.data).toMatchObject({ restock: true });
+    await waitForRefund(shop, buyer, full.body.data.id);
+    await waitForOrder(shop, buyer, orderId, (o) => o.status === 'CANCELLED');
+    expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 10, reserved: 0 });
   });
 
   it('refuses a refund above what is left (400 REFUND_EXCEEDS_PAYMENT), counting refunds still in flight', async () => {
@@ -136,7 +147,8 @@ describe('partial then full refunds of a PAID order', () => {
 });
 
 describe('refunds of a CONFIRMED order', () => {
-  it('keep it CONFIRMED; the units return only when the completing refund asks for restock', async () => {
+  it("keep it CONFIRMED; the units return only when the completing refund is an admin's asking for restock", async () => {
+    const admin = await shop.createUser('ADMIN');
     const { productId, orderId, paymentId } = await paidOrder();
     const confirmed = await shop.request('POST', `/api/v1/orders/${orderId}/confirm`, { token: buyer.token });
     expect(confirmed.status).toBe(200);
@@ -145,12 +157,24 @@ describe('refunds of a CONFIRMED order', () => {
     const partial = await refund(shop, buyer, { paymentId, amount: 10_000 });
     expect(partial.body.data.restock).toBe(false);
     await waitForRefund(shop, buyer, partial.body.data.id);
-    const rest = await refund(shop, buyer, { paymentId, restock: true });
-    await waitForRefund(shop, buyer, rest.body.data.id);
+    const rest = await refund(shop, admin, { paymentId, restock: true });
+    await waitForRefund(shop, admin, rest.body.data.id);
     const order = await waitForOrder(shop, buyer, orderId, (o) => o.refundedAmount === 30_000);
     expect(order).toMatchObject({ status: 'CONFIRMED', allowedActions: [] });
     expect(await paymentOf(buyer, paymentId)).toMatchObject({ status: 'REFUNDED' });
     expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 10 });
+  });
+
+  it('a buyer keeps what they confirmed: their restock: true is ignored and the units stay sold', async () => {
+    const { productId, orderId, paymentId } = await paidOrder();
+    await shop.request('POST', `/api/v1/orders/${orderId}/confirm`, { token: buyer.token });
+    const full = await refund(shop, buyer, { paymentId, restock: true });
+    expect(full.body.data).toMatchObject({ amount: 30_000, restock: false });
+    await waitForRefund(shop, buyer, full.body.data.id);
+    expect(await waitForOrder(shop, buyer, orderId, (o) => o.refundedAmount === 30_000)).toMatchObject({
+      status: 'CONFIRMED',
+    });
+    expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 7 });
   });
 
   it('a full refund with the default (restock: false) leaves the units sold', async () => {

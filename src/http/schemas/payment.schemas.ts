@@ -34,7 +34,10 @@ export const RefundBody = z
     restock: z
       .boolean()
       .optional()
-      .openapi({ description: 'defaults to true for a PAID order, false for a CONFIRMED one' }),
+      .openapi({
+        description:
+          "whether the units return to stock: true for a PAID order, false for a CONFIRMED one; only an ADMIN's choice counts (a buyer's is ignored)",
+      }),
   })
   .openapi('RefundRequest');
 
