@@ -98,6 +98,7 @@ const effects = {
   releaseCoupon: () => {},
   useCoupon: () => {},
   restoreCoupon: () => {},
+  withdrawReviews: () => {},
   createPayment: () => {},
   completePayment: () => {},
   failPayment: () => {},
@@ -135,6 +136,7 @@ const refundCompletedWhileCancelling = [
       'recordRefund',
       { type: 'markCancelled', params: { reason: 'USER_CANCELLED' } },
       'restoreCoupon',
+      'withdrawReviews',
       { type: 'emit', params: { event: 'ORDER_CANCELLED' } },
       'restockItems',
     ],
@@ -319,9 +321,12 @@ export const orderMachine = setup({
           { guard: 'isOtherPayment', actions: 'recordRefund' },
           {
             guard: and(['completesFullRefund', 'wantsRestock']),
-            actions: ['settleRefund', 'recordRefund', 'restockItems', 'restoreCoupon'],
+            actions: ['settleRefund', 'recordRefund', 'restockItems', 'restoreCoupon', 'withdrawReviews'],
           },
-          { guard: 'completesFullRefund', actions: ['settleRefund', 'recordRefund', 'restoreCoupon'] },
+          {
+            guard: 'completesFullRefund',
+            actions: ['settleRefund', 'recordRefund', 'restoreCoupon', 'withdrawReviews'],
+          },
           { actions: ['settleRefund', 'recordRefund'] },
         ],
         REFUND_FAILED: refundFailed,
@@ -359,6 +364,7 @@ function refundCompletedWhilePaid(reason: CancelReason) {
     'recordRefund',
     { type: 'markCancelled', params: { reason } },
     'restoreCoupon',
+    'withdrawReviews',
     { type: 'emit', params: { event: 'ORDER_CANCELLED' } },
   ] as const;
   return [

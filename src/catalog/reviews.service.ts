@@ -41,6 +41,8 @@ export async function addReview(
         .where('oi.product_id', '=', productId)
         .where('o.user_id', '=', user.id)
         .where(sql<boolean>`${orderTagged('counts-as-sale')}`)
+        // A purchase refunded in full no longer stands (its reviews were withdrawn with the refund).
+        .where(sql<boolean>`o.refunded_amount < o.total`)
         .where(({ not, exists, selectFrom }) =>
           not(
             exists(

@@ -402,3 +402,47 @@ describe('auto-confirmation', () => {
     ]);
   });
 });
+
+describe('reviews of a purchase refunded in full', () => {
+  const review = (user: TestUser, productId: string, rating: number) =>
+    shop.request('POST', `/api/v1/products/${productId}/reviews`, { token: user.token, body: { rating } });
+  const ratingOf = async (productId: string) =>
+    (await shop.request('GET', `/api/v1/products/${productId}`)).body.data.rating;
+  const reviewsOf = async (productId: string) =>
+    (await shop.request('GET', `/api/v1/products/${productId}/reviews`)).body.data;
+
+  it('are withdrawn with the refund that cancels a paid order, and the purchase can be reviewed no more', async () => {
+    const { productId, orderId, paymentId } = await paidOrder();
+    const other = await shop.createUser('BUYER', { balance: 1_000_000 });
+    const kept = await placeOrder(shop, other, [{ productId, quantity: 1 }]);
+    await pay(shop, other, { orderId: kept.id, method: 'BALANCE' });
+    await waitForOrder(shop, other, kept.id, (o) => o.status === 'PAID');
+    expect((await review(other, productId, 5)).status).toBe(201);
+    expect((await review(buyer, productId, 1)).status).toBe(201);
+    expect(await ratingOf(productId)).toEqual({ average: 3, count: 2 });
+
+    const full = await refund(shop, buyer, { paymentId });
+    await waitForRefund(shop, buyer, full.body.data.id);
+    await waitForOrder(shop, buyer, orderId, (o) => o.status === 'CANCELLED');
+    expect(await ratingOf(productId)).toEqual({ average: 5, count: 1 });
+    expect((await reviewsOf(productId)).map((r: { userId: string }) => r.userId)).toEqual([other.id]);
+    expect((await review(buyer, productId, 1)).status).toBe(403);
+  });
+
+  it('are withdrawn when a CONFIRMED order is refunded in full, which then stays CONFIRMED but unreviewable', async () => {
+    const { productId, orderId, paymentId } = await paidOrder();
+    await shop.request('POST', `/api/v1/orders/${orderId}/confirm`, { token: buyer.token });
+    expect((await review(buyer, productId, 1)).status).toBe(201);
+    const partial = await refund(shop, buyer, { paymentId, amount: 10_000 });
+    await waitForRefund(shop, buyer, partial.body.data.id);
+    // A partial refund leaves the purchase standing.
+    expect(await ratingOf(productId)).toEqual({ average: 1, count: 1 });
+    const rest = await refund(shop, buyer, { paymentId });
+    await waitForRefund(shop, buyer, rest.body.data.id);
+    await waitForOrder(shop, buyer, orderId, (o) => o.refundedAmount === 30_000);
+    expect(await ratingOf(productId)).toEqual({ average: 0, count: 0 });
+    expect(await reviewsOf(productId)).toEqual([]);
+    const again = await review(buyer, productId, 1);
+    expect([again.status, again.body.error]).toEqual([403, 'FORBIDDEN']);
+  });
+});

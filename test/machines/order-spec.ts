@@ -117,8 +117,8 @@ const pendingDropped = (c: OrderContext, e: EventFacts) => ({
 
 /** PENDING → CANCELLED: the reservation and the coupon hold are released. */
 const RELEASE = ['releaseStock', 'releaseCoupon', emit('ORDER_CANCELLED')];
-/** PAID → CANCELLED when the last refund lands: the coupon becomes reusable. */
-const REFUNDED_AWAY = ['recordRefund', 'restoreCoupon', emit('ORDER_CANCELLED')];
+/** PAID → CANCELLED when the last refund lands: the coupon becomes reusable, the reviews are withdrawn. */
+const REFUNDED_AWAY = ['recordRefund', 'restoreCoupon', 'withdrawReviews', emit('ORDER_CANCELLED')];
 
 export const PLACEMENT = {
   to: 'PENDING.awaitingPayment' as LeafState,
@@ -191,9 +191,9 @@ export const ORDER_SPEC: readonly SpecEdge[] = [
   { from: 'CONFIRMED', event: 'REFUND_COMPLETED', when: all(ownPayment, leavesMoney), to: 'CONFIRMED',
     effects: ['recordRefund'], context: settled },
   { from: 'CONFIRMED', event: 'REFUND_COMPLETED', when: all(ownPayment, completesRefund, restock), to: 'CONFIRMED',
-    effects: ['recordRefund', 'restoreCoupon', 'restockItems'], context: settled },
+    effects: ['recordRefund', 'restoreCoupon', 'withdrawReviews', 'restockItems'], context: settled },
   { from: 'CONFIRMED', event: 'REFUND_COMPLETED', when: all(ownPayment, completesRefund, noRestock), to: 'CONFIRMED',
-    effects: ['recordRefund', 'restoreCoupon'], context: settled },
+    effects: ['recordRefund', 'restoreCoupon', 'withdrawReviews'], context: settled },
   ...refundFailures('CONFIRMED', 'CONFIRMED'),
   ...lateCaptures('CONFIRMED'),
 

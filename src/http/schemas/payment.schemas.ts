@@ -31,13 +31,10 @@ export const RefundBody = z
       .optional()
       .openapi({ description: 'won; defaults to what is left of the payment' }),
     reason: text().trim().max(500).optional(),
-    restock: z
-      .boolean()
-      .optional()
-      .openapi({
-        description:
-          "whether the units return to stock: true for a PAID order, false for a CONFIRMED one; only an ADMIN's choice counts (a buyer's is ignored)",
-      }),
+    restock: z.boolean().optional().openapi({
+      description:
+        "whether the units return to stock: true for a PAID order, false for a CONFIRMED one; only an ADMIN's choice counts (a buyer's is ignored)",
+    }),
   })
   .openapi('RefundRequest');
 
