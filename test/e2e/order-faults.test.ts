@@ -193,3 +193,54 @@ describe('the sweeper, when Redis lost the delayed jobs', () => {
     expect(expiry!.message_id).toMatch(/^sweep-expire-/);
   }, 30_000);
 });
+
+describe('the sweeper, when Redis lost an auto-confirmation', () => {
+  let redis: PrivateRedis;
+  let shop: TestShop;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    shop = await createTestShop({
+      REDIS_URL: redis.url,
+      WORKERS: 'all',
+      PAYMENT_GATEWAY_LATENCY_MS: '0',
+      ORDER_AUTO_CONFIRM_MS: '1500',
+      ORDER_SWEEP_INTERVAL_MS: '500',
+    });
+  });
+  afterAll(async () => {
+    await shop?.close();
+    await redis?.stop();
+  });
+
+  it('still confirms a PAID order past its auto-confirmation after FLUSHALL wiped its timer job', async () => {
+    const seller = await shop.createUser('SELLER');
+    const buyer = await shop.createUser('BUYER');
+    const productId = await createProduct(shop, seller, { stock: 2 });
+    const id = (
+      await shop.request('POST', '/api/v1/orders', {
+        token: buyer.token,
+        body: { items: [{ productId, quantity: 1 }] },
+      })
+    ).body.data.id;
+    const paying = await shop.request('POST', '/api/v1/payments', {
+      token: buyer.token,
+      body: { orderId: id, method: 'CARD', cardToken: 'tok_ok' },
+      headers: { 'idempotency-key': `key-${crypto.randomUUID()}` },
+    });
+    expect(paying.status).toBe(202);
+    // The auto-confirmation's minute bucket is in Redis (added after the PAID commit); then Redis loses it.
+    const queue = shop.ctx.queues.orderShards[0]!;
+    await eventually(async () => (await queue.getDelayed()).some((job) => job.id?.startsWith('confirm-at-')));
+    await redis.flushAll();
+    const order = await eventually(async () => {
+      const res = await shop.request('GET', `/api/v1/orders/${id}`, { token: buyer.token });
+      return res.body.data.status === 'CONFIRMED' ? res.body.data : undefined;
+    }, 20_000);
+    expect(order.confirmedAt).not.toBeNull();
+    const [confirmation] = await query<{ message_id: string }>(
+      shop.ctx.orm.em.fork(),
+      sql`select message_id from order_transitions where order_id = ${id} and to_status = 'CONFIRMED'`,
+    );
+    expect(confirmation!.message_id).toMatch(/^sweep-confirm-/);
+  }, 30_000);
+});

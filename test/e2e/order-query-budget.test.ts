@@ -142,6 +142,25 @@ describe('statements per order command', () => {
     ]);
   });
 
+  it('GET /orders: three statements whatever the page holds (ids, count, views) — no read per order', async () => {
+    const lister = await shop.createUser('BUYER');
+    const productId = await createProduct(shop, seller, { price: 1_000 });
+    const listStatements = async () => {
+      let listed = 0;
+      const statements = await statementsDuring(shop.databaseName, async () => {
+        listed = (await shop.request('GET', '/api/v1/orders?size=20', { token: lister.token })).body.data
+          .length;
+      });
+      return { listed, count: statements.length };
+    };
+    await placementStatements(command({ ...buyerCommand(lister), items: [{ productId, quantity: 1 }] }));
+    await listStatements(); // the caller's standing is read once, then cached
+    expect(await listStatements()).toEqual({ listed: 1, count: 3 });
+    for (let i = 0; i < 5; i++)
+      await placementStatements(command({ ...buyerCommand(lister), items: [{ productId, quantity: 1 }] }));
+    expect(await listStatements()).toEqual({ listed: 6, count: 3 });
+  });
+
   it('CANCEL of a PENDING order: load, one batch (save, history, outbox, receipt), then the stock in one statement', async () => {
     const productId = await createProduct(shop, seller);
     const { orderId } = await placementStatements(command({ items: [{ productId, quantity: 1 }] }));
