@@ -1,7 +1,9 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, sql } from '../../src/db/sql';
 import { createProduct } from '../support/catalog';
-import { createCoupon, issue } from '../support/coupons';
+import { createCoupon, issue, waitFor } from '../support/coupons';
+import { databaseUrl } from '../support/databases';
 import { markPaid } from '../support/orders';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 
@@ -70,7 +72,27 @@ describe('applying a coupon at placement', () => {
 
   it('lets exactly one of two racing orders use one user coupon; the other is refused whole', async () => {
     const { buyer, userCouponId } = await buyerWithCoupon();
-    const answers = await Promise.all(Array.from({ length: 6 }, () => place(buyer, 1, userCouponId)));
+    // The race made certain: the user coupon's row is held until several placements, each past its
+    // coupon check, wait to take it; then they go at once and the row decides.
+    const holder = new pg.Client({ connectionString: databaseUrl(shop.databaseName) });
+    await holder.connect();
+    await holder.query('begin');
+    await holder.query('select id from user_coupons where id = $1 for update', [userCouponId]);
+    const racing = Promise.all(Array.from({ length: 6 }, () => place(buyer, 1, userCouponId)));
+    try {
+      await waitFor(async () => {
+        await holder.query('select pg_stat_clear_snapshot()');
+        const { rows } = await holder.query(
+          `select count(*)::int as n from pg_stat_activity
+           where datname = current_database() and wait_event_type = 'Lock' and query like '%user_coupons%'`,
+        );
+        return rows[0].n >= 2;
+      }, 'two placements waiting for the user coupon');
+    } finally {
+      await holder.query('commit');
+      await holder.end();
+    }
+    const answers = await racing;
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
     const refused = answers.filter((a) => a.status !== 201);
     expect(refused.every((a) => a.status === 400 && a.body.error === 'COUPON_ALREADY_USED')).toBe(true);
