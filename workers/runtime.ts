@@ -1,5 +1,5 @@
 import { type ConnectionOptions, type Job, type Processor, Worker } from 'bullmq';
-import { recordCommandFailure } from '../src/commands/command-failures';
+import { isFinalFailure, recordCommandFailure } from '../src/commands/command-failures';
 import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import { orderShardNames } from '../src/messaging/order-shards';
@@ -61,7 +61,8 @@ export async function startWorker(
       observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'completed');
       return result;
     } catch (error) {
-      observeJob(def.queue, job.name, (performance.now() - started) / 1000, 'failed');
+      const outcome = isFinalFailure(job, error) ? 'given-up' : 'failed';
+      observeJob(def.queue, job.name, (performance.now() - started) / 1000, outcome);
       const jobLog = log.child({
         jobId: job.id,
         job: job.name,

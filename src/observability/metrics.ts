@@ -12,7 +12,7 @@ import {
 import { QUEUE_NAMES, queuesOf } from '../messaging/queues';
 import { countOrdersByStatus } from '../orders/order-status-counts';
 import { setGatewayLatencyObserver } from '../payments/gateway/gateway-observer';
-import { setJobObserver } from './job-observer';
+import { type JobOutcome, setJobObserver } from './job-observer';
 import { registerOperatorGauges, sharedWhileRunning } from './operator-gauges';
 
 /** The queue states a scrape reports (BullMQ's getJobCounts names). */
@@ -25,7 +25,7 @@ const SOURCE_TIMEOUT_MS = 2000;
 export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
-  observeJob: (queue: string, name: string, seconds: number, outcome: 'completed' | 'failed') => void;
+  observeJob: (queue: string, name: string, seconds: number, outcome: JobOutcome) => void;
   observeGatewayLatency: (seconds: number, operation: string, outcome: string) => void;
   /** Counters of the stock gate repaired by the reconciliation, and the units they were off by. */
   observeStockGateDrift: (drift: readonly StockGateDrift[]) => void;
@@ -69,10 +69,18 @@ export function createMetrics(ctx: AppContext): Metrics {
   });
   const jobsProcessed = new Counter({
     name: 'shop_jobs_processed_total',
-    help: 'Jobs processed by this process, by queue, job name and outcome',
+    help: 'Jobs processed by this process, by queue, job name and outcome (completed, or a failed attempt)',
     labelNames: ['queue', 'name', 'outcome'] as const,
     registers: [registry],
   });
+  const jobsGivenUp = new Counter({
+    name: 'shop_jobs_given_up_total',
+    help: 'Jobs that failed for good in this process (last attempt used, or unrecoverable), by queue',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+  });
+  // Every queue's series from the start: increase() sees the first failure, not only the second.
+  for (const queue of QUEUE_NAMES) jobsGivenUp.inc({ queue }, 0);
   const gatewayDuration = new Histogram({
     name: 'shop_gateway_request_duration_seconds',
     help: 'Payment gateway call latency by operation (capture, refund, lookups) and outcome',
@@ -186,10 +194,13 @@ export function createMetrics(ctx: AppContext): Metrics {
     registry,
     httpDuration,
     observeJob: (queue, name, seconds, outcome) => {
-      jobDuration.observe({ queue, outcome }, seconds);
+      const attempt = outcome === 'completed' ? 'completed' : 'failed';
+      jobDuration.observe({ queue, outcome: attempt }, seconds);
       // An events job is named by the event types it carries ('ORDER_PAID+PAYMENT_SUCCEEDED', in
       // arrival order): one label value for all of them, or the series multiply with every mix.
-      jobsProcessed.inc({ queue, name: name.includes('+') ? 'EVENTS_BATCH' : name, outcome });
+      const label = name.includes('+') ? 'EVENTS_BATCH' : name;
+      jobsProcessed.inc({ queue, name: label, outcome: attempt });
+      if (outcome === 'given-up') jobsGivenUp.inc({ queue });
     },
     observeGatewayLatency: (seconds, operation, outcome) =>
       gatewayDuration.observe({ operation, outcome }, seconds),

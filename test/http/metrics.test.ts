@@ -90,7 +90,24 @@ describe('jobs: queue depth at scrape time, durations and outcomes as workers fi
     expect(
       sample(text, 'shop_jobs_processed_total', { queue: 'events', name: 'PING', outcome: 'failed' }),
     ).toBe(1);
+    // Refused as unrecoverable: failed for good, counted as such (the alert's source).
+    expect(sample(text, 'shop_jobs_given_up_total', { queue: 'events' })).toBe(1);
     expect(sample(text, 'shop_scrape_source_up', { source: 'redis' })).toBe(1);
+  });
+
+  it('counts a job given up apart from a failed attempt that will be retried', async () => {
+    expect(sample((await scrape()).text, 'shop_jobs_given_up_total', { queue: 'coupon' })).toBe(0);
+    observeJob('coupon', 'GIVEN_UP_PROBE', 0.01, 'failed');
+    observeJob('coupon', 'GIVEN_UP_PROBE', 0.01, 'given-up');
+    const { text } = await scrape();
+    expect(
+      sample(text, 'shop_jobs_processed_total', {
+        queue: 'coupon',
+        name: 'GIVEN_UP_PROBE',
+        outcome: 'failed',
+      }),
+    ).toBe(2);
+    expect(sample(text, 'shop_jobs_given_up_total', { queue: 'coupon' })).toBe(1);
   });
 
   it('labels an events job carrying several event types with one name, whatever their mix', async () => {
