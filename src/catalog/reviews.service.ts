@@ -54,6 +54,8 @@ export async function addReview(
         )
         .orderBy('o.created_at')
         .limit(1)
+        // Held until this review commits: a cancel or full refund of the order waits, then withdraws it.
+        .forShare('o')
         .executeTakeFirst();
       if (!item) {
         throw new DomainError('FORBIDDEN', {
