@@ -147,24 +147,25 @@ describe('the payment window', () => {
   });
 });
 
-describe('the sweeper, when Redis lost the delayed jobs', () => {
-  let redis: PrivateRedis;
-  let shop: TestShop;
+/** For one describe: a shop with every worker on a Redis of its own, which its tests may FLUSHALL. */
+function shopOnPrivateRedis(env: Record<string, string>) {
+  const running = {} as { shop: TestShop; redis: PrivateRedis };
   beforeAll(async () => {
-    redis = await startPrivateRedis();
-    shop = await createTestShop({
-      REDIS_URL: redis.url,
-      WORKERS: 'all',
-      ORDER_PAYMENT_TIMEOUT_MS: '1000',
-      ORDER_SWEEP_INTERVAL_MS: '500',
-    });
+    running.redis = await startPrivateRedis();
+    running.shop = await createTestShop({ REDIS_URL: running.redis.url, WORKERS: 'all', ...env });
   });
   afterAll(async () => {
-    await shop?.close();
-    await redis?.stop();
+    await running.shop?.close();
+    await running.redis?.stop();
   });
+  return running;
+}
+
+describe('the sweeper, when Redis lost the delayed jobs', () => {
+  const running = shopOnPrivateRedis({ ORDER_PAYMENT_TIMEOUT_MS: '1000', ORDER_SWEEP_INTERVAL_MS: '500' });
 
   it('still cancels an overdue order after FLUSHALL wiped its timeout job', async () => {
+    const { shop, redis } = running;
     const seller = await shop.createUser('SELLER');
     const buyer = await shop.createUser('BUYER');
     const productId = await createProduct(shop, seller, { stock: 2 });
@@ -195,24 +196,14 @@ describe('the sweeper, when Redis lost the delayed jobs', () => {
 });
 
 describe('the sweeper, when Redis lost an auto-confirmation', () => {
-  let redis: PrivateRedis;
-  let shop: TestShop;
-  beforeAll(async () => {
-    redis = await startPrivateRedis();
-    shop = await createTestShop({
-      REDIS_URL: redis.url,
-      WORKERS: 'all',
-      PAYMENT_GATEWAY_LATENCY_MS: '0',
-      ORDER_AUTO_CONFIRM_MS: '1500',
-      ORDER_SWEEP_INTERVAL_MS: '500',
-    });
-  });
-  afterAll(async () => {
-    await shop?.close();
-    await redis?.stop();
+  const running = shopOnPrivateRedis({
+    PAYMENT_GATEWAY_LATENCY_MS: '0',
+    ORDER_AUTO_CONFIRM_MS: '1500',
+    ORDER_SWEEP_INTERVAL_MS: '500',
   });
 
   it('still confirms a PAID order past its auto-confirmation after FLUSHALL wiped its timer job', async () => {
+    const { shop, redis } = running;
     const seller = await shop.createUser('SELLER');
     const buyer = await shop.createUser('BUYER');
     const productId = await createProduct(shop, seller, { stock: 2 });
