@@ -59,6 +59,8 @@ export interface PreparedStep {
   step: Step;
   answer: DomainOutcome;
   stock: StockPlan;
+  /** Products whose cached views are stale for another reason than stock (see EffectContext). */
+  staleProducts: Set<string>;
   transition: TransitionRow;
   receipt: DoneReceipt | undefined;
   timers: TimerBucket[];
@@ -92,6 +94,7 @@ export async function prepareStep(
     outbox,
     writes,
     stock,
+    staleProducts: new Set<string>(),
     answer: undefined as DomainOutcome | undefined,
     view: undefined as OutcomeView | undefined,
   };
@@ -109,6 +112,7 @@ export async function prepareStep(
     timers: timerBuckets(timers, step.now),
     answer,
     stock,
+    staleProducts: e.staleProducts,
     transition: {
       orderId: facts.id,
       from: step.before,
@@ -147,7 +151,7 @@ export async function commitStep(em: EntityManager, step: Step): Promise<StepRes
   await stock.apply(em, step.order.id, writes);
   return {
     answer: prepared.answer,
-    touchedProducts: [...stock.touched],
+    touchedProducts: [...new Set([...stock.touched, ...prepared.staleProducts])],
     stockChanges: stock.availableChanges,
     outboxRows: outbox.size,
     outboxMessages: outbox.messageCount,

@@ -33,6 +33,7 @@ export function effectContext(em: EntityManager, order: OrderStub, now: Date): E
     outbox: new Outbox(),
     writes: new WriteBatch(),
     stock: new StockPlan(),
+    staleProducts: new Set(),
     answer: undefined,
   };
 }

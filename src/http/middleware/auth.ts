@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { TokenChecker, TokenRefusal } from '../../auth/token-checker';
 import type { Role } from '../../db/schema/user.entity';
-import { DomainError } from '../../errors/domain-error';
+import { DomainError, type LocalizedText } from '../../errors/domain-error';
 import { annotateActiveSpan, isTracing } from '../../tracing/tracing';
 import type { AppEnv, AuthUser } from '../app-env';
 
@@ -20,7 +20,7 @@ export function redactQueryToken(url: string): string {
   return parsed.href;
 }
 
-const REFUSALS: Record<TokenRefusal, { en: string; ko: string }> = {
+const REFUSALS: Record<TokenRefusal, LocalizedText> = {
   expired: { en: 'The token has expired; sign in again', ko: '토큰이 만료되었습니다. 다시 로그인하세요' },
   revoked: {
     en: 'The token was revoked (signed out, or the password or role changed); sign in again',

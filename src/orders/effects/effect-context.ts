@@ -38,6 +38,8 @@ export interface EffectContext {
   /** Writes nobody reads before commit: they leave with the step's other rows in one statement. */
   writes: WriteBatch;
   stock: StockPlan;
+  /** Products whose cached views the step makes stale for another reason than stock (their rating). */
+  staleProducts: Set<string>;
   /** What the step's command did, when an effect knows better than "the order changed". */
   answer: DomainOutcome | undefined;
   /** The answer's view when the effect knows it as committed (rendered from memory, not read back). */

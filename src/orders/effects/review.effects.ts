@@ -24,5 +24,5 @@ export const withdrawReviews: Effect = async (e) => {
         from totals t where p.id = t.product_id
         returning p.id`,
   );
-  for (const product of rated) e.stock.touched.add(product.id);
+  for (const product of rated) e.staleProducts.add(product.id);
 };

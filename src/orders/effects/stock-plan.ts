@@ -18,7 +18,7 @@ type StockOperation = { op: 'reserve'; lines: StockLine[] } | { op: 'release' | 
  */
 export class StockPlan {
   private readonly operations: StockOperation[] = [];
-  /** Products whose stock (or, see withdrawReviews, rating) changed: their cached views are invalidated after commit. */
+  /** Products whose stock changed: their cached views are invalidated after commit. */
   readonly touched = new Set<string>();
   /** Committed changes of available units (stock − reserved): the stock gate follows them after commit. */
   readonly availableChanges: StockLine[] = [];
