@@ -4,6 +4,7 @@ import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import { orderShardNames } from '../src/messaging/order-shards';
 import { allQueues, bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
+import { waitOnMarkerBeforeEachFetch, withQuietFetch } from '../src/messaging/quiet-fetch';
 import { createRedis } from '../src/messaging/redis';
 import { observeJob } from '../src/observability/job-observer';
 import { annotateActiveSpan, bullTelemetry } from '../src/tracing/tracing';
@@ -80,10 +81,12 @@ export async function startWorker(
   // The process's concurrency is shared by the shards it consumes (its database pool is not larger).
   const perQueue = Math.max(1, Math.ceil(concurrency / queueNames.length));
   const open = (queueName: string) => {
-    const connection = createRedis(
-      ctx.config,
-      'blocking',
-      `${ctx.config.redisPrefix}:worker:${name}${queueName === def.queue ? '' : `:${queueName}`}`,
+    const connection = withQuietFetch(
+      createRedis(
+        ctx.config,
+        'blocking',
+        `${ctx.config.redisPrefix}:worker:${name}${queueName === def.queue ? '' : `:${queueName}`}`,
+      ),
     );
     const worker = new Worker(queueName, processor, {
       connection: connection as ConnectionOptions,
@@ -95,7 +98,7 @@ export async function startWorker(
       stalledInterval: ctx.config.workerStalledIntervalMs,
       maxStalledCount: 3,
       settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade) },
-      autorun: true,
+      autorun: false,
       ...bullTelemetry(),
     });
     worker.on('error', (err) => log.warn({ err: String(err), queue: queueName }, 'worker connection error'));
@@ -103,6 +106,8 @@ export async function startWorker(
     worker.on('active', () => {
       consumer.lastActive = Date.now();
     });
+    waitOnMarkerBeforeEachFetch(worker);
+    worker.run().catch((err) => worker.emit('error', err));
     return consumer;
   };
   const consumers = queueNames.map(open);

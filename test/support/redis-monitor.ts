@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import type { Redis } from '../../src/messaging/redis';
 import type { TestShop } from './test-shop';
 import { TEST_REDIS_URL } from './test-shop';
 import { eventually } from './worker-process';
@@ -7,13 +8,25 @@ import { eventually } from './worker-process';
  * Counts, by command name, the Redis commands naming this shop's key prefix while `work` runs —
  * commands run inside Lua scripts (BullMQ's, the gates') included, as INFO commandstats counts them.
  */
-export async function redisCommandsDuring(
+export function redisCommandsDuring(
   shop: TestShop,
   work: () => Promise<unknown>,
   redisUrl = TEST_REDIS_URL,
 ): Promise<Map<string, number>> {
+  return redisCommandsNaming({ prefix: shop.config.redisPrefix, redis: shop.ctx.redis, redisUrl }, work);
+}
+
+/**
+ * The same for any key prefix, counted under `nameOf(args)` (default: the command's name); `redis`
+ * is a connection to the monitored server, used to mark the end of the work.
+ */
+export async function redisCommandsNaming(
+  target: { prefix: string; redis: Pick<Redis, 'get'>; redisUrl?: string },
+  work: () => Promise<unknown>,
+  nameOf: (args: string[]) => string = (args) => args[0]!.toLowerCase(),
+): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  const prefix = shop.config.redisPrefix;
+  const { prefix, redis, redisUrl = TEST_REDIS_URL } = target;
   const marker = `${prefix}:monitor-marker`;
   let markerSeen = false;
   const monitor = await monitorRedis(redisUrl, (args) => {
@@ -22,13 +35,13 @@ export async function redisCommandsDuring(
       return;
     }
     if (!args.some((arg) => arg.includes(prefix))) return;
-    const name = args[0]!.toLowerCase();
+    const name = nameOf(args);
     counts.set(name, (counts.get(name) ?? 0) + 1);
   });
   try {
     await work();
     // MONITOR lines trail the replies a little: the last ones are awaited by a marker command.
-    await shop.ctx.redis.get(marker);
+    await redis.get(marker);
     await eventually(async () => markerSeen || undefined, 5000, 10);
   } finally {
     monitor.destroy();

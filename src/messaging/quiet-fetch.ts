@@ -1,0 +1,82 @@
+import type { Worker } from 'bullmq';
+import { moveToActive, moveToFinished } from 'bullmq/dist/esm/scripts/index.js';
+import { version as bullmqVersion } from 'bullmq/dist/esm/version.js';
+import type { Redis } from './redis';
+
+/**
+ * BullMQ wakes its workers with one marker per queue. Whenever a worker takes a job it puts the
+ * marker back, whether or not another job waits (taskforcesh/bullmq#2904: so that one marker for a
+ * bulk add wakes every worker), and after a fetch that found a job the worker fetches again at once
+ * while it has room. So a job that arrives at an idle queue costs two fetches that find nothing — a
+ * script of ≈ 7 commands and a round trip each — on top of the one that found it: a fifth of a
+ * placement's Redis commands and a quarter of a checkout's.
+ *
+ * Here the marker is put back only when a job is still waiting or prioritized, which makes it exact,
+ * and the worker waits on the marker (`BZPOPMIN`, one command, at once when it is there) before every
+ * fetch instead of fetching blind. BullMQ's own scripts, with that one line changed, are registered on
+ * the worker's connections under BullMQ's names, so BullMQ does not register its own. A BullMQ whose
+ * scripts or worker no longer have the shape this relies on fails the worker's start, not its jobs.
+ */
+
+const MARKER_PUT_BACK = '  rcall("HINCRBY", jobKey, "ats", 1)\n  addBaseMarkerIfNeeded(markerKey, false)\n';
+// KEYS[1] is the wait list and KEYS[3] the prioritized set in both scripts (checked below).
+const MARKER_PUT_BACK_IF_WAITING =
+  '  rcall("HINCRBY", jobKey, "ats", 1)\n' +
+  '  if rcall("LLEN", KEYS[1]) > 0 or rcall("ZCARD", KEYS[3]) > 0 then\n' +
+  '    addBaseMarkerIfNeeded(markerKey, false)\n' +
+  '  end\n';
+
+interface BullScript {
+  name: string;
+  content: string;
+  keys: number;
+}
+
+function withExactMarker(script: BullScript): BullScript {
+  const shaped =
+    script.content.split(MARKER_PUT_BACK).length === 2 &&
+    script.content.includes('KEYS[1] wait key') &&
+    script.content.includes('KEYS[3] prioritized key');
+  if (!shaped) {
+    throw new Error(
+      `bullmq ${bullmqVersion}: its ${script.name} script changed shape; review src/messaging/quiet-fetch.ts`,
+    );
+  }
+  return { ...script, content: script.content.replace(MARKER_PUT_BACK, MARKER_PUT_BACK_IF_WAITING) };
+}
+
+/** BullMQ's `moveToActive` and `moveToFinished`, the marker put back only while a job waits. */
+export const quietFetchScripts = [withExactMarker(moveToActive), withExactMarker(moveToFinished)];
+
+/**
+ * Registers the fetch scripts on this connection and on every duplicate of it (BullMQ runs a worker on
+ * duplicates of the connection it is given).
+ */
+export function withQuietFetch<R extends Redis>(redis: R): R {
+  for (const script of quietFetchScripts) {
+    redis.defineCommand(`${script.name}:${bullmqVersion}`, {
+      numberOfKeys: script.keys,
+      lua: script.content,
+    });
+  }
+  const duplicate = redis.duplicate.bind(redis) as (...args: unknown[]) => R;
+  Object.defineProperty(redis, 'duplicate', {
+    value: (...args: unknown[]) => withQuietFetch(duplicate(...args)),
+    configurable: true,
+  });
+  return redis;
+}
+
+/**
+ * Makes the worker wait on the marker before every fetch (BullMQ does so only once a fetch found
+ * nothing). Call before `run()`.
+ */
+export function waitOnMarkerBeforeEachFetch(worker: Worker): void {
+  if (typeof (worker as unknown as { drained?: unknown }).drained !== 'boolean') {
+    throw new Error(
+      `bullmq ${bullmqVersion}: Worker has no drained flag; review src/messaging/quiet-fetch.ts`,
+    );
+  }
+  // Read in BullMQ's fetch as "the queue was found empty: wait on the marker first".
+  Object.defineProperty(worker, 'drained', { get: () => true, set: () => undefined, configurable: true });
+}

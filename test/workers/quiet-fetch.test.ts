@@ -1,0 +1,145 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
+import { moveToActive } from 'bullmq/dist/esm/scripts/index.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  quietFetchScripts,
+  waitOnMarkerBeforeEachFetch,
+  withQuietFetch,
+} from '../../src/messaging/quiet-fetch';
+import { createRedis, type Redis } from '../../src/messaging/redis';
+import { redisCommandsNaming } from '../support/redis-monitor';
+import { TEST_REDIS_URL } from '../support/test-shop';
+import { eventually } from '../support/worker-process';
+
+// BullMQ workers as the shop runs them (src/messaging/quiet-fetch.ts) against BullMQ's own: how many
+// fetches a job costs, and that jobs are still taken promptly, side by side and after a delay. Each
+// worker waits up to a minute on its marker (drainDelay), so a wake-up that never comes shows as a
+// test that times out, not as a slow pass.
+const prefix = `qf-${randomUUID().slice(0, 8)}`;
+const client = createRedis(TEST_REDIS_URL, 'command', `${prefix}:test`);
+const opened: { close: () => Promise<unknown> }[] = [];
+const connections: Redis[] = [];
+
+afterEach(async () => {
+  for (const it of opened.splice(0).reverse()) await it.close();
+  for (const connection of connections.splice(0)) connection.disconnect();
+});
+afterAll(async () => {
+  const keys = await client.keys(`${prefix}:*`);
+  if (keys.length > 0) await client.del(...keys);
+  client.disconnect();
+});
+
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+const fetchShas = new Set([moveToActive.content, quietFetchScripts[0]!.content].map(sha1));
+
+function queue(name: string) {
+  const connection = createRedis(TEST_REDIS_URL, 'producer', `${prefix}:producer`);
+  connections.push(connection);
+  const q = new Queue(name, { connection: connection as ConnectionOptions, prefix });
+  opened.push(q);
+  return q;
+}
+
+function worker(name: string, quiet: boolean, process: (job: Job) => Promise<unknown>, concurrency = 4) {
+  const plain = createRedis(TEST_REDIS_URL, 'blocking', `${prefix}:worker`);
+  connections.push(plain);
+  const w = new Worker(name, process, {
+    connection: (quiet ? withQuietFetch(plain) : plain) as ConnectionOptions,
+    prefix,
+    concurrency,
+    drainDelay: 60,
+    autorun: false,
+  });
+  if (quiet) waitOnMarkerBeforeEachFetch(w);
+  w.run().catch(() => undefined);
+  opened.push(w);
+  return w;
+}
+
+/** Jobs added one at a time, each once the previous one is done: an idle queue each time. */
+async function fetchesPerLoneJob(quiet: boolean): Promise<number> {
+  const name = `lone-${quiet ? 'quiet' : 'plain'}`;
+  const q = queue(name);
+  const done = new Set<string>();
+  const w = worker(name, quiet, async (job) => {
+    done.add(job.id!);
+  });
+  await w.waitUntilReady();
+  // The worker's first wait on the marker starts before the count does.
+  await q.add('warm', {}, { jobId: 'warm' });
+  await eventually(async () => done.has('warm') || undefined, 15_000, 5);
+  const jobs = 10;
+  const counts = await redisCommandsNaming(
+    { prefix, redis: client },
+    async () => {
+      for (let i = 0; i < jobs; i++) {
+        await q.add('lone', { i }, { jobId: `lone-${i}` });
+        await eventually(async () => done.has(`lone-${i}`) || undefined, 15_000, 5);
+        // Its completion (and the fetches that follow it) before the next job arrives.
+        await eventually(async () => ((await q.getCompletedCount()) === i + 2 ? true : undefined), 15_000, 5);
+      }
+    },
+    (args) => (args[0] === 'evalsha' && fetchShas.has(args[1]!) ? 'fetch' : args[0]!),
+  );
+  return (counts.get('fetch') ?? 0) / jobs;
+}
+
+describe('BullMQ fetches in the shop workers', () => {
+  it('a job arriving at an idle queue costs one fetch (BullMQ alone: two more that find nothing)', async () => {
+    const quiet = await fetchesPerLoneJob(true);
+    const plain = await fetchesPerLoneJob(false);
+    console.info(`fetches per lone job: quiet ${quiet}, BullMQ's own ${plain}`);
+    expect(quiet).toBeLessThanOrEqual(1.1);
+    expect(plain).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a burst is shared by two workers, several jobs at a time each, all taken', async () => {
+    const name = 'burst';
+    const q = queue(name);
+    const done = new Map<string, string>();
+    const busy = new Map<string, { now: number; most: number }>();
+    const processorOf = (workerName: string) => async (job: Job) => {
+      const load = busy.get(workerName) ?? { now: 0, most: 0 };
+      busy.set(workerName, load);
+      load.now++;
+      load.most = Math.max(load.most, load.now);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      load.now--;
+      done.set(job.id!, workerName);
+    };
+    const workers = [worker(name, true, processorOf('a')), worker(name, true, processorOf('b'))];
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    await q.addBulk(
+      Array.from({ length: 60 }, (_, i) => ({ name: 'burst', data: { i }, opts: { jobId: `b-${i}` } })),
+    );
+    await eventually(async () => (done.size === 60 ? true : undefined), 20_000, 10);
+    expect(new Set(done.values())).toEqual(new Set(['a', 'b']));
+    expect(busy.get('a')!.most).toBeGreaterThan(1);
+    expect(busy.get('b')!.most).toBeGreaterThan(1);
+  });
+
+  it('jobs added while the worker is busy, and a delayed job, are taken without waiting out drainDelay', async () => {
+    const name = 'trickle';
+    const q = queue(name);
+    const done = new Set<string>();
+    const w = worker(
+      name,
+      true,
+      async (job) => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        done.add(job.id!);
+      },
+      2,
+    );
+    await w.waitUntilReady();
+    for (let i = 0; i < 12; i++) {
+      await q.add('trickle', { i }, { jobId: `t-${i}` });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await q.add('later', {}, { jobId: 'later', delay: 300 });
+    await eventually(async () => (done.size === 13 ? true : undefined), 20_000, 10);
+    expect(done.has('later')).toBe(true);
+  });
+});
