@@ -1,12 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
-import { moveToActive } from 'bullmq/dist/esm/scripts/index.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import {
-  quietFetchScripts,
-  waitOnMarkerBeforeEachFetch,
-  withQuietFetch,
-} from '../../src/messaging/quiet-fetch';
+import { waitOnMarkerBeforeEachFetch, withQuietFetch } from '../../src/messaging/quiet-fetch';
 import { createRedis, type Redis } from '../../src/messaging/redis';
 import { redisCommandsNaming } from '../support/redis-monitor';
 import { TEST_REDIS_URL } from '../support/test-shop';
@@ -30,9 +25,6 @@ afterAll(async () => {
   if (keys.length > 0) await client.del(...keys);
   client.disconnect();
 });
-
-const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
-const fetchShas = new Set([moveToActive.content, quietFetchScripts[0]!.content].map(sha1));
 
 function queue(name: string) {
   const connection = createRedis(TEST_REDIS_URL, 'producer', `${prefix}:producer`);
@@ -58,8 +50,11 @@ function worker(name: string, quiet: boolean, process: (job: Job) => Promise<unk
   return w;
 }
 
-/** Jobs added one at a time, each once the previous one is done: an idle queue each time. */
-async function fetchesPerLoneJob(quiet: boolean): Promise<number> {
+/**
+ * Jobs added one at a time, each once the previous one is done (an idle queue each time): the tries
+ * to take a job from the wait list (`RPOPLPUSH`, in a fetch or in a finish that takes the next job).
+ */
+async function takesPerLoneJob(quiet: boolean): Promise<number> {
   const name = `lone-${quiet ? 'quiet' : 'plain'}`;
   const q = queue(name);
   const done = new Set<string>();
@@ -71,28 +66,24 @@ async function fetchesPerLoneJob(quiet: boolean): Promise<number> {
   await q.add('warm', {}, { jobId: 'warm' });
   await eventually(async () => done.has('warm') || undefined, 15_000, 5);
   const jobs = 10;
-  const counts = await redisCommandsNaming(
-    { prefix, redis: client },
-    async () => {
-      for (let i = 0; i < jobs; i++) {
-        await q.add('lone', { i }, { jobId: `lone-${i}` });
-        await eventually(async () => done.has(`lone-${i}`) || undefined, 15_000, 5);
-        // Its completion (and the fetches that follow it) before the next job arrives.
-        await eventually(async () => ((await q.getCompletedCount()) === i + 2 ? true : undefined), 15_000, 5);
-      }
-    },
-    (args) => (args[0] === 'evalsha' && fetchShas.has(args[1]!) ? 'fetch' : args[0]!),
-  );
-  return (counts.get('fetch') ?? 0) / jobs;
+  const counts = await redisCommandsNaming({ prefix, redis: client }, async () => {
+    for (let i = 0; i < jobs; i++) {
+      await q.add('lone', { i }, { jobId: `lone-${i}` });
+      await eventually(async () => done.has(`lone-${i}`) || undefined, 15_000, 5);
+      // Its finish before the next job arrives.
+      await eventually(async () => ((await q.getCompletedCount()) === i + 2 ? true : undefined), 15_000, 5);
+    }
+  });
+  return (counts.get('rpoplpush') ?? 0) / jobs;
 }
 
 describe('BullMQ fetches in the shop workers', () => {
-  it('a job arriving at an idle queue costs one fetch (BullMQ alone: two more that find nothing)', async () => {
-    const quiet = await fetchesPerLoneJob(true);
-    const plain = await fetchesPerLoneJob(false);
-    console.info(`fetches per lone job: quiet ${quiet}, BullMQ's own ${plain}`);
+  it('a job arriving at an idle queue is looked for once (BullMQ alone: three more times, finding nothing)', async () => {
+    const quiet = await takesPerLoneJob(true);
+    const plain = await takesPerLoneJob(false);
+    console.info(`tries to take a job per lone job: quiet ${quiet}, BullMQ's own ${plain}`);
     expect(quiet).toBeLessThanOrEqual(1.1);
-    expect(plain).toBeGreaterThanOrEqual(2);
+    expect(plain).toBeGreaterThanOrEqual(3);
   });
 
   it('a burst is shared by two workers, several jobs at a time each, all taken', async () => {
