@@ -8,8 +8,9 @@ import { createTestShop, type TestShop, type TestUser } from '../support/test-sh
 // take, mailbox job added, taken and finished, the gate settled, the reply, cache invalidation and
 // relay wake-up), counted with MONITOR on this file's own key prefix — commands run inside BullMQ's
 // Lua scripts included, as INFO commandstats counts them. The outbox relay is not running: its
-// deliveries are measured by the bench, not here. An upper bound on a count, so a regression that
-// makes each order its own job again fails CI.
+// deliveries are measured by the bench, not here. Upper bounds on counts: a regression that makes
+// each order its own job again fails CI, and so does one that brings back BullMQ's fetches that find
+// nothing (src/messaging/quiet-fetch.ts), which a lone order's job pays in full.
 let shop: TestShop;
 let seller: TestUser;
 let workers: RunningWorkers;
@@ -56,5 +57,27 @@ describe('Redis commands per placement', () => {
       `Redis commands per placement: ${perOrder.toFixed(1)} (${JSON.stringify(Object.fromEntries(counts))})`,
     );
     expect(perOrder).toBeLessThanOrEqual(25);
+  });
+
+  it('placements one at a time, each its own PLACE job: at most 55 Redis commands each (63 with BullMQ alone)', async () => {
+    const productId = await createProduct(shop, seller, { stock: 1000 });
+    const buyer = await shop.createUser('BUYER');
+    const place = () =>
+      shop.request('POST', '/api/v1/orders', {
+        token: buyer.token,
+        body: { items: [{ productId, quantity: 1 }] },
+      });
+    expect((await place()).status).toBe(201);
+    const orders = 10;
+    const statuses: number[] = [];
+    const counts = await redisCommandsDuring(shop, async () => {
+      for (let i = 0; i < orders; i++) statuses.push((await place()).status);
+    });
+    expect(statuses).toEqual(Array.from({ length: orders }, () => 201));
+    const perOrder = totalOf(counts) / orders;
+    console.info(
+      `Redis commands per lone placement: ${perOrder.toFixed(1)} (${JSON.stringify(Object.fromEntries(counts))})`,
+    );
+    expect(perOrder).toBeLessThanOrEqual(55);
   });
 });
