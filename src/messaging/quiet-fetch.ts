@@ -14,19 +14,31 @@ import type { Redis } from './redis';
  *
  * Here the marker is put back, and a finish takes the next job, only when a job is waiting or
  * prioritized, which makes the marker exact; and the worker waits on the marker (`BZPOPMIN`, one
- * command, at once when it is there) before every fetch instead of fetching blind. Delayed jobs keep
- * their own markers (a due time), untouched. BullMQ's own scripts with those lines changed are
+ * command, at once when it is there) before every fetch instead of fetching blind. One thing the blind
+ * fetches did besides: a fetch that found nothing told the worker when the next delayed job is due,
+ * after taking a job had made it forget the due time it had popped with the delay marker. So when no
+ * job waits, taking one puts the delay marker back with that due time (delayed jobs, retries with
+ * backoff and job schedulers keep their time). BullMQ's own scripts with those lines changed are
  * registered on the worker's connections under BullMQ's names, so BullMQ does not register its own.
  * A BullMQ whose scripts or worker no longer have the shape this relies on fails the worker's start,
- * not its jobs.
+ * not its jobs. BullMQ's rate limiting relies on a blind fetch after its wait: the `limiter` option
+ * is refused here, and `Worker.rateLimit` (which the shop does not use) would strand a prioritized job.
  */
 
-// In both scripts KEYS[1] is the wait list and KEYS[3] the prioritized set (checked below).
+// In both scripts KEYS[1] is the wait list, KEYS[3] the prioritized set and KEYS[7] the delayed set
+// (checked below); getNextDelayedTimestamp is BullMQ's own, defined before prepareJobForProcessing.
 const JOB_WAITING = '(rcall("LLEN", KEYS[1]) > 0 or rcall("ZCARD", KEYS[3]) > 0)';
 
 const MARKER_PUT_BACK = {
   from: '  rcall("HINCRBY", jobKey, "ats", 1)\n  addBaseMarkerIfNeeded(markerKey, false)\n',
-  to: `  rcall("HINCRBY", jobKey, "ats", 1)\n  if ${JOB_WAITING} then\n    addBaseMarkerIfNeeded(markerKey, false)\n  end\n`,
+  to:
+    '  rcall("HINCRBY", jobKey, "ats", 1)\n' +
+    `  if ${JOB_WAITING} then\n` +
+    '    addBaseMarkerIfNeeded(markerKey, false)\n' +
+    '  else\n' +
+    '    local nextTimestamp = getNextDelayedTimestamp(KEYS[7])\n' +
+    '    if nextTimestamp ~= nil then rcall("ZADD", markerKey, nextTimestamp, "1") end\n' +
+    '  end\n',
 };
 const FINISH_TAKES_NEXT = {
   from: '    if (ARGV[6] == "1") then\n',
@@ -43,7 +55,9 @@ function edited(script: BullScript, edits: { from: string; to: string }[]): Bull
   const shaped =
     edits.every((edit) => script.content.split(edit.from).length === 2) &&
     script.content.includes('KEYS[1] wait key') &&
-    script.content.includes('KEYS[3] prioritized key');
+    script.content.includes('KEYS[3] prioritized key') &&
+    script.content.includes('KEYS[7] delayed key') &&
+    definedBefore(script.content, 'getNextDelayedTimestamp', 'prepareJobForProcessing');
   if (!shaped) {
     throw new Error(
       `bullmq ${bullmqVersion}: its ${script.name} script changed shape; review src/messaging/quiet-fetch.ts`,
@@ -51,6 +65,11 @@ function edited(script: BullScript, edits: { from: string; to: string }[]): Bull
   }
   const content = edits.reduce((text, edit) => text.replace(edit.from, edit.to), script.content);
   return { ...script, content };
+}
+
+function definedBefore(lua: string, first: string, second: string): boolean {
+  const at = (name: string) => lua.indexOf(`local function ${name}(`);
+  return at(first) >= 0 && at(first) < at(second);
 }
 
 /** BullMQ's `moveToActive` and `moveToFinished`, edited as above. */
@@ -83,6 +102,9 @@ export function withQuietFetch<R extends Redis>(redis: R): R {
  * nothing). Call before `run()`.
  */
 export function waitOnMarkerBeforeEachFetch(worker: Worker): void {
+  if (worker.opts.limiter) {
+    throw new Error("quiet fetch: a rate-limited worker needs BullMQ's blind fetch after its wait");
+  }
   if (typeof (worker as unknown as { drained?: unknown }).drained !== 'boolean') {
     throw new Error(
       `bullmq ${bullmqVersion}: Worker has no drained flag; review src/messaging/quiet-fetch.ts`,

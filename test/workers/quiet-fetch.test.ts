@@ -133,4 +133,52 @@ describe('BullMQ fetches in the shop workers', () => {
     await eventually(async () => (done.size === 13 ? true : undefined), 20_000, 10);
     expect(done.has('later')).toBe(true);
   });
+
+  // A worker that popped the delay marker holds the due time in memory only; taking a job makes it
+  // forget it (BullMQ's blind fetches used to tell it again).
+  it('a delayed job keeps its time when a job arrives after a worker took its marker', async () => {
+    const name = 'delay-then-job';
+    const q = queue(name);
+    const doneAt = new Map<string, number>();
+    const w = worker(name, true, async (job) => {
+      doneAt.set(job.id!, Date.now());
+    });
+    await w.waitUntilReady();
+    const delayedAt = Date.now();
+    await q.add('late', {}, { jobId: 'late', delay: 1500 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await q.add('now', {}, { jobId: 'now' });
+    await eventually(async () => doneAt.get('late'), 15_000, 10);
+    expect(doneAt.get('now')).toBeDefined();
+    expect(doneAt.get('late')! - delayedAt).toBeGreaterThanOrEqual(1500);
+  });
+
+  it('a retry with backoff keeps its time when a job arrives while it waits', async () => {
+    const name = 'backoff-then-job';
+    const q = queue(name);
+    const done = new Set<string>();
+    const w = worker(name, true, async (job) => {
+      if (job.id === 'flaky' && job.attemptsMade === 0) throw new Error('transient');
+      done.add(job.id!);
+    });
+    await w.waitUntilReady();
+    await q.add('flaky', {}, { jobId: 'flaky', attempts: 2, backoff: { type: 'fixed', delay: 1000 } });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await q.add('now', {}, { jobId: 'now' });
+    await eventually(async () => done.has('flaky') || undefined, 15_000, 10);
+    expect(done.has('now')).toBe(true);
+  });
+
+  it("refuses a rate-limited worker, whose wake-up after its wait is BullMQ's blind fetch", async () => {
+    const limited = new Worker('limited', async () => undefined, {
+      connection: withQuietFetch(
+        createRedis(TEST_REDIS_URL, 'blocking', `${prefix}:limited`),
+      ) as ConnectionOptions,
+      prefix,
+      limiter: { max: 1, duration: 500 },
+      autorun: false,
+    });
+    opened.push(limited);
+    expect(() => waitOnMarkerBeforeEachFetch(limited)).toThrow(/rate-limited/);
+  });
 });
