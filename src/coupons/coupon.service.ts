@@ -187,12 +187,13 @@ export async function changeCouponStatus(
 
 /**
  * Only an issuable coupon has a gate: suspending or cancelling drops it, resuming builds it. Done
- * after commit; if Redis fails here, PostgreSQL still refuses what the stale gate admits, and a
- * resync (or the next start-up) repairs the gate.
+ * after commit, by a rebuild of its own: one an issue request started before the commit may have read
+ * the old status and would leave a resumed coupon without a gate. If Redis fails here, PostgreSQL
+ * still refuses what the stale gate admits, and a resync (or the next start-up) repairs the gate.
  */
 async function followWithGate(ctx: AppContext, couponId: string, status: CouponStatus): Promise<void> {
   try {
-    if (GATED_STATUSES.includes(status)) await ensureCouponGate(ctx, couponId);
+    if (GATED_STATUSES.includes(status)) await rebuildCouponGate(ctx, couponId, { onlyIfMissing: true });
     else await dropCouponGate(ctx, couponId);
   } catch (err) {
     ctx.log.warn({ err: String(err), couponId, status }, 'coupon gate not updated after a status change');
