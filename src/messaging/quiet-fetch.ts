@@ -99,7 +99,8 @@ export function withQuietFetch<R extends Redis>(redis: R): R {
 
 /**
  * Makes the worker wait on the marker before every fetch (BullMQ does so only once a fetch found
- * nothing). Call before `run()`.
+ * nothing). Call before `run()`. The worker's 'drained' event no longer fires (the shop does not
+ * listen to it).
  */
 export function waitOnMarkerBeforeEachFetch(worker: Worker): void {
   if (worker.opts.limiter) {
