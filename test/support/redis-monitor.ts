@@ -17,13 +17,12 @@ export function redisCommandsDuring(
 }
 
 /**
- * The same for any key prefix, counted under `nameOf(args)` (default: the command's name); `redis`
- * is a connection to the monitored server, used to mark the end of the work.
+ * The same for any key prefix; `redis` is a connection to the monitored server, used to mark the end
+ * of the work.
  */
 export async function redisCommandsNaming(
   target: { prefix: string; redis: Pick<Redis, 'get'>; redisUrl?: string },
   work: () => Promise<unknown>,
-  nameOf: (args: string[]) => string = (args) => args[0]!.toLowerCase(),
 ): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   const { prefix, redis, redisUrl = TEST_REDIS_URL } = target;
@@ -35,7 +34,7 @@ export async function redisCommandsNaming(
       return;
     }
     if (!args.some((arg) => arg.includes(prefix))) return;
-    const name = nameOf(args);
+    const name = args[0]!.toLowerCase();
     counts.set(name, (counts.get(name) ?? 0) + 1);
   });
   try {
