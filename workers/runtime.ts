@@ -4,7 +4,7 @@ import type { AppContext } from '../src/context';
 import type { Logger } from '../src/logger';
 import { orderShardNames } from '../src/messaging/order-shards';
 import { allQueues, bullPrefix, cappedBackoff, type QueueName } from '../src/messaging/queues';
-import { waitOnMarkerBeforeEachFetch, withQuietFetch } from '../src/messaging/quiet-fetch';
+import { runWithQuietFetch, withQuietFetch } from '../src/messaging/quiet-fetch';
 import { createRedis } from '../src/messaging/redis';
 import { observeJob } from '../src/observability/job-observer';
 import { annotateActiveSpan, bullTelemetry } from '../src/tracing/tracing';
@@ -106,8 +106,7 @@ export async function startWorker(
     worker.on('active', () => {
       consumer.lastActive = Date.now();
     });
-    waitOnMarkerBeforeEachFetch(worker);
-    worker.run().catch((err) => worker.emit('error', err));
+    runWithQuietFetch(worker);
     return consumer;
   };
   const consumers = queueNames.map(open);

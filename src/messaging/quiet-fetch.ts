@@ -78,9 +78,11 @@ export const quietFetchScripts = [
   edited(moveToFinished, [MARKER_PUT_BACK, FINISH_TAKES_NEXT]),
 ];
 
+const quietConnections = new WeakSet<object>();
+
 /**
  * Registers the fetch scripts on this connection and on every duplicate of it (BullMQ runs a worker on
- * duplicates of the connection it is given).
+ * duplicates of the connection it is given). Give the result to the Worker, then `runWithQuietFetch`.
  */
 export function withQuietFetch<R extends Redis>(redis: R): R {
   for (const script of quietFetchScripts) {
@@ -94,15 +96,20 @@ export function withQuietFetch<R extends Redis>(redis: R): R {
     value: (...args: unknown[]) => withQuietFetch(duplicate(...args)),
     configurable: true,
   });
+  quietConnections.add(redis);
   return redis;
 }
 
 /**
- * Makes the worker wait on the marker before every fetch (BullMQ does so only once a fetch found
- * nothing). Call before `run()`. The worker's 'drained' event no longer fires (the shop does not
- * listen to it).
+ * Starts a worker (created with `autorun: false` on a `withQuietFetch` connection) that waits on the
+ * marker before every fetch — BullMQ does so only once a fetch found nothing. Either half alone would
+ * lose wake-ups or keep the empty fetches, so a worker without the other is refused. The worker's
+ * 'drained' event no longer fires (the shop does not listen to it).
  */
-export function waitOnMarkerBeforeEachFetch(worker: Worker): void {
+export function runWithQuietFetch(worker: Worker): void {
+  if (!quietConnections.has(worker.opts.connection as object)) {
+    throw new Error('quiet fetch: the worker was not given a withQuietFetch connection');
+  }
   if (worker.opts.limiter) {
     throw new Error("quiet fetch: a rate-limited worker needs BullMQ's blind fetch after its wait");
   }
@@ -113,4 +120,5 @@ export function waitOnMarkerBeforeEachFetch(worker: Worker): void {
   }
   // Read in BullMQ's fetch as "the queue was found empty: wait on the marker first".
   Object.defineProperty(worker, 'drained', { get: () => true, set: () => undefined, configurable: true });
+  worker.run().catch((err) => worker.emit('error', err));
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { waitOnMarkerBeforeEachFetch, withQuietFetch } from '../../src/messaging/quiet-fetch';
+import { runWithQuietFetch, withQuietFetch } from '../../src/messaging/quiet-fetch';
 import { createRedis, type Redis } from '../../src/messaging/redis';
 import { redisCommandsNaming } from '../support/redis-monitor';
 import { TEST_REDIS_URL } from '../support/test-shop';
@@ -44,8 +44,9 @@ function worker(name: string, quiet: boolean, process: (job: Job) => Promise<unk
     drainDelay: 60,
     autorun: false,
   });
-  if (quiet) waitOnMarkerBeforeEachFetch(w);
-  w.run().catch(() => undefined);
+  w.on('error', () => undefined);
+  if (quiet) runWithQuietFetch(w);
+  else w.run().catch(() => undefined);
   opened.push(w);
   return w;
 }
@@ -179,6 +180,18 @@ describe('BullMQ fetches in the shop workers', () => {
       autorun: false,
     });
     opened.push(limited);
-    expect(() => waitOnMarkerBeforeEachFetch(limited)).toThrow(/rate-limited/);
+    expect(() => runWithQuietFetch(limited)).toThrow(/rate-limited/);
+  });
+
+  it('refuses a worker on a connection without the quiet fetch scripts (half of the change loses wake-ups)', async () => {
+    const plain = createRedis(TEST_REDIS_URL, 'blocking', `${prefix}:plain`);
+    connections.push(plain);
+    const unprepared = new Worker('unprepared', async () => undefined, {
+      connection: plain as ConnectionOptions,
+      prefix,
+      autorun: false,
+    });
+    opened.push(unprepared);
+    expect(() => runWithQuietFetch(unprepared)).toThrow(/withQuietFetch connection/);
   });
 });
