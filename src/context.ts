@@ -5,6 +5,7 @@ import type { Config } from './config';
 import { closeOrm, createOrm, type Orm } from './db/orm';
 import { DATABASE_PROBE, DependencyMonitor } from './health/dependency-monitor';
 import type { Logger } from './logger';
+import { withQuietAdd } from './messaging/event-stream';
 import {
   closeQueues,
   createQueues,
@@ -46,7 +47,7 @@ export async function createContext(config: Config, databaseUrl: string, log: Lo
   });
   const prefix = config.redisPrefix;
   const redis = createRedis(config, 'command', `${prefix}:api`);
-  const producer = createRedis(config, 'producer', `${prefix}:producer`);
+  const producer = withQuietAdd(createRedis(config, 'producer', `${prefix}:producer`));
   const queues = createQueues(producer, prefix, {
     orderShards: config.orderShards,
     jobOptions: { payment: paymentJobOptions(config) },

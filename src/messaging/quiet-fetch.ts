@@ -1,7 +1,9 @@
 import type { Worker } from 'bullmq';
 import { moveToActive, moveToFinished } from 'bullmq/dist/esm/scripts/index.js';
 import { version as bullmqVersion } from 'bullmq/dist/esm/version.js';
+import { QUIET_FINISH, QUIET_TAKE } from './event-stream';
 import type { Redis } from './redis';
+import { defineScripts, editScript } from './script-edits';
 
 /**
  * BullMQ wakes its workers with one marker per queue. Whenever a worker takes a job it puts the
@@ -45,26 +47,13 @@ const FINISH_TAKES_NEXT = {
   to: `    if ARGV[6] == "1" and ${JOB_WAITING} then\n`,
 };
 
-interface BullScript {
-  name: string;
-  content: string;
-  keys: number;
-}
-
-function edited(script: BullScript, edits: { from: string; to: string }[]): BullScript {
-  const shaped =
-    edits.every((edit) => script.content.split(edit.from).length === 2) &&
-    script.content.includes('KEYS[1] wait key') &&
-    script.content.includes('KEYS[3] prioritized key') &&
-    script.content.includes('KEYS[7] delayed key') &&
-    definedBefore(script.content, 'getNextDelayedTimestamp', 'prepareJobForProcessing');
-  if (!shaped) {
-    throw new Error(
-      `bullmq ${bullmqVersion}: its ${script.name} script changed shape; review src/messaging/quiet-fetch.ts`,
-    );
-  }
-  const content = edits.reduce((text, edit) => text.replace(edit.from, edit.to), script.content);
-  return { ...script, content };
+function hasKeysAndHelpers(lua: string): boolean {
+  return (
+    lua.includes('KEYS[1] wait key') &&
+    lua.includes('KEYS[3] prioritized key') &&
+    lua.includes('KEYS[7] delayed key') &&
+    definedBefore(lua, 'getNextDelayedTimestamp', 'prepareJobForProcessing')
+  );
 }
 
 function definedBefore(lua: string, first: string, second: string): boolean {
@@ -72,10 +61,17 @@ function definedBefore(lua: string, first: string, second: string): boolean {
   return at(first) >= 0 && at(first) < at(second);
 }
 
-/** BullMQ's `moveToActive` and `moveToFinished`, edited as above. */
+/**
+ * BullMQ's `moveToActive` and `moveToFinished`, edited as above, and without the job's events in the
+ * queue's event stream (src/messaging/event-stream.ts).
+ */
 export const quietFetchScripts = [
-  edited(moveToActive, [MARKER_PUT_BACK]),
-  edited(moveToFinished, [MARKER_PUT_BACK, FINISH_TAKES_NEXT]),
+  editScript(moveToActive, [MARKER_PUT_BACK, ...QUIET_TAKE], hasKeysAndHelpers),
+  editScript(
+    moveToFinished,
+    [MARKER_PUT_BACK, FINISH_TAKES_NEXT, ...QUIET_TAKE, ...QUIET_FINISH],
+    hasKeysAndHelpers,
+  ),
 ];
 
 const quietConnections = new WeakSet<object>();
@@ -85,12 +81,7 @@ const quietConnections = new WeakSet<object>();
  * duplicates of the connection it is given). Give the result to the Worker, then `runWithQuietFetch`.
  */
 export function withQuietFetch<R extends Redis>(redis: R): R {
-  for (const script of quietFetchScripts) {
-    redis.defineCommand(`${script.name}:${bullmqVersion}`, {
-      numberOfKeys: script.keys,
-      lua: script.content,
-    });
-  }
+  defineScripts(redis, quietFetchScripts);
   const duplicate = redis.duplicate.bind(redis) as (...args: unknown[]) => R;
   Object.defineProperty(redis, 'duplicate', {
     value: (...args: unknown[]) => withQuietFetch(duplicate(...args)),

@@ -10,7 +10,8 @@ import { createTestShop, type TestShop, type TestUser } from '../support/test-sh
 // Lua scripts included, as INFO commandstats counts them. The outbox relay is not running: its
 // deliveries are measured by the bench, not here. Upper bounds on counts: a regression that makes
 // each order its own job again fails CI, and so does one that brings back BullMQ's fetches that find
-// nothing (src/messaging/quiet-fetch.ts), which a lone order's job pays in full.
+// nothing (src/messaging/quiet-fetch.ts) or the job's events in the queue's event stream
+// (src/messaging/event-stream.ts), which a lone order's job pays in full.
 let shop: TestShop;
 let seller: TestUser;
 let workers: RunningWorkers;
@@ -59,7 +60,7 @@ describe('Redis commands per placement', () => {
     expect(perOrder).toBeLessThanOrEqual(25);
   });
 
-  it('placements one at a time, each its own PLACE job: at most 58 Redis commands each (63 with BullMQ alone)', async () => {
+  it('placements one at a time, each its own PLACE job: at most 47 Redis commands each (63 with BullMQ alone)', async () => {
     const productId = await createProduct(shop, seller, { stock: 1000 });
     const buyer = await shop.createUser('BUYER');
     const place = () =>
@@ -78,6 +79,6 @@ describe('Redis commands per placement', () => {
     console.info(
       `Redis commands per lone placement: ${perOrder.toFixed(1)} (${JSON.stringify(Object.fromEntries(counts))})`,
     );
-    expect(perOrder).toBeLessThanOrEqual(58);
+    expect(perOrder).toBeLessThanOrEqual(47);
   });
 });

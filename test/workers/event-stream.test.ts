@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { withQuietAdd } from '../../src/messaging/event-stream';
+import { runWithQuietFetch, withQuietFetch } from '../../src/messaging/quiet-fetch';
+import { createRedis, type Redis } from '../../src/messaging/redis';
+import { TEST_REDIS_URL } from '../support/test-shop';
+import { eventually } from '../support/worker-process';
+
+// The queue's event stream as the shop's producers and workers leave it (src/messaging/event-stream.ts),
+// side by side with BullMQ's own: a job's plain life (added, waiting, active, completed, drained) is no
+// longer written, a failure still is, and the jobs themselves end as before.
+const prefix = `es-${randomUUID().slice(0, 8)}`;
+const client = createRedis(TEST_REDIS_URL, 'command', `${prefix}:test`);
+const opened: { close: () => Promise<unknown> }[] = [];
+const connections: Redis[] = [];
+
+afterEach(async () => {
+  for (const it of opened.splice(0).reverse()) await it.close();
+  for (const connection of connections.splice(0)) connection.disconnect();
+});
+afterAll(async () => {
+  const keys = await client.keys(`${prefix}:*`);
+  if (keys.length > 0) await client.del(...keys);
+  client.disconnect();
+});
+
+function connection(quiet: boolean, role: 'producer' | 'blocking') {
+  const plain = createRedis(TEST_REDIS_URL, role, `${prefix}:${role}`);
+  connections.push(plain);
+  if (!quiet) return plain;
+  return role === 'producer' ? withQuietAdd(plain) : withQuietFetch(plain);
+}
+
+function queueAndWorker(name: string, quiet: boolean, process: (job: Job) => Promise<unknown>) {
+  const queue = new Queue(name, { connection: connection(quiet, 'producer') as ConnectionOptions, prefix });
+  const worker = new Worker(name, process, {
+    connection: connection(quiet, 'blocking') as ConnectionOptions,
+    prefix,
+    concurrency: 2,
+    drainDelay: 60,
+    autorun: false,
+  });
+  worker.on('error', () => undefined);
+  if (quiet) runWithQuietFetch(worker);
+  else worker.run().catch(() => undefined);
+  opened.push(worker, queue);
+  return { queue, worker };
+}
+
+async function streamEvents(name: string): Promise<string[]> {
+  const entries = await client.xrange(`${prefix}:${name}:events`, '-', '+');
+  return entries.map(([, fields]) => `${fields[1]}:${fields[3]}`);
+}
+
+/** Two jobs kept on completion, one removed, one failing for good; every job ended. */
+async function run(quiet: boolean) {
+  const name = `life-${quiet ? 'quiet' : 'plain'}`;
+  const finished = new Set<string>();
+  const { queue, worker } = queueAndWorker(name, quiet, async (job) => {
+    finished.add(job.id!);
+    if (job.name === 'bad') throw new Error('refused');
+    return 'ok';
+  });
+  await worker.waitUntilReady();
+  await queue.add('good', {}, { jobId: 'kept-1' });
+  await queue.add('good', {}, { jobId: 'kept-2' });
+  await queue.add('good', {}, { jobId: 'removed', removeOnComplete: true });
+  await queue.add('bad', {}, { jobId: 'refused', attempts: 1 });
+  await eventually(async () => ((await queue.getFailedCount()) === 1 ? true : undefined), 15_000, 5);
+  await eventually(async () => ((await queue.getCompletedCount()) === 2 ? true : undefined), 15_000, 5);
+  expect(finished).toEqual(new Set(['kept-1', 'kept-2', 'removed', 'refused']));
+  expect((await queue.getCompleted()).map((job) => job.returnvalue)).toEqual(['ok', 'ok']);
+  expect(await queue.getJob('removed')).toBeUndefined();
+  expect((await queue.getFailed())[0]?.failedReason).toBe('refused');
+  return streamEvents(name);
+}
+
+describe('the queue event stream', () => {
+  it("holds a job's failure but not its plain life (BullMQ alone: every step of every job)", async () => {
+    const plain = await run(false);
+    const quiet = await run(true);
+    console.info(`event stream entries: quiet ${quiet.length}, BullMQ's own ${plain.length}`);
+    for (const event of [
+      'added:kept-1',
+      'waiting:kept-1',
+      'active:kept-1',
+      'completed:kept-1',
+      'completed:removed',
+    ])
+      expect(plain).toContain(event);
+    expect(quiet.filter((event) => !event.endsWith(':refused'))).toEqual([]);
+    expect(quiet).toEqual(expect.arrayContaining(['failed:refused', 'retries-exhausted:refused']));
+  });
+});
