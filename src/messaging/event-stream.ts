@@ -6,7 +6,7 @@ import { defineScripts, editScript, type ScriptEdit } from './script-edits';
  * BullMQ writes each job's life to a Redis stream per queue (`…:events`) for `QueueEvents` listeners:
  * added, waiting, active, completed, and drained when a finish leaves the queue empty, with a read
  * of the stream's length limit and an `XTRIM` at each finish: about 10 of the ≈ 42 Redis commands a
- * job costs (a checkout's 166 commands are 128 without them). Nothing reads that stream here: the
+ * job costs (a checkout's 166 commands are 140 without them). Nothing reads that stream here: the
  * shop has no `QueueEvents` (a command's answer is its receipt and a pub/sub reply, an event's
  * delivery is acknowledged in PostgreSQL) and Bull Board reads the queues' lists and sets. So the scripts of a job's plain path — adding it,
  * taking it, completing it — no longer write it. What stays: a failed finish, with its
