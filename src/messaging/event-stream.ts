@@ -8,11 +8,13 @@ import { defineScripts, editScript, type ScriptEdit } from './script-edits';
  * of the stream's length limit and an `XTRIM` at each finish: about 10 of the ≈ 42 Redis commands a
  * job costs (a checkout's 166 commands are 140 without them). Nothing reads that stream here: the
  * shop has no `QueueEvents` (a command's answer is its receipt and a pub/sub reply, an event's
- * delivery is acknowledged in PostgreSQL) and Bull Board reads the queues' lists and sets. So the scripts of a job's plain path — adding it,
- * taking it, completing it — no longer write it. What stays: a failed finish, with its
- * retries-exhausted event and its trim; a retry, a delay, a stalled job, a duplicate add and a
- * job's progress (the scripts of those paths are BullMQ's own, and each trims the stream itself).
- * An external `QueueEvents` listener would still hear those, not a job's plain life.
+ * delivery is acknowledged in PostgreSQL) and Bull Board reads the queues' lists and sets. So the
+ * scripts of a job's plain path — adding it, taking it, completing it — no longer write it. What
+ * stays: a failed finish, with its retries-exhausted entry and its trim, and whatever BullMQ's other
+ * scripts write — delayed, prioritized and scheduled adds, promotions, backoff retries, stalls,
+ * duplicates, progress — kept short by their own trims and by the stalled-job check's, which runs
+ * every few seconds. An external `QueueEvents` listener would hear those, never a plain job's
+ * `completed`: `job.waitUntilFinished` would wait out its timeout (docs/operations.md).
  */
 
 /** `addStandardJob`: the added and waiting events. */
