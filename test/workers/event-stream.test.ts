@@ -32,8 +32,17 @@ function connection(quiet: boolean, role: 'producer' | 'blocking') {
   return role === 'producer' ? withQuietAdd(plain) : withQuietFetch(plain);
 }
 
-function queueAndWorker(name: string, quiet: boolean, process: (job: Job) => Promise<unknown>) {
-  const queue = new Queue(name, { connection: connection(quiet, 'producer') as ConnectionOptions, prefix });
+function queueAndWorker(
+  name: string,
+  quiet: boolean,
+  process: (job: Job) => Promise<unknown>,
+  streamMaxLen?: number,
+) {
+  const queue = new Queue(name, {
+    connection: connection(quiet, 'producer') as ConnectionOptions,
+    prefix,
+    ...(streamMaxLen ? { streams: { events: { maxLen: streamMaxLen } } } : {}),
+  });
   const worker = new Worker(name, process, {
     connection: connection(quiet, 'blocking') as ConnectionOptions,
     prefix,
@@ -91,5 +100,36 @@ describe('the queue event stream', () => {
       expect(plain).toContain(event);
     expect(quiet.filter((event) => !event.endsWith(':refused'))).toEqual([]);
     expect(quiet).toEqual(expect.arrayContaining(['failed:refused', 'retries-exhausted:refused']));
+  });
+
+  it('stays short when what is still written (retries with backoff, delayed jobs) runs for long', async () => {
+    const name = 'bounded';
+    const attempts = new Map<string, number>();
+    const { queue, worker } = queueAndWorker(
+      name,
+      true,
+      async (job) => {
+        const seen = (attempts.get(job.id!) ?? 0) + 1;
+        attempts.set(job.id!, seen);
+        if (seen === 1 && job.name === 'flaky') throw new Error('once');
+      },
+      20,
+    );
+    await worker.waitUntilReady();
+    const jobs = 150;
+    for (let i = 0; i < jobs; i++) {
+      const name = i % 3 === 0 ? 'delayed' : 'flaky';
+      await queue.add(
+        name,
+        {},
+        { jobId: `b-${i}`, attempts: 2, backoff: 1, delay: name === 'delayed' ? 5 : 0 },
+      );
+    }
+    await eventually(async () => ((await queue.getCompletedCount()) === jobs ? true : undefined), 30_000, 20);
+    const length = await client.xlen(`${prefix}:${name}:events`);
+    console.info(`event stream after ${jobs} jobs (100 retried with backoff, 50 delayed): ${length} entries`);
+    // Unbounded, each retry (failed attempt, delayed, waiting, active) and each delayed job (added,
+    // delayed, waiting) would leave ≈ 450 entries (448 measured with the limit at 10,000); the trims keep a node or two.
+    expect(length).toBeLessThanOrEqual(250);
   });
 });
