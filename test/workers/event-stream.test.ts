@@ -1,33 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withQuietAdd } from '../../src/messaging/event-stream';
 import { runWithQuietFetch, withQuietFetch } from '../../src/messaging/quiet-fetch';
-import { createRedis, type Redis } from '../../src/messaging/redis';
-import { TEST_REDIS_URL } from '../support/test-shop';
+import { queueSandbox } from '../support/queue-sandbox';
 import { eventually } from '../support/worker-process';
 
 // The queue's event stream as the shop's producers and workers leave it (src/messaging/event-stream.ts),
 // side by side with BullMQ's own: a job's plain life (added, waiting, active, completed, drained) is no
 // longer written, a failure still is, and the jobs themselves end as before.
-const prefix = `es-${randomUUID().slice(0, 8)}`;
-const client = createRedis(TEST_REDIS_URL, 'command', `${prefix}:test`);
-const opened: { close: () => Promise<unknown> }[] = [];
-const connections: Redis[] = [];
-
-afterEach(async () => {
-  for (const it of opened.splice(0).reverse()) await it.close();
-  for (const connection of connections.splice(0)) connection.disconnect();
-});
-afterAll(async () => {
-  const keys = await client.keys(`${prefix}:*`);
-  if (keys.length > 0) await client.del(...keys);
-  client.disconnect();
-});
+const { prefix, client, opened, connection: newConnection } = queueSandbox('es');
 
 function connection(quiet: boolean, role: 'producer' | 'blocking') {
-  const plain = createRedis(TEST_REDIS_URL, role, `${prefix}:${role}`);
-  connections.push(plain);
+  const plain = newConnection(role, role);
   if (!quiet) return plain;
   return role === 'producer' ? withQuietAdd(plain) : withQuietFetch(plain);
 }

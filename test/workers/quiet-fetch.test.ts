@@ -1,42 +1,24 @@
-import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runWithQuietFetch, withQuietFetch } from '../../src/messaging/quiet-fetch';
-import { createRedis, type Redis } from '../../src/messaging/redis';
+import { queueSandbox } from '../support/queue-sandbox';
 import { redisCommandsNaming } from '../support/redis-monitor';
-import { TEST_REDIS_URL } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
 // BullMQ workers as the shop runs them (src/messaging/quiet-fetch.ts) against BullMQ's own: how many
 // fetches a job costs, and that jobs are still taken promptly, side by side and after a delay. Each
 // worker waits up to a minute on its marker (drainDelay), so a wake-up that never comes shows as a
 // test that times out, not as a slow pass.
-const prefix = `qf-${randomUUID().slice(0, 8)}`;
-const client = createRedis(TEST_REDIS_URL, 'command', `${prefix}:test`);
-const opened: { close: () => Promise<unknown> }[] = [];
-const connections: Redis[] = [];
-
-afterEach(async () => {
-  for (const it of opened.splice(0).reverse()) await it.close();
-  for (const connection of connections.splice(0)) connection.disconnect();
-});
-afterAll(async () => {
-  const keys = await client.keys(`${prefix}:*`);
-  if (keys.length > 0) await client.del(...keys);
-  client.disconnect();
-});
+const { prefix, client, opened, connection } = queueSandbox('qf');
 
 function queue(name: string) {
-  const connection = createRedis(TEST_REDIS_URL, 'producer', `${prefix}:producer`);
-  connections.push(connection);
-  const q = new Queue(name, { connection: connection as ConnectionOptions, prefix });
+  const q = new Queue(name, { connection: connection('producer', 'producer') as ConnectionOptions, prefix });
   opened.push(q);
   return q;
 }
 
 function worker(name: string, quiet: boolean, process: (job: Job) => Promise<unknown>, concurrency = 4) {
-  const plain = createRedis(TEST_REDIS_URL, 'blocking', `${prefix}:worker`);
-  connections.push(plain);
+  const plain = connection('blocking', 'worker');
   const w = new Worker(name, process, {
     connection: (quiet ? withQuietFetch(plain) : plain) as ConnectionOptions,
     prefix,
@@ -172,9 +154,7 @@ describe('BullMQ fetches in the shop workers', () => {
 
   it("refuses a rate-limited worker, whose wake-up after its wait is BullMQ's blind fetch", async () => {
     const limited = new Worker('limited', async () => undefined, {
-      connection: withQuietFetch(
-        createRedis(TEST_REDIS_URL, 'blocking', `${prefix}:limited`),
-      ) as ConnectionOptions,
+      connection: withQuietFetch(connection('blocking', 'limited')) as ConnectionOptions,
       prefix,
       limiter: { max: 1, duration: 500 },
       autorun: false,
@@ -184,8 +164,7 @@ describe('BullMQ fetches in the shop workers', () => {
   });
 
   it('refuses a worker on a connection without the quiet fetch scripts (half of the change loses wake-ups)', async () => {
-    const plain = createRedis(TEST_REDIS_URL, 'blocking', `${prefix}:plain`);
-    connections.push(plain);
+    const plain = connection('blocking', 'plain');
     const unprepared = new Worker('unprepared', async () => undefined, {
       connection: plain as ConnectionOptions,
       prefix,
