@@ -18,7 +18,7 @@ import { defineScripts, editScript, type ScriptEdit } from './script-edits';
  */
 
 /** `addStandardJob`: the added and waiting events. */
-export const QUIET_ADD: ScriptEdit[] = [
+const QUIET_ADD: ScriptEdit[] = [
   { from: '    rcall("XADD", eventsKey, "*", "event", "added", "jobId", jobId, "name", name)\n', to: '' },
   {
     from:
@@ -66,7 +66,7 @@ export const QUIET_FINISH: ScriptEdit[] = [
   },
 ];
 
-export const quietAddScripts = [editScript(addStandardJob, QUIET_ADD)];
+const quietAddScripts = [editScript(addStandardJob, QUIET_ADD)];
 
 /** A producer connection whose Queues add jobs without writing their added and waiting events. */
 export function withQuietAdd<R extends Redis>(redis: R): R {

@@ -3,7 +3,7 @@ import { moveToActive, moveToFinished } from 'bullmq/dist/esm/scripts/index.js';
 import { version as bullmqVersion } from 'bullmq/dist/esm/version.js';
 import { QUIET_FINISH, QUIET_TAKE } from './event-stream';
 import type { Redis } from './redis';
-import { defineScripts, editScript } from './script-edits';
+import { defineScripts, editScript, type ScriptEdit } from './script-edits';
 
 /**
  * BullMQ wakes its workers with one marker per queue. Whenever a worker takes a job it puts the
@@ -31,7 +31,7 @@ import { defineScripts, editScript } from './script-edits';
 // (checked below); getNextDelayedTimestamp is BullMQ's own, defined before prepareJobForProcessing.
 const JOB_WAITING = '(rcall("LLEN", KEYS[1]) > 0 or rcall("ZCARD", KEYS[3]) > 0)';
 
-const MARKER_PUT_BACK = {
+const MARKER_PUT_BACK: ScriptEdit = {
   from: '  rcall("HINCRBY", jobKey, "ats", 1)\n  addBaseMarkerIfNeeded(markerKey, false)\n',
   to:
     '  rcall("HINCRBY", jobKey, "ats", 1)\n' +
@@ -42,7 +42,7 @@ const MARKER_PUT_BACK = {
     '    if nextTimestamp ~= nil then rcall("ZADD", markerKey, nextTimestamp, "1") end\n' +
     '  end\n',
 };
-const FINISH_TAKES_NEXT = {
+const FINISH_TAKES_NEXT: ScriptEdit = {
   from: '    if (ARGV[6] == "1") then\n',
   to: `    if ARGV[6] == "1" and ${JOB_WAITING} then\n`,
 };
@@ -65,7 +65,7 @@ function definedBefore(lua: string, first: string, second: string): boolean {
  * BullMQ's `moveToActive` and `moveToFinished`, edited as above, and without the job's events in the
  * queue's event stream (src/messaging/event-stream.ts).
  */
-export const quietFetchScripts = [
+const quietFetchScripts = [
   editScript(moveToActive, [MARKER_PUT_BACK, ...QUIET_TAKE], hasKeysAndHelpers),
   editScript(
     moveToFinished,
