@@ -4,7 +4,7 @@ import { preparedStatement, query, run, sql } from '../db/sql';
 import { isInfrastructureUnavailable } from '../errors/infrastructure-error';
 import type { Logger } from '../logger';
 import { outboxAlertedTotal } from '../messaging/event-metrics';
-import { EVENTS_ONLY_WAKE, outboxWakeChannel } from '../messaging/outbox-signal';
+import { EVENTS_ONLY_WAKE, outboxWakeChannel, registerLocalRelay } from '../messaging/outbox-signal';
 import { onChannelMessage, subscribeTo } from '../messaging/pubsub';
 import { createRedis } from '../messaging/redis';
 import { checkAcknowledgements } from './acknowledgements';
@@ -42,6 +42,7 @@ export class OutboxRelay {
   private unmarked: Delivered[] = [];
   /** Until when passes leave domain events for later (0: they take them); see run. */
   private eventsHeldUntil = 0;
+  private unregisterLocal: (() => void) | undefined;
 
   constructor(
     private readonly ctx: AppContext,
@@ -56,19 +57,25 @@ export class OutboxRelay {
         'outbox relay not subscribed to wake-ups; delivering on its poll interval',
       ),
     );
-    onChannelMessage(this.subscriber, (_channel, message) => {
-      // The pass at the end of the gathering spell claims these events: no claim now that finds nothing.
-      if (message === EVENTS_ONLY_WAKE && Date.now() < this.eventsHeldUntil) return;
-      this.wake.signal();
-    });
+    onChannelMessage(this.subscriber, (_channel, message) => this.onWake(message));
+  }
+
+  private onWake(message: string): void {
+    // The pass at the end of the gathering spell claims these events: no claim now that finds nothing.
+    if (message === EVENTS_ONLY_WAKE && Date.now() < this.eventsHeldUntil) return;
+    this.wake.signal();
   }
 
   start(): void {
     this.running = true;
     this.loops = [this.run(), this.maintain()];
+    // Commits in this process wake this relay in memory; other processes' still over Redis.
+    this.unregisterLocal = registerLocalRelay(this.ctx, (message) => this.onWake(message));
   }
 
   async stop(): Promise<void> {
+    // From here on, commits of this process wake the relays of other processes (over Redis).
+    this.unregisterLocal?.();
     this.running = false;
     this.wake.signal();
     this.maintenanceWake.signal();

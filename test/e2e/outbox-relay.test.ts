@@ -1,7 +1,8 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
-import { wakeOutboxRelay } from '../../src/messaging/outbox-signal';
+import { outboxWakeChannel, wakeOutboxRelay } from '../../src/messaging/outbox-signal';
 import { commandOrder } from '../../src/orders/order-commands';
 import { createProduct } from '../support/catalog';
 import { eventsSettled, rows } from '../support/events';
@@ -80,6 +81,66 @@ describe('prompt delivery', () => {
     );
     expect(sent!.n).toBeGreaterThanOrEqual(30);
   }, 30_000);
+
+  it('wakes the relay of its own process in memory: nothing goes over the wake-up channel', async () => {
+    const heard = await listenToWakeUps(shop);
+    try {
+      const seller = await shop.createUser('SELLER');
+      const buyer = await shop.createUser('BUYER');
+      const productId = await createProduct(shop, seller, { stock: 100 });
+      const orders = await Promise.all(
+        Array.from({ length: 5 }, () => placeOrder(shop, buyer, [{ productId, quantity: 1 }])),
+      );
+      // Delivered (the relay polls hourly: only wake-ups deliver within the deadline) …
+      await eventually(
+        async () =>
+          (await notified(
+            shop,
+            orders.map((o) => o.id),
+            'ORDER_CREATED',
+          )) === 5,
+      );
+      // … and not one wake-up published: the steps' commits told the relay beside them.
+      expect(heard.messages).toEqual([]);
+    } finally {
+      await heard.close();
+    }
+  }, 30_000);
+});
+
+/** The wake-ups published over Redis to the relays of other processes. */
+async function listenToWakeUps(shop: TestShop) {
+  const subscriber = new Redis(shop.config.redisUrl, { maxRetriesPerRequest: 1 });
+  const messages: string[] = [];
+  subscriber.on('message', (_channel, message: string) => messages.push(message));
+  await subscriber.subscribe(outboxWakeChannel(shop.config.redisPrefix));
+  return { messages, close: () => subscriber.quit().then(() => undefined) };
+}
+
+describe('a commit in a process without a relay', () => {
+  let shop: TestShop;
+  beforeAll(async () => {
+    // The API's process: no relay here, one in a worker process that polls once an hour.
+    shop = await createTestShop({ WORKERS: 'order,inventory,events', OUTBOX_POLL_INTERVAL_MS: '3600000' });
+  });
+  afterAll(() => shop?.close());
+
+  it('wakes the relays of other processes over Redis', async () => {
+    const relay = await spawnWorkerProcess(shop.config, {
+      WORKERS: 'outbox',
+      OUTBOX_POLL_INTERVAL_MS: '3600000',
+    });
+    const heard = await listenToWakeUps(shop);
+    try {
+      // A message to an actor (no coupon worker runs: its job only has to be added) and its wake-up.
+      const id = await insertOutboxRow(shop, 'coupon', 'SWEEP', {});
+      await eventually(async () => (await outboxStatusOf(shop, id)) === 'SENT', 15_000);
+      expect(heard.messages).toEqual(['1']);
+    } finally {
+      await heard.close();
+      await relay.kill('SIGTERM');
+    }
+  }, 60_000);
 });
 
 describe('Redis stopped while events pile up', () => {
