@@ -1,4 +1,5 @@
 import { addStandardJob } from 'bullmq/dist/esm/scripts/index.js';
+import { LEAN_ADD_COUNTERS } from './job-counters';
 import type { Redis } from './redis';
 import { defineScripts, editScript, type ScriptEdit } from './script-edits';
 
@@ -17,9 +18,20 @@ import { defineScripts, editScript, type ScriptEdit } from './script-edits';
  * `completed`: `job.waitUntilFinished` would wait out its timeout (docs/operations.md).
  */
 
-/** `addStandardJob`: the added and waiting events. */
+/**
+ * `addStandardJob`: the added and waiting events, and the read of the stream's length limit, which
+ * is now needed only by the events still written when a job is a duplicate or deduplicated.
+ */
 const QUIET_ADD: ScriptEdit[] = [
   { from: '    rcall("XADD", eventsKey, "*", "event", "added", "jobId", jobId, "name", name)\n', to: '' },
+  {
+    from: 'local maxEvents = getOrSetMaxEvents(metaKey)\n',
+    to: "local maxEvents = opts['de'] and getOrSetMaxEvents(metaKey)\n",
+  },
+  {
+    from: '            maxEvents, timestamp, deferParentRelease)\n',
+    to: '            maxEvents or getOrSetMaxEvents(metaKey), timestamp, deferParentRelease)\n',
+  },
   {
     from:
       '-- Emit waiting event\n' +
@@ -66,9 +78,12 @@ export const QUIET_FINISH: ScriptEdit[] = [
   },
 ];
 
-const quietAddScripts = [editScript(addStandardJob, QUIET_ADD)];
+const quietAddScripts = [editScript(addStandardJob, [...QUIET_ADD, ...LEAN_ADD_COUNTERS])];
 
-/** A producer connection whose Queues add jobs without writing their added and waiting events. */
+/**
+ * A producer connection whose Queues add jobs without writing their added and waiting events (and
+ * without the id counter a job with its own id does not need: src/messaging/job-counters.ts).
+ */
 export function withQuietAdd<R extends Redis>(redis: R): R {
   defineScripts(redis, quietAddScripts);
   return redis;

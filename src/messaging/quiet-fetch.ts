@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq';
 import { moveToActive, moveToFinished } from 'bullmq/dist/esm/scripts/index.js';
 import { version as bullmqVersion } from 'bullmq/dist/esm/version.js';
 import { QUIET_FINISH, QUIET_TAKE } from './event-stream';
+import { LEAN_FINISH_COUNTERS } from './job-counters';
 import type { Redis } from './redis';
 import { defineScripts, editScript, type ScriptEdit } from './script-edits';
 
@@ -69,7 +70,7 @@ const quietFetchScripts = [
   editScript(moveToActive, [MARKER_PUT_BACK, ...QUIET_TAKE], hasKeysAndHelpers),
   editScript(
     moveToFinished,
-    [MARKER_PUT_BACK, FINISH_TAKES_NEXT, ...QUIET_TAKE, ...QUIET_FINISH],
+    [MARKER_PUT_BACK, FINISH_TAKES_NEXT, ...QUIET_TAKE, ...QUIET_FINISH, ...LEAN_FINISH_COUNTERS],
     hasKeysAndHelpers,
   ),
 ];
