@@ -117,6 +117,46 @@ describe('BullMQ fetches in the shop workers', () => {
     expect(done.has('later')).toBe(true);
   });
 
+  it("a job taken by the previous job's finish leaves no marker behind that wakes a fetch finding nothing", async () => {
+    const fetchesFindingNothing = async (quiet: boolean) => {
+      const name = `queued-${quiet ? 'quiet' : 'plain'}`;
+      const q = queue(name);
+      const started = new Set<string>();
+      const done = new Set<string>();
+      const w = worker(
+        name,
+        quiet,
+        async (job) => {
+          started.add(job.id!);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          done.add(job.id!);
+        },
+        1,
+      );
+      await w.waitUntilReady();
+      const pairs = 8;
+      const counts = await redisCommandsNaming({ prefix, redis: client }, async () => {
+        for (let i = 0; i < pairs; i++) {
+          // The second job arrives while the only slot is busy: the first one's finish takes it.
+          await q.add('first', {}, { jobId: `first-${i}` });
+          await eventually(async () => started.has(`first-${i}`) || undefined, 15_000, 2);
+          await q.add('second', {}, { jobId: `second-${i}` });
+          await eventually(async () => done.has(`second-${i}`) || undefined, 15_000, 5);
+          // The worker back waiting on the marker before the next pair.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      });
+      expect(done.size).toBe(2 * pairs);
+      // A take that finds the wait list empty tries the prioritized set (`ZPOPMIN`); the shop has none.
+      return (counts.get('zpopmin') ?? 0) / pairs;
+    };
+    const quiet = await fetchesFindingNothing(true);
+    const plain = await fetchesFindingNothing(false);
+    console.info(`fetches finding nothing per queued job: quiet ${quiet}, BullMQ's own ${plain}`);
+    expect(quiet).toBeLessThanOrEqual(0.25);
+    expect(plain).toBeGreaterThanOrEqual(1);
+  });
+
   // A worker that popped the delay marker holds the due time in memory only; taking a job makes it
   // forget it (BullMQ's blind fetches used to tell it again).
   it('a delayed job keeps its time when a job arrives after a worker took its marker', async () => {
