@@ -16,10 +16,12 @@ import { defineScripts, editScript, type ScriptEdit } from './script-edits';
  * commands and a quarter of a checkout's.
  *
  * Here the marker is put back, and a finish takes the next job, only when a job is waiting or
- * prioritized, and a finish that takes the last waiting job removes the marker that announced it
+ * prioritized; a finish leaves a waiting job whose marker a worker has already popped to that
+ * worker's fetch, and a finish that takes the last waiting job removes the marker that announced it
  * (BullMQ leaves it, and it wakes a worker for a fetch that finds nothing: four in ten of the order
- * mailbox's fetches under checkout load), which makes the marker exact; and the worker waits on the marker (`BZPOPMIN`, one
- * command, at once when it is there) before every fetch instead of fetching blind. One thing the blind
+ * mailbox's fetches under checkout load). That makes the marker exact; and the worker waits on the
+ * marker (`BZPOPMIN`, one command, at once when it is there) before every fetch instead of fetching
+ * blind. One thing the blind
  * fetches did besides: a fetch that found nothing told the worker when the next delayed job is due,
  * after taking a job had made it forget the due time it had popped with the delay marker. So when no
  * job waits, taking one puts the delay marker back with that due time (delayed jobs, retries with
@@ -51,9 +53,14 @@ const markerPutBack = (afterFinish: boolean): ScriptEdit => ({
     '    if nextTimestamp ~= nil then rcall("ZADD", markerKey, nextTimestamp, "1") end\n' +
     '  end\n',
 });
+/**
+ * A finish takes the next job only while a job waits and its marker is still there: a waiting job
+ * whose marker is gone has woken a worker, whose fetch is on its way and would find nothing if the
+ * finish took the job first (KEYS[14] is moveToFinished's marker key).
+ */
 const FINISH_TAKES_NEXT: ScriptEdit = {
   from: '    if (ARGV[6] == "1") then\n',
-  to: `    if ARGV[6] == "1" and ${JOB_WAITING} then\n`,
+  to: `    if ARGV[6] == "1" and ${JOB_WAITING} and rcall("ZSCORE", KEYS[14], "0") then\n`,
 };
 
 function hasKeysAndHelpers(lua: string): boolean {
@@ -79,7 +86,7 @@ const quietFetchScripts = [
   editScript(
     moveToFinished,
     [markerPutBack(true), FINISH_TAKES_NEXT, ...QUIET_TAKE, ...QUIET_FINISH, ...LEAN_FINISH_COUNTERS],
-    hasKeysAndHelpers,
+    (lua) => hasKeysAndHelpers(lua) && lua.includes('KEYS[14] marker key'),
   ),
 ];
 

@@ -157,6 +157,34 @@ describe('BullMQ fetches in the shop workers', () => {
     expect(plain).toBeGreaterThanOrEqual(1);
   });
 
+  it('a finish leaves a waiting job to the worker its marker woke (that fetch would otherwise find nothing)', async () => {
+    const name = 'woken';
+    const q = queue(name);
+    const done = new Set<string>();
+    const markerKey = `${prefix}:${name}:marker`;
+    const w = worker(
+      name,
+      true,
+      async (job) => {
+        if (job.name === 'first') {
+          // A job arrives, and another worker, woken by its marker, is on its way to fetch it.
+          await q.add('second', {}, { jobId: 'second' });
+          expect(await client.zpopmin(markerKey)).toEqual(['0', '0']);
+        }
+        done.add(job.id!);
+      },
+      1,
+    );
+    await w.waitUntilReady();
+    await q.add('first', {}, { jobId: 'first' });
+    await eventually(async () => ((await q.getCompletedCount()) === 1 ? true : undefined), 15_000, 5);
+    // The first job's finish did not take it: it waits for the fetch of the worker that was woken …
+    expect(await q.getJobState('second')).toBe('waiting');
+    // … which comes (played here by putting the marker back, as no other worker runs).
+    await client.zadd(markerKey, 0, '0');
+    await eventually(async () => done.has('second') || undefined, 15_000, 5);
+  });
+
   // A worker that popped the delay marker holds the due time in memory only; taking a job makes it
   // forget it (BullMQ's blind fetches used to tell it again).
   it('a delayed job keeps its time when a job arrives after a worker took its marker', async () => {
