@@ -23,7 +23,7 @@ const HOT: Record<string, RegExp> = {
   'gateway capture': /^insert into gateway_charges .* 'CAPTURE'/,
   'order view': /^select o\.id, o\.order_no, .* left join lateral/,
   notifications: /^with first as \( insert into processed_messages .* insert into notifications/,
-  'sales-stats record and lock': /^with first as \( insert into processed_messages .*'sales-stats'/,
+  'sales-stats record and lock': /^with given as \( .* insert into processed_messages .*'sales-stats'/,
   'sales lines': /^with added as \( insert into sales_lines/,
 };
 

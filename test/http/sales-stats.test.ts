@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
+import { parseDomainEvent } from '../../src/messaging/domain-events';
 import { invalidatePopularProducts } from '../../src/stats/popular-products';
-import { syncOrderSales } from '../../src/stats/sales-stats.consumer';
+import { salesStatsConsumer, syncOrderSales } from '../../src/stats/sales-stats.consumer';
 import { createProduct } from '../support/catalog';
 import { eventsSettled, rows } from '../support/events';
 import { markPaid, placeOrder } from '../support/orders';
@@ -164,7 +165,7 @@ describe('sales report', () => {
     // 15:30 UTC on 1 January is already 2 January in Seoul.
     await rows(shop, sql`update orders set paid_at = '2026-01-01T15:30:00Z' where id = ${order.id}`);
     await rows(shop, sql`delete from sales_lines where order_id = ${order.id}`);
-    await shop.ctx.orm.em.fork().transactional((tx) => syncOrderSales(tx, order.id, 'Asia/Seoul'));
+    await shop.ctx.orm.em.fork().transactional((tx) => syncOrderSales(tx, [order.id], 'Asia/Seoul'));
     expect((await report('?from=2026-01-02&to=2026-01-02')).body.data).toEqual([
       { key: '2026-01-02', orders: 1, units: 1, revenue: 20_000 },
     ]);
@@ -185,5 +186,84 @@ describe('sales report', () => {
       expect([query, res.status, res.body.error]).toEqual([query, 400, 'VALIDATION_ERROR']);
     }
     expect((await report('?from=2026-01-01&to=2026-01-02', buyer.token)).status).toBe(403);
+  });
+});
+
+describe('the sales-stats consumer', () => {
+  it("applies an events job's sales events in one transaction of two statements, each event once", async () => {
+    const orders = [];
+    for (const name of ['anorak', 'beanie', 'cap']) orders.push(await paidOrder([[name, 1]]));
+    await eventsSettled(shop);
+    const ids = orders.map((o) => o.id);
+    // Their ORDER_PAID events as the relay delivers them, not yet applied by sales-stats.
+    const outbox = await rows<{ id: string; type: string; aggregate_id: string; payload: unknown }>(
+      shop,
+      sql`select id, type, aggregate_id, payload from outbox_events
+          where type = 'ORDER_PAID' and aggregate_id = any(${ids}::text[]) order by aggregate_id`,
+    );
+    const events = outbox.map((row) => {
+      const { event } = parseDomainEvent({
+        id: row.id,
+        type: row.type,
+        aggregateType: 'order',
+        aggregateId: row.aggregate_id,
+        occurredAt: new Date().toISOString(),
+        data: row.payload,
+      });
+      return event!;
+    });
+    expect(events).toHaveLength(3);
+    await rows(shop, sql`delete from sales_lines where order_id = any(${ids}::uuid[])`);
+    await rows(
+      shop,
+      sql`delete from processed_messages where consumer = 'sales-stats' and message_id = any(${events.map((e) => e.id)}::text[])`,
+    );
+
+    let outcomes = new Map<string, string>();
+    const statements = await statementsDuring(shop.databaseName, async () => {
+      outcomes = await salesStatsConsumer.applyMany!(shop.ctx, events, shop.ctx.log);
+    });
+    const ofSalesStats = statements.filter(
+      (s) => s.includes("'sales-stats'") || s.includes('insert into sales_lines'),
+    );
+    expect(ofSalesStats).toHaveLength(2);
+    expect([...outcomes.values()]).toEqual(['applied', 'applied', 'applied']);
+    const [lines] = await rows<{ n: number }>(
+      shop,
+      sql`select count(distinct order_id)::int as n from sales_lines where order_id = any(${ids}::uuid[])`,
+    );
+    expect(lines!.n).toBe(3);
+
+    // Delivered again (with one of them twice): nothing applied, no sales lines touched.
+    const again = await statementsDuring(shop.databaseName, async () => {
+      outcomes = await salesStatsConsumer.applyMany!(shop.ctx, [...events, events[0]!], shop.ctx.log);
+    });
+    expect([...outcomes.values()]).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    expect(again.filter((s) => s.includes('insert into sales_lines'))).toHaveLength(0);
+
+    // Overlapping jobs at once, their events in any order: each event applied by exactly one of them.
+    await rows(shop, sql`delete from sales_lines where order_id = any(${ids}::uuid[])`);
+    await rows(
+      shop,
+      sql`delete from processed_messages where consumer = 'sales-stats' and message_id = any(${events.map((e) => e.id)}::text[])`,
+    );
+    const [a, b, c] = events as [(typeof events)[0], (typeof events)[0], (typeof events)[0]];
+    const results = await Promise.all(
+      [
+        [c, b],
+        [a, b, c],
+        [b, a],
+        [c, a],
+      ].map((job) => salesStatsConsumer.applyMany!(shop.ctx, job, shop.ctx.log)),
+    );
+    const applied = results.flatMap((r) =>
+      [...r].filter(([, outcome]) => outcome === 'applied').map(([id]) => id),
+    );
+    expect(applied.sort()).toEqual(events.map((e) => e.id).sort());
+    const [restored] = await rows<{ n: number }>(
+      shop,
+      sql`select count(distinct order_id)::int as n from sales_lines where order_id = any(${ids}::uuid[])`,
+    );
+    expect(restored!.n).toBe(3);
   });
 });
