@@ -108,6 +108,15 @@ describe('prompt delivery', () => {
   }, 30_000);
 });
 
+/** How many connections listen on the wake-up channel. */
+async function wakeUpListeners(shop: TestShop): Promise<number> {
+  const reply = (await shop.ctx.redis.pubsub(
+    'NUMSUB',
+    outboxWakeChannel(shop.config.redisPrefix),
+  )) as unknown[];
+  return Number(reply[1]);
+}
+
 /** The wake-ups published over Redis to the relays of other processes. */
 async function listenToWakeUps(shop: TestShop) {
   const subscriber = new Redis(shop.config.redisUrl, { maxRetriesPerRequest: 1 });
@@ -132,6 +141,8 @@ describe('a commit in a process without a relay', () => {
     });
     const heard = await listenToWakeUps(shop);
     try {
+      // The spawned relay listens too (it subscribes as it starts), so the wake-up below reaches it.
+      await eventually(async () => ((await wakeUpListeners(shop)) >= 2 ? true : undefined), 15_000, 20);
       // A message to an actor (no coupon worker runs: its job only has to be added) and its wake-up.
       const id = await insertOutboxRow(shop, 'coupon', 'SWEEP', {});
       await eventually(async () => (await outboxStatusOf(shop, id)) === 'SENT', 15_000);
@@ -141,6 +152,28 @@ describe('a commit in a process without a relay', () => {
       await relay.kill('SIGTERM');
     }
   }, 60_000);
+});
+
+describe('a relay that stops', () => {
+  let shop: TestShop;
+  beforeAll(async () => {
+    shop = await createTestShop({ WORKERS: 'outbox', OUTBOX_POLL_INTERVAL_MS: '3600000' });
+  });
+  afterAll(() => shop?.close());
+
+  it("hands its process's wake-ups back to Redis, for the relays of other processes", async () => {
+    const heard = await listenToWakeUps(shop);
+    try {
+      await wakeOutboxRelay(shop.ctx); // told in memory while the relay runs
+      await shop.workers.close();
+      await wakeOutboxRelay(shop.ctx, true);
+      await eventually(async () => (heard.messages.length > 0 ? true : undefined), 10_000, 10);
+      // Published in order on one connection: had the first gone over Redis, it would come first.
+      expect(heard.messages).toEqual(['events']);
+    } finally {
+      await heard.close();
+    }
+  });
 });
 
 describe('Redis stopped while events pile up', () => {

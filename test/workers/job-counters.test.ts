@@ -117,7 +117,9 @@ describe("BullMQ's per-job counters in the shop's producers and workers", () => 
     // A job with its own id, removed on completion: no id counted, no attempt counted, no stream limit read.
     expect(lean.perRemovedJob.incr).toBe(0);
     expect(lean.perRemovedJob.hincrby).toBeLessThan(plain.perRemovedJob.hincrby);
-    expect(lean.perRemovedJob.hget).toBeLessThan(plain.perRemovedJob.hget);
+    // (The worker's start-up stalled check reads the limit once, and may fall in the window.)
+    expect(lean.perRemovedJob.hget).toBeLessThan(0.5);
+    expect(plain.perRemovedJob.hget).toBeGreaterThanOrEqual(1);
     expect(plain.perRemovedJob.incr).toBe(1);
   });
 });
