@@ -1,45 +1,19 @@
-import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { withQuietAdd } from '../../src/messaging/event-stream';
-import { runWithQuietFetch, withQuietFetch } from '../../src/messaging/quiet-fetch';
 import { queueSandbox } from '../support/queue-sandbox';
 import { eventually } from '../support/worker-process';
 
 // The queue's event stream as the shop's producers and workers leave it (src/messaging/event-stream.ts),
 // side by side with BullMQ's own: a job's plain life (added, waiting, active, completed, drained) is no
 // longer written, a failure still is, and the jobs themselves end as before.
-const { prefix, client, opened, connection: newConnection } = queueSandbox('es');
+const { prefix, client, queueAndWorker: sandboxQueueAndWorker } = queueSandbox('es');
 
-function connection(quiet: boolean, role: 'producer' | 'blocking') {
-  const plain = newConnection(role, role);
-  if (!quiet) return plain;
-  return role === 'producer' ? withQuietAdd(plain) : withQuietFetch(plain);
-}
-
-function queueAndWorker(
+const queueAndWorker = (
   name: string,
   quiet: boolean,
   process: (job: Job) => Promise<unknown>,
   streamMaxLen?: number,
-) {
-  const queue = new Queue(name, {
-    connection: connection(quiet, 'producer') as ConnectionOptions,
-    prefix,
-    ...(streamMaxLen ? { streams: { events: { maxLen: streamMaxLen } } } : {}),
-  });
-  const worker = new Worker(name, process, {
-    connection: connection(quiet, 'blocking') as ConnectionOptions,
-    prefix,
-    concurrency: 2,
-    drainDelay: 60,
-    autorun: false,
-  });
-  worker.on('error', () => undefined);
-  if (quiet) runWithQuietFetch(worker);
-  else worker.run().catch(() => undefined);
-  opened.push(worker, queue);
-  return { queue, worker };
-}
+) => sandboxQueueAndWorker(name, quiet, process, { streamMaxLen });
 
 async function streamEvents(name: string): Promise<string[]> {
   const entries = await client.xrange(`${prefix}:${name}:events`, '-', '+');

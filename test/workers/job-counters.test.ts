@@ -1,7 +1,4 @@
-import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { withQuietAdd } from '../../src/messaging/event-stream';
-import { runWithQuietFetch, withQuietFetch } from '../../src/messaging/quiet-fetch';
 import { queueSandbox } from '../support/queue-sandbox';
 import { redisCommandsNaming } from '../support/redis-monitor';
 import { eventually } from '../support/worker-process';
@@ -10,28 +7,7 @@ import { eventually } from '../support/worker-process';
 // (src/messaging/job-counters.ts), side by side with BullMQ's own: the queue's id counter only for
 // jobs without an id of their own, a job's attempt count only where the job stays; ids, attempts,
 // duplicates and deduplication come out as BullMQ's.
-const { prefix, client, opened, connection: newConnection } = queueSandbox('jc');
-
-function queueAndWorker(name: string, lean: boolean, process: (job: Job) => Promise<unknown>) {
-  const producer = newConnection('producer', 'producer');
-  const blocking = newConnection('blocking', 'blocking');
-  const queue = new Queue(name, {
-    connection: (lean ? withQuietAdd(producer) : producer) as ConnectionOptions,
-    prefix,
-  });
-  const worker = new Worker(name, process, {
-    connection: (lean ? withQuietFetch(blocking) : blocking) as ConnectionOptions,
-    prefix,
-    concurrency: 2,
-    drainDelay: 60,
-    autorun: false,
-  });
-  worker.on('error', () => undefined);
-  if (lean) runWithQuietFetch(worker);
-  else worker.run().catch(() => undefined);
-  opened.push(worker, queue);
-  return { queue, worker };
-}
+const { prefix, client, queueAndWorker } = queueSandbox('jc');
 
 /** Jobs with and without ids of their own, kept, removed, retried; what they leave behind. */
 async function run(lean: boolean) {
