@@ -14,6 +14,7 @@ import { httpMetrics } from './http/middleware/metrics';
 import { requestContext } from './http/middleware/request-context';
 import { securityHeaders } from './http/middleware/security-headers';
 import { withNodeOrderPlacementLane } from './http/order-placement-lane';
+import { withNodeOrderReadLane } from './http/order-read-lane';
 import { adminOutboxRoutes } from './http/routes/admin-outbox.routes';
 import { adminStatsRoutes } from './http/routes/admin-stats.routes';
 import { adminWebhookRoutes } from './http/routes/admin-webhooks.routes';
@@ -127,7 +128,8 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
   /**
    * What server.ts puts in front of @hono/node-server's listener: the hot lanes on Node's own objects.
    * Each web lane has a Node counterpart there (the order placement lane answers the sold-out 409 too:
-   * placeThroughGate asks the sold-out memo first), so the listener behind them serves `routedFetch`,
+   * placeThroughGate asks the sold-out memo first; the order read lane has no web twin), so the
+   * listener behind them serves `routedFetch`,
    * the router alone (a request a Node lane handed on is not looked at twice).
    */
   const nodeFront = (listener: NodeListener): NodeListener =>
@@ -140,7 +142,11 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
               ctx,
               metrics,
               MAX_BODY_BYTES,
-              withNodeCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, listener),
+              withNodeOrderReadLane(
+                ctx,
+                metrics,
+                withNodeCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, listener),
+              ),
             ),
           ),
           ctx.log,

@@ -39,7 +39,8 @@ const USAGE = `npm run bench:ab -- --base <git ref or directory> [options]
                        coupon-issue (POST /coupons/{id}/issue by 5,000 buyers of a 200-unit coupon,
                        then its prepared 409s and 429s, default @100) or
                        sold-out (POST /orders of a product with no stock: the flash sale's
-                       409 OUT_OF_STOCK after the sell-out, default @8)
+                       409 OUT_OF_STOCK after the sell-out, default @8) or
+                       order-reads (GET /orders/{id} of 50 buyers' own PENDING orders, default @100)
   --slices <n>         measured slices per side (default 10), alternating ABBA
   --slice-s <s>        seconds per slice (default 3)
   --concurrency <n>    virtual users (default: the scenario's)
@@ -91,6 +92,33 @@ const WORKLOADS: Record<string, Workload> = {
           headers: { authorization: `Bearer ${buyer.token}` },
         });
         return res.status === 201 || res.status === 409 || res.status === 429;
+      };
+    },
+  },
+  'order-reads': {
+    concurrency: 100,
+    prepare: async (seed, http) => {
+      const buyers = await seed.buyers(50);
+      const products = await seed.products(100, { stock: 1_000_000 });
+      const orders: { token: string; id: string }[] = [];
+      for (const buyer of buyers) {
+        const res = await http.request('POST', '/api/v1/orders', {
+          headers: { authorization: `Bearer ${buyer.token}` },
+          body: { items: [{ productId: pick(products), quantity: 1 }] },
+          readBody: true,
+        });
+        orders.push({
+          token: buyer.token,
+          id: (JSON.parse(res.body ?? '{}') as { data: { id: string } }).data.id,
+        });
+      }
+      // A storefront's order page polling while it waits: each buyer reads its own PENDING order.
+      return async () => {
+        const order = pick(orders);
+        const res = await http.request('GET', `/api/v1/orders/${order.id}`, {
+          headers: { authorization: `Bearer ${order.token}` },
+        });
+        return res.status === 200;
       };
     },
   },
