@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppContext } from '../context';
+import type { Row } from '../db/database';
 import { preparedStatement, query, run, sql } from '../db/sql';
 import type { ConsumerOutcome, EventConsumer } from '../messaging/consumer';
 import type { DomainEventMessage } from '../messaging/domain-events';
@@ -57,7 +58,7 @@ const lockSales = (orderIds: readonly string[]) =>
  * delivery waits on its row, then finds it), and its order is not locked for it.
  */
 async function recordAndLock(tx: EntityManager, events: readonly SalesEvent[]): Promise<Set<string>> {
-  const rows = await query<{ message_id: string }>(
+  const rows = await query<Row<'processed_messages', 'message_id'>>(
     tx,
     preparedStatement(sql`with given as (
           select * from unnest(${events.map((e) => e.id)}::text[], ${events.map((e) => e.data.orderId)}::text[])
