@@ -49,9 +49,13 @@ export async function startWorkers(ctx: AppContext, selection: string): Promise<
     running.push(await startWorker(ctx, name, WORKER_DEFINITIONS[name]!));
   return {
     names: running.map((w) => w.name),
-    // Graceful: every worker finishes what it holds before the connections go.
+    // Graceful: every worker finishes what it holds before the connections go. The queue workers
+    // first, then what runs beside them (the outbox relay): the rows the last jobs commit are still
+    // delivered by this process, not left for another relay or the next start.
     close: async () => {
-      await Promise.all(running.map((w) => w.close()));
+      const besides = running.filter((w) => WORKER_DEFINITIONS[w.name]?.kind === 'background');
+      await Promise.all(running.filter((w) => !besides.includes(w)).map((w) => w.close()));
+      await Promise.all(besides.map((w) => w.close()));
     },
   };
 }

@@ -80,6 +80,14 @@ export class OutboxRelay {
     this.wake.signal();
     this.maintenanceWake.signal();
     await Promise.all(this.loops);
+    // A last pass: what this process committed up to now (a wake-up that came as the loop ended, the
+    // rows of jobs that drained before) goes out with this relay rather than waiting for another one.
+    await this.deliverBatch().catch((err) =>
+      this.log.warn(
+        { err: String(err) },
+        'outbox relay could not make its last pass; rows wait for another relay',
+      ),
+    );
     await this.markSent(this.unmarked).catch((err) =>
       this.log.warn({ err: String(err) }, 'outbox rows left PROCESSING at stop; they will be reclaimed'),
     );
