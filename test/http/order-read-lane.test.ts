@@ -86,6 +86,10 @@ describe('GET /orders/{id} in front of the router', () => {
     const before = histogramCount(await bench.laneMetrics.registry.metrics(), series);
     await send(bench.lanePort, 'GET', `/api/v1/orders/${orderId}`, withTokenOnly());
     expect(histogramCount(await bench.laneMetrics.registry.metrics(), series)).toBe(before + 1);
+    // The router's own answers land in the same series (one per route on the dashboards).
+    const routerBefore = histogramCount(await bench.routerMetricsText(), series);
+    await send(bench.routerPort, 'GET', `/api/v1/orders/${orderId}`, withTokenOnly());
+    expect(histogramCount(await bench.routerMetricsText(), series)).toBe(routerBefore + 1);
   });
 
   it('hands the router everything else, which answers as it always did', async () => {
