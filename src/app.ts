@@ -129,26 +129,20 @@ export function createApp(ctx: AppContext, options: AppOptions = {}) {
    * What server.ts puts in front of @hono/node-server's listener: the hot lanes on Node's own objects.
    * Each web lane has a Node counterpart there (the order placement lane answers the sold-out 409 too:
    * placeThroughGate asks the sold-out memo first; the order read lane has no web twin), so the
-   * listener behind them serves `routedFetch`,
-   * the router alone (a request a Node lane handed on is not looked at twice).
+   * listener behind them serves `routedFetch`, the router alone (a request a Node lane handed on is not
+   * looked at twice).
    */
+  const nodeLanes: ((next: NodeListener) => NodeListener)[] = [
+    (next) => withNodeCachedReadLane(ctx, metrics, next),
+    (next) => withNodeOrderPlacementLane(ctx, metrics, MAX_BODY_BYTES, next),
+    (next) => withNodeOrderReadLane(ctx, metrics, next),
+    (next) => withNodeCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, next),
+  ];
+  // The first lane sees every request first; each hands what is not its own to the next.
   const nodeFront = (listener: NodeListener): NodeListener =>
     lanes
       ? guardNodeLanes(
-          withNodeCachedReadLane(
-            ctx,
-            metrics,
-            withNodeOrderPlacementLane(
-              ctx,
-              metrics,
-              MAX_BODY_BYTES,
-              withNodeOrderReadLane(
-                ctx,
-                metrics,
-                withNodeCouponIssueLane(ctx, metrics, MAX_BODY_BYTES, listener),
-              ),
-            ),
-          ),
+          nodeLanes.reduceRight((next, lane) => lane(next), listener),
           ctx.log,
         )
       : listener;

@@ -1,6 +1,5 @@
 import { cachedProductJsonIfFresh } from '../catalog/product-cache';
 import type { AppContext } from '../context';
-import { isUuid } from '../ids';
 import type { Metrics } from '../observability/metrics';
 import {
   type Fetch,
@@ -10,6 +9,7 @@ import {
   nodeLaneRequest,
   nodeRequestHasNoBody,
   pathWithoutQuery,
+  uuidAfter,
 } from './lane-support';
 
 const PRODUCT_PATH = '/api/v1/products/';
@@ -29,12 +29,7 @@ function anonymousProductRead(request: Request): string | undefined {
   return id;
 }
 
-/** The id of `/api/v1/products/{uuid}` (nothing after it, no query string), or undefined. */
-function productIdOfPath(path: string): string | undefined {
-  if (path.length !== PRODUCT_PATH.length + 36 || !path.startsWith(PRODUCT_PATH)) return undefined;
-  const id = path.slice(PRODUCT_PATH.length);
-  return isUuid(id) ? id : undefined;
-}
+const productIdOfPath = (path: string) => uuidAfter(PRODUCT_PATH, path);
 
 /**
  * The cached product read, answered in front of the router: with 1,200 products a storefront's

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../context';
 import type { Language } from '../errors/error-codes';
+import { isUuid } from '../ids';
 import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
 import type { AuthUser } from './app-env';
@@ -55,6 +56,16 @@ export function laneErrorAnswer(
 ): LaneAnswer {
   const answer = errorAnswer(error, req.lang, () => ctx.log.child({ requestId: req.requestId }));
   return { status: answer.status, body: JSON.stringify(answer.body), headers: answer.headers };
+}
+
+/**
+ * The id of `prefix{uuid}` — nothing after it, no query string — or undefined: the single-resource
+ * paths the lanes answer (`/api/v1/products/{id}`, `/api/v1/orders/{id}`).
+ */
+export function uuidAfter(prefix: string, path: string): string | undefined {
+  if (path.length !== prefix.length + 36 || !path.startsWith(prefix)) return undefined;
+  const id = path.slice(prefix.length);
+  return isUuid(id) ? id : undefined;
 }
 
 /** The JSON media types the router's body validator accepts, spelled the common ways (a subset is enough). */

@@ -1,5 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../context';
-import { isUuid } from '../ids';
 import type { Metrics } from '../observability/metrics';
 import { getOrder } from '../orders/order-queries';
 import {
@@ -11,18 +11,12 @@ import {
   type NodeListener,
   nodeLaneRequest,
   nodeRequestHasNoBody,
+  uuidAfter,
 } from './lane-support';
 
 const ORDER_PATH = '/api/v1/orders/';
 /** The label the router's own GET /orders/{id} gets in the HTTP histogram (one series for both). */
 const ORDER_ROUTE = '/api/v1/orders/:id';
-
-/** The id of `/api/v1/orders/{uuid}` (nothing after it, no query string), or undefined. */
-function orderIdOfPath(path: string): string | undefined {
-  if (path.length !== ORDER_PATH.length + 36 || !path.startsWith(ORDER_PATH)) return undefined;
-  const id = path.slice(ORDER_PATH.length);
-  return isUuid(id) ? id : undefined;
-}
 
 /**
  * `GET /api/v1/orders/{id}` on Node's own request, in front of @hono/node-server's listener: the
@@ -35,12 +29,7 @@ function orderIdOfPath(path: string): string | undefined {
 export function withNodeOrderReadLane(ctx: AppContext, metrics: Metrics, next: NodeListener): NodeListener {
   const answers = new LaneAnswers(ctx, metrics, 'GET', ORDER_ROUTE, false);
 
-  const read = async (
-    req: Parameters<NodeListener>[0],
-    res: Parameters<NodeListener>[1],
-    orderId: string,
-    started: number,
-  ) => {
+  const read = async (req: IncomingMessage, res: ServerResponse, orderId: string, started: number) => {
     const user = await laneUser(ctx, req.headers.authorization);
     if (!user) return next(req, res);
     const laneReq = nodeLaneRequest(req, ORDER_PATH + orderId, user, started);
@@ -50,7 +39,7 @@ export function withNodeOrderReadLane(ctx: AppContext, metrics: Metrics, next: N
   return (req, res) => {
     const orderId =
       req.method === 'GET' && req.headers.authorization !== undefined && nodeRequestHasNoBody(req)
-        ? orderIdOfPath(req.url ?? '')
+        ? uuidAfter(ORDER_PATH, req.url ?? '')
         : undefined;
     if (orderId === undefined) return next(req, res);
     return read(req, res, orderId, performance.now());
