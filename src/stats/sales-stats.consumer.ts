@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { RawBuilder } from 'kysely';
 import type { AppContext } from '../context';
 import type { Row } from '../db/database';
 import { preparedStatement, query, run, sql } from '../db/sql';
@@ -45,12 +46,16 @@ export async function syncOrderSales(
 }
 
 /**
- * The orders' sales locks, taken in order-id order: two transactions that share orders (two events
- * jobs applied at once) queue on the first they share instead of deadlocking.
+ * The sales locks of the orders a subquery lists (one `order_id` column), taken in order-id order: two
+ * transactions that share orders (two events jobs applied at once) queue on the first they share
+ * instead of deadlocking.
  */
+const lockSalesOf = (orders: RawBuilder<unknown>) =>
+  sql`(select count(pg_advisory_xact_lock(hashtextextended('sales:' || l.order_id, 0)))
+       from (select distinct order_id from (${orders}) o order by 1) l)`;
+
 const lockSales = (orderIds: readonly string[]) =>
-  sql`(select count(pg_advisory_xact_lock(hashtextextended('sales:' || l.id, 0)))
-       from (select distinct id from unnest(${orderIds}::text[]) as id order by id) l)`;
+  lockSalesOf(sql`select unnest(${orderIds}::text[]) as order_id`);
 
 /**
  * Records the events as applied by sales-stats and takes the sales locks of their orders, in one
@@ -68,8 +73,7 @@ async function recordAndLock(tx: EntityManager, events: readonly SalesEvent[]): 
           select 'sales-stats', message_id, clock_timestamp() from given
           on conflict do nothing returning message_id)
         select f.message_id,
-               (select count(pg_advisory_xact_lock(hashtextextended('sales:' || l.order_id, 0)))
-                from (select distinct g.order_id from given g join first using (message_id) order by 1) l) as locks
+               ${lockSalesOf(sql`select g.order_id from given g join first using (message_id)`)} as locks
         from first f`),
   );
   return new Set(rows.map((r) => r.message_id));
@@ -89,12 +93,10 @@ async function applySalesEvents(ctx: AppContext, events: DomainEventMessage[]) {
   const sales = events.filter(changesSales).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const outcomes = new Map<string, ConsumerOutcome>();
   if (sales.length === 0) return outcomes;
-  let changed = false;
-  const first = await ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
+  const { first, changed } = await ctx.orm.em.fork().transactional(async (tx: EntityManager) => {
     const recorded = await recordAndLock(tx, sales);
     const orders = [...new Set(sales.filter((e) => recorded.has(e.id)).map((e) => e.data.orderId))];
-    changed = await syncOrderSales(tx, orders, ctx.config.timezone, true);
-    return recorded;
+    return { first: recorded, changed: await syncOrderSales(tx, orders, ctx.config.timezone, true) };
   });
   for (const event of sales) outcomes.set(event.id, first.has(event.id) ? 'applied' : 'duplicate');
   if (changed) await invalidatePopularProducts(ctx);
