@@ -2,9 +2,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { query, sql } from '../../src/db/sql';
 import { uuidv7 } from '../../src/ids';
-import { commandOrder, notifyOrder } from '../../src/orders/order-commands';
-import { buyerCommand } from './orders';
-import type { TestShop, TestUser } from './test-shop';
+import { notifyOrder } from '../../src/orders/order-commands';
+import type { TestShop } from './test-shop';
 import { eventually } from './worker-process';
 
 export const rows = <T>(shop: TestShop, statement: ReturnType<typeof sql>) =>
@@ -20,14 +19,6 @@ export async function notify(
   at = new Date(),
 ) {
   return tx(shop, (em) => notifyOrder(em, orderId, event as never, `test-${uuidv7()}`, at));
-}
-
-/** PAY, then the payment actor's PAYMENT_FAILED: the order is cancelled with PAYMENT_FAILED. */
-export async function failPayment(shop: TestShop, buyer: TestUser, orderId: string) {
-  const pay = await tx(shop, (em) =>
-    commandOrder(em, 'PAY', { ...buyerCommand(buyer), orderId, method: 'CARD' }, new Date()),
-  );
-  await notify(shop, orderId, { type: 'PAYMENT_FAILED', paymentId: pay.answer.id, reason: 'CARD_DECLINED' });
 }
 
 /** Until the relay has sent every domain event and no event or webhook job is waiting or running. */
