@@ -3,6 +3,7 @@ import { moveToActive, moveToFinished } from 'bullmq/dist/esm/scripts/index.js';
 import { version as bullmqVersion } from 'bullmq/dist/esm/version.js';
 import { QUIET_FINISH, QUIET_TAKE } from './event-stream';
 import { LEAN_FINISH_COUNTERS } from './job-counters';
+import { LEAN_FINISH, LEAN_TAKE, leanPathFits } from './lean-job-path';
 import type { Redis } from './redis';
 import { defineScripts, editScript, type ScriptEdit } from './script-edits';
 
@@ -34,7 +35,8 @@ import { defineScripts, editScript, type ScriptEdit } from './script-edits';
 
 // In both scripts KEYS[1] is the wait list, KEYS[3] the prioritized set and KEYS[7] the delayed set
 // (checked below); getNextDelayedTimestamp is BullMQ's own, defined before prepareJobForProcessing.
-const JOB_WAITING = '(rcall("LLEN", KEYS[1]) > 0 or rcall("ZCARD", KEYS[3]) > 0)';
+// An empty list or sorted set is no key in Redis: one EXISTS asks whether either holds a job.
+const JOB_WAITING = '(rcall("EXISTS", KEYS[1], KEYS[3]) > 0)';
 
 /**
  * `afterFinish`: the job was taken by a finish, not after a wait on the marker, so the base marker
@@ -42,16 +44,16 @@ const JOB_WAITING = '(rcall("LLEN", KEYS[1]) > 0 or rcall("ZCARD", KEYS[3]) > 0)
  * wake a worker for a fetch that finds nothing, so it goes.
  */
 const markerPutBack = (afterFinish: boolean): ScriptEdit => ({
-  from: '  rcall("HINCRBY", jobKey, "ats", 1)\n  addBaseMarkerIfNeeded(markerKey, false)\n',
+  from: '  addBaseMarkerIfNeeded(markerKey, false)\n  -- rate limit delay must be 0 in this case',
   to:
-    '  rcall("HINCRBY", jobKey, "ats", 1)\n' +
     `  if ${JOB_WAITING} then\n` +
     '    addBaseMarkerIfNeeded(markerKey, false)\n' +
     '  else\n' +
     (afterFinish ? '    rcall("ZREM", markerKey, "0")\n' : '') +
     '    local nextTimestamp = getNextDelayedTimestamp(KEYS[7])\n' +
     '    if nextTimestamp ~= nil then rcall("ZADD", markerKey, nextTimestamp, "1") end\n' +
-    '  end\n',
+    '  end\n' +
+    '  -- rate limit delay must be 0 in this case',
 });
 /**
  * A finish takes the next job only while a job waits and its marker is still there: a waiting job
@@ -82,11 +84,23 @@ function definedBefore(lua: string, first: string, second: string): boolean {
  * queue's event stream (src/messaging/event-stream.ts).
  */
 const quietFetchScripts = [
-  editScript(moveToActive, [markerPutBack(false), ...QUIET_TAKE], hasKeysAndHelpers),
+  editScript(
+    moveToActive,
+    [markerPutBack(false), ...QUIET_TAKE, ...LEAN_TAKE],
+    (lua) => hasKeysAndHelpers(lua) && leanPathFits(lua, false),
+  ),
   editScript(
     moveToFinished,
-    [markerPutBack(true), FINISH_TAKES_NEXT, ...QUIET_TAKE, ...QUIET_FINISH, ...LEAN_FINISH_COUNTERS],
-    (lua) => hasKeysAndHelpers(lua) && lua.includes('KEYS[14] marker key'),
+    [
+      markerPutBack(true),
+      FINISH_TAKES_NEXT,
+      ...QUIET_TAKE,
+      ...QUIET_FINISH,
+      ...LEAN_FINISH_COUNTERS,
+      ...LEAN_TAKE,
+      ...LEAN_FINISH,
+    ],
+    (lua) => hasKeysAndHelpers(lua) && leanPathFits(lua, true) && lua.includes('KEYS[14] marker key'),
   ),
 ];
 

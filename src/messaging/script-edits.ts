@@ -27,7 +27,7 @@ export function editScript(
     edits.every((edit) => script.content.split(edit.from).length === 2) && alsoRequires(script.content);
   if (!shaped) {
     throw new Error(
-      `bullmq ${bullmqVersion}: its ${script.name} script changed shape; review src/messaging/quiet-fetch.ts, src/messaging/event-stream.ts and src/messaging/job-counters.ts`,
+      `bullmq ${bullmqVersion}: its ${script.name} script changed shape; review src/messaging/quiet-fetch.ts, event-stream.ts, job-counters.ts and lean-job-path.ts`,
     );
   }
   const content = edits.reduce((text, edit) => text.replace(edit.from, edit.to), script.content);
