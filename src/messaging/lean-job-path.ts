@@ -14,7 +14,9 @@ import type { ScriptEdit } from './script-edits';
  * - finishing a job learns that it exists from the attributes it reads anyway (`EXISTS`, then
  *   `HMGET`), and looks for a flow's children (the shop adds no flows) with one `EXISTS` of both
  *   keys instead of counting each (an empty set or sorted set is no key in Redis);
- * - finishing a job removed on completion deletes its lock with its other keys, in one `DEL`.
+ * - finishing a job removed on completion deletes its lock with its other keys, in one `DEL`. (A
+ *   script that fails after the lock check — a corrupt parent or deduplication entry — leaves that
+ *   lock to expire with its lock duration, where BullMQ's would have deleted it.)
  */
 
 /** `moveToActive`, and `moveToFinished` when it takes the next job. */
@@ -54,7 +56,7 @@ export const LEAN_TAKE: ScriptEdit[] = [
       '  for i = 1, #jobData, 2 do\n' +
       '    if jobData[i] == "ats" then attemptsStarted = tonumber(jobData[i + 1]) + 1 end\n' +
       '  end\n' +
-      '  local started = {"processedOn", processedOn, "ats", tostring(attemptsStarted), unpack(optionalValues)}\n' +
+      '  local started = {"processedOn", processedOn, "ats", string.format("%d", attemptsStarted), unpack(optionalValues)}\n' +
       '  rcall("HSET", jobKey, unpack(started))\n' +
       "  -- Read before the write: the new values follow the old ones, and a later field wins in BullMQ's array2obj.\n" +
       '  for _, value in ipairs(started) do table.insert(jobData, value) end\n',
@@ -102,7 +104,7 @@ export const LEAN_FINISH: ScriptEdit[] = [
   {
     from: '    local errorCode = removeLock(jobIdKey, KEYS[5], token, ARGV[1])\n',
     to:
-      "    lockGoesWithJob = opts['keepJobs']['count'] == 0\n" +
+      "    lockGoesWithJob = token ~= \"0\" and opts['keepJobs']['count'] == 0\n" +
       '    local errorCode = removeLock(jobIdKey, KEYS[5], token, ARGV[1])\n',
   },
   {
@@ -112,8 +114,12 @@ export const LEAN_FINISH: ScriptEdit[] = [
   {
     from: '        removeJobKeys(jobIdKey)\n',
     to:
-      "        rcall(\"DEL\", jobIdKey, jobIdKey .. ':lock', jobIdKey .. ':logs', jobIdKey .. ':dependencies',\n" +
-      "          jobIdKey .. ':processed', jobIdKey .. ':failed', jobIdKey .. ':unsuccessful')\n",
+      '        if lockGoesWithJob then\n' +
+      "          rcall(\"DEL\", jobIdKey, jobIdKey .. ':lock', jobIdKey .. ':logs', jobIdKey .. ':dependencies',\n" +
+      "            jobIdKey .. ':processed', jobIdKey .. ':failed', jobIdKey .. ':unsuccessful')\n" +
+      '        else\n' +
+      '          removeJobKeys(jobIdKey)\n' +
+      '        end\n',
   },
 ];
 
