@@ -15,22 +15,27 @@ export interface ScriptEdit {
 }
 
 /**
- * BullMQ's script with these lines replaced. A BullMQ whose script no longer has every `from` exactly
- * once, or fails one of `alsoRequires`, is refused here — at start-up, not in the middle of a job.
+ * BullMQ's script with these lines replaced, in order. A BullMQ whose script no longer has every
+ * `from` exactly once, or fails one of `alsoRequires`, is refused here — at start-up, not in the
+ * middle of a job; so are edits that overlap (a `from` that an earlier edit changed).
  */
 export function editScript(
   script: BullScript,
   edits: ScriptEdit[],
   alsoRequires: (lua: string) => boolean = () => true,
 ): BullScript {
-  const shaped =
-    edits.every((edit) => script.content.split(edit.from).length === 2) && alsoRequires(script.content);
-  if (!shaped) {
-    throw new Error(
-      `bullmq ${bullmqVersion}: its ${script.name} script changed shape; review src/messaging/quiet-fetch.ts, event-stream.ts, job-counters.ts and lean-job-path.ts`,
+  const once = (text: string, from: string) => text.split(from).length === 2;
+  const refuse = (why: string) =>
+    new Error(
+      `bullmq ${bullmqVersion}: its ${script.name} script ${why}; review src/messaging/quiet-fetch.ts, event-stream.ts, job-counters.ts and lean-job-path.ts`,
     );
+  if (!edits.every((edit) => once(script.content, edit.from)) || !alsoRequires(script.content)) {
+    throw refuse('changed shape');
   }
-  const content = edits.reduce((text, edit) => text.replace(edit.from, edit.to), script.content);
+  const content = edits.reduce((text, edit) => {
+    if (!once(text, edit.from)) throw refuse(`lost a line to an earlier edit (${JSON.stringify(edit.from)})`);
+    return text.replace(edit.from, edit.to);
+  }, script.content);
   return { ...script, content };
 }
 
