@@ -6,6 +6,8 @@ import type { Logger } from '../logger';
 import { ORDER_NOTICE } from '../messaging/messages';
 import { Outbox } from '../messaging/outbox';
 import { wakeOutboxRelay } from '../messaging/outbox-signal';
+import { applyOrderNotice } from '../orders/order-actor';
+import { inSpan } from '../tracing/tracing';
 
 type WithoutAt<E> = E extends unknown ? Omit<E, 'at'> : never;
 
@@ -44,9 +46,19 @@ export function addNotice(outbox: Outbox, orderId: string, fact: PaymentFact, at
 }
 
 /**
- * Tells the order a fact through the outbox, in one committed transaction together with `alongside`
- * (the balance debit or credit the fact is about), then wakes the relay. A balance conflict runs the
- * whole transaction again. Without `alongside` the notice is one statement (its own transaction).
+ * Tells the order a fact. With `alongside` (the balance debit or credit the fact is about) the fact
+ * goes as a notice through the outbox, in one committed transaction together with the money (a
+ * balance conflict runs the whole transaction again), and the relay is woken.
+ *
+ * Without it (a card's charge or decline, a refund's outcome at the gateway) the payment actor
+ * applies the fact to the order itself, right after the money moved: the order's own step
+ * (notifyOrder — its machine, a compare-and-set on the order's version, conflicts run again, the
+ * fact's id recorded so a repeat is a no-op) in a transaction of its own. No notice row, relay pass
+ * and order mailbox job lie between the charge and the PAID order. The job that moved the money is
+ * still running meanwhile, so a crash before that commit runs it again, and it finds the money moved
+ * at the gateway and tells the order again. If applying fails (PostgreSQL unreachable, conflicts that
+ * do not settle), the fact goes as a notice through the outbox instead, under the same message id:
+ * an order that applied it after all records the notice as a duplicate.
  */
 export async function tellOrder(
   ctx: AppContext,
@@ -68,7 +80,25 @@ export async function tellOrder(
         await writeNotice(tx);
       }),
     );
-  } else await writeNotice(ctx.orm.em.fork());
+  } else {
+    const apply = () => applyOrderNotice(ctx, { orderId, event: fact }, noticeJobId(fact, attempt), log);
+    // Its own span: the step annotates it with the order's states, as the order worker's job span is.
+    const applied = await inSpan('apply order fact', { 'shop.order.id': orderId }, apply).then(
+      () => true,
+      (err: unknown) => {
+        log.warn(
+          { err: String(err), orderId, fact: fact.type },
+          'fact not applied to the order; sent as a notice',
+        );
+        return false;
+      },
+    );
+    if (applied) {
+      log.debug({ orderId, fact: fact.type }, 'order told');
+      return;
+    }
+    await writeNotice(ctx.orm.em.fork());
+  }
   await wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'));
   log.debug({ orderId, fact: fact.type, ...('reason' in fact ? { reason: fact.reason } : {}) }, 'order told');
 }

@@ -126,7 +126,7 @@ describe('statements per payment step', () => {
       expect(await inventoryOf(shop, productId)).toMatchObject({ stock: 99, reserved: 0 });
   });
 
-  it('the payment actor’s CAPTURE by card: start the attempt, the gateway’s own write, the notice — three statements', async () => {
+  it('the payment actor’s CAPTURE by card: start the attempt, the gateway’s own write, then the order’s own PAYMENT_SUCCEEDED step', async () => {
     const order = await pendingOrder();
     const { paymentId } = await runPay(order.id);
     const job = { data: { paymentId }, attemptsMade: 0, opts: { attempts: 3 } } as never;
@@ -139,8 +139,12 @@ describe('statements per payment step', () => {
       'update payments',
       // the gateway: its ledger row, idempotent by payment id, committed on its own
       'insert gateway_charges',
-      // the notice alone: one statement, its own transaction
-      'insert outbox_events',
+      // the fact applied to the order by its own step (no notice row, relay pass or mailbox job)
+      'begin',
+      'insert processed_messages + select orders',
+      'batch(update payments, update orders, insert order_transitions, insert outbox_events)',
+      'update inventory',
+      'commit',
     ]);
   });
 

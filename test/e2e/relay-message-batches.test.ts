@@ -112,31 +112,30 @@ describe('CAPTUREs of one claim travel as one CAPTURE_BATCH job', () => {
     // tok_flaky fails twice: the batch job is retried twice, each time for the flaky member only.
     await eventually(async () => (await shop.ctx.queues.payment.getJob(jobs[0]!.id!)) === undefined, 20_000);
     const [ok1, flaky, ok2] = payments as [(typeof payments)[0], (typeof payments)[0], (typeof payments)[0]];
-    // The notices are not delivered yet, so a captured payment is still PROCESSING: a member run again
-    // would have started another attempt and told the order again under a new notice id.
     expect(await attemptsOf(ok1.paymentId)).toBe(1);
     expect(await attemptsOf(ok2.paymentId)).toBe(1);
     expect(await attemptsOf(flaky.paymentId)).toBe(3);
+    // Each member applied its outcome to its order itself (no notice through the outbox), the flaky
+    // one under its third attempt's id: every order ends PAID.
     const notices = await rows<{ job_id: string }>(
       shop,
       sql`select job_id from outbox_events where type = ${ORDER_NOTICE}
-            and aggregate_id = any(${payments.map((p) => p.orderId)}::text[]) order by job_id`,
+            and aggregate_id = any(${payments.map((p) => p.orderId)}::text[])`,
     );
-    expect(notices.map((n) => n.job_id).sort()).toEqual(
+    expect(notices).toEqual([]);
+    for (const p of payments) await waitForOrder(shop, buyer, p.orderId, (o) => o.status === 'PAID');
+    const applied = await rows<{ message_id: string }>(
+      shop,
+      sql`select message_id from order_transitions where event = 'PAYMENT_SUCCEEDED'
+            and order_id = any(${payments.map((p) => p.orderId)}::uuid[])`,
+    );
+    expect(applied.map((t) => t.message_id).sort()).toEqual(
       [`paid-${ok1.paymentId}`, `paid-${ok2.paymentId}`, `paid-${flaky.paymentId}-a3`].sort(),
     );
-
-    // The notices of one claim go as one NOTICE_BATCH job; every order ends PAID.
-    const noticeRows = await claimed(notices.map((n) => n.job_id));
-    const noticeJobs = await jobsOfOneDelivery(orderQueue(), noticeRows);
-    expect(noticeJobs.map((j) => j.name)).toEqual(['NOTICE_BATCH']);
-    for (const p of payments) await waitForOrder(shop, buyer, p.orderId, (o) => o.status === 'PAID');
-    await drained(orderQueue());
     const before = await Promise.all(payments.map((p) => transitionsOf(p.orderId)));
 
     // The same rows delivered again (a relay died before marking them SENT): nothing happens twice.
     await deliver(captureRows);
-    await deliver(noticeRows);
     await drained(shop.ctx.queues.payment);
     await drained(orderQueue());
     for (const p of payments) {
@@ -150,14 +149,11 @@ describe('CAPTUREs of one claim travel as one CAPTURE_BATCH job', () => {
   }, 60_000);
 });
 
-/** Orders paid by card, their CAPTUREs and notices delivered by the test. */
+/** Orders paid by card, their CAPTUREs delivered by the test (each applies its outcome to its order). */
 async function paidOrders(count: number) {
   const payments = [];
   for (let i = 0; i < count; i++) payments.push(await payableOrder('tok_ok'));
   await deliver(await claimed(payments.map((p) => `capture-${p.paymentId}`)));
-  const notices = payments.map((p) => `paid-${p.paymentId}`);
-  await eventually(async () => (await claimed(notices)).length === count);
-  await deliver(await claimed(notices));
   for (const p of payments) await waitForOrder(shop, buyer, p.orderId, (o) => o.status === 'PAID');
   return payments;
 }
@@ -174,9 +170,6 @@ describe('REFUNDs of one claim travel as one REFUND_BATCH job', () => {
     const refundRows = await claimed(refundIds.map((id) => `refund-${id}`));
     const jobs = await jobsOfOneDelivery(shop.ctx.queues.payment, refundRows);
     expect(jobs.map((j) => [j.id, j.name])).toEqual([[refundRows[0]!.job_id, 'REFUND_BATCH']]);
-    const notices = refundIds.map((id) => `refunded-${id}`);
-    await eventually(async () => (await claimed(notices)).length === 2);
-    await deliver(await claimed(notices));
     for (const p of payments) {
       await waitForOrder(shop, buyer, p.orderId, (o) => o.refundedAmount === 2_000);
       expect((await ledgerOf(shop, p.orderId)).map((l) => l.kind)).toEqual(['CAPTURE', 'REFUND']);
