@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Job } from 'bullmq';
 import pg from 'pg';
-import type { EventObject } from 'xstate';
 import { jwtTokens } from '../../../src/auth/tokens';
 import { commandIdFor, requestHashOf } from '../../../src/commands/receipts';
 import { loadConfig } from '../../../src/config';
@@ -17,7 +16,7 @@ import {
   type PlaceOrderCommand,
 } from '../../../src/messaging/messages';
 import { paymentJobOptions } from '../../../src/messaging/queues';
-import { commandOrder, notifyOrder } from '../../../src/orders/order-commands';
+import { commandOrder } from '../../../src/orders/order-commands';
 import { businessDay, ensureOrderSequence } from '../../../src/orders/order-number';
 import { placeOrder } from '../../../src/orders/place-order';
 import { capturePayment } from '../../../src/payments/capture';
@@ -45,14 +44,13 @@ let captures = 0;
  * 2. PAY — `commandOrder(tx, 'PAY', …)` in a transaction (payment row, CAPTURE message, order step);
  * 3. CAPTURE — `capturePayment`, as the payment actor runs the CAPTURE job: the attempt's payment
  *    update, the mock gateway's idempotent ledger insert (its own autocommit statement, as a remote
- *    PG's would be), and the outbox notice for the order (one statement);
- * 4. PAYMENT_SUCCEEDED — `notifyOrder` with the notice's own job id and event, in a transaction, as
- *    the order actor applies it (payment COMPLETED, order PAID, stock committed, events, timer).
+ *    PG's would be), and the PAYMENT_SUCCEEDED step the payment actor applies to the order itself
+ *    (`notifyOrder` in a transaction: payment COMPLETED, order PAID, stock committed, events, timer).
  * The relay's deliveries between the steps and the reads around them (receipts, replies, the
  * payment actor's Redis wake-ups) are not part of it.
  *
  * It runs on a scratch database of its own, migrated here: on the bench database the running shop's
- * relay would deliver the CAPTURE message and the notice to its own workers, which would race these
+ * relay would deliver the CAPTURE message to its own workers, which would race these
  * steps for the same payment and order. The statements are the same on any database of the schema.
  */
 export async function captureCheckout(
@@ -164,21 +162,6 @@ async function checkoutOnce(ctx: AppContext, buyerId: string, productId: string)
   );
   if (captured !== 'succeeded') throw new Error(`the captured payment ended '${captured}', not 'succeeded'`);
 
-  // 4. PAYMENT_SUCCEEDED: the notice the capture wrote, applied as the order actor applies it.
-  const [notice] = await query<{ job_id: string; payload: { orderId: string; event: EventObject } }>(
-    ctx.orm.em.fork(),
-    sql`select job_id, payload from outbox_events where queue = 'order' and job_id = ${`paid-${paymentId}`}`,
-  );
-  if (!notice) throw new Error('the capture wrote no PAYMENT_SUCCEEDED notice to the outbox');
-  keep(
-    'payment-succeeded',
-    await recordTransaction(async () => {
-      const outcome = await transaction(ctx, (tx) =>
-        notifyOrder(tx, notice.payload.orderId, notice.payload.event, notice.job_id, new Date()),
-      );
-      if (typeof outcome === 'string') throw new Error(`the PAYMENT_SUCCEEDED notice was ${outcome}`);
-    }),
-  );
   const to = new Date();
 
   const [order] = await query<{ status: string; order_no: string }>(
