@@ -107,8 +107,28 @@ async function commandExistingOrder(
 }
 
 /**
+ * A refund's outcome reported under two ids (a REFUND job run again, a re-offer by the payment sweep
+ * while its first outcome waited as a notice) is one outcome: the machine counts refunded amounts, not
+ * refunds, so the refund row — locked until this transaction ends — says whether it was applied. A
+ * MANUAL refund may still complete (a late answer from the gateway).
+ */
+async function refundOutcomeApplied(em: EntityManager, event: OrderNotice['event']): Promise<boolean> {
+  if ((event.type !== 'REFUND_COMPLETED' && event.type !== 'REFUND_FAILED') || !('refundId' in event))
+    return false;
+  const settled = event.type === 'REFUND_COMPLETED' ? ['REFUNDED'] : ['REFUNDED', 'MANUAL'];
+  const [refund] = await db(em)
+    .selectFrom('refunds')
+    .select('status')
+    .where('id', '=', event.refundId)
+    .forUpdate()
+    .execute();
+  return refund !== undefined && settled.includes(refund.status);
+}
+
+/**
  * A fact from another actor or a timeout coming due. Applied at most once (its id is recorded in the
- * same transaction); one the machine does not accept in the order's state changes nothing.
+ * same transaction; a refund's outcome once whatever its id); one the machine does not accept in the
+ * order's state changes nothing.
  */
 export async function notifyOrder(
   em: EntityManager,
@@ -117,6 +137,7 @@ export async function notifyOrder(
   messageId: string,
   now: Date,
 ): Promise<StepResult | 'duplicate' | 'ignored'> {
+  if (await refundOutcomeApplied(em, event)) return 'duplicate';
   const order = await recordAndLoadOrder(em, messageId, orderId, now);
   if (order === 'duplicate') return 'duplicate';
   if (!order) return 'ignored';

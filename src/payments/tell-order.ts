@@ -50,7 +50,8 @@ export function addNotice(outbox: Outbox, orderId: string, fact: PaymentFact, at
  * goes as a notice through the outbox, in one committed transaction together with the money (a
  * balance conflict runs the whole transaction again), and the relay is woken.
  *
- * Without it (a card's charge or decline, a refund's outcome at the gateway) the payment actor
+ * Without it (a card's charge or decline, a balance too small, a free order, a refund's outcome at the
+ * gateway or one given up on) the payment actor
  * applies the fact to the order itself, right after the money moved: the order's own step
  * (notifyOrder — its machine, a compare-and-set on the order's version, conflicts run again, the
  * fact's id recorded so a repeat is a no-op) in a transaction of its own. No notice row, relay pass
@@ -58,7 +59,9 @@ export function addNotice(outbox: Outbox, orderId: string, fact: PaymentFact, at
  * still running meanwhile, so a crash before that commit runs it again, and it finds the money moved
  * at the gateway and tells the order again. If applying fails (PostgreSQL unreachable, conflicts that
  * do not settle), the fact goes as a notice through the outbox instead, under the same message id:
- * an order that applied it after all records the notice as a duplicate.
+ * an order that applied it after all records the notice as a duplicate (and what follows a commit —
+ * the cache invalidation, the auto-confirm timer, the status ping — is then left to the cache's TTL
+ * and the order sweep, as when an order worker's job fails after its commit).
  */
 export async function tellOrder(
   ctx: AppContext,
@@ -84,7 +87,11 @@ export async function tellOrder(
     const apply = () => applyOrderNotice(ctx, { orderId, event: fact }, noticeJobId(fact, attempt), log);
     // Its own span: the step annotates it with the order's states, as the order worker's job span is.
     const applied = await inSpan('apply order fact', { 'shop.order.id': orderId }, apply).then(
-      () => true,
+      (outcome) => {
+        // Not in the order's state: the payment stays as it is, and the sweep will ask again.
+        if (outcome === 'ignored') log.warn({ orderId, fact: fact.type }, 'the order ignored a payment fact');
+        return true;
+      },
       (err: unknown) => {
         log.warn(
           { err: String(err), orderId, fact: fact.type },

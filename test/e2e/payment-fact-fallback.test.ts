@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql';
 import { ORDER_NOTICE } from '../../src/messaging/messages';
 import { createProduct } from '../support/catalog';
+import { notify } from '../support/events';
 import { placeOrder } from '../support/orders';
-import { getOrder, ledgerOf, pay, rows, waitForOrder } from '../support/payments';
+import { getOrder, ledgerOf, pay, refund, rows, waitForOrder, waitForRefund } from '../support/payments';
 import { createTestShop, type TestShop, type TestUser } from '../support/test-shop';
 import { eventually } from '../support/worker-process';
 
@@ -70,5 +71,32 @@ describe("a card payment's outcome the order cannot take at once", () => {
       sql`select message_id from order_transitions where order_id = ${order.id} and event = 'PAYMENT_SUCCEEDED'`,
     );
     expect(applied).toEqual([{ message_id: `paid-${paymentId}` }]);
+  }, 60_000);
+});
+
+describe("a refund's outcome told twice under two ids (a REFUND run again, a re-offer by the sweep)", () => {
+  it('counts once: the second is a duplicate, the refunded amount and the refund row stay as they were', async () => {
+    const productId = await createProduct(shop, seller, { price: 5_000, stock: 5 });
+    const order = await placeOrder(shop, buyer, [{ productId, quantity: 1 }]);
+    const paid = await pay(shop, buyer, { orderId: order.id, method: 'CARD', cardToken: 'tok_ok' });
+    expect(paid.status).toBe(202);
+    const paymentId = paid.body.data.id as string;
+    await waitForOrder(shop, buyer, order.id, (o) => o.status === 'PAID', 30_000);
+    const asked = await refund(shop, buyer, { paymentId, amount: 2_000, restock: false });
+    expect(asked.status).toBe(202);
+    const refundId = asked.body.data.id as string;
+    expect((await waitForRefund(shop, buyer, refundId)).status).toBe('REFUNDED');
+    await waitForOrder(shop, buyer, order.id, (o) => o.refundedAmount === 2_000);
+
+    const fact = { type: 'REFUND_COMPLETED', refundId, paymentId, amount: 2_000, restock: false };
+    expect(await notify(shop, order.id, fact)).toBe('duplicate');
+    expect(await notify(shop, order.id, { type: 'REFUND_FAILED', refundId, paymentId, amount: 2_000 })).toBe(
+      'duplicate',
+    );
+
+    const after = await getOrder(shop, buyer, order.id);
+    expect(after).toMatchObject({ status: 'PAID', refundedAmount: 2_000 });
+    expect((await waitForRefund(shop, buyer, refundId)).status).toBe('REFUNDED');
+    expect((await ledgerOf(shop, order.id)).map((l) => l.kind)).toEqual(['CAPTURE', 'REFUND']);
   }, 60_000);
 });
