@@ -76,6 +76,7 @@ export async function tellOrder(
     addNotice(outbox, orderId, fact, attempt);
     return outbox.flush(em, new Date());
   };
+  let noticeSent = true;
   if (alongside) {
     await retryOnBalanceConflict(() =>
       ctx.orm.em.fork().transactional(async (tx) => {
@@ -83,29 +84,37 @@ export async function tellOrder(
         await writeNotice(tx);
       }),
     );
-  } else {
-    const apply = () => applyOrderNotice(ctx, { orderId, event: fact }, noticeJobId(fact, attempt), log);
-    // Its own span: the step annotates it with the order's states, as the order worker's job span is.
-    const applied = await inSpan('apply order fact', { 'shop.order.id': orderId }, apply).then(
-      (outcome) => {
-        // Not in the order's state: the payment stays as it is, and the sweep will ask again.
-        if (outcome === 'ignored') log.warn({ orderId, fact: fact.type }, 'the order ignored a payment fact');
-        return true;
-      },
-      (err: unknown) => {
-        log.warn(
-          { err: String(err), orderId, fact: fact.type },
-          'fact not applied to the order; sent as a notice',
-        );
-        return false;
-      },
-    );
-    if (applied) {
-      log.debug({ orderId, fact: fact.type }, 'order told');
-      return;
-    }
-    await writeNotice(ctx.orm.em.fork());
-  }
-  await wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'));
+  } else if (await appliedToOrder(ctx, log, orderId, fact, attempt)) noticeSent = false;
+  else await writeNotice(ctx.orm.em.fork());
+  if (noticeSent) await wakeOutboxRelay(ctx).catch((err) => log.debug({ err: String(err) }, 'wake'));
   log.debug({ orderId, fact: fact.type, ...('reason' in fact ? { reason: fact.reason } : {}) }, 'order told');
+}
+
+/**
+ * The order's own step for a payment fact, run by the payment actor (see tellOrder); false when it
+ * could not run (the fact then goes as a notice). A fact the order's state does not take is logged:
+ * the payment stays as it is, and the sweep offers it again.
+ */
+function appliedToOrder(
+  ctx: AppContext,
+  log: Logger,
+  orderId: string,
+  fact: PaymentFact,
+  attempt: number,
+): Promise<boolean> {
+  const apply = () => applyOrderNotice(ctx, { orderId, event: fact }, noticeJobId(fact, attempt), log);
+  // Its own span: the step annotates it with the order's states, as the order worker's job span is.
+  return inSpan('apply order fact', { 'shop.order.id': orderId }, apply).then(
+    (outcome) => {
+      if (outcome === 'ignored') log.warn({ orderId, fact: fact.type }, 'the order ignored a payment fact');
+      return true;
+    },
+    (err: unknown) => {
+      log.warn(
+        { err: String(err), orderId, fact: fact.type },
+        'fact not applied to the order; sent as a notice',
+      );
+      return false;
+    },
+  );
 }
