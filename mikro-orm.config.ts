@@ -17,6 +17,11 @@ export interface OrmSettings {
    * Unset: PostgreSQL's own setting (the shop passes DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS).
    */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * A transaction's BEGIN goes out with its first statement, one round trip fewer per transaction
+   * (src/db/begin-with-first-statement.ts). Default on; off: BEGIN is sent and answered on its own.
+   */
+  holdBegin?: boolean;
   debug?: boolean;
 }
 
@@ -25,6 +30,7 @@ export function ormConfig({
   clientUrl,
   poolSize,
   idleInTransactionTimeoutMs,
+  holdBegin = true,
   debug = false,
 }: OrmSettings): Options {
   return defineConfig({
@@ -49,7 +55,10 @@ export function ormConfig({
       ...(idleInTransactionTimeoutMs === undefined
         ? {}
         : { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs }),
-      onPoolCreated: preparePool,
+      onPoolCreated: (pool: Pool) => {
+        releaseClientsThatDie(pool);
+        nameRegisteredStatements(pool, { holdBegin });
+      },
     },
     // Entities are read-your-writes within one fork; nothing implicit is loaded behind a query.
     forceUtcTimezone: true,
@@ -67,11 +76,6 @@ export function ormConfig({
 function urlParameters(clientUrl: string): Record<string, unknown> {
   const { database: _database, ...parameters } = parse(clientUrl);
   return Object.fromEntries(Object.entries(parameters).filter(([, value]) => value !== undefined));
-}
-
-function preparePool(pool: Pool): void {
-  releaseClientsThatDie(pool);
-  nameRegisteredStatements(pool);
 }
 
 export default ormConfig({

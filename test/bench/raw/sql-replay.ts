@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import pg, { type PoolClient } from 'pg';
+import { holdBegin, type Send } from '../../../src/db/begin-with-first-statement';
 import { uuidv7 } from '../../../src/ids';
 import { type LoadOptions, type LoadResult, runClosedLoop } from '../support/load';
 import type { CapturedWork } from './statement-recorder';
@@ -135,8 +136,8 @@ function compile(value: unknown, tokens: string[], isNow: (d: Date) => boolean):
 
 /**
  * Issues the plan's statements in a closed loop over `concurrency` dedicated connections (one per
- * virtual user, like the shop's pool under load). Each completed sequence (one transaction, or a
- * whole checkout's) is one "ok".
+ * virtual user, like the shop's pool under load, and like it sending a BEGIN with the first statement
+ * of its transaction). Each completed sequence (one transaction, or a whole checkout's) is one "ok".
  */
 export async function replayTransactions(
   databaseUrl: string,
@@ -147,6 +148,9 @@ export async function replayTransactions(
     Array.from({ length: options.concurrency }, async () => {
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
+      // As the shop's pool sends them: a transaction's BEGIN with its first statement.
+      const send = holdBegin(client as PoolClient, client.query.bind(client) as Send, () => undefined);
+      client.query = send.query as typeof client.query;
       return client;
     }),
   );

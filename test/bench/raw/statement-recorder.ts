@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { BegunStatement } from '../../../src/db/begin-with-first-statement';
 
 export interface CapturedStatement {
   text: string;
@@ -34,7 +35,8 @@ const PROBE = /^\s*select 1\s*$/i;
 
 /**
  * Every statement sent through `pg.Client.prototype.query` (which MikroORM and kysely both end in)
- * while `work` runs, in order, with the connection that sent it. Recording at the driver rather
+ * while `work` runs, in order, with the connection that sent it; a BEGIN sent with its transaction's
+ * first statement as a statement of its own (an empty transaction sends nothing, so shows none). Recording at the driver rather
  * than copying SQL by hand means a raw ceiling follows the product: add a statement to a step and
  * the replay issues it too.
  */
@@ -52,6 +54,8 @@ export async function recordStatements(work: () => Promise<unknown>): Promise<Se
       const values = config.values ?? (Array.isArray(second) ? second : []);
       statement = { text: config.text, values: [...values] };
     }
+    // A transaction's first statement carries its BEGIN (src/db/begin-with-first-statement.ts).
+    if (first instanceof BegunStatement) sent.push({ client: this, text: 'begin', values: [] });
     if (statement && !PROBE.test(statement.text)) sent.push({ client: this, ...statement });
     return original.apply(this, args);
   };
