@@ -19,9 +19,10 @@ export interface OrmSettings {
   idleInTransactionTimeoutMs?: number;
   /**
    * A transaction's BEGIN goes out with its first statement, one round trip fewer per transaction
-   * (src/db/begin-with-first-statement.ts). Default on; off: BEGIN is sent and answered on its own.
+   * (src/db/transaction-edges.ts), and its COMMIT with a last write that waits for it: a round trip
+   * fewer for each. Default on; off: BEGIN and COMMIT are sent and answered on their own.
    */
-  holdBegin?: boolean;
+  pipelineTransactionEdges?: boolean;
   debug?: boolean;
 }
 
@@ -30,7 +31,7 @@ export function ormConfig({
   clientUrl,
   poolSize,
   idleInTransactionTimeoutMs,
-  holdBegin = true,
+  pipelineTransactionEdges = true,
   debug = false,
 }: OrmSettings): Options {
   return defineConfig({
@@ -47,7 +48,12 @@ export function ormConfig({
     },
     // The orders-by-status counts are kept by triggers on orders and two tables of their own, written by
     // migration order_status_counts, not by entities: the schema diff leaves them be.
-    schemaGenerator: { ignoreTriggers: true, skipTables: ['order_status_counts', 'order_status_deltas'] },
+    // So is the function `shop_expect_rows`, by migration expect_rows (src/db/write-batch.ts).
+    schemaGenerator: {
+      ignoreTriggers: true,
+      ignoreRoutines: true,
+      skipTables: ['order_status_counts', 'order_status_deltas'],
+    },
     pool: { min: 0, max: poolSize, idleTimeoutMillis: 30_000 },
     driverOptions: {
       ...urlParameters(clientUrl),
@@ -57,7 +63,7 @@ export function ormConfig({
         : { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs }),
       onPoolCreated: (pool: Pool) => {
         releaseClientsThatDie(pool);
-        nameRegisteredStatements(pool, { holdBegin });
+        nameRegisteredStatements(pool, { pipeline: pipelineTransactionEdges });
       },
     },
     // Entities are read-your-writes within one fork; nothing implicit is loaded behind a query.

@@ -77,8 +77,8 @@ const envSchema = z.object({
   DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(0, 60_000),
   /** How long a close waits for pool clients still checked out before it ends their connections. */
   DATABASE_CLOSE_GRACE_MS: int(0, 10_000),
-  /** A transaction's BEGIN sent together with its first statement (src/db/begin-with-first-statement.ts). */
-  DATABASE_HOLD_BEGIN: flag(true),
+  /** A transaction's BEGIN and COMMIT sent together with its statements (src/db/transaction-edges.ts). */
+  DATABASE_PIPELINE_TRANSACTION_EDGES: flag(true),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   /**
    * Set: the shop talks to a Redis Cluster through these seed nodes (REDIS_URL then only lends its
@@ -296,7 +296,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     databasePoolSize: env.DATABASE_POOL_SIZE,
     databaseIdleInTransactionTimeoutMs: env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     databaseCloseGraceMs: env.DATABASE_CLOSE_GRACE_MS,
-    databaseHoldBegin: env.DATABASE_HOLD_BEGIN,
+    databasePipelineTransactionEdges: env.DATABASE_PIPELINE_TRANSACTION_EDGES,
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,
     redisClusterNodes: env.REDIS_CLUSTER_NODES,

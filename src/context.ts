@@ -44,7 +44,7 @@ export interface AppContext {
 export async function createContext(config: Config, databaseUrl: string, log: Logger): Promise<AppContext> {
   const orm = await createOrm(databaseUrl, config.databasePoolSize, {
     idleInTransactionTimeoutMs: config.databaseIdleInTransactionTimeoutMs,
-    holdBegin: config.databaseHoldBegin,
+    pipelineTransactionEdges: config.databasePipelineTransactionEdges,
   });
   const prefix = config.redisPrefix;
   const redis = createRedis(config, 'command', `${prefix}:api`);

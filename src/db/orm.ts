@@ -11,7 +11,7 @@ export type { EntityManager } from '@mikro-orm/postgresql';
 export async function createOrm(
   clientUrl: string,
   poolSize: number,
-  settings: Pick<OrmSettings, 'idleInTransactionTimeoutMs' | 'holdBegin'> = {},
+  settings: Pick<OrmSettings, 'idleInTransactionTimeoutMs' | 'pipelineTransactionEdges'> = {},
 ): Promise<Orm> {
   return MikroORM.init(ormConfig({ clientUrl, poolSize, ...settings }));
 }

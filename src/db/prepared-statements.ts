@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RawBuilder } from 'kysely';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
-import { type HeldBeginSend, holdBegin, type Send } from './begin-with-first-statement';
+import { type HeldEdges, holdTransactionEdges, type Send } from './transaction-edges';
 
 /**
  * Named prepared statements for the few hot statements (the placement batch's lock and write, the
@@ -39,11 +39,10 @@ type Query = (config: string | QueryConfig, ...rest: unknown[]) => unknown;
 
 /**
  * Makes every client of the pool send a registered text as a named statement, and a transaction's
- * BEGIN together with its first statement (./begin-with-first-statement.ts; off with
- * `holdBegin: false`).
+ * BEGIN and COMMIT together with its statements (./transaction-edges.ts; off with `pipeline: false`).
  */
-export function nameRegisteredStatements(pool: Pool, { holdBegin: holding = true } = {}): void {
-  const held = new WeakMap<PoolClient, HeldBeginSend>();
+export function nameRegisteredStatements(pool: Pool, { pipeline = true } = {}): void {
+  const held = new WeakMap<PoolClient, HeldEdges>();
   pool.on('release', (_error: unknown, client: PoolClient) => held.get(client)?.forget());
   pool.on('connect', (client: PoolClient) => {
     // The client's own query, looked up at each call: instrumentation that wraps it later still sees it.
@@ -55,11 +54,11 @@ export function nameRegisteredStatements(pool: Pool, { holdBegin: holding = true
         ? inherited.query.call(client, { name, text: config as string, values: rest[0] as unknown[] })
         : inherited.query.call(client, config, ...rest);
     };
-    if (!holding) {
+    if (!pipeline) {
       client.query = query as PoolClient['query'];
       return;
     }
-    const send = holdBegin(client, query as Send, (text) => names.get(text));
+    const send = holdTransactionEdges(client, query as Send, (text) => names.get(text));
     held.set(client, send);
     client.query = send.query as PoolClient['query'];
   });

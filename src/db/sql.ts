@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type RawBuilder, sql } from 'kysely';
 import { isPrepared, registerStatement } from './prepared-statements';
+import { type AtCommit, atCommit } from './transaction-edges';
 
 /** Marks a hot statement to run as a named prepared statement (see prepared-statements.ts). */
 export { preparedStatement } from './prepared-statements';
@@ -21,6 +22,27 @@ export async function query<Row>(em: EntityManager, statement: RawBuilder<Row>):
 export async function run(em: EntityManager, statement: RawBuilder<unknown>): Promise<number> {
   const result = await execute(em, statement);
   return Number(result.numAffectedRows ?? 0);
+}
+
+/**
+ * Runs a transaction's last write, which goes out with its COMMIT (src/db/transaction-edges.ts): in a
+ * transaction it is answered at once, with nothing, and fails the COMMIT if it fails (`mark` turning
+ * its error into the caller's); outside one it runs as any statement, its error translated the same way.
+ */
+export async function runAtCommit(
+  em: EntityManager,
+  statement: RawBuilder<unknown>,
+  mark: AtCommit,
+): Promise<void> {
+  const kysely = em.getKysely();
+  const compiled = statement.compile(kysely);
+  if (isPrepared(statement)) registerStatement(compiled.sql);
+  atCommit(compiled.parameters as unknown[], mark);
+  try {
+    await kysely.executeQuery(compiled);
+  } catch (error) {
+    throw await mark.translate(error);
+  }
 }
 
 function execute<Row>(em: EntityManager, statement: RawBuilder<Row>) {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RawBuilder } from 'kysely';
-import { preparedStatement, query, run, sql } from './sql';
+import { preparedStatement, query, run, runAtCommit, sql } from './sql';
 
 interface Write {
   statement: RawBuilder<unknown>;
@@ -31,10 +31,16 @@ export class WriteBatch {
     return this.writes.length;
   }
 
-  /** `hot`: a statement run on every placement batch (or every step), sent as a named prepared statement. */
-  async flush(em: EntityManager, { hot = false } = {}): Promise<void> {
+  /**
+   * `hot`: a statement run on every placement batch (or every step), sent as a named prepared statement.
+   * `atCommit`: the transaction's last write, sent with its COMMIT (src/db/transaction-edges.ts): its
+   * row counts are checked in SQL (`shop_expect_rows`), and a mismatch fails the COMMIT with its
+   * caller's error — whose `mismatch` must then not read in the transaction, which is aborted by then.
+   */
+  async flush(em: EntityManager, { hot = false, atCommit = false } = {}): Promise<void> {
     const writes = this.writes.splice(0);
     if (writes.length === 0) return;
+    if (atCommit) return flushAtCommit(em, writes, hot);
     if (writes.length === 1 && !writes[0]!.expect) {
       const statement = writes[0]!.statement;
       await run(em, hot ? preparedStatement(statement) : statement);
@@ -54,4 +60,32 @@ export class WriteBatch {
       if (row![`c${i}`] !== rows) throw await mismatch();
     }
   }
+}
+
+/** SQLSTATE of `shop_expect_rows` (migration expect_rows): a write touched other rows than expected. */
+const ROWS_NOT_AS_EXPECTED = 'SH001';
+
+/** The batch as one statement whose row counts are checked in SQL, sent with the COMMIT. */
+function flushAtCommit(em: EntityManager, writes: Write[], hot: boolean): Promise<void> {
+  const ctes = writes.map((w, i) => sql`${sql.raw(`w${i}`)} as (${w.statement})`);
+  const checked = writes.flatMap((w, i) => (w.expect ? [i] : []));
+  const checks = checked.length
+    ? sql.join(
+        checked.map(
+          (i) =>
+            sql`shop_expect_rows((select count(*) from ${sql.raw(`w${i}`)}), ${writes[i]!.expect!.rows}::int, ${`c${i}`}::text) as ${sql.raw(`c${i}`)}`,
+        ),
+      )
+    : sql`1 as done`;
+  const statement =
+    writes.length === 1 && !writes[0]!.expect
+      ? writes[0]!.statement
+      : sql`with ${sql.join(ctes)} select ${checks}`;
+  return runAtCommit(em, hot ? preparedStatement(statement) : statement, {
+    translate: async (error) => {
+      const { code, detail } = error as { code?: string; detail?: string };
+      const expected = code === ROWS_NOT_AS_EXPECTED ? writes[Number(detail?.slice(1))]?.expect : undefined;
+      return expected ? await expected.mismatch() : (error as Error);
+    },
+  });
 }

@@ -313,7 +313,8 @@ async function writePlacements(
   );
   const totals = sumByProduct(placed.flatMap((p) => p.stock.onlyReservations()!));
   reserveBatchStock(writes, totals, () => new Error('placement batch: a stock row moved under its lock'));
-  await writes.flush(em, { hot: true });
+  // The batch's last statement: it goes out with the COMMIT.
+  await writes.flush(em, { hot: true, atCommit: true });
 }
 
 function placedDecision(p: Placed): Decision {

@@ -1,14 +1,14 @@
 import pg from 'pg';
-import { BegunStatement } from '../../src/db/begin-with-first-statement';
+import { PipelinedStatement } from '../../src/db/transaction-edges';
 import { DATABASE_PROBE } from '../../src/health/dependency-monitor';
 
 /**
  * Calls `seen` with each statement this process sends to `database` while `fn` runs (its text, and its
  * name when it goes as a named prepared statement), observed at the pg driver — so it sees what really
  * reaches PostgreSQL, whatever layer issued it — except the dependency monitor's once-a-second ping,
- * which is not part of anything a test measures. A BEGIN that rides with its transaction's first
- * statement (src/db/begin-with-first-statement.ts) is seen as a statement of its own, before it; a
- * transaction that ran no statement sent nothing, so shows nothing.
+ * which is not part of anything a test measures. A BEGIN or COMMIT that rides with a statement
+ * (src/db/transaction-edges.ts) is seen as a statement of its own, before or after it; a transaction
+ * that ran no statement sent nothing, so shows nothing.
  */
 export async function watchStatements(
   database: string,
@@ -20,8 +20,10 @@ export async function watchStatements(
     if (this.database === database) {
       const raw = args[0] as string | { text?: string; name?: string } | undefined;
       const text = typeof raw === 'string' ? raw : String(raw?.text);
-      if (raw instanceof BegunStatement) seen('begin', undefined);
+      const edges = raw instanceof PipelinedStatement ? raw.edges : undefined;
+      if (edges?.begin) seen('begin', undefined);
       if (text !== DATABASE_PROBE) seen(text, typeof raw === 'object' ? raw.name : undefined);
+      if (edges?.commit) seen('commit', undefined);
     }
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof original;

@@ -18,6 +18,7 @@ import { Migration20261207140000_order_status_counts } from './Migration20261207
 import { Migration20261207150000_coupon_seller } from './Migration20261207150000_coupon_seller';
 import { Migration20261207151000_coupon_admin_suspension } from './Migration20261207151000_coupon_admin_suspension';
 import { Migration20261207190000_notification_korean } from './Migration20261207190000_notification_korean';
+import { Migration20261208060000_expect_rows } from './Migration20261208060000_expect_rows';
 
 export const migrations = [
   Migration20261121051105_initial,
@@ -39,4 +40,5 @@ export const migrations = [
   Migration20261207150000_coupon_seller,
   Migration20261207151000_coupon_admin_suspension,
   Migration20261207190000_notification_korean,
+  Migration20261208060000_expect_rows,
 ];

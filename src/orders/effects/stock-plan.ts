@@ -53,7 +53,8 @@ export class StockPlan {
   /**
    * Sends the step's write batch with the stock changes last. A one-line reservation (the common
    * case) rides in the batch as its conditional update; anything needing row locks in product-id
-   * order runs right after it.
+   * order runs right after it. A step that changes no stock ends its transaction with the batch, which
+   * then goes out with the COMMIT.
    */
   async apply(em: EntityManager, orderId: string, batch: WriteBatch): Promise<void> {
     const [first, ...rest] = this.operations;
@@ -70,7 +71,7 @@ export class StockPlan {
       await batch.flush(em, { hot: true });
       return;
     }
-    await batch.flush(em, { hot: true });
+    await batch.flush(em, { hot: true, atCommit: this.operations.length === 0 });
     for (const operation of this.operations) {
       const lines =
         operation.op === 'reserve' ? operation.lines : await adjustOrderLines(em, operation.op, orderId);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg, { type PoolClient } from 'pg';
-import { holdBegin, type Send } from '../../../src/db/begin-with-first-statement';
+import { atCommit, holdTransactionEdges, type Send } from '../../../src/db/transaction-edges';
 import { uuidv7 } from '../../../src/ids';
 import { type LoadOptions, type LoadResult, runClosedLoop } from '../support/load';
 import type { CapturedWork } from './statement-recorder';
@@ -13,6 +13,8 @@ export interface ReplayStatement {
   text: string;
   /** Undefined sends the statement through the simple protocol, as BEGIN/COMMIT were sent. */
   values: ((subs: Substitutions) => unknown[]) | undefined;
+  /** Sent with the COMMIT, as the shop sent it (src/db/transaction-edges.ts). */
+  withCommit?: boolean;
 }
 
 /** A transaction to issue over and over, with a fresh set of identifying values each time. */
@@ -67,10 +69,10 @@ export function capturedReplayPlan(capture: CapturedWork, buyers: string[], prod
   const day = capture.orderNo.slice(0, 8);
 
   return {
-    statements: capture.statements.map(({ text, values }) => {
+    statements: capture.statements.map(({ text, values, withCommit }) => {
       if (values.length === 0) return { text, values: undefined };
       const parts = values.map((v) => compile(v, tokens, isNow));
-      return { text, values: (subs) => parts.map((part) => part(subs)) };
+      return { text, values: (subs) => parts.map((part) => part(subs)), withCommit };
     }),
     substitutions: (vu) => {
       const subs: Substitutions = new Map();
@@ -137,7 +139,7 @@ function compile(value: unknown, tokens: string[], isNow: (d: Date) => boolean):
 /**
  * Issues the plan's statements in a closed loop over `concurrency` dedicated connections (one per
  * virtual user, like the shop's pool under load, and like it sending a BEGIN with the first statement
- * of its transaction). Each completed sequence (one transaction, or a whole checkout's) is one "ok".
+ * of its transaction and a COMMIT with the write the shop sent it with). Each completed sequence (one transaction, or a whole checkout's) is one "ok".
  */
 export async function replayTransactions(
   databaseUrl: string,
@@ -148,8 +150,13 @@ export async function replayTransactions(
     Array.from({ length: options.concurrency }, async () => {
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
-      // As the shop's pool sends them: a transaction's BEGIN with its first statement.
-      const send = holdBegin(client as PoolClient, client.query.bind(client) as Send, () => undefined);
+      // As the shop's pool sends them: a transaction's BEGIN with its first statement, its COMMIT with
+      // the write the shop sent with it.
+      const send = holdTransactionEdges(
+        client as PoolClient,
+        client.query.bind(client) as Send,
+        () => undefined,
+      );
       client.query = send.query as typeof client.query;
       return client;
     }),
@@ -160,8 +167,11 @@ export async function replayTransactions(
       const subs = plan.substitutions(vu, seq);
       try {
         for (const statement of plan.statements) {
-          if (statement.values) await client.query(statement.text, statement.values(subs));
-          else await client.query(statement.text);
+          if (statement.values) {
+            const values = statement.values(subs);
+            if (statement.withCommit) atCommit(values, { translate: (error) => error as Error });
+            await client.query(statement.text, values);
+          } else await client.query(statement.text);
         }
         return 'ok';
       } catch (error) {

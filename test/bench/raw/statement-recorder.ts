@@ -1,9 +1,11 @@
 import pg from 'pg';
-import { BegunStatement } from '../../../src/db/begin-with-first-statement';
+import { PipelinedStatement } from '../../../src/db/transaction-edges';
 
 export interface CapturedStatement {
   text: string;
   values: unknown[];
+  /** The shop sent it with its transaction's COMMIT (src/db/transaction-edges.ts): a replay does too. */
+  withCommit?: boolean;
 }
 
 /**
@@ -35,8 +37,8 @@ const PROBE = /^\s*select 1\s*$/i;
 
 /**
  * Every statement sent through `pg.Client.prototype.query` (which MikroORM and kysely both end in)
- * while `work` runs, in order, with the connection that sent it; a BEGIN sent with its transaction's
- * first statement as a statement of its own (an empty transaction sends nothing, so shows none). Recording at the driver rather
+ * while `work` runs, in order, with the connection that sent it; a BEGIN or COMMIT sent with a statement
+ * (src/db/transaction-edges.ts) as a statement of its own (an empty transaction sends nothing, so shows none). Recording at the driver rather
  * than copying SQL by hand means a raw ceiling follows the product: add a statement to a step and
  * the replay issues it too.
  */
@@ -54,9 +56,12 @@ export async function recordStatements(work: () => Promise<unknown>): Promise<Se
       const values = config.values ?? (Array.isArray(second) ? second : []);
       statement = { text: config.text, values: [...values] };
     }
-    // A transaction's first statement carries its BEGIN (src/db/begin-with-first-statement.ts).
-    if (first instanceof BegunStatement) sent.push({ client: this, text: 'begin', values: [] });
-    if (statement && !PROBE.test(statement.text)) sent.push({ client: this, ...statement });
+    // A statement may carry its transaction's BEGIN and COMMIT (src/db/transaction-edges.ts).
+    const edges = first instanceof PipelinedStatement ? first.edges : undefined;
+    if (edges?.begin) sent.push({ client: this, text: 'begin', values: [] });
+    if (statement && !PROBE.test(statement.text))
+      sent.push({ client: this, ...statement, ...(edges?.commit ? { withCommit: true } : {}) });
+    if (edges?.commit) sent.push({ client: this, text: 'commit', values: [] });
     return original.apply(this, args);
   };
   try {
@@ -79,11 +84,11 @@ export async function recordTransaction(work: () => Promise<unknown>): Promise<C
   const ours = sent.slice(begin).filter((s) => s.client === client);
   const commit = ours.findIndex((s) => /^\s*commit\b/i.test(s.text));
   if (commit < 0) throw new Error('the transaction did not COMMIT');
-  return ours.slice(0, commit + 1).map(({ text, values }) => ({ text, values }));
+  return ours.slice(0, commit + 1).map(({ client: _client, ...statement }) => statement);
 }
 
 /** Every statement of `work` (autocommit statements and whole transactions), in the order sent. */
 export async function recordAll(work: () => Promise<unknown>): Promise<CapturedStatement[]> {
   const sent = await recordStatements(work);
-  return sent.map(({ text, values }) => ({ text, values }));
+  return sent.map(({ client: _client, ...statement }) => statement);
 }
