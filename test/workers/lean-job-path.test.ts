@@ -24,7 +24,10 @@ async function leftInRedis(queueName: string) {
       )
       .sort();
   }
-  return { keys: keys.filter((k) => k !== 'meta' && k !== 'stalled-check'), hashes };
+  // Not a job's: the wake-up marker is there or not depending on whether the worker's last wait took
+  // it before the worker closed (a delayed job puts it back after each take) — seen both ways.
+  const queueKeys = new Set(['meta', 'stalled-check', 'marker']);
+  return { keys: keys.filter((k) => !queueKeys.has(k)), hashes };
 }
 
 async function run(lean: boolean) {
