@@ -14,13 +14,21 @@ import pg, { type PoolClient, type QueryResult } from 'pg';
  * statement): PostgreSQL runs it, and commits only if it succeeded — after an error it skips to the
  * Sync, so the COMMIT never runs and the holder's ROLLBACK follows as before. Its error (translated by
  * the `atCommit` mark) is then the COMMIT's. A statement sent while a write waits for the COMMIT sends
- * that write first, in order; a ROLLBACK drops it unsent. A transaction that ends before any statement
- * costs nothing at all.
+ * that write first, in order, and fails with its error if it failed (a statement that cannot carry it,
+ * a callback or a cursor, leaves it to the COMMIT); a ROLLBACK drops it unsent. A transaction that ends
+ * before any statement costs nothing at all.
  *
  * Only the plain forms are held back: `query('begin' | 'commit' | 'rollback', [])` (kysely's; any other
  * opening — an isolation level, a callback — goes out as written). A statement sent in another form
- * than `query(text, values)` or `query({ name, text, values })` (a cursor, a callback) gets what is held
- * sent before it, in order, the old way.
+ * than `query(text, values)` or `query({ name, text, values })` (a cursor, a callback), or without
+ * values (pg's simple protocol, which takes several statements in one text), gets what is held sent
+ * before it, in order, the old way.
+ *
+ * One thing does change: a write that rides with its COMMIT and whose answer never comes (the
+ * connection lost, a client-side `query_timeout`) may have committed, where before it had certainly
+ * not — as for any COMMIT lost in flight. The shop's steps are safe to run again (command receipts,
+ * processed messages, compare-and-sets); what they do after commit is left to the sweeps and the stock
+ * gate's reconciliation.
  */
 export function holdTransactionEdges(
   client: PoolClient,
@@ -30,29 +38,40 @@ export function holdTransactionEdges(
   let open = false;
   let beginHeld = false;
   let waiting: { statement: Statement; mark: AtCommit } | null = null;
+  /** What was held failed, and the statement sent after it could not carry the error (a callback, a cursor). */
+  let failed: Promise<Error> | null = null;
   const reset = () => {
     open = false;
     beginHeld = false;
     waiting = null;
+    failed = null;
   };
 
-  /** What is held goes out now (its own exchange), before `next`; its error is next's. */
-  const sendHeldThen = (next: () => Promise<unknown>): Promise<unknown> => {
+  /**
+   * What is held goes out now, in its own exchange, before `next`: its error becomes next's — or,
+   * when next is not a promise (a callback, a cursor), the COMMIT's.
+   */
+  const sendHeldThen = (next: () => unknown): unknown => {
     const held = waiting;
     const begin = beginHeld;
     beginHeld = false;
     waiting = null;
-    if (!held) {
-      void (send('begin', []) as Promise<unknown>).catch(() => undefined);
-      return next();
-    }
-    const sent = pipelined(send, { begin, statement: held.statement, commit: false });
+    const sent: Promise<unknown> = held
+      ? pipelined(send, { begin, statement: held.statement, commit: false })
+      : (send('begin', []) as Promise<unknown>);
+    const translate = async (error: unknown) => (held ? held.mark.translate(error) : (error as Error));
     const after = next();
+    if (!isPromise(after)) {
+      sent.catch((error: unknown) => {
+        failed ??= translate(error);
+      });
+      return after;
+    }
     return sent.then(
       () => after,
       async (error: unknown) => {
         after.catch(() => undefined);
-        throw await held.mark.translate(error);
+        throw await translate(error);
       },
     );
   };
@@ -68,7 +87,11 @@ export function holdTransactionEdges(
     if (config === 'commit' && plain) {
       const held = waiting;
       const begin = beginHeld;
+      const failure = failed;
       reset();
+      // PostgreSQL answers COMMIT in a failed transaction with ROLLBACK, not an error: the failure is ours to tell.
+      if (failure)
+        return (send(config, ...rest) as Promise<unknown>).then(async () => Promise.reject(await failure));
       if (held)
         return pipelined(send, { begin, statement: held.statement, commit: true }).then(
           () => answer('COMMIT'),
@@ -83,15 +106,24 @@ export function holdTransactionEdges(
       reset();
       return begin ? Promise.resolve(answer('ROLLBACK')) : send(config, ...rest);
     }
+    if (failed) {
+      // Sent into a transaction that failed already: it fails too, with what failed first.
+      const failure = failed;
+      const result = send(config, ...rest);
+      return isPromise(result) ? result.then(undefined, async () => Promise.reject(await failure)) : result;
+    }
     const statement = asStatement(config, rest, nameOf);
-    const rides = statement !== null && isPreparedIfNamed(client, statement);
-    const mark = statement && rides ? marks.get(statement.values) : undefined;
+    const mark = statement && isPreparedIfNamed(client, statement) ? marks.get(statement.values) : undefined;
     if (mark && !waiting) {
       waiting = { statement: statement!, mark };
       return Promise.resolve(answer('SELECT'));
     }
-    if (waiting || (beginHeld && !rides))
-      return sendHeldThen(() => send(config, ...rest) as Promise<unknown>);
+    // A statement without values (or name) keeps pg's simple protocol, which allows several in one text.
+    const ridesBegin =
+      statement !== null &&
+      isPreparedIfNamed(client, statement) &&
+      (statement.values.length > 0 || statement.name !== undefined);
+    if (waiting || (beginHeld && !ridesBegin)) return sendHeldThen(() => send(config, ...rest));
     if (!beginHeld) return send(config, ...rest);
     beginHeld = false;
     return pipelined(send, { begin: true, statement: statement!, commit: false });
@@ -129,6 +161,9 @@ interface Statement {
   text: string;
   values: unknown[];
 }
+
+const isPromise = (value: unknown): value is Promise<unknown> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
 
 const isEmptyValues = (rest: unknown[]) =>
   rest.length === 0 || (rest.length === 1 && Array.isArray(rest[0]) && rest[0].length === 0);

@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createOrm, type EntityManager, type Orm } from '../../src/db/orm';
 import { preparedStatement, query, sql } from '../../src/db/sql';
+import { atCommit } from '../../src/db/transaction-edges';
 import { WriteBatch } from '../../src/db/write-batch';
 import { createTestDatabase, databaseUrl, dropTestDatabase } from '../support/databases';
 
@@ -155,7 +156,7 @@ describe('a transaction’s BEGIN and COMMIT sent with its statements', () => {
   it('sends a last write with the COMMIT: one exchange fewer again, and the write is committed', async () => {
     const transaction = (of: Orm, n: number) => () =>
       inTransaction(of, async (tx) => {
-        await query(tx, sql`select count(*) from held`);
+        await query(tx, sql`select count(*) from held where n > ${-1000}`);
         await lastWrite(tx, n, 1);
       });
     await query(orm.em.fork(), sql`delete from held where n between 1000 and 1999`);
@@ -230,5 +231,105 @@ describe('a transaction’s BEGIN and COMMIT sent with its statements', () => {
     expect(await present(1400)).toBe(false);
     await lastWrite(orm.em.fork(), 1401, 1);
     expect(await present(1401)).toBe(true);
+  });
+
+  it('sends a hot (named) last write with the COMMIT once it is prepared on the connection', async () => {
+    await query(orm.em.fork(), sql`delete from held where n between 1000 and 1999`);
+    const hotWrite = (n: number) => () =>
+      inTransaction(orm, async (tx) => {
+        await query(tx, sql`select count(*) from held where n > ${-1000}`);
+        const writes = new WriteBatch();
+        writes.add(sql`insert into held (n) values (${n})`);
+        writes.addExpecting(sql`update held set n = n where n = -100`, 1, () => new Mismatch());
+        await writes.flush(tx, { hot: true, atCommit: true });
+      });
+    // The first time it is prepared in an exchange of its own; then it rides with the COMMIT.
+    expect(await exchanges(orm, hotWrite(1500))).toBe(3);
+    expect(await exchanges(orm, hotWrite(1501))).toBe(2);
+    expect((await Promise.all([1500, 1501].map(present))).every(Boolean)).toBe(true);
+  });
+
+  it('commits two last writes of one transaction, the first sent before the second', async () => {
+    await query(orm.em.fork(), sql`delete from held where n between 1000 and 1999`);
+    await inTransaction(orm, async (tx) => {
+      await lastWrite(tx, 1600, 1);
+      await lastWrite(tx, 1601, 1);
+    });
+    expect(await present(1600)).toBe(true);
+    expect(await present(1601)).toBe(true);
+    await expect(
+      inTransaction(orm, async (tx) => {
+        await lastWrite(tx, 1602, 2);
+        await lastWrite(tx, 1603, 1);
+      }),
+    ).rejects.toBeInstanceOf(Mismatch);
+    expect(await present(1602)).toBe(false);
+    expect(await present(1603)).toBe(false);
+  });
+
+  it('sends a waiting write before a statement in another form (a callback), and fails the COMMIT with its error', async () => {
+    await query(orm.em.fork(), sql`delete from held where n between 1000 and 1999`);
+    const client = await pool.connect();
+    const answers: string[] = [];
+    try {
+      for (const [n, expected] of [
+        [1700, 1],
+        [1701, 2],
+      ] as const) {
+        await client.query('begin', []);
+        // A last write as WriteBatch marks it, sent by hand on the pool's client.
+        const compiled =
+          sql`with w0 as (insert into held (n) values (${n})), w1 as (update held set n = n where n = -100 returning 1)
+          select shop_expect_rows((select count(*) from w1), ${expected}::int, 'c1'::text) as c1`.compile(
+            orm.em.getKysely(),
+          );
+        atCommit(compiled.parameters as unknown[], { translate: () => new Mismatch() });
+        await client.query(compiled.sql, compiled.parameters as unknown[]);
+        await new Promise<void>((resolve) =>
+          client.query('select 1 as one', [], (error: Error | null) => {
+            answers.push(error ? 'failed' : 'answered');
+            resolve();
+          }),
+        );
+        const committed = await client.query('commit', []).then(
+          () => 'committed',
+          (error: unknown) => (error instanceof Mismatch ? 'mismatch' : String(error)),
+        );
+        answers.push(committed);
+        await client.query('rollback', []).catch(() => undefined);
+      }
+    } finally {
+      client.release();
+    }
+    expect(answers).toEqual(['answered', 'committed', 'failed', 'mismatch']);
+    expect(await present(1700)).toBe(true);
+    expect(await present(1701)).toBe(false);
+    expect(await autocommit(orm)).toBe(true);
+  });
+
+  it('keeps pg’s simple protocol for a first statement without values (several statements in one text)', async () => {
+    await inTransaction(orm, (tx) =>
+      tx
+        .getConnection()
+        .execute(
+          'insert into held (n) values (-8); insert into held (n) values (-9)',
+          [],
+          'run',
+          tx.getTransactionContext(),
+        ),
+    );
+    expect(await present(-8)).toBe(true);
+    expect(await present(-9)).toBe(true);
+  });
+
+  it('forgets a waiting write when its client goes back to the pool', async () => {
+    const first = await pool.connect();
+    await first.query('begin', []);
+    const compiled = sql`insert into held (n) values (${-10})`.compile(orm.em.getKysely());
+    atCommit(compiled.parameters as unknown[], { translate: (error) => error as Error });
+    await first.query(compiled.sql, compiled.parameters as unknown[]);
+    first.release(); // a holder that never ended its transaction
+    expect(await autocommit(orm)).toBe(true);
+    expect(await present(-10)).toBe(false);
   });
 });
