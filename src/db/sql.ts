@@ -34,9 +34,7 @@ export async function runAtCommit(
   statement: RawBuilder<unknown>,
   mark: AtCommit,
 ): Promise<void> {
-  const kysely = em.getKysely();
-  const compiled = statement.compile(kysely);
-  if (isPrepared(statement)) registerStatement(compiled.sql);
+  const { kysely, compiled } = compileRegistered(em, statement);
   atCommit(compiled.parameters as unknown[], mark);
   try {
     await kysely.executeQuery(compiled);
@@ -46,11 +44,17 @@ export async function runAtCommit(
 }
 
 function execute<Row>(em: EntityManager, statement: RawBuilder<Row>) {
-  const kysely = em.getKysely();
-  if (!isPrepared(statement)) return statement.execute(kysely);
-  const compiled = statement.compile(kysely);
-  registerStatement(compiled.sql);
+  if (!isPrepared(statement)) return statement.execute(em.getKysely());
+  const { kysely, compiled } = compileRegistered(em, statement);
   return kysely.executeQuery(compiled);
+}
+
+/** The statement compiled; a hot one's text registered, so the pool sends it by name (prepared-statements.ts). */
+function compileRegistered<Row>(em: EntityManager, statement: RawBuilder<Row>) {
+  const kysely = em.getKysely();
+  const compiled = statement.compile(kysely);
+  if (isPrepared(statement)) registerStatement(compiled.sql);
+  return { kysely, compiled };
 }
 
 /**

@@ -113,16 +113,14 @@ export function holdTransactionEdges(
       return isPromise(result) ? result.then(undefined, async () => Promise.reject(await failure)) : result;
     }
     const statement = asStatement(config, rest, nameOf);
-    const mark = statement && isPreparedIfNamed(client, statement) ? marks.get(statement.values) : undefined;
+    const ready = statement !== null && isPreparedIfNamed(client, statement);
+    const mark = ready ? marks.get(statement.values) : undefined;
     if (mark && !waiting) {
       waiting = { statement: statement!, mark };
       return Promise.resolve(answer('SELECT'));
     }
     // A statement without values (or name) keeps pg's simple protocol, which allows several in one text.
-    const ridesBegin =
-      statement !== null &&
-      isPreparedIfNamed(client, statement) &&
-      (statement.values.length > 0 || statement.name !== undefined);
+    const ridesBegin = ready && (statement.values.length > 0 || statement.name !== undefined);
     if (waiting || (beginHeld && !ridesBegin)) return sendHeldThen(() => send(config, ...rest));
     if (!beginHeld) return send(config, ...rest);
     beginHeld = false;

@@ -46,14 +46,7 @@ export class WriteBatch {
       await run(em, hot ? preparedStatement(statement) : statement);
       return;
     }
-    const ctes = writes.map((w, i) => sql`${sql.raw(`w${i}`)} as (${w.statement})`);
-    const checked = writes.flatMap((w, i) => (w.expect ? [i] : []));
-    const counts = checked.length
-      ? sql.join(
-          checked.map((i) => sql`(select count(*) from ${sql.raw(`w${i}`)})::int as ${sql.raw(`c${i}`)}`),
-        )
-      : sql`1 as done`;
-    const statement = sql<Record<string, number>>`with ${sql.join(ctes)} select ${counts}`;
+    const { statement, checked } = asOneStatement(writes, (touched) => sql`${touched}::int`);
     const [row] = await query(em, hot ? preparedStatement(statement) : statement);
     for (const i of checked) {
       const { rows, mismatch } = writes[i]!.expect!;
@@ -65,22 +58,36 @@ export class WriteBatch {
 /** SQLSTATE of `shop_expect_rows` (migration expect_rows): a write touched other rows than expected. */
 const ROWS_NOT_AS_EXPECTED = 'SH001';
 
-/** The batch as one statement whose row counts are checked in SQL, sent with the COMMIT. */
-function flushAtCommit(em: EntityManager, writes: Write[], hot: boolean): Promise<void> {
+/**
+ * The writes as ONE statement of data-modifying CTEs (`w0`, `w1`, …) selecting, for each write that
+ * expects a row count, `check` of the rows it touched as `c<i>` (or `1 as done` when none does).
+ */
+function asOneStatement(
+  writes: Write[],
+  check: (touched: RawBuilder<unknown>, i: number) => RawBuilder<unknown>,
+) {
   const ctes = writes.map((w, i) => sql`${sql.raw(`w${i}`)} as (${w.statement})`);
   const checked = writes.flatMap((w, i) => (w.expect ? [i] : []));
   const checks = checked.length
     ? sql.join(
         checked.map(
-          (i) =>
-            sql`shop_expect_rows((select count(*) from ${sql.raw(`w${i}`)}), ${writes[i]!.expect!.rows}::int, ${`c${i}`}::text) as ${sql.raw(`c${i}`)}`,
+          (i) => sql`${check(sql`(select count(*) from ${sql.raw(`w${i}`)})`, i)} as ${sql.raw(`c${i}`)}`,
         ),
       )
     : sql`1 as done`;
+  return { statement: sql<Record<string, number>>`with ${sql.join(ctes)} select ${checks}`, checked };
+}
+
+/** The batch as one statement whose row counts are checked in SQL, sent with the COMMIT. */
+function flushAtCommit(em: EntityManager, writes: Write[], hot: boolean): Promise<void> {
   const statement =
     writes.length === 1 && !writes[0]!.expect
       ? writes[0]!.statement
-      : sql`with ${sql.join(ctes)} select ${checks}`;
+      : asOneStatement(
+          writes,
+          (touched, i) =>
+            sql`shop_expect_rows(${touched}, ${writes[i]!.expect!.rows}::int, ${`c${i}`}::text)`,
+        ).statement;
   return runAtCommit(em, hot ? preparedStatement(statement) : statement, {
     translate: async (error) => {
       const { code, detail } = error as { code?: string; detail?: string };
